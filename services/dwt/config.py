@@ -1,0 +1,175 @@
+"""One settings object for every entry point (CLI, Ray job driver, operator, dashboard).
+
+Values come from ``DWT_*`` environment variables, then command-line flags override them.
+Secrets (API keys, passwords inside the Mongo URL) are held as ``SecretStr`` and only ever
+printed redacted, so a settings dump is safe to log.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlsplit, urlunsplit
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+
+#: URL schemes the store accepts; ``mongomock`` is the in-process engine.
+MONGO_SCHEMES = ("mongodb", "mongodb+srv", "mongomock")
+DEFAULT_MONGO_URL = "mongomock://localhost/dwt"
+
+
+class SettingsError(ValueError):
+    """Raised with a human-readable list of what is wrong in the configuration."""
+
+
+class Settings(BaseSettings):
+    """Runtime configuration of Discover Weekly.
+
+    API keys have three sources, merged in this order: ``api_keys`` (comma-separated,
+    env ``DWT_API_KEYS``), ``api_keys_file`` (one bearer token per line; ``#`` comments),
+    ``api_keys_dir`` (a mounted Kubernetes Secret: one token per file).
+    """
+
+    model_config = SettingsConfigDict(
+        env_prefix="DWT_", extra="forbid", validate_default=True, frozen=True
+    )
+
+    mongo_url: SecretStr = Field(
+        SecretStr(DEFAULT_MONGO_URL),
+        description="mongodb://user:pass@host/db for a server, mongomock://localhost/db in-process",
+    )
+    x_api_base_url: str = Field(
+        "https://api.twitter.com",
+        description="Base URL of the X API v2; point it at the emulator for local runs.",
+    )
+    api_keys: SecretStr | None = Field(None, description="Comma-separated bearer tokens.")
+    api_keys_file: Path | None = Field(None, description="File with one bearer token per line.")
+    api_keys_dir: Path | None = Field(None, description="Directory of mounted Secret files.")
+    ray_address: str | None = Field(
+        None, description="Ray cluster address; unset starts a local Ray in-process."
+    )
+    log_level: LogLevel = "INFO"
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_level(cls, value: Any) -> Any:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("mongo_url")
+    @classmethod
+    def _check_mongo_url(cls, value: SecretStr) -> SecretStr:
+        url = value.get_secret_value()
+        scheme = urlsplit(url).scheme
+        if scheme not in MONGO_SCHEMES:
+            raise ValueError(
+                f"scheme {scheme or '(none)'!r} is not one of {', '.join(MONGO_SCHEMES)}"
+                f" (got {redact_url(url)!r})"
+            )
+        return value
+
+    @field_validator("x_api_base_url")
+    @classmethod
+    def _check_base_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError(f"must be an http(s) URL with a host, got {value!r}")
+        return value.rstrip("/")
+
+    @field_validator("api_keys_file")
+    @classmethod
+    def _check_file(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_file():
+            raise ValueError(f"no such file: {value}")
+        return value
+
+    @field_validator("api_keys_dir")
+    @classmethod
+    def _check_dir(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_dir():
+            raise ValueError(f"no such directory: {value}")
+        return value
+
+    @property
+    def mongo_url_redacted(self) -> str:
+        """The Mongo URL with any password replaced, for logs and messages."""
+        return redact_url(self.mongo_url.get_secret_value())
+
+    def bearer_tokens(self) -> list[SecretStr]:
+        """All configured API keys, de-duplicated, in a stable order."""
+        tokens: list[str] = []
+        if self.api_keys is not None:
+            tokens += self.api_keys.get_secret_value().split(",")
+        if self.api_keys_file is not None:
+            tokens += _token_lines(self.api_keys_file.read_text())
+        if self.api_keys_dir is not None:
+            for path in sorted(self.api_keys_dir.iterdir()):
+                # Kubernetes mounts Secrets through ``..data`` symlinks; skip the dot entries.
+                if path.name.startswith(".") or not path.is_file():
+                    continue
+                tokens += _token_lines(path.read_text())
+        cleaned = dict.fromkeys(t.strip() for t in tokens if t.strip())
+        return [SecretStr(t) for t in cleaned]
+
+    def describe(self) -> dict[str, Any]:
+        """A dict safe to print or log: secrets redacted, keys only counted."""
+        return {
+            "mongo_url": self.mongo_url_redacted,
+            "x_api_base_url": self.x_api_base_url,
+            "api_keys": f"{len(self.bearer_tokens())} configured",
+            "ray_address": self.ray_address or "(local)",
+            "log_level": self.log_level,
+        }
+
+    def configure_logging(self) -> None:
+        logging.basicConfig(
+            level=self.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        )
+
+
+def _token_lines(text: str) -> list[str]:
+    return [
+        line for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")
+    ]
+
+
+def redact_url(url: str) -> str:
+    """Replace the password of ``scheme://user:password@host`` with ``***``."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    if parts.port is not None:
+        host = f"{host}:{parts.port}"
+    netloc = f"{parts.username}:***@{host}"
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def load_settings(overrides: Mapping[str, Any] | None = None) -> Settings:
+    """Build settings from ``DWT_*`` environment variables plus explicit overrides (CLI flags).
+
+    ``None`` overrides are ignored so that unset flags fall through to the environment.
+    Raises :class:`SettingsError` with one line per problem, naming the variable and flag.
+    """
+    given = {k: v for k, v in (overrides or {}).items() if v is not None}
+    try:
+        return Settings(**given)
+    except ValidationError as exc:
+        raise SettingsError(_format_errors(exc)) from None
+
+
+def _format_errors(exc: ValidationError) -> str:
+    lines = ["invalid configuration:"]
+    for err in exc.errors():
+        field = ".".join(str(p) for p in err["loc"])
+        env_name = f"DWT_{field.upper()}"
+        message = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            lines.append(f"  unknown setting {field!r}")
+        else:
+            lines.append(f"  {env_name} / --{field.replace('_', '-')}: {message}")
+    return "\n".join(lines)

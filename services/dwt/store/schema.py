@@ -1,0 +1,192 @@
+"""The one place that names MongoDB collections, their natural keys and their indexes.
+
+Every write is an upsert on a collection's natural key (see :data:`NATURAL_KEYS`), backed by a
+unique index, so writing the same data twice leaves one copy. Documents are described by
+``TypedDict``s; the X API v2 objects keep the API's own field names.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import Any, Literal, NotRequired, TypedDict
+
+from pymongo import ASCENDING, DESCENDING, IndexModel
+
+
+class Coll(enum.StrEnum):
+    """Collection names."""
+
+    COMMUNITIES = "communities"
+    MEMBERS = "members"
+    CANDIDATES = "candidates"
+    ACCOUNTS = "accounts"
+    FOLLOWS = "follows"
+    TWEETS = "tweets"
+    RUNS = "runs"
+    BONDS = "bonds"
+    CLUSTERS = "clusters"
+    CONVERSATIONS = "conversations"
+
+
+#: The fields that identify a document: upserts filter on them, a unique index enforces them.
+NATURAL_KEYS: dict[Coll, tuple[str, ...]] = {
+    Coll.COMMUNITIES: ("_id",),
+    Coll.MEMBERS: ("community", "account_id"),
+    Coll.CANDIDATES: ("community", "account_id"),
+    Coll.ACCOUNTS: ("_id",),
+    Coll.FOLLOWS: ("source_id", "target_id"),
+    Coll.TWEETS: ("_id",),
+    Coll.RUNS: ("_id",),
+    Coll.BONDS: ("community", "source_id", "target_id"),
+    Coll.CLUSTERS: ("community", "cluster"),
+    Coll.CONVERSATIONS: ("community", "conversation_id"),
+}
+
+#: Secondary indexes, for the queries the stages and the dashboard make.
+_SECONDARY: dict[Coll, list[IndexModel]] = {
+    Coll.MEMBERS: [IndexModel([("account_id", ASCENDING)], name="account")],
+    Coll.CANDIDATES: [
+        IndexModel(
+            [("community", ASCENDING), ("status", ASCENDING), ("interactions", DESCENDING)],
+            name="community_status_rank",
+        )
+    ],
+    Coll.ACCOUNTS: [IndexModel([("username_lower", ASCENDING)], name="username")],
+    Coll.FOLLOWS: [IndexModel([("target_id", ASCENDING)], name="target")],
+    Coll.TWEETS: [
+        IndexModel([("author_id", ASCENDING), ("created_at", ASCENDING)], name="author_time"),
+        IndexModel([("conversation_id", ASCENDING)], name="conversation"),
+        IndexModel([("created_at", ASCENDING)], name="time"),
+    ],
+    Coll.RUNS: [
+        IndexModel([("community", ASCENDING), ("started_at", DESCENDING)], name="community_time")
+    ],
+    Coll.BONDS: [IndexModel([("community", ASCENDING), ("run_id", ASCENDING)], name="run")],
+    Coll.CONVERSATIONS: [
+        IndexModel(
+            [("community", ASCENDING), ("cluster", ASCENDING), ("tier", ASCENDING)],
+            name="community_cluster_tier",
+        )
+    ],
+}
+
+
+def index_models(coll: Coll) -> list[IndexModel]:
+    """All indexes of a collection: the natural key's unique index first."""
+    key = NATURAL_KEYS[coll]
+    models = list(_SECONDARY.get(coll, []))
+    if key != ("_id",):
+        unique = IndexModel([(f, ASCENDING) for f in key], unique=True, name="natural_key")
+        models.insert(0, unique)
+    return models
+
+
+# ---- document shapes -------------------------------------------------------------------
+
+AccountStatus = Literal["active", "protected", "suspended", "not_found"]
+CandidateStatus = Literal["pending", "added", "muted", "blocked"]
+MemberSource = Literal["manual", "discover", "import"]
+
+
+class CommunityDoc(TypedDict):
+    _id: str  # the community's name (a DNS-1123 label, so it can name Kubernetes objects)
+    title: str
+    created_at: datetime
+    owners: list[str]
+
+
+class MemberDoc(TypedDict):
+    community: str
+    account_id: str
+    username: str
+    core: bool
+    source: MemberSource
+    added_at: datetime
+    status: NotRequired[AccountStatus]  # set by collection when an account is unreachable
+    status_seen_at: NotRequired[datetime]
+
+
+class CandidateDoc(TypedDict):
+    community: str
+    account_id: str
+    username: NotRequired[str]
+    interactions: int
+    status: CandidateStatus
+    muted_until: NotRequired[datetime]
+    updated_at: datetime
+
+
+class FollowDoc(TypedDict):
+    source_id: str  # follows
+    target_id: str
+    seen_at: datetime
+
+
+class InteractionDoc(TypedDict):
+    """The ``dwt`` sub-document of a tweet: see :mod:`dwt.model.interactions`."""
+
+    kind: str | None
+    directed_at: list[str]
+    hashtags: list[str]
+    unknown: list[str]
+
+
+class TweetDoc(TypedDict):
+    """An X API v2 tweet as the API sent it, plus ``dwt`` and ``collected_at``."""
+
+    _id: str
+    id: str
+    text: str
+    author_id: NotRequired[str]
+    created_at: NotRequired[datetime]
+    conversation_id: NotRequired[str]
+    referenced_tweets: NotRequired[list[dict[str, str]]]
+    entities: NotRequired[dict[str, Any]]
+    in_reply_to_user_id: NotRequired[str]
+    public_metrics: NotRequired[dict[str, int]]
+    lang: NotRequired[str]
+    dwt: InteractionDoc
+    collected_at: datetime
+
+
+class RunDoc(TypedDict):
+    _id: str
+    community: str
+    steps: list[str]
+    params: dict[str, Any]
+    status: str
+    started_at: datetime
+    finished_at: NotRequired[datetime]
+    counts: dict[str, int]
+    timings: dict[str, float]
+    progress: NotRequired[dict[str, Any]]
+    error: NotRequired[str]
+
+
+class BondDoc(TypedDict):
+    community: str
+    source_id: str
+    target_id: str
+    weight: float
+    run_id: str
+
+
+class ClusterDoc(TypedDict):
+    community: str
+    cluster: int
+    run_id: str
+    members: list[str]
+    size: int
+    label: str
+
+
+class ConversationDoc(TypedDict):
+    community: str
+    conversation_id: str
+    cluster: int
+    tier: int
+    tweet_ids: list[str]
+    started_at: datetime
+    trending: bool
+    run_id: str

@@ -1,0 +1,1 @@
+"""X API v2 access: the dataset format, the emulator and the tweepy-based client."""
