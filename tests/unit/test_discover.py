@@ -1,0 +1,90 @@
+"""Discovering the outsiders members interact with most."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+import pytest
+
+from dwt.stages.discover import CANDIDATES_SCHEMA, discover_candidates
+from dwt.store import INTERACTIONS_SCHEMA
+
+
+def _week(rows):
+    return pa.Table.from_pylist(
+        [
+            {
+                "tweet_id": str(i),
+                "author_id": a,
+                "created_at": None,
+                "conversation_id": None,
+                "kind": k,
+                "directed_at": d,
+                "hashtags": [],
+            }
+            for i, (a, k, d) in enumerate(rows)
+        ],
+        schema=INTERACTIONS_SCHEMA,
+    )
+
+
+MEMBERS = ["m1", "m2", "m3"]
+
+
+def test_ranked_by_interactions_then_breadth_then_id():
+    week = _week(
+        [
+            ("m1", "reply", ["x"]),
+            ("m1", "quote", ["x"]),
+            ("m1", "tweet", ["x", "y"]),
+            ("m2", "retweet", ["y"]),
+            ("m3", "tweet", ["y", "m1"]),
+            ("m1", "tweet", ["z"]),
+            ("m1", "tweet", ["z"]),
+            ("m1", "tweet", ["z"]),
+            ("m2", "tweet", ["w"]),
+        ]
+    )
+    got = discover_candidates(week, MEMBERS).to_pylist()
+    assert got == [
+        {"account_id": "y", "interactions": 3, "members": 3},
+        {"account_id": "x", "interactions": 3, "members": 1},
+        {"account_id": "z", "interactions": 3, "members": 1},
+        {"account_id": "w", "interactions": 1, "members": 1},
+    ]
+
+
+def test_top_is_taken_after_sorting():
+    # Many small outsiders first in the data, the biggest one last.
+    rows = [("m1", "tweet", [f"o{i}"]) for i in range(40)] + [("m2", "reply", ["big"])] * 5
+    got = discover_candidates(_week(rows), MEMBERS, top=30)
+    assert got.num_rows == 30 and got.column("account_id")[0].as_py() == "big"
+
+
+def test_members_muted_blocked_and_outsider_authors_are_not_proposed():
+    week = _week(
+        [
+            ("m1", "reply", ["m2"]),
+            ("m1", "reply", ["muted"]),
+            ("m1", "reply", ["blocked"]),
+            ("outsider", "reply", ["other"]),
+            ("m2", "tweet", ["ok"]),
+        ]
+    )
+    got = discover_candidates(week, MEMBERS, excluded=["muted", "blocked"])
+    assert got.column("account_id").to_pylist() == ["ok"]
+
+
+@pytest.mark.parametrize("rows", [[], [("m1", "tweet", [])]])
+def test_empty_week_or_no_interactions(rows):
+    got = discover_candidates(_week(rows), MEMBERS)
+    assert got.num_rows == 0 and got.schema == CANDIDATES_SCHEMA
+
+
+def test_everyone_excluded():
+    week = _week([("m1", "reply", ["a"]), ("m2", "reply", ["b"])])
+    assert discover_candidates(week, MEMBERS, excluded=["a", "b"]).num_rows == 0
+
+
+def test_negative_top_is_refused():
+    with pytest.raises(ValueError, match="top"):
+        discover_candidates(_week([]), MEMBERS, top=-1)
