@@ -62,8 +62,10 @@ INTERACTIONS_SCHEMA = pa.schema(
         ("kind", pa.string()),
         ("directed_at", pa.list_(pa.string())),
         ("hashtags", pa.list_(pa.string())),
+        ("engagement", pa.int64()),  # likes + retweets + replies + quotes, when known
     ]
 )
+_ENGAGEMENT = ("like_count", "retweet_count", "reply_count", "quote_count")
 FOLLOWS_SCHEMA = pa.schema([("source_id", pa.string()), ("target_id", pa.string())])
 MEMBERS_SCHEMA = pa.schema(
     [("account_id", pa.string()), ("username", pa.string()), ("core", pa.bool_())]
@@ -256,6 +258,9 @@ class Store:
                     "kind": "$dwt.kind",
                     "directed_at": "$dwt.directed_at",
                     "hashtags": "$dwt.hashtags",
+                    "engagement": {
+                        "$add": [{"$ifNull": [f"$public_metrics.{m}", 0]} for m in _ENGAGEMENT]
+                    },
                 }
             },
         ]
