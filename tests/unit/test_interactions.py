@@ -82,6 +82,7 @@ def test_quote_and_retweet_directed_at_the_referenced_author(ref, kind):
     assert rec.kind is kind
     assert rec.directed_at == ("3",)
     assert rec.referenced == {ref: "7"}
+    assert rec.referenced_id == "7"
 
 
 def test_reply_that_quotes_is_a_reply_directed_at_both():
@@ -177,7 +178,13 @@ def test_tweet_documents_keep_api_fields_and_add_interaction():
     assert doc["_id"] == doc["id"] == "10"
     assert doc["created_at"] == datetime(2026, 11, 20, 10, tzinfo=UTC)
     assert doc["in_reply_to_user_id"] == "2"
-    assert doc["dwt"] == {"kind": "reply", "directed_at": ["2"], "hashtags": [], "unknown": []}
+    assert doc["dwt"] == {
+        "kind": "reply",
+        "directed_at": ["2"],
+        "referenced_id": "9",
+        "hashtags": [],
+        "unknown": [],
+    }
 
 
 def test_user_document_requires_id_and_username():

@@ -34,6 +34,7 @@ def tweet_documents(
         doc["dwt"] = {
             "kind": record.kind.value if record.kind else None,
             "directed_at": list(record.directed_at),
+            "referenced_id": record.referenced_id,
             "hashtags": list(record.hashtags),
             "unknown": list(record.unknown),
         }

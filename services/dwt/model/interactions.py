@@ -50,6 +50,14 @@ class Interaction:
     def complete(self) -> bool:
         return not self.unknown
 
+    @property
+    def referenced_id(self) -> str | None:
+        """The tweet this one retweets, replies to or quotes (the one its kind comes from)."""
+        ref_type = {"retweet": "retweeted", "reply": "replied_to", "quote": "quoted"}.get(
+            self.kind.value if self.kind else ""
+        )
+        return self.referenced.get(ref_type) if ref_type else None
+
 
 def parse_time(value: Any) -> datetime | None:
     """Parse the API's ISO-8601 ``created_at`` (``2022-10-05T15:03:52.000Z``)."""

@@ -60,6 +60,7 @@ INTERACTIONS_SCHEMA = pa.schema(
         ("created_at", pa.timestamp("ms", tz="UTC")),
         ("conversation_id", pa.string()),
         ("kind", pa.string()),
+        ("referenced_id", pa.string()),
         ("directed_at", pa.list_(pa.string())),
         ("hashtags", pa.list_(pa.string())),
         ("engagement", pa.int64()),  # likes + retweets + replies + quotes, when known
@@ -256,6 +257,7 @@ class Store:
                     "created_at": 1,
                     "conversation_id": 1,
                     "kind": "$dwt.kind",
+                    "referenced_id": "$dwt.referenced_id",
                     "directed_at": "$dwt.directed_at",
                     "hashtags": "$dwt.hashtags",
                     "engagement": {

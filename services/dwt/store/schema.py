@@ -128,6 +128,7 @@ class InteractionDoc(TypedDict):
 
     kind: str | None
     directed_at: list[str]
+    referenced_id: str | None  # the retweeted / replied-to / quoted tweet
     hashtags: list[str]
     unknown: list[str]
 
