@@ -2,6 +2,7 @@
 writes and columnar reads (:mod:`dwt.store.mongo`)."""
 
 from dwt.store.mongo import (
+    BOND_LISTS_SCHEMA,
     FOLLOWS_SCHEMA,
     INTERACTIONS_SCHEMA,
     MEMBERS_SCHEMA,
@@ -12,6 +13,7 @@ from dwt.store.mongo import (
 from dwt.store.schema import NATURAL_KEYS, Coll, index_models
 
 __all__ = [
+    "BOND_LISTS_SCHEMA",
     "FOLLOWS_SCHEMA",
     "INTERACTIONS_SCHEMA",
     "MEMBERS_SCHEMA",

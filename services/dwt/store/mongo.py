@@ -69,7 +69,20 @@ INTERACTIONS_SCHEMA = pa.schema(
 _ENGAGEMENT = ("like_count", "retweet_count", "reply_count", "quote_count")
 FOLLOWS_SCHEMA = pa.schema([("source_id", pa.string()), ("target_id", pa.string())])
 MEMBERS_SCHEMA = pa.schema(
-    [("account_id", pa.string()), ("username", pa.string()), ("core", pa.bool_())]
+    [
+        ("account_id", pa.string()),
+        ("username", pa.string()),
+        ("core", pa.bool_()),
+        ("activity", pa.int64()),  # null until a bonds step ran
+        ("cluster", pa.int64()),  # null until a cluster step ran
+    ]
+)
+BOND_LISTS_SCHEMA = pa.schema(
+    [
+        ("source_id", pa.string()),
+        ("targets", pa.list_(pa.string())),
+        ("weights", pa.list_(pa.float64())),
+    ]
 )
 
 
@@ -208,6 +221,27 @@ class Store:
         ]
         return self.upsert(Coll.MEMBERS, docs, on_insert={"added_at": now})
 
+    def set_member_fields(self, community: str, rows: Iterable[Mapping[str, Any]]) -> int:
+        """Set fields on existing members (never adds one); rows carry ``account_id``."""
+        ops = [
+            UpdateOne(
+                {"community": community, "account_id": row["account_id"]},
+                {"$set": {k: v for k, v in row.items() if k != "account_id"}},
+            )
+            for row in rows
+        ]
+        return self[Coll.MEMBERS].bulk_write(ops, ordered=False).matched_count if ops else 0
+
+    def replace_results(
+        self, coll: Coll, community: str, run_id: str, docs: Iterable[Mapping[str, Any]]
+    ) -> WriteSummary:
+        """Make ``docs`` the community's results in ``coll``: upsert them tagged with
+        ``run_id``, then delete what an earlier run left. Re-running a run is harmless."""
+        tagged = [{**doc, "community": community, "run_id": run_id} for doc in docs]
+        written = self.upsert(coll, tagged)
+        self[coll].delete_many({"community": community, "run_id": {"$ne": run_id}})
+        return written
+
     def remove_members(self, community: str, account_ids: Iterable[str]) -> int:
         result = self[Coll.MEMBERS].delete_many(
             {"community": community, "account_id": {"$in": list(account_ids)}}
@@ -223,7 +257,7 @@ class Store:
         return pa.Table.from_pylist(list(self[coll].aggregate(pipeline)), schema=schema)
 
     def members(self, community: str) -> pa.Table:
-        """The community's members: account_id, username, core."""
+        """The community's members (MEMBERS_SCHEMA), by account id."""
         return self._table(
             Coll.MEMBERS,
             [{"$match": {"community": community}}, {"$sort": {"account_id": 1}}],
@@ -267,6 +301,14 @@ class Store:
             },
         ]
         return self._table(Coll.TWEETS, pipeline, INTERACTIONS_SCHEMA)
+
+    def bond_lists(self, community: str) -> pa.Table:
+        """The stored bonds: one adjacency list per source member (BOND_LISTS_SCHEMA)."""
+        return self._table(
+            Coll.BONDS,
+            [{"$match": {"community": community}}, {"$sort": {"source_id": 1}}],
+            BOND_LISTS_SCHEMA,
+        )
 
     def follows(self, account_ids: Sequence[str] | None = None) -> pa.Table:
         """Follow edges (source follows target), both ends restricted to ``account_ids``."""

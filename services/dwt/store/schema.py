@@ -38,9 +38,9 @@ NATURAL_KEYS: dict[Coll, tuple[str, ...]] = {
     Coll.FOLLOWS: ("source_id", "target_id"),
     Coll.TWEETS: ("_id",),
     Coll.RUNS: ("_id",),
-    Coll.BONDS: ("community", "source_id", "target_id"),
+    Coll.BONDS: ("community", "source_id"),  # one adjacency list per member
     Coll.CLUSTERS: ("community", "cluster"),
-    Coll.CONVERSATIONS: ("community", "conversation_id"),
+    Coll.CONVERSATIONS: ("community", "cluster", "tier", "conversation_id"),
 }
 
 #: Secondary indexes, for the queries the stages and the dashboard make.
@@ -65,10 +65,16 @@ _SECONDARY: dict[Coll, list[IndexModel]] = {
     Coll.BONDS: [IndexModel([("community", ASCENDING), ("run_id", ASCENDING)], name="run")],
     Coll.CONVERSATIONS: [
         IndexModel(
-            [("community", ASCENDING), ("cluster", ASCENDING), ("tier", ASCENDING)],
-            name="community_cluster_tier",
+            [
+                ("community", ASCENDING),
+                ("cluster", ASCENDING),
+                ("tier", ASCENDING),
+                ("rank", ASCENDING),
+            ],
+            name="community_cluster_tier_rank",
         )
     ],
+    Coll.CLUSTERS: [IndexModel([("community", ASCENDING), ("run_id", ASCENDING)], name="run")],
 }
 
 
@@ -96,6 +102,17 @@ class CommunityDoc(TypedDict):
     owners: list[str]
 
 
+class BondStatsDoc(TypedDict):
+    """The strongest partner in each tier (null when none) and the bond's weight."""
+
+    tier1_partner: str | None
+    tier1_weight: float | None
+    tier2_partner: str | None
+    tier2_weight: float | None
+    tier3_partner: str | None
+    tier3_weight: float | None
+
+
 class MemberDoc(TypedDict):
     community: str
     account_id: str
@@ -105,6 +122,11 @@ class MemberDoc(TypedDict):
     added_at: datetime
     status: NotRequired[AccountStatus]  # set by collection when an account is unreachable
     status_seen_at: NotRequired[datetime]
+    cluster: NotRequired[int]  # set by the cluster step (-1: no bonds this week)
+    activity: NotRequired[int]  # tweets in the last window
+    flow: NotRequired[float]  # Infomap flow: how central the member is
+    bond_stats: NotRequired[BondStatsDoc]
+    run_id: NotRequired[str]  # the run that set the fields above
 
 
 class CandidateDoc(TypedDict):
@@ -166,28 +188,42 @@ class RunDoc(TypedDict):
 
 
 class BondDoc(TypedDict):
+    """The bonds out of one member: ``weights[i]`` on source → ``targets[i]``."""
+
     community: str
     source_id: str
-    target_id: str
-    weight: float
+    targets: list[str]
+    weights: list[float]
     run_id: str
 
 
 class ClusterDoc(TypedDict):
     community: str
-    cluster: int
+    cluster: int  # -1: members without bonds this week
     run_id: str
-    members: list[str]
     size: int
+    members: list[str]  # by flow, most central first
+    central: list[str]
+    internal_weight: float
+    external_weight: float
+    hashtags: list[str]
     label: str
 
 
 class ConversationDoc(TypedDict):
+    """One conversation's tweets by one cluster's members at one tier (a "slice")."""
+
     community: str
-    conversation_id: str
     cluster: int
-    tier: int
+    tier: int  # 1 within the cluster, 2 with other clusters, 3 with outsiders
+    conversation_id: str
     tweet_ids: list[str]
+    size: int
+    participants: int
+    engagement: int
     started_at: datetime
+    last_at: datetime
     trending: bool
+    related: int  # related-conversation group within the cluster, -1 none
+    rank: int  # 0 first, within (cluster, tier)
     run_id: str

@@ -1,0 +1,195 @@
+"""The insight steps (discover, bonds, cluster, content): load columns, run the stage,
+write results in bulk. The stages themselves (``dwt.stages``) never touch the store.
+
+Each step can run alone: cluster reads the bonds the last bonds step stored, content reads
+the clusters the last cluster step stored, so ``--steps content`` after a weights change
+reuses what is there.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from functools import cached_property
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import scipy.sparse as sp
+
+from dwt.pipeline.parallel import parallel_bond_matrix
+from dwt.pipeline.spec import RunSpec
+from dwt.stages.bonds import BondGraph, IndexedWeek
+from dwt.stages.cluster import ISOLATED, InfomapClusters
+from dwt.stages.content import ContentFinder
+from dwt.stages.discover import discover_candidates
+from dwt.stages.summaries import bond_stats, cluster_profiles
+from dwt.store import Coll, Store
+from dwt.store.candidates import excluded_accounts, record_candidates
+
+
+class MissingInputError(RuntimeError):
+    """A step needs results of an earlier step that were never stored."""
+
+
+@dataclass
+class Week:
+    """The columns every insight step reads, loaded once per run."""
+
+    store: Store
+    spec: RunSpec
+    now: datetime
+    shards: int = 1
+    graph: BondGraph | None = None
+    labels: np.ndarray | None = field(default=None, repr=False)
+
+    @property
+    def since(self) -> datetime:
+        return self.now - timedelta(days=self.spec.window_days)
+
+    @cached_property
+    def member_table(self) -> pa.Table:
+        return self.store.members(self.spec.community)
+
+    @cached_property
+    def members(self) -> pa.Array:
+        return self.member_table.column("account_id").combine_chunks()
+
+    @cached_property
+    def interactions(self) -> pa.Table:
+        return self.store.interactions(self.members.to_pylist(), self.since, self.now)
+
+    @cached_property
+    def follows(self) -> pa.Table:
+        return self.store.follows(self.members.to_pylist())
+
+
+def discover(week: Week, run_id: str) -> dict[str, int]:
+    spec = week.spec
+    excluded = excluded_accounts(week.store, spec.community, week.now)
+    ranked = discover_candidates(week.interactions, week.members, excluded, spec.discover.top)
+    record_candidates(week.store, spec.community, run_id, ranked, week.now)
+    return {"candidates": ranked.num_rows}
+
+
+def bonds(week: Week, run_id: str) -> dict[str, int]:
+    indexed = IndexedWeek.from_tables(week.members, week.interactions, week.follows)
+    estimator = BondGraph(week.spec.weights.bond_weights())
+    matrix = parallel_bond_matrix(indexed, estimator.weights, week.shards)
+    graph = estimator.fit_indexed(week.members, indexed, matrix)
+    week.graph = graph
+
+    csr = graph.matrix_
+    ids = np.asarray(graph.members_.to_pylist(), dtype=object)
+    docs = [
+        {
+            "source_id": ids[row],
+            "targets": ids[csr.indices[csr.indptr[row] : csr.indptr[row + 1]]].tolist(),
+            "weights": csr.data[csr.indptr[row] : csr.indptr[row + 1]].tolist(),
+        }
+        for row in np.flatnonzero(np.diff(csr.indptr))
+    ]
+    store, community = week.store, week.spec.community
+    store.replace_results(Coll.BONDS, community, run_id, docs)
+    store.set_member_fields(
+        community,
+        ({"account_id": a, "activity": int(n)} for a, n in zip(ids, graph.activity_, strict=True)),
+    )
+    return {"tweets": int(graph.activity_.sum()), "bonds": int(csr.nnz)}
+
+
+def _stored_graph(week: Week) -> BondGraph:
+    """The bond graph the last bonds step stored, restricted to the current members."""
+    activity = week.member_table.column("activity")
+    if activity.null_count == len(activity) and len(activity):
+        raise MissingInputError("no bonds stored for this community: run the bonds step first")
+    lists = week.store.bond_lists(week.spec.community)
+    ids = week.members
+    targets = lists.column("targets").combine_chunks()
+    parent = pc.list_parent_indices(targets)
+    src = pc.index_in(lists.column("source_id").take(parent), value_set=ids)
+    dst = pc.index_in(pc.list_flatten(targets), value_set=ids)
+    weight = pc.list_flatten(lists.column("weights").combine_chunks())
+    keep = pc.and_(pc.is_valid(src), pc.is_valid(dst))
+    n = len(ids)
+    graph = BondGraph(week.spec.weights.bond_weights())
+    graph.members_ = ids
+    graph.matrix_ = sp.csr_matrix(
+        (
+            weight.filter(keep).to_numpy(zero_copy_only=False),
+            (_ints(src.filter(keep)), _ints(dst.filter(keep))),
+        ),
+        shape=(n, n),
+    )
+    graph.activity_ = _ints(pc.fill_null(activity, 0))
+    return graph
+
+
+def _ints(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    return np.asarray(values.to_numpy(zero_copy_only=False), dtype=np.int64)
+
+
+def cluster(week: Week, run_id: str) -> dict[str, int]:
+    graph = week.graph or _stored_graph(week)
+    spec = week.spec.clustering
+    model = InfomapClusters(trials=spec.trials, seed=spec.seed, directed=spec.directed)
+    model.fit(graph.matrix_, graph.activity_)
+    week.labels = model.labels_
+
+    store, community = week.store, week.spec.community
+    profiles = cluster_profiles(
+        week.members, model.labels_, graph.matrix_, model.flow_, week.interactions
+    )
+    store.replace_results(Coll.CLUSTERS, community, run_id, profiles.to_pylist())
+    stats = bond_stats(
+        week.members, model.labels_, graph.matrix_, week.interactions, graph.weights
+    ).to_pylist()
+    store.set_member_fields(
+        community,
+        (
+            {
+                "account_id": row.pop("account_id"),
+                "cluster": int(label),
+                "flow": float(flow),
+                "bond_stats": row,
+                "run_id": run_id,
+            }
+            for row, label, flow in zip(stats, model.labels_, model.flow_, strict=True)
+        ),
+    )
+    return {
+        "clusters": model.n_clusters_,
+        "isolated": int((model.labels_ == ISOLATED).sum()),
+    }
+
+
+def _stored_labels(week: Week) -> np.ndarray:
+    labels = week.member_table.column("cluster")
+    if labels.null_count == len(labels) and len(labels):
+        raise MissingInputError("no clusters stored for this community: run the cluster step")
+    # Members added since the last clustering have no cluster yet: treat them as isolated.
+    return _ints(pc.fill_null(labels, ISOLATED))
+
+
+def content(week: Week, run_id: str) -> dict[str, int]:
+    labels = week.labels if week.labels is not None else _stored_labels(week)
+    spec = week.spec.content
+    finder = ContentFinder(
+        bucket=timedelta(minutes=spec.bucket_minutes),
+        trend_sigma=spec.trend_sigma,
+        trend_min=spec.trend_min,
+        eps=spec.eps,
+        min_samples=spec.min_samples,
+    ).fit(week.interactions, week.members, labels, window=(week.since, week.now))
+    conversations = finder.conversations_
+    week.store.replace_results(
+        Coll.CONVERSATIONS, week.spec.community, run_id, conversations.to_pylist()
+    )
+    trending = conversations.column("trending").to_pylist()
+    return {"conversations": conversations.num_rows, "trending": int(sum(trending))}
+
+
+def default_shards(n_members: int, cpus: int) -> int:
+    """Enough shards to use the CPUs on large weeks, one for small ones (Ray overhead)."""
+    return max(1, min(cpus, math.ceil(n_members / 2000)))

@@ -1,0 +1,119 @@
+"""What one pipeline run does: the part of a CommunityJob's ``spec`` the pipeline reads.
+
+Field names are the CommunityJob's (camelCase); Python code uses the snake_case attributes.
+Defaults live here and in :class:`dwt.stages.weights.BondWeights`; the CRD schema is
+checked against them by a test. Secrets never appear in a spec: collection names the
+Secret (or file) holding the keys, never the keys.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Literal, Self
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic.alias_generators import to_camel
+
+from dwt.stages.weights import BondWeights
+
+COMMUNITY_PATTERN = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"
+
+
+class Step(enum.StrEnum):
+    """Pipeline steps, in the order they run."""
+
+    COLLECT = "collect"
+    DISCOVER = "discover"
+    BONDS = "bonds"
+    CLUSTER = "cluster"
+    CONTENT = "content"
+
+
+STEP_ORDER = list(Step)
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True
+    )
+
+
+class MembersScope(_Model):
+    """Which members a run collects: all, only those never collected, or a listed set."""
+
+    scope: Literal["all", "new", "listed"] = "all"
+    accounts: list[str] = Field(default_factory=list, description="usernames or ids, for listed")
+
+    @model_validator(mode="after")
+    def _listed_needs_accounts(self) -> Self:
+        if self.scope == "listed" and not self.accounts:
+            raise ValueError("members.scope 'listed' needs members.accounts")
+        return self
+
+
+_WEIGHTS = BondWeights()
+
+
+class Weights(_Model):
+    """Bond weights (MISSION.md step 3); defaults from :class:`BondWeights`."""
+
+    tweet: float = Field(_WEIGHTS.tweet, ge=0, allow_inf_nan=False)
+    mention: float = Field(_WEIGHTS.mention, ge=0, allow_inf_nan=False)
+    retweet: float = Field(_WEIGHTS.retweet, ge=0, allow_inf_nan=False)
+    quote: float = Field(_WEIGHTS.quote, ge=0, allow_inf_nan=False)
+    reply: float = Field(_WEIGHTS.reply, ge=0, allow_inf_nan=False)
+
+    def bond_weights(self) -> BondWeights:
+        return BondWeights(**self.model_dump(by_alias=False))
+
+
+class Collection(_Model):
+    api_keys_secret: str | None = Field(
+        None, description="Secret (cluster) holding one API key per entry; never the keys"
+    )
+    workers_per_key: int = Field(1, ge=1, le=16)
+    max_workers: int = Field(32, ge=1, le=512)
+    following_refresh_days: int = Field(
+        7, ge=0, le=365, description="re-read following lists older than this; 0 = every run"
+    )
+
+
+class Clustering(_Model):
+    algorithm: Literal["infomap"] = "infomap"
+    trials: int = Field(10, ge=1, le=1000)
+    seed: int = Field(42, ge=0)
+    directed: bool = True
+
+
+class Content(_Model):
+    trend_sigma: float = Field(2.0, ge=0, le=10)
+    trend_min: int = Field(3, ge=1)
+    bucket_minutes: int = Field(60, ge=1, le=24 * 60)
+    eps: float = Field(0.5, gt=0, le=1)
+    min_samples: int = Field(2, ge=1)
+
+
+class Discover(_Model):
+    top: int = Field(30, ge=1, le=1000)
+    mute_days: int = Field(7, ge=1, le=365)
+
+
+class RunSpec(_Model):
+    """The pipeline's view of a CommunityJob spec."""
+
+    community: str = Field(pattern=COMMUNITY_PATTERN, max_length=63)
+    steps: list[Step] = Field(default_factory=lambda: list(STEP_ORDER), min_length=1)
+    members: MembersScope = Field(default_factory=MembersScope)
+    window_days: int = Field(7, ge=1, le=30)
+    weights: Weights = Field(default_factory=Weights)
+    collection: Collection = Field(default_factory=Collection)
+    clustering: Clustering = Field(default_factory=Clustering)
+    content: Content = Field(default_factory=Content)
+    discover: Discover = Field(default_factory=Discover)
+
+    @field_validator("steps")
+    @classmethod
+    def _ordered_unique(cls, steps: list[Step]) -> list[Step]:
+        if len(set(steps)) != len(steps):
+            raise ValueError("steps must not repeat")
+        return sorted(steps, key=STEP_ORDER.index)
