@@ -47,3 +47,23 @@ def recorded_dir() -> Path:
     if not path.is_dir():
         pytest.skip(f"recorded X API responses not found at {path}")
     return path
+
+
+@pytest.fixture(scope="session")
+def ray_local() -> Iterator[None]:
+    """One small local Ray runtime for the whole session (loopback, no dashboard)."""
+    import ray
+
+    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+    os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+    if not ray.is_initialized():
+        ray.init(
+            address="local",
+            num_cpus=2,
+            include_dashboard=False,
+            _node_ip_address="127.0.0.1",
+            object_store_memory=200 * 1024 * 1024,
+            log_to_driver=False,
+        )
+    yield
+    ray.shutdown()

@@ -1,0 +1,70 @@
+"""How an emulator instance behaves: who may call it, how fast, and how often it fails."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from dwt.xapi.endpoints import DEFAULT_LIMITS, DEFAULT_WINDOW_S, ENDPOINTS
+
+
+class EmulatorConfigError(ValueError):
+    """A setting is out of range or names an unknown endpoint."""
+
+
+@dataclass(frozen=True)
+class EmulatorConfig:
+    """Settings of one emulator.
+
+    ``rate_limit`` replaces every endpoint's limit (handy for benchmarks); ``rate_limits``
+    sets single endpoints and wins over both. ``fail_rate`` is the share of authenticated
+    requests answered with an injected 503, drawn deterministically from ``fail_seed``.
+    ``shift_to_now`` moves every timestamp so that the dataset's ``meta["now"]`` is the
+    moment the server started: a generated week then looks like the past seven days.
+    """
+
+    tokens: tuple[str, ...] = ()
+    rate_window_s: float = DEFAULT_WINDOW_S
+    rate_limit: int | None = None
+    rate_limits: Mapping[str, int] = field(default_factory=dict)
+    fail_rate: float = 0.0
+    fail_seed: int = 0
+    latency_ms: float = 0.0
+    shift_to_now: bool = True
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "tokens", tuple(t.strip() for t in self.tokens if t.strip()))
+        object.__setattr__(self, "rate_limits", dict(self.rate_limits))
+        if not self.tokens:
+            raise EmulatorConfigError("at least one bearer token is needed")
+        if self.rate_window_s <= 0:
+            raise EmulatorConfigError(f"rate_window_s must be > 0, got {self.rate_window_s}")
+        if self.rate_limit is not None and self.rate_limit < 1:
+            raise EmulatorConfigError(f"rate_limit must be >= 1, got {self.rate_limit}")
+        for name, limit in self.rate_limits.items():
+            if name not in ENDPOINTS:
+                raise EmulatorConfigError(
+                    f"unknown endpoint {name!r} in rate_limits; one of {', '.join(ENDPOINTS)}"
+                )
+            if limit < 1:
+                raise EmulatorConfigError(f"rate limit of {name} must be >= 1, got {limit}")
+        if not 0.0 <= self.fail_rate <= 1.0:
+            raise EmulatorConfigError(f"fail_rate must be within [0, 1], got {self.fail_rate}")
+        if self.latency_ms < 0:
+            raise EmulatorConfigError(f"latency_ms must be >= 0, got {self.latency_ms}")
+
+    def limit_of(self, endpoint: str) -> int:
+        """The request budget of ``endpoint`` per window."""
+        if endpoint in self.rate_limits:
+            return self.rate_limits[endpoint]
+        if self.rate_limit is not None:
+            return self.rate_limit
+        return DEFAULT_LIMITS[endpoint]
+
+    def __repr__(self) -> str:  # tokens are credentials, even fake ones: count them only
+        return (
+            f"EmulatorConfig(tokens=<{len(self.tokens)}>, rate_window_s={self.rate_window_s}, "
+            f"rate_limit={self.rate_limit}, rate_limits={self.rate_limits}, "
+            f"fail_rate={self.fail_rate}, fail_seed={self.fail_seed}, "
+            f"latency_ms={self.latency_ms}, shift_to_now={self.shift_to_now})"
+        )

@@ -1,0 +1,104 @@
+"""The emulator's state: indexed data, clock, keys, budgets, injected faults and counters.
+
+One :class:`Emulator` serves one dataset; the Flask app (:mod:`.app`) is a thin layer over it.
+Everything here is thread-safe: werkzeug serves each request on its own thread.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+from dwt.xapi.dataset import Dataset
+
+from .auth import KeyState, TokenRegistry
+from .config import EmulatorConfig
+from .faults import FaultInjector
+from .ratelimit import RateLimiter
+from .render import Renderer
+from .store import DataIndex
+
+
+class Emulator:
+    """X API v2 as a dataset would answer it.
+
+    Served timestamps are the dataset's plus ``shift_ms``: with ``shift_to_now`` the
+    dataset's ``meta["now"]`` becomes the moment the emulator was created, so "the last
+    seven days" of search and collection windows cover the generated week.
+    """
+
+    def __init__(
+        self, dataset: Dataset, config: EmulatorConfig, clock: Callable[[], float] = time.time
+    ) -> None:
+        self.config = config
+        self.clock = clock
+        self.started_at = clock()
+        self.index = DataIndex(dataset)
+        now = dataset.now
+        if now is not None:
+            self.dataset_now_ms: int | None = int(now.timestamp() * 1000)
+        elif self.index.n_tweets:
+            self.dataset_now_ms = int(self.index.created_ms.max())
+        else:
+            self.dataset_now_ms = None
+        started_ms = int(self.started_at * 1000)
+        if config.shift_to_now and self.dataset_now_ms is not None:
+            self.shift_ms = started_ms - self.dataset_now_ms
+        else:
+            self.shift_ms = 0
+        self.keys = TokenRegistry(config.tokens)
+        self.limiter = RateLimiter(config.rate_window_s, config.limit_of, clock)
+        self.faults = FaultInjector(config.fail_rate, config.fail_seed, config.latency_ms)
+        self.renderer = Renderer(self.index, self.shift_ms)
+        self._lock = threading.Lock()
+        self._counts: Counter[tuple[str, str, int]] = Counter()
+
+    def now_ms(self) -> int:
+        """The emulated present in served time (dataset time + shift)."""
+        real_ms = int(self.clock() * 1000)
+        if self.config.shift_to_now or self.dataset_now_ms is None:
+            return real_ms
+        return self.dataset_now_ms + real_ms - int(self.started_at * 1000)
+
+    # --- key states (tests) --------------------------------------------------------------
+    def revoke_token(self, token: str) -> None:
+        """Answer this key with 401 from now on, as X does for a revoked bearer token."""
+        self.keys.set_state(token, KeyState.REVOKED)
+
+    def suspend_token(self, token: str) -> None:
+        """Answer this key with 403 client-forbidden from now on (a suspended App)."""
+        self.keys.set_state(token, KeyState.SUSPENDED)
+
+    def restore_token(self, token: str) -> None:
+        self.keys.set_state(token, KeyState.ACTIVE)
+
+    def reset_rate_limits(self) -> None:
+        self.limiter.reset()
+
+    # --- counters ------------------------------------------------------------------------
+    def record(self, key_label: str, endpoint: str, status: int) -> None:
+        with self._lock:
+            self._counts[(key_label, endpoint, status)] += 1
+
+    def stats(self) -> dict[str, Any]:
+        """Requests answered so far, per key label and endpoint, split by status code."""
+        with self._lock:
+            counts = dict(self._counts)
+        keys: dict[str, dict[str, dict[str, Any]]] = {}
+        by_status: Counter[str] = Counter()
+        for (label, endpoint, status), n in sorted(counts.items()):
+            entry = keys.setdefault(label, {}).setdefault(
+                endpoint, {"requests": 0, "by_status": {}}
+            )
+            entry["requests"] += n
+            entry["by_status"][str(status)] = entry["by_status"].get(str(status), 0) + n
+            by_status[str(status)] += n
+        return {
+            "uptime_s": round(self.clock() - self.started_at, 3),
+            "requests": sum(counts.values()),
+            "by_status": dict(sorted(by_status.items())),
+            "keys": keys,
+        }
