@@ -22,6 +22,7 @@ from dwt.store import (
     StoreError,
     index_models,
 )
+from dwt.store.schema import doc_id
 
 
 def _index_names(store: Store, coll: Coll) -> set[str]:
@@ -34,13 +35,34 @@ def test_every_collection_has_its_declared_indexes(store: Store):
         assert declared <= _index_names(store, coll), coll
 
 
-def test_natural_key_indexes_are_unique(store: Store):
+def test_ids_are_made_from_natural_keys(store: Store):
+    store.add_members("c1", [{"id": "7", "username": "seven"}])
+    assert store[Coll.MEMBERS].find_one()["_id"] == "c1/7"
+    assert (
+        doc_id(
+            Coll.CONVERSATIONS,
+            {"community": "c", "cluster": 2, "tier": 1, "conversation_id": "rt:9"},
+        )
+        == "c/2/1/rt:9"
+    )
     for coll, key in NATURAL_KEYS.items():
-        if key == ("_id",):
-            continue
-        info = store[coll].index_information()["natural_key"]
-        assert info.get("unique") is True
-        assert [field for field, _ in info["key"]] == list(key)
+        assert key == ("_id",) or all(k.isidentifier() for k in key), coll
+
+
+def test_lookups_by_id_agree_with_a_scan(store: Store):
+    store.upsert(
+        Coll.ACCOUNTS, [{"_id": str(i), "id": str(i), "username": f"u{i}"} for i in range(50)]
+    )
+    coll = store[Coll.ACCOUNTS]
+    assert [d["_id"] for d in coll.find({"_id": "7"})] == ["7"]
+    assert sorted(d["_id"] for d in coll.find({"_id": {"$in": ["3", "99", "4", "3"]}})) == [
+        "3",
+        "4",
+    ]
+    assert coll.find_one({"_id": "nope"}) is None
+    # A filter with more than _id goes the ordinary way and still works.
+    assert coll.find_one({"_id": "5", "username": "u6"}) is None
+    assert coll.count_documents({"username": {"$in": ["u1", "u2"]}}) == 2
 
 
 def test_ensure_indexes_is_idempotent(store: Store):
@@ -68,7 +90,8 @@ def test_loading_the_sample_twice_gives_the_same_counts(store: Store):
     again = load_sample(store)
     assert again.inserted == 0
     assert store.counts() == counts
-    assert counts["tweets"] == 7 and counts["members"] == 4 and counts["follows"] == 6
+    assert counts["tweets"] == 7 and counts["members"] == 4 and counts["follows"] == 3
+    assert store.follows().num_rows == 6
 
 
 def test_changed_tweet_is_updated_in_place(store: Store):
@@ -157,3 +180,14 @@ def test_server_url_password_never_shown():
     store = Store.open("mongodb://dwt:s3cret@127.0.0.1:1/dwt", ensure_indexes=False)
     assert "s3cret" not in repr(store) and "dwt:***@127.0.0.1:1" in repr(store)
     store.db.client.close()
+
+
+def test_follow_lists_in_pages_replace_the_old_list(store: Store):
+    store.put_follows("1", ["2", "3", "4"])
+    # A new pass in two pages: 3 was unfollowed, 5 followed; page 1 repeated (a retry).
+    store.put_follows("1", ["2"], last_page=False)
+    store.put_follows("1", ["2"], last_page=False)
+    assert store.follows().column("target_id").to_pylist() == ["2", "3", "4"]  # until done
+    store.put_follows("1", ["4", "5"])
+    assert store.follows().column("target_id").to_pylist() == ["2", "4", "5"]
+    assert "pass_targets" not in store[Coll.FOLLOWS].find_one({"_id": "1"})

@@ -19,6 +19,7 @@ import pyarrow.compute as pc
 import scipy.sparse as sp
 
 from dwt.pipeline.parallel import parallel_bond_matrix
+from dwt.pipeline.progress import Progress
 from dwt.pipeline.spec import RunSpec
 from dwt.stages.bonds import BondGraph, IndexedWeek
 from dwt.stages.cluster import ISOLATED, InfomapClusters
@@ -41,8 +42,14 @@ class Week:
     spec: RunSpec
     now: datetime
     shards: int = 1
+    progress: Progress | None = None
     graph: BondGraph | None = None
     labels: np.ndarray | None = field(default=None, repr=False)
+
+    def forget(self) -> None:
+        """Drop the loaded columns (after collection changed what the store holds)."""
+        for name in ("member_table", "members", "interactions", "follows"):
+            self.__dict__.pop(name, None)
 
     @property
     def since(self) -> datetime:

@@ -75,7 +75,7 @@ def run_pipeline(
     if missing:
         raise ValueError(f"no handler for step(s) {', '.join(missing)} in this run")
     progress = progress or Progress(store, run_id)
-    week = insights.Week(store, spec, now, shards=shards)
+    week = insights.Week(store, spec, now, shards=shards, progress=progress)
     params = spec.model_dump(mode="json", by_alias=True)
     params["window"] = {"since": week.since.isoformat(), "until": now.isoformat()}
     steps_run = [s.value for s in spec.steps]
@@ -93,6 +93,8 @@ def run_pipeline(
             log.exception("run %s: step %s failed", run_id, step)
             raise RunFailed(run_id, step.value, message) from exc
         progress.finish(step.value, time.perf_counter() - started, counts)
+        if step is Step.COLLECT:
+            week.forget()
     finish_run(store, run_id, "succeeded", datetime.now(UTC))
     progress.summary("succeeded")
     return RunResult(run_id, "succeeded", dict(progress.counts), dict(progress.timings))

@@ -17,7 +17,7 @@ import pyarrow as pa
 from pymongo import UpdateOne
 
 from dwt.store.mongo import Store, StoreError, WriteSummary
-from dwt.store.schema import Coll
+from dwt.store.schema import Coll, doc_id
 
 
 class Action(enum.StrEnum):
@@ -51,9 +51,11 @@ def record_candidates(
     names = _usernames(store, [r["account_id"] for r in rows])
     ops = [
         UpdateOne(
-            {"community": community, "account_id": row["account_id"]},
+            {"_id": _id(community, row["account_id"])},
             {
                 "$set": {
+                    "community": community,
+                    "account_id": row["account_id"],
                     "interactions": row["interactions"],
                     "members": row["members"],
                     "rank": rank,
@@ -80,6 +82,10 @@ def record_candidates(
     return WriteSummary(
         inserted, result.modified_count, len(ops) - inserted - result.modified_count
     )
+
+
+def _id(community: str, account_id: str) -> str:
+    return doc_id(Coll.CANDIDATES, {"community": community, "account_id": account_id})
 
 
 def _usernames(store: Store, account_ids: list[str]) -> dict[str, str]:
@@ -112,9 +118,7 @@ def apply_actions(
     chosen = {account: Action(action) for account, action in actions.items()}
     known = {
         d["account_id"]: d
-        for d in store[Coll.CANDIDATES].find(
-            {"community": community, "account_id": {"$in": list(chosen)}}
-        )
+        for d in store[Coll.CANDIDATES].find({"_id": {"$in": [_id(community, a) for a in chosen]}})
     }
     unknown = sorted(set(chosen) - set(known))
     if unknown:
@@ -141,9 +145,7 @@ def apply_actions(
                     "core": action is Action.CORE,
                 }
             )
-        store[Coll.CANDIDATES].update_one(
-            {"community": community, "account_id": account}, {"$set": update}
-        )
+        store[Coll.CANDIDATES].update_one({"_id": _id(community, account)}, {"$set": update})
     for core in (False, True):
         batch = [{"id": a["id"], "username": a["username"]} for a in added if a["core"] is core]
         if batch:

@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pyarrow as pa
+import pyarrow.compute as pc
 from pymongo import MongoClient, UpdateOne
 from pymongo.collection import Collection
 from pymongo.database import Database
@@ -23,7 +24,7 @@ from pymongo.errors import BulkWriteError
 
 from dwt.config import redact_url
 from dwt.model.documents import tweet_documents, user_document
-from dwt.store.schema import NATURAL_KEYS, Coll, MemberSource, index_models
+from dwt.store.schema import NATURAL_KEYS, Coll, MemberSource, doc_id, index_models
 
 log = logging.getLogger(__name__)
 
@@ -140,7 +141,8 @@ class Store:
         *,
         on_insert: Mapping[str, Any] | None = None,
     ) -> WriteSummary:
-        """Upsert documents on the collection's natural key, in one unordered bulk write.
+        """Upsert documents by their ``_id`` (made from the natural key), in one unordered
+        bulk write.
 
         ``on_insert`` fields are written only when a document is new (e.g. ``collected_at``,
         ``added_at``), so re-writing keeps the first time seen.
@@ -155,7 +157,7 @@ class Store:
             update: dict[str, Any] = {"$set": fields}
             if on_insert:
                 update["$setOnInsert"] = {k: v for k, v in on_insert.items() if k not in fields}
-            ops.append(UpdateOne({k: doc[k] for k in key}, update, upsert=True))
+            ops.append(UpdateOne({"_id": doc_id(coll, doc)}, update, upsert=True))
         if not ops:
             return WriteSummary()
         try:
@@ -188,10 +190,28 @@ class Store:
         docs = [user_document(u) | {"seen_at": now} for u in users]
         return self.upsert(Coll.ACCOUNTS, docs)
 
-    def put_follows(self, source_id: str, target_ids: Iterable[str]) -> WriteSummary:
-        now = datetime.now(UTC)
-        docs = [{"source_id": source_id, "target_id": str(t), "seen_at": now} for t in target_ids]
-        return self.upsert(Coll.FOLLOWS, docs)
+    def put_follows(
+        self, source_id: str, target_ids: Iterable[str], *, last_page: bool = True
+    ) -> None:
+        """Record accounts ``source_id`` follows. A follow list may come in pages: earlier
+        pages gather in ``pass_targets``; the last one makes the list current, so accounts
+        no longer followed drop out and a repeated page changes nothing."""
+        coll = self[Coll.FOLLOWS]
+        targets = list(dict.fromkeys(str(t) for t in target_ids))
+        coll.update_one(
+            {"_id": source_id},
+            {"$addToSet": {"pass_targets": {"$each": targets}}},
+            upsert=True,
+        )
+        if last_page:
+            doc = coll.find_one({"_id": source_id}, {"pass_targets": 1}) or {}
+            coll.update_one(
+                {"_id": source_id},
+                {
+                    "$set": {"targets": doc.get("pass_targets", []), "seen_at": datetime.now(UTC)},
+                    "$unset": {"pass_targets": ""},
+                },
+            )
 
     def add_members(
         self,
@@ -225,7 +245,7 @@ class Store:
         """Set fields on existing members (never adds one); rows carry ``account_id``."""
         ops = [
             UpdateOne(
-                {"community": community, "account_id": row["account_id"]},
+                {"_id": doc_id(Coll.MEMBERS, {"community": community, **row})},
                 {"$set": {k: v for k, v in row.items() if k != "account_id"}},
             )
             for row in rows
@@ -243,9 +263,8 @@ class Store:
         return written
 
     def remove_members(self, community: str, account_ids: Iterable[str]) -> int:
-        result = self[Coll.MEMBERS].delete_many(
-            {"community": community, "account_id": {"$in": list(account_ids)}}
-        )
+        ids = [doc_id(Coll.MEMBERS, {"community": community, "account_id": a}) for a in account_ids]
+        result = self[Coll.MEMBERS].delete_many({"_id": {"$in": ids}})
         return result.deleted_count
 
     # ---- columnar reads -----------------------------------------------------------------
@@ -312,12 +331,28 @@ class Store:
 
     def follows(self, account_ids: Sequence[str] | None = None) -> pa.Table:
         """Follow edges (source follows target), both ends restricted to ``account_ids``."""
-        match = {}
+        match: dict[str, Any] = {}
         if account_ids is not None:
-            ids = list(account_ids)
-            match = {"source_id": {"$in": ids}, "target_id": {"$in": ids}}
-        return self._table(
+            match = {"_id": {"$in": list(account_ids)}}
+        lists = self._table(
             Coll.FOLLOWS,
-            [{"$match": match}, {"$sort": {"source_id": 1, "target_id": 1}}],
-            FOLLOWS_SCHEMA,
+            [
+                {"$match": match},
+                {"$sort": {"_id": 1}},
+                {"$project": {"source_id": "$_id", "targets": 1}},
+            ],
+            pa.schema([("source_id", pa.string()), ("targets", pa.list_(pa.string()))]),
         )
+        targets = lists.column("targets").combine_chunks()
+        edges = pa.table(
+            {
+                "source_id": lists.column("source_id").take(pc.list_parent_indices(targets)),
+                "target_id": pc.list_flatten(targets),
+            },
+            schema=FOLLOWS_SCHEMA,
+        )
+        if account_ids is not None:
+            edges = edges.filter(
+                pc.is_in(edges["target_id"], pa.array(list(account_ids), pa.string()))
+            )
+        return edges.sort_by([("source_id", "ascending"), ("target_id", "ascending")])

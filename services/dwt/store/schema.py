@@ -1,13 +1,17 @@
 """The one place that names MongoDB collections, their natural keys and their indexes.
 
-Every write is an upsert on a collection's natural key (see :data:`NATURAL_KEYS`), backed by a
-unique index, so writing the same data twice leaves one copy. Documents are described by
-``TypedDict``s; the X API v2 objects keep the API's own field names.
+Every document's ``_id`` is made from its natural key (see :data:`NATURAL_KEYS` and
+:func:`doc_id`), so every write is an upsert by ``_id``: writing the same data twice leaves
+one copy, concurrent writers cannot create duplicates, and both engines (a server, and the
+in-process one, which has no secondary indexes) find the document in O(1). The key fields
+are kept in the document too, for queries. Documents are described by ``TypedDict``s; the
+X API v2 objects keep the API's own field names.
 """
 
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Literal, NotRequired, TypedDict
 
@@ -27,25 +31,30 @@ class Coll(enum.StrEnum):
     BONDS = "bonds"
     CLUSTERS = "clusters"
     CONVERSATIONS = "conversations"
+    COLLECT_STATE = "collect_state"  # per account: collection checkpoints
 
 
-#: The fields that identify a document: upserts filter on them, a unique index enforces them.
+#: The fields that identify a document; ``_id`` is made from them by :func:`doc_id`.
 NATURAL_KEYS: dict[Coll, tuple[str, ...]] = {
     Coll.COMMUNITIES: ("_id",),
     Coll.MEMBERS: ("community", "account_id"),
     Coll.CANDIDATES: ("community", "account_id"),
     Coll.ACCOUNTS: ("_id",),
-    Coll.FOLLOWS: ("source_id", "target_id"),
+    Coll.FOLLOWS: ("_id",),  # the source account: one follow list per account
     Coll.TWEETS: ("_id",),
     Coll.RUNS: ("_id",),
     Coll.BONDS: ("community", "source_id"),  # one adjacency list per member
     Coll.CLUSTERS: ("community", "cluster"),
     Coll.CONVERSATIONS: ("community", "cluster", "tier", "conversation_id"),
+    Coll.COLLECT_STATE: ("_id",),  # the account id
 }
 
 #: Secondary indexes, for the queries the stages and the dashboard make.
 _SECONDARY: dict[Coll, list[IndexModel]] = {
-    Coll.MEMBERS: [IndexModel([("account_id", ASCENDING)], name="account")],
+    Coll.MEMBERS: [
+        IndexModel([("community", ASCENDING), ("account_id", ASCENDING)], name="community"),
+        IndexModel([("account_id", ASCENDING)], name="account"),
+    ],
     Coll.CANDIDATES: [
         IndexModel(
             [("community", ASCENDING), ("status", ASCENDING), ("interactions", DESCENDING)],
@@ -53,7 +62,7 @@ _SECONDARY: dict[Coll, list[IndexModel]] = {
         )
     ],
     Coll.ACCOUNTS: [IndexModel([("username_lower", ASCENDING)], name="username")],
-    Coll.FOLLOWS: [IndexModel([("target_id", ASCENDING)], name="target")],
+    Coll.FOLLOWS: [IndexModel([("targets", ASCENDING)], name="target")],
     Coll.TWEETS: [
         IndexModel([("author_id", ASCENDING), ("created_at", ASCENDING)], name="author_time"),
         IndexModel([("conversation_id", ASCENDING)], name="conversation"),
@@ -78,14 +87,22 @@ _SECONDARY: dict[Coll, list[IndexModel]] = {
 }
 
 
-def index_models(coll: Coll) -> list[IndexModel]:
-    """All indexes of a collection: the natural key's unique index first."""
+#: Separates the parts of a composite ``_id`` (never part of a community name or an id).
+ID_SEPARATOR = "/"
+
+
+def doc_id(coll: Coll, doc: Mapping[str, Any]) -> str:
+    """The ``_id`` of a document: its own for single-key collections, else the natural key's
+    values joined, e.g. ``members`` → ``"ai-ethics/783214"``."""
     key = NATURAL_KEYS[coll]
-    models = list(_SECONDARY.get(coll, []))
-    if key != ("_id",):
-        unique = IndexModel([(f, ASCENDING) for f in key], unique=True, name="natural_key")
-        models.insert(0, unique)
-    return models
+    if key == ("_id",):
+        return doc["_id"]
+    return ID_SEPARATOR.join(str(doc[field]) for field in key)
+
+
+def index_models(coll: Coll) -> list[IndexModel]:
+    """A collection's secondary indexes (``_id`` is the natural key, indexed by itself)."""
+    return list(_SECONDARY.get(coll, []))
 
 
 # ---- document shapes -------------------------------------------------------------------
@@ -140,9 +157,12 @@ class CandidateDoc(TypedDict):
 
 
 class FollowDoc(TypedDict):
-    source_id: str  # follows
-    target_id: str
+    """The accounts ``_id`` follows, as of the last complete pass over its follow list."""
+
+    _id: str
+    targets: list[str]
     seen_at: datetime
+    pass_targets: NotRequired[list[str]]  # pages of a pass still in progress
 
 
 class InteractionDoc(TypedDict):
@@ -185,6 +205,30 @@ class RunDoc(TypedDict):
     timings: dict[str, float]
     progress: NotRequired[dict[str, Any]]
     error: NotRequired[str]
+
+
+class TimelinePass(TypedDict):
+    """An unfinished pass over an account's timeline: enough to resume it."""
+
+    start_time: str | None
+    end_time: str | None
+    since_id: str | None
+    next_token: str | None
+    newest_id: str | None  # the newest tweet the pass has seen (its first page)
+    started_at: datetime
+
+
+class CollectStateDoc(TypedDict):
+    """Per account, what collection has done, so runs continue and never fetch twice."""
+
+    _id: str
+    timeline_newest_id: NotRequired[str]  # newest tweet of the last completed pass
+    timeline_done_at: NotRequired[datetime]
+    timeline_pass: NotRequired[TimelinePass]
+    following_done_at: NotRequired[datetime]
+    following_pass: NotRequired[dict[str, Any]]  # next_token, started_at
+    status: NotRequired[AccountStatus]
+    status_seen_at: NotRequired[datetime]
 
 
 class BondDoc(TypedDict):

@@ -1,8 +1,9 @@
 """Per-token, per-endpoint request budgets in fixed windows, the way X meters them.
 
-A window opens with the first request after the previous one ended and lasts
-``window_s``; ``x-rate-limit-reset`` is its end in epoch seconds (rounded up, as X sends
-whole seconds). Requests refused with 429 do not spend budget.
+Windows are fixed slots of ``window_s`` on the epoch clock (a 15-minute window ends at
+:00, :15, :30 or :45), so ``x-rate-limit-reset`` — its end in whole epoch seconds, as X
+sends it — is exact for whole-second windows and a client that waits until the reset loses
+no time to rounding. Requests refused with 429 do not spend budget.
 """
 
 from __future__ import annotations
@@ -54,7 +55,8 @@ class RateLimiter:
         with self._lock:
             reset_at, used = self._windows.get((token_label, endpoint), (0.0, 0))
             if now >= reset_at:
-                reset_at, used = now + self._window_s, 0
+                reset_at = (math.floor(now / self._window_s) + 1) * self._window_s
+                used = 0
             if used >= limit:
                 self._windows[(token_label, endpoint)] = (reset_at, used)
                 return Decision(False, limit, 0, reset_at)

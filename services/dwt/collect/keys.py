@@ -1,0 +1,62 @@
+"""Where API keys come from, described without the keys themselves.
+
+The driver tells each collector *where* to read keys (the environment, a file, a mounted
+Secret directory) and *which* key by fingerprint; the collector reads the key on its own
+node. So no key ever travels in a Ray task argument, job metadata or log line.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pydantic import SecretStr
+
+from dwt.config import Settings, load_settings
+from dwt.xapi.client import key_fingerprint
+
+
+class NoKeysError(RuntimeError):
+    """No API key is configured: collection cannot start."""
+
+
+class KeyNotFoundError(RuntimeError):
+    """The key named by a fingerprint is not in the key source (rotated away?)."""
+
+
+@dataclass(frozen=True)
+class KeySource:
+    """Paths and switches that locate the keys; safe to pass around and print."""
+
+    file: str | None = None
+    directory: str | None = None
+    from_env: bool = True  # DWT_API_KEYS of the process that reads
+
+    @classmethod
+    def of(cls, settings: Settings) -> KeySource:
+        return cls(
+            file=str(settings.api_keys_file) if settings.api_keys_file else None,
+            directory=str(settings.api_keys_dir) if settings.api_keys_dir else None,
+        )
+
+    def tokens(self) -> list[SecretStr]:
+        overrides = {"api_keys_file": self.file, "api_keys_dir": self.directory}
+        settings = load_settings(overrides)
+        if not self.from_env and settings.api_keys is not None:
+            settings = settings.model_copy(update={"api_keys": None})
+        return settings.bearer_tokens()
+
+    def fingerprints(self) -> list[str]:
+        """The usable keys, by fingerprint; raises :class:`NoKeysError` when there are none."""
+        found = [key_fingerprint(t.get_secret_value()) for t in self.tokens()]
+        if not found:
+            raise NoKeysError(
+                "no X API keys configured: set DWT_API_KEYS, DWT_API_KEYS_FILE or "
+                "DWT_API_KEYS_DIR (a mounted Secret), or add keys in the dashboard"
+            )
+        return found
+
+    def token(self, fingerprint: str) -> SecretStr:
+        for token in self.tokens():
+            if key_fingerprint(token.get_secret_value()) == fingerprint:
+                return token
+        raise KeyNotFoundError(f"{fingerprint} is no longer among the configured keys")

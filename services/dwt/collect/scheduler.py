@@ -1,0 +1,270 @@
+"""The driver side of collection: hand pages to whichever key can fetch them now.
+
+Work sits in one queue per endpoint in the driver, not in the workers, so a key whose
+budget is spent never holds work another key could do. Before dispatching, the scheduler
+checks the key's budget as the API last reported it (minus requests already in flight);
+when no key can take any queued work it blocks until the earliest reset, or until an
+in-flight page comes back — never a busy loop, never a fixed sleep. Every fetched page is
+written to the store and checkpointed at once (I/O stays here, in the driver).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import defaultdict, deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from dwt.collect.items import Budget, Kind, Outcome, WorkItem
+from dwt.collect.pool import Pool
+from dwt.collect.state import record_page, record_unavailable
+from dwt.store import Store
+
+log = logging.getLogger(__name__)
+
+#: Timelines first: they are what the week is made of; follow lists refresh slowly.
+ENDPOINT_ORDER = ("user_tweets", "following")
+
+
+class AllKeysRejectedError(RuntimeError):
+    """Every API key was refused by X (401/403); nothing more can be collected."""
+
+
+@dataclass
+class KeyReport:
+    requests: int = 0
+    pages: int = 0
+    disabled: str | None = None
+    budgets: dict[str, Budget] = field(default_factory=dict)
+
+
+@dataclass
+class CollectReport:
+    """What a collection did; ``failed`` lists (account, kind, message) given up on."""
+
+    accounts: int = 0
+    done: int = 0
+    tweets: int = 0
+    new_tweets: int = 0
+    follows: int = 0
+    requests: int = 0
+    unavailable: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    failed: list[tuple[str, str, str]] = field(default_factory=list)
+    requeued_lost: int = 0  # items whose worker died mid-request
+    keys: dict[str, KeyReport] = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+class Scheduler:
+    """Runs work items to completion on a :class:`Pool`, writing results to ``store``.
+
+    ``on_progress(report, waiting_s, eta_s)`` is called at most every ``progress_every``
+    seconds and once at the end.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        pool: Pool,
+        *,
+        max_attempts: int = 5,
+        on_progress: Callable[[CollectReport, float, float | None], None] | None = None,
+        progress_every: float = 1.0,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.store = store
+        self.pool = pool
+        self.max_attempts = max_attempts
+        self.on_progress = on_progress
+        self.progress_every = progress_every
+        self._clock = clock
+        self._sleep = sleep
+        self._blocked: dict[tuple[str, str], float] = {}  # (key, endpoint) → until
+        self._budget: dict[tuple[str, str], Budget] = {}
+
+    # ---- budgets --------------------------------------------------------------------------
+
+    def _blocked_until(self, key: str, endpoint: str, now: float, in_flight: int) -> float:
+        """0 if ``key`` may send an ``endpoint`` request now, else when it may again."""
+        until = self._blocked.get((key, endpoint), 0.0)
+        if until > now:
+            return until
+        budget = self._budget.get((key, endpoint))
+        spent = (
+            budget is not None
+            and budget.remaining is not None
+            and (budget.remaining - in_flight <= 0)
+        )
+        if spent and budget.reset_at and budget.reset_at > now:
+            return budget.reset_at
+        return 0.0
+
+    # ---- the loop -------------------------------------------------------------------------
+
+    def run(self, items: Iterable[WorkItem]) -> CollectReport:
+        started = self._clock()
+        report = CollectReport()
+        report.keys = {key: KeyReport() for key in dict.fromkeys(self.pool.key_ids)}
+        queues: dict[str, deque[WorkItem]] = {e: deque() for e in ENDPOINT_ORDER}
+        pending: dict[str, int] = defaultdict(int)  # open items per account
+        for item in items:
+            queues[item.endpoint].append(item)
+            pending[item.account_id] += 1
+        report.accounts = len(pending)
+        in_flight: dict[Any, tuple[int, WorkItem]] = {}
+        last_progress = 0.0
+        waiting = 0.0
+
+        while True:
+            now = self._clock()
+            wake = self._dispatch(queues, in_flight, report, now)
+            if not in_flight:
+                if not any(queues.values()):
+                    break
+                if all(k.disabled for k in report.keys.values()):
+                    raise AllKeysRejectedError(_rejected_message(report))
+                pause = max(0.0, wake - now) + 0.01
+                waiting = pause
+                self._progress(report, started, waiting)
+                self._sleep(pause)
+                continue
+            timeout = max(0.0, wake - now) + 0.01 if wake else None
+            for handle, result in self.pool.wait(list(in_flight), timeout):
+                slot, item = in_flight.pop(handle)
+                self._handle(slot, item, result, queues, pending, report)
+            waiting = 0.0
+            if self._clock() - last_progress >= self.progress_every:
+                self._progress(report, started, waiting)
+                last_progress = self._clock()
+        report.seconds = self._clock() - started
+        self._progress(report, started, 0.0)
+        return report
+
+    def _dispatch(
+        self,
+        queues: dict[str, deque[WorkItem]],
+        in_flight: dict[Any, tuple[int, WorkItem]],
+        report: CollectReport,
+        now: float,
+    ) -> float:
+        """Give queued items to idle slots whose key can spend; returns the earliest time a
+        blocked key frees up for queued work (0 if none is blocked)."""
+        busy = {slot for slot, _ in in_flight.values()}
+        flying: dict[tuple[str, str], int] = defaultdict(int)
+        for slot, item in in_flight.values():
+            flying[self.pool.key_ids[slot], item.endpoint] += 1
+        wake = 0.0
+        for slot, key in enumerate(self.pool.key_ids):
+            if slot in busy or report.keys[key].disabled:
+                continue
+            for endpoint in ENDPOINT_ORDER:
+                if not queues[endpoint]:
+                    continue
+                until = self._blocked_until(key, endpoint, now, flying[key, endpoint])
+                if until:
+                    wake = until if not wake else min(wake, until)
+                    continue
+                item = queues[endpoint].popleft()
+                in_flight[self.pool.submit(slot, item)] = (slot, item)
+                flying[key, endpoint] += 1
+                break
+        return wake
+
+    def _handle(
+        self,
+        slot: int,
+        item: WorkItem,
+        result: Outcome | BaseException,
+        queues: dict[str, deque[WorkItem]],
+        pending: dict[str, int],
+        report: CollectReport,
+    ) -> None:
+        key = self.pool.key_ids[slot]
+        queue = queues[item.endpoint]
+        if not isinstance(result, Outcome):  # the worker died: the request may be lost
+            log.warning("collector %s lost %s/%s: %s", key, item.kind, item.account_id, result)
+            report.requeued_lost += 1
+            self._retry(item, str(result), queue, pending, report)
+            return
+        keys = report.keys[key]
+        keys.requests += result.requests
+        report.requests += result.requests
+        if result.budget is not None:
+            keys.budgets[item.endpoint] = result.budget
+            self._budget[key, item.endpoint] = result.budget
+        now = datetime.now(UTC)
+        if result.status == "fetched":
+            keys.pages += 1
+            written, complete = record_page(self.store, result, now)
+            if item.kind is Kind.TIMELINE:
+                report.tweets += len(result.data)
+                report.new_tweets += written.inserted
+            else:
+                report.follows += len(result.data)
+            if result.next_token:
+                queue.appendleft(item.next_page(result.next_token))  # finish accounts first
+            elif complete:
+                self._close(item, pending, report)
+        elif result.status == "deferred":
+            self._blocked[key, item.endpoint] = result.until or self._clock() + 1.0
+            queue.appendleft(item)
+        elif result.status == "unavailable":
+            record_unavailable(self.store, item, result.reason or "not_found", now)
+            report.unavailable[result.reason or "not_found"] += 1
+            self._close(item, pending, report)
+        elif result.status == "key_rejected":
+            keys.disabled = result.message or "rejected"
+            log.error("disabling %s: %s", key, keys.disabled)
+            queue.appendleft(item)
+        elif item.pagination_token and not result.retryable:
+            # A page token X no longer accepts: restart the pass (writes are idempotent).
+            queue.appendleft(
+                WorkItem(item.kind, item.account_id, item.start_time, item.end_time, item.since_id)
+            )
+        elif result.retryable:
+            self._retry(item, result.message or "failed", queue, pending, report)
+        else:
+            self._give_up(item, result.message or "failed", pending, report)
+
+    def _retry(
+        self,
+        item: WorkItem,
+        message: str,
+        queue: deque[WorkItem],
+        pending: dict[str, int],
+        report: CollectReport,
+    ) -> None:
+        if item.attempt + 1 >= self.max_attempts:
+            self._give_up(item, message, pending, report)
+        else:
+            queue.append(item.retried())  # behind the rest: give the server a moment
+
+    def _give_up(
+        self, item: WorkItem, message: str, pending: dict[str, int], report: CollectReport
+    ) -> None:
+        log.error("giving up on %s of %s: %s", item.kind, item.account_id, message)
+        report.failed.append((item.account_id, item.kind.value, message))
+        self._close(item, pending, report)
+
+    @staticmethod
+    def _close(item: WorkItem, pending: dict[str, int], report: CollectReport) -> None:
+        pending[item.account_id] -= 1
+        if pending[item.account_id] == 0:
+            report.done += 1
+
+    def _progress(self, report: CollectReport, started: float, waiting: float) -> None:
+        if self.on_progress is None:
+            return
+        elapsed = self._clock() - started
+        rate = report.done / elapsed if elapsed > 0 and report.done else 0.0
+        eta = (report.accounts - report.done) / rate if rate else None
+        self.on_progress(report, waiting, eta)
+
+
+def _rejected_message(report: CollectReport) -> str:
+    reasons = "; ".join(f"{k}: {r.disabled}" for k, r in report.keys.items())
+    return f"every API key was refused by X ({reasons})"

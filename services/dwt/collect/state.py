@@ -1,0 +1,183 @@
+"""Collection checkpoints: what to fetch next for each account, and recording what came.
+
+A timeline *pass* fetches an account's tweets newer than what the last completed pass saw
+(``since_id``), or the whole window for a new account. Its parameters and the pagination
+token of the next page are saved after every page, so a killed run resumes the pass where
+it stopped; once the last page is in, the newest id seen becomes the floor of the next
+pass. A following pass does the same for follow lists and, when complete, removes the
+follows that were not seen again (unfollows). Every write is an idempotent upsert.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from dwt.collect.items import Kind, Outcome, WorkItem
+from dwt.model.fields import TWEET_FIELDS
+from dwt.store import Coll, Store, WriteSummary
+
+#: X's snowflake ids count milliseconds from this instant (2010-11-04).
+TWITTER_EPOCH_MS = 1288834974657
+
+
+def load_states(store: Store, account_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+    cursor = store[Coll.COLLECT_STATE].find({"_id": {"$in": list(account_ids)}})
+    return {doc["_id"]: doc for doc in cursor}
+
+
+def snowflake_time(tweet_id: str) -> datetime:
+    """When a tweet was posted, read from its id (X ids carry milliseconds since 2010)."""
+    return datetime.fromtimestamp(((int(tweet_id) >> 22) + TWITTER_EPOCH_MS) / 1000, tz=UTC)
+
+
+def plan(
+    store: Store,
+    account_ids: Sequence[str],
+    since: datetime,
+    until: datetime | None,
+    now: datetime,
+    following_every: timedelta | None,
+) -> list[WorkItem]:
+    """The first item of every pass the accounts need; unfinished passes resume.
+
+    ``until=None`` leaves the window open at the present (the API refuses end times in the
+    last seconds). ``following_every=None`` skips follow lists.
+    """
+    states = load_states(store, account_ids)
+    items: list[WorkItem] = []
+    new_passes = []
+    for account in account_ids:
+        state = states.get(account, {})
+        current = state.get("timeline_pass")
+        if current is None:
+            floor = state.get("timeline_newest_id")
+            use_floor = floor is not None and snowflake_time(floor) >= since
+            current = {
+                "start_time": None if use_floor else since.isoformat(),
+                "end_time": until.isoformat() if until else None,
+                "since_id": floor if use_floor else None,
+                "next_token": None,
+                "newest_id": None,
+                "started_at": now,
+            }
+            new_passes.append((account, current))
+        items.append(
+            WorkItem(
+                Kind.TIMELINE,
+                account,
+                start_time=current["start_time"],
+                end_time=current["end_time"],
+                since_id=current["since_id"],
+                pagination_token=current["next_token"],
+            )
+        )
+        if following_every is None:
+            continue
+        following = state.get("following_pass")
+        done_at = state.get("following_done_at")
+        if following is not None:
+            items.append(
+                WorkItem(Kind.FOLLOWING, account, pagination_token=following["next_token"])
+            )
+        elif done_at is None or _aware(done_at) <= now - following_every:
+            new_passes.append((account, None))
+            items.append(WorkItem(Kind.FOLLOWING, account))
+    _save_new_passes(store, new_passes, now)
+    return items
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _save_new_passes(
+    store: Store, passes: Iterable[tuple[str, dict[str, Any] | None]], now: datetime
+) -> None:
+    docs = []
+    for account, timeline in passes:
+        if timeline is None:
+            docs.append({"_id": account, "following_pass": {"next_token": None, "started_at": now}})
+        else:
+            docs.append({"_id": account, "timeline_pass": timeline})
+    if docs:
+        store.upsert(Coll.COLLECT_STATE, docs)
+
+
+def record_page(store: Store, outcome: Outcome, now: datetime) -> tuple[WriteSummary, bool]:
+    """Store a fetched page and move the account's checkpoint; returns (what was written,
+    whether the pass is complete)."""
+    item = outcome.item
+    if item.kind is Kind.FOLLOWING:
+        return _record_following(store, outcome, now)
+    written = WriteSummary()
+    if outcome.data:
+        written = store.put_tweets(
+            {"data": outcome.data, "includes": outcome.includes}, TWEET_FIELDS
+        )
+    state = store[Coll.COLLECT_STATE]
+    if item.pagination_token is None and outcome.newest_id:
+        state.update_one(
+            {"_id": item.account_id}, {"$set": {"timeline_pass.newest_id": outcome.newest_id}}
+        )
+    if outcome.next_token:
+        state.update_one(
+            {"_id": item.account_id}, {"$set": {"timeline_pass.next_token": outcome.next_token}}
+        )
+        return written, False
+    doc = state.find_one({"_id": item.account_id}) or {}
+    newest = [
+        i
+        for i in (doc.get("timeline_newest_id"), (doc.get("timeline_pass") or {}).get("newest_id"))
+        if i
+    ]
+    update: dict[str, Any] = {"$set": {"timeline_done_at": now}, "$unset": {"timeline_pass": ""}}
+    if newest:
+        update["$set"]["timeline_newest_id"] = max(newest, key=int)
+    state.update_one({"_id": item.account_id}, update)
+    _mark_status(store, item.account_id, "active", now)
+    return written, True
+
+
+def _record_following(store: Store, outcome: Outcome, now: datetime) -> tuple[WriteSummary, bool]:
+    account = outcome.item.account_id
+    users = [u for u in outcome.data if u.get("id") and u.get("username")]
+    written = store.put_accounts(users) if users else WriteSummary()
+    last = not outcome.next_token
+    store.put_follows(account, [u["id"] for u in users], last_page=last)
+    state = store[Coll.COLLECT_STATE]
+    if not last:
+        state.update_one(
+            {"_id": account}, {"$set": {"following_pass.next_token": outcome.next_token}}
+        )
+        return written, False
+    state.update_one(
+        {"_id": account},
+        {"$set": {"following_done_at": now}, "$unset": {"following_pass": ""}},
+    )
+    return written, True
+
+
+def record_unavailable(store: Store, item: WorkItem, reason: str, now: datetime) -> None:
+    """The account cannot be read: end its passes and mark it on every community's roster."""
+    unset = {"timeline_pass": ""} if item.kind is Kind.TIMELINE else {"following_pass": ""}
+    store[Coll.COLLECT_STATE].update_one(
+        {"_id": item.account_id},
+        {"$set": {"status": reason, "status_seen_at": now}, "$unset": unset},
+        upsert=True,
+    )
+    _mark_status(store, item.account_id, reason, now)
+
+
+def _mark_status(store: Store, account_id: str, status: str, now: datetime) -> None:
+    """Show the account's state on the roster of every community it is a member of."""
+    store[Coll.MEMBERS].update_many(
+        {"account_id": account_id}, {"$set": {"status": status, "status_seen_at": now}}
+    )
+
+
+def never_collected(store: Store, account_ids: Sequence[str]) -> list[str]:
+    """Accounts never collected nor found unreadable (scope ``new``)."""
+    states = load_states(store, account_ids)
+    return [a for a in account_ids if not {"timeline_done_at", "status"} & set(states.get(a, {}))]

@@ -1,0 +1,149 @@
+"""The collect step: members in scope → work items → collectors per key → the store.
+
+One collector per API key × ``workersPerKey`` (capped by ``maxWorkers``), as Ray actors
+when a Ray runtime is up, else as threads. Keys are checked before any work starts.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pyarrow.compute as pc
+
+from dwt.collect.keys import KeySource
+from dwt.collect.pool import Pool, RayPool, ThreadPool
+from dwt.collect.scheduler import CollectReport, Scheduler
+from dwt.collect.state import never_collected, plan
+from dwt.pipeline.insights import Week
+from dwt.pipeline.parallel import ray_ready
+from dwt.store.runs import update_run
+
+log = logging.getLogger(__name__)
+
+#: A window ending this close to the present is left open (X refuses recent end times).
+_OPEN_END = timedelta(minutes=1)
+
+
+class ScopeError(ValueError):
+    """A listed account is not a member of the community."""
+
+
+@dataclass(frozen=True)
+class CollectConfig:
+    """How to reach the API; no secrets (keys are read by the collectors themselves)."""
+
+    keys: KeySource
+    base_url: str
+    page_size: int = 100
+    retries: int = 3
+    backoff_s: float = 0.25
+    timeout_s: float = 30.0
+    max_attempts: int = 5
+    use_ray: bool | None = None  # None: Ray when a runtime is up
+
+
+def slots(key_ids: list[str], workers_per_key: int, max_workers: int) -> list[str]:
+    """Worker slots, round-robin over keys, so a cap keeps every key busy."""
+    return [k for _ in range(workers_per_key) for k in key_ids][:max_workers]
+
+
+def accounts_in_scope(week: Week) -> list[str]:
+    spec = week.spec.members
+    members = week.member_table
+    ids = members.column("account_id").to_pylist()
+    if spec.scope == "all":
+        return ids
+    if spec.scope == "new":
+        return never_collected(week.store, ids)
+    by_name = dict(zip(pc.utf8_lower(members.column("username")).to_pylist(), ids, strict=True))
+    wanted, unknown = [], []
+    for account in spec.accounts:
+        account_id = account if account in set(ids) else by_name.get(account.lstrip("@").lower())
+        (wanted if account_id else unknown).append(account_id or account)
+    if unknown:
+        raise ScopeError(f"not members of {week.spec.community!r}: {', '.join(unknown)}")
+    return list(dict.fromkeys(wanted))
+
+
+def make_pool(config: CollectConfig, key_slots: list[str]) -> Pool:
+    worker = {
+        "page_size": config.page_size,
+        "retries": config.retries,
+        "backoff_s": config.backoff_s,
+        "timeout_s": config.timeout_s,
+    }
+    use_ray = ray_ready() if config.use_ray is None else config.use_ray
+    cls = RayPool if use_ray else ThreadPool
+    return cls(config.keys, key_slots, config.base_url, **worker)
+
+
+def collect(week: Week, run_id: str, config: CollectConfig) -> dict[str, int]:
+    """Collect the week of every member in scope; returns the run's counts."""
+    key_ids = config.keys.fingerprints()  # NoKeysError before any work
+    spec = week.spec.collection
+    accounts = accounts_in_scope(week)
+    open_end = abs(datetime.now(UTC) - week.now) < _OPEN_END
+    refresh = timedelta(days=spec.following_refresh_days)
+    items = plan(
+        week.store,
+        accounts,
+        week.since,
+        None if open_end else week.now,
+        datetime.now(UTC),
+        refresh,
+    )
+    pool = make_pool(config, slots(key_ids, spec.workers_per_key, spec.max_workers))
+    if week.progress is not None:
+        week.progress.advance("collect", 0, len(accounts), workers=len(pool.key_ids))
+
+    def told(report: CollectReport, waiting: float, eta: float | None) -> None:
+        if week.progress is not None:
+            week.progress.advance(
+                "collect", report.done, report.accounts, **_extra(report, waiting, eta)
+            )
+
+    try:
+        report = Scheduler(
+            week.store, pool, max_attempts=config.max_attempts, on_progress=told
+        ).run(items)
+    finally:
+        pool.close()
+    warnings = [f"{kind} of {account}: {message}" for account, kind, message in report.failed]
+    disabled = {k: r.disabled for k, r in report.keys.items() if r.disabled}
+    if warnings or disabled:
+        update_run(week.store, run_id, warnings=warnings[:100], disabled_keys=disabled)
+    return {
+        "accounts": report.accounts,
+        "tweets_fetched": report.tweets,
+        "tweets_new": report.new_tweets,
+        "follows": report.follows,
+        "requests": report.requests,
+        "unavailable": sum(report.unavailable.values()),
+        "failed": len(report.failed),
+        "keys_disabled": len(disabled),
+    }
+
+
+def _extra(report: CollectReport, waiting: float, eta: float | None) -> dict[str, Any]:
+    now = datetime.now(UTC).timestamp()
+    keys = {}
+    for key, state in report.keys.items():
+        budget = state.budgets.get("user_tweets")
+        keys[key] = {
+            "requests": state.requests,
+            "remaining": budget.remaining if budget else None,
+            "reset_in": round(max(0.0, budget.reset_at - now), 1)
+            if budget and budget.reset_at
+            else None,
+            "disabled": state.disabled,
+        }
+    return {
+        "tweets": report.tweets,
+        "requests": report.requests,
+        "keys": keys,
+        "waiting_s": round(waiting, 1),
+        "eta_s": round(eta, 1) if eta is not None else None,
+    }
