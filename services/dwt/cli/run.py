@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import sys
@@ -13,11 +14,14 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from dwt.cli.progressbar import StepBars
+from dwt.collect.keys import KeySource, NoKeysError
+from dwt.collect.step import CollectConfig, collect
 from dwt.config import Settings
 from dwt.pipeline.insights import default_shards
 from dwt.pipeline.progress import Progress
 from dwt.pipeline.runner import RunFailed, new_run_id, run_pipeline
-from dwt.pipeline.spec import STEP_ORDER, RunSpec
+from dwt.pipeline.spec import STEP_ORDER, RunSpec, Step
 from dwt.store import Store
 
 
@@ -97,6 +101,17 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     except (ValidationError, ValueError, OSError, yaml.YAMLError) as exc:
         print(f"dwt run: invalid spec: {exc}", file=sys.stderr)
         return 2
+    handlers = {}
+    if Step.COLLECT in spec.steps:
+        keys = KeySource.of(settings)
+        try:
+            count = len(keys.fingerprints())
+        except NoKeysError as exc:
+            print(f"dwt run: {exc}", file=sys.stderr)
+            return 2
+        print(f"collect: {count} API key(s), X API at {settings.x_api_base_url}", file=sys.stderr)
+        config = CollectConfig(keys=keys, base_url=settings.x_api_base_url)
+        handlers[Step.COLLECT] = functools.partial(collect, config=config)
     store = Store.open(settings.mongo_url.get_secret_value())
     use_ray = args.ray if args.ray is not None else bool(settings.ray_address)
     shards = 1
@@ -109,12 +124,30 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     now = args.now or datetime.now(UTC)
     run_id = args.run_id or new_run_id(spec.community, now)
     human = None if args.json else (lambda line: print(line, file=sys.stderr))
-    progress = Progress(store, run_id, stream=sys.stdout if args.progress else None, human=human)
+    bars = StepBars() if sys.stderr.isatty() and not args.json else None
+    progress = Progress(
+        store,
+        run_id,
+        stream=sys.stdout if args.progress else None,
+        human=human,
+        on_advance=bars,
+    )
     try:
-        result = run_pipeline(store, spec, run_id=run_id, now=now, shards=shards, progress=progress)
+        result = run_pipeline(
+            store,
+            spec,
+            run_id=run_id,
+            now=now,
+            shards=shards,
+            progress=progress,
+            steps=handlers,
+        )
     except RunFailed as exc:
         print(f"dwt run: {exc}", file=sys.stderr)
         return 1
+    finally:
+        if bars is not None:
+            bars.close()
     summary = {
         "run_id": result.run_id,
         "status": result.status,

@@ -33,6 +33,14 @@ class AllKeysRejectedError(RuntimeError):
     """Every API key was refused by X (401/403); nothing more can be collected."""
 
 
+class WorkersFailedError(RuntimeError):
+    """Every collector keeps dying (e.g. it cannot read its key on its node)."""
+
+
+#: A slot whose worker dies this many times in a row is given up on.
+MAX_CONSECUTIVE_DEATHS = 3
+
+
 @dataclass
 class KeyReport:
     requests: int = 0
@@ -85,6 +93,8 @@ class Scheduler:
         self._sleep = sleep
         self._blocked: dict[tuple[str, str], float] = {}  # (key, endpoint) → until
         self._budget: dict[tuple[str, str], Budget] = {}
+        self._deaths: dict[int, int] = defaultdict(int)  # slot → consecutive deaths
+        self._dead: dict[int, str] = {}  # slot → why it was given up on
 
     # ---- budgets --------------------------------------------------------------------------
 
@@ -127,6 +137,9 @@ class Scheduler:
                     break
                 if all(k.disabled for k in report.keys.values()):
                     raise AllKeysRejectedError(_rejected_message(report))
+                if len(self._dead) == len(self.pool.key_ids):
+                    causes = "; ".join(sorted(set(self._dead.values())))
+                    raise WorkersFailedError(f"every collector failed: {causes}")
                 pause = max(0.0, wake - now) + 0.01
                 waiting = pause
                 self._progress(report, started, waiting)
@@ -159,7 +172,7 @@ class Scheduler:
             flying[self.pool.key_ids[slot], item.endpoint] += 1
         wake = 0.0
         for slot, key in enumerate(self.pool.key_ids):
-            if slot in busy or report.keys[key].disabled:
+            if slot in busy or slot in self._dead or report.keys[key].disabled:
                 continue
             for endpoint in ENDPOINT_ORDER:
                 if not queues[endpoint]:
@@ -188,8 +201,12 @@ class Scheduler:
         if not isinstance(result, Outcome):  # the worker died: the request may be lost
             log.warning("collector %s lost %s/%s: %s", key, item.kind, item.account_id, result)
             report.requeued_lost += 1
-            self._retry(item, str(result), queue, pending, report)
+            self._deaths[slot] += 1
+            if self._deaths[slot] >= MAX_CONSECUTIVE_DEATHS:
+                self._dead[slot] = _first_line(result)
+            queue.appendleft(item)  # not the item's fault: no attempt is counted
             return
+        self._deaths[slot] = 0
         keys = report.keys[key]
         keys.requests += result.requests
         report.requests += result.requests
@@ -263,6 +280,11 @@ class Scheduler:
         rate = report.done / elapsed if elapsed > 0 and report.done else 0.0
         eta = (report.accounts - report.done) / rate if rate else None
         self.on_progress(report, waiting, eta)
+
+
+def _first_line(error: BaseException) -> str:
+    lines = [line for line in str(error).splitlines() if line.strip()]
+    return lines[-1][:300] if lines else type(error).__name__
 
 
 def _rejected_message(report: CollectReport) -> str:

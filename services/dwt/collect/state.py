@@ -39,11 +39,13 @@ def plan(
     until: datetime | None,
     now: datetime,
     following_every: timedelta | None,
+    done_since: datetime | None = None,
 ) -> list[WorkItem]:
     """The first item of every pass the accounts need; unfinished passes resume.
 
     ``until=None`` leaves the window open at the present (the API refuses end times in the
-    last seconds). ``following_every=None`` skips follow lists.
+    last seconds). ``following_every=None`` skips follow lists. Passes completed at or
+    after ``done_since`` (the start of the run being retried) are not repeated.
     """
     states = load_states(store, account_ids)
     items: list[WorkItem] = []
@@ -51,7 +53,7 @@ def plan(
     for account in account_ids:
         state = states.get(account, {})
         current = state.get("timeline_pass")
-        if current is None:
+        if current is None and not _done_in_run(state, "timeline_done_at", done_since):
             floor = state.get("timeline_newest_id")
             use_floor = floor is not None and snowflake_time(floor) >= since
             current = {
@@ -63,16 +65,17 @@ def plan(
                 "started_at": now,
             }
             new_passes.append((account, current))
-        items.append(
-            WorkItem(
-                Kind.TIMELINE,
-                account,
-                start_time=current["start_time"],
-                end_time=current["end_time"],
-                since_id=current["since_id"],
-                pagination_token=current["next_token"],
+        if current is not None:
+            items.append(
+                WorkItem(
+                    Kind.TIMELINE,
+                    account,
+                    start_time=current["start_time"],
+                    end_time=current["end_time"],
+                    since_id=current["since_id"],
+                    pagination_token=current["next_token"],
+                )
             )
-        )
         if following_every is None:
             continue
         following = state.get("following_pass")
@@ -81,11 +84,26 @@ def plan(
             items.append(
                 WorkItem(Kind.FOLLOWING, account, pagination_token=following["next_token"])
             )
+        elif _done_in_run(state, "following_done_at", done_since):
+            continue
         elif done_at is None or _aware(done_at) <= now - following_every:
             new_passes.append((account, None))
             items.append(WorkItem(Kind.FOLLOWING, account))
     _save_new_passes(store, new_passes, now)
     return items
+
+
+def _done_in_run(state: dict[str, Any], field: str, run_start: datetime | None) -> bool:
+    """Whether the run being retried (started at ``run_start``) already did this pass:
+    completed it, or found the account unreadable."""
+    if run_start is None:
+        return False
+    done = state.get(field)
+    if done is not None and _aware(done) >= run_start:
+        return True
+    seen = state.get("status_seen_at")
+    unreadable = state.get("status", "active") != "active"
+    return unreadable and seen is not None and _aware(seen) >= run_start
 
 
 def _aware(moment: datetime) -> datetime:
@@ -127,16 +145,15 @@ def record_page(store: Store, outcome: Outcome, now: datetime) -> tuple[WriteSum
         )
         return written, False
     doc = state.find_one({"_id": item.account_id}) or {}
-    newest = [
-        i
-        for i in (doc.get("timeline_newest_id"), (doc.get("timeline_pass") or {}).get("newest_id"))
-        if i
-    ]
+    seen = (doc.get("timeline_newest_id"), (doc.get("timeline_pass") or {}).get("newest_id"))
+    newest = [i for i in seen if i]
     update: dict[str, Any] = {"$set": {"timeline_done_at": now}, "$unset": {"timeline_pass": ""}}
     if newest:
         update["$set"]["timeline_newest_id"] = max(newest, key=int)
+    if doc.get("status", "active") != "active":  # readable again
+        update["$set"].update(status="active", status_seen_at=now)
+        _mark_status(store, item.account_id, "active", now)
     state.update_one({"_id": item.account_id}, update)
-    _mark_status(store, item.account_id, "active", now)
     return written, True
 
 

@@ -19,7 +19,7 @@ from dwt.collect.scheduler import CollectReport, Scheduler
 from dwt.collect.state import never_collected, plan
 from dwt.pipeline.insights import Week
 from dwt.pipeline.parallel import ray_ready
-from dwt.store.runs import update_run
+from dwt.store.runs import run_started_at, update_run
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +94,7 @@ def collect(week: Week, run_id: str, config: CollectConfig) -> dict[str, int]:
         None if open_end else week.now,
         datetime.now(UTC),
         refresh,
+        done_since=run_started_at(week.store, run_id),
     )
     pool = make_pool(config, slots(key_ids, spec.workers_per_key, spec.max_workers))
     if week.progress is not None:

@@ -45,12 +45,14 @@ class Progress:
         stream: TextIO | None = sys.stdout,
         human: Callable[[str], None] | None = None,
         interval: float = 2.0,
+        on_advance: Callable[[str, int, int | None, dict[str, Any]], None] | None = None,
     ) -> None:
         self.store = store
         self.run_id = run_id
         self.stream = stream
         self.human = human
         self.interval = interval
+        self.on_advance = on_advance  # e.g. a progress bar on the command line
         self.steps: dict[str, dict[str, Any]] = {}
         self.counts: dict[str, int] = {}
         self.timings: dict[str, float] = {}
@@ -84,6 +86,8 @@ class Progress:
         self._emit(
             {"event": "progress", "step": step, "done": done, "total": total, **extra}, force=False
         )
+        if self.on_advance is not None:
+            self.on_advance(step, done, total, extra)
 
     def finish(self, step: str, seconds: float, counts: dict[str, int]) -> None:
         self.steps[step].update(state="done", seconds=round(seconds, 3))

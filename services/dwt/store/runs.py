@@ -31,14 +31,21 @@ def start_run(
                 "steps": steps,
                 "params": params,
                 "status": "running",
-                "started_at": now,
+                "attempt_started_at": now,
             },
-            "$setOnInsert": {"counts": {}, "timings": {}},  # $inc creates attempts
+            # A retried run keeps its first start: collection skips what it already did.
+            # ($inc creates attempts.)
+            "$setOnInsert": {"counts": {}, "timings": {}, "started_at": now},
             "$inc": {"attempts": 1},
             "$unset": {"error": "", "finished_at": ""},
         },
         upsert=True,
     )
+
+
+def run_started_at(store: Store, run_id: str) -> datetime | None:
+    doc = store[Coll.RUNS].find_one({"_id": run_id}, {"started_at": 1})
+    return doc.get("started_at") if doc else None
 
 
 def update_run(store: Store, run_id: str, **fields: Any) -> None:

@@ -1,0 +1,313 @@
+"""Collection against the X API emulator over HTTP, with the real tweepy client."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pytest
+
+from dwt.collect.keys import KeySource, NoKeysError
+from dwt.collect.scheduler import AllKeysRejectedError
+from dwt.collect.step import CollectConfig, ScopeError, collect
+from dwt.generate import generate_community
+from dwt.pipeline.insights import Week
+from dwt.pipeline.progress import Progress
+from dwt.pipeline.runner import RunFailed, run_pipeline
+from dwt.pipeline.spec import RunSpec, Step
+from dwt.store import Coll, Store
+from dwt.store.runs import start_run
+from dwt.xapi.dataset import Dataset
+from dwt.xapi.emulator import EmulatorConfig, EmulatorServer
+
+KEYS = ["key-one", "key-two"]
+
+
+@pytest.fixture(scope="module")
+def dataset() -> Dataset:
+    return generate_community(members=60, communities=3, days=3, seed=11, tweets_per_member=12)
+
+
+@pytest.fixture
+def keys(monkeypatch: pytest.MonkeyPatch) -> KeySource:
+    monkeypatch.setenv("DWT_API_KEYS", ",".join(KEYS))
+    for name in ("DWT_API_KEYS_FILE", "DWT_API_KEYS_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    return KeySource()
+
+
+def emulator(dataset: Dataset, **config) -> EmulatorServer:
+    settings = {"tokens": KEYS, "shift_to_now": False, "rate_window_s": 1, "rate_limit": 50}
+    return EmulatorServer(dataset, EmulatorConfig(**(settings | config)))
+
+
+def members(dataset: Dataset) -> list[dict]:
+    return dataset.users.filter(dataset.users["is_member"]).to_pylist()
+
+
+@pytest.fixture
+def community(store: Store, dataset: Dataset) -> Store:
+    store.add_members("c", [{"id": m["id"], "username": m["username"]} for m in members(dataset)])
+    return store
+
+
+def run_collect(store, dataset, server, keys, run_id="r1", scope=None, **config):
+    spec = RunSpec(community="c", steps=["collect"], members=scope or {"scope": "all"})
+    start_run(store, run_id, "c", ["collect"], {}, datetime.now(UTC))
+    progress = Progress(store, run_id, stream=None)
+    progress.start("collect")
+    week = Week(store, spec, dataset.now, progress=progress)
+    settings = {"backoff_s": 0.01, "use_ray": False} | config
+    return collect(week, run_id, CollectConfig(keys, server.base_url, **settings))
+
+
+def expected_tweets(dataset: Dataset) -> set[str]:
+    readable = [m["id"] for m in members(dataset) if m["state"] == "active"]
+    tweets = dataset.tweets.filter(pc.is_in(dataset.tweets["author_id"], pa.array(readable)))
+    return set(tweets.column("id").to_pylist())
+
+
+def stored_tweets(store: Store) -> list[str]:
+    return [d["_id"] for d in store[Coll.TWEETS].find({}, {"_id": 1})]
+
+
+def requests_by_status(server: EmulatorServer) -> dict[str, int]:
+    return {str(k): v for k, v in server.stats()["by_status"].items()}
+
+
+def test_every_tweet_once_despite_5xx_and_follows_complete(community, dataset, keys):
+    with emulator(dataset, fail_rate=0.05, fail_seed=3) as server:
+        counts = run_collect(community, dataset, server, keys)
+        statuses = requests_by_status(server)
+    stored = stored_tweets(community)
+    assert len(stored) == len(set(stored)) == counts["tweets_new"]
+    assert set(stored) == expected_tweets(dataset)
+    assert statuses.get("503", 0) > 0 and counts["failed"] == 0
+    # Follow lists of readable members are complete (targets: anyone, members or not).
+    readable = {m["id"] for m in members(dataset) if m["state"] == "active"}
+    truth = dataset.follows.filter(pc.is_in(dataset.follows["source_id"], pa.array(list(readable))))
+    alive = {u["id"] for u in dataset.users.to_pylist() if u["state"] in ("active", "protected")}
+    want = {(s, t) for s, t in zip(*truth.to_pydict().values(), strict=True) if t in alive}
+    got = set(zip(*community.follows().to_pydict().values(), strict=True))
+    assert got == want
+
+
+def test_unreadable_accounts_are_recorded_and_the_run_goes_on(community, dataset, keys):
+    with emulator(dataset) as server:
+        counts = run_collect(community, dataset, server, keys)
+    states = {m["id"]: m["state"] for m in members(dataset) if m["state"] != "active"}
+    assert set(states.values()) == {"protected", "suspended", "deleted"}
+    marked = {
+        d["account_id"]: d["status"]
+        for d in community[Coll.MEMBERS].find({"status": {"$exists": True}})
+    }
+    assert marked == {i: {"deleted": "not_found"}.get(s, s) for i, s in states.items()}
+    assert counts["unavailable"] == 2 * len(states)  # timeline and follow list
+    assert all(
+        d.get("status_seen_at") for d in community[Coll.MEMBERS].find({"status": {"$exists": True}})
+    )
+
+
+def test_rate_limits_are_waited_out_not_hammered(community, dataset, keys, monkeypatch):
+    # One key, 5 requests a second per endpoint: ~60 timeline pages take ~12 windows.
+    monkeypatch.setenv("DWT_API_KEYS", KEYS[0])
+    with emulator(dataset, tokens=KEYS[:1], rate_limit=5) as server:
+        started = datetime.now(UTC)
+        counts = run_collect(community, dataset, server, keys)
+        seconds = (datetime.now(UTC) - started).total_seconds()
+        statuses = requests_by_status(server)
+        timeline = server.stats()["keys"]["key-1"]["user_tweets"]["requests"]
+    assert counts["failed"] == 0 and counts["keys_disabled"] == 0
+    # The scheduler stops at the reported budget: almost no request is refused...
+    assert statuses.get("429", 0) <= max(3, statuses["200"] // 20)
+    # ...and waits for the windows instead: 5 timeline requests a second at most.
+    assert timeline >= len(members(dataset))
+    assert seconds >= timeline / 5 - 2  # the first window may be partly over
+
+
+def test_a_rejected_key_is_disabled_and_the_others_go_on(community, dataset, monkeypatch):
+    monkeypatch.setenv("DWT_API_KEYS", "not-a-known-key," + KEYS[0])
+    with emulator(dataset) as server:
+        counts = run_collect(community, dataset, server, KeySource())
+    assert counts["keys_disabled"] == 1
+    assert set(stored_tweets(community)) == expected_tweets(dataset)
+    run = community[Coll.RUNS].find_one({"_id": "r1"})
+    (reason,) = run["disabled_keys"].values()
+    assert "401" in reason and "not-a-known-key" not in str(run)
+
+
+def test_every_key_rejected_fails_clearly(community, dataset, monkeypatch):
+    monkeypatch.setenv("DWT_API_KEYS", "bad-1,bad-2")
+    with emulator(dataset) as server, pytest.raises(AllKeysRejectedError, match="every API key"):
+        run_collect(community, dataset, server, KeySource())
+
+
+def test_no_keys_is_an_error_before_any_request(community, dataset, monkeypatch):
+    monkeypatch.delenv("DWT_API_KEYS", raising=False)
+    with emulator(dataset) as server:
+        with pytest.raises(NoKeysError, match="no X API keys configured"):
+            run_collect(community, dataset, server, KeySource())
+        assert server.stats()["requests"] == 0
+
+
+def test_second_run_fetches_only_what_is_new(community, dataset, keys):
+    with emulator(dataset) as server:
+        first = run_collect(community, dataset, server, keys, run_id="r1")
+        counts = community.counts()
+        second = run_collect(community, dataset, server, keys, run_id="r2")
+    assert community.counts() == counts | {"runs": 2}
+    assert second["tweets_new"] == 0 and second["follows"] == 0  # lists are fresh
+    readable = sum(m["state"] == "active" for m in members(dataset))
+    # One "anything newer?" request per readable account, nothing paged again.
+    assert second["requests"] - second["unavailable"] == readable
+    assert first["requests"] > second["requests"]
+
+
+class CrashingStore(Store):
+    """A store whose writes fail after a number of pages, as if the driver were killed."""
+
+    def __init__(self, store: Store, pages: int) -> None:
+        super().__init__(store.db, store.url)
+        self.pages_left = pages
+
+    def put_tweets(self, page, tweet_fields=()):
+        if self.pages_left == 0:
+            raise KeyboardInterrupt("driver killed")
+        self.pages_left -= 1
+        return super().put_tweets(page, tweet_fields)
+
+
+def test_a_killed_run_resumes_and_fetches_nothing_twice(community, dataset, keys, store_url):
+    with emulator(dataset, rate_limit=1000) as clean_server:
+        fresh = Store.open(store_url + "_clean")
+        fresh.add_members(
+            "c", [{"id": m["id"], "username": m["username"]} for m in members(dataset)]
+        )
+        clean = run_collect(fresh, dataset, clean_server, keys, page_size=5)
+    crashing = CrashingStore(community, pages=15)
+    with emulator(dataset, rate_limit=1000) as server:
+        with pytest.raises(KeyboardInterrupt):
+            run_collect(crashing, dataset, server, keys, page_size=5)
+        in_progress = community[Coll.COLLECT_STATE].count_documents(
+            {"timeline_pass.next_token": {"$ne": None}}
+        )
+        resumed = run_collect(community, dataset, server, keys, page_size=5)
+        total = server.stats()["requests"]
+    assert in_progress >= 1  # some accounts were stopped in the middle of their timeline
+    assert set(stored_tweets(community)) == expected_tweets(dataset)
+    # Only pages in flight when the driver died (one per worker at most) are fetched again.
+    assert total <= clean["requests"] + len(KEYS)
+    assert resumed["requests"] < clean["requests"]
+
+
+def test_retried_run_skips_accounts_it_already_did(community, dataset, keys):
+    spec = RunSpec(community="c", steps=["collect", "bonds"])
+    with emulator(dataset) as server:
+        config = CollectConfig(keys, server.base_url, backoff_s=0.01, use_ray=False)
+
+        def collect_step(week, run_id):
+            return collect(week, run_id, config)
+
+        def crash(week, run_id):
+            raise RuntimeError("node lost")
+
+        with pytest.raises(RunFailed):
+            run_pipeline(
+                community,
+                spec,
+                run_id="weekly",
+                now=dataset.now,
+                progress=Progress(community, "weekly", stream=None),
+                steps={Step.COLLECT: collect_step, Step.BONDS: crash},
+            )
+        before = server.stats()["requests"]
+        result = run_pipeline(
+            community,
+            spec,
+            run_id="weekly",
+            now=dataset.now,
+            progress=Progress(community, "weekly", stream=None),
+            steps={Step.COLLECT: collect_step},
+        )
+        again = server.stats()["requests"] - before
+    assert result.status == "succeeded"
+    unreadable = sum(m["state"] != "active" for m in members(dataset))
+    assert again <= 2 * unreadable  # only the unreadable accounts are asked again
+
+
+def test_scope_new_collects_only_members_never_collected(community, dataset, keys, store):
+    everyone = [{"id": m["id"], "username": m["username"]} for m in members(dataset)]
+    community.remove_members("c", [m["id"] for m in everyone[10:]])
+    with emulator(dataset) as server:
+        run_collect(community, dataset, server, keys, run_id="r1")
+        community.add_members("c", everyone[10:13])
+        before = server.stats()["requests"]
+        counts = run_collect(community, dataset, server, keys, run_id="r2", scope={"scope": "new"})
+        used = server.stats()["requests"] - before
+    assert counts["accounts"] == 3
+    assert used <= 3 * 4  # their timelines and follow lists, nobody else's
+    authors = {d["author_id"] for d in community[Coll.TWEETS].find({}, {"author_id": 1})}
+    assert {m["id"] for m in everyone[10:13]} & authors
+
+
+def test_scope_listed_refuses_non_members(community, dataset, keys):
+    with emulator(dataset) as server, pytest.raises(ScopeError, match="not members"):
+        run_collect(
+            community,
+            dataset,
+            server,
+            keys,
+            scope={"scope": "listed", "accounts": ["@nobody_here"]},
+        )
+
+
+@pytest.mark.slow
+def test_on_ray_with_an_actor_killed_mid_run(community, dataset, ray_local, tmp_path):
+    import ray
+
+    from dwt.collect import pool as pools
+
+    killed = []
+    original = pools.RayPool.wait
+
+    def wait_and_kill(self, handles, timeout):
+        done = original(self, handles, timeout)
+        if not killed and len(handles) > 1:
+            ray.kill(self.actors[0], no_restart=False)  # Ray restarts it
+            killed.append(True)
+        return done
+
+    pools.RayPool.wait = wait_and_kill
+    keys_file = tmp_path / "keys"  # actors read keys on their node, as from a mounted Secret
+    keys_file.write_text("\n".join(KEYS))
+    keys = KeySource(file=str(keys_file), from_env=False)
+    try:
+        with emulator(dataset, fail_rate=0.05, fail_seed=9) as server:
+            counts = run_collect(community, dataset, server, keys, use_ray=True, page_size=10)
+    finally:
+        pools.RayPool.wait = original
+    assert killed
+    stored = stored_tweets(community)
+    assert len(stored) == len(set(stored)) and set(stored) == expected_tweets(dataset)
+    assert counts["failed"] == 0
+
+
+@pytest.mark.slow
+def test_collectors_that_cannot_start_fail_the_step_clearly(community, dataset, ray_local):
+    from dwt.collect.scheduler import WorkersFailedError
+
+    # The driver sees a key the collectors' nodes do not have (a Secret not mounted there).
+    class DriverOnly(KeySource):
+        def fingerprints(self):
+            return ["key:00000000"]
+
+    with emulator(dataset) as server, pytest.raises(WorkersFailedError, match="no longer"):
+        run_collect(community, dataset, server, DriverOnly(), use_ray=True)
+
+
+def test_iterating_a_pool_of_keys_round_robin():
+    from dwt.collect.step import slots
+
+    assert slots(["a", "b"], 2, 3) == ["a", "b", "a"]
+    assert slots(["a", "b", "c"], 1, 32) == ["a", "b", "c"]
