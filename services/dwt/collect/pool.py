@@ -22,6 +22,8 @@ class Pool(Protocol):
 
     def submit(self, slot: int, item: WorkItem) -> Any: ...
 
+    def ready(self) -> None: ...
+
     def wait(self, handles: Sequence[Any], timeout: float | None) -> list[tuple[Any, Any]]:
         """Block until at least one handle is done (or ``timeout``); returns every done
         handle with its :class:`Outcome`, or the exception that lost it."""
@@ -44,6 +46,9 @@ class ThreadPool:
     def wait(self, handles: Sequence[cf.Future], timeout: float | None) -> list[tuple[Any, Any]]:
         done, _ = cf.wait(handles, timeout=timeout, return_when=cf.FIRST_COMPLETED)
         return [(f, f.exception() or f.result()) for f in done]
+
+    def ready(self) -> None:
+        """Threads start at once."""
 
     def close(self) -> None:
         for executor in self._executors:
@@ -69,6 +74,10 @@ class RayPool:
             num_cpus=0, max_restarts=max_restarts, max_task_retries=0
         )
         self.actors = [remote.remote(keys, key, base_url, **worker) for key in self.key_ids]
+
+    def ready(self, timeout: float = 120.0) -> None:
+        """Block until every actor is constructed (benchmarks time the steady state)."""
+        self._ray.get([actor.__ray_ready__.remote() for actor in self.actors], timeout=timeout)
 
     def submit(self, slot: int, item: WorkItem) -> Any:
         return self.actors[slot].fetch.remote(item)

@@ -11,6 +11,7 @@ written to the store and checkpointed at once (I/O stays here, in the driver).
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterable
@@ -62,6 +63,7 @@ class CollectReport:
     unavailable: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     failed: list[tuple[str, str, str]] = field(default_factory=list)
     requeued_lost: int = 0  # items whose worker died mid-request
+    stopped: bool = False  # asked to stop before the work was done
     keys: dict[str, KeyReport] = field(default_factory=dict)
     seconds: float = 0.0
 
@@ -95,6 +97,7 @@ class Scheduler:
         self._budget: dict[tuple[str, str], Budget] = {}
         self._deaths: dict[int, int] = defaultdict(int)  # slot → consecutive deaths
         self._dead: dict[int, str] = {}  # slot → why it was given up on
+        self._accounts_seen: set[str] = set()  # accounts written by this run
 
     # ---- budgets --------------------------------------------------------------------------
 
@@ -115,7 +118,10 @@ class Scheduler:
 
     # ---- the loop -------------------------------------------------------------------------
 
-    def run(self, items: Iterable[WorkItem]) -> CollectReport:
+    def run(self, items: Iterable[WorkItem], stop: threading.Event | None = None) -> CollectReport:
+        """Run ``items`` (and their continuations) to the end, or until ``stop`` is set:
+        then nothing new is sent, pages in flight are still stored, and ``report.stopped``
+        is true (checkpoints let a later run go on from there)."""
         started = self._clock()
         report = CollectReport()
         report.keys = {key: KeyReport() for key in dict.fromkeys(self.pool.key_ids)}
@@ -131,6 +137,9 @@ class Scheduler:
 
         while True:
             now = self._clock()
+            if stop is not None and stop.is_set():
+                report.stopped = True
+                queues = {e: deque() for e in ENDPOINT_ORDER}  # drain what is in flight
             wake = self._dispatch(queues, in_flight, report, now)
             if not in_flight:
                 if not any(queues.values()):
@@ -143,7 +152,10 @@ class Scheduler:
                 pause = max(0.0, wake - now) + 0.01
                 waiting = pause
                 self._progress(report, started, waiting)
-                self._sleep(pause)
+                if stop is not None:
+                    stop.wait(pause)
+                else:
+                    self._sleep(pause)
                 continue
             timeout = max(0.0, wake - now) + 0.01 if wake else None
             for handle, result in self.pool.wait(list(in_flight), timeout):
@@ -216,7 +228,7 @@ class Scheduler:
         now = datetime.now(UTC)
         if result.status == "fetched":
             keys.pages += 1
-            written, complete = record_page(self.store, result, now)
+            written, complete = record_page(self.store, result, now, self._accounts_seen)
             if item.kind is Kind.TIMELINE:
                 report.tweets += len(result.data)
                 report.new_tweets += written.inserted

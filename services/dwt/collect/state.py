@@ -123,27 +123,28 @@ def _save_new_passes(
         store.upsert(Coll.COLLECT_STATE, docs)
 
 
-def record_page(store: Store, outcome: Outcome, now: datetime) -> tuple[WriteSummary, bool]:
+def record_page(
+    store: Store, outcome: Outcome, now: datetime, accounts_seen: set[str] | None = None
+) -> tuple[WriteSummary, bool]:
     """Store a fetched page and move the account's checkpoint; returns (what was written,
-    whether the pass is complete)."""
+    whether the pass is complete). ``accounts_seen``: see :meth:`Store.put_tweets`."""
     item = outcome.item
     if item.kind is Kind.FOLLOWING:
         return _record_following(store, outcome, now)
     written = WriteSummary()
     if outcome.data:
-        written = store.put_tweets(
-            {"data": outcome.data, "includes": outcome.includes}, TWEET_FIELDS
-        )
+        page = {"data": outcome.data, "includes": outcome.includes}
+        written = store.put_tweets(page, TWEET_FIELDS, accounts_seen)
     state = store[Coll.COLLECT_STATE]
+    moved: dict[str, Any] = {}
     if item.pagination_token is None and outcome.newest_id:
-        state.update_one(
-            {"_id": item.account_id}, {"$set": {"timeline_pass.newest_id": outcome.newest_id}}
-        )
+        moved["timeline_pass.newest_id"] = outcome.newest_id
     if outcome.next_token:
-        state.update_one(
-            {"_id": item.account_id}, {"$set": {"timeline_pass.next_token": outcome.next_token}}
-        )
+        moved["timeline_pass.next_token"] = outcome.next_token
+        state.update_one({"_id": item.account_id}, {"$set": moved})
         return written, False
+    if moved:
+        state.update_one({"_id": item.account_id}, {"$set": moved})
     doc = state.find_one({"_id": item.account_id}) or {}
     seen = (doc.get("timeline_newest_id"), (doc.get("timeline_pass") or {}).get("newest_id"))
     newest = [i for i in seen if i]

@@ -174,11 +174,22 @@ class Store:
         )
 
     def put_tweets(
-        self, page: Mapping[str, Any], tweet_fields: AbcCollection[str] = ()
+        self,
+        page: Mapping[str, Any],
+        tweet_fields: AbcCollection[str] = (),
+        accounts_seen: set[str] | None = None,
     ) -> WriteSummary:
-        """Store one X API v2 response page of tweets (and the users in its ``includes``)."""
+        """Store one X API v2 response page of tweets (and the users in its ``includes``).
+
+        ``accounts_seen``, if given, names accounts already written by the caller's run:
+        they are not written again (the same user appears on many pages), and the set
+        grows with the ones written now.
+        """
         now = datetime.now(UTC)
         users = (page.get("includes") or {}).get("users") or []
+        if accounts_seen is not None:
+            users = [u for u in users if str(u.get("id")) not in accounts_seen]
+            accounts_seen.update(str(u.get("id")) for u in users)
         if users:
             self.put_accounts(users)
         return self.upsert(

@@ -138,21 +138,18 @@ class Renderer:
         ix = self.index
         wanted = set(fields)
         rows = np.asarray(rows, dtype=np.int64)
-        texts = ix.take(ix.text, rows)
-        ids = ix.take(ix.tweet_id_str, rows)
+        cols = ix.tweet_columns(rows) if len(rows) else {}
+        texts = cols.get("text", [])
+        ids = cols.get("id", [])
         need_entities = "entities" in wanted or want_mentions
-        mention_lists = ix.take(ix.mentions, rows) if need_entities else [None] * len(rows)
-        tag_lists = ix.take(ix.hashtags, rows) if "entities" in wanted else [None] * len(rows)
-        langs = ix.take(ix.lang, rows) if "lang" in wanted else None
-        convs = ix.take(ix.conversation_str, rows) if "conversation_id" in wanted else None
-        reply_ids = ix.take(ix.reply_to_id, rows) if "in_reply_to_user_id" in wanted else None
-        ref_ids = ix.take(ix.referenced_id, rows) if "referenced_tweets" in wanted else None
-        metrics = (
-            {k: ix.take(v, rows) for k, v in ix.tweet_metrics.items()}
-            if "public_metrics" in wanted
-            else None
-        )
-        impressions = ix.take(ix.impressions, rows) if metrics is not None else None
+        mention_lists = cols["mentions"] if need_entities else [None] * len(rows)
+        tag_lists = cols["hashtags"] if "entities" in wanted else [None] * len(rows)
+        langs = cols["lang"] if "lang" in wanted else None
+        convs = cols["conversation_id"] if "conversation_id" in wanted else None
+        reply_ids = cols["in_reply_to_user_id"] if "in_reply_to_user_id" in wanted else None
+        ref_ids = cols["referenced_id"] if "referenced_tweets" in wanted else None
+        metrics = {k: cols[k] for k in ix.tweet_metrics} if "public_metrics" in wanted else None
+        impressions = cols["impression_count"] if metrics is not None else None
 
         out: list[dict[str, Any]] = []
         located: list[list[tuple[str, int | None]]] = []

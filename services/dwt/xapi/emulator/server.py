@@ -22,7 +22,14 @@ from .core import Emulator
 log = logging.getLogger(__name__)
 
 
-class _QuietHandler(WSGIRequestHandler):
+class _KeepAliveHandler(WSGIRequestHandler):
+    """HTTP/1.1, as X speaks: connections are kept alive (werkzeug's default is HTTP/1.0,
+    one TCP connection and one thread per request, which costs more than the request)."""
+
+    protocol_version = "HTTP/1.1"
+
+
+class _QuietHandler(_KeepAliveHandler):
     """Werkzeug logs every request at INFO; thousands of them drown test and demo output."""
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
@@ -59,7 +66,7 @@ class EmulatorServer:
     def bind(self) -> EmulatorServer:
         """Open the listening socket (port 0 picks a free one) without serving yet."""
         if self._server is None:
-            handler: Any = _QuietHandler if self.quiet else WSGIRequestHandler
+            handler: Any = _QuietHandler if self.quiet else _KeepAliveHandler
             self._server = make_server(
                 self.host, self.port, self.app, threaded=True, request_handler=handler
             )

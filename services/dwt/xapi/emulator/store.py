@@ -123,6 +123,21 @@ class DataIndex:
             for name in ("retweet_count", "reply_count", "like_count", "quote_count")
         }
         self.impressions = _array(tweets, "impression_count")
+        # The columns a page renders, as one table: one take per page, not one per column.
+        self._render_table = pa.table(
+            {
+                "id": self.tweet_id_str,
+                "text": self.text,
+                "lang": self.lang,
+                "mentions": self.mentions,
+                "hashtags": self.hashtags,
+                "in_reply_to_user_id": self.reply_to_id,
+                "referenced_id": self.referenced_id,
+                "conversation_id": self.conversation_str,
+                "impression_count": self.impressions,
+                **self.tweet_metrics,
+            }
+        )
         self._asc_rows = np.argsort(self.tweet_id, kind="stable")
         self._asc_ids = self.tweet_id[self._asc_rows]
 
@@ -200,7 +215,8 @@ class DataIndex:
         state = self.user_state[positions]
         return positions[(state == ACTIVE) | (state == PROTECTED)]
 
-    def take(self, column: pa.Array, rows: np.ndarray) -> list[Any]:
-        if len(rows) == 0:
-            return []
-        return column.take(pa.array(rows, type=pa.int64())).to_pylist()
+    def tweet_columns(self, rows: np.ndarray) -> dict[str, list[Any]]:
+        """The rendered columns of tweet ``rows``, as Python lists (one take for all)."""
+        taken = self._render_table.take(pa.array(np.asarray(rows, dtype=np.int64)))
+        return taken.to_pydict()
+

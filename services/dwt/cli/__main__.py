@@ -1,0 +1,7 @@
+"""``python -m dwt.cli``: the same as the ``dwt`` command."""
+
+import sys
+
+from dwt.cli import main
+
+sys.exit(main())

@@ -1,0 +1,51 @@
+"""``dwt bench``: benchmarks that print a table (and, with ``--json``, one JSON line)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from dwt.config import Settings
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("bench", help="measure speed against the goals")
+    which = parser.add_subparsers(dest="bench", required=True, metavar="BENCH")
+    collect = which.add_parser(
+        "collect", help="rate-limit budget used by collection, for 1, 2, 4 and 8 keys"
+    )
+    collect.add_argument("--keys", default="1,2,4,8", help="key counts (comma-separated)")
+    collect.add_argument("--window", type=float, default=2.0, help="rate window, seconds")
+    collect.add_argument("--limit", type=int, default=60, help="requests per window per key")
+    collect.add_argument("--windows", type=int, default=5, help="windows measured")
+    collect.add_argument("--members", type=int, help="generated members (default: enough)")
+    collect.add_argument("--no-ray", action="store_true", help="threads instead of Ray actors")
+    collect.add_argument("--json", action="store_true", help="end with one JSON line")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    from dwt.bench.collect import run_bench, summary
+
+    keys = [int(k) for k in args.keys.split(",") if k.strip()]
+    if not keys or min(keys) < 1:
+        print("dwt bench collect: --keys needs positive integers", file=sys.stderr)
+        return 2
+    rows = run_bench(
+        keys,
+        window=args.window,
+        limit=args.limit,
+        windows=args.windows,
+        members=args.members,
+        use_ray=not args.no_ray,
+        echo=lambda line: print(line, file=sys.stderr if args.json else sys.stdout),
+    )
+    result = summary(rows)
+    if args.json:
+        print(json.dumps(result))
+    else:
+        for name, value in result.items():
+            if name != "rows":
+                print(f"{name}: {value}")
+    return 0
