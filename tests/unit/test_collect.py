@@ -171,11 +171,11 @@ class CrashingStore(Store):
         super().__init__(store.db, store.url)
         self.pages_left = pages
 
-    def put_tweets(self, page, tweet_fields=()):
+    def put_tweets(self, page, tweet_fields=(), accounts_seen=None):
         if self.pages_left == 0:
             raise KeyboardInterrupt("driver killed")
         self.pages_left -= 1
-        return super().put_tweets(page, tweet_fields)
+        return super().put_tweets(page, tweet_fields, accounts_seen)
 
 
 def test_a_killed_run_resumes_and_fetches_nothing_twice(community, dataset, keys, store_url):
