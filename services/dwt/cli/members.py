@@ -52,7 +52,16 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     return _add(args, settings, store)
 
 
+#: What X accepts as a username.
+USERNAME = re.compile(r"^[A-Za-z0-9_]{1,15}$")
+
+
 def _add(args: argparse.Namespace, settings: Settings, store: Store) -> int:
+    names = [a.lstrip("@") for a in args.accounts]
+    invalid = [n for n in names if not USERNAME.match(n)]
+    if invalid:
+        print(f"dwt members: not a valid X username: {', '.join(invalid)}", file=sys.stderr)
+        return 2
     try:
         key = KeySource.of(settings)
         token = key.token(key.fingerprints()[0])
@@ -60,7 +69,6 @@ def _add(args: argparse.Namespace, settings: Settings, store: Store) -> int:
         print(f"dwt members: {exc}", file=sys.stderr)
         return 2
     client = XClient(token, base_url=settings.x_api_base_url)
-    names = [a.lstrip("@") for a in args.accounts]
     try:
         found = client.lookup_users(usernames=names)
     except XApiError as exc:

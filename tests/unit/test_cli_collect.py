@@ -1,0 +1,80 @@
+"""From the command line: members added by username, then ``dwt run --steps collect``
+against the emulator over HTTP, then the insight steps on what was collected."""
+
+from __future__ import annotations
+
+import json
+
+import pyarrow.compute as pc
+import pytest
+
+from dwt.cli import main
+from dwt.generate import generate_community
+from dwt.store import Coll, Store
+from dwt.xapi.emulator import EmulatorConfig, EmulatorServer
+
+
+@pytest.fixture(scope="module")
+def server():
+    dataset = generate_community(members=30, communities=2, days=2, seed=4)
+    config = EmulatorConfig(tokens=["cli-key"], rate_limit=1000)  # shifted to now
+    with EmulatorServer(dataset, config) as running:
+        yield dataset, running
+
+
+@pytest.fixture
+def env(monkeypatch, server, store_url):
+    _, running = server
+    monkeypatch.setenv("DWT_API_KEYS", "cli-key")
+    monkeypatch.setenv("DWT_X_API_BASE_URL", running.base_url)
+    monkeypatch.setenv("DWT_MONGO_URL", store_url)
+    return store_url
+
+
+def test_members_then_collect_then_insights(env, server, capsys):
+    dataset, _ = server
+    users = dataset.users.filter(dataset.users["is_member"])
+    active = users.filter(pc.equal(users["state"], "active")).column("username").to_pylist()
+    assert main(["members", "add", "--community", "demo", *active[:20]]) == 0
+    assert "added 20 member(s)" in capsys.readouterr().out
+    code = main(
+        [
+            "run",
+            "--community",
+            "demo",
+            "--steps",
+            "collect,bonds,cluster,content",
+            "--window-days",
+            "2",
+            "--no-ray",
+            "--json",
+        ]
+    )
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    result = json.loads(out.strip().splitlines()[-1])
+    counts = result["counts"]
+    assert counts["accounts"] == 20 and counts["tweets_new"] > 0 and counts["failed"] == 0
+    store = Store.open(env)
+    assert store[Coll.TWEETS].count_documents({}) == counts["tweets_new"]
+    assert counts["clusters"] >= 1 and counts["conversations"] > 0
+    assert "collect: 1 API key(s)" in err
+
+
+def test_unknown_usernames_are_reported_not_added(env, capsys):
+    assert main(["members", "add", "--community", "demo", "nosuchuser42"]) == 1
+    assert "@nosuchuser42: not found" in capsys.readouterr().err
+
+
+def test_invalid_usernames_are_refused_before_asking_x(env, server, capsys):
+    _, running = server
+    before = running.stats()["requests"]
+    assert main(["members", "add", "--community", "demo", "no such user!"]) == 2
+    assert "not a valid X username" in capsys.readouterr().err
+    assert running.stats()["requests"] == before
+
+
+def test_collect_without_keys_stops_before_any_work(env, monkeypatch, capsys):
+    monkeypatch.delenv("DWT_API_KEYS")
+    assert main(["run", "--community", "demo", "--steps", "collect", "--no-ray"]) == 2
+    assert "no X API keys configured" in capsys.readouterr().err
