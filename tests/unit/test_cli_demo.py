@@ -1,4 +1,4 @@
-"""``dwt demo`` (the README's run command) works from the installed entry point."""
+"""``dwt demo`` (the README's run command): the whole pipeline on a generated community."""
 
 from __future__ import annotations
 
@@ -9,23 +9,37 @@ import sys
 from pathlib import Path
 
 from dwt.cli import main
+from dwt.store import Coll, Store
 
 
-def test_demo_loads_the_sample_and_summarises(capsys, store_url: str):
-    assert main(["--mongo-url", store_url, "demo"]) == 0
+def test_demo_collects_and_finds_the_communities(capsys, store_url: str):
+    code = main(
+        ["--mongo-url", store_url, "demo", "--members", "80", "--communities", "3", "--no-ray"]
+    )
     out = capsys.readouterr().out
-    assert "loaded sample 'small_week': 7 new tweets" in out
-    assert "7 tweets from 3 authors" in out
-    assert "by kind:" in out and "retweet 1" in out and "quote 1" in out
-    # Running it again finds everything already stored: nothing duplicated.
-    assert main(["--mongo-url", store_url, "demo"]) == 0
-    assert "0 new tweets, 7 already stored" in capsys.readouterr().out
+    assert code == 0, out
+    assert "generated 80 members in 3 planted sub-communities" in out
+    assert "collect: done" in out and "failed 0" in out
+    assert "clusters (largest first):" in out and "accounts to discover" in out
+    store = Store.open(store_url)
+    assert store[Coll.TWEETS].count_documents({}) > 0
+    assert store[Coll.CLUSTERS].count_documents({"community": "demo"}) >= 3
+    assert store[Coll.RUNS].find_one()["status"] == "succeeded"
+    # The demo's key is a placeholder, and even so it is never stored.
+    assert not any("demo-key" in str(doc) for doc in store[Coll.RUNS].find())
+    assert "DWT_API_KEYS" not in os.environ  # the demo leaves the environment alone
 
 
 def test_dwt_entry_point_runs():
     dwt = shutil.which("dwt", path=str(Path(sys.executable).parent))
     assert dwt, "the dwt console script is installed with the package"
     env = {k: v for k, v in os.environ.items() if not k.startswith("DWT_")}
-    done = subprocess.run([dwt, "demo"], capture_output=True, text=True, env=env, timeout=120)
+    done = subprocess.run(
+        [dwt, "demo", "--members", "40", "--communities", "2", "--no-ray"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr
-    assert "week: 7 tweets" in done.stdout
+    assert "succeeded" in done.stdout
