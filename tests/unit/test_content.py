@@ -117,26 +117,57 @@ def test_tweets_without_conversation_ids_are_grouped_by_similarity():
 
 
 def test_planted_burst_is_trending_and_ranked_first():
+    # A quiet week of lone tweets, then one tweet that draws 7 replies and 2 quotes in an hour.
     rows = [{"author_id": "a1", "created_at": T0 + timedelta(hours=h)} for h in range(3, 160, 8)]
     burst = T0 + timedelta(days=4, minutes=10)
+    news = {"hashtags": ["news"]}
+    rows.append({"author_id": "a2", "tweet_id": "root", "created_at": burst, **news})
     rows += [
-        {"author_id": "a2", "created_at": burst + timedelta(minutes=m), "hashtags": ["news"]}
-        for m in range(6)
+        {
+            "author_id": ("a1", "a2")[m % 2],
+            "kind": "reply",
+            "conversation_id": "root",
+            "referenced_id": "root",
+            "directed_at": ["a2"] if m % 2 == 0 else [],
+            "created_at": burst + timedelta(minutes=5 * m + 1),
+            **news,
+        }
+        for m in range(7)
+    ]
+    rows += [
+        {
+            "author_id": "a1",
+            "kind": "quote",
+            "referenced_id": "root",
+            "directed_at": ["a2"],
+            "tweet_id": f"q{m}",
+            "created_at": burst + timedelta(minutes=40 + m),
+            **news,
+        }
+        for m in range(2)
     ]
     found = _fit(rows)
     convs = found.conversations_.filter(pa.compute.equal(found.conversations_["cluster"], 0))
     trending = convs.filter(convs["trending"])
-    assert sorted(trending.column("started_at").to_pylist()) == [
-        burst + timedelta(minutes=m) for m in range(6)
-    ]
-    assert convs.column("trending").to_pylist()[:6] == [True] * 6
+    assert trending.column("conversation_id").to_pylist() == ["root"]
+    first = convs.to_pylist()[0]
+    assert (first["conversation_id"], first["rank"], first["size"]) == ("root", 0, 8)
     hot = found.buckets_.filter(found.buckets_["hot"]).to_pylist()
-    assert [(b["cluster"], b["tier"], b["bucket_start"], b["conversations"]) for b in hot] == [
-        (0, 1, T0 + timedelta(days=4), 6)
+    assert [(b["cluster"], b["tier"], b["bucket_start"], b["tweets"]) for b in hot] == [
+        (0, 1, T0 + timedelta(days=4), 10)
     ]
-    # The six burst tweets share hashtag, author and time: one related group.
-    assert len(set(trending.column("related").to_pylist())) == 1
-    assert trending.column("related")[0].as_py() >= 0
+    # The quotes of the trending tweet are related to its conversation.
+    related = {r["conversation_id"]: r["related"] for r in convs.to_pylist()}
+    assert related["root"] >= 0 and related["q0"] == related["q1"] == related["root"]
+    assert sum(r == related["root"] for r in related.values()) == 3
+
+
+def test_one_tweet_in_a_busy_hour_is_not_a_trend():
+    rows = [{"author_id": "a1", "created_at": T0 + timedelta(hours=h)} for h in range(3, 160, 8)]
+    rows += [{"author_id": "a2", "created_at": T0 + timedelta(days=2, minutes=m)} for m in range(9)]
+    found = _fit(rows)
+    assert found.buckets_.filter(found.buckets_["hot"]).num_rows == 1  # the hour is hot...
+    assert not any(found.conversations_.column("trending").to_pylist())  # ...no conversation
 
 
 def test_quiet_week_has_no_trend():

@@ -17,7 +17,7 @@ from dwt import __version__
 from dwt.config import SettingsError, load_settings
 
 #: Sub-command modules, in the order ``dwt --help`` lists them.
-COMMANDS = ("demo", "run", "members", "generate", "emulator", "bench", "config")
+COMMANDS = ("demo", "run", "members", "generate", "emulator", "export", "bench", "config")
 
 #: Global flags → settings fields. API keys have no flag: argv is visible to every user of
 #: the machine, so keys come from DWT_API_KEYS, a file or a mounted Secret directory.

@@ -140,7 +140,12 @@ def _ints(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
 def cluster(week: Week, run_id: str) -> dict[str, int]:
     graph = week.graph or _stored_graph(week)
     spec = week.spec.clustering
-    model = InfomapClusters(trials=spec.trials, seed=spec.seed, directed=spec.directed)
+    model = InfomapClusters(
+        trials=spec.trials,
+        seed=spec.seed,
+        directed=spec.directed,
+        weight_transform=spec.weight_transform,
+    )
     model.fit(graph.matrix_, graph.activity_)
     week.labels = model.labels_
 

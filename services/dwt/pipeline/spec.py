@@ -83,11 +83,12 @@ class Clustering(_Model):
     trials: int = Field(10, ge=1, le=1000)
     seed: int = Field(42, ge=0)
     directed: bool = True
+    weight_transform: Literal["sqrt", "log1p", "none"] = "sqrt"
 
 
 class Content(_Model):
     trend_sigma: float = Field(2.0, ge=0, le=10)
-    trend_min: int = Field(3, ge=1)
+    trend_min: int = Field(5, ge=1)
     bucket_minutes: int = Field(60, ge=1, le=24 * 60)
     eps: float = Field(0.5, gt=0, le=1)
     min_samples: int = Field(2, ge=1)

@@ -219,4 +219,3 @@ class DataIndex:
         """The rendered columns of tweet ``rows``, as Python lists (one take for all)."""
         taken = self._render_table.take(pa.array(np.asarray(rows, dtype=np.int64)))
         return taken.to_pydict()
-

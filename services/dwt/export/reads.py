@@ -1,0 +1,126 @@
+"""What an export reads from the store: typed Arrow tables of one community's results.
+
+:class:`dwt.store.Store`'s own columnar reads serve the pipeline and carry only the columns
+it needs; an export wants every result field a run leaves (flow, bond stats, status), so
+these reads project them here, the same way: the projection runs in the server and pyarrow
+builds the columns, with missing fields as nulls.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import pyarrow as pa
+
+from dwt.store import Coll, Store
+
+TIERS = (1, 2, 3)
+
+#: One row per member: identity, the fields the pipeline steps set, and the strongest
+#: partner per tier (an account id, possibly an outsider) with its bond weight.
+MEMBER_DETAILS_SCHEMA = pa.schema(
+    [
+        ("account_id", pa.string()),
+        ("username", pa.string()),
+        ("core", pa.bool_()),
+        ("status", pa.string()),  # null unless collection found the account unreachable
+        ("cluster", pa.int64()),  # null until a cluster step ran
+        ("activity", pa.int64()),  # null until a bonds step ran
+        ("flow", pa.float64()),  # null until a cluster step ran
+        *(
+            field
+            for tier in TIERS
+            for field in (
+                (f"tier{tier}_partner", pa.string()),
+                (f"tier{tier}_weight", pa.float64()),
+            )
+        ),
+    ]
+)
+CLUSTERS_SCHEMA = pa.schema(
+    [
+        ("cluster", pa.int64()),
+        ("size", pa.int64()),
+        ("label", pa.string()),
+        ("hashtags", pa.list_(pa.string())),
+        ("central", pa.list_(pa.string())),  # account ids, most central first
+        ("internal_weight", pa.float64()),
+        ("external_weight", pa.float64()),
+        ("members", pa.list_(pa.string())),  # account ids, by flow
+        ("run_id", pa.string()),
+    ]
+)
+CONVERSATIONS_SCHEMA = pa.schema(
+    [
+        ("cluster", pa.int64()),
+        ("tier", pa.int64()),
+        ("rank", pa.int64()),
+        ("conversation_id", pa.string()),
+        ("trending", pa.bool_()),
+        ("size", pa.int64()),
+        ("participants", pa.int64()),
+        ("engagement", pa.int64()),
+        ("started_at", pa.timestamp("ms", tz="UTC")),
+        ("last_at", pa.timestamp("ms", tz="UTC")),
+        ("related", pa.int64()),
+        ("tweet_ids", pa.list_(pa.string())),
+        ("run_id", pa.string()),
+    ]
+)
+
+
+def _table(
+    store: Store,
+    coll: Coll,
+    community: str,
+    sort: dict[str, int],
+    schema: pa.Schema,
+    project: dict[str, Any] | None = None,
+) -> pa.Table:
+    projection = {"_id": 0, **{name: 1 for name in schema.names}, **(project or {})}
+    pipeline = [{"$match": {"community": community}}, {"$sort": sort}, {"$project": projection}]
+    return pa.Table.from_pylist(list(store[coll].aggregate(pipeline)), schema=schema)
+
+
+def member_details(store: Store, community: str) -> pa.Table:
+    """The community's members with every result field (MEMBER_DETAILS_SCHEMA), by id."""
+    stats = {
+        f"tier{tier}_{part}": f"$bond_stats.tier{tier}_{part}"
+        for tier in TIERS
+        for part in ("partner", "weight")
+    }
+    return _table(store, Coll.MEMBERS, community, {"account_id": 1}, MEMBER_DETAILS_SCHEMA, stats)
+
+
+def clusters(store: Store, community: str) -> pa.Table:
+    """The clusters the last cluster step stored (CLUSTERS_SCHEMA), by cluster number."""
+    return _table(store, Coll.CLUSTERS, community, {"cluster": 1}, CLUSTERS_SCHEMA)
+
+
+def conversations(store: Store, community: str) -> pa.Table:
+    """The conversations the last content step stored (CONVERSATIONS_SCHEMA), in rank order
+    within each cluster and tier."""
+    return _table(
+        store,
+        Coll.CONVERSATIONS,
+        community,
+        {"cluster": 1, "tier": 1, "rank": 1},
+        CONVERSATIONS_SCHEMA,
+    )
+
+
+def content_ran(store: Store, community: str) -> bool:
+    """Whether a content step ever finished for the community: tells "no conversations this
+    week" (write empty files) from "never looked" (say which step to run)."""
+    query = {"community": community, "steps": "content", "status": "succeeded"}
+    return store[Coll.RUNS].find_one(query, {"_id": 1}) is not None
+
+
+def usernames(store: Store, account_ids: Iterable[str]) -> dict[str, str]:
+    """Usernames of accounts the store has seen (members, and outsiders from tweet pages)."""
+    ids = sorted({a for a in account_ids if a})
+    if not ids:
+        return {}
+    cursor = store[Coll.ACCOUNTS].find({"_id": {"$in": ids}}, {"username": 1})
+    return {doc["_id"]: doc["username"] for doc in cursor if doc.get("username")}
