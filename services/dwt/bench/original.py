@@ -77,9 +77,7 @@ def original_row(week: OriginalWeek, u: str, weights: BondWeights) -> dict[str, 
     return row
 
 
-def rows_matrix(
-    rows: dict[str, dict[str, float]], members: Sequence[str]
-) -> sp.csr_matrix:
+def rows_matrix(rows: dict[str, dict[str, float]], members: Sequence[str]) -> sp.csr_matrix:
     """The given authors' rows as an n×n sparse matrix over ``members`` (zeros dropped)."""
     index = {u: i for i, u in enumerate(members)}
     src, dst, weight = [], [], []
@@ -111,8 +109,7 @@ def compare_rows(
         matrix.eliminate_zeros()
         matrix.sort_indices()
     if not (
-        np.array_equal(mine.indptr, theirs.indptr)
-        and np.array_equal(mine.indices, theirs.indices)
+        np.array_equal(mine.indptr, theirs.indptr) and np.array_equal(mine.indices, theirs.indices)
     ):
         return False, float("inf")
     if not mine.nnz:

@@ -81,9 +81,7 @@ def stage_inputs(dataset: Dataset) -> StageInputs:
     )
 
 
-def true_conversations(
-    interactions: pa.Table, dataset: Dataset | None = None
-) -> pa.ChunkedArray:
+def true_conversations(interactions: pa.Table, dataset: Dataset | None = None) -> pa.ChunkedArray:
     """The conversation each interaction row truly belongs to, by the product's rule.
 
     X (and the generator) give a retweet its own id as ``conversation_id``; the product

@@ -22,10 +22,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     collect.add_argument("--members", type=int, help="generated members (default: enough)")
     collect.add_argument("--no-ray", action="store_true", help="threads instead of Ray actors")
     collect.add_argument("--json", action="store_true", help="end with one JSON line")
+    insights = which.add_parser(
+        "insights",
+        help="bonds vs the original prototype, 10k-member scale, quality on planted truth and LFR",
+    )
+    insights.add_argument(
+        "--quick",
+        action="store_true",
+        help="CI size: no 3,000-member comparison, a 1,000-member scale row, fewer LFR runs",
+    )
+    insights.add_argument("--seeds", type=int, default=3, help="generated communities scored")
+    insights.add_argument("--no-ray", action="store_true", help="skip the Ray-sharded bonds")
+    insights.add_argument("--json", action="store_true", help="end with one JSON line")
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
+    if args.bench == "insights":
+        return run_insights(args)
     from dwt.bench.collect import run_bench, summary
 
     keys = [int(k) for k in args.keys.split(",") if k.strip()]
@@ -48,4 +62,19 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         for name, value in result.items():
             if name != "rows":
                 print(f"{name}: {value}")
+    return 0
+
+
+def run_insights(args: argparse.Namespace) -> int:
+    from dwt.bench.insights import configure, run_bench
+
+    if args.seeds < 1:
+        print("dwt bench insights: --seeds needs a positive integer", file=sys.stderr)
+        return 2
+    config = configure(quick=args.quick, seeds=args.seeds, use_ray=False if args.no_ray else None)
+    result = run_bench(
+        config, echo=lambda line: print(line, file=sys.stderr if args.json else sys.stdout)
+    )
+    if args.json:
+        print(json.dumps(result))
     return 0

@@ -21,7 +21,7 @@ from dwt.config import Settings
 from dwt.pipeline.insights import default_shards
 from dwt.pipeline.progress import Progress
 from dwt.pipeline.runner import RunFailed, new_run_id, run_pipeline
-from dwt.pipeline.spec import STEP_ORDER, RunSpec, Step
+from dwt.pipeline.spec import STEP_ORDER, CommunityJobSpec, RunSpec, Step
 from dwt.store import Store
 
 
@@ -81,18 +81,8 @@ def build_spec(args: argparse.Namespace) -> RunSpec:
             name, _, value = item.partition("=")
             weights[name.strip()] = value.strip()
         raw["weights"] = weights
-    # Operator-only fields of a CommunityJob spec are not the pipeline's business.
-    for key in (
-        "schedule",
-        "timeZone",
-        "concurrencyPolicy",
-        "suspend",
-        "activeDeadlineSeconds",
-        "backoffLimit",
-        "historyLimit",
-    ):
-        raw.pop(key, None)
-    return RunSpec.model_validate(raw)
+    # A CommunityJob spec is accepted whole; its operator fields are not the pipeline's.
+    return CommunityJobSpec.model_validate(raw).run_spec()
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:

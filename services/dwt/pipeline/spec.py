@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import enum
 from typing import Literal, Self
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic.alias_generators import to_camel
@@ -118,3 +119,41 @@ class RunSpec(_Model):
         if len(set(steps)) != len(steps):
             raise ValueError("steps must not repeat")
         return sorted(steps, key=STEP_ORDER.index)
+
+
+class CommunityJobSpec(RunSpec):
+    """A CommunityJob's whole ``spec``: what to run (:class:`RunSpec`) and how the operator
+    runs it — once or on a ``schedule`` (cron, in ``timeZone``), how overlapping scheduled
+    runs are handled, suspension, a deadline, retries and how many past runs to keep.
+    The CRD's schema is generated from this model (``dwt_operator.crd``)."""
+
+    schedule: str | None = Field(
+        None,
+        pattern=r"^(@(hourly|daily|weekly|monthly|yearly)|(\S+\s+){4}\S+)$",
+        description="cron schedule (5 fields, or @daily etc.); unset runs once",
+    )
+    time_zone: str = Field("UTC", description="IANA time zone of the schedule", max_length=64)
+    concurrency_policy: Literal["Forbid", "Replace"] = Field(
+        "Forbid", description="a scheduled run while one is running: skip it, or replace it"
+    )
+    suspend: bool = Field(False, description="stop the running job and fire no schedule")
+    active_deadline_seconds: int | None = Field(
+        None, ge=1, description="stop a run that takes longer than this"
+    )
+    backoff_limit: int = Field(3, ge=0, le=20, description="retries of a failed run")
+    history_limit: int = Field(5, ge=1, le=100, description="past runs kept in status.history")
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"unknown time zone {value!r} (an IANA name like Europe/Paris)"
+            ) from None
+        return value
+
+    def run_spec(self) -> RunSpec:
+        """The part the pipeline runs (the operator's fields dropped)."""
+        return RunSpec.model_validate(self.model_dump(include=set(RunSpec.model_fields)))
