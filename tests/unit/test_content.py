@@ -97,7 +97,8 @@ def test_conversations_group_replies_and_retweets():
 
 
 def test_tweets_without_conversation_ids_are_grouped_by_similarity():
-    tag = {"hashtags": ["ai"], "directed_at": ["a2"], "conversation_id": None}
+    # Tweets fetched with no fields: neither conversation nor kind is known.
+    tag = {"hashtags": ["ai"], "directed_at": ["a2"], "conversation_id": None, "kind": None}
     found = _fit(
         [
             {"author_id": "a1", **tag, "created_at": T0},
@@ -106,6 +107,7 @@ def test_tweets_without_conversation_ids_are_grouped_by_similarity():
             {
                 "author_id": "b1",
                 "conversation_id": None,
+                "kind": None,
                 "hashtags": ["cats"],
                 "created_at": T0 + timedelta(days=3),
             },
@@ -114,6 +116,38 @@ def test_tweets_without_conversation_ids_are_grouped_by_similarity():
     conv = found.tweets_.column("conversation_id").to_pylist()
     assert conv[0] == conv[1] == conv[2] and conv[0].startswith("near:0:")
     assert conv[3] == "tweet:0003"
+
+
+def test_missing_conversation_ids_follow_reply_chains():
+    no_id = {"conversation_id": None}
+    found = _fit(
+        [
+            {"author_id": "a1", "tweet_id": "r", **no_id},
+            {"author_id": "a2", "tweet_id": "x", "kind": "reply", "referenced_id": "r", **no_id},
+            {"author_id": "a1", "tweet_id": "y", "kind": "reply", "referenced_id": "x", **no_id},
+            {"author_id": "a2", "tweet_id": "z", "kind": "reply", "referenced_id": "y", **no_id},
+            {"author_id": "a1", "tweet_id": "q", "kind": "quote", "referenced_id": "r", **no_id},
+            {"author_id": "a2", "tweet_id": "o1", "kind": "reply", "referenced_id": "out", **no_id},
+            {"author_id": "a1", "tweet_id": "o2", "kind": "reply", "referenced_id": "out", **no_id},
+        ],
+        related_top=0,
+    )
+    conv = dict(
+        zip(
+            found.tweets_.column("tweet_id").to_pylist(),
+            found.tweets_.column("conversation_id").to_pylist(),
+            strict=True,
+        )
+    )
+    assert conv == {
+        "r": "r",
+        "x": "r",
+        "y": "r",
+        "z": "r",
+        "q": "q",
+        "o1": "thread:out",
+        "o2": "thread:out",
+    }
 
 
 def test_planted_burst_is_trending_and_ranked_first():

@@ -163,6 +163,7 @@ class ContentFinder:
         )
         conv = pc.if_else(pc.and_(is_rt, pc.is_valid(ref)), ref_conv, conv)
 
+        conv = self._from_reply_chains(week, conv, ref_pos)
         missing = np.flatnonzero(pc.is_null(conv).to_numpy(zero_copy_only=False))
         if len(missing) == 0:
             return conv
@@ -185,6 +186,42 @@ class ContentFinder:
         values = conv.combine_chunks().to_numpy(zero_copy_only=False).astype(object)
         values[missing] = filled.to_numpy(zero_copy_only=False)
         return pa.chunked_array([pa.array(values, pa.string())])
+
+    @staticmethod
+    def _from_reply_chains(
+        week: pa.Table, conv: pa.ChunkedArray, ref_pos: pa.ChunkedArray
+    ) -> pa.ChunkedArray:
+        """Fill missing conversation ids the way X defines them: a reply belongs to the
+        conversation of what it replies to (followed up the chain within the week, by
+        pointer jumping); replies to a tweet outside the week group by that tweet; any
+        other tweet of known kind starts its own. Tweets of unknown kind stay missing."""
+        if week.num_rows == 0 or conv.null_count == 0:
+            return conv
+        n = week.num_rows
+        kind = week.column("kind")
+        is_reply = pc.fill_null(pc.equal(kind, "reply"), False).to_numpy(zero_copy_only=False)
+        known = pc.is_valid(kind).to_numpy(zero_copy_only=False)
+        parent_of = pc.fill_null(ref_pos, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+        missing = pc.is_null(conv).to_numpy(zero_copy_only=False)
+        up = missing & is_reply & (parent_of >= 0)
+        root = np.where(up, parent_of, np.arange(n))
+        for _ in range(64):  # the distance to the root halves each round
+            jumped = root[root]
+            if np.array_equal(jumped, root):
+                break
+            root = jumped
+        values = conv.combine_chunks().to_numpy(zero_copy_only=False).astype(object)
+        ids = week.column("tweet_id").to_numpy(zero_copy_only=False).astype(object)
+        refs = week.column("referenced_id")
+        has_ref = pc.is_valid(refs).to_numpy(zero_copy_only=False)
+        base = values.copy()
+        starts = missing & known & ~is_reply  # a non-reply starts its own conversation
+        base[starts] = ids[starts]
+        orphan = missing & is_reply & (parent_of < 0) & has_ref
+        thread = pc.binary_join_element_wise("thread", refs, ":").to_numpy(zero_copy_only=False)
+        base[orphan] = thread[orphan]
+        values[missing] = base[root][missing]
+        return pa.chunked_array([pa.array(values.tolist(), pa.string())])
 
     def _dbscan(self, features: sp.csr_matrix) -> np.ndarray:
         if features.shape[0] < max(self.min_samples, 2):
