@@ -1,0 +1,119 @@
+"""The Ray Jobs API, as the operator uses it: idempotent submit, state with progress, stop.
+
+Progress and counts come from the job itself: ``dwt run --progress`` prints structured
+``DWT_PROGRESS`` lines, read here from the job's logs. The operator needs no database.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from dwt.pipeline.progress import parse_progress_line
+
+log = logging.getLogger(__name__)
+
+#: Ray job states → CommunityJob phases.
+PHASES = {
+    "PENDING": "Pending",
+    "RUNNING": "Running",
+    "SUCCEEDED": "Succeeded",
+    "FAILED": "Failed",
+    "STOPPED": "Failed",
+}
+TERMINAL = {"SUCCEEDED", "FAILED", "STOPPED"}
+
+
+@dataclass
+class JobState:
+    """What a Ray job is doing, with what its progress lines said."""
+
+    submission_id: str
+    state: str
+    message: str = ""
+    counts: dict[str, int] = field(default_factory=dict)
+    progress: dict[str, Any] = field(default_factory=dict)
+    log_tail: str = ""
+
+    @property
+    def terminal(self) -> bool:
+        return self.state in TERMINAL
+
+
+def read_progress(logs: str) -> tuple[dict[str, int], dict[str, Any]]:
+    """Counts (from step and summary events) and per-step progress from job logs."""
+    counts: dict[str, int] = {}
+    steps: dict[str, Any] = {}
+    for line in logs.splitlines():
+        event = parse_progress_line(line)
+        if event is None:
+            continue
+        step = event.get("step")
+        if event.get("event") == "summary":
+            counts.update(event.get("counts") or {})
+        elif event.get("event") == "step" and step:
+            steps.setdefault(step, {})["state"] = event.get("state")
+            counts.update(event.get("counts") or {})
+        elif event.get("event") == "progress" and step:
+            steps.setdefault(step, {}).update(
+                {
+                    k: event[k]
+                    for k in ("done", "total", "tweets", "waiting_s", "eta_s")
+                    if k in event
+                }
+            )
+    return {k: int(v) for k, v in counts.items() if isinstance(v, int | float)}, steps
+
+
+class RayJobs:
+    """Thin wrapper over ``ray.job_submission.JobSubmissionClient``."""
+
+    def __init__(self, address: str, token_file: str | None = None) -> None:
+        from ray.job_submission import JobSubmissionClient
+
+        headers = {}
+        if token_file:
+            headers["Authorization"] = f"Bearer {Path(token_file).read_text().strip()}"
+        self.client = JobSubmissionClient(address, headers=headers or None)
+
+    def submit(self, submission_id: str, entrypoint: str, metadata: dict[str, str]) -> bool:
+        """Submit unless a job with this id exists; True if this call submitted it."""
+        if self.exists(submission_id):
+            return False
+        try:
+            self.client.submit_job(
+                entrypoint=entrypoint, submission_id=submission_id, metadata=metadata
+            )
+        except RuntimeError as exc:
+            if "already exists" in str(exc) or self.exists(submission_id):
+                return False  # a concurrent or earlier submission won
+            raise
+        return True
+
+    def exists(self, submission_id: str) -> bool:
+        try:
+            self.client.get_job_info(submission_id)
+        except RuntimeError as exc:
+            if "does not exist" in str(exc) or "404" in str(exc):
+                return False
+            raise
+        return True
+
+    def state(self, submission_id: str) -> JobState:
+        info = self.client.get_job_info(submission_id)
+        logs = self.client.get_job_logs(submission_id)
+        counts, progress = read_progress(logs)
+        status = getattr(info.status, "value", str(info.status))
+        tail = "\n".join(
+            line for line in logs.splitlines()[-15:] if not line.startswith("DWT_PROGRESS")
+        )
+        return JobState(submission_id, status, info.message or "", counts, progress, tail)
+
+    def stop(self, submission_id: str) -> bool:
+        try:
+            return bool(self.client.stop_job(submission_id))
+        except RuntimeError as exc:
+            log.warning("stopping %s: %s", submission_id, exc)
+            return False

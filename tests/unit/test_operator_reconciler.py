@@ -1,0 +1,294 @@
+"""The operator's decisions (dwt_operator.handlers.Reconciler) with a fake Ray and fake
+Kubernetes APIs: submission, mirroring, retries, deadline, suspend, schedule, deletion."""
+
+from __future__ import annotations
+
+import base64
+import json
+import shlex
+from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
+
+import kopf
+import pytest
+
+from dwt_operator import handlers
+from dwt_operator.jobs import JobState, read_progress
+from dwt_operator.settings import OperatorSettings
+
+T0 = datetime(2026, 11, 30, 5, 0, tzinfo=UTC)
+
+
+class FakeRay:
+    def __init__(self):
+        self.jobs: dict[str, dict] = {}
+        self.stopped: list[str] = []
+
+    def submit(self, submission_id, entrypoint, metadata):
+        if submission_id in self.jobs:
+            return False
+        self.jobs[submission_id] = {
+            "state": "PENDING",
+            "entrypoint": entrypoint,
+            "metadata": metadata,
+            "counts": {},
+        }
+        return True
+
+    def state(self, submission_id):
+        job = self.jobs[submission_id]
+        return JobState(
+            submission_id,
+            job["state"],
+            job.get("message", ""),
+            job["counts"],
+            {},
+            job.get("tail", ""),
+        )
+
+    def stop(self, submission_id):
+        self.stopped.append(submission_id)
+        self.jobs[submission_id]["state"] = "STOPPED"
+        return True
+
+
+class FakeCore:
+    def __init__(self, keys):
+        self.keys = keys
+
+    def read_namespaced_secret(self, name, namespace):
+        data = {f"key-{i}": base64.b64encode(b"secret").decode() for i in range(self.keys)}
+        return SimpleNamespace(data=data)
+
+
+class FakeApps:
+    def __init__(self):
+        self.scaled = []
+
+    def patch_namespaced_deployment_scale(self, name, namespace, body):
+        self.scaled.append((name, namespace, body["spec"]["replicas"]))
+
+
+class Clock:
+    def __init__(self):
+        self.now = T0
+
+    def __call__(self):
+        return self.now
+
+
+@pytest.fixture
+def events(monkeypatch):
+    posted = []
+    for name in ("info", "warn"):
+        monkeypatch.setattr(
+            kopf, name, lambda body, reason, message, _n=name: posted.append((_n, reason, message))
+        )
+    return posted
+
+
+@pytest.fixture
+def world():
+    clock = Clock()
+    ray = FakeRay()
+    apps = FakeApps()
+    kube = {"core": FakeCore(keys=3), "apps": apps, "custom": None}
+    settings = OperatorSettings(retry_backoff=10, dwt_command="/opt/venv/bin/dwt")
+    return SimpleNamespace(
+        clock=clock,
+        ray=ray,
+        apps=apps,
+        kube=kube,
+        settings=settings,
+        reconciler=handlers.Reconciler(settings, ray, kube, clock),
+    )
+
+
+class CR:
+    """A CommunityJob as kopf hands it over, with the status kept between calls."""
+
+    def __init__(self, spec, generation=1):
+        self.spec = {"community": "ai-ethics", **spec}
+        self.status: dict = {}
+        self.meta = {
+            "name": "weekly",
+            "namespace": "team-a",
+            "generation": generation,
+            "creationTimestamp": "2026-11-30T04:00:00Z",
+        }
+
+    @property
+    def body(self):
+        return {"metadata": self.meta, "spec": self.spec, "status": self.status}
+
+    def on_spec(self, reconciler):
+        patch = SimpleNamespace(status={})
+        reconciler.on_spec(self.body, self.spec, dict(self.status), self.meta, patch)
+        self.status.update(patch.status)
+
+    def on_timer(self, reconciler):
+        patch = SimpleNamespace(status={})
+        reconciler.on_timer(self.body, self.spec, dict(self.status), patch)
+        self.status.update(patch.status)
+
+
+def test_a_one_off_job_is_submitted_once_with_keys_scaled(world, events):
+    cr = CR({"collection": {"apiKeysSecret": "x-keys", "workersPerKey": 2}})
+    cr.on_spec(world.reconciler)
+    (job_id,) = world.ray.jobs
+    assert job_id == "dwt-team-a-weekly-g1-a0" and cr.status["phase"] == "Pending"
+    assert world.apps.scaled == [("dwt-ray-worker", "team-a", 6)]  # 3 keys x 2
+    assert cr.status["workers"] == 6 and cr.status["keys"] == 3
+    command = world.ray.jobs[job_id]["entrypoint"]
+    words = shlex.split(command)
+    assert words[:3] == ["/opt/venv/bin/dwt", "--api-keys-dir", "/var/run/dwt/keys/x-keys"]
+    spec = json.loads(words[words.index("--spec-json") + 1])
+    assert spec["community"] == "ai-ethics" and "schedule" not in spec
+    assert "secret" not in command  # the key values never leave the Secret
+    # The same generation again (a resume, a restarted operator): nothing new.
+    cr.on_spec(world.reconciler)
+    restarted = handlers.Reconciler(world.settings, world.ray, world.kube, world.clock)
+    cr.on_spec(restarted)
+    assert len(world.ray.jobs) == 1
+    assert [e[1] for e in events] == ["Submitted"]
+
+
+def test_progress_is_mirrored_then_success_recorded(world, events):
+    cr = CR({"steps": ["bonds", "cluster"], "historyLimit": 2})
+    cr.on_spec(world.reconciler)
+    job = world.ray.jobs["dwt-team-a-weekly-g1-a0"]
+    job.update(state="RUNNING", counts={"tweets": 12})
+    cr.on_timer(world.reconciler)
+    assert cr.status["phase"] == "Running" and cr.status["counts"] == {"tweets": 12}
+    job.update(state="SUCCEEDED", counts={"tweets": 12, "clusters": 3})
+    world.clock.now += timedelta(minutes=5)
+    cr.on_timer(world.reconciler)
+    assert cr.status["phase"] == "Succeeded" and cr.status["finishedAt"] == "2026-11-30T05:05:00Z"
+    assert cr.status["history"][0]["counts"] == {"tweets": 12, "clusters": 3}
+    assert cr.status["conditions"][0]["type"] == "Succeeded"
+    assert world.apps.scaled == []  # no collection, no scaling
+
+
+def test_a_failed_run_is_retried_with_backoff_then_succeeds(world, events):
+    cr = CR({"steps": ["bonds"], "backoffLimit": 2})
+    cr.on_spec(world.reconciler)
+    world.ray.jobs["dwt-team-a-weekly-g1-a0"].update(state="FAILED", message="boom", tail="Trace")
+    cr.on_timer(world.reconciler)
+    assert cr.status["phase"] == "Pending" and "boom" in cr.status["message"]
+    assert cr.status["retryAt"] == "2026-11-30T05:00:10Z"
+    cr.on_timer(world.reconciler)  # too early: nothing
+    assert len(world.ray.jobs) == 1
+    world.clock.now += timedelta(seconds=11)
+    cr.on_timer(world.reconciler)
+    assert "dwt-team-a-weekly-g1-a1" in world.ray.jobs and cr.status["attempt"] == 1
+    assert cr.status["startedAt"] == "2026-11-30T05:00:00Z"  # the run's first start
+    world.ray.jobs["dwt-team-a-weekly-g1-a1"]["state"] = "SUCCEEDED"
+    cr.on_timer(world.reconciler)
+    assert cr.status["phase"] == "Succeeded"
+    assert ("warn", "Retrying") in [e[:2] for e in events]
+
+
+def test_retries_stop_at_the_backoff_limit(world, events):
+    cr = CR({"steps": ["bonds"], "backoffLimit": 0})
+    cr.on_spec(world.reconciler)
+    world.ray.jobs["dwt-team-a-weekly-g1-a0"].update(
+        state="FAILED", message="bad data", tail="ValueError: x"
+    )
+    cr.on_timer(world.reconciler)
+    assert cr.status["phase"] == "Failed" and "ValueError: x" in cr.status["message"]
+
+
+def test_a_run_past_its_deadline_is_stopped(world, events):
+    cr = CR({"steps": ["bonds"], "activeDeadlineSeconds": 60, "backoffLimit": 5})
+    cr.on_spec(world.reconciler)
+    world.ray.jobs["dwt-team-a-weekly-g1-a0"]["state"] = "RUNNING"
+    world.clock.now += timedelta(seconds=61)
+    cr.on_timer(world.reconciler)
+    assert world.ray.stopped == ["dwt-team-a-weekly-g1-a0"]
+    assert cr.status["phase"] == "Failed" and "deadline" in cr.status["message"]
+    assert cr.status["conditions"][0]["reason"] == "DeadlineExceeded"
+
+
+def test_suspend_stops_and_resume_runs_again(world, events):
+    cr = CR({"steps": ["bonds"]})
+    cr.on_spec(world.reconciler)
+    cr.spec["suspend"] = True
+    cr.meta["generation"] = 2
+    cr.on_spec(world.reconciler)
+    assert cr.status["phase"] == "Suspended" and world.ray.stopped == ["dwt-team-a-weekly-g1-a0"]
+    cr.on_timer(world.reconciler)  # suspended: no polling, no schedule
+    cr.spec["suspend"] = False
+    cr.meta["generation"] = 3
+    cr.on_spec(world.reconciler)
+    assert "dwt-team-a-weekly-g3-a0" in world.ray.jobs and cr.status["phase"] == "Pending"
+
+
+def test_deletion_stops_the_running_job(world, events):
+    cr = CR({"steps": ["bonds"]})
+    cr.on_spec(world.reconciler)
+    world.reconciler.on_delete(cr.body, cr.status)
+    assert world.ray.stopped == ["dwt-team-a-weekly-g1-a0"]
+
+
+@pytest.mark.parametrize(("policy", "expected"), [("Forbid", 1), ("Replace", 2)])
+def test_schedule_fires_and_obeys_the_concurrency_policy(world, events, policy, expected):
+    cr = CR(
+        {
+            "steps": ["bonds"],
+            "schedule": "0 6 * * *",
+            "timeZone": "Europe/Paris",
+            "concurrencyPolicy": policy,
+        }
+    )
+    cr.on_spec(world.reconciler)
+    assert world.ray.jobs == {} and cr.status["phase"] == "Pending"
+    world.clock.now = datetime(2026, 12, 1, 5, 0, 30, tzinfo=UTC)  # 06:00:30 in Paris
+    cr.on_timer(world.reconciler)
+    assert list(world.ray.jobs) == ["dwt-team-a-weekly-s202612010600-a0"]
+    assert cr.status["lastScheduleTime"] == "2026-12-01T05:00:00Z"
+    world.ray.jobs["dwt-team-a-weekly-s202612010600-a0"]["state"] = "RUNNING"
+    world.clock.now = datetime(2026, 12, 2, 5, 1, tzinfo=UTC)  # next day, still running
+    cr.on_timer(world.reconciler)
+    assert len(world.ray.jobs) == expected
+    assert cr.status["lastScheduleTime"] == "2026-12-02T05:00:00Z"
+    if policy == "Forbid":
+        assert ("info", "Skipped") in [e[:2] for e in events]
+    else:
+        assert world.ray.stopped == ["dwt-team-a-weekly-s202612010600-a0"]
+
+
+def test_missed_firings_collapse_into_one_run(world, events):
+    cr = CR({"steps": ["bonds"], "schedule": "@hourly"})
+    cr.on_spec(world.reconciler)
+    world.clock.now = T0 + timedelta(hours=5, minutes=1)  # the operator was down 5 hours
+    cr.on_timer(world.reconciler)
+    assert len(world.ray.jobs) == 1 and cr.status["lastScheduleTime"] == "2026-11-30T10:00:00Z"
+
+
+def test_invalid_spec_and_missing_keys_fail_with_a_reason(world, events):
+    cr = CR({"timeZone": "Mars/Olympus"})
+    cr.on_spec(world.reconciler)
+    assert cr.status["phase"] == "Failed" and "unknown time zone" in cr.status["message"]
+    world.kube["core"] = FakeCore(keys=0)
+    cr = CR({"steps": ["collect"]})
+    cr.on_spec(world.reconciler)
+    assert cr.status["phase"] == "Failed" and "holds no API key" in cr.status["message"]
+    assert world.ray.jobs == {}
+
+
+def test_progress_lines_are_read_from_job_logs():
+    logs = "\n".join(
+        [
+            "starting",
+            'DWT_PROGRESS {"event": "step", "step": "collect", "state": "running"}',
+            'DWT_PROGRESS {"event": "progress", "step": "collect", "done": 3, "total": 9}',
+            'DWT_PROGRESS {"event": "step", "step": "collect", "state": "done", '
+            '"counts": {"tweets_new": 40}}',
+            'DWT_PROGRESS {"event": "summary", "status": "succeeded", "counts": {"tweets_new": 40, '
+            '"clusters": 2}}',
+            "DWT_PROGRESS not json",
+        ]
+    )
+    counts, steps = read_progress(logs)
+    assert counts == {"tweets_new": 40, "clusters": 2}
+    assert steps["collect"] == {"state": "done", "done": 3, "total": 9}
