@@ -308,10 +308,12 @@ def build_registry(
     settings: OperatorSettings | None = None,
     ray: RayJobs | None = None,
     kube: Callable[[], dict[str, Any] | None] = kube_apis,
+    registry: kopf.OperatorRegistry | None = None,
 ) -> kopf.OperatorRegistry:
-    """A fresh registry with the CommunityJob handlers (tests build one per operator)."""
+    """The CommunityJob handlers in ``registry`` (a fresh one by default: tests build one
+    per operator, with their own login handler)."""
     settings = settings or OperatorSettings()
-    registry = kopf.OperatorRegistry()
+    registry = registry or kopf.OperatorRegistry()
     state: dict[str, Reconciler] = {}
 
     def reconciler() -> Reconciler:

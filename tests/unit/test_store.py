@@ -191,3 +191,20 @@ def test_follow_lists_in_pages_replace_the_old_list(store: Store):
     store.put_follows("1", ["4", "5"])
     assert store.follows().column("target_id").to_pylist() == ["2", "4", "5"]
     assert "pass_targets" not in store[Coll.FOLLOWS].find_one({"_id": "1"})
+
+
+def test_in_process_store_persists_to_a_file(tmp_path):
+    from dwt.store import inprocess
+
+    url = f"mongomock://localhost/dwt?file={tmp_path / 'store.json'}"
+    store = Store.open(url)
+    load_sample(store)
+    counts = store.counts()
+    store.flush()
+    inprocess.drop(url)  # as if the process ended
+    again = Store.open(url)
+    assert again.counts() == counts
+    table = again.interactions()
+    assert table.column("created_at")[0].as_py().tzinfo is not None
+    assert again.members("sample").num_rows == 4
+    Store.open("mongomock://localhost/other").flush()  # no file: nothing to do

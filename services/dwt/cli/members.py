@@ -47,6 +47,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             if r["account_id"] in wanted or r["username"].lower() in wanted
         ]
         removed = store.remove_members(args.community, ids)
+        store.flush()
         print(f"removed {removed} member(s)")
         return 0 if removed == len(wanted) else 1
     return _add(args, settings, store)
@@ -80,6 +81,7 @@ def _add(args: argparse.Namespace, settings: Settings, store: Store) -> int:
         print(f"  @{name}: {reason.replace('_', ' ')}, not added", file=sys.stderr)
     if found.data:
         store.add_members(args.community, found.data, core=args.core, source="manual")
+        store.flush()
         print(
             f"added {len(found.data)} member(s): "
             + ", ".join(f"@{u['username']}" for u in found.data)

@@ -138,6 +138,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     finally:
         if bars is not None:
             bars.close()
+        store.flush()
     summary = {
         "run_id": result.run_id,
         "status": result.status,

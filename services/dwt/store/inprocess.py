@@ -12,6 +12,10 @@ Two adaptations, both confined to this module:
   directly. Results are the same as a scan's; only the cost changes.
 
 One client per URL per process, so every component of a local run sees the same data.
+A URL with ``?file=PATH`` (``mongomock://localhost/dwt?file=/var/lib/dwt/store.json``)
+starts from that file and :func:`save` writes it back (MongoDB extended JSON, replaced
+atomically), so a local store outlives its process: a Ray job's driver, the dashboard and
+the next ``dwt run`` can share one without a server.
 """
 
 from __future__ import annotations
@@ -20,13 +24,18 @@ import functools
 import inspect
 import threading
 from collections.abc import Callable
+from datetime import UTC
+from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import mongomock
+from bson import json_util
 from mongomock.collection import BulkOperationBuilder
 from mongomock.collection import Collection as MockCollection
 
 _CLIENTS: dict[str, mongomock.MongoClient] = {}
+_JSON = json_util.JSONOptions(json_mode=json_util.JSONMode.CANONICAL, tz_aware=True, tzinfo=UTC)
 _LOCK = threading.Lock()
 
 
@@ -87,7 +96,43 @@ def client(url: str) -> mongomock.MongoClient:
     with _LOCK:
         if url not in _CLIENTS:
             _CLIENTS[url] = mongomock.MongoClient(tz_aware=True)
+            path = persist_path(url)
+            if path is not None and path.exists():
+                _load(_CLIENTS[url], path)
         return _CLIENTS[url]
+
+
+def persist_path(url: str) -> Path | None:
+    values = parse_qs(urlsplit(url).query).get("file")
+    return Path(values[0]) if values else None
+
+
+def _load(client: mongomock.MongoClient, path: Path) -> None:
+    dump = json_util.loads(path.read_text(), json_options=_JSON)
+    for db_name, collections in dump.items():
+        for name, docs in collections.items():
+            if docs:
+                client[db_name][name].insert_many(docs)
+
+
+def save(url: str) -> Path | None:
+    """Write the in-process data of ``url`` to its ``?file=`` (no file: nothing to do)."""
+    path = persist_path(url)
+    if path is None or url not in _CLIENTS:
+        return None
+    engine = _CLIENTS[url]
+    dump = {
+        db_name: {
+            name: list(engine[db_name][name].find())
+            for name in engine[db_name].list_collection_names()
+        }
+        for db_name in engine.list_database_names()
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".part")
+    partial.write_text(json_util.dumps(dump, json_options=_JSON))
+    partial.replace(path)
+    return path
 
 
 def drop(url: str) -> None:

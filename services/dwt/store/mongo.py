@@ -89,7 +89,7 @@ BOND_LISTS_SCHEMA = pa.schema(
 
 def _client_for(url: str) -> tuple[Any, str]:
     parts = urlsplit(url)
-    db_name = parts.path.lstrip("/").split("?")[0] or "dwt"
+    db_name = parts.path.lstrip("/") or "dwt"
     if parts.scheme == "mongomock":
         from dwt.store import inprocess  # imported only when asked for
 
@@ -100,21 +100,29 @@ def _client_for(url: str) -> tuple[Any, str]:
 class Store:
     """Typed access to the product's collections. Create with :meth:`open`."""
 
-    def __init__(self, db: Database, url_redacted: str) -> None:
+    def __init__(self, db: Database, url_redacted: str, source: str = "") -> None:
         self.db = db
         self.url = url_redacted
+        self._source = source  # the full URL, kept out of reprs (it may hold a password)
 
     @classmethod
     def open(cls, url: str, *, ensure_indexes: bool = True) -> Store:
         """Open the store at ``url``; creates the indexes (idempotently) unless told not to."""
         client, db_name = _client_for(url)
-        store = cls(client[db_name], redact_url(url))
+        store = cls(client[db_name], redact_url(url), source=url)
         if ensure_indexes:
             store.ensure_indexes()
         return store
 
     def __repr__(self) -> str:
         return f"Store({self.url!r})"
+
+    def flush(self) -> None:
+        """Persist an in-process store that has a ``?file=`` (a server needs nothing)."""
+        if self._source.startswith("mongomock:"):
+            from dwt.store import inprocess
+
+            inprocess.save(self._source)
 
     def __getitem__(self, coll: Coll | str) -> Collection:
         return self.db[Coll(coll).value]
