@@ -292,3 +292,41 @@ def test_progress_lines_are_read_from_job_logs():
     counts, steps = read_progress(logs)
     assert counts == {"tweets_new": 40, "clusters": 2}
     assert steps["collect"] == {"state": "done", "done": 3, "total": 9}
+
+
+def test_a_kuberay_worker_group_is_scaled_by_json_patch():
+    from dwt_operator.scaling import ScalingError, scale_workers
+
+    class Custom:
+        def __init__(self):
+            self.patches = []
+
+        def get_namespaced_custom_object(self, group, version, namespace, plural, name):
+            return {
+                "spec": {
+                    "workerGroupSpecs": [
+                        {"groupName": "other", "replicas": 1, "maxReplicas": 1},
+                        {"groupName": "collectors", "replicas": 1, "maxReplicas": 2},
+                    ]
+                }
+            }
+
+        def patch_namespaced_custom_object(self, group, version, namespace, plural, name, body):
+            self.patches.append((group, plural, name, body))
+
+    custom = Custom()
+    settings = OperatorSettings(workers_kind="raycluster", workers_name="dwt")
+    scale_workers({"custom": custom}, "team-a", 6, settings)
+    ((group, plural, name, patch),) = custom.patches
+    assert (group, plural, name) == ("ray.io", "rayclusters", "dwt")
+    assert patch == [
+        {"op": "replace", "path": "/spec/workerGroupSpecs/1/replicas", "value": 6},
+        {"op": "replace", "path": "/spec/workerGroupSpecs/1/maxReplicas", "value": 6},
+    ]
+    with pytest.raises(ScalingError, match="no worker group"):
+        scale_workers(
+            {"custom": custom},
+            "team-a",
+            6,
+            OperatorSettings(workers_kind="raycluster", workers_group="missing"),
+        )
