@@ -126,6 +126,9 @@ def test_a_community_job_runs_the_pipeline_on_ray(tmp_path: Path):
 
             cr = api.wait_for(finished, timeout=240, message="the CommunityJob to finish")
             events = api.list("v1/events", "default")
+            from ray.job_submission import JobSubmissionClient
+
+            info = JobSubmissionClient(head).get_job_info(cr["status"]["rayJobId"])
         scaled = api.get("apps/v1/deployments", "default", "dwt-ray-worker")
 
     status = cr["status"]
@@ -138,6 +141,9 @@ def test_a_community_job_runs_the_pipeline_on_ray(tmp_path: Path):
     assert scaled["spec"]["replicas"] == 4
     assert status["rayJobId"] == "dwt-default-weekly-g1-a0"
     assert status["history"][0]["phase"] == "Succeeded"
+    # Keys travel as a mounted path, never in the job's command, metadata or environment.
+    shown = f"{info.entrypoint} {info.metadata} {info.runtime_env}"
+    assert str(mounted) in shown and not any(key in shown for key in KEYS)
     reasons = {e.get("reason") for e in events}
     assert {"Submitted", "Succeeded"} <= reasons
     # The job wrote its results back to the shared store file.

@@ -330,3 +330,13 @@ def test_a_kuberay_worker_group_is_scaled_by_json_patch():
             6,
             OperatorSettings(workers_kind="raycluster", workers_group="missing"),
         )
+
+
+def test_the_operator_command_starts(tmp_path):
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-m", "dwt_operator", "--help"], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0 and "--liveness" in done.stdout
