@@ -20,6 +20,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from dwt.stages.columns import ints
 from dwt.store.mongo import INTERACTIONS_SCHEMA
 from dwt.xapi.dataset import Dataset
 
@@ -76,8 +77,8 @@ def stage_inputs(dataset: Dataset) -> StageInputs:
         interactions=interactions,
         follows=dataset.follows,
         window=window,
-        community=_ints(users.column("community")),
-        burst=_ints(tweets.column("burst")),
+        community=ints(users.column("community")),
+        burst=ints(tweets.column("burst")),
     )
 
 
@@ -121,7 +122,7 @@ def _directed_at(tweets: pa.Table, everything: pa.Table) -> pa.ListArray:
     """mentions ∪ replied-to user ∪ quoted/retweeted author, in that order, minus the author."""
     n = tweets.num_rows
     mentions = tweets.column("mentions").combine_chunks()
-    mention_rows = _ints(pc.list_parent_indices(mentions))
+    mention_rows = ints(pc.list_parent_indices(mentions))
     mention_ids = pc.list_flatten(mentions)
 
     kind = tweets.column("kind")
@@ -153,7 +154,7 @@ def _directed_at(tweets: pa.Table, everything: pa.Table) -> pa.ListArray:
 def _hashtags(tweets: pa.Table) -> pa.ListArray:
     """Lower-cased, de-duplicated hashtags (as collection stores them)."""
     tags = tweets.column("hashtags").combine_chunks()
-    rows = _ints(pc.list_parent_indices(tags))
+    rows = ints(pc.list_parent_indices(tags))
     values = pc.utf8_lower(pc.list_flatten(tags))
     keep = pc.is_valid(values)
     return _list_array(
@@ -165,7 +166,7 @@ def _hashtags(tweets: pa.Table) -> pa.ListArray:
 def _engagement(tweets: pa.Table) -> pa.Array:
     total = np.zeros(tweets.num_rows, dtype=np.int64)
     for name in _ENGAGEMENT:
-        total += _ints(pc.fill_null(tweets.column(name), 0))
+        total += ints(pc.fill_null(tweets.column(name), 0))
     return pa.array(total)
 
 
@@ -173,7 +174,7 @@ def _first_occurrences(rows: np.ndarray, values: pa.Array) -> tuple[np.ndarray, 
     """Drop repeated (row, value) pairs, keeping the first; ``rows`` must be sorted."""
     if len(rows) == 0:
         return rows, values
-    codes = _ints(pc.dictionary_encode(values).indices)
+    codes = ints(pc.dictionary_encode(values).indices)
     key = rows * (int(codes.max()) + 1) + codes
     _, first = np.unique(key, return_index=True)
     first.sort()
@@ -184,9 +185,3 @@ def _list_array(n: int, rows: np.ndarray, values: pa.Array) -> pa.ListArray:
     offsets = np.zeros(n + 1, dtype=np.int32)
     np.cumsum(np.bincount(rows, minlength=n), out=offsets[1:])
     return pa.ListArray.from_arrays(pa.array(offsets), values.cast(pa.string()))
-
-
-def _ints(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
-    if isinstance(values, pa.ChunkedArray):
-        values = values.combine_chunks()
-    return values.to_numpy(zero_copy_only=False).astype(np.int64, copy=False)

@@ -23,6 +23,7 @@ from dwt.pipeline.progress import Progress
 from dwt.pipeline.spec import RunSpec
 from dwt.stages.bonds import BondGraph, IndexedWeek
 from dwt.stages.cluster import ISOLATED, InfomapClusters
+from dwt.stages.columns import ints
 from dwt.stages.content import ContentFinder
 from dwt.stages.discover import discover_candidates
 from dwt.stages.summaries import bond_stats, cluster_profiles
@@ -125,16 +126,12 @@ def _stored_graph(week: Week) -> BondGraph:
     graph.matrix_ = sp.csr_matrix(
         (
             weight.filter(keep).to_numpy(zero_copy_only=False),
-            (_ints(src.filter(keep)), _ints(dst.filter(keep))),
+            (ints(src.filter(keep)), ints(dst.filter(keep))),
         ),
         shape=(n, n),
     )
-    graph.activity_ = _ints(pc.fill_null(activity, 0))
+    graph.activity_ = ints(pc.fill_null(activity, 0))
     return graph
-
-
-def _ints(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
-    return np.asarray(values.to_numpy(zero_copy_only=False), dtype=np.int64)
 
 
 def cluster(week: Week, run_id: str) -> dict[str, int]:
@@ -181,7 +178,7 @@ def _stored_labels(week: Week) -> np.ndarray:
     if labels.null_count == len(labels) and len(labels):
         raise MissingInputError("no clusters stored for this community: run the cluster step")
     # Members added since the last clustering have no cluster yet: treat them as isolated.
-    return _ints(pc.fill_null(labels, ISOLATED))
+    return ints(pc.fill_null(labels, ISOLATED))
 
 
 def content(week: Week, run_id: str) -> dict[str, int]:

@@ -23,6 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import scipy.sparse as sp
 
+from dwt.stages.columns import ints
 from dwt.stages.weights import BondWeights
 
 KINDS = ("tweet", "retweet", "quote", "reply")
@@ -58,15 +59,15 @@ class IndexedWeek:
         author = pc.index_in(interactions.column("author_id"), value_set=ids)
         keep = pc.is_valid(author)
         tweets = interactions.filter(keep)
-        author = _ints(author.filter(keep))
+        author = ints(author.filter(keep))
         kind = pc.index_in(tweets.column("kind"), value_set=pa.array(KINDS))
-        kind = _ints(pc.fill_null(kind, 0))
+        kind = ints(pc.fill_null(kind, 0))
 
         directed = pa.chunked_array(tweets.column("directed_at")).combine_chunks()
-        pair_tweet = _ints(pc.list_parent_indices(directed))
+        pair_tweet = ints(pc.list_parent_indices(directed))
         pair_target = pc.index_in(pc.list_flatten(directed), value_set=ids)
         valid = pc.is_valid(pair_target).to_numpy(zero_copy_only=False)
-        pair_tweet, pair_target = pair_tweet[valid], _ints(pair_target.filter(valid))
+        pair_tweet, pair_target = pair_tweet[valid], ints(pair_target.filter(valid))
 
         src = pc.index_in(follows.column("source_id"), value_set=ids)
         dst = pc.index_in(follows.column("target_id"), value_set=ids)
@@ -77,8 +78,8 @@ class IndexedWeek:
             kind=kind,
             pair_tweet=pair_tweet,
             pair_target=pair_target,
-            follow_src=_ints(src.filter(both)),
-            follow_dst=_ints(dst.filter(both)),
+            follow_src=ints(src.filter(both)),
+            follow_dst=ints(dst.filter(both)),
         )
 
     def select_authors(self, authors: np.ndarray) -> IndexedWeek:
@@ -95,12 +96,6 @@ class IndexedWeek:
             follow_src=self.follow_src,
             follow_dst=self.follow_dst,
         )
-
-
-def _ints(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
-    if isinstance(values, pa.ChunkedArray):
-        values = values.combine_chunks()
-    return values.to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
 
 
 def bond_matrix(week: IndexedWeek, weights: BondWeights) -> sp.csr_matrix:

@@ -38,6 +38,8 @@ import scipy.sparse as sp
 from sklearn.cluster import DBSCAN
 from sklearn.feature_extraction.text import TfidfTransformer
 
+from dwt.stages.columns import ints
+
 TIER_WITHIN, TIER_ACROSS, TIER_OUTSIDE = 1, 2, 3
 _OUTSIDER = -2  # cluster code of an account that is not a member
 
@@ -125,7 +127,7 @@ class ContentFinder:
             raise ValueError(f"labels must have one entry per member ({len(ids)})")
         author = pc.index_in(interactions.column("author_id"), value_set=ids)
         week = interactions.filter(pc.is_valid(author))
-        author = _ints(author.drop_null())
+        author = ints(author.drop_null())
         cluster = labels[author]
         tier = _tiers(week, ids, labels, cluster)
         self.window_ = window or _span(week.column("created_at"))
@@ -302,12 +304,6 @@ class ContentFinder:
 # ---- helpers -------------------------------------------------------------------------------
 
 
-def _ints(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
-    if isinstance(values, pa.ChunkedArray):
-        values = values.combine_chunks()
-    return values.to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
-
-
 def _seconds(times: pa.ChunkedArray) -> np.ndarray:
     return pc.cast(times, pa.int64()).to_numpy() / 1000.0
 
@@ -322,11 +318,11 @@ def _span(times: pa.ChunkedArray) -> tuple[datetime, datetime]:
 
 def _tiers(week: pa.Table, ids: pa.Array, labels: np.ndarray, cluster: np.ndarray) -> np.ndarray:
     directed = pa.chunked_array(week.column("directed_at")).combine_chunks()
-    pair_tweet = _ints(pc.list_parent_indices(directed))
+    pair_tweet = ints(pc.list_parent_indices(directed))
     target = pc.index_in(pc.list_flatten(directed), value_set=ids)
     target_cluster = np.where(
         pc.is_valid(target).to_numpy(zero_copy_only=False),
-        labels[_ints(pc.fill_null(target, 0))] if len(labels) else _OUTSIDER,
+        labels[ints(pc.fill_null(target, 0))] if len(labels) else _OUTSIDER,
         _OUTSIDER,
     )
     pair_tier = np.where(
@@ -354,7 +350,7 @@ def _tokens(week: pa.Table, bucket: timedelta, start: datetime | None) -> sp.csr
     add(every, week.column("author_id").combine_chunks(), "u")
     for column, prefix in (("directed_at", "u"), ("hashtags", "#")):
         values = pa.chunked_array(week.column(column)).combine_chunks()
-        add(_ints(pc.list_parent_indices(values)), pc.list_flatten(values), prefix)
+        add(ints(pc.list_parent_indices(values)), pc.list_flatten(values), prefix)
     add(every, week.column("conversation_id").combine_chunks(), "c")
     add(every, week.column("referenced_id").combine_chunks(), "c")
     if start is not None and n:
@@ -363,7 +359,7 @@ def _tokens(week: pa.Table, bucket: timedelta, start: datetime | None) -> sp.csr
         add(every, pa.array(np.nan_to_num(slot, nan=-1).astype(np.int64).astype(str)), "t")
     all_rows = np.concatenate(rows) if rows else np.zeros(0, np.int64)
     codes = pc.dictionary_encode(pa.chunked_array(tokens, pa.string())).combine_chunks()
-    cols = _ints(codes.indices)
+    cols = ints(codes.indices)
     return sp.csr_matrix(
         (np.ones(len(cols)), (all_rows, cols)), shape=(n, max(len(codes.dictionary), 1))
     )
@@ -399,7 +395,7 @@ def _slice_index(tweets: pa.Table, slices: pa.Table) -> np.ndarray:
         .join(numbered, key)
         .sort_by("row")
     )
-    return _ints(joined.column("slice"))
+    return ints(joined.column("slice"))
 
 
 def _rank(slices: pa.Table) -> pa.Table:
