@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint install manifests clean
+.PHONY: demo test lint install manifests browser clean
 
 $(STAMP): pyproject.toml requirements/constraints.txt
 	$(PYTHON) -c 'import sys; assert sys.version_info[:2] >= (3, 11), "Python 3.11+ is required"'
@@ -23,7 +23,15 @@ demo: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
-test: lint
+# Debian's Chromium for the dashboard's browser tests (Playwright drives it; no browser
+# download). Installed when running as root, as CI does; otherwise those tests skip.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "chromium not installed (needs root): browser tests will be skipped"; fi; }
+
+test: lint browser
 	$(BIN)/python -m pytest
 
 manifests: $(STAMP)

@@ -1,0 +1,233 @@
+"""The Dash app: :func:`create_app` wires pages, callbacks and login over a store.
+
+Callbacks are thin: each reads the session's user and the selected community, checks the
+user may see it, and calls a :class:`Handlers` method (plain Python, testable without a
+browser or a request).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import dash
+from dash import ALL, Input, Output, State, ctx, html
+from dash.exceptions import PreventUpdate
+
+from dwt.store import Store, StoreError
+from dwt.store.candidates import apply_actions
+from dwt_dashboard import data, layout
+from dwt_dashboard.auth import UserDirectory, current_user, install
+from dwt_dashboard.launcher import Launcher
+
+INSIGHT_STEPS = ["bonds", "cluster", "content"]
+
+
+class Handlers:
+    """What each page and button does, for a given user and community."""
+
+    def __init__(
+        self,
+        store: Store,
+        launcher: Launcher,
+        users: UserDirectory,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        self.store = store
+        self.launcher = launcher
+        self.users = users
+        self.clock = clock or (lambda: datetime.now(UTC))
+
+    def allowed(self, user: str | None, community: str | None) -> bool:
+        return self.users.allowed(user, community)
+
+    def page(self, user: str | None, pathname: str | None, community: str | None) -> Any:
+        if not self.allowed(user, community):
+            return html.P("Choose one of your communities.", className="error")
+        path = (pathname or "/").rstrip("/") or "/"
+        if path == "/users":
+            return layout.users(
+                data.members(self.store, community), data.candidates(self.store, community)
+            )
+        if path == "/insights":
+            return layout.insights(
+                data.clusters(self.store, community), data.graph_elements(self.store, community)
+            )
+        if path == "/jobs":
+            return layout.jobs(data.runs(self.store, community))
+        return layout.home(data.overview(self.store, community, self.clock()))
+
+    def decide(self, user: str | None, community: str | None, account: str, action: str) -> str:
+        """Apply one decision on a candidate; the message says what happened."""
+        if not self.allowed(user, community):
+            return "You may not act on this community."
+        try:
+            added = apply_actions(self.store, community, {account: action}, self.clock())
+        except (StoreError, ValueError) as exc:
+            return f"Not done: {exc}"
+        self.store.flush()
+        if added:
+            kind = "core member" if added[0]["core"] else "member"
+            return f"@{added[0]['username']} added as {kind}; collected on the next run."
+        return {"mute": "Muted for 7 days", "block": "Blocked"}.get(
+            action, action
+        ) + f": {account}."
+
+    def add_member(self, user: str | None, community: str | None, username: str, core: bool) -> str:
+        if not self.allowed(user, community):
+            return "You may not act on this community."
+        if not (username or "").strip():
+            return "Type a username."
+        return self.launcher.add_members(community, [username], core=core)
+
+    def launch(self, user: str | None, community: str | None, weights: dict[str, float]) -> str:
+        """Start bonds + cluster + content with the chosen weights; the run id to follow."""
+        if not self.allowed(user, community):
+            return "You may not act on this community."
+        try:
+            run_id = self.launcher.run(community, {"steps": INSIGHT_STEPS, "weights": weights})
+        except ValueError as exc:
+            return f"Not started: {exc}"
+        return f"Started run {run_id}; follow it on the Jobs page."
+
+    def cluster(self, user: str | None, community: str | None, cluster: int | None) -> Any:
+        if not self.allowed(user, community):
+            raise PreventUpdate
+        found = [c for c in data.clusters(self.store, community) if c["cluster"] == cluster]
+        return layout.cluster_detail(found[0] if found else None)
+
+    def conversations(
+        self, user: str | None, community: str | None, cluster: int | None, tier: int
+    ) -> Any:
+        if not self.allowed(user, community) or cluster is None:
+            raise PreventUpdate
+        return layout.conversation_list(data.conversations(self.store, community, cluster, tier))
+
+
+def slider_weights(values: list[float]) -> dict[str, float]:
+    """Slider positions (log10) back to weights, in ``BondWeights`` field order."""
+    return {name: round(10**v, 4) for name, v in zip(data.weight_defaults(), values, strict=True)}
+
+
+def create_app(
+    store: Store,
+    launcher: Launcher,
+    users: UserDirectory,
+    clock: Callable[[], datetime] | None = None,
+) -> dash.Dash:
+    """The dashboard over ``store``; ``launcher`` starts runs; ``users`` may log in."""
+    app = dash.Dash(
+        __name__,
+        title="Discover Weekly",
+        suppress_callback_exceptions=True,
+        serve_locally=True,
+        update_title=None,
+    )
+    handlers = Handlers(store, launcher, users, clock)
+    app.handlers = handlers  # type: ignore[attr-defined]  # for tests and embedding
+    install(app.server, users)
+
+    def serve_layout() -> Any:
+        user = current_user()
+        return layout.shell(data.communities(store, users.communities(user)), user or "")
+
+    app.layout = serve_layout
+    app.validation_layout = html.Div(
+        [
+            layout.shell([], ""),
+            layout.users([], []),
+            layout.insights([], []),
+            layout.jobs([]),
+        ]
+    )
+
+    @app.callback(Output("page", "children"), Input("url", "pathname"), Input("community", "value"))
+    def _page(pathname: str | None, community: str | None) -> Any:
+        return handlers.page(current_user(), pathname, community)
+
+    @app.callback(
+        Output("cand-result", "children"),
+        Output("cand-list", "children"),
+        Input({"type": "cand", "account": ALL, "action": ALL}, "n_clicks"),
+        State("community", "value"),
+        prevent_initial_call=True,
+    )
+    def _decide(clicks: list[int | None], community: str | None) -> tuple[str, Any]:
+        trigger = ctx.triggered_id
+        if not trigger or not any(clicks):
+            raise PreventUpdate
+        message = handlers.decide(current_user(), community, trigger["account"], trigger["action"])
+        return message, layout.candidate_rows(data.candidates(store, community))
+
+    @app.callback(
+        Output("add-result", "children"),
+        Input("add-button", "n_clicks"),
+        State("add-username", "value"),
+        State("add-core", "value"),
+        State("community", "value"),
+        prevent_initial_call=True,
+    )
+    def _add(_: int, username: str | None, core: list[str], community: str | None) -> str:
+        return handlers.add_member(
+            current_user(), community, username or "", "core" in (core or [])
+        )
+
+    weight_ids = [f"w-{name}" for name in data.weight_defaults()]
+
+    @app.callback(
+        Output("run-result", "children"),
+        Input("run-button", "n_clicks"),
+        State("community", "value"),
+        *[State(i, "value") for i in weight_ids],
+        prevent_initial_call=True,
+    )
+    def _launch(_: int, community: str | None, *values: float) -> str:
+        return handlers.launch(current_user(), community, slider_weights(list(values)))
+
+    @app.callback(
+        Output("cluster-pick", "value"),
+        Input("cluster-prev", "n_clicks"),
+        Input("cluster-next", "n_clicks"),
+        State("cluster-pick", "value"),
+        State("cluster-pick", "options"),
+        prevent_initial_call=True,
+    )
+    def _step(_p: int, _n: int, current: int | None, options: list[dict[str, Any]]) -> int:
+        values = [o["value"] for o in options or []]
+        if not values:
+            raise PreventUpdate
+        index = values.index(current) if current in values else 0
+        index += -1 if ctx.triggered_id == "cluster-prev" else 1
+        return values[index % len(values)]
+
+    @app.callback(
+        Output("cluster-detail", "children"),
+        Input("cluster-pick", "value"),
+        State("community", "value"),
+        prevent_initial_call=True,
+    )
+    def _cluster(cluster: int | None, community: str | None) -> Any:
+        return handlers.cluster(current_user(), community, cluster)
+
+    @app.callback(
+        Output("conversations", "children"),
+        Input("cluster-pick", "value"),
+        Input("tier-pick", "value"),
+        State("community", "value"),
+    )
+    def _conversations(cluster: int | None, tier: int, community: str | None) -> Any:
+        return handlers.conversations(current_user(), community, cluster, tier)
+
+    @app.callback(
+        Output("jobs-table", "children"),
+        Input("jobs-tick", "n_intervals"),
+        State("community", "value"),
+        prevent_initial_call=True,
+    )
+    def _jobs(_: int, community: str | None) -> Any:
+        if not handlers.allowed(current_user(), community):
+            raise PreventUpdate
+        return layout.runs_table(data.runs(store, community))
+
+    return app

@@ -1,0 +1,193 @@
+"""Store reads for the dashboard, as plain dicts and lists.
+
+Pages render only what these functions return, so every number and link a person sees can
+be tested without a browser, and nothing but results (never settings) reaches the HTML.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from dwt.stages.weights import BondWeights
+from dwt.store import Coll, Store
+from dwt.store.candidates import pending_candidates
+from dwt.store.runs import recent_runs
+
+#: One line per bond weight, shown next to its slider.
+WEIGHT_HELP: dict[str, str] = {
+    "tweet": "base bond every follower gains for each tweet of an account they follow",
+    "mention": "bond to a member mentioned in a plain tweet",
+    "retweet": "bond to the member whose tweet is retweeted",
+    "quote": "bond to the member whose tweet is quoted",
+    "reply": "bond to the member replied to (a conversation: the strongest signal)",
+}
+
+TIERS = {1: "within the cluster", 2: "with other clusters", 3: "with outsiders"}
+
+
+def weight_defaults() -> dict[str, float]:
+    """The sliders' defaults: the pipeline's own (``BondWeights``), never a copy."""
+    return BondWeights().to_dict()
+
+
+def communities(store: Store, allowed: list[str]) -> list[str]:
+    """The allowed communities that exist in the store (a person may be allowed more)."""
+    found = {d["_id"] for d in store[Coll.COMMUNITIES].find({"_id": {"$in": allowed}})}
+    return [c for c in allowed if c in found]
+
+
+def usernames(store: Store, account_ids: list[str]) -> dict[str, str]:
+    cursor = store[Coll.ACCOUNTS].find({"_id": {"$in": list(account_ids)}}, {"username": 1})
+    return {d["_id"]: d["username"] for d in cursor}
+
+
+def week_window(
+    store: Store, community: str, now: datetime | None = None
+) -> tuple[datetime, datetime]:
+    """The week the insights describe: the latest succeeded run's window, else 7 days to now."""
+    run = store[Coll.RUNS].find_one(
+        {"community": community, "status": "succeeded", "params.window": {"$exists": True}},
+        sort=[("started_at", -1)],
+    )
+    if run:
+        window = run["params"]["window"]
+        return datetime.fromisoformat(window["since"]), datetime.fromisoformat(window["until"])
+    until = now or datetime.now(UTC)
+    return until - timedelta(days=7), until
+
+
+def overview(store: Store, community: str, now: datetime | None = None) -> dict[str, Any]:
+    """Home page numbers: members, tweets this week, clusters, the last runs."""
+    member_ids = [
+        d["account_id"]
+        for d in store[Coll.MEMBERS].find({"community": community}, {"account_id": 1})
+    ]
+    since, until = week_window(store, community, now)
+    tweets = store[Coll.TWEETS].count_documents(
+        {"author_id": {"$in": member_ids}, "created_at": {"$gte": since, "$lt": until}}
+    )
+    clusters = store[Coll.CLUSTERS].count_documents(
+        {"community": community, "cluster": {"$gte": 0}}
+    )
+    return {
+        "members": len(member_ids),
+        "tweets": tweets,
+        "since": since,
+        "until": until,
+        "clusters": clusters,
+        "runs": runs(store, community, limit=5),
+    }
+
+
+def members(store: Store, community: str) -> list[dict[str, Any]]:
+    """Members, most active first."""
+    rows = store.members(community).to_pylist()
+    rows.sort(key=lambda r: (-(r["activity"] or 0), r["username"].lower()))
+    return rows
+
+
+def candidates(store: Store, community: str) -> list[dict[str, Any]]:
+    """Pending candidates, best first, with their profile link."""
+    out = []
+    for cand in pending_candidates(store, community):
+        name = cand.get("username")
+        out.append(
+            {
+                "account_id": cand["account_id"],
+                "username": name,
+                "interactions": cand["interactions"],
+                "members": cand.get("members", 0),
+                "url": f"https://x.com/{name}"
+                if name
+                else f"https://x.com/i/user/{cand['account_id']}",
+            }
+        )
+    return out
+
+
+def clusters(store: Store, community: str) -> list[dict[str, Any]]:
+    """Clusters in order (-1, members without bonds, last), with usernames resolved."""
+    docs = list(store[Coll.CLUSTERS].find({"community": community}, {"_id": 0}))
+    docs.sort(key=lambda d: (d["cluster"] < 0, d["cluster"]))
+    names = usernames(store, [a for d in docs for a in d["members"]])
+    out = []
+    for d in docs:
+        out.append(
+            {
+                "cluster": d["cluster"],
+                "label": d.get("label") or ("no bonds this week" if d["cluster"] < 0 else ""),
+                "size": d["size"],
+                "internal_weight": d.get("internal_weight", 0.0),
+                "external_weight": d.get("external_weight", 0.0),
+                "hashtags": d.get("hashtags", []),
+                "central": [names.get(a, a) for a in d.get("central", [])],
+                "members": [names.get(a, a) for a in d["members"]],
+            }
+        )
+    return out
+
+
+def conversations(
+    store: Store, community: str, cluster: int, tier: int, limit: int = 50
+) -> list[dict[str, Any]]:
+    """A cluster's conversations at a tier, trending first, then by the pipeline's rank."""
+    docs = list(
+        store[Coll.CONVERSATIONS].find(
+            {"community": community, "cluster": cluster, "tier": tier}, {"_id": 0}
+        )
+    )
+    docs.sort(key=lambda d: (not d.get("trending", False), d["rank"]))
+    return [
+        {
+            "conversation_id": d["conversation_id"],
+            "url": f"https://x.com/i/status/{d['conversation_id']}",
+            "trending": bool(d.get("trending")),
+            "size": d["size"],
+            "participants": d["participants"],
+            "engagement": d.get("engagement", 0),
+            "rank": d["rank"],
+            "last_at": d.get("last_at"),
+        }
+        for d in docs[:limit]
+    ]
+
+
+def graph_elements(store: Store, community: str, limit: int = 300) -> list[dict[str, Any]]:
+    """Cytoscape elements of the bond graph among the ``limit`` most active members."""
+    rows = [r for r in members(store, community) if r["cluster"] is not None][:limit]
+    keep = {r["account_id"]: r for r in rows}
+    elements: list[dict[str, Any]] = [
+        {
+            "data": {"id": a, "label": r["username"], "cluster": r["cluster"]},
+            "classes": f"c{r['cluster'] % 10}" if r["cluster"] >= 0 else "isolated",
+        }
+        for a, r in keep.items()
+    ]
+    for doc in store[Coll.BONDS].find({"community": community, "source_id": {"$in": list(keep)}}):
+        for target, weight in zip(doc["targets"], doc["weights"], strict=True):
+            if target in keep and target != doc["source_id"]:
+                elements.append(
+                    {"data": {"source": doc["source_id"], "target": target, "weight": weight}}
+                )
+    return elements
+
+
+def runs(store: Store, community: str, limit: int = 20) -> list[dict[str, Any]]:
+    """Recent runs, newest first: status, counts and the step in progress."""
+    out = []
+    for run in recent_runs(store, community, limit):
+        progress = run.get("progress") or {}
+        out.append(
+            {
+                "run_id": run["_id"],
+                "status": run.get("status", "?"),
+                "steps": run.get("steps", []),
+                "started_at": run.get("started_at"),
+                "finished_at": run.get("finished_at"),
+                "counts": run.get("counts", {}),
+                "progress": progress,
+                "error": run.get("error"),
+            }
+        )
+    return out

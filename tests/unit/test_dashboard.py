@@ -1,0 +1,209 @@
+"""The dashboard: login, access per community, data functions and callbacks, no secrets."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import UTC, datetime
+
+import pytest
+
+from dwt.pipeline.progress import Progress
+from dwt.pipeline.runner import run_pipeline
+from dwt.pipeline.spec import RunSpec
+from dwt.samples import load_sample
+from dwt.stages.weights import BondWeights
+from dwt.store import Coll, Store
+from dwt_dashboard import data
+from dwt_dashboard.app import create_app, slider_weights
+from dwt_dashboard.auth import UserDirectory, hash_password, user_line, verify_password
+from dwt_dashboard.launcher import LocalLauncher
+
+NOW = datetime(2026, 11, 28, tzinfo=UTC)
+SECRET_KEY = "xkey-SECRET-123456"
+MONGO_URL = "mongodb://dwt:pa55w0rd-SECRET@db.example:27017/dwt"
+
+
+@pytest.fixture
+def sample(store: Store) -> Store:
+    load_sample(store)
+    run_pipeline(
+        store,
+        RunSpec(community="sample", steps=["discover", "bonds", "cluster", "content"]),
+        now=NOW,
+        progress=Progress(store, "r", stream=None),
+        run_id="r",
+    )
+    return store
+
+
+@pytest.fixture
+def users() -> UserDirectory:
+    return UserDirectory.parse(
+        "# test users\n"
+        + user_line("ann", "right", ["sample"], iterations=1000)
+        + "\n"
+        + user_line("bob", "bobpw", ["other"], iterations=1000)
+        + "\n"
+    )
+
+
+@pytest.fixture
+def app(sample: Store, users: UserDirectory, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("DWT_API_KEYS", SECRET_KEY)
+    monkeypatch.setenv("DWT_MONGO_URL", MONGO_URL)
+    monkeypatch.setenv("DWT_DASHBOARD_SECRET_KEY", "test-session-key")
+    launcher = LocalLauncher(sample, clock=lambda: NOW)
+    return create_app(sample, launcher, users, clock=lambda: NOW)
+
+
+def _login(client, username="ann", password="right"):
+    return client.post("/login", data={"username": username, "password": password})
+
+
+def _update(client, output, inputs, state=(), triggered=None):
+    """POST a Dash callback request the way the browser does (``a.x...b.y`` for several)."""
+    parts = [o.split(".") for o in output.strip(".").split("...")]
+    outputs = [{"id": i, "property": p} for i, p in parts]
+    body = {
+        "output": output,
+        "outputs": outputs if len(outputs) > 1 else outputs[0],
+        "inputs": inputs,
+        "state": list(state),
+        "changedPropIds": triggered or [f"{inputs[0]['id']}.{inputs[0]['property']}"],
+    }
+    return client.post("/_dash-update-component", json=body)
+
+
+def test_password_hash_round_trip():
+    encoded = hash_password("s3cret", iterations=1000)
+    assert encoded.startswith("pbkdf2_sha256$1000$")
+    assert verify_password("s3cret", encoded)
+    assert not verify_password("wrong", encoded)
+    assert hash_password("s3cret", iterations=1000) != encoded  # a fresh salt each time
+
+
+def test_login_guard(app):
+    client = app.server.test_client()
+    for path in ("/", "/users", "/_dash-layout"):
+        response = client.get(path)
+        assert response.status_code == 302 and response.location.endswith("/login")
+    assert client.get("/login").status_code == 200
+    assert client.get("/assets/style.css").status_code == 200
+    refused = _login(client, password="nope")
+    assert refused.status_code == 401 and "Wrong username or password" in refused.text
+    assert client.get("/").status_code == 302
+    assert _login(client).status_code == 302
+    assert client.get("/").status_code == 200
+    layout = client.get("/_dash-layout").text
+    assert "sample" in layout and "other" not in layout
+
+
+def test_data_functions(sample: Store):
+    overview = data.overview(sample, "sample")
+    assert overview["members"] == 4 and overview["tweets"] == 7 and overview["clusters"] == 1
+    assert overview["runs"][0]["status"] == "succeeded"
+    clusters = data.clusters(sample, "sample")
+    assert [c["cluster"] for c in clusters] == [0, -1]
+    assert {"ada", "brook"} <= set(clusters[0]["members"])
+    (cand,) = data.candidates(sample, "sample")
+    assert cand["url"] == f"https://x.com/{cand['username']}" and cand["interactions"] > 0
+    convs = data.conversations(sample, "sample", 0, 1)
+    assert convs[0]["url"] == "https://x.com/i/status/1862000000000000001"
+    assert [c["rank"] for c in convs if not c["trending"]] == sorted(
+        c["rank"] for c in convs if not c["trending"]
+    )
+    elements = data.graph_elements(sample, "sample")
+    nodes = [e for e in elements if "id" in e["data"]]
+    assert any("source" in e["data"] for e in elements) and "c0" in {n["classes"] for n in nodes}
+    assert data.weight_defaults() == BondWeights().to_dict()
+    assert slider_weights([-2, -1, 0, 1, 2]) == BondWeights().to_dict()
+
+
+def test_pages_render_and_hold_no_secrets(app):
+    client = app.server.test_client()
+    _login(client)
+    texts = [client.get(p).text for p in ("/", "/login")]
+    texts.append(json.dumps(client.get("/_dash-layout").get_json(), ensure_ascii=False))
+    for path in ("/", "/users", "/insights", "/jobs"):
+        response = _update(
+            client,
+            "page.children",
+            [
+                {"id": "url", "property": "pathname", "value": path},
+                {"id": "community", "property": "value", "value": "sample"},
+            ],
+        )
+        assert response.status_code == 200, response.text
+        # Dash escapes "/" in JSON: compare the decoded text.
+        texts.append(json.dumps(response.get_json(), ensure_ascii=False))
+    joined = "\n".join(texts)
+    assert "https://x.com/i/status/" not in texts[3]  # conversations load on their own
+    assert "Run bonds + cluster + content" in joined and "https://x.com/" in joined
+    for secret in (SECRET_KEY, "pa55w0rd", MONGO_URL, "mongomock://", "mongodb://"):
+        assert secret not in joined
+
+
+def test_mute_candidate_via_callback(app, sample: Store):
+    client = app.server.test_client()
+    _login(client)
+    (cand,) = data.candidates(sample, "sample")
+    button = {"type": "cand", "account": cand["account_id"], "action": "mute"}
+    response = _update(
+        client,
+        "..cand-result.children...cand-list.children..",
+        [[{"id": button, "property": "n_clicks", "value": 1}]],
+        [{"id": "community", "property": "value", "value": "sample"}],
+        triggered=[json.dumps(button, separators=(",", ":"), sort_keys=True) + ".n_clicks"],
+    )
+    assert response.status_code == 200, response.text
+    assert "Muted" in response.text
+    doc = sample[Coll.CANDIDATES].find_one({"account_id": cand["account_id"]})
+    assert doc["status"] == "muted"
+    assert data.candidates(sample, "sample") == []
+
+
+def test_add_member_and_access(app, sample: Store):
+    handlers = app.handlers
+    known = sample[Coll.ACCOUNTS].find_one(
+        {"_id": data.candidates(sample, "sample")[0]["account_id"]}
+    )
+    assert "may not" in handlers.add_member("bob", "sample", known["username"], False)
+    assert "may not" in handlers.decide("bob", "sample", known["_id"], "block")
+    assert "Choose one of your communities" in str(handlers.page("bob", "/users", "sample"))
+    message = handlers.add_member("ann", "sample", known["username"], True)
+    assert message.startswith("Added @")
+    member = sample[Coll.MEMBERS].find_one({"account_id": known["_id"]})
+    assert member["core"] and member["source"] == "manual"
+    assert "Unknown account" in handlers.add_member("ann", "sample", "nobody_here", False)
+    assert "Not a valid" in handlers.add_member("ann", "sample", "bad name!", False)
+
+
+def test_launch_run_completes(app, sample: Store):
+    client = app.server.test_client()
+    _login(client)
+    sliders = [
+        {"id": f"w-{name}", "property": "value", "value": value}
+        for name, value in zip(BondWeights().to_dict(), [-2, -1, 0, 1, 2], strict=True)
+    ]
+    response = _update(
+        client,
+        "run-result.children",
+        [{"id": "run-button", "property": "n_clicks", "value": 1}],
+        [{"id": "community", "property": "value", "value": "sample"}, *sliders],
+    )
+    assert response.status_code == 200, response.text
+    message = response.get_json()["response"]["run-result"]["children"]
+    run_id = message.split("Started run ")[1].split(";")[0]
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        run = sample[Coll.RUNS].find_one({"_id": run_id})
+        if run and run.get("status") in ("succeeded", "failed"):
+            break
+        time.sleep(0.05)
+    assert run["status"] == "succeeded", run
+    assert run["steps"] == ["bonds", "cluster", "content"]
+    assert run["params"]["weights"] == BondWeights().to_dict()
+    assert run_id in {r["run_id"] for r in data.runs(sample, "sample")}
+    # bob may not launch on sample
+    assert "may not" in app.handlers.launch("bob", "sample", BondWeights().to_dict())

@@ -1,0 +1,105 @@
+"""The dashboard in a real headless Chromium (Debian's, driven by Playwright): log in,
+mute a discovered account, run the insight steps, browse clusters and conversations.
+Screenshots of every page land in ``out/screenshots/`` as test artifacts."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from werkzeug.serving import make_server
+
+from dwt.pipeline.progress import Progress
+from dwt.pipeline.runner import run_pipeline
+from dwt.pipeline.spec import RunSpec
+from dwt.samples import load_sample
+from dwt.store import Coll, Store
+from dwt_dashboard.app import create_app
+from dwt_dashboard.auth import UserDirectory, user_line
+from dwt_dashboard.launcher import LocalLauncher
+
+CHROMIUM = Path("/usr/bin/chromium")
+SHOTS = Path(__file__).resolve().parents[2] / "out" / "screenshots"
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium is not installed"),
+]
+
+
+@pytest.fixture
+def served(store: Store) -> Iterator[tuple[str, Store]]:
+    load_sample(store)
+    run_pipeline(
+        store,
+        RunSpec(community="sample", steps=["discover", "bonds", "cluster", "content"]),
+        now=datetime(2026, 11, 28, tzinfo=UTC),
+        progress=Progress(store, "r0", stream=None),
+        run_id="r0",
+    )
+    users = UserDirectory.parse(user_line("ada", "correct horse", ["sample"]))
+    app = create_app(
+        store, LocalLauncher(store), users, clock=lambda: datetime(2026, 11, 28, tzinfo=UTC)
+    )
+    server = make_server("127.0.0.1", 0, app.server, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}", store
+    server.shutdown()
+
+
+def test_a_person_uses_the_dashboard(served):
+    from playwright.sync_api import expect, sync_playwright
+
+    url, store = served
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.goto(url)
+        expect(page).to_have_url(f"{url}/login")
+        page.fill("input[name=username]", "ada")
+        page.fill("input[name=password]", "wrong")
+        page.click("button[type=submit], input[type=submit]")
+        expect(page.locator("body")).to_contain_text("Wrong username or password")
+        page.fill("input[name=username]", "ada")
+        page.fill("input[name=password]", "correct horse")
+        page.click("button[type=submit], input[type=submit]")
+        expect(page.locator("#page")).to_contain_text("This week", timeout=15000)
+        expect(page.locator(".cards")).to_contain_text("7")  # tweets this week
+        page.screenshot(path=str(SHOTS / "home.png"), full_page=True)
+
+        page.click("text=Users")
+        expect(page.locator("#cand-list")).to_contain_text("@outsider_olu", timeout=15000)
+        page.screenshot(path=str(SHOTS / "users.png"), full_page=True)
+        page.locator("#cand-list button", has_text="mute").first.click()
+        expect(page.locator("#cand-result")).to_contain_text("Muted for 7 days", timeout=15000)
+        assert store[Coll.CANDIDATES].find_one({"account_id": "2001"})["status"] == "muted"
+
+        page.click("text=Insights")
+        expect(page.locator("#cluster-detail")).to_contain_text("#graphs", timeout=15000)
+        page.screenshot(path=str(SHOTS / "insights.png"), full_page=True)
+        page.click("#cluster-next")  # the next cluster: the member with no interactions
+        expect(page.locator("#cluster-detail")).to_contain_text("no interactions", timeout=15000)
+        page.click("#cluster-prev")
+        expect(page.locator("#conversations")).to_contain_text("x.com/i/status/", timeout=15000)
+        page.click("#run-button")
+        expect(page.locator("#run-result")).to_contain_text("run", timeout=15000)
+
+        page.click("text=Jobs")
+        expect(page.locator("#jobs-table")).to_contain_text("succeeded", timeout=30000)
+        page.screenshot(path=str(SHOTS / "jobs.png"), full_page=True)
+        html = page.content()
+        browser.close()
+    assert "correct horse" not in html
