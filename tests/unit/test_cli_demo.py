@@ -14,7 +14,17 @@ from dwt.store import Coll, Store
 
 def test_demo_collects_and_finds_the_communities(capsys, store_url: str):
     code = main(
-        ["--mongo-url", store_url, "demo", "--members", "80", "--communities", "3", "--no-ray"]
+        [
+            "--mongo-url",
+            store_url,
+            "demo",
+            "--members",
+            "80",
+            "--communities",
+            "3",
+            "--no-ray",
+            "--no-serve",
+        ]
     )
     out = capsys.readouterr().out
     assert code == 0, out
@@ -35,7 +45,7 @@ def test_dwt_entry_point_runs():
     assert dwt, "the dwt console script is installed with the package"
     env = {k: v for k, v in os.environ.items() if not k.startswith("DWT_")}
     done = subprocess.run(
-        [dwt, "demo", "--members", "40", "--communities", "2", "--no-ray"],
+        [dwt, "demo", "--members", "40", "--communities", "2", "--no-ray", "--no-serve"],
         capture_output=True,
         text=True,
         env=env,

@@ -9,8 +9,10 @@ configured store (in-process by default). Prints what a person would look at fir
 from __future__ import annotations
 
 import argparse
+import secrets
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -37,6 +39,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--community", default="demo", help="community name")
     parser.add_argument("--no-ray", action="store_true", help="run without Ray (threads)")
+    parser.add_argument(
+        "--serve",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="then serve the dashboard on 127.0.0.1 until Ctrl-C (default)",
+    )
+    parser.add_argument("--port", type=int, default=8050, help="dashboard port")
     parser.set_defaults(handler=run)
 
 
@@ -78,7 +87,36 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         f"run {result.run_id} {result.status} in {time.perf_counter() - started:.1f}s "
         f"(store: {store.url})"
     )
-    return 0 if result.status == "succeeded" else 1
+    if result.status != "succeeded":
+        return 1
+    if args.serve:
+        serve_dashboard(store, args.community, args.port, say)
+    return 0
+
+
+def serve_dashboard(store: Store, community: str, port: int, say: Callable[[str], None]) -> None:
+    """Serve the dashboard for the demo community, with a one-time password printed here
+    (never stored, never in a page)."""
+    from werkzeug.serving import make_server
+
+    from dwt_dashboard.app import create_app
+    from dwt_dashboard.auth import UserDirectory, user_line
+    from dwt_dashboard.launcher import LocalLauncher
+
+    password = secrets.token_urlsafe(9)
+    users = UserDirectory.parse(user_line("demo", password, [community]))
+    app = create_app(store, LocalLauncher(store), users)
+    server = make_server("127.0.0.1", port, app.server, threaded=True)
+    say(
+        f"dashboard: http://127.0.0.1:{server.server_port}/  "
+        f"(log in as demo / {password}; Ctrl-C stops)"
+    )
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        say("stopped")
+    finally:
+        server.server_close()
 
 
 def summarise(store: Store, community: str) -> str:
