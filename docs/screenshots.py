@@ -1,0 +1,76 @@
+"""Screenshots of every dashboard page, from the demo community (headless Chromium).
+
+    .venv/bin/python docs/screenshots.py        # writes docs/*.png
+
+Runs the demo pipeline without Ray (generated community → X API emulator → collection →
+insights), serves the dashboard on a free loopback port, logs in with Playwright driving
+Debian's chromium (/usr/bin/chromium) and saves a full-page screenshot per page.
+"""
+
+from __future__ import annotations
+
+import argparse
+import threading
+from pathlib import Path
+
+from playwright.sync_api import expect, sync_playwright
+from werkzeug.serving import make_server
+
+from dwt.cli import main as dwt
+from dwt.store import Store
+from dwt_dashboard.app import create_app
+from dwt_dashboard.auth import UserDirectory, user_line
+from dwt_dashboard.launcher import LocalLauncher
+
+DOCS = Path(__file__).resolve().parent
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=DOCS)
+    args = parser.parse_args()
+    url = "mongomock://localhost/screenshots"
+    if dwt(["--mongo-url", url, "demo", "--no-ray", "--no-serve"]) != 0:
+        return 1
+    store = Store.open(url)
+    app = create_app(
+        store, LocalLauncher(store), UserDirectory.parse(user_line("demo", "screenshots", ["demo"]))
+    )
+    server = make_server("127.0.0.1", 0, app.server, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_port}"
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.goto(base)
+        page.fill("input[name=username]", "demo")
+        page.fill("input[name=password]", "screenshots")
+        page.click("button[type=submit], input[type=submit]")
+        for name, link, ready in [
+            ("home", None, ".cards"),
+            ("users", "Users", "#cand-list"),
+            ("insights", "Insights", "#cluster-detail"),
+            ("jobs", "Jobs", "#jobs-table"),
+        ]:
+            if link:
+                page.click(f"text={link}")
+            expect(page.locator(ready)).to_be_visible(timeout=20000)
+            page.wait_for_timeout(1500)  # let the graph lay itself out
+            path = args.out / f"dashboard-{name}.png"
+            page.screenshot(path=str(path))  # the first screenful: what a person sees
+            print(f"wrote {path}")
+        browser.close()
+    server.shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
