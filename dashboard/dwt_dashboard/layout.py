@@ -176,6 +176,7 @@ def _slider(name: str, default: float) -> html.Div:
                 step=0.1,
                 value=round(math.log10(default), 1),
                 marks={i: f"{10**i:g}" for i in range(-3, 4)},
+                allow_direct_input=False,  # the box would show the exponent, not the weight
             ),
             html.Span(data.WEIGHT_HELP[name], className="help"),
         ]

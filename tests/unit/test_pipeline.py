@@ -159,3 +159,22 @@ def test_empty_community(store: Store):
         "conversations": 0,
         "trending": 0,
     }
+
+
+def test_progress_must_report_the_run_it_follows(sample: Store):
+    with pytest.raises(ValueError, match="progress reports run"):
+        run_pipeline(
+            sample,
+            RunSpec(community="sample", steps=["bonds"]),
+            run_id="a",
+            now=NOW,
+            progress=Progress(sample, "b", stream=None),
+        )
+    result = run_pipeline(
+        sample,
+        RunSpec(community="sample", steps=["bonds"]),
+        now=NOW,
+        progress=Progress(sample, "from-progress", stream=None),
+    )
+    assert result.run_id == "from-progress"
+    assert sample[Coll.RUNS].find_one({"_id": "from-progress"})["counts"]["bonds"] == 5

@@ -21,7 +21,7 @@ from dwt.collect.step import CollectConfig, collect
 from dwt.config import Settings
 from dwt.generate import generate_community
 from dwt.pipeline.progress import Progress
-from dwt.pipeline.runner import run_pipeline
+from dwt.pipeline.runner import new_run_id, run_pipeline
 from dwt.pipeline.spec import RunSpec, Step
 from dwt.store import Coll, Store
 from dwt.store.candidates import pending_candidates
@@ -74,7 +74,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         keys = KeySource(file=str(keys_file), from_env=False)
         collector = CollectConfig(keys=keys, base_url=server.base_url, use_ray=not args.no_ray)
         spec = RunSpec(community=args.community, window_days=dataset.meta["days"])
-        progress = Progress(store, "demo", stream=None, human=lambda line: say("  " + line))
+        run_id = new_run_id(args.community, datetime.now(UTC))
+        progress = Progress(store, run_id, stream=None, human=lambda line: say("  " + line))
         result = run_pipeline(
             store,
             spec,

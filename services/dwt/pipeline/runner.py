@@ -69,7 +69,9 @@ def run_pipeline(
     line adds collection when API keys are configured). ``now`` ends the window.
     """
     now = now or datetime.now(UTC)
-    run_id = run_id or new_run_id(spec.community, now)
+    run_id = run_id or (progress.run_id if progress else None) or new_run_id(spec.community, now)
+    if progress is not None and progress.run_id != run_id:
+        raise ValueError(f"progress reports run {progress.run_id!r}, not {run_id!r}")
     handlers = {**INSIGHT_STEPS, **(steps or {})}
     missing = [s.value for s in spec.steps if s not in handlers]
     if missing:
