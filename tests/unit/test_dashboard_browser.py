@@ -86,6 +86,10 @@ def test_a_person_uses_the_dashboard(served):
         page.locator("#cand-list button", has_text="mute").first.click()
         expect(page.locator("#cand-result")).to_contain_text("Muted for 7 days", timeout=15000)
         assert store[Coll.CANDIDATES].find_one({"account_id": "2001"})["status"] == "muted"
+        page.fill("#add-username", "outsider_olu")  # an account the week already mentions
+        page.click("#add-button")
+        expect(page.locator("#add-result")).to_contain_text("Added @outsider_olu", timeout=15000)
+        assert store[Coll.MEMBERS].find_one({"account_id": "2001", "community": "sample"})
 
         page.click("text=Insights")
         expect(page.locator("#cluster-detail")).to_contain_text("#graphs", timeout=15000)
@@ -94,8 +98,13 @@ def test_a_person_uses_the_dashboard(served):
         expect(page.locator("#cluster-detail")).to_contain_text("no interactions", timeout=15000)
         page.click("#cluster-prev")
         expect(page.locator("#conversations")).to_contain_text("x.com/i/status/", timeout=15000)
+        handle = page.locator("#w-reply .rc-slider-handle, #w-reply [role=slider]").first
+        handle.focus()
+        for _ in range(3):  # reply weight: 100 → 10^1.7 ≈ 50
+            page.keyboard.press("ArrowLeft")
         page.click("#run-button")
-        expect(page.locator("#run-result")).to_contain_text("run", timeout=15000)
+        expect(page.locator("#run-result")).to_contain_text("Started run", timeout=15000)
+        run_id = page.locator("#run-result").inner_text().split("Started run ")[1].split(";")[0]
 
         page.click("text=Jobs")
         expect(page.locator("#jobs-table")).to_contain_text("succeeded", timeout=30000)
@@ -103,3 +112,5 @@ def test_a_person_uses_the_dashboard(served):
         html = page.content()
         browser.close()
     assert "correct horse" not in html
+    reply = store[Coll.RUNS].find_one({"_id": run_id})["params"]["weights"]["reply"]
+    assert 40 < reply < 60
