@@ -56,6 +56,7 @@ def main() -> int:
         page.click("button[type=submit], input[type=submit]")
         for name, link, ready in [
             ("home", None, ".cards"),
+            ("collection", "Collection", "#time-frame"),
             ("users", "Users", "#cand-list"),
             ("insights", "Insights", "#cluster-detail"),
             ("jobs", "Jobs", "#jobs-table"),

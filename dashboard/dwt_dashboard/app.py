@@ -54,6 +54,8 @@ class Handlers:
             return layout.insights(
                 data.clusters(self.store, community), data.graph_elements(self.store, community)
             )
+        if path == "/collection":
+            return layout.collection(data.collection(self.store, community))
         if path == "/jobs":
             return layout.jobs(data.runs(self.store, community))
         return layout.home(data.overview(self.store, community, self.clock()))

@@ -191,3 +191,44 @@ def runs(store: Store, community: str, limit: int = 20) -> list[dict[str, Any]]:
             }
         )
     return out
+
+
+def collection(store: Store, community: str) -> dict[str, Any]:
+    """What collection holds for the community: tweets and their time frame, the accounts
+    that could not be read (with when), and the state of the last collecting runs."""
+    ids = store.members(community).column("account_id").to_pylist()
+    summary = list(
+        store[Coll.TWEETS].aggregate(
+            [
+                {"$match": {"author_id": {"$in": ids}}},
+                {
+                    "$group": {
+                        "_id": None,
+                        "n": {"$sum": 1},
+                        "first": {"$min": "$created_at"},
+                        "last": {"$max": "$created_at"},
+                    }
+                },
+            ]
+        )
+    )
+    found = summary[0] if summary else {"n": 0, "first": None, "last": None}
+    unreadable = [
+        {
+            "username": d.get("username"),
+            "account_id": d["account_id"],
+            "status": d["status"],
+            "seen_at": d.get("status_seen_at"),
+        }
+        for d in store[Coll.MEMBERS].find(
+            {"community": community, "status": {"$in": ["protected", "suspended", "not_found"]}}
+        )
+    ]
+    collecting = [r for r in runs(store, community) if "collect" in r["steps"]]
+    return {
+        "tweets": found["n"],
+        "first": found["first"],
+        "last": found["last"],
+        "unreadable": sorted(unreadable, key=lambda u: u["username"] or ""),
+        "runs": collecting[:10],
+    }

@@ -30,6 +30,7 @@ def shell(communities: list[str], username: str) -> html.Div:
             html.Nav(
                 [
                     dcc.Link("Home", href="/"),
+                    dcc.Link("Collection", href="/collection"),
                     dcc.Link("Users", href="/users"),
                     dcc.Link("Insights", href="/insights"),
                     dcc.Link("Jobs", href="/jobs"),
@@ -259,5 +260,48 @@ def jobs(runs: list[dict[str, Any]]) -> html.Div:
             html.H2("Runs"),
             dcc.Interval(id="jobs-tick", interval=3000),
             html.Div(runs_table(runs), id="jobs-table"),
+        ]
+    )
+
+
+def collection(status: dict[str, Any]) -> html.Div:
+    """Data collection: how much is stored, over which time, and what could not be read."""
+    unreadable = status["unreadable"]
+    rows = [
+        html.Tr(
+            [
+                html.Td(f"@{u['username'] or u['account_id']}"),
+                html.Td(u["status"]),
+                html.Td(_fmt_time(u["seen_at"])),
+            ]
+        )
+        for u in unreadable
+    ]
+    accounts = (
+        html.Table(
+            [
+                html.Thead(html.Tr([html.Th(h) for h in ("account", "state", "seen")])),
+                html.Tbody(rows),
+            ],
+            id="unreadable",
+        )
+        if rows
+        else html.P("Every member could be read.", id="unreadable")
+    )
+    return html.Div(
+        [
+            html.H2("Data collection"),
+            html.Div(
+                [html.Div([html.B(f"{status['tweets']:,}"), "tweets collected"], className="card")],
+                className="cards",
+            ),
+            html.P(
+                f"Time frame: {_fmt_time(status['first'])} → {_fmt_time(status['last'])} (UTC)",
+                id="time-frame",
+            ),
+            html.H3("Accounts that could not be read"),
+            accounts,
+            html.H3("Collection runs"),
+            runs_table(status["runs"]),
         ]
     )

@@ -207,3 +207,19 @@ def test_launch_run_completes(app, sample: Store):
     assert run_id in {r["run_id"] for r in data.runs(sample, "sample")}
     # bob may not launch on sample
     assert "may not" in app.handlers.launch("bob", "sample", BondWeights().to_dict())
+
+
+def test_collection_page_shows_volume_time_frame_and_unreadable_accounts(sample: Store):
+    from dwt_dashboard import layout
+
+    sample[Coll.MEMBERS].update_one(
+        {"account_id": "1004", "community": "sample"},
+        {"$set": {"status": "protected", "status_seen_at": NOW}},
+    )
+    status = data.collection(sample, "sample")
+    assert status["tweets"] == 7
+    assert status["first"].isoformat().startswith("2026-11-23T09:00")
+    assert status["last"].isoformat().startswith("2026-11-26T08:30")
+    assert [(u["username"], u["status"]) for u in status["unreadable"]] == [("dee", "protected")]
+    page = str(layout.collection(status))
+    assert "@dee" in page and "protected" in page and "tweets collected" in page

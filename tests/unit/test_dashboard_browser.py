@@ -80,6 +80,11 @@ def test_a_person_uses_the_dashboard(served):
         expect(page.locator(".cards")).to_contain_text("7")  # tweets this week
         page.screenshot(path=str(SHOTS / "home.png"), full_page=True)
 
+        page.click("text=Collection")
+        expect(page.locator("#time-frame")).to_contain_text("2026-11-23", timeout=15000)
+        expect(page.locator("#unreadable")).to_contain_text("Every member could be read")
+        page.screenshot(path=str(SHOTS / "collection.png"), full_page=True)
+
         page.click("text=Users")
         expect(page.locator("#cand-list")).to_contain_text("@outsider_olu", timeout=15000)
         page.screenshot(path=str(SHOTS / "users.png"), full_page=True)
