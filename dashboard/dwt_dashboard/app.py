@@ -19,6 +19,7 @@ from dwt.store import Store, StoreError
 from dwt.store.candidates import apply_actions
 from dwt_dashboard import data, layout
 from dwt_dashboard.auth import UserDirectory, current_user, install
+from dwt_dashboard.keys import FileKeyStore, KeyRefused
 from dwt_dashboard.launcher import Launcher
 
 INSIGHT_STEPS = ["bonds", "cluster", "content"]
@@ -33,10 +34,12 @@ class Handlers:
         launcher: Launcher,
         users: UserDirectory,
         clock: Callable[[], datetime] | None = None,
+        keys: FileKeyStore | None = None,
     ) -> None:
         self.store = store
         self.launcher = launcher
         self.users = users
+        self.keys = keys
         self.clock = clock or (lambda: datetime.now(UTC))
 
     def allowed(self, user: str | None, community: str | None) -> bool:
@@ -54,11 +57,29 @@ class Handlers:
             return layout.insights(
                 data.clusters(self.store, community), data.graph_elements(self.store, community)
             )
+        if path == "/keys":
+            return layout.keys(self.keys.list() if self.keys else None)
         if path == "/collection":
             return layout.collection(data.collection(self.store, community))
         if path == "/jobs":
             return layout.jobs(data.runs(self.store, community))
         return layout.home(data.overview(self.store, community, self.clock()))
+
+    def add_key(self, user: str | None, token: str | None) -> str:
+        """Check a new key with X and keep it; the message never repeats the key."""
+        if user is None or self.keys is None:
+            return "Keys are managed in the cluster's Secret here."
+        try:
+            info = self.keys.add(token or "")
+        except KeyRefused as exc:
+            return f"Not added: {exc}."
+        return f"Added {info.fingerprint}; collection uses it from the next run."
+
+    def delete_key(self, user: str | None, fingerprint: str) -> str:
+        if user is None or self.keys is None:
+            return "Keys are managed in the cluster's Secret here."
+        deleted = self.keys.delete(fingerprint)
+        return f"Deleted {fingerprint}." if deleted else f"No key {fingerprint}."
 
     def decide(self, user: str | None, community: str | None, account: str, action: str) -> str:
         """Apply one decision on a candidate; the message says what happened."""
@@ -117,8 +138,10 @@ def create_app(
     launcher: Launcher,
     users: UserDirectory,
     clock: Callable[[], datetime] | None = None,
+    keys: FileKeyStore | None = None,
 ) -> dash.Dash:
-    """The dashboard over ``store``; ``launcher`` starts runs; ``users`` may log in."""
+    """The dashboard over ``store``; ``launcher`` starts runs; ``users`` may log in;
+    ``keys`` holds the X API keys (None: they live in a Secret managed elsewhere)."""
     app = dash.Dash(
         __name__,
         title="Discover Weekly",
@@ -126,7 +149,7 @@ def create_app(
         serve_locally=True,
         update_title=None,
     )
-    handlers = Handlers(store, launcher, users, clock)
+    handlers = Handlers(store, launcher, users, clock, keys)
     app.handlers = handlers  # type: ignore[attr-defined]  # for tests and embedding
     install(app.server, users)
 
@@ -141,8 +164,29 @@ def create_app(
             layout.users([], []),
             layout.insights([], []),
             layout.jobs([]),
+            layout.keys([]),
         ]
     )
+
+    @app.callback(
+        Output("key-result", "children"),
+        Output("key-input", "value"),
+        Output("key-list", "children"),
+        Input("key-add", "n_clicks"),
+        Input({"type": "key-del", "fingerprint": ALL}, "n_clicks"),
+        State("key-input", "value"),
+        prevent_initial_call=True,
+    )
+    def _keys(_: int, deletes: list[int | None], token: str | None) -> tuple[str, str, Any]:
+        user = current_user()
+        if ctx.triggered_id == "key-add":
+            message = handlers.add_key(user, token)
+        elif isinstance(ctx.triggered_id, dict) and any(deletes):
+            message = handlers.delete_key(user, ctx.triggered_id["fingerprint"])
+        else:
+            raise PreventUpdate
+        # The field is cleared whatever happened: a key is never sent back to the page.
+        return message, "", layout.key_rows(keys.list() if keys else [])
 
     @app.callback(Output("page", "children"), Input("url", "pathname"), Input("community", "value"))
     def _page(pathname: str | None, community: str | None) -> Any:

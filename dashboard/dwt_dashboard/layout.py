@@ -34,6 +34,7 @@ def shell(communities: list[str], username: str) -> html.Div:
                     dcc.Link("Users", href="/users"),
                     dcc.Link("Insights", href="/insights"),
                     dcc.Link("Jobs", href="/jobs"),
+                    dcc.Link("API keys", href="/keys"),
                     dcc.Dropdown(
                         id="community",
                         options=communities,
@@ -303,5 +304,50 @@ def collection(status: dict[str, Any]) -> html.Div:
             accounts,
             html.H3("Collection runs"),
             runs_table(status["runs"]),
+        ]
+    )
+
+
+def key_rows(keys: list[Any]) -> html.Div:
+    if not keys:
+        return html.P("No API key yet: collection cannot run.")
+    return html.Ul(
+        [
+            html.Li(
+                [
+                    html.Code(k.fingerprint),
+                    f" ({k.length} characters) ",
+                    html.Button(
+                        "delete", id={"type": "key-del", "fingerprint": k.fingerprint}, n_clicks=0
+                    ),
+                ]
+            )
+            for k in keys
+        ]
+    )
+
+
+def keys(listed: list[Any] | None) -> html.Div:
+    """X API keys, shown by fingerprint only; a new one is checked with X before it is kept."""
+    if listed is None:
+        return html.Div(
+            [
+                html.H2("API keys"),
+                html.P(
+                    "Keys live in the cluster's Secret (one entry per key); the operator "
+                    "counts them and scales the collectors."
+                ),
+            ]
+        )
+    return html.Div(
+        [
+            html.H2("API keys"),
+            html.Div(key_rows(listed), id="key-list"),
+            html.H3("Add a key"),
+            dcc.Input(
+                id="key-input", type="password", placeholder="bearer token", autoComplete="off"
+            ),
+            html.Button("Check and add", id="key-add", n_clicks=0),
+            html.Div(id="key-result", className="message"),
         ]
     )
