@@ -20,17 +20,10 @@ from dwt.cli import main as dwt
 from dwt.store import Store
 from dwt_dashboard.app import create_app
 from dwt_dashboard.auth import UserDirectory, user_line
+from dwt_dashboard.browser import launch
 from dwt_dashboard.launcher import LocalLauncher
 
 DOCS = Path(__file__).resolve().parent
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
 
 
 def main() -> int:
@@ -48,7 +41,7 @@ def main() -> int:
     threading.Thread(target=server.serve_forever, daemon=True).start()
     base = f"http://127.0.0.1:{server.server_port}"
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=ARGS)
+        browser = launch(pw)
         page = browser.new_page(viewport={"width": 1280, "height": 900})
         page.goto(base)
         page.fill("input[name=username]", "demo")

@@ -18,13 +18,14 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from dwt.collect.step import CollectConfig, collect
+from dwt.model.fields import USERNAME_PATTERN
 from dwt.pipeline.progress import Progress
 from dwt.pipeline.runner import RunFailed, new_run_id, run_pipeline
 from dwt.pipeline.spec import RunSpec, Step
 from dwt.store import Coll, Store
 
 log = logging.getLogger(__name__)
-USERNAME = re.compile(r"^[A-Za-z0-9_]{1,15}$")
+USERNAME = re.compile(USERNAME_PATTERN)
 
 
 class Launcher(Protocol):

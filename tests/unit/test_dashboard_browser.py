@@ -19,18 +19,10 @@ from dwt.samples import load_sample
 from dwt.store import Coll, Store
 from dwt_dashboard.app import create_app
 from dwt_dashboard.auth import UserDirectory, user_line
+from dwt_dashboard.browser import CHROMIUM, launch
 from dwt_dashboard.launcher import LocalLauncher
 
-CHROMIUM = Path("/usr/bin/chromium")
 SHOTS = Path(__file__).resolve().parents[2] / "out" / "screenshots"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
 
 pytestmark = [
     pytest.mark.slow,
@@ -65,7 +57,7 @@ def test_a_person_uses_the_dashboard(served):
     url, store = served
     SHOTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS)
+        browser = launch(pw)
         page = browser.new_page(viewport={"width": 1280, "height": 900})
         page.goto(url)
         expect(page).to_have_url(f"{url}/login")

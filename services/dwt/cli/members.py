@@ -8,6 +8,7 @@ import sys
 
 from dwt.collect.keys import KeySource, NoKeysError
 from dwt.config import Settings
+from dwt.model.fields import USERNAME_PATTERN
 from dwt.pipeline.spec import COMMUNITY_PATTERN
 from dwt.store import Store
 from dwt.xapi.client import XClient
@@ -53,8 +54,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     return _add(args, settings, store)
 
 
-#: What X accepts as a username.
-USERNAME = re.compile(r"^[A-Za-z0-9_]{1,15}$")
+USERNAME = re.compile(USERNAME_PATTERN)
 
 
 def _add(args: argparse.Namespace, settings: Settings, store: Store) -> int:

@@ -25,3 +25,6 @@ EXPANSIONS: tuple[str, ...] = (
 DEFAULT_TWEET_FIELDS: tuple[str, ...] = ("id", "text", "edit_history_tweet_ids")
 #: Fields every v2 user carries whatever was requested.
 DEFAULT_USER_FIELDS: tuple[str, ...] = ("id", "name", "username")
+
+#: What X accepts as a username (1–15 letters, digits or underscores).
+USERNAME_PATTERN = r"^[A-Za-z0-9_]{1,15}$"
