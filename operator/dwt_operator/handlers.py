@@ -145,7 +145,14 @@ class Reconciler:
 
     def on_timer(self, body: Any, spec: dict, status: dict, patch: Any) -> None:
         parsed = self.parse(body, spec, patch, quiet=True)
-        if parsed is None or parsed.suspend:
+        if parsed is None:
+            return
+        if parsed.suspend:
+            # Also here, not only in on_spec: a tick that read the body just before the
+            # spec changed may have written "Running" after on_spec wrote "Suspended".
+            if status.get("phase") != "Suspended":
+                self._stop_active(body, status, "suspended")
+                patch.status.update(phase="Suspended", message="suspended")
             return
         now = self.clock()
         if status.get("phase") in ACTIVE and status.get("rayJobId") and not status.get("retryAt"):

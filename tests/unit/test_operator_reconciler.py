@@ -340,3 +340,14 @@ def test_the_operator_command_starts(tmp_path):
         [sys.executable, "-m", "dwt_operator", "--help"], capture_output=True, text=True, timeout=60
     )
     assert done.returncode == 0 and "--liveness" in done.stdout
+
+
+def test_a_stale_tick_cannot_undo_a_suspension(world, events):
+    cr = CR({"steps": ["bonds"], "suspend": True})
+    cr.status.update(phase="Running", rayJobId="dwt-team-a-weekly-g1-a0")
+    world.ray.jobs["dwt-team-a-weekly-g1-a0"] = {"state": "RUNNING", "counts": {}}
+    cr.on_timer(world.reconciler)
+    assert cr.status["phase"] == "Suspended"
+    assert world.ray.stopped == ["dwt-team-a-weekly-g1-a0"]
+    cr.on_timer(world.reconciler)  # settled: nothing more
+    assert world.ray.stopped == ["dwt-team-a-weekly-g1-a0"]
