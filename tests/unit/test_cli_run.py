@@ -80,46 +80,22 @@ def test_failed_step_exits_1(loaded, capsys):
 @pytest.mark.slow
 def test_bonds_sharded_on_ray_equal_in_process(loaded, ray_local):
     store = Store.open(loaded)
-    assert (
-        main(
-            [
-                "--mongo-url",
-                loaded,
-                "run",
-                "--now",
-                NOW,
-                "--community",
-                "sample",
-                "--steps",
-                "bonds",
-                "--no-ray",
-                "--run-id",
-                "a",
-            ]
-        )
-        == 0
-    )
-    local = {d["source_id"]: d["weights"] for d in store[Coll.BONDS].find()}
-    assert (
-        main(
-            [
-                "--mongo-url",
-                loaded,
-                "run",
-                "--now",
-                NOW,
-                "--community",
-                "sample",
-                "--steps",
-                "bonds",
-                "--ray",
-                "--shards",
-                "3",
-                "--run-id",
-                "b",
-            ]
-        )
-        == 0
-    )
-    on_ray = {d["source_id"]: d["weights"] for d in store[Coll.BONDS].find()}
-    assert on_ray == local
+
+    def bonds(*flags: str) -> dict:
+        args = [
+            "--mongo-url",
+            loaded,
+            "run",
+            "--now",
+            NOW,
+            "--community",
+            "sample",
+            "--steps",
+            "bonds",
+            *flags,
+        ]
+        assert main(args) == 0
+        return {d["source_id"]: d["weights"] for d in store[Coll.BONDS].find()}
+
+    local = bonds("--no-ray", "--run-id", "a")
+    assert bonds("--ray", "--shards", "3", "--run-id", "b") == local

@@ -13,10 +13,11 @@ from datetime import datetime
 
 from werkzeug.datastructures import MultiDict
 
+from dwt.model.fields import USERNAME_PATTERN
+
 from .problems import InvalidRequest
 
 ID_PATTERN = "^[0-9]{1,19}$"
-USERNAME_PATTERN = "^[A-Za-z0-9_]{1,15}$"
 _ID_RE = re.compile(ID_PATTERN)
 _USERNAME_RE = re.compile(USERNAME_PATTERN)
 _B36 = "0123456789abcdefghijklmnopqrstuvwxyz"
