@@ -10,6 +10,7 @@ Debian's chromium (/usr/bin/chromium) and saves a full-page screenshot per page.
 from __future__ import annotations
 
 import argparse
+import tempfile
 import threading
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from dwt.store import Store
 from dwt_dashboard.app import create_app
 from dwt_dashboard.auth import UserDirectory, user_line
 from dwt_dashboard.browser import launch
+from dwt_dashboard.keys import FileKeyStore
 from dwt_dashboard.launcher import LocalLauncher
 
 DOCS = Path(__file__).resolve().parent
@@ -34,9 +36,11 @@ def main() -> int:
     if dwt(["--mongo-url", url, "demo", "--no-ray", "--no-serve"]) != 0:
         return 1
     store = Store.open(url)
-    app = create_app(
-        store, LocalLauncher(store), UserDirectory.parse(user_line("demo", "screenshots", ["demo"]))
-    )
+    keys_file = Path(tempfile.mkdtemp()) / "api-keys"
+    keys_file.write_text("demo-key-not-a-secret\n")  # listed by fingerprint only
+    users = UserDirectory.parse(user_line("demo", "screenshots", ["demo"]))
+    keys = FileKeyStore(keys_file, "http://127.0.0.1:9")
+    app = create_app(store, LocalLauncher(store), users, keys=keys)
     server = make_server("127.0.0.1", 0, app.server, threaded=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     base = f"http://127.0.0.1:{server.server_port}"
@@ -53,6 +57,7 @@ def main() -> int:
             ("users", "Users", "#cand-list"),
             ("insights", "Insights", "#cluster-detail"),
             ("jobs", "Jobs", "#jobs-table"),
+            ("keys", "API keys", "#key-list"),
         ]:
             if link:
                 page.click(f"text={link}")
@@ -61,6 +66,14 @@ def main() -> int:
             path = args.out / f"dashboard-{name}.png"
             page.screenshot(path=str(path))  # the first screenful: what a person sees
             print(f"wrote {path}")
+        page.click("text=Insights")  # a trending conversation, opened
+        trending = page.locator("details.conversation", has=page.locator(".trending")).first
+        trending.locator("summary").click()
+        trending.scroll_into_view_if_needed()
+        page.wait_for_timeout(500)
+        path = args.out / "dashboard-conversation.png"
+        page.screenshot(path=str(path))
+        print(f"wrote {path}")
         browser.close()
     server.shutdown()
     return 0

@@ -1,6 +1,10 @@
-"""``python -m dwt_dashboard --users FILE --mongo-url URL``: serve the dashboard locally.
+"""``python -m dwt_dashboard``: serve the dashboard (waitress), locally or in the cluster.
 
-Binds 127.0.0.1 only; in the cluster a proper WSGI server and ingress front it.
+Locally (the default) runs start in this process (:class:`LocalLauncher`) and API keys
+live in ``--keys-file``. With ``--kube`` runs become CommunityJobs in ``--namespace``
+(in-cluster config, else the kubeconfig) and keys live in the Secret ``--keys-secret``.
+Secrets come from the environment or mounted files, never from flags: ``DWT_MONGO_URL``,
+``DWT_DASHBOARD_SECRET_KEY`` (the session cookie's signing key).
 """
 
 from __future__ import annotations
@@ -8,40 +12,123 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+from pathlib import Path
+from typing import Any
 
+from dwt.collect.keys import KeySource
+from dwt.collect.step import CollectConfig
+from dwt.config import redact_url
 from dwt.store import Store
 from dwt_dashboard.app import create_app
 from dwt_dashboard.auth import UserDirectory
-from dwt_dashboard.keys import FileKeyStore
-from dwt_dashboard.launcher import LocalLauncher
+from dwt_dashboard.keys import FileKeyStore, KeyStore, SecretKeyStore
+from dwt_dashboard.launcher import Launcher, LocalLauncher, members_lookup_token
+from dwt_dashboard.serve import serve
+
+log = logging.getLogger("dwt_dashboard")
+POD_NAMESPACE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m dwt_dashboard")
+def _parser() -> argparse.ArgumentParser:
+    env = os.environ.get
+    parser = argparse.ArgumentParser(prog="python -m dwt_dashboard", description=__doc__)
     parser.add_argument("--users", required=True, help="users file (username:hash:communities)")
     parser.add_argument(
         "--mongo-url",
-        default=os.environ.get("DWT_MONGO_URL", "mongomock://localhost/dwt"),
-        help="store URL (default: $DWT_MONGO_URL)",
+        default=env("DWT_MONGO_URL", "mongomock://localhost/dwt"),
+        help="store URL (default: $DWT_MONGO_URL; prefer the variable for a password)",
     )
+    parser.add_argument("--host", default="127.0.0.1", help="0.0.0.0 in a pod")
     parser.add_argument("--port", type=int, default=8050)
     parser.add_argument(
-        "--keys-file",
-        default=os.environ.get("DWT_API_KEYS_FILE"),
-        help="X API keys file the API keys page manages (default: $DWT_API_KEYS_FILE)",
+        "--x-api-base-url",
+        default=env("DWT_X_API_BASE_URL", "https://api.twitter.com"),
+        help="where keys are checked and members looked up",
     )
     parser.add_argument(
-        "--x-api-base-url",
-        default=os.environ.get("DWT_X_API_BASE_URL", "https://api.twitter.com"),
-        help="where new keys are checked",
+        "--trusted-user-header",
+        default=env("DWT_DASHBOARD_TRUSTED_USER_HEADER"),
+        help="take the user from this header set by an OIDC proxy (e.g. X-Auth-Request-User)",
     )
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO)
-    store = Store.open(args.mongo_url)
+    local = parser.add_argument_group("local mode")
+    local.add_argument(
+        "--keys-file",
+        default=env("DWT_API_KEYS_FILE"),
+        help="X API keys file the API keys page manages and collection uses",
+    )
+    cluster = parser.add_argument_group("cluster mode")
+    cluster.add_argument("--kube", action="store_true", help="runs become CommunityJobs")
+    cluster.add_argument(
+        "--namespace",
+        default=env("DWT_DASHBOARD_NAMESPACE"),
+        help="of the CommunityJobs and the keys Secret (default: the pod's own)",
+    )
+    cluster.add_argument(
+        "--keys-secret", default=env("DWT_DASHBOARD_KEYS_SECRET"), help="the API-key Secret"
+    )
+    return parser
+
+
+def _kube(args: argparse.Namespace, store: Store) -> tuple[Launcher, KeyStore | None]:
+    import kubernetes
+
+    try:
+        kubernetes.config.load_incluster_config()
+    except kubernetes.config.ConfigException:
+        kubernetes.config.load_kube_config()
+    namespace = args.namespace or (
+        POD_NAMESPACE.read_text().strip() if POD_NAMESPACE.exists() else "default"
+    )
+    keys = None
+    if args.keys_secret:
+        core = kubernetes.client.CoreV1Api()
+        keys = SecretKeyStore(core, namespace, args.keys_secret, args.x_api_base_url)
+    from dwt_dashboard.kube_launcher import KubeLauncher
+
+    launcher = KubeLauncher(
+        kubernetes.client.CustomObjectsApi(),
+        namespace,
+        store,
+        keys_secret=args.keys_secret,
+        lookup_token=members_lookup_token(keys),
+        x_api_base_url=args.x_api_base_url,
+    )
+    log.info("cluster mode: CommunityJobs in %s, keys in Secret %s", namespace, args.keys_secret)
+    return launcher, keys
+
+
+def _local(args: argparse.Namespace, store: Store) -> tuple[Launcher, KeyStore | None]:
     keys = FileKeyStore(args.keys_file, args.x_api_base_url) if args.keys_file else None
-    app = create_app(store, LocalLauncher(store), UserDirectory.load(args.users), keys=keys)
-    logging.getLogger(__name__).info("store %s; serving http://127.0.0.1:%d", store.url, args.port)
-    app.run(host="127.0.0.1", port=args.port, debug=False)
+    collect = None
+    if args.keys_file:
+        source = KeySource(file=args.keys_file, from_env=False)
+        collect = CollectConfig(keys=source, base_url=args.x_api_base_url)
+    launcher = LocalLauncher(
+        store,
+        collect,
+        lookup_token=members_lookup_token(keys),
+        x_api_base_url=args.x_api_base_url,
+    )
+    launcher.start_scheduler()
+    return launcher, keys
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    if args.keys_file and args.kube:
+        raise SystemExit("--keys-file is for local mode; with --kube give --keys-secret")
+    store = Store.open(args.mongo_url)
+    launcher, keys = (_kube if args.kube else _local)(args, store)
+    app: Any = create_app(
+        store,
+        launcher,
+        UserDirectory.load(args.users),
+        keys=keys,
+        trusted_user_header=args.trusted_user_header,
+    )
+    log.info("store %s", redact_url(args.mongo_url))
+    serve(app, args.host, args.port, lambda url: log.info("serving %s", url))
     return 0
 
 

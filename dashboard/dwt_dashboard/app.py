@@ -19,8 +19,8 @@ from dwt.store import Store, StoreError
 from dwt.store.candidates import apply_actions
 from dwt_dashboard import data, layout
 from dwt_dashboard.auth import UserDirectory, current_user, install
-from dwt_dashboard.keys import FileKeyStore, KeyRefused
-from dwt_dashboard.launcher import Launcher
+from dwt_dashboard.keys import KeyRefused, KeyStore
+from dwt_dashboard.launcher import DailySchedule, Launcher, LauncherError
 
 INSIGHT_STEPS = ["bonds", "cluster", "content"]
 
@@ -34,7 +34,7 @@ class Handlers:
         launcher: Launcher,
         users: UserDirectory,
         clock: Callable[[], datetime] | None = None,
-        keys: FileKeyStore | None = None,
+        keys: KeyStore | None = None,
     ) -> None:
         self.store = store
         self.launcher = launcher
@@ -48,6 +48,12 @@ class Handlers:
     def page(self, user: str | None, pathname: str | None, community: str | None) -> Any:
         if not self.allowed(user, community):
             return html.P("Choose one of your communities.", className="error")
+        try:
+            return self._page(pathname, community)
+        except LauncherError as exc:
+            return html.P(f"This page needs the cluster, which answered: {exc}", className="error")
+
+    def _page(self, pathname: str | None, community: str) -> Any:
         path = (pathname or "/").rstrip("/") or "/"
         if path == "/users":
             return layout.users(
@@ -60,9 +66,12 @@ class Handlers:
         if path == "/keys":
             return layout.keys(self.keys.list() if self.keys else None)
         if path == "/collection":
-            return layout.collection(data.collection(self.store, community))
+            return layout.collection(
+                data.collection(self.store, community), self.schedule_view(community)
+            )
         if path == "/jobs":
-            return layout.jobs(data.runs(self.store, community))
+            runs = data.runs(self.store, community)
+            return layout.jobs(runs, self.launcher.jobs(community))  # LauncherError: above
         return layout.home(data.overview(self.store, community, self.clock()))
 
     def add_key(self, user: str | None, token: str | None) -> str:
@@ -110,9 +119,53 @@ class Handlers:
             return "You may not act on this community."
         try:
             run_id = self.launcher.run(community, {"steps": INSIGHT_STEPS, "weights": weights})
-        except ValueError as exc:
+        except (ValueError, LauncherError) as exc:
             return f"Not started: {exc}"
         return f"Started run {run_id}; follow it on the Jobs page."
+
+    def schedule_view(self, community: str) -> dict[str, Any] | None:
+        schedule = self.launcher.schedule(community)
+        if schedule is None:
+            return None
+        return {
+            "hour": schedule.hour,
+            "time_zone": schedule.time_zone,
+            "text": schedule.describe(self.clock()),
+        }
+
+    def set_schedule(
+        self, user: str | None, community: str | None, hour: int | None, time_zone: str | None
+    ) -> str:
+        """Change the community's daily run (the CommunityJob's schedule in the cluster)."""
+        if not self.allowed(user, community):
+            return "You may not act on this community."
+        if hour is None or not time_zone:
+            return "Choose an hour and a time zone."
+        try:
+            schedule = DailySchedule(int(hour), time_zone)
+            return self.launcher.set_schedule(community, schedule)
+        except (ValueError, LauncherError) as exc:
+            return f"Not saved: {exc}"
+
+    def jobs_tables(self, community: str) -> Any:
+        """The Jobs page's refreshing part; the runs still show if the cluster does not."""
+        runs = data.runs(self.store, community)
+        try:
+            return layout.jobs_tables(runs, self.launcher.jobs(community))
+        except LauncherError as exc:
+            return html.Div([layout.runs_table(runs), html.P(str(exc), className="error")])
+
+    def log_tail(self, user: str | None, community: str | None, run_id: str | None) -> str:
+        if not self.allowed(user, community) or not run_id:
+            return ""
+        known = {r["run_id"] for r in data.runs(self.store, community, limit=50)}
+        if run_id not in known:
+            return "No such run of this community."
+        try:
+            lines = self.launcher.log_tail(community, run_id)
+        except LauncherError as exc:
+            return str(exc)
+        return "\n".join(lines) or "No log lines kept for this run here."
 
     def cluster(self, user: str | None, community: str | None, cluster: int | None) -> Any:
         if not self.allowed(user, community):
@@ -138,10 +191,12 @@ def create_app(
     launcher: Launcher,
     users: UserDirectory,
     clock: Callable[[], datetime] | None = None,
-    keys: FileKeyStore | None = None,
+    keys: KeyStore | None = None,
+    trusted_user_header: str | None = None,
 ) -> dash.Dash:
-    """The dashboard over ``store``; ``launcher`` starts runs; ``users`` may log in;
-    ``keys`` holds the X API keys (None: they live in a Secret managed elsewhere)."""
+    """The dashboard over ``store``; ``launcher`` starts runs; ``users`` may log in (or an
+    OIDC proxy vouches for them in ``trusted_user_header``); ``keys`` holds the X API keys
+    (None: they are managed elsewhere)."""
     app = dash.Dash(
         __name__,
         title="Discover Weekly",
@@ -151,7 +206,7 @@ def create_app(
     )
     handlers = Handlers(store, launcher, users, clock, keys)
     app.handlers = handlers  # type: ignore[attr-defined]  # for tests and embedding
-    install(app.server, users)
+    install(app.server, users, trusted_header=trusted_user_header)
 
     def serve_layout() -> Any:
         user = current_user()
@@ -163,8 +218,9 @@ def create_app(
             layout.shell([], ""),
             layout.users([], []),
             layout.insights([], []),
-            layout.jobs([]),
+            layout.jobs([], []),
             layout.keys([]),
+            layout.schedule_editor(None),
         ]
     )
 
@@ -249,12 +305,13 @@ def create_app(
 
     @app.callback(
         Output("cluster-detail", "children"),
+        Output("bond-graph", "stylesheet"),
         Input("cluster-pick", "value"),
         State("community", "value"),
         prevent_initial_call=True,
     )
-    def _cluster(cluster: int | None, community: str | None) -> Any:
-        return handlers.cluster(current_user(), community, cluster)
+    def _cluster(cluster: int | None, community: str | None) -> tuple[Any, Any]:
+        return handlers.cluster(current_user(), community, cluster), layout.graph_style(cluster)
 
     @app.callback(
         Output("conversations", "children"),
@@ -274,6 +331,26 @@ def create_app(
     def _jobs(_: int, community: str | None) -> Any:
         if not handlers.allowed(current_user(), community):
             raise PreventUpdate
-        return layout.runs_table(data.runs(store, community))
+        return handlers.jobs_tables(community)
+
+    @app.callback(
+        Output("log-tail", "children"),
+        Input("log-run", "value"),
+        Input("jobs-tick", "n_intervals"),
+        State("community", "value"),
+    )
+    def _log(run_id: str | None, _: int, community: str | None) -> str:
+        return handlers.log_tail(current_user(), community, run_id)
+
+    @app.callback(
+        Output("schedule-result", "children"),
+        Input("schedule-save", "n_clicks"),
+        State("schedule-hour", "value"),
+        State("schedule-tz", "value"),
+        State("community", "value"),
+        prevent_initial_call=True,
+    )
+    def _schedule(_: int, hour: int | None, time_zone: str | None, community: str | None) -> str:
+        return handlers.set_schedule(current_user(), community, hour, time_zone)
 
     return app

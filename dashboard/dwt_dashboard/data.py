@@ -77,7 +77,48 @@ def overview(store: Store, community: str, now: datetime | None = None) -> dict[
         "until": until,
         "clusters": clusters,
         "runs": runs(store, community, limit=5),
+        "changes": changes(store, community, member_ids, since, until, tweets),
     }
+
+
+def changes(
+    store: Store,
+    community: str,
+    member_ids: list[str],
+    since: datetime,
+    until: datetime,
+    tweets: int,
+) -> list[str]:
+    """What changed since the week before, in words: tweets, members who joined, clusters
+    and trending conversations against the previous analysis."""
+    before = store[Coll.TWEETS].count_documents(
+        {"author_id": {"$in": member_ids}, "created_at": {"$gte": since - (until - since),
+                                                         "$lt": since}}
+    )  # fmt: skip
+    out = [
+        f"{tweets:,} tweets this week against {before:,} the week before ({tweets - before:+,})."
+    ]
+    joined = store[Coll.MEMBERS].count_documents(
+        {"community": community, "added_at": {"$gte": since}}
+    )
+    if joined:
+        out.append(f"{joined} member(s) joined this week.")
+    analysed = list(
+        store[Coll.RUNS]
+        .find({"community": community, "status": "succeeded", "counts.clusters": {"$exists": 1}})
+        .sort("started_at", -1)
+        .limit(2)
+    )
+    if len(analysed) == 2:
+        now, then = (r["counts"] for r in analysed)
+        out.append(
+            f"{now['clusters']} clusters (previous analysis: {then['clusters']}); "
+            f"{now.get('trending', 0)} trending conversations "
+            f"(previous: {then.get('trending', 0)})."
+        )
+    elif analysed:
+        out.append("First analysis of this community: nothing to compare yet.")
+    return out
 
 
 def members(store: Store, community: str) -> list[dict[str, Any]]:
@@ -129,38 +170,67 @@ def clusters(store: Store, community: str) -> list[dict[str, Any]]:
 
 
 def conversations(
-    store: Store, community: str, cluster: int, tier: int, limit: int = 50
+    store: Store, community: str, cluster: int, tier: int, limit: int = 50, tweets: int = 20
 ) -> list[dict[str, Any]]:
-    """A cluster's conversations at a tier, trending first, then by the pipeline's rank."""
+    """A cluster's conversations at a tier, trending first, then by the pipeline's rank,
+    each with its first ``tweets`` tweets (author, text, time, link) in order."""
     docs = list(
         store[Coll.CONVERSATIONS].find(
             {"community": community, "cluster": cluster, "tier": tier}, {"_id": 0}
         )
     )
     docs.sort(key=lambda d: (not d.get("trending", False), d["rank"]))
-    return [
-        {
-            "conversation_id": d["conversation_id"],
-            "url": f"https://x.com/i/status/{d['conversation_id']}",
-            "trending": bool(d.get("trending")),
-            "size": d["size"],
-            "participants": d["participants"],
-            "engagement": d.get("engagement", 0),
-            "rank": d["rank"],
-            "last_at": d.get("last_at"),
-        }
-        for d in docs[:limit]
-    ]
+    docs = docs[:limit]
+    wanted = [t for d in docs for t in d.get("tweet_ids", [])[:tweets]]
+    found = {
+        t["_id"]: t
+        for t in store[Coll.TWEETS].find(
+            {"_id": {"$in": wanted}}, {"text": 1, "author_id": 1, "created_at": 1}
+        )
+    }
+    names = usernames(store, list({t["author_id"] for t in found.values()}))
+    out = []
+    for d in docs:
+        shown = [found[t] for t in d.get("tweet_ids", [])[:tweets] if t in found]
+        shown.sort(key=lambda t: t["created_at"])
+        out.append(
+            {
+                "conversation_id": d["conversation_id"],
+                "url": f"https://x.com/i/status/{d['conversation_id']}",
+                "trending": bool(d.get("trending")),
+                "size": d["size"],
+                "participants": d["participants"],
+                "engagement": d.get("engagement", 0),
+                "rank": d["rank"],
+                "last_at": d.get("last_at"),
+                "tweets": [
+                    {
+                        "author": names.get(t["author_id"], t["author_id"]),
+                        "text": t.get("text", ""),
+                        "created_at": t["created_at"],
+                        "url": f"https://x.com/{names.get(t['author_id'], 'i')}/status/{t['_id']}",
+                    }
+                    for t in shown
+                ],
+            }
+        )
+    return out
 
 
 def graph_elements(store: Store, community: str, limit: int = 300) -> list[dict[str, Any]]:
     """Cytoscape elements of the bond graph among the ``limit`` most active members."""
     rows = [r for r in members(store, community) if r["cluster"] is not None][:limit]
     keep = {r["account_id"]: r for r in rows}
+    central = {
+        a
+        for d in store[Coll.CLUSTERS].find({"community": community}, {"central": 1})
+        for a in d.get("central", [])
+    }
     elements: list[dict[str, Any]] = [
         {
-            "data": {"id": a, "label": r["username"], "cluster": r["cluster"]},
-            "classes": f"c{r['cluster'] % 10}" if r["cluster"] >= 0 else "isolated",
+            "data": {"id": a, "label": f"@{r['username']}", "cluster": r["cluster"]},
+            "classes": (f"c{r['cluster'] % 10}" if r["cluster"] >= 0 else "isolated")
+            + (" central" if a in central else ""),
         }
         for a, r in keep.items()
     ]

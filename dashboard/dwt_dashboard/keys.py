@@ -1,16 +1,20 @@
 """API keys as the dashboard manages them: added (after X accepts them), listed only by
 fingerprint, deleted. A key never reaches a page, a log line or the store.
 
-:class:`FileKeyStore` keeps them in a file (one per line, mode 0600) — the same file
-``DWT_API_KEYS_FILE`` points collection at, locally. In the cluster the keys live in a
-Kubernetes Secret (mounted on the Ray pods); that store comes with the chart.
+Two homes, one behaviour (:class:`KeyStore`): :class:`FileKeyStore` keeps them in a file
+(one per line, mode 0600) — the file ``DWT_API_KEYS_FILE`` points collection at, locally;
+:class:`SecretKeyStore` keeps them in the cluster's Kubernetes Secret (one data entry per
+key), which the Ray pods mount and the operator counts to scale the collectors.
 """
 
 from __future__ import annotations
 
+import base64
 import os
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from dwt.xapi.client import XClient, key_fingerprint
 from dwt.xapi.errors import ForbiddenKey, UnauthorizedKey, XApiError
@@ -39,18 +43,61 @@ def check_key(token: str, base_url: str) -> None:
         client.close()
 
 
-class FileKeyStore:
+class KeyStore(ABC):
+    """Keys by entry name; adding checks the key with X first, listing shows fingerprints."""
+
+    def __init__(self, base_url: str) -> None:
+        self.base_url = base_url
+
+    @abstractmethod
+    def _entries(self) -> dict[str, str]:
+        """Entry name → token."""
+
+    @abstractmethod
+    def _put(self, name: str, token: str) -> None: ...
+
+    @abstractmethod
+    def _remove(self, names: list[str]) -> None: ...
+
+    def list(self) -> list[KeyInfo]:
+        return [KeyInfo(key_fingerprint(t), len(t)) for t in self._entries().values()]
+
+    def first_token(self) -> str | None:
+        """A key for the dashboard's own lookups (adding members by username)."""
+        return next(iter(self._entries().values()), None)
+
+    def add(self, token: str) -> KeyInfo:
+        token = token.strip()
+        if not token or any(c.isspace() for c in token):
+            raise KeyRefused("a bearer token is one word, without spaces")
+        info = KeyInfo(key_fingerprint(token), len(token))
+        if token in self._entries().values():
+            return info
+        check_key(token, self.base_url)
+        # Named by fingerprint: a valid Secret key, stable, and saying nothing of the key.
+        self._put("key-" + info.fingerprint.removeprefix("key:"), token)
+        return info
+
+    def delete(self, fingerprint: str) -> bool:
+        names = [n for n, t in self._entries().items() if key_fingerprint(t) == fingerprint]
+        if names:
+            self._remove(names)
+        return bool(names)
+
+
+class FileKeyStore(KeyStore):
     """Keys in a local file, written atomically and readable by its owner only."""
 
     def __init__(self, path: str | Path, base_url: str) -> None:
+        super().__init__(base_url)
         self.path = Path(path)
-        self.base_url = base_url
 
-    def _tokens(self) -> list[str]:
+    def _entries(self) -> dict[str, str]:
         if not self.path.exists():
-            return []
-        lines = self.path.read_text().splitlines()
-        return [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+            return {}
+        lines = [line.strip() for line in self.path.read_text().splitlines()]
+        tokens = [line for line in lines if line and not line.startswith("#")]
+        return {f"line-{i}": t for i, t in enumerate(dict.fromkeys(tokens))}
 
     def _write(self, tokens: list[str]) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -60,25 +107,46 @@ class FileKeyStore:
             out.write("".join(f"{t}\n" for t in tokens))
         partial.replace(self.path)
 
-    def list(self) -> list[KeyInfo]:
-        return [KeyInfo(key_fingerprint(t), len(t)) for t in self._tokens()]
+    def _put(self, name: str, token: str) -> None:
+        self._write([*self._entries().values(), token])
 
-    def add(self, token: str) -> KeyInfo:
-        token = token.strip()
-        if not token or any(c.isspace() for c in token):
-            raise KeyRefused("a bearer token is one word, without spaces")
-        tokens = self._tokens()
-        info = KeyInfo(key_fingerprint(token), len(token))
-        if token in tokens:
-            return info
-        check_key(token, self.base_url)
-        self._write([*tokens, token])
-        return info
+    def _remove(self, names: list[str]) -> None:
+        self._write([t for n, t in self._entries().items() if n not in names])
 
-    def delete(self, fingerprint: str) -> bool:
-        tokens = self._tokens()
-        kept = [t for t in tokens if key_fingerprint(t) != fingerprint]
-        if len(kept) == len(tokens):
-            return False
-        self._write(kept)
-        return True
+
+class SecretKeyStore(KeyStore):
+    """Keys in a Kubernetes Secret (``CoreV1Api``), one data entry per key.
+
+    The dashboard's role may only get and patch this one Secret (``resourceNames``); the
+    Secret is made by the chart, so a missing one is a clear error, not a silent create.
+    """
+
+    def __init__(self, core_api: Any, namespace: str, name: str, base_url: str) -> None:
+        super().__init__(base_url)
+        self.core = core_api
+        self.namespace = namespace
+        self.name = name
+
+    def _entries(self) -> dict[str, str]:
+        from kubernetes.client.exceptions import ApiException
+
+        try:
+            secret = self.core.read_namespaced_secret(self.name, self.namespace)
+        except ApiException as exc:
+            if exc.status == 404:
+                raise KeyRefused(
+                    f"the Secret {self.namespace}/{self.name} does not exist (the chart makes it)"
+                ) from None
+            raise
+        data = secret.data or {}
+        return {n: base64.b64decode(v).decode().strip() for n, v in sorted(data.items())}
+
+    def _patch(self, data: dict[str, str | None]) -> None:
+        self.core.patch_namespaced_secret(self.name, self.namespace, {"data": data})
+
+    def _put(self, name: str, token: str) -> None:
+        self._patch({name: base64.b64encode(token.encode()).decode()})
+
+    def _remove(self, names: list[str]) -> None:
+        # A merge patch deletes an entry given null.
+        self._patch(dict.fromkeys(names))

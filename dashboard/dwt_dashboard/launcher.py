@@ -1,31 +1,95 @@
-"""How the dashboard starts work: a pipeline run, or adding members by username.
+"""How the dashboard starts work: pipeline runs, members by username, the daily schedule.
 
 The dashboard never runs a step in a callback (a run takes minutes); it asks a launcher,
-which returns at once with a run id the person can follow on the Jobs page. Here:
-:class:`LocalLauncher`, which runs :func:`dwt.pipeline.runner.run_pipeline` in a
-background thread of the dashboard's process. In the cluster a Kubernetes launcher will
-create a ``CommunityJob`` per run instead (the operator then runs it on Ray); it is not
-written yet and has no placeholder here.
+which returns at once with a run id the person can follow on the Jobs page.
+:class:`LocalLauncher` runs :func:`dwt.pipeline.runner.run_pipeline` in background threads
+of the dashboard's process and fires the daily schedule itself;
+:class:`dwt_dashboard.kube_launcher.KubeLauncher` creates CommunityJobs for the operator.
 """
 
 from __future__ import annotations
 
 import logging
-import re
 import threading
+from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from pydantic import ValidationError
+
+from dwt.collect.lookup import add_members_by_username
 from dwt.collect.step import CollectConfig, collect
-from dwt.model.fields import USERNAME_PATTERN
 from dwt.pipeline.progress import Progress
 from dwt.pipeline.runner import RunFailed, new_run_id, run_pipeline
-from dwt.pipeline.spec import RunSpec, Step
+from dwt.pipeline.spec import CommunityJobSpec, RunSpec, Step
 from dwt.store import Coll, Store
+from dwt.xapi.errors import XApiError
+from dwt_operator.schedule import due, next_fire
 
 log = logging.getLogger(__name__)
-USERNAME = re.compile(USERNAME_PATTERN)
+LOG_LINES = 200
+
+
+class LauncherError(RuntimeError):
+    """Where runs go could not be reached or refused the request; the message says why."""
+
+
+@dataclass(frozen=True)
+class DailySchedule:
+    """The community's daily run: at ``hour`` o'clock in ``time_zone``."""
+
+    hour: int
+    time_zone: str
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.hour <= 23:
+            raise ValueError(f"the hour is 0 to 23, not {self.hour}")
+        try:  # the operator's own rule for time zones
+            CommunityJobSpec.model_validate(
+                {"community": "check", "schedule": self.cron, "timeZone": self.time_zone}
+            )
+        except ValidationError as exc:
+            raise ValueError(exc.errors()[0]["msg"].removeprefix("Value error, ")) from None
+
+    @property
+    def cron(self) -> str:
+        return f"0 {self.hour} * * *"
+
+    @classmethod
+    def from_cron(cls, cron: str | None, time_zone: str) -> DailySchedule | None:
+        """The schedule a daily cron line says, or None (unset, or not a daily line)."""
+        fields = (cron or "").split()
+        if len(fields) != 5 or fields[0] != "0" or fields[2:] != ["*", "*", "*"]:
+            return None
+        return cls(int(fields[1]), time_zone) if fields[1].isdigit() else None
+
+    def next_run(self, after: datetime) -> datetime:
+        return next_fire(self.cron, self.time_zone, after)
+
+    def describe(self, now: datetime) -> str:
+        """``daily at 07:00 Europe/Paris, next 2026-11-30 07:00 CET``."""
+        return (
+            f"daily at {self.hour:02d}:00 {self.time_zone}, "
+            f"next {self.next_run(now):%Y-%m-%d %H:%M %Z}"
+        )
+
+
+def members_lookup_token(keys: Any) -> Callable[[], str | None]:
+    """The key the dashboard looks members up with: the first of its key store, if any
+    (none when the store cannot be read: adding then says a key is needed)."""
+
+    def token() -> str | None:
+        if keys is None:
+            return None
+        try:
+            return keys.first_token()
+        except ValueError as exc:  # KeyRefused: e.g. the Secret is missing
+            log.warning("no key to look members up with: %s", exc)
+            return None
+
+    return token
 
 
 class Launcher(Protocol):
@@ -39,12 +103,31 @@ class Launcher(Protocol):
         """Add accounts by username; a message for the person saying what was done."""
         ...
 
+    def schedule(self, community: str) -> DailySchedule | None:
+        """The community's daily run, if one is set."""
+        ...
+
+    def set_schedule(self, community: str, schedule: DailySchedule) -> str:
+        """Set (or change) the daily run; a message saying what was done."""
+        ...
+
+    def log_tail(self, community: str, run_id: str) -> list[str]:
+        """The last lines a run told (oldest first); empty when none are known here."""
+        ...
+
+    def jobs(self, community: str) -> list[dict[str, Any]] | None:
+        """The community's CommunityJobs (name, phase, schedule, message…); None when
+        runs are not CommunityJobs here."""
+        ...
+
 
 class LocalLauncher:
-    """Runs the pipeline in a background thread of this process (laptop, demo, tests).
+    """Runs the pipeline in background threads of this process (laptop, demo, tests).
 
     Collection is possible only when ``collect_config`` says how to reach the X API; the
-    insight steps need nothing but the store.
+    insight steps need nothing but the store. ``lookup_token`` gives the key unknown
+    usernames are looked up with (None: only accounts the store knows can be added).
+    The daily schedule lives on the community's document; :meth:`start_scheduler` fires it.
     """
 
     def __init__(
@@ -52,11 +135,17 @@ class LocalLauncher:
         store: Store,
         collect_config: CollectConfig | None = None,
         clock: Callable[[], datetime] | None = None,
+        lookup_token: Callable[[], str | None] | None = None,
+        x_api_base_url: str = "https://api.twitter.com",
     ) -> None:
         self.store = store
         self.collect_config = collect_config
         self.clock = clock or (lambda: datetime.now(UTC))
+        self.lookup_token = lookup_token or (lambda: None)
+        self.x_api_base_url = collect_config.base_url if collect_config else x_api_base_url
         self.threads: dict[str, threading.Thread] = {}
+        self.logs: dict[str, deque[str]] = {}
+        self._stop = threading.Event()
 
     def run(self, community: str, spec: dict[str, Any]) -> str:
         run_spec = RunSpec.model_validate({**spec, "community": community})
@@ -68,53 +157,120 @@ class LocalLauncher:
             steps[Step.COLLECT] = lambda week, run_id: collect(week, run_id, config)
         now = self.clock()
         run_id = new_run_id(community, now)
+        lines: deque[str] = deque(maxlen=LOG_LINES)
+        self.logs[run_id] = lines
         thread = threading.Thread(
-            target=self._run, args=(run_spec, run_id, now, steps), name=run_id, daemon=True
+            target=self._run, args=(run_spec, run_id, now, steps, lines), name=run_id, daemon=True
         )
         self.threads[run_id] = thread
         thread.start()
         return run_id
 
-    def _run(self, spec: RunSpec, run_id: str, now: datetime, steps: dict) -> None:
+    def _run(
+        self, spec: RunSpec, run_id: str, now: datetime, steps: dict, lines: deque[str]
+    ) -> None:
+        def tell(line: str) -> None:
+            lines.append(f"{datetime.now(UTC):%H:%M:%S} {line}")
+
+        tell(f"run {run_id}: {' '.join(spec.steps)}")
         try:
             run_pipeline(
                 self.store,
                 spec,
                 run_id=run_id,
                 now=now,
-                progress=Progress(self.store, run_id, stream=None),
+                progress=Progress(self.store, run_id, stream=None, human=tell),
                 steps=steps,
             )
-        except RunFailed:
-            # The run record already holds the step and the error; the log keeps the trace.
+            tell("succeeded")
+        except RunFailed as exc:
+            # The run record holds the step and the error; the log keeps the trace.
+            tell(f"failed: {exc}")
             log.exception("run %s failed", run_id)
         finally:
             self.store.flush()
 
+    def log_tail(self, community: str, run_id: str) -> list[str]:
+        return list(self.logs.get(run_id, ()))
+
+    def jobs(self, community: str) -> None:
+        return None
+
     def add_members(self, community: str, usernames: list[str], core: bool = False) -> str:
-        """Add accounts the store already knows (seen in collected tweets); others need an
-        X API lookup, which only ``dwt members add`` (or a configured launcher) does."""
-        names = [u.strip().lstrip("@") for u in usernames if u.strip()]
-        invalid = [n for n in names if not USERNAME.match(n)]
-        if invalid:
-            return f"Not a valid X username: {', '.join(invalid)}"
-        lower = [n.lower() for n in names]
-        found = {
-            d["username_lower"]: {"id": d["_id"], "username": d["username"]}
-            for d in self.store[Coll.ACCOUNTS].find({"username_lower": {"$in": lower}})
-        }
-        accounts = [found[n] for n in lower if n in found]
-        if accounts:
-            self.store.add_members(community, accounts, core=core, source="manual")
-            self.store.flush()
-        missing = [n for n in names if n.lower() not in found]
-        parts = []
-        if accounts:
-            parts.append("Added " + ", ".join(f"@{a['username']}" for a in accounts) + ".")
-        if missing:
-            parts.append(
-                "Unknown account(s) "
-                + ", ".join(f"@{n}" for n in missing)
-                + ": look them up with `dwt members add` first."
+        try:
+            result = add_members_by_username(
+                self.store,
+                community,
+                usernames,
+                core=core,
+                token=self.lookup_token(),
+                base_url=self.x_api_base_url,
             )
-        return " ".join(parts)
+        except XApiError as exc:
+            return f"Not added: X could not be asked ({exc})."
+        return result.message()
+
+    # --- the daily schedule ------------------------------------------------------------------
+    def schedule(self, community: str) -> DailySchedule | None:
+        doc = self.store[Coll.COMMUNITIES].find_one({"_id": community}, {"schedule": 1}) or {}
+        found = doc.get("schedule")
+        return DailySchedule(found["hour"], found["time_zone"]) if found else None
+
+    def set_schedule(self, community: str, schedule: DailySchedule) -> str:
+        now = self.clock()
+        self.store[Coll.COMMUNITIES].update_one(
+            {"_id": community},
+            {
+                "$set": {
+                    "schedule": {
+                        "hour": schedule.hour,
+                        "time_zone": schedule.time_zone,
+                        "last_fired": now,  # the next firing is the first after now
+                    }
+                }
+            },
+        )
+        self.store.flush()
+        return f"Saved: {schedule.describe(now)}."
+
+    def tick(self) -> list[str]:
+        """Start the scheduled runs that are due; their run ids. Missed firings collapse
+        into one (as the operator does); a run that cannot start is logged, and not retried
+        until the next firing."""
+        now = self.clock()
+        started = []
+        for doc in self.store[Coll.COMMUNITIES].find({"schedule": {"$exists": True}}):
+            sched = doc["schedule"]
+            last = sched["last_fired"]
+            last = last if last.tzinfo else last.replace(tzinfo=UTC)
+            fire = due(
+                DailySchedule(sched["hour"], sched["time_zone"]).cron, sched["time_zone"], last, now
+            )
+            if fire is None:
+                continue
+            self.store[Coll.COMMUNITIES].update_one(
+                {"_id": doc["_id"]}, {"$set": {"schedule.last_fired": now}}
+            )
+            try:
+                started.append(self.run(doc["_id"], {}))
+            except ValueError as exc:
+                log.error("scheduled run of %s at %s not started: %s", doc["_id"], fire, exc)
+        self.store.flush()
+        return started
+
+    def start_scheduler(self, interval_s: float = 30.0) -> threading.Thread:
+        """Fire the daily schedules from a background thread until :meth:`stop`."""
+
+        def loop() -> None:
+            while not self._stop.wait(interval_s):
+                try:
+                    self.tick()
+                except Exception:  # one bad tick must not end the schedule
+                    log.exception("scheduler tick failed")
+
+        thread = threading.Thread(target=loop, name="dwt-schedule", daemon=True)
+        thread.start()
+        return thread
+
+    def stop(self) -> None:
+        self._stop.set()

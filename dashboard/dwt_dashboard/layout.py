@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from typing import Any
+from zoneinfo import available_timezones
 
 import dash_cytoscape as cyto
 from dash import dcc, html
@@ -15,11 +16,41 @@ PALETTE = [
     "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
 ]  # fmt: skip
 GRAPH_STYLE = [
-    {"selector": "node", "style": {"width": 8, "height": 8, "label": ""}},
+    # Labels appear as one zooms in (all at once they would hide the graph); the central
+    # members of each cluster are larger and always named.
+    {
+        "selector": "node",
+        "style": {
+            "width": 8,
+            "height": 8,
+            "label": "data(label)",
+            "font-size": 5,
+            "min-zoomed-font-size": 14,
+            "color": "#333",
+        },
+    },
+    {
+        "selector": ".central",
+        "style": {"width": 16, "height": 16, "font-size": 9, "min-zoomed-font-size": 0},
+    },
     {"selector": "edge", "style": {"width": 0.5, "line-color": "#c8ccd0", "opacity": 0.6}},
     {"selector": ".isolated", "style": {"background-color": "#cccccc"}},
     *[{"selector": f".c{i}", "style": {"background-color": c}} for i, c in enumerate(PALETTE)],
 ]
+
+
+#: Members named in a cluster's detail (the Users page lists them all).
+MEMBERS_SHOWN = 40
+
+
+def graph_style(selected: int | None) -> list[dict[str, Any]]:
+    """The graph's style with the selected cluster in front and the others faded."""
+    if selected is None:
+        return GRAPH_STYLE
+    return [
+        *GRAPH_STYLE,
+        {"selector": f"node[cluster != {int(selected)}]", "style": {"opacity": 0.2}},
+    ]
 
 
 def shell(communities: list[str], username: str) -> html.Div:
@@ -56,17 +87,26 @@ def _fmt_time(value: Any) -> str:
     return value.strftime("%Y-%m-%d %H:%M") if hasattr(value, "strftime") else ""
 
 
+def step_progress(step: str, p: dict[str, Any]) -> html.Div:
+    """One step's state, with a bar when its size is known."""
+    state = p.get("state") or "?"
+    parts: list[Any] = [html.Span(f"{step} {state}", className=f"step {state}")]
+    if p.get("total"):
+        parts += [
+            html.Progress(value=str(p.get("done") or 0), max=str(p["total"])),
+            html.Span(f" {p.get('done') or 0}/{p['total']}"),
+        ]
+    if p.get("eta_s"):
+        parts.append(html.Span(f" ETA {p['eta_s']:.0f}s"))
+    return html.Div(parts, className="progress")
+
+
 def runs_table(runs: list[dict[str, Any]]) -> html.Table:
     head = html.Tr(
         [html.Th(h) for h in ("run", "status", "steps", "started", "progress", "counts")]
     )
     rows = []
     for run in runs:
-        progress = ", ".join(
-            f"{step}: {p.get('state')}"
-            + (f" {p.get('done')}/{p['total']}" if p.get("total") else "")
-            for step, p in run["progress"].items()
-        )
         counts = ", ".join(f"{k} {v}" for k, v in run["counts"].items())
         status = run["status"] + (f" ({run['error']})" if run.get("error") else "")
         rows.append(
@@ -76,7 +116,7 @@ def runs_table(runs: list[dict[str, Any]]) -> html.Table:
                     html.Td(status, className="error" if run["status"] == "failed" else ""),
                     html.Td(" ".join(run["steps"])),
                     html.Td(_fmt_time(run["started_at"])),
-                    html.Td(progress),
+                    html.Td([step_progress(s, p) for s, p in run["progress"].items()]),
                     html.Td(counts),
                 ]
             )
@@ -95,9 +135,11 @@ def home(overview: dict[str, Any]) -> html.Div:
             html.H2("This week"),
             html.P(f"{_fmt_time(overview['since'])} → {_fmt_time(overview['until'])} (UTC)"),
             html.Div(
-                [html.Div([html.B(str(v)), k], className="card") for k, v in cards],
+                [html.Div([html.B(f"{v:,}"), k], className="card") for k, v in cards],
                 className="cards",
             ),
+            html.H3("Since last week"),
+            html.Ul([html.Li(line) for line in overview["changes"]], id="changes"),
             html.H3("Last runs"),
             runs_table(overview["runs"]),
         ]
@@ -196,27 +238,54 @@ def cluster_detail(cluster: dict[str, Any] | None) -> html.Div:
                 f"external weight {cluster['external_weight']:.2f}"
             ),
             html.P("Central: " + ", ".join(f"@{n}" for n in cluster["central"])),
-            html.P("Members: " + ", ".join(f"@{n}" for n in cluster["members"])),
+            html.P(
+                "Members: "
+                + ", ".join(f"@{n}" for n in cluster["members"][:MEMBERS_SHOWN])
+                + (
+                    f" … and {len(cluster['members']) - MEMBERS_SHOWN} more"
+                    if len(cluster["members"]) > MEMBERS_SHOWN
+                    else ""
+                )
+            ),
         ]
     )
 
 
 def conversation_list(convs: list[dict[str, Any]]) -> html.Ol | html.P:
+    """Conversations, trending first; each opens to its tweets, each tweet links to X."""
     if not convs:
         return html.P("No conversations for this cluster and tier.")
-    return html.Ol(
-        [
-            html.Li(
-                [
-                    html.Span("TRENDING ", className="trending") if c["trending"] else "",
-                    html.A(c["url"], href=c["url"], target="_blank"),
+    items = []
+    for c in convs:
+        first = c["tweets"][0]["text"] if c["tweets"] else ""
+        summary = html.Summary(
+            [
+                html.Span("TRENDING ", className="trending") if c["trending"] else "",
+                html.Span(first[:140] + ("…" if len(first) > 140 else ""), className="opening"),
+                html.Span(
                     f" · {c['size']} tweets · {c['participants']} members · "
                     f"engagement {c['engagement']}",
-                ]
-            )
-            for c in convs
-        ]
-    )
+                    className="meta",
+                ),
+            ]
+        )
+        tweets = html.Ul(
+            [
+                html.Li(
+                    [
+                        html.B(f"@{t['author']}"),
+                        f" {_fmt_time(t['created_at'])} ",
+                        html.A("open on X", href=t["url"], target="_blank"),
+                        html.Div(t["text"], className="tweet"),
+                    ]
+                )
+                for t in c["tweets"]
+            ],
+            className="tweets",
+        )
+        thread = html.A(c["url"], href=c["url"], target="_blank")
+        items.append(html.Li(html.Details([summary, tweets, thread], className="conversation")))
+    return html.Ol(items)
 
 
 def insights(clusters: list[dict[str, Any]], elements: list[dict[str, Any]]) -> html.Div:
@@ -227,21 +296,38 @@ def insights(clusters: list[dict[str, Any]], elements: list[dict[str, Any]]) -> 
     first = clusters[0]["cluster"] if clusters else None
     return html.Div(
         [
-            html.H2("Bond weights"),
-            *[_slider(name, value) for name, value in data.weight_defaults().items()],
-            html.Button("Run bonds + cluster + content", id="run-button", n_clicks=0),
-            html.Div(id="run-result", className="message"),
             html.H2("Clusters"),
-            html.Button("◀ previous", id="cluster-prev", n_clicks=0),
-            dcc.Dropdown(id="cluster-pick", options=options, value=first, clearable=False),
-            html.Button("next ▶", id="cluster-next", n_clicks=0),
-            html.Div(cluster_detail(clusters[0] if clusters else None), id="cluster-detail"),
-            cyto.Cytoscape(
-                id="bond-graph",
-                elements=elements,
-                stylesheet=GRAPH_STYLE,
-                layout={"name": "cose", "animate": False},
-                style={"width": "100%", "height": "480px", "background": "#fff"},
+            html.Div(
+                [
+                    html.Button("◀ previous", id="cluster-prev", n_clicks=0),
+                    dcc.Dropdown(
+                        id="cluster-pick",
+                        options=options,
+                        value=first,
+                        clearable=False,
+                        className="grow",
+                    ),
+                    html.Button("next ▶", id="cluster-next", n_clicks=0),
+                ],
+                className="row",
+            ),
+            html.Div(
+                [
+                    html.Div(
+                        cluster_detail(clusters[0] if clusters else None),
+                        id="cluster-detail",
+                        className="detail",
+                    ),
+                    cyto.Cytoscape(
+                        id="bond-graph",
+                        elements=elements,
+                        stylesheet=graph_style(first),
+                        layout={"name": "cose", "animate": False},
+                        className="graph",
+                        style={"height": "480px"},
+                    ),
+                ],
+                className="columns",
             ),
             html.H2("Conversations"),
             dcc.RadioItems(
@@ -251,21 +337,105 @@ def insights(clusters: list[dict[str, Any]], elements: list[dict[str, Any]]) -> 
                 inline=True,
             ),
             html.Div(id="conversations"),
+            html.Details(
+                [
+                    html.Summary(html.H2("Bond weights: re-run with others", className="inline")),
+                    *[_slider(name, value) for name, value in data.weight_defaults().items()],
+                    html.Button("Run bonds + cluster + content", id="run-button", n_clicks=0),
+                    html.Div(id="run-result", className="message"),
+                ],
+                id="weights",
+            ),
         ]
     )
 
 
-def jobs(runs: list[dict[str, Any]]) -> html.Div:
+def community_jobs_table(jobs: list[dict[str, Any]]) -> html.Table | html.P:
+    """CommunityJobs as the operator reports them (cluster mode)."""
+    if not jobs:
+        return html.P("No CommunityJobs for this community yet.")
+    head = html.Tr(
+        [html.Th(h) for h in ("CommunityJob", "phase", "schedule", "steps", "workers", "message")]
+    )
+    rows = [
+        html.Tr(
+            [
+                html.Td(j["name"]),
+                html.Td(j["phase"], className="error" if j["phase"] == "Failed" else ""),
+                html.Td(f"{j['schedule']} {j['time_zone']}" if j["schedule"] else "once"),
+                html.Td(" ".join(j["steps"])),
+                html.Td("" if j["workers"] is None else f"{j['workers']} ({j['keys']} keys)"),
+                html.Td(j["message"].splitlines()[0][:200] if j["message"] else ""),
+            ]
+        )
+        for j in jobs
+    ]
+    return html.Table([html.Thead(head), html.Tbody(rows)], id="community-jobs")
+
+
+def jobs_tables(runs: list[dict[str, Any]], jobs: list[dict[str, Any]] | None) -> html.Div:
+    """What the Jobs page refreshes: runs with progress, and CommunityJobs in the cluster."""
+    parts: list[Any] = [runs_table(runs)]
+    if jobs is not None:
+        parts += [html.H3("CommunityJobs"), community_jobs_table(jobs)]
+    return html.Div(parts)
+
+
+def jobs(runs: list[dict[str, Any]], community_jobs: list[dict[str, Any]] | None) -> html.Div:
     return html.Div(
         [
             html.H2("Runs"),
             dcc.Interval(id="jobs-tick", interval=3000),
-            html.Div(runs_table(runs), id="jobs-table"),
+            html.Div(jobs_tables(runs, community_jobs), id="jobs-table"),
+            html.H3("Log"),
+            dcc.Dropdown(
+                id="log-run",
+                options=[r["run_id"] for r in runs],
+                value=runs[0]["run_id"] if runs else None,
+                placeholder="a run",
+            ),
+            html.Pre(id="log-tail", className="log"),
         ]
     )
 
 
-def collection(status: dict[str, Any]) -> html.Div:
+#: Time zones offered by the schedule editor (every IANA zone this Python knows).
+TIME_ZONES = sorted(available_timezones())
+
+
+def schedule_editor(schedule: dict[str, Any] | None) -> html.Div:
+    """The daily run: an hour and a time zone (the CommunityJob's schedule in the cluster)."""
+    return html.Div(
+        [
+            html.H3("Daily schedule"),
+            html.P(
+                f"Runs {schedule['text']}." if schedule else "No daily run yet.",
+                id="schedule-now",
+            ),
+            html.Label("Hour"),
+            dcc.Dropdown(
+                id="schedule-hour",
+                options=[{"label": f"{h:02d}:00", "value": h} for h in range(24)],
+                value=schedule["hour"] if schedule else 6,
+                clearable=False,
+                className="short",
+            ),
+            html.Label("Time zone"),
+            dcc.Dropdown(
+                id="schedule-tz",
+                options=TIME_ZONES,
+                value=schedule["time_zone"] if schedule else "UTC",
+                clearable=False,
+                className="short",
+            ),
+            html.Button("Save schedule", id="schedule-save", n_clicks=0),
+            html.Div(id="schedule-result", className="message"),
+        ],
+        className="schedule",
+    )
+
+
+def collection(status: dict[str, Any], schedule: dict[str, Any] | None) -> html.Div:
     """Data collection: how much is stored, over which time, and what could not be read."""
     unreadable = status["unreadable"]
     rows = [
@@ -300,6 +470,7 @@ def collection(status: dict[str, Any]) -> html.Div:
                 f"Time frame: {_fmt_time(status['first'])} → {_fmt_time(status['last'])} (UTC)",
                 id="time-frame",
             ),
+            schedule_editor(schedule),
             html.H3("Accounts that could not be read"),
             accounts,
             html.H3("Collection runs"),

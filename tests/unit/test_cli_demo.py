@@ -53,3 +53,38 @@ def test_dwt_entry_point_runs():
     )
     assert done.returncode == 0, done.stderr
     assert "succeeded" in done.stdout
+
+
+def test_demo_serves_the_dashboard_until_ctrl_c():
+    """The README's run command end to end: the pipeline, then the dashboard (waitress) with
+    its one-time password, the X emulator still up behind it; Ctrl-C stops it cleanly."""
+    import signal
+    import time
+
+    import requests
+
+    dwt = shutil.which("dwt", path=str(Path(sys.executable).parent))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DWT_")}
+    args = [dwt, "demo", "--members", "40", "--communities", "2", "--no-ray", "--port", "0"]
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, text=True, env=env)
+    try:
+        line, deadline = "", time.monotonic() + 120
+        while "dashboard: http://" not in line and time.monotonic() < deadline:
+            line = proc.stdout.readline()
+        assert "dashboard: http://127.0.0.1:" in line, "the demo did not serve the dashboard"
+        url = line.split("dashboard: ")[1].split()[0]
+        password = line.split("log in as demo / ")[1].split(";")[0]
+        session = requests.Session()
+        form = session.get(url + "login", timeout=10).text
+        token = form.split('name="csrf_token" value="')[1].split('"')[0]
+        home = session.post(
+            url + "login",
+            data={"username": "demo", "password": password, "csrf_token": token},
+            timeout=30,
+        )
+        assert home.status_code == 200 and home.url == url
+        assert password not in home.text
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=30)
+    assert proc.returncode == 0 and "stopped" in out

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from dashboard_client import login
 from dwt.pipeline.progress import Progress
 from dwt.pipeline.runner import run_pipeline
 from dwt.pipeline.spec import RunSpec
@@ -58,7 +59,7 @@ def app(sample: Store, users: UserDirectory, monkeypatch: pytest.MonkeyPatch):
 
 
 def _login(client, username="ann", password="right"):
-    return client.post("/login", data={"username": username, "password": password})
+    return login(client, username, password)
 
 
 def _update(client, output, inputs, state=(), triggered=None):
@@ -103,6 +104,8 @@ def test_data_functions(sample: Store):
     overview = data.overview(sample, "sample")
     assert overview["members"] == 4 and overview["tweets"] == 7 and overview["clusters"] == 1
     assert overview["runs"][0]["status"] == "succeeded"
+    assert overview["changes"][0] == "7 tweets this week against 0 the week before (+7)."
+    assert overview["changes"][-1] == "First analysis of this community: nothing to compare yet."
     clusters = data.clusters(sample, "sample")
     assert [c["cluster"] for c in clusters] == [0, -1]
     assert {"ada", "brook"} <= set(clusters[0]["members"])
@@ -110,12 +113,20 @@ def test_data_functions(sample: Store):
     assert cand["url"] == f"https://x.com/{cand['username']}" and cand["interactions"] > 0
     convs = data.conversations(sample, "sample", 0, 1)
     assert convs[0]["url"] == "https://x.com/i/status/1862000000000000001"
+    first = convs[0]["tweets"][0]
+    assert first["text"].startswith("Weekly notes on #graphs")
+    assert first["url"] == f"https://x.com/{first['author']}/status/1862000000000000001"
+    assert len(convs[0]["tweets"]) == convs[0]["size"] == 3
     assert [c["rank"] for c in convs if not c["trending"]] == sorted(
         c["rank"] for c in convs if not c["trending"]
     )
     elements = data.graph_elements(sample, "sample")
     nodes = [e for e in elements if "id" in e["data"]]
-    assert any("source" in e["data"] for e in elements) and "c0" in {n["classes"] for n in nodes}
+    assert any("source" in e["data"] for e in elements)
+    classes = {n["data"]["label"]: set(n["classes"].split()) for n in nodes}
+    central = {f"@{n}" for c in clusters for n in c["central"]}
+    assert central and all({"central"} <= classes[n] for n in central if n in classes)
+    assert all("c0" in classes[f"@{n}"] for n in clusters[0]["members"] if f"@{n}" in classes)
     assert data.weight_defaults() == BondWeights().to_dict()
     assert slider_weights([-2, -1, 0, 1, 2]) == BondWeights().to_dict()
 
@@ -221,5 +232,5 @@ def test_collection_page_shows_volume_time_frame_and_unreadable_accounts(sample:
     assert status["first"].isoformat().startswith("2026-11-23T09:00")
     assert status["last"].isoformat().startswith("2026-11-26T08:30")
     assert [(u["username"], u["status"]) for u in status["unreadable"]] == [("dee", "protected")]
-    page = str(layout.collection(status))
+    page = str(layout.collection(status, None))
     assert "@dee" in page and "protected" in page and "tweets collected" in page

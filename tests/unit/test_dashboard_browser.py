@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from werkzeug.serving import make_server
 
+from dwt.cli import main
 from dwt.pipeline.progress import Progress
 from dwt.pipeline.runner import run_pipeline
 from dwt.pipeline.spec import RunSpec
@@ -95,6 +96,7 @@ def test_a_person_uses_the_dashboard(served):
         expect(page.locator("#cluster-detail")).to_contain_text("no interactions", timeout=15000)
         page.click("#cluster-prev")
         expect(page.locator("#conversations")).to_contain_text("x.com/i/status/", timeout=15000)
+        page.click("#weights summary")  # the weights are folded away until wanted
         handle = page.locator("#w-reply .rc-slider-handle, #w-reply [role=slider]").first
         handle.focus()
         for _ in range(3):  # reply weight: 100 → 10^1.7 ≈ 50
@@ -105,9 +107,84 @@ def test_a_person_uses_the_dashboard(served):
 
         page.click("text=Jobs")
         expect(page.locator("#jobs-table")).to_contain_text("succeeded", timeout=30000)
+        expect(page.locator("#log-tail")).to_contain_text("content: done", timeout=15000)
         page.screenshot(path=str(SHOTS / "jobs.png"), full_page=True)
         html = page.content()
         browser.close()
     assert "correct horse" not in html
     reply = store[Coll.RUNS].find_one({"_id": run_id})["params"]["weights"]["reply"]
     assert 40 < reply < 60
+
+
+@pytest.fixture
+def demo(store_url: str) -> Iterator[tuple[str, Store]]:
+    """The demo's community (generated, collected from the X emulator, analysed), served."""
+    assert main(["--mongo-url", store_url, "demo", "--members", "120", "--communities", "3",
+                 "--no-ray", "--no-serve"]) == 0  # fmt: skip
+    store = Store.open(store_url)
+    users = UserDirectory.parse(user_line("ada", "correct horse", ["demo"]))
+    app = create_app(store, LocalLauncher(store), users)
+    server = make_server("127.0.0.1", 0, app.server, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}", store
+    server.shutdown()
+
+
+def pick(page, dropdown: str, option: str, exact: bool = True) -> None:
+    """Choose a Dash dropdown's option as a person does: open, type to filter, click."""
+    from playwright.sync_api import expect
+
+    page.click(dropdown)
+    page.get_by_placeholder("Search").fill(option)
+    page.get_by_role("option", name=option, exact=exact).first.click()
+    expect(page.get_by_role("option")).to_have_count(0)  # closed again
+
+
+def test_open_a_trending_conversation_and_set_the_schedule(demo):
+    from playwright.sync_api import expect, sync_playwright
+
+    url, store = demo
+    trending = store[Coll.CONVERSATIONS].find_one({"community": "demo", "trending": True})
+    assert trending, "the demo's week has trending conversations"
+    first = store[Coll.TWEETS].find_one({"_id": trending["tweet_ids"][0]})
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as pw:
+        browser = launch(pw)
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.goto(f"{url}/login")
+        page.fill("input[name=username]", "ada")
+        page.fill("input[name=password]", "correct horse")
+        page.click("button[type=submit]")
+        expect(page.locator("#page")).to_contain_text("This week", timeout=15000)
+
+        page.click("text=Collection")
+        pick(page, "#schedule-hour", "09:00")
+        pick(page, "#schedule-tz", "Asia/Tokyo")
+        page.click("#schedule-save")
+        expect(page.locator("#schedule-result")).to_contain_text(
+            "Saved: daily at 09:00 Asia/Tokyo", timeout=15000
+        )
+        page.screenshot(path=str(SHOTS / "collection-schedule.png"), full_page=True)
+        saved = store["communities"].find_one({"_id": "demo"})["schedule"]
+        assert (saved["hour"], saved["time_zone"]) == (9, "Asia/Tokyo")
+
+        page.click("text=Insights")
+        label = page.locator("#cluster-pick").inner_text()
+        wanted = f"{trending['cluster']}: "
+        if not label.startswith(wanted):
+            pick(page, "#cluster-pick", wanted, exact=False)
+        conversations = page.locator("#conversations")
+        expect(conversations.locator(".trending").first).to_be_visible(timeout=15000)
+        opened = conversations.locator("details.conversation", has=page.locator(".trending"))
+        opened = opened.filter(has_text=first["text"][:40]).first
+        expect(opened.locator("ul.tweets")).to_be_hidden()
+        opened.locator("summary").click()
+        tweets = opened.locator("ul.tweets li")
+        expect(tweets.first).to_be_visible()
+        expect(tweets.first).to_contain_text(first["text"][:40])
+        assert tweets.count() == min(len(trending["tweet_ids"]), 20)
+        link = tweets.first.locator("a").get_attribute("href")
+        assert link.startswith("https://x.com/") and link.endswith(f"/status/{first['_id']}")
+        page.screenshot(path=str(SHOTS / "trending-conversation.png"), full_page=True)
+        browser.close()

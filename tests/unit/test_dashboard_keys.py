@@ -8,6 +8,7 @@ import stat
 
 import pytest
 
+from dashboard_client import login
 from dwt.generate import generate_community
 from dwt.xapi.client import key_fingerprint
 from dwt.xapi.emulator import EmulatorConfig, EmulatorServer
@@ -42,7 +43,7 @@ def test_keys_are_checked_kept_masked_and_deleted(x_api, store, tmp_path):
     assert key_fingerprint(GOOD) in listed and GOOD not in listed
 
     client = app.server.test_client()
-    client.post("/login", data={"username": "ada", "password": "pw"})
+    login(client, "ada", "pw")
     answer = client.post(
         "/_dash-update-component",
         json={

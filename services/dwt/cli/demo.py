@@ -83,41 +83,51 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             progress=progress,
             steps={Step.COLLECT: lambda week, run_id: collect(week, run_id, collector)},
         )
-    print(summarise(store, args.community))
-    say(
-        f"run {result.run_id} {result.status} in {time.perf_counter() - started:.1f}s "
-        f"(store: {store.url})"
-    )
-    if result.status != "succeeded":
-        return 1
-    if args.serve:
-        serve_dashboard(store, args.community, args.port, say)
+        print(summarise(store, args.community))
+        say(
+            f"run {result.run_id} {result.status} in {time.perf_counter() - started:.1f}s "
+            f"(store: {store.url})"
+        )
+        if result.status != "succeeded":
+            return 1
+        if args.serve:
+            # The emulator stays up while the dashboard serves: it can collect, look members
+            # up and check keys, as it would against X.
+            serve_dashboard(store, args.community, args.port, say, collector, keys_file)
     return 0
 
 
-def serve_dashboard(store: Store, community: str, port: int, say: Callable[[str], None]) -> None:
+def serve_dashboard(
+    store: Store,
+    community: str,
+    port: int,
+    say: Callable[[str], None],
+    collector: CollectConfig,
+    keys_file: Path,
+) -> None:
     """Serve the dashboard for the demo community, with a one-time password printed here
     (never stored, never in a page)."""
-    from werkzeug.serving import make_server
-
     from dwt_dashboard.app import create_app
     from dwt_dashboard.auth import UserDirectory, user_line
-    from dwt_dashboard.launcher import LocalLauncher
+    from dwt_dashboard.keys import FileKeyStore
+    from dwt_dashboard.launcher import LocalLauncher, members_lookup_token
+    from dwt_dashboard.serve import serve
 
     password = secrets.token_urlsafe(9)
     users = UserDirectory.parse(user_line("demo", password, [community]))
-    app = create_app(store, LocalLauncher(store), users)
-    server = make_server("127.0.0.1", port, app.server, threaded=True)
-    say(
-        f"dashboard: http://127.0.0.1:{server.server_port}/  "
-        f"(log in as demo / {password}; Ctrl-C stops)"
-    )
+    keys = FileKeyStore(keys_file, collector.base_url)
+    launcher = LocalLauncher(store, collector, lookup_token=members_lookup_token(keys))
+    launcher.start_scheduler()
+    app = create_app(store, launcher, users, keys=keys)
+
+    def ready(url: str) -> None:
+        say(f"dashboard: {url}  (log in as demo / {password}; Ctrl-C stops)")
+
     try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        say("stopped")
+        serve(app, "127.0.0.1", port, ready)
     finally:
-        server.server_close()
+        launcher.stop()
+        say("stopped")
 
 
 def summarise(store: Store, community: str) -> str:

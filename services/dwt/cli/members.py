@@ -7,11 +7,10 @@ import re
 import sys
 
 from dwt.collect.keys import KeySource, NoKeysError
+from dwt.collect.lookup import USERNAME, add_members_by_username
 from dwt.config import Settings
-from dwt.model.fields import USERNAME_PATTERN
 from dwt.pipeline.spec import COMMUNITY_PATTERN
 from dwt.store import Store
-from dwt.xapi.client import XClient
 from dwt.xapi.errors import XApiError
 
 
@@ -54,9 +53,6 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     return _add(args, settings, store)
 
 
-USERNAME = re.compile(USERNAME_PATTERN)
-
-
 def _add(args: argparse.Namespace, settings: Settings, store: Store) -> int:
     names = [a.lstrip("@") for a in args.accounts]
     invalid = [n for n in names if not USERNAME.match(n)]
@@ -69,21 +65,22 @@ def _add(args: argparse.Namespace, settings: Settings, store: Store) -> int:
     except NoKeysError as exc:
         print(f"dwt members: {exc}", file=sys.stderr)
         return 2
-    client = XClient(token, base_url=settings.x_api_base_url)
     try:
-        found = client.lookup_users(usernames=names)
+        result = add_members_by_username(
+            store,
+            args.community,
+            names,
+            core=args.core,
+            token=token.get_secret_value(),
+            base_url=settings.x_api_base_url,
+        )
     except XApiError as exc:
         print(f"dwt members: X API: {exc}", file=sys.stderr)
         return 1
-    finally:
-        client.close()
-    for name, reason in found.unavailable.items():
+    for name, reason in result.unavailable.items():
         print(f"  @{name}: {reason.replace('_', ' ')}, not added", file=sys.stderr)
-    if found.data:
-        store.add_members(args.community, found.data, core=args.core, source="manual")
-        store.flush()
+    if result.added:
         print(
-            f"added {len(found.data)} member(s): "
-            + ", ".join(f"@{u['username']}" for u in found.data)
+            f"added {len(result.added)} member(s): " + ", ".join(f"@{u}" for u in result.added)
         )
-    return 0 if not found.unavailable else 1
+    return 0 if not result.unavailable else 1

@@ -1,0 +1,272 @@
+"""What the dashboard does beyond showing results: the daily schedule (fired locally, a
+CommunityJob in the cluster), keys in a Kubernetes Secret, members looked up on X, run
+logs, a hardened login (CSRF token, throttling, an OIDC proxy's header, the probe), and
+``python -m dwt_dashboard`` in cluster mode against the Kubernetes API emulator."""
+
+from __future__ import annotations
+
+import base64
+import os
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import flask
+import kubernetes
+import pytest
+import requests
+import yaml
+
+from dashboard_client import csrf_token, login
+from dwt.collect.keys import KeySource
+from dwt.collect.step import CollectConfig
+from dwt.generate import generate_community
+from dwt.store import Coll, Store
+from dwt.xapi.client import key_fingerprint
+from dwt.xapi.emulator import EmulatorConfig, EmulatorServer
+from dwt_dashboard.app import create_app
+from dwt_dashboard.auth import LoginThrottle, UserDirectory, install, user_line
+from dwt_dashboard.keys import SecretKeyStore
+from dwt_dashboard.kube_launcher import KubeLauncher
+from dwt_dashboard.launcher import DailySchedule, LocalLauncher
+from kube.fixtures import kube_api
+
+REPO = Path(__file__).resolve().parents[2]
+CRD = yaml.safe_load((REPO / "manifests" / "crds" / "communityjobs.yaml").read_text())
+JOBS = "discoverweekly.io/v1alpha1/communityjobs"
+GOOD, BAD = "good-bearer-token-123", "typo-bearer-token-456"
+# Sunday 29 November 2026, 05:30 UTC = 06:30 in Paris (CET, UTC+1).
+NOW = datetime(2026, 11, 29, 5, 30, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def dataset():
+    return generate_community(members=16, communities=2, days=2, seed=5)
+
+
+@pytest.fixture(scope="module")
+def x_api(dataset):
+    with EmulatorServer(dataset, EmulatorConfig(tokens=[GOOD], rate_limit=10_000)) as server:
+        yield server.base_url
+
+
+def _users() -> UserDirectory:
+    return UserDirectory.parse(
+        user_line("ann", "right", ["demo"], iterations=1000)
+        + "\n"
+        + user_line("bob", "bobpw", ["other"], iterations=1000)
+    )
+
+
+def _with_members(store: Store, dataset, n: int = 10) -> list[dict]:
+    users = dataset.users.filter(dataset.users["is_member"]).select(["id", "username"])
+    members = users.to_pylist()
+    store.add_members("demo", members[:n], source="import")
+    store.flush()
+    return members
+
+
+class Clock:
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def test_local_schedule_is_saved_shown_and_fires_at_the_hour_in_its_zone(
+    store, dataset, x_api, tmp_path
+):
+    _with_members(store, dataset)
+    keys_file = tmp_path / "keys"
+    keys_file.write_text(GOOD)
+    clock = Clock(NOW)
+    collect = CollectConfig(KeySource(file=str(keys_file), from_env=False), x_api, use_ray=False)
+    launcher = LocalLauncher(store, collect, clock=clock)
+    app = create_app(store, launcher, _users(), clock=clock)
+    handlers = app.handlers
+
+    assert "No daily run yet" in str(handlers.page("ann", "/collection", "demo"))
+    assert handlers.set_schedule("bob", "demo", 7, "Europe/Paris").startswith("You may not")
+    assert "unknown time zone" in handlers.set_schedule("ann", "demo", 7, "Mars/Olympus")
+    assert "0 to 23" in handlers.set_schedule("ann", "demo", 24, "UTC")
+    saved = handlers.set_schedule("ann", "demo", 7, "Europe/Paris")
+    assert saved == "Saved: daily at 07:00 Europe/Paris, next 2026-11-29 07:00 CET."
+    assert launcher.schedule("demo") == DailySchedule(7, "Europe/Paris")
+    page = str(handlers.page("ann", "/collection", "demo"))
+    assert "Runs daily at 07:00 Europe/Paris" in page
+
+    clock.now = NOW + timedelta(minutes=29)  # 06:59 in Paris
+    assert launcher.tick() == []
+    clock.now = NOW + timedelta(minutes=31)  # 07:01 in Paris (06:01 UTC)
+    (run_id,) = launcher.tick()
+    assert launcher.tick() == []  # fired once for today
+    launcher.threads[run_id].join(60)
+    run = store[Coll.RUNS].find_one({"_id": run_id})
+    assert run["status"] == "succeeded", run.get("error")
+    assert run["steps"][0] == "collect" and run["counts"]["tweets"] > 0
+    log = handlers.log_tail("ann", "demo", run_id)
+    assert "collect: done" in log and log.rstrip().endswith("succeeded")
+    assert handlers.log_tail("ann", "demo", "someone-elses-run") == "No such run of this community."
+    assert handlers.log_tail("bob", "demo", run_id) == ""
+
+    clock.now = NOW + timedelta(days=3)  # three missed days collapse into one run
+    assert len(launcher.tick()) == 1
+
+
+def test_cluster_schedule_is_one_community_job_the_crd_accepts(store, tmp_path):
+    clock = Clock(NOW)
+    with kube_api(crds=[CRD], tmp_dir=tmp_path) as api:
+        custom = kubernetes.client.CustomObjectsApi(api.client())
+        launcher = KubeLauncher(custom, "default", store, keys_secret="x-api-keys", clock=clock)
+        handlers = create_app(store, launcher, _users(), clock=clock).handlers
+        assert launcher.schedule("demo") is None
+        created = handlers.set_schedule("ann", "demo", 7, "Europe/Paris")
+        assert created.startswith("Created CommunityJob demo-daily: daily at 07:00 Europe/Paris")
+        updated = handlers.set_schedule("ann", "demo", 21, "America/New_York")
+        assert updated.startswith("Updated CommunityJob demo-daily: daily at 21:00")
+        (job,) = api.list(JOBS, "default")
+        assert job["metadata"]["name"] == "demo-daily"
+        assert job["spec"]["schedule"] == "0 21 * * *"
+        assert job["spec"]["timeZone"] == "America/New_York"
+        assert job["spec"]["collection"]["apiKeysSecret"] == "x-api-keys"
+        assert launcher.schedule("demo") == DailySchedule(21, "America/New_York")
+
+        # The Jobs page follows CommunityJobs as the operator reports them.
+        run_id = launcher.run("demo", {"steps": ["bonds", "cluster", "content"]})
+        name = run_id.removeprefix("dwt-default-").removesuffix("-g1")
+        api.patch(
+            JOBS,
+            "default",
+            name,
+            {"status": {"phase": "Failed", "runId": run_id, "message": "boom\nlast line"}},
+            subresource="status",
+        )
+        jobs = {j["name"]: j for j in launcher.jobs("demo")}
+        assert jobs[name]["phase"] == "Failed" and jobs["demo-daily"]["schedule"] == "0 21 * * *"
+        assert launcher.log_tail("demo", run_id) == ["boom", "last line"]
+        page = str(handlers.page("ann", "/jobs", "demo"))
+        assert "demo-daily" in page and "0 21 * * * America/New_York" in page
+
+
+def test_keys_in_a_kubernetes_secret(store, x_api, tmp_path):
+    with kube_api(tmp_dir=tmp_path) as api:
+        core = kubernetes.client.CoreV1Api(api.client())
+        keys = SecretKeyStore(core, "default", "x-api-keys", x_api)
+        handlers = create_app(store, LocalLauncher(store), _users(), keys=keys).handlers
+        assert "does not exist" in handlers.add_key("ann", GOOD)
+        core.create_namespaced_secret("default", {"metadata": {"name": "x-api-keys"}})
+        assert handlers.add_key("ann", BAD).startswith("Not added: X refused this key")
+        assert handlers.add_key("ann", GOOD).startswith(f"Added {key_fingerprint(GOOD)}")
+        secret = api.get("v1/secrets", "default", "x-api-keys")
+        (entry,) = secret["data"].items()
+        assert entry[0].startswith("key-") and GOOD not in entry[0]
+        assert base64.b64decode(entry[1]).decode() == GOOD
+        assert key_fingerprint(GOOD) in str(handlers.page("ann", "/keys", "demo"))
+        assert GOOD not in str(handlers.page("ann", "/keys", "demo"))
+        assert handlers.delete_key("ann", key_fingerprint(GOOD)).startswith("Deleted")
+        assert not api.get("v1/secrets", "default", "x-api-keys").get("data")
+
+
+def test_members_are_looked_up_on_x(store, dataset, x_api):
+    members = _with_members(store, dataset, n=4)
+    outside = members[8]["username"]
+    launcher = LocalLauncher(store, lookup_token=lambda: GOOD, x_api_base_url=x_api)
+    handlers = create_app(store, launcher, _users()).handlers
+    message = handlers.add_member("ann", "demo", f"@{outside}", False)
+    assert message == f"Added @{outside}."
+    assert store[Coll.MEMBERS].find_one({"community": "demo", "username": outside})
+    missing = handlers.add_member("ann", "demo", "nosuchuser_xyz", False)
+    assert missing == "@nosuchuser_xyz: not found on X, not added."
+    offline = LocalLauncher(store, lookup_token=lambda: GOOD, x_api_base_url="http://127.0.0.1:9")
+    assert offline.add_members("demo", ["another_one"]).startswith("Not added: X could not be")
+
+
+def test_login_needs_the_forms_token_and_is_throttled():
+    ticks = [0.0]
+    server = flask.Flask(__name__)
+    install(server, _users(), throttle=LoginThrottle(limit=3, window_s=60, clock=lambda: ticks[0]))
+    client = server.test_client()
+    assert client.get("/healthz").status_code == 200
+    no_token = client.post("/login", data={"username": "ann", "password": "right"})
+    assert no_token.status_code == 400 and "expired" in no_token.text
+    forged = client.post(
+        "/login", data={"username": "ann", "password": "right", "csrf_token": "forged"}
+    )
+    assert forged.status_code == 400
+    for _ in range(3):
+        assert login(client, "ann", "wrong").status_code == 401
+    refused = login(client, "ann", "right")
+    assert refused.status_code == 429 and "Too many failed logins" in refused.text
+    assert int(refused.headers["Retry-After"]) == 61
+    ticks[0] = 61.0
+    assert login(client, "ann", "right").status_code == 302
+    assert client.get("/login").status_code == 200 and csrf_token(client)
+
+
+def test_an_oidc_proxys_header_names_the_user(store):
+    app = create_app(
+        store, LocalLauncher(store), _users(), trusted_user_header="X-Auth-Request-User"
+    )
+    client = app.server.test_client()
+    assert client.get("/", headers={"X-Auth-Request-User": "ann"}).status_code == 200
+    stranger = client.get("/", headers={"X-Auth-Request-User": "mallory"})
+    assert stranger.status_code == 403 and "mallory may not" in stranger.text
+    assert app.server.test_client().get("/").status_code == 403  # no header: nobody
+
+
+def test_dashboard_serves_in_cluster_mode(tmp_path, store_url):
+    users = tmp_path / "users"
+    users.write_text(user_line("ann", "right", ["demo"], iterations=1000) + "\n")
+    with kube_api(crds=[CRD], tmp_dir=tmp_path) as api:
+        env = api.env({k: v for k, v in os.environ.items() if not k.startswith("DWT_")})
+        env.update(DWT_MONGO_URL=store_url, DWT_DASHBOARD_SECRET_KEY="s" * 32)
+        args = [sys.executable, "-m", "dwt_dashboard", "--users", str(users), "--port", "0"]
+        wrong = subprocess.run(
+            [*args, "--kube", "--keys-file", "k"], env=env, capture_output=True, text=True
+        )
+        assert wrong.returncode != 0 and "with --kube give --keys-secret" in wrong.stderr
+        proc = subprocess.Popen(
+            [*args, "--kube", "--namespace", "default", "--keys-secret", "x-api-keys"],
+            env=env,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            url = None
+            deadline = time.monotonic() + 60
+            while url is None and time.monotonic() < deadline:
+                line = proc.stderr.readline()
+                if "serving http://" in line:
+                    url = line.split("serving ")[1].strip()
+            assert url, "the dashboard did not start"
+            assert requests.get(url + "healthz", timeout=10).text == "ok\n"
+            session = requests.Session()
+            form = session.get(url + "login", timeout=10).text
+            token = form.split('name="csrf_token" value="')[1].split('"')[0]
+            done = session.post(
+                url + "login",
+                data={"username": "ann", "password": "right", "csrf_token": token},
+                timeout=30,
+            )
+            assert done.status_code == 200 and done.url == url  # redirected home
+        finally:
+            proc.terminate()
+            proc.wait(10)
+
+
+def test_an_unreachable_cluster_is_said_not_hidden(store):
+    config = kubernetes.client.Configuration()
+    config.host = "http://127.0.0.1:9"  # nothing listens: connection refused
+    custom = kubernetes.client.CustomObjectsApi(kubernetes.client.ApiClient(config))
+    handlers = create_app(store, KubeLauncher(custom, "default", store), _users()).handlers
+    store.add_members("demo", [{"id": "1", "username": "one"}])
+    page = str(handlers.page("ann", "/jobs", "demo"))
+    assert "This page needs the cluster" in page and "could not be reached" in page
+    assert handlers.launch("ann", "demo", {}).startswith(
+        "Not started: the Kubernetes API could not be reached"
+    )
+    assert "could not be reached" in handlers.set_schedule("ann", "demo", 6, "UTC")
+    assert "could not be reached" in str(handlers.jobs_tables("demo"))
