@@ -90,21 +90,44 @@ class Handlers:
         deleted = self.keys.delete(fingerprint)
         return f"Deleted {fingerprint}." if deleted else f"No key {fingerprint}."
 
-    def decide(self, user: str | None, community: str | None, account: str, action: str) -> str:
-        """Apply one decision on a candidate; the message says what happened."""
+    def finalise(self, user: str | None, community: str | None, decisions: dict[str, str]) -> str:
+        """Apply the previewed decisions on candidates at once, and start collecting the
+        accounts added (a CommunityJob in the cluster); the message says what happened."""
         if not self.allowed(user, community):
             return "You may not act on this community."
+        if not decisions:
+            return "Nothing to finalise: choose add, core, mute or block first."
+        names = {c["account_id"]: c["username"] or c["account_id"] for c in
+                 data.candidates(self.store, community)}  # fmt: skip
         try:
-            added = apply_actions(self.store, community, {account: action}, self.clock())
+            added = apply_actions(self.store, community, decisions, self.clock())
         except (StoreError, ValueError) as exc:
-            return f"Not done: {exc}"
+            return f"Nothing done: {exc}"
         self.store.flush()
+        told = []
+        for verb, action in (("Muted for 7 days", "mute"), ("Blocked", "block")):
+            chosen = [f"@{names.get(a, a)}" for a, act in decisions.items() if act == action]
+            if chosen:
+                told.append(f"{verb}: {', '.join(chosen)}.")
         if added:
-            kind = "core member" if added[0]["core"] else "member"
-            return f"@{added[0]['username']} added as {kind}; collected on the next run."
-        return {"mute": "Muted for 7 days", "block": "Blocked"}.get(
-            action, action
-        ) + f": {account}."
+            told.append("Added " + ", ".join(f"@{a['username']}" for a in added) + ".")
+            try:
+                run_id = self.launcher.run(
+                    community, {"steps": ["collect"], "members": {"scope": "new"}}
+                )
+                told.append(f"Collecting them in run {run_id}.")
+            except (ValueError, LauncherError) as exc:
+                told.append(f"They are collected on the next run ({exc}).")
+        return " ".join(told)
+
+    def remove_member(self, user: str | None, community: str | None, account_id: str) -> str:
+        if not self.allowed(user, community):
+            return "You may not act on this community."
+        names = data.usernames(self.store, [account_id])
+        removed = self.store.remove_members(community, [account_id])
+        self.store.flush()
+        name = f"@{names.get(account_id, account_id)}"
+        return f"Removed {name}." if removed else f"{name} is not a member."
 
     def add_member(self, user: str | None, community: str | None, username: str, core: bool) -> str:
         if not self.allowed(user, community):
@@ -249,18 +272,53 @@ def create_app(
         return handlers.page(current_user(), pathname, community)
 
     @app.callback(
+        Output("decisions", "data"),
+        Output("preview", "children"),
         Output("cand-result", "children"),
         Output("cand-list", "children"),
         Input({"type": "cand", "account": ALL, "action": ALL}, "n_clicks"),
+        Input("finalise", "n_clicks"),
+        Input("decisions-clear", "n_clicks"),
+        State("decisions", "data"),
         State("community", "value"),
         prevent_initial_call=True,
     )
-    def _decide(clicks: list[int | None], community: str | None) -> tuple[str, Any]:
+    def _decide(
+        clicks: list[int | None], _f: int, _c: int, decisions: dict | None, community: str | None
+    ) -> tuple[dict, Any, Any, Any]:
         trigger = ctx.triggered_id
-        if not trigger or not any(clicks):
+        decisions = dict(decisions or {})
+        candidates = data.candidates(store, community) if community else []
+        if trigger == "finalise":
+            message = handlers.finalise(current_user(), community, decisions)
+            candidates = data.candidates(store, community)
+            return {}, layout.preview({}, candidates), message, layout.candidate_rows(candidates)
+        if trigger == "decisions-clear":
+            decisions = {}
+        elif isinstance(trigger, dict) and any(clicks):
+            account, action = trigger["account"], trigger["action"]
+            # The same choice again takes it back; another replaces it.
+            if decisions.get(account) == action:
+                del decisions[account]
+            else:
+                decisions[account] = action
+        else:
             raise PreventUpdate
-        message = handlers.decide(current_user(), community, trigger["account"], trigger["action"])
-        return message, layout.candidate_rows(data.candidates(store, community))
+        return decisions, layout.preview(decisions, candidates), dash.no_update, dash.no_update
+
+    @app.callback(
+        Output("member-result", "children"),
+        Output("member-list", "children"),
+        Input({"type": "member-del", "account": ALL}, "n_clicks"),
+        State("community", "value"),
+        prevent_initial_call=True,
+    )
+    def _remove(clicks: list[int | None], community: str | None) -> tuple[str, Any]:
+        trigger = ctx.triggered_id
+        if not isinstance(trigger, dict) or not any(clicks):
+            raise PreventUpdate
+        message = handlers.remove_member(current_user(), community, trigger["account"])
+        return message, layout.member_rows(data.members(store, community))
 
     @app.callback(
         Output("add-result", "children"),

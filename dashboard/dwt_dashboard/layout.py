@@ -175,8 +175,30 @@ def candidate_rows(candidates: list[dict[str, Any]]) -> html.Table | html.P:
     return html.Table([html.Thead(head), html.Tbody(rows)])
 
 
-def users(members: list[dict[str, Any]], candidates: list[dict[str, Any]]) -> html.Div:
-    member_rows = [
+def preview(decisions: dict[str, str], candidates: list[dict[str, Any]]) -> html.Div:
+    """The decisions chosen so far, to check before they are finalised together."""
+    names = {c["account_id"]: c["username"] or c["account_id"] for c in candidates}
+    listed = (
+        html.Ul([html.Li(f"{act} @{names.get(a, a)}") for a, act in decisions.items()])
+        if decisions
+        else html.P("Choose add, core, mute or block for candidates above.")
+    )
+    return html.Div(
+        [
+            listed,
+            html.Button(
+                f"Finalise {len(decisions)} decision(s)",
+                id="finalise",
+                n_clicks=0,
+                disabled=not decisions,
+            ),
+            html.Button("Clear", id="decisions-clear", n_clicks=0, disabled=not decisions),
+        ]
+    )
+
+
+def member_rows(members: list[dict[str, Any]]) -> html.Table:
+    rows = [
         html.Tr(
             [
                 html.Td(
@@ -187,23 +209,41 @@ def users(members: list[dict[str, Any]], candidates: list[dict[str, Any]]) -> ht
                 html.Td("core" if m["core"] else ""),
                 html.Td("" if m["activity"] is None else str(m["activity"])),
                 html.Td("" if m["cluster"] is None else str(m["cluster"])),
+                html.Td(
+                    html.Button(
+                        "remove", id={"type": "member-del", "account": m["account_id"]}, n_clicks=0
+                    )
+                ),
             ]
         )
         for m in members
     ]
-    head = html.Tr([html.Th(h) for h in ("member", "", "tweets", "cluster")])
+    head = html.Tr([html.Th(h) for h in ("member", "", "tweets", "cluster", "")])
+    return html.Table([html.Thead(head), html.Tbody(rows)])
+
+
+def users(members: list[dict[str, Any]], candidates: list[dict[str, Any]]) -> html.Div:
     return html.Div(
         [
             html.H2("Candidates"),
-            html.Div(id="cand-result", className="message"),
+            html.P(
+                "Accounts the members interact with most, outside the community. Choose, "
+                "check the preview, then finalise: added accounts are collected at once.",
+                className="help",
+            ),
             html.Div(candidate_rows(candidates), id="cand-list"),
+            dcc.Store(id="decisions", data={}),
+            html.H3("Preview"),
+            html.Div(preview({}, candidates), id="preview"),
+            html.Div(id="cand-result", className="message"),
             html.H2("Add a member"),
             dcc.Input(id="add-username", placeholder="username", type="text"),
             dcc.Checklist(id="add-core", options=[{"label": "core", "value": "core"}], value=[]),
             html.Button("Add", id="add-button", n_clicks=0),
             html.Div(id="add-result", className="message"),
             html.H2(f"Members ({len(members)})"),
-            html.Table([html.Thead(head), html.Tbody(member_rows)]),
+            html.Div(id="member-result", className="message"),
+            html.Div(member_rows(members), id="member-list"),
         ]
     )
 

@@ -155,23 +155,59 @@ def test_pages_render_and_hold_no_secrets(app):
         assert secret not in joined
 
 
-def test_mute_candidate_via_callback(app, sample: Store):
+def test_candidates_are_previewed_then_finalised_via_callbacks(app, sample: Store):
     client = app.server.test_client()
     _login(client)
     (cand,) = data.candidates(sample, "sample")
     button = {"type": "cand", "account": cand["account_id"], "action": "mute"}
-    response = _update(
-        client,
-        "..cand-result.children...cand-list.children..",
-        [[{"id": button, "property": "n_clicks", "value": 1}]],
-        [{"id": "community", "property": "value", "value": "sample"}],
-        triggered=[json.dumps(button, separators=(",", ":"), sort_keys=True) + ".n_clicks"],
-    )
-    assert response.status_code == 200, response.text
-    assert "Muted" in response.text
+    outputs = "..decisions.data...preview.children...cand-result.children...cand-list.children.."
+
+    def click(trigger: str, decisions: dict, clicks: int = 1):
+        response = _update(
+            client,
+            outputs,
+            [
+                [{"id": button, "property": "n_clicks", "value": clicks}],
+                {"id": "finalise", "property": "n_clicks", "value": 1},
+                {"id": "decisions-clear", "property": "n_clicks", "value": 0},
+            ],
+            [
+                {"id": "decisions", "property": "data", "value": decisions},
+                {"id": "community", "property": "value", "value": "sample"},
+            ],
+            triggered=[trigger],
+        )
+        assert response.status_code == 200, response.text
+        return response.get_json()["response"]
+
+    staged = click(json.dumps(button, separators=(",", ":"), sort_keys=True) + ".n_clicks", {})
+    assert staged["decisions"]["data"] == {cand["account_id"]: "mute"}
+    assert f"mute @{cand['username']}" in json.dumps(staged["preview"])
+    assert sample[Coll.CANDIDATES].find_one({"account_id": cand["account_id"]})["status"] == (
+        "pending"
+    )  # nothing is decided before finalising
+    done = click("finalise.n_clicks", staged["decisions"]["data"])
+    assert done["cand-result"]["children"] == f"Muted for 7 days: @{cand['username']}."
+    assert done["decisions"]["data"] == {}
     doc = sample[Coll.CANDIDATES].find_one({"account_id": cand["account_id"]})
     assert doc["status"] == "muted"
     assert data.candidates(sample, "sample") == []
+
+
+def test_finalised_additions_are_collected_at_once(app, sample: Store):
+    (cand,) = data.candidates(sample, "sample")
+    message = app.handlers.finalise("ann", "sample", {cand["account_id"]: "core"})
+    # This app's launcher cannot reach X: the member is added and collected next time.
+    assert message.startswith(f"Added @{cand['username']}. They are collected on the next run")
+    member = sample[Coll.MEMBERS].find_one({"account_id": cand["account_id"]})
+    assert member["core"] and member["community"] == "sample"
+    assert app.handlers.finalise("ann", "sample", {}).startswith("Nothing to finalise")
+    assert app.handlers.finalise("ann", "sample", {"999": "add"}).startswith("Nothing done")
+    removed = app.handlers.remove_member("ann", "sample", cand["account_id"])
+    assert removed == f"Removed @{cand['username']}."
+    assert not sample[Coll.MEMBERS].find_one({"account_id": cand["account_id"]})
+    assert "is not a member" in app.handlers.remove_member("ann", "sample", cand["account_id"])
+    assert "may not" in app.handlers.remove_member("bob", "sample", "1001")
 
 
 def test_add_member_and_access(app, sample: Store):
@@ -180,7 +216,7 @@ def test_add_member_and_access(app, sample: Store):
         {"_id": data.candidates(sample, "sample")[0]["account_id"]}
     )
     assert "may not" in handlers.add_member("bob", "sample", known["username"], False)
-    assert "may not" in handlers.decide("bob", "sample", known["_id"], "block")
+    assert "may not" in handlers.finalise("bob", "sample", {known["_id"]: "block"})
     assert "Choose one of your communities" in str(handlers.page("bob", "/users", "sample"))
     message = handlers.add_member("ann", "sample", known["username"], True)
     assert message.startswith("Added @")

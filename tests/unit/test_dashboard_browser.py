@@ -82,6 +82,9 @@ def test_a_person_uses_the_dashboard(served):
         expect(page.locator("#cand-list")).to_contain_text("@outsider_olu", timeout=15000)
         page.screenshot(path=str(SHOTS / "users.png"), full_page=True)
         page.locator("#cand-list button", has_text="mute").first.click()
+        expect(page.locator("#preview")).to_contain_text("mute @outsider_olu", timeout=15000)
+        assert store[Coll.CANDIDATES].find_one({"account_id": "2001"})["status"] == "pending"
+        page.click("#finalise")
         expect(page.locator("#cand-result")).to_contain_text("Muted for 7 days", timeout=15000)
         assert store[Coll.CANDIDATES].find_one({"account_id": "2001"})["status"] == "muted"
         page.fill("#add-username", "outsider_olu")  # an account the week already mentions
