@@ -34,8 +34,11 @@ browser:
 test: lint browser
 	$(BIN)/python -m pytest
 
+# The CRD from the spec model, into manifests/ and the chart (tests fail if either drifts).
 manifests: $(STAMP)
-	$(BIN)/python -m dwt_operator.crd manifests/crds/communityjobs.yaml
+	$(BIN)/python -m dwt_operator.crd manifests/crds/communityjobs.yaml \
+	    charts/discover-weekly/crds/communityjobs.yaml
+	cp manifests/crds/kopf-peering.yaml charts/discover-weekly/crds/kopf-peering.yaml
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
