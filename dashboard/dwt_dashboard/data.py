@@ -6,6 +6,7 @@ be tested without a browser, and nothing but results (never settings) reaches th
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -243,14 +244,30 @@ def graph_elements(store: Store, community: str, limit: int = 300) -> list[dict[
     return elements
 
 
+#: How a scheduled run's id ends (the operator's and the local scheduler's alike).
+SCHEDULED_RUN = re.compile(r"-s\d{12}$")
+
+
+def run_kind(run: dict[str, Any]) -> str:
+    """Why a run happened: ``scheduled``, ``discovery`` (collecting accounts just added)
+    or ``manual``."""
+    if SCHEDULED_RUN.search(run["_id"]):
+        return "scheduled"
+    params = run.get("params") or {}
+    if run.get("steps") == ["collect"] and (params.get("members") or {}).get("scope") == "new":
+        return "discovery"
+    return "manual"
+
+
 def runs(store: Store, community: str, limit: int = 20) -> list[dict[str, Any]]:
-    """Recent runs, newest first: status, counts and the step in progress."""
+    """Recent runs, newest first: why, status, counts and the step in progress."""
     out = []
     for run in recent_runs(store, community, limit):
         progress = run.get("progress") or {}
         out.append(
             {
                 "run_id": run["_id"],
+                "kind": run_kind(run),
                 "status": run.get("status", "?"),
                 "steps": run.get("steps", []),
                 "started_at": run.get("started_at"),

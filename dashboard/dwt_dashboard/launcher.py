@@ -26,6 +26,7 @@ from dwt.pipeline.runner import RunFailed, new_run_id, run_pipeline
 from dwt.pipeline.spec import CommunityJobSpec, RunSpec, Step
 from dwt.store import Coll, Store
 from dwt.xapi.errors import XApiError
+from dwt_operator.entrypoint import schedule_trigger
 from dwt_operator.schedule import due, next_fire
 
 log = logging.getLogger(__name__)
@@ -147,7 +148,7 @@ class LocalLauncher:
         self.logs: dict[str, deque[str]] = {}
         self._stop = threading.Event()
 
-    def run(self, community: str, spec: dict[str, Any]) -> str:
+    def run(self, community: str, spec: dict[str, Any], run_id: str | None = None) -> str:
         run_spec = RunSpec.model_validate({**spec, "community": community})
         steps = {}
         if Step.COLLECT in run_spec.steps:
@@ -156,7 +157,7 @@ class LocalLauncher:
                 raise ValueError("collection needs X API access, which this dashboard lacks")
             steps[Step.COLLECT] = lambda week, run_id: collect(week, run_id, config)
         now = self.clock()
-        run_id = new_run_id(community, now)
+        run_id = run_id or new_run_id(community, now)
         lines: deque[str] = deque(maxlen=LOG_LINES)
         self.logs[run_id] = lines
         thread = threading.Thread(
@@ -251,8 +252,10 @@ class LocalLauncher:
             self.store[Coll.COMMUNITIES].update_one(
                 {"_id": doc["_id"]}, {"$set": {"schedule.last_fired": now}}
             )
+            # Named as the operator names scheduled runs, so both read as "scheduled".
+            run_id = f"{doc['_id']}-{schedule_trigger(fire)}"
             try:
-                started.append(self.run(doc["_id"], {}))
+                started.append(self.run(doc["_id"], {}, run_id=run_id))
             except ValueError as exc:
                 log.error("scheduled run of %s at %s not started: %s", doc["_id"], fire, exc)
         self.store.flush()

@@ -103,7 +103,7 @@ def step_progress(step: str, p: dict[str, Any]) -> html.Div:
 
 def runs_table(runs: list[dict[str, Any]]) -> html.Table:
     head = html.Tr(
-        [html.Th(h) for h in ("run", "status", "steps", "started", "progress", "counts")]
+        [html.Th(h) for h in ("run", "kind", "status", "steps", "started", "progress", "counts")]
     )
     rows = []
     for run in runs:
@@ -113,6 +113,7 @@ def runs_table(runs: list[dict[str, Any]]) -> html.Table:
             html.Tr(
                 [
                     html.Td(run["run_id"]),
+                    html.Td(run["kind"]),
                     html.Td(status, className="error" if run["status"] == "failed" else ""),
                     html.Td(" ".join(run["steps"])),
                     html.Td(_fmt_time(run["started_at"])),

@@ -6,6 +6,7 @@ logs, a hardened login (CSRF token, throttling, an OIDC proxy's header, the prob
 from __future__ import annotations
 
 import base64
+import logging
 import os
 import subprocess
 import sys
@@ -26,6 +27,7 @@ from dwt.generate import generate_community
 from dwt.store import Coll, Store
 from dwt.xapi.client import key_fingerprint
 from dwt.xapi.emulator import EmulatorConfig, EmulatorServer
+from dwt_dashboard import data
 from dwt_dashboard.app import create_app
 from dwt_dashboard.auth import LoginThrottle, UserDirectory, install, user_line
 from dwt_dashboard.keys import SecretKeyStore
@@ -110,6 +112,18 @@ def test_local_schedule_is_saved_shown_and_fires_at_the_hour_in_its_zone(
     log = handlers.log_tail("ann", "demo", run_id)
     assert "collect: done" in log and log.rstrip().endswith("succeeded")
     assert handlers.log_tail("ann", "demo", "someone-elses-run") == "No such run of this community."
+    assert run_id == "demo-s202611290700"  # named by its firing, as the operator names it
+    assert data.runs(store, "demo")[0]["kind"] == "scheduled"
+
+    # Finalising an addition collects the new member at once: a "discovery" run.
+    candidate = data.candidates(store, "demo")[0]
+    told = handlers.finalise("ann", "demo", {candidate["account_id"]: "add"})
+    assert told.startswith(f"Added @{candidate['username']}. Collecting them in run ")
+    discovery = told.split("Collecting them in run ")[1].rstrip(".")
+    launcher.threads[discovery].join(60)
+    run = store[Coll.RUNS].find_one({"_id": discovery})
+    assert run["status"] == "succeeded" and run["counts"]["accounts"] == 1
+    assert {r["run_id"]: r["kind"] for r in data.runs(store, "demo")}[discovery] == "discovery"
     assert handlers.log_tail("bob", "demo", run_id) == ""
 
     clock.now = NOW + timedelta(days=3)  # three missed days collapse into one run
@@ -151,7 +165,8 @@ def test_cluster_schedule_is_one_community_job_the_crd_accepts(store, tmp_path):
         assert "demo-daily" in page and "0 21 * * * America/New_York" in page
 
 
-def test_keys_in_a_kubernetes_secret(store, x_api, tmp_path):
+def test_keys_in_a_kubernetes_secret(store, x_api, tmp_path, caplog):
+    caplog.set_level(logging.DEBUG)  # not even debug logging may carry a key
     with kube_api(tmp_dir=tmp_path) as api:
         core = kubernetes.client.CoreV1Api(api.client())
         keys = SecretKeyStore(core, "default", "x-api-keys", x_api)
@@ -168,6 +183,9 @@ def test_keys_in_a_kubernetes_secret(store, x_api, tmp_path):
         assert GOOD not in str(handlers.page("ann", "/keys", "demo"))
         assert handlers.delete_key("ann", key_fingerprint(GOOD)).startswith("Deleted")
         assert not api.get("v1/secrets", "default", "x-api-keys").get("data")
+    encoded = base64.b64encode(GOOD.encode()).decode()
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert logged and GOOD not in logged and encoded not in logged
 
 
 def test_members_are_looked_up_on_x(store, dataset, x_api):
