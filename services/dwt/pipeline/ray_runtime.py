@@ -25,6 +25,9 @@ def ensure_ray(address: str | None = None, num_cpus: int | None = None) -> str:
     # A local runtime: loopback only, no dashboard, modest object store.
     os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
     ray.init(
+        # "local": a new runtime even if `ray start` left a cluster (or its stale record
+        # in /tmp/ray) on this machine, which a bare ray.init() would try to join.
+        address="local",
         num_cpus=num_cpus or os.cpu_count(),
         include_dashboard=False,
         _node_ip_address="127.0.0.1",
