@@ -3,7 +3,9 @@ with the Jobs API, and the X API v2 emulator serving a generated community.
 
 A CommunityJob applied to the API becomes a Ray job running ``dwt run`` (collect, discover,
 bonds, cluster, content); the CR ends Succeeded with counts that match the generated
-dataset; the Ray workers were scaled to keys × workersPerKey.
+dataset; the Ray workers were scaled to keys × workersPerKey. Then the dashboard, in
+cluster mode over those results, finalises an addition: its CommunityJob collects the new
+member on Ray, and the Jobs page shows it.
 """
 
 from __future__ import annotations
@@ -21,6 +23,10 @@ from dwt.generate import generate_community
 from dwt.store import Store
 from dwt.store.inprocess import drop
 from dwt.xapi.emulator import EmulatorConfig, EmulatorServer
+from dwt_dashboard import data
+from dwt_dashboard.app import create_app
+from dwt_dashboard.auth import UserDirectory, user_line
+from dwt_dashboard.kube_launcher import KubeLauncher
 from dwt_operator.handlers import build_registry
 from dwt_operator.settings import OperatorSettings
 from kube.fixtures import kopf_registry, kube_api, run_kopf
@@ -129,7 +135,29 @@ def test_a_community_job_runs_the_pipeline_on_ray(tmp_path: Path):
             from ray.job_submission import JobSubmissionClient
 
             info = JobSubmissionClient(head).get_job_info(cr["status"]["rayJobId"])
-        scaled = api.get("apps/v1/deployments", "default", "dwt-ray-worker")
+            scaled = api.get("apps/v1/deployments", "default", "dwt-ray-worker")
+
+            # The dashboard, in cluster mode, over the results: a person adds the top
+            # candidate; finalising creates a CommunityJob that collects it on Ray.
+            drop(store_url)
+            seen = Store.open(store_url)
+            launcher = KubeLauncher(kube["custom"], "default", seen, keys_secret="x-api-keys")
+            users = UserDirectory.parse(user_line("ann", "pw", ["e2e"], iterations=1000))
+            handlers = create_app(seen, launcher, users).handlers
+            candidate = data.candidates(seen, "e2e")[0]
+            told = handlers.finalise("ann", "e2e", {candidate["account_id"]: "add"})
+            assert "Collecting them in run " in told, told
+            discovery_run = told.split("Collecting them in run ")[1].rstrip(".")
+            name = discovery_run.removeprefix("dwt-default-").removesuffix("-g1")
+
+            def collected():
+                job = api.get(JOBS, "default", name)
+                phase = (job.get("status") or {}).get("phase")
+                return job if phase in ("Succeeded", "Failed") else None
+
+            discovery = api.wait_for(collected, timeout=240, message="the discovery job")
+            drop(store_url)
+            shown_jobs = str(handlers.page("ann", "/jobs", "e2e"))
 
     status = cr["status"]
     assert status["phase"] == "Succeeded", status.get("message")
@@ -148,5 +176,17 @@ def test_a_community_job_runs_the_pipeline_on_ray(tmp_path: Path):
     assert {"Submitted", "Succeeded"} <= reasons
     # The job wrote its results back to the shared store file.
     after = Store.open(store_url)
-    assert after.counts()["tweets"] == expected_tweets
+    new_tweets = discovery["status"]["counts"]["tweets_new"]
+    assert after.counts()["tweets"] == expected_tweets + new_tweets  # nothing fetched twice
+
+    # The dashboard's discovery job: valid for the CRD, run by the operator, shown.
+    assert discovery["spec"]["steps"] == ["collect"]
+    assert discovery["spec"]["members"]["scope"] == "new"
+    assert discovery["status"]["phase"] == "Succeeded", discovery["status"].get("message")
+    assert discovery["status"]["counts"]["accounts"] == 1
+    added = after["members"].find_one({"community": "e2e", "account_id": candidate["account_id"]})
+    assert added["source"] == "discover"
+    run = {r["run_id"]: r for r in data.runs(after, "e2e")}[discovery_run]
+    assert run["kind"] == "discovery" and run["status"] == "succeeded"
+    assert name in shown_jobs and "Succeeded" in shown_jobs
     drop(store_url)
