@@ -64,7 +64,10 @@ class Handlers:
                 data.clusters(self.store, community), data.graph_elements(self.store, community)
             )
         if path == "/keys":
-            return layout.keys(self.keys.list() if self.keys else None)
+            try:
+                return layout.keys(self.keys.list() if self.keys else None)
+            except KeyRefused as exc:
+                return html.P(f"The keys cannot be shown: {exc}.", className="error")
         if path == "/collection":
             return layout.collection(
                 data.collection(self.store, community), self.schedule_view(community)
@@ -84,10 +87,19 @@ class Handlers:
             return f"Not added: {exc}."
         return f"Added {info.fingerprint}; collection uses it from the next run."
 
+    def key_rows(self) -> Any:
+        try:
+            return layout.key_rows(self.keys.list() if self.keys else [])
+        except KeyRefused as exc:
+            return html.P(f"The keys cannot be shown: {exc}.", className="error")
+
     def delete_key(self, user: str | None, fingerprint: str) -> str:
         if user is None or self.keys is None:
             return "Keys are managed in the cluster's Secret here."
-        deleted = self.keys.delete(fingerprint)
+        try:
+            deleted = self.keys.delete(fingerprint)
+        except KeyRefused as exc:
+            return f"Not deleted: {exc}."
         return f"Deleted {fingerprint}." if deleted else f"No key {fingerprint}."
 
     def finalise(self, user: str | None, community: str | None, decisions: dict[str, str]) -> str:
@@ -265,7 +277,7 @@ def create_app(
         else:
             raise PreventUpdate
         # The field is cleared whatever happened: a key is never sent back to the page.
-        return message, "", layout.key_rows(keys.list() if keys else [])
+        return message, "", handlers.key_rows()
 
     @app.callback(Output("page", "children"), Input("url", "pathname"), Input("community", "value"))
     def _page(pathname: str | None, community: str | None) -> Any:

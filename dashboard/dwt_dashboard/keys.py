@@ -21,7 +21,8 @@ from dwt.xapi.errors import ForbiddenKey, UnauthorizedKey, XApiError
 
 
 class KeyRefused(ValueError):
-    """X refused the key, or it could not be checked; the message says which."""
+    """X refused the key, it could not be checked, or where keys live could not be read or
+    written; the message says which."""
 
 
 @dataclass(frozen=True)
@@ -127,22 +128,28 @@ class SecretKeyStore(KeyStore):
         self.namespace = namespace
         self.name = name
 
-    def _entries(self) -> dict[str, str]:
+    def _api(self, call: Any, *args: Any) -> Any:
+        """A CoreV1Api call on the Secret; failures become a KeyRefused that says why."""
         from kubernetes.client.exceptions import ApiException
+        from urllib3.exceptions import HTTPError
 
+        where = f"the Secret {self.namespace}/{self.name}"
         try:
-            secret = self.core.read_namespaced_secret(self.name, self.namespace)
+            return call(self.name, self.namespace, *args)
         except ApiException as exc:
             if exc.status == 404:
-                raise KeyRefused(
-                    f"the Secret {self.namespace}/{self.name} does not exist (the chart makes it)"
-                ) from None
-            raise
+                raise KeyRefused(f"{where} does not exist (the chart makes it)") from None
+            raise KeyRefused(f"{where}: the Kubernetes API answered {exc.status}") from None
+        except HTTPError as exc:
+            raise KeyRefused(f"{where} could not be reached: {exc}") from None
+
+    def _entries(self) -> dict[str, str]:
+        secret = self._api(self.core.read_namespaced_secret)
         data = secret.data or {}
         return {n: base64.b64decode(v).decode().strip() for n, v in sorted(data.items())}
 
     def _patch(self, data: dict[str, str | None]) -> None:
-        self.core.patch_namespaced_secret(self.name, self.namespace, {"data": data})
+        self._api(self.core.patch_namespaced_secret, {"data": data})
 
     def _put(self, name: str, token: str) -> None:
         self._patch({name: base64.b64encode(token.encode()).decode()})

@@ -172,6 +172,8 @@ def test_keys_in_a_kubernetes_secret(store, x_api, tmp_path, caplog):
         keys = SecretKeyStore(core, "default", "x-api-keys", x_api)
         handlers = create_app(store, LocalLauncher(store), _users(), keys=keys).handlers
         assert "does not exist" in handlers.add_key("ann", GOOD)
+        assert "does not exist" in str(handlers.page("ann", "/keys", "demo"))
+        assert "Not deleted" in handlers.delete_key("ann", key_fingerprint(GOOD))
         core.create_namespaced_secret("default", {"metadata": {"name": "x-api-keys"}})
         assert handlers.add_key("ann", BAD).startswith("Not added: X refused this key")
         assert handlers.add_key("ann", GOOD).startswith(f"Added {key_fingerprint(GOOD)}")
