@@ -15,7 +15,7 @@ import dash
 from dash import ALL, Input, Output, State, ctx, html
 from dash.exceptions import PreventUpdate
 
-from dwt.store import Store, StoreError
+from dwt.store import Coll, Store, StoreError
 from dwt.store.candidates import apply_actions
 from dwt_dashboard import data, layout
 from dwt_dashboard.auth import UserDirectory, current_user, install
@@ -193,8 +193,8 @@ class Handlers:
     def log_tail(self, user: str | None, community: str | None, run_id: str | None) -> str:
         if not self.allowed(user, community) or not run_id:
             return ""
-        known = {r["run_id"] for r in data.runs(self.store, community, limit=50)}
-        if run_id not in known:
+        # Asked every few seconds while the Jobs page is open: one indexed lookup.
+        if not self.store[Coll.RUNS].count_documents({"_id": run_id, "community": community}):
             return "No such run of this community."
         try:
             lines = self.launcher.log_tail(community, run_id)
@@ -300,7 +300,6 @@ def create_app(
     ) -> tuple[dict, Any, Any, Any]:
         trigger = ctx.triggered_id
         decisions = dict(decisions or {})
-        candidates = data.candidates(store, community) if community else []
         if trigger == "finalise":
             message = handlers.finalise(current_user(), community, decisions)
             candidates = data.candidates(store, community)
@@ -316,6 +315,7 @@ def create_app(
                 decisions[account] = action
         else:
             raise PreventUpdate
+        candidates = data.candidates(store, community) if community else []
         return decisions, layout.preview(decisions, candidates), dash.no_update, dash.no_update
 
     @app.callback(

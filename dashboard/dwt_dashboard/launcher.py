@@ -69,6 +69,10 @@ class DailySchedule:
     def next_run(self, after: datetime) -> datetime:
         return next_fire(self.cron, self.time_zone, after)
 
+    def due(self, last: datetime, now: datetime) -> datetime | None:
+        """The latest firing in ``(last, now]``, or None (the operator's rule)."""
+        return due(self.cron, self.time_zone, last, now)
+
     def describe(self, now: datetime) -> str:
         """``daily at 07:00 Europe/Paris, next 2026-11-30 07:00 CET``."""
         return (
@@ -242,11 +246,8 @@ class LocalLauncher:
         started = []
         for doc in self.store[Coll.COMMUNITIES].find({"schedule": {"$exists": True}}):
             sched = doc["schedule"]
-            last = sched["last_fired"]
-            last = last if last.tzinfo else last.replace(tzinfo=UTC)
-            fire = due(
-                DailySchedule(sched["hour"], sched["time_zone"]).cron, sched["time_zone"], last, now
-            )
+            last = sched["last_fired"]  # the store hands back aware datetimes
+            fire = DailySchedule(sched["hour"], sched["time_zone"]).due(last, now)
             if fire is None:
                 continue
             self.store[Coll.COMMUNITIES].update_one(
