@@ -77,48 +77,56 @@ class InvalidRequest(Exception):
         }
 
 
-def not_found(resource_type: str, parameter: str, value: str, section: str | None = None) -> dict:
-    """``Could not find user with id: [42].`` (deleted or never existed)."""
+def _resource_error(
+    kind: str,
+    title: str,
+    detail: str,
+    resource_type: str,
+    parameter: str,
+    value: str,
+    section: str | None,
+) -> dict:
+    """One entry of a response's ``errors``, about one requested resource (X's shape)."""
     error = {
         "value": value,
-        "detail": f"Could not find {resource_type} with {parameter}: [{value}].",
-        "title": "Not Found Error",
+        "detail": detail,
+        "title": title,
         "resource_type": resource_type,
         "parameter": parameter,
         "resource_id": value,
-        "type": f"{PROBLEMS}/resource-not-found",
+        "type": f"{PROBLEMS}/{kind}",
     }
     if section:
         error["section"] = section
     return error
+
+
+def not_found(resource_type: str, parameter: str, value: str, section: str | None = None) -> dict:
+    """``Could not find user with id: [42].`` (deleted or never existed)."""
+    detail = f"Could not find {resource_type} with {parameter}: [{value}]."
+    return _resource_error(
+        "resource-not-found", "Not Found Error", detail, resource_type, parameter, value, section
+    )
 
 
 def suspended(parameter: str, value: str, section: str | None = None) -> dict:
     """X reports a suspended account as 'Forbidden' with the resource-not-found type."""
-    error = {
-        "value": value,
-        "detail": f"User has been suspended: [{value}].",
-        "title": "Forbidden",
-        "resource_type": "user",
-        "parameter": parameter,
-        "resource_id": value,
-        "type": f"{PROBLEMS}/resource-not-found",
-    }
-    if section:
-        error["section"] = section
-    return error
+    detail = f"User has been suspended: [{value}]."
+    return _resource_error(
+        "resource-not-found", "Forbidden", detail, "user", parameter, value, section
+    )
 
 
 def not_authorized(resource_type: str, parameter: str, value: str, section: str = "data") -> dict:
     """A protected account (or its tweets) seen with an app-only token."""
     noun = "Tweet" if resource_type == "tweet" else resource_type
-    return {
-        "value": value,
-        "detail": f"Sorry, you are not authorized to see the {noun} with {parameter}: [{value}].",
-        "title": "Authorization Error",
-        "resource_type": resource_type,
-        "parameter": parameter,
-        "resource_id": value,
-        "section": section,
-        "type": f"{PROBLEMS}/not-authorized-for-resource",
-    }
+    detail = f"Sorry, you are not authorized to see the {noun} with {parameter}: [{value}]."
+    return _resource_error(
+        "not-authorized-for-resource",
+        "Authorization Error",
+        detail,
+        resource_type,
+        parameter,
+        value,
+        section,
+    )
