@@ -32,10 +32,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=DOCS)
     args = parser.parse_args()
-    url = "mongomock://localhost/screenshots"
-    if dwt(["--mongo-url", url, "demo", "--no-ray", "--no-serve"]) != 0:
+    data_dir = Path(tempfile.mkdtemp())
+    if dwt(["--data-dir", str(data_dir), "demo", "--no-ray", "--no-serve"]) != 0:
         return 1
-    store = Store.open(url)
+    store = Store.open(f"sqlite:///{data_dir / 'dwt.db'}")
     keys_file = Path(tempfile.mkdtemp()) / "api-keys"
     keys_file.write_text("demo-key-not-a-secret\n")  # listed by fingerprint only
     users = UserDirectory.parse(user_line("demo", "screenshots", ["demo"]))

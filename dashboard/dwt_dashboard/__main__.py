@@ -3,7 +3,7 @@
 Locally (the default) runs start in this process (:class:`LocalLauncher`) and API keys
 live in ``--keys-file``. With ``--kube`` runs become CommunityJobs in ``--namespace``
 (in-cluster config, else the kubeconfig) and keys live in the Secret ``--keys-secret``.
-Secrets come from the environment or mounted files, never from flags: ``DWT_MONGO_URL``,
+Secrets come from the environment or mounted files, never from flags: ``DWT_STORE_URL``,
 ``DWT_DASHBOARD_SECRET_KEY`` (the session cookie's signing key).
 """
 
@@ -17,7 +17,7 @@ from typing import Any
 
 from dwt.collect.keys import KeySource
 from dwt.collect.step import CollectConfig
-from dwt.config import redact_url
+from dwt.config import SettingsError, load_settings
 from dwt.store import Store
 from dwt_dashboard.app import create_app
 from dwt_dashboard.auth import UserDirectory
@@ -34,9 +34,9 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m dwt_dashboard", description=__doc__)
     parser.add_argument("--users", required=True, help="users file (username:hash:communities)")
     parser.add_argument(
-        "--mongo-url",
-        default=env("DWT_MONGO_URL", "mongomock://localhost/dwt"),
-        help="store URL (default: $DWT_MONGO_URL; prefer the variable for a password)",
+        "--data-dir",
+        help="directory of the embedded store (default: $DWT_DATA_DIR, else ~/.local/share/dwt);"
+        " $DWT_STORE_URL names a MongoDB server instead (no flag: argv is visible to all)",
     )
     parser.add_argument("--host", default="127.0.0.1", help="0.0.0.0 in a pod")
     parser.add_argument("--port", type=int, default=8050)
@@ -118,7 +118,11 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     if args.keys_file and args.kube:
         raise SystemExit("--keys-file is for local mode; with --kube give --keys-secret")
-    store = Store.open(args.mongo_url)
+    try:
+        settings = load_settings({"data_dir": args.data_dir})
+    except SettingsError as exc:
+        raise SystemExit(f"python -m dwt_dashboard: {exc}") from None
+    store = Store.open(settings.store_url_value)
     launcher, keys = (_kube if args.kube else _local)(args, store)
     app: Any = create_app(
         store,
@@ -127,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
         keys=keys,
         trusted_user_header=args.trusted_user_header,
     )
-    log.info("store %s", redact_url(args.mongo_url))
+    log.info("store %s", settings.store_url_redacted)
     serve(app, args.host, args.port, lambda url: log.info("serving %s", url))
     return 0
 

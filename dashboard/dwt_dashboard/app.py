@@ -115,7 +115,6 @@ class Handlers:
             added = apply_actions(self.store, community, decisions, self.clock())
         except (StoreError, ValueError) as exc:
             return f"Nothing done: {exc}"
-        self.store.flush()
         told = []
         for verb, action in (("Muted for 7 days", "mute"), ("Blocked", "block")):
             chosen = [f"@{names.get(a, a)}" for a, act in decisions.items() if act == action]
@@ -137,7 +136,6 @@ class Handlers:
             return "You may not act on this community."
         names = data.usernames(self.store, [account_id])
         removed = self.store.remove_members(community, [account_id])
-        self.store.flush()
         name = f"@{names.get(account_id, account_id)}"
         return f"Removed {name}." if removed else f"{name} is not a member."
 

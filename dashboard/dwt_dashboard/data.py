@@ -284,22 +284,7 @@ def collection(store: Store, community: str) -> dict[str, Any]:
     """What collection holds for the community: tweets and their time frame, the accounts
     that could not be read (with when), and the state of the last collecting runs."""
     ids = store.members(community).column("account_id").to_pylist()
-    summary = list(
-        store[Coll.TWEETS].aggregate(
-            [
-                {"$match": {"author_id": {"$in": ids}}},
-                {
-                    "$group": {
-                        "_id": None,
-                        "n": {"$sum": 1},
-                        "first": {"$min": "$created_at"},
-                        "last": {"$max": "$created_at"},
-                    }
-                },
-            ]
-        )
-    )
-    found = summary[0] if summary else {"n": 0, "first": None, "last": None}
+    count, first, last = store.span(Coll.TWEETS, {"author_id": {"$in": ids}}, "created_at")
     unreadable = [
         {
             "username": d.get("username"),
@@ -313,9 +298,9 @@ def collection(store: Store, community: str) -> dict[str, Any]:
     ]
     collecting = [r for r in runs(store, community) if "collect" in r["steps"]]
     return {
-        "tweets": found["n"],
-        "first": found["first"],
-        "last": found["last"],
+        "tweets": count,
+        "first": first,
+        "last": last,
         "unreadable": sorted(unreadable, key=lambda u: u["username"] or ""),
         "runs": collecting[:10],
     }

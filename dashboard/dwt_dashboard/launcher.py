@@ -192,8 +192,6 @@ class LocalLauncher:
             # The run record holds the step and the error; the log keeps the trace.
             tell(f"failed: {exc}")
             log.exception("run %s failed", run_id)
-        finally:
-            self.store.flush()
 
     def log_tail(self, community: str, run_id: str) -> list[str]:
         return list(self.logs.get(run_id, ()))
@@ -235,7 +233,6 @@ class LocalLauncher:
                 }
             },
         )
-        self.store.flush()
         return f"Saved: {schedule.describe(now)}."
 
     def tick(self) -> list[str]:
@@ -259,7 +256,6 @@ class LocalLauncher:
                 started.append(self.run(doc["_id"], {}, run_id=run_id))
             except ValueError as exc:
                 log.error("scheduled run of %s at %s not started: %s", doc["_id"], fire, exc)
-        self.store.flush()
         return started
 
     def start_scheduler(self, interval_s: float = 30.0) -> threading.Thread:

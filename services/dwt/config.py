@@ -1,13 +1,14 @@
 """One settings object for every entry point (CLI, Ray job driver, operator, dashboard).
 
 Values come from ``DWT_*`` environment variables, then command-line flags override them.
-Secrets (API keys, passwords inside the Mongo URL) are held as ``SecretStr`` and only ever
+Secrets (API keys, passwords inside a MongoDB URL) are held as ``SecretStr`` and only ever
 printed redacted, so a settings dump is safe to log.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -18,9 +19,21 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 
-#: URL schemes the store accepts; ``mongomock`` is the in-process engine.
-MONGO_SCHEMES = ("mongodb", "mongodb+srv", "mongomock")
-DEFAULT_MONGO_URL = "mongomock://localhost/dwt"
+#: URL schemes the store accepts: the embedded store, a MongoDB server.
+STORE_SCHEMES = ("sqlite", "mongodb", "mongodb+srv")
+#: The store's file name in the data directory (the embedded default).
+STORE_FILE = "dwt.db"
+
+
+#: Settings that may hold a secret: environment (or a file) only, never a flag, since argv
+#: is visible to every user of the machine.
+SECRET_SETTINGS = frozenset({"store_url", "api_keys"})
+
+
+def default_data_dir() -> Path:
+    """``$XDG_DATA_HOME/dwt``, else ``~/.local/share/dwt``: where the embedded store lives."""
+    base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(base) / "dwt"
 
 
 class SettingsError(ValueError):
@@ -39,9 +52,14 @@ class Settings(BaseSettings):
         env_prefix="DWT_", extra="forbid", validate_default=True, frozen=True
     )
 
-    mongo_url: SecretStr = Field(
-        SecretStr(DEFAULT_MONGO_URL),
-        description="mongodb://user:pass@host/db for a server, mongomock://localhost/db in-process",
+    store_url: SecretStr | None = Field(
+        None,
+        description="mongodb://user:pass@host/db for a MongoDB server, sqlite:///PATH for an "
+        "embedded store file; unset: the embedded store in data_dir",
+    )
+    data_dir: Path = Field(
+        default_factory=default_data_dir,
+        description="Directory of the embedded store (dwt.db) when store_url is unset.",
     )
     x_api_base_url: str = Field(
         "https://api.twitter.com",
@@ -60,14 +78,16 @@ class Settings(BaseSettings):
     def _upper_level(cls, value: Any) -> Any:
         return value.upper() if isinstance(value, str) else value
 
-    @field_validator("mongo_url")
+    @field_validator("store_url")
     @classmethod
-    def _check_mongo_url(cls, value: SecretStr) -> SecretStr:
+    def _check_store_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None:
+            return None
         url = value.get_secret_value()
         scheme = urlsplit(url).scheme
-        if scheme not in MONGO_SCHEMES:
+        if scheme not in STORE_SCHEMES:
             raise ValueError(
-                f"scheme {scheme or '(none)'!r} is not one of {', '.join(MONGO_SCHEMES)}"
+                f"scheme {scheme or '(none)'!r} is not one of {', '.join(STORE_SCHEMES)}"
                 f" (got {redact_url(url)!r})"
             )
         return value
@@ -95,9 +115,16 @@ class Settings(BaseSettings):
         return value
 
     @property
-    def mongo_url_redacted(self) -> str:
-        """The Mongo URL with any password replaced, for logs and messages."""
-        return redact_url(self.mongo_url.get_secret_value())
+    def store_url_value(self) -> str:
+        """The store to open: ``store_url``, else the embedded store in ``data_dir``."""
+        if self.store_url is not None:
+            return self.store_url.get_secret_value()
+        return f"sqlite:///{self.data_dir.expanduser().resolve() / STORE_FILE}"
+
+    @property
+    def store_url_redacted(self) -> str:
+        """The store URL with any password replaced, for logs and messages."""
+        return redact_url(self.store_url_value)
 
     def bearer_tokens(self) -> list[SecretStr]:
         """All configured API keys, de-duplicated, in a stable order."""
@@ -118,7 +145,7 @@ class Settings(BaseSettings):
     def describe(self) -> dict[str, Any]:
         """A dict safe to print or log: secrets redacted, keys only counted."""
         return {
-            "mongo_url": self.mongo_url_redacted,
+            "store_url": self.store_url_redacted,
             "x_api_base_url": self.x_api_base_url,
             "api_keys": f"{len(self.bearer_tokens())} configured",
             "ray_address": self.ray_address or "(local)",
@@ -170,6 +197,8 @@ def _format_errors(exc: ValidationError) -> str:
         message = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
             lines.append(f"  unknown setting {field!r}")
+        elif field in SECRET_SETTINGS:
+            lines.append(f"  {env_name}: {message}")
         else:
             lines.append(f"  {env_name} / --{field.replace('_', '-')}: {message}")
     return "\n".join(lines)

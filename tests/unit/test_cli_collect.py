@@ -27,7 +27,7 @@ def env(monkeypatch, server, store_url):
     _, running = server
     monkeypatch.setenv("DWT_API_KEYS", "cli-key")
     monkeypatch.setenv("DWT_X_API_BASE_URL", running.base_url)
-    monkeypatch.setenv("DWT_MONGO_URL", store_url)
+    monkeypatch.setenv("DWT_STORE_URL", store_url)
     return store_url
 
 

@@ -8,15 +8,14 @@ import subprocess
 import sys
 from pathlib import Path
 
-from dwt.cli import main
+from clirun import dwt
 from dwt.store import Coll, Store
 
 
 def test_demo_collects_and_finds_the_communities(capsys, store_url: str):
-    code = main(
+    code = dwt(
+        store_url,
         [
-            "--mongo-url",
-            store_url,
             "demo",
             "--members",
             "80",
@@ -24,7 +23,7 @@ def test_demo_collects_and_finds_the_communities(capsys, store_url: str):
             "3",
             "--no-ray",
             "--no-serve",
-        ]
+        ],
     )
     out = capsys.readouterr().out
     assert code == 0, out

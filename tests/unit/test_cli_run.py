@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from clirun import dwt
 from dwt.cli import main
 from dwt.samples import load_sample
 from dwt.store import Coll, Store
@@ -22,7 +23,7 @@ def loaded(store_url: str) -> str:
 
 
 def _run(url, *args):
-    return main(["--mongo-url", url, "run", "--now", NOW, "--no-ray", *args])
+    return dwt(url, ["run", "--now", NOW, "--no-ray", *args])
 
 
 def test_flags(loaded, capsys):
@@ -83,8 +84,6 @@ def test_bonds_sharded_on_ray_equal_in_process(loaded, ray_local):
 
     def bonds(*flags: str) -> dict:
         args = [
-            "--mongo-url",
-            loaded,
             "run",
             "--now",
             NOW,
@@ -94,7 +93,7 @@ def test_bonds_sharded_on_ray_equal_in_process(loaded, ray_local):
             "bonds",
             *flags,
         ]
-        assert main(args) == 0
+        assert dwt(loaded, args) == 0
         return {d["source_id"]: d["weights"] for d in store[Coll.BONDS].find()}
 
     local = bonds("--no-ray", "--run-id", "a")

@@ -168,7 +168,7 @@ class CrashingStore(Store):
     """A store whose writes fail after a number of pages, as if the driver were killed."""
 
     def __init__(self, store: Store, pages: int) -> None:
-        super().__init__(store.db, store.url)
+        super().__init__(store.backend, store.url)
         self.pages_left = pages
 
     def put_tweets(self, page, tweet_fields=(), accounts_seen=None):
@@ -185,6 +185,7 @@ def test_a_killed_run_resumes_and_fetches_nothing_twice(community, dataset, keys
             "c", [{"id": m["id"], "username": m["username"]} for m in members(dataset)]
         )
         clean = run_collect(fresh, dataset, clean_server, keys, page_size=5)
+        fresh.drop()
     crashing = CrashingStore(community, pages=15)
     with emulator(dataset, rate_limit=1000) as server:
         with pytest.raises(KeyboardInterrupt):

@@ -19,9 +19,11 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch):
             monkeypatch.delenv(name)
 
 
-def test_defaults_are_a_local_run():
+def test_defaults_are_a_local_run(monkeypatch):
+    monkeypatch.delenv("XDG_DATA_HOME", raising=False)
     s = load_settings()
-    assert s.mongo_url.get_secret_value().startswith("mongomock://")
+    assert s.store_url is None
+    assert s.store_url_value == f"sqlite:///{Path.home() / '.local/share/dwt/dwt.db'}"
     assert s.ray_address is None and s.log_level == "INFO"
     assert s.bearer_tokens() == []
 
@@ -37,7 +39,8 @@ def test_environment_then_flags(monkeypatch: pytest.MonkeyPatch):
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
-        ({"mongo_url": "postgres://x"}, "DWT_MONGO_URL / --mongo-url: scheme 'postgres'"),
+        ({"store_url": "postgres://x"}, "DWT_STORE_URL: scheme 'postgres'"),
+        ({"store_url": "mongomock://x/db"}, "scheme 'mongomock' is not one of sqlite"),
         ({"x_api_base_url": "api.x.com"}, "DWT_X_API_BASE_URL / --x-api-base-url: must be"),
         ({"log_level": "LOUD"}, "DWT_LOG_LEVEL / --log-level"),
         ({"api_keys_file": "/no/such/file"}, "no such file: /no/such/file"),
@@ -52,9 +55,9 @@ def test_bad_values_are_rejected_clearly(overrides, message):
     assert str(info.value).startswith("invalid configuration:")
 
 
-def test_bad_mongo_url_message_hides_the_password():
+def test_bad_store_url_message_hides_the_password():
     with pytest.raises(SettingsError) as info:
-        load_settings({"mongo_url": "mysql://root:hunter2@db/x"})
+        load_settings({"store_url": "mysql://root:hunter2@db/x"})
     assert "hunter2" not in str(info.value)
 
 
@@ -73,11 +76,11 @@ def test_api_keys_from_env_file_and_mounted_secret(tmp_path: Path, monkeypatch):
 
 def test_describe_redacts_every_secret(monkeypatch):
     monkeypatch.setenv("DWT_API_KEYS", "topsecret1,topsecret2")
-    s = load_settings({"mongo_url": "mongodb://app:pa55word@mongo:27017/dwt"})
+    s = load_settings({"store_url": "mongodb://app:pa55word@mongo:27017/dwt"})
     text = repr(s) + str(s.describe())
     assert "pa55word" not in text and "topsecret" not in text
     assert s.describe()["api_keys"] == "2 configured"
-    assert s.mongo_url_redacted == "mongodb://app:***@mongo:27017/dwt"
+    assert s.store_url_redacted == "mongodb://app:***@mongo:27017/dwt"
 
 
 def test_redact_url_without_password_is_unchanged():
@@ -92,7 +95,24 @@ def test_cli_reports_bad_settings_with_exit_code_2(capsys, monkeypatch):
 
 
 def test_cli_config_prints_redacted_settings(capsys, monkeypatch):
-    monkeypatch.setenv("DWT_MONGO_URL", "mongodb://u:pw123@h/db")
+    monkeypatch.setenv("DWT_STORE_URL", "mongodb://u:pw123@h/db")
     assert main(["config"]) == 0
     out = capsys.readouterr().out
     assert "u:***@h" in out and "pw123" not in out
+
+
+def test_data_dir_places_the_embedded_store(tmp_path, monkeypatch):
+    monkeypatch.setenv("DWT_DATA_DIR", str(tmp_path))
+    assert load_settings().store_url_value == f"sqlite:///{tmp_path / 'dwt.db'}"
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    monkeypatch.delenv("DWT_DATA_DIR")
+    assert load_settings().store_url_value == f"sqlite:///{tmp_path / 'xdg/dwt/dwt.db'}"
+
+
+def test_the_store_url_has_no_flag():
+    """A MongoDB URL may hold a password, and argv is visible to every user."""
+    from dwt.cli import build_parser
+
+    usage = build_parser().format_help()
+    assert "--data-dir" in usage
+    assert "--store-url" not in usage and "--mongo-url" not in usage

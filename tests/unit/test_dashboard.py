@@ -52,7 +52,7 @@ def users() -> UserDirectory:
 @pytest.fixture
 def app(sample: Store, users: UserDirectory, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("DWT_API_KEYS", SECRET_KEY)
-    monkeypatch.setenv("DWT_MONGO_URL", MONGO_URL)
+    monkeypatch.setenv("DWT_STORE_URL", MONGO_URL)
     monkeypatch.setenv("DWT_DASHBOARD_SECRET_KEY", "test-session-key")
     launcher = LocalLauncher(sample, clock=lambda: NOW)
     return create_app(sample, launcher, users, clock=lambda: NOW)
@@ -151,7 +151,7 @@ def test_pages_render_and_hold_no_secrets(app):
     joined = "\n".join(texts)
     assert "https://x.com/i/status/" not in texts[3]  # conversations load on their own
     assert "Run bonds + cluster + content" in joined and "https://x.com/" in joined
-    for secret in (SECRET_KEY, "pa55w0rd", MONGO_URL, "mongomock://", "mongodb://"):
+    for secret in (SECRET_KEY, "pa55w0rd", MONGO_URL, "sqlite://", "mongodb://"):
         assert secret not in joined
 
 

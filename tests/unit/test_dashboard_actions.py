@@ -66,7 +66,6 @@ def _with_members(store: Store, dataset, n: int = 10) -> list[dict]:
     users = dataset.users.filter(dataset.users["is_member"]).select(["id", "username"])
     members = users.to_pylist()
     store.add_members("demo", members[:n], source="import")
-    store.flush()
     return members
 
 
@@ -242,7 +241,7 @@ def test_dashboard_serves_in_cluster_mode(tmp_path, store_url):
     users.write_text(user_line("ann", "right", ["demo"], iterations=1000) + "\n")
     with kube_api(crds=[CRD], tmp_dir=tmp_path) as api:
         env = api.env({k: v for k, v in os.environ.items() if not k.startswith("DWT_")})
-        env.update(DWT_MONGO_URL=store_url, DWT_DASHBOARD_SECRET_KEY="s" * 32)
+        env.update(DWT_STORE_URL=store_url, DWT_DASHBOARD_SECRET_KEY="s" * 32)
         args = [sys.executable, "-m", "dwt_dashboard", "--users", str(users), "--port", "0"]
         wrong = subprocess.run(
             [*args, "--kube", "--keys-file", "k"], env=env, capture_output=True, text=True

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from werkzeug.serving import make_server
 
-from dwt.cli import main
+from clirun import dwt
 from dwt.pipeline.progress import Progress
 from dwt.pipeline.runner import run_pipeline
 from dwt.pipeline.spec import RunSpec
@@ -122,7 +122,7 @@ def test_a_person_uses_the_dashboard(served):
 @pytest.fixture
 def demo(store_url: str) -> Iterator[tuple[str, Store]]:
     """The demo's community (generated, collected from the X emulator, analysed), served."""
-    assert main(["--mongo-url", store_url, "demo", "--members", "120", "--communities", "3",
+    assert dwt(store_url, ["demo", "--members", "120", "--communities", "3",
                  "--no-ray", "--no-serve"]) == 0  # fmt: skip
     store = Store.open(store_url)
     users = UserDirectory.parse(user_line("ada", "correct horse", ["demo"]))

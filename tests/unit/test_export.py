@@ -12,7 +12,7 @@ import networkx as nx
 import pyarrow.csv as pacsv
 import pytest
 
-from dwt.cli import main
+from clirun import dwt
 from dwt.pipeline.progress import Progress
 from dwt.pipeline.runner import run_pipeline
 from dwt.pipeline.spec import RunSpec
@@ -60,7 +60,7 @@ def ran(loaded: Store) -> Store:
 
 
 def _export(url: str, out: Path, *args: str) -> int:
-    return main(["--mongo-url", url, "export", "--community", "sample", "--out", str(out), *args])
+    return dwt(url, ["export", "--community", "sample", "--out", str(out), *args])
 
 
 def _stored(store: Store):
@@ -160,8 +160,8 @@ def test_bad_arguments_exit_2(ran: Store, store_url: str, tmp_path: Path, capsys
     assert _export(store_url, tmp_path / "x", "--formats", "graphml,pdf") == 2
     assert "unknown format(s) pdf" in capsys.readouterr().err
     assert not (tmp_path / "x").exists()
-    argv = ["--mongo-url", store_url, "export", "--community", "nobody", "--out", str(tmp_path)]
-    assert main(argv) == 2
+    argv = ["export", "--community", "nobody", "--out", str(tmp_path)]
+    assert dwt(store_url, argv) == 2
     assert "community 'nobody' has no members" in capsys.readouterr().err
 
 

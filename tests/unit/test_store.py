@@ -1,6 +1,8 @@
-"""The MongoDB store: indexes, idempotent bulk writes, columnar reads.
+"""The store's contract: indexes, idempotent bulk writes, columnar reads, the query and
+update language the product speaks, and several processes on one embedded store.
 
-Runs on the in-process engine, or on a real server when DWT_TEST_MONGO_URL is set.
+Every test runs on the embedded store (SQLite) and on a real MongoDB wire-protocol server
+(FerretDB; see tests/conftest.py), so the two engines are held to the same answers.
 """
 
 from __future__ import annotations
@@ -22,7 +24,10 @@ from dwt.store import (
     StoreError,
     index_models,
 )
+from dwt.store.query import UnsupportedQuery
 from dwt.store.schema import doc_id
+
+pytestmark = pytest.mark.both_stores
 
 
 def _index_names(store: Store, coll: Coll) -> set[str]:
@@ -166,20 +171,11 @@ def test_empty_reads_have_the_schema(store: Store):
     assert store.members("nobody").num_rows == 0
 
 
-def test_in_process_store_is_shared_per_url(store_url: str):
-    if not store_url.startswith("mongomock://"):
-        pytest.skip("in-process engine only")
-    a = Store.open(store_url)
-    b = Store.open(store_url, ensure_indexes=False)
-    a.put_follows("1", ["2"])
-    assert b[Coll.FOLLOWS].count_documents({}) == 1
-
-
 def test_server_url_password_never_shown():
     # pymongo connects lazily, so no server is needed to open the store object.
     store = Store.open("mongodb://dwt:s3cret@127.0.0.1:1/dwt", ensure_indexes=False)
     assert "s3cret" not in repr(store) and "dwt:***@127.0.0.1:1" in repr(store)
-    store.db.client.close()
+    store.close()
 
 
 def test_follow_lists_in_pages_replace_the_old_list(store: Store):
@@ -193,18 +189,120 @@ def test_follow_lists_in_pages_replace_the_old_list(store: Store):
     assert "pass_targets" not in store[Coll.FOLLOWS].find_one({"_id": "1"})
 
 
-def test_in_process_store_persists_to_a_file(tmp_path):
-    from dwt.store import inprocess
+# ---- the query and update language, held to the same answers on both engines -----------
 
-    url = f"mongomock://localhost/dwt?file={tmp_path / 'store.json'}"
-    store = Store.open(url)
-    load_sample(store)
-    counts = store.counts()
-    store.flush()
-    inprocess.drop(url)  # as if the process ended
-    again = Store.open(url)
-    assert again.counts() == counts
-    table = again.interactions()
-    assert table.column("created_at")[0].as_py().tzinfo is not None
-    assert again.members("sample").num_rows == 4
-    Store.open("mongomock://localhost/other").flush()  # no file: nothing to do
+T0 = datetime(2026, 11, 23, tzinfo=UTC)
+RUNS = [
+    {"_id": "r1", "community": "a", "steps": ["collect"], "status": "succeeded",
+     "started_at": T0, "counts": {"tweets": 5}, "params": {"window": {"days": 7}}},
+    {"_id": "r2", "community": "a", "steps": ["bonds", "content"], "status": "failed",
+     "started_at": T0.replace(day=24), "error": "boom", "counts": {}},
+    {"_id": "r3", "community": "b", "steps": ["content"], "status": "succeeded",
+     "started_at": T0.replace(day=25), "counts": {"clusters": 3}, "next": None},
+    {"_id": "r4", "community": "a", "steps": [], "status": "running",
+     "started_at": T0.replace(day=26), "counts": {"clusters": 0}, "rank": 2},
+]  # fmt: skip
+
+QUERIES = [
+    ({"community": "a"}, ["r1", "r2", "r4"]),
+    ({"steps": "content"}, ["r2", "r3"]),  # an array field contains the value
+    ({"community": "a", "steps": "content", "status": "failed"}, ["r2"]),
+    ({"_id": {"$in": ["r3", "nope", "r1"]}}, ["r1", "r3"]),
+    ({"status": {"$nin": ["succeeded", "running"]}}, ["r2"]),
+    ({"error": {"$ne": None}}, ["r2"]),
+    ({"error": None}, ["r1", "r3", "r4"]),  # missing counts as null
+    ({"next": None}, ["r1", "r2", "r3", "r4"]),
+    ({"next": {"$exists": True}}, ["r3"]),
+    ({"counts.clusters": {"$exists": 1}}, ["r3", "r4"]),
+    ({"counts.clusters": {"$gte": 1}}, ["r3"]),
+    ({"params.window": {"$exists": False}}, ["r2", "r3", "r4"]),
+    ({"started_at": {"$gte": T0.replace(day=24), "$lt": T0.replace(day=26)}}, ["r2", "r3"]),
+    ({"started_at": {"$gt": T0.replace(day=25, hour=12)}}, ["r4"]),
+    ({"rank": {"$lt": 5}}, ["r4"]),  # documents without the field never match a range
+    ({"status": {"$gt": "running"}}, ["r1", "r3"]),  # strings compare as strings
+    ({"community": "a", "$or": [{"status": "running"}, {"counts.tweets": 5}]}, ["r1", "r4"]),
+    ({"$and": [{"community": "a"}, {"status": {"$ne": "failed"}}]}, ["r1", "r4"]),
+]
+
+
+@pytest.mark.parametrize(("query", "expected"), QUERIES, ids=[str(q) for q, _ in QUERIES])
+def test_queries_answer_as_mongodb_does(store: Store, query, expected):
+    store.upsert(Coll.RUNS, RUNS)
+    coll = store[Coll.RUNS]
+    assert sorted(d["_id"] for d in coll.find(query)) == expected
+    assert coll.count_documents(query) == len(expected)
+
+
+def test_sort_limit_projection_and_types_round_trip(store: Store):
+    store.upsert(Coll.RUNS, RUNS)
+    coll = store[Coll.RUNS]
+    newest = list(coll.find({"community": "a"}).sort("started_at", -1).limit(2))
+    assert [d["_id"] for d in newest] == ["r4", "r2"]
+    assert newest[0]["started_at"] == T0.replace(day=26)
+    assert newest[0]["started_at"].tzinfo is not None  # tz-aware UTC, as pymongo tz_aware
+    assert newest[0]["steps"] == [] and newest[0]["counts"] == {"clusters": 0}
+    by_two = [d["_id"] for d in coll.find({}, sort=[("community", 1), ("started_at", -1)])]
+    assert by_two == ["r4", "r2", "r1", "r3"]
+    assert coll.find_one({"_id": "r1"}, {"status": 1}) == {"_id": "r1", "status": "succeeded"}
+    assert coll.find_one({"_id": "r1"}, {"_id": 0, "counts": 1}) == {"counts": {"tweets": 5}}
+    assert coll.find_one({"_id": "r1"}, {"counts.tweets": 1, "_id": 0}) == {
+        "counts": {"tweets": 5}
+    }
+    latest = coll.find_one({"community": "a", "status": "succeeded"}, sort=[("started_at", -1)])
+    assert latest["_id"] == "r1"
+    # Milliseconds are kept (MongoDB's precision), microseconds dropped as a server does.
+    store.upsert(Coll.RUNS, [{"_id": "r9", "started_at": T0.replace(microsecond=123456)}])
+    assert coll.find_one({"_id": "r9"})["started_at"] == T0.replace(microsecond=123000)
+
+
+def test_update_operators_answer_as_mongodb_does(store: Store):
+    coll = store[Coll.COLLECT_STATE]
+    first = coll.update_one(
+        {"_id": "1"},
+        {"$set": {"pass.next": "t1"}, "$setOnInsert": {"made": T0}, "$inc": {"tries": 1}},
+        upsert=True,
+    )
+    assert first.upserted_id == "1" and first.matched_count == 0
+    again = coll.update_one(
+        {"_id": "1"},
+        {"$set": {"pass.next": "t2"}, "$setOnInsert": {"made": "later"}, "$inc": {"tries": 1}},
+        upsert=True,
+    )
+    assert again.matched_count == 1 and again.modified_count == 1
+    assert coll.find_one({"_id": "1"}) == {
+        "_id": "1", "pass": {"next": "t2"}, "made": T0, "tries": 2
+    }  # fmt: skip
+    same = coll.update_one({"_id": "1"}, {"$set": {"pass.next": "t2"}})
+    assert same.matched_count == 1 and same.modified_count == 0
+    coll.update_one({"_id": "1"}, {"$addToSet": {"seen": {"$each": ["a", "b", "a"]}}})
+    coll.update_one({"_id": "1"}, {"$addToSet": {"seen": {"$each": ["b", "c"]}}})
+    coll.update_one({"_id": "1"}, {"$unset": {"pass": "", "absent.field": ""}})
+    assert coll.find_one({"_id": "1"}, {"_id": 0, "seen": 1, "pass": 1}) == {
+        "seen": ["a", "b", "c"]
+    }
+    missing = coll.update_one({"_id": "2"}, {"$set": {"x": 1}})
+    assert missing.matched_count == 0 and coll.count_documents({}) == 1
+    coll.update_one({"_id": "2"}, {"$set": {"x": 1}}, upsert=True)
+    many = coll.update_many({}, {"$set": {"x": 1}})
+    assert (many.matched_count, many.modified_count) == (2, 1)
+    assert coll.delete_many({"x": 1}).deleted_count == 2
+
+
+def test_embedded_store_refuses_what_it_cannot_answer(tmp_path):
+    store = Store.open(f"sqlite:///{tmp_path / 'dwt.db'}")
+    coll = store[Coll.RUNS]
+    for bad in ({"$where": "1"}, {"a": {"$regex": "x"}}, {"a": {"b": 1}}, {"a.$b": 1}):
+        with pytest.raises(UnsupportedQuery):
+            list(coll.find(bad))
+    with pytest.raises(UnsupportedQuery, match="replacement|operator"):
+        coll.update_one({"_id": "1"}, {"status": "x"})
+    with pytest.raises(UnsupportedQuery, match="_id"):
+        coll.update_one({"community": "a"}, {"$set": {"x": 1}}, upsert=True)
+    assert coll.count_documents({}) == 0
+
+
+def test_store_urls_are_checked(tmp_path):
+    with pytest.raises(StoreError, match="not sqlite, mongodb"):
+        Store.open("mongomock://localhost/dwt")
+    with pytest.raises(StoreError, match="sqlite:///PATH"):
+        Store.open("sqlite:///")

@@ -115,7 +115,7 @@ def measure(
         process, base_url = _start_emulator(dataset_dir, tokens_file, _free_port(), window, limit)
         try:
             source = KeySource(file=str(tokens_file), from_env=False)
-            store = Store.open(f"mongomock://localhost/bench_{keys}_{time.time_ns()}")
+            store = Store.open(f"sqlite:///{Path(tmp) / 'store.db'}")
             since = now - timedelta(days=30)
             items = plan(store, members, since, now, now, None)
             pool_cls = RayPool if use_ray else ThreadPool

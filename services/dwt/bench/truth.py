@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from dwt.stages.columns import ints
-from dwt.store.mongo import INTERACTIONS_SCHEMA
+from dwt.store import INTERACTIONS_SCHEMA
 from dwt.xapi.dataset import Dataset
 
 _ENGAGEMENT = ("like_count", "retweet_count", "reply_count", "quote_count")

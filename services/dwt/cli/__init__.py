@@ -19,10 +19,11 @@ from dwt.config import SettingsError, load_settings
 #: Sub-command modules, in the order ``dwt --help`` lists them.
 COMMANDS = ("demo", "run", "members", "generate", "emulator", "export", "bench", "config")
 
-#: Global flags → settings fields. API keys have no flag: argv is visible to every user of
-#: the machine, so keys come from DWT_API_KEYS, a file or a mounted Secret directory.
+#: Global flags → settings fields. API keys and the store URL (which may hold a MongoDB
+#: password) have no flag: argv is visible to every user of the machine, so they come from
+#: DWT_API_KEYS / DWT_STORE_URL, a file or a mounted Secret directory.
 _SETTINGS_FLAGS = {
-    "--mongo-url": "mongo_url",
+    "--data-dir": "data_dir",
     "--x-api-base-url": "x_api_base_url",
     "--api-keys-file": "api_keys_file",
     "--api-keys-dir": "api_keys_dir",

@@ -64,7 +64,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         say(f"X API v2 emulator at {server.base_url}")
         keys_file = Path(tmp) / "api-keys"  # collectors read keys where they run
         keys_file.write_text(DEMO_KEY)
-        store = Store.open(settings.mongo_url.get_secret_value())
+        store = Store.open(settings.store_url_value)
+        say(f"store: {settings.store_url_redacted} (every later dwt command sees it)")
         members = dataset.users.filter(dataset.users["is_member"]).select(["id", "username"])
         store.add_members(args.community, members.to_pylist(), source="import")
         if not args.no_ray:

@@ -35,7 +35,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace, settings: Settings) -> int:
     try:
         formats = parse_formats(args.formats)
-        store = Store.open(settings.mongo_url.get_secret_value())
+        store = Store.open(settings.store_url_value)
         result = export_community(store, args.community, args.out, formats)
     except ExportError as exc:
         print(f"dwt export: {exc}", file=sys.stderr)

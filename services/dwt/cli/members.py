@@ -32,7 +32,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     if not re.match(COMMUNITY_PATTERN, args.community):
         print(f"dwt members: community must match {COMMUNITY_PATTERN}", file=sys.stderr)
         return 2
-    store = Store.open(settings.mongo_url.get_secret_value())
+    store = Store.open(settings.store_url_value)
     if args.action == "list":
         for row in store.members(args.community).to_pylist():
             core = " (core)" if row["core"] else ""
@@ -47,7 +47,6 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             if r["account_id"] in wanted or r["username"].lower() in wanted
         ]
         removed = store.remove_members(args.community, ids)
-        store.flush()
         print(f"removed {removed} member(s)")
         return 0 if removed == len(wanted) else 1
     return _add(args, settings, store)

@@ -102,7 +102,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         print(f"collect: {count} API key(s), X API at {settings.x_api_base_url}", file=sys.stderr)
         config = CollectConfig(keys=keys, base_url=settings.x_api_base_url)
         handlers[Step.COLLECT] = functools.partial(collect, config=config)
-    store = Store.open(settings.mongo_url.get_secret_value())
+    store = Store.open(settings.store_url_value)
     use_ray = args.ray if args.ray is not None else bool(settings.ray_address)
     shards = 1
     if use_ray:
@@ -138,7 +138,6 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     finally:
         if bars is not None:
             bars.close()
-        store.flush()
     summary = {
         "run_id": result.run_id,
         "status": result.status,

@@ -80,6 +80,5 @@ def add_members_by_username(
         result.unavailable = dict(found.unavailable)
     if accounts:
         store.add_members(community, accounts, core=core, source="manual")
-        store.flush()
     result.added = [a["username"] for a in accounts]
     return result

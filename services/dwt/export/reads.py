@@ -2,14 +2,13 @@
 
 :class:`dwt.store.Store`'s own columnar reads serve the pipeline and carry only the columns
 it needs; an export wants every result field a run leaves (flow, bond stats, status), so
-these reads project them here, the same way: the projection runs in the server and pyarrow
-builds the columns, with missing fields as nulls.
+these reads name them here and :meth:`Store.table` builds the columns, with missing fields
+as nulls.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
 
 import pyarrow as pa
 
@@ -76,17 +75,15 @@ def _table(
     community: str,
     sort: dict[str, int],
     schema: pa.Schema,
-    project: dict[str, Any] | None = None,
+    project: dict[str, str] | None = None,
 ) -> pa.Table:
-    projection = {"_id": 0, **{name: 1 for name in schema.names}, **(project or {})}
-    pipeline = [{"$match": {"community": community}}, {"$sort": sort}, {"$project": projection}]
-    return pa.Table.from_pylist(list(store[coll].aggregate(pipeline)), schema=schema)
+    return store.table(coll, {"community": community}, list(sort.items()), project or {}, schema)
 
 
 def member_details(store: Store, community: str) -> pa.Table:
     """The community's members with every result field (MEMBER_DETAILS_SCHEMA), by id."""
     stats = {
-        f"tier{tier}_{part}": f"$bond_stats.tier{tier}_{part}"
+        f"tier{tier}_{part}": f"bond_stats.tier{tier}_{part}"
         for tier in TIERS
         for part in ("partner", "weight")
     }

@@ -1,7 +1,10 @@
-"""MongoDB store: collection names and indexes (:mod:`dwt.store.schema`), bulk idempotent
-writes and columnar reads (:mod:`dwt.store.mongo`)."""
+"""The store: collection names and indexes (:mod:`dwt.store.schema`), one domain interface
+(:mod:`dwt.store.store`) over the embedded SQLite engine (:mod:`dwt.store.sqlite`, the local
+default) and MongoDB (:mod:`dwt.store.mongo`, the cluster's)."""
 
-from dwt.store.mongo import (
+from dwt.store.ops import BulkResult, Update
+from dwt.store.schema import NATURAL_KEYS, Coll, index_models
+from dwt.store.store import (
     BOND_LISTS_SCHEMA,
     FOLLOWS_SCHEMA,
     INTERACTIONS_SCHEMA,
@@ -10,7 +13,6 @@ from dwt.store.mongo import (
     StoreError,
     WriteSummary,
 )
-from dwt.store.schema import NATURAL_KEYS, Coll, index_models
 
 __all__ = [
     "BOND_LISTS_SCHEMA",
@@ -18,9 +20,11 @@ __all__ = [
     "INTERACTIONS_SCHEMA",
     "MEMBERS_SCHEMA",
     "NATURAL_KEYS",
+    "BulkResult",
     "Coll",
     "Store",
     "StoreError",
+    "Update",
     "WriteSummary",
     "index_models",
 ]

@@ -14,10 +14,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pyarrow as pa
-from pymongo import UpdateOne
 
-from dwt.store.mongo import Store, StoreError, WriteSummary
+from dwt.store.ops import Update
 from dwt.store.schema import Coll, doc_id
+from dwt.store.store import Store, StoreError, WriteSummary
 
 
 class Action(enum.StrEnum):
@@ -50,8 +50,8 @@ def record_candidates(
     rows = ranked.to_pylist()
     names = _usernames(store, [r["account_id"] for r in rows])
     ops = [
-        UpdateOne(
-            {"_id": _id(community, row["account_id"])},
+        Update(
+            _id(community, row["account_id"]),
             {
                 "$set": {
                     "community": community,
@@ -69,15 +69,13 @@ def record_candidates(
         )
         for rank, row in enumerate(rows)
     ]
+    result = store.bulk_update(Coll.CANDIDATES, ops)
     coll = store[Coll.CANDIDATES]
-    result = coll.bulk_write(ops, ordered=False) if ops else None
     coll.update_many(
         {"community": community, "status": "muted", "muted_until": {"$lte": now}},
         {"$set": {"status": "pending"}, "$unset": {"muted_until": ""}},
     )
     coll.delete_many({"community": community, "status": "pending", "run_id": {"$ne": run_id}})
-    if result is None:
-        return WriteSummary()
     inserted = result.upserted_count
     return WriteSummary(
         inserted, result.modified_count, len(ops) - inserted - result.modified_count

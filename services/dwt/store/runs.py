@@ -11,8 +11,8 @@ from typing import Any
 
 from pymongo import DESCENDING
 
-from dwt.store.mongo import Store
 from dwt.store.schema import Coll
+from dwt.store.store import Store
 
 
 def start_run(

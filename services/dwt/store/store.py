@@ -1,0 +1,423 @@
+"""The store: one domain interface over two engines, bulk idempotent writes, columnar reads.
+
+``sqlite:///PATH`` opens the embedded store (:mod:`dwt.store.sqlite`), the local default:
+a file every process on the machine shares. ``mongodb://`` / ``mongodb+srv://`` open a
+MongoDB server through pymongo (:mod:`dwt.store.mongo`), as the cluster does. Everything
+above the :class:`Backend` (this module, runs, candidates, checkpoints, the dashboard's
+reads) is written once and runs on both; the contract tests run it on both.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Collection as AbcCollection
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+from urllib.parse import urlsplit
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from dwt.config import redact_url
+from dwt.model.documents import tweet_documents, user_document
+from dwt.store.ops import BulkResult, Update
+from dwt.store.schema import (
+    ARRAY_FIELDS,
+    NATURAL_KEYS,
+    Coll,
+    MemberSource,
+    doc_id,
+    index_models,
+)
+
+log = logging.getLogger(__name__)
+
+
+class StoreError(RuntimeError):
+    """A store operation failed; the message says which and why (never the password)."""
+
+
+@dataclass(frozen=True, slots=True)
+class WriteSummary:
+    """What a bulk upsert did: ``inserted`` new documents, ``updated`` changed ones."""
+
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.inserted + self.updated + self.unchanged
+
+    def __add__(self, other: WriteSummary) -> WriteSummary:
+        return WriteSummary(
+            self.inserted + other.inserted,
+            self.updated + other.updated,
+            self.unchanged + other.unchanged,
+        )
+
+
+#: Arrow schema of :meth:`Store.interactions`: one row per tweet.
+INTERACTIONS_SCHEMA = pa.schema(
+    [
+        ("tweet_id", pa.string()),
+        ("author_id", pa.string()),
+        ("created_at", pa.timestamp("ms", tz="UTC")),
+        ("conversation_id", pa.string()),
+        ("kind", pa.string()),
+        ("referenced_id", pa.string()),
+        ("directed_at", pa.list_(pa.string())),
+        ("hashtags", pa.list_(pa.string())),
+        ("engagement", pa.int64()),  # likes + retweets + replies + quotes, when known
+    ]
+)
+_ENGAGEMENT = ("like_count", "retweet_count", "reply_count", "quote_count")
+#: Where :meth:`Store.interactions` finds its columns in a tweet document.
+_TWEET_FIELDS = {
+    "tweet_id": "_id",
+    "kind": "dwt.kind",
+    "referenced_id": "dwt.referenced_id",
+    "directed_at": "dwt.directed_at",
+    "hashtags": "dwt.hashtags",
+    **{m: f"public_metrics.{m}" for m in _ENGAGEMENT},
+}
+_TWEET_READ_SCHEMA = pa.schema(
+    [f for f in INTERACTIONS_SCHEMA if f.name != "engagement"]
+    + [(m, pa.int64()) for m in _ENGAGEMENT]
+)
+FOLLOWS_SCHEMA = pa.schema([("source_id", pa.string()), ("target_id", pa.string())])
+MEMBERS_SCHEMA = pa.schema(
+    [
+        ("account_id", pa.string()),
+        ("username", pa.string()),
+        ("core", pa.bool_()),
+        ("activity", pa.int64()),  # null until a bonds step ran
+        ("cluster", pa.int64()),  # null until a cluster step ran
+    ]
+)
+BOND_LISTS_SCHEMA = pa.schema(
+    [
+        ("source_id", pa.string()),
+        ("targets", pa.list_(pa.string())),
+        ("weights", pa.list_(pa.float64())),
+    ]
+)
+
+
+class Backend(Protocol):
+    """What a store engine provides; everything else in :class:`Store` is shared.
+
+    ``collection`` answers the part of pymongo's collection API the product uses (a
+    pymongo ``Collection`` for MongoDB, :class:`~dwt.store.sqlite.SqliteCollection` for
+    the embedded store). The other methods are the bulk and columnar operations whose best
+    form differs by engine."""
+
+    def collection(self, name: str) -> Any: ...
+
+    def bulk_update(self, name: str, ops: Sequence[Update]) -> BulkResult: ...
+
+    def arrow(
+        self,
+        name: str,
+        filter: Mapping[str, Any],
+        sort: Sequence[tuple[str, int]],
+        fields: Mapping[str, str],
+        schema: pa.Schema,
+    ) -> pa.Table: ...
+
+    def span(self, name: str, filter: Mapping[str, Any], field: str) -> tuple[int, Any, Any]: ...
+
+    def drop(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def _backend_for(url: str) -> Backend:
+    parts = urlsplit(url)
+    if parts.scheme == "sqlite":
+        from dwt.store.sqlite import SqliteDatabase  # imported only when asked for
+
+        path = url.removeprefix("sqlite:///").removeprefix("sqlite://")
+        if not path or parts.query:
+            raise StoreError(f"an embedded store URL is sqlite:///PATH, got {url!r}")
+        return SqliteDatabase(Path(path).expanduser(), ARRAY_FIELDS)
+    if parts.scheme in ("mongodb", "mongodb+srv"):
+        from dwt.store.mongo import MongoBackend
+
+        return MongoBackend(url)
+    raise StoreError(
+        f"store URL scheme {parts.scheme or '(none)'!r} is not sqlite, mongodb or mongodb+srv"
+        f" (got {redact_url(url)!r})"
+    )
+
+
+class Store:
+    """Typed access to the product's collections. Create with :meth:`open`."""
+
+    def __init__(self, backend: Backend, url_redacted: str) -> None:
+        self.backend = backend
+        self.url = url_redacted
+
+    @classmethod
+    def open(cls, url: str, *, ensure_indexes: bool = True) -> Store:
+        """Open the store at ``url`` (``sqlite:///PATH`` or ``mongodb://…``); creates the
+        indexes (idempotently) unless told not to."""
+        store = cls(_backend_for(url), redact_url(url))
+        if ensure_indexes:
+            store.ensure_indexes()
+        return store
+
+    def __repr__(self) -> str:
+        return f"Store({self.url!r})"
+
+    def drop(self) -> None:
+        """Delete every collection of this store (tests; a person uses their own tools)."""
+        self.backend.drop()
+
+    def close(self) -> None:
+        self.backend.close()
+
+    def __getitem__(self, coll: Coll | str) -> Any:
+        """The collection (pymongo's API, the part the product uses; see :class:`Backend`)."""
+        return self.backend.collection(Coll(coll).value)
+
+    # ---- set-up -------------------------------------------------------------------------
+
+    def ensure_indexes(self) -> dict[str, list[str]]:
+        """Create every collection's indexes; running it again changes nothing."""
+        created = {}
+        for coll in Coll:
+            models = index_models(coll)
+            created[coll.value] = self[coll].create_indexes(models) if models else []
+        return created
+
+    def counts(self) -> dict[str, int]:
+        return {coll.value: self[coll].count_documents({}) for coll in Coll}
+
+    # ---- bulk idempotent writes ---------------------------------------------------------
+
+    def upsert(
+        self,
+        coll: Coll,
+        docs: Iterable[Mapping[str, Any]],
+        *,
+        on_insert: Mapping[str, Any] | None = None,
+    ) -> WriteSummary:
+        """Upsert documents by their ``_id`` (made from the natural key), in one unordered
+        bulk write.
+
+        ``on_insert`` fields are written only when a document is new (e.g. ``collected_at``,
+        ``added_at``), so re-writing keeps the first time seen.
+        """
+        key = NATURAL_KEYS[coll]
+        ops = []
+        for doc in docs:
+            missing = [k for k in key if k not in doc]
+            if missing:
+                raise StoreError(f"{coll.value}: document lacks its key field(s) {missing}")
+            fields = {k: v for k, v in doc.items() if k != "_id"}
+            update: dict[str, Any] = {"$set": fields}
+            if on_insert:
+                update["$setOnInsert"] = {k: v for k, v in on_insert.items() if k not in fields}
+            ops.append(Update(doc_id(coll, doc), update, upsert=True))
+        result = self.bulk_update(coll, ops)
+        inserted = result.upserted_count
+        return WriteSummary(
+            inserted, result.modified_count, len(ops) - inserted - result.modified_count
+        )
+
+    def bulk_update(self, coll: Coll, ops: Sequence[Update]) -> BulkResult:
+        """Apply updates by ``_id`` in one batch (one transaction in the embedded store)."""
+        if not ops:
+            return BulkResult(0, 0, 0)
+        return self.backend.bulk_update(Coll(coll).value, ops)
+
+    def put_tweets(
+        self,
+        page: Mapping[str, Any],
+        tweet_fields: AbcCollection[str] = (),
+        accounts_seen: set[str] | None = None,
+    ) -> WriteSummary:
+        """Store one X API v2 response page of tweets (and the users in its ``includes``).
+
+        ``accounts_seen``, if given, names accounts already written by the caller's run:
+        they are not written again (the same user appears on many pages), and the set
+        grows with the ones written now.
+        """
+        now = datetime.now(UTC)
+        users = (page.get("includes") or {}).get("users") or []
+        if accounts_seen is not None:
+            users = [u for u in users if str(u.get("id")) not in accounts_seen]
+            accounts_seen.update(str(u.get("id")) for u in users)
+        if users:
+            self.put_accounts(users)
+        return self.upsert(
+            Coll.TWEETS, tweet_documents(page, tweet_fields), on_insert={"collected_at": now}
+        )
+
+    def put_accounts(self, users: Iterable[Mapping[str, Any]]) -> WriteSummary:
+        now = datetime.now(UTC)
+        docs = [user_document(u) | {"seen_at": now} for u in users]
+        return self.upsert(Coll.ACCOUNTS, docs)
+
+    def put_follows(
+        self, source_id: str, target_ids: Iterable[str], *, last_page: bool = True
+    ) -> None:
+        """Record accounts ``source_id`` follows. A follow list may come in pages: earlier
+        pages gather in ``pass_targets``; the last one makes the list current, so accounts
+        no longer followed drop out and a repeated page changes nothing."""
+        coll = self[Coll.FOLLOWS]
+        targets = list(dict.fromkeys(str(t) for t in target_ids))
+        coll.update_one(
+            {"_id": source_id},
+            {"$addToSet": {"pass_targets": {"$each": targets}}},
+            upsert=True,
+        )
+        if last_page:
+            doc = coll.find_one({"_id": source_id}, {"pass_targets": 1}) or {}
+            coll.update_one(
+                {"_id": source_id},
+                {
+                    "$set": {"targets": doc.get("pass_targets", []), "seen_at": datetime.now(UTC)},
+                    "$unset": {"pass_targets": ""},
+                },
+            )
+
+    def add_members(
+        self,
+        community: str,
+        accounts: Sequence[Mapping[str, Any]],
+        *,
+        core: bool = False,
+        source: MemberSource = "manual",
+    ) -> WriteSummary:
+        """Add accounts (v2 user objects: id and username) to a community's members."""
+        now = datetime.now(UTC)
+        self.put_accounts(accounts)
+        self.upsert(
+            Coll.COMMUNITIES,
+            [{"_id": community}],
+            on_insert={"title": community, "created_at": now, "owners": []},
+        )
+        docs = [
+            {
+                "community": community,
+                "account_id": str(a["id"]),
+                "username": a["username"],
+                "core": core,
+                "source": source,
+            }
+            for a in accounts
+        ]
+        return self.upsert(Coll.MEMBERS, docs, on_insert={"added_at": now})
+
+    def set_member_fields(self, community: str, rows: Iterable[Mapping[str, Any]]) -> int:
+        """Set fields on existing members (never adds one); rows carry ``account_id``."""
+        ops = [
+            Update(
+                doc_id(Coll.MEMBERS, {"community": community, **row}),
+                {"$set": {k: v for k, v in row.items() if k != "account_id"}},
+            )
+            for row in rows
+        ]
+        return self.bulk_update(Coll.MEMBERS, ops).matched_count
+
+    def replace_results(
+        self, coll: Coll, community: str, run_id: str, docs: Iterable[Mapping[str, Any]]
+    ) -> WriteSummary:
+        """Make ``docs`` the community's results in ``coll``: upsert them tagged with
+        ``run_id``, then delete what an earlier run left. Re-running a run is harmless."""
+        tagged = [{**doc, "community": community, "run_id": run_id} for doc in docs]
+        written = self.upsert(coll, tagged)
+        self[coll].delete_many({"community": community, "run_id": {"$ne": run_id}})
+        return written
+
+    def remove_members(self, community: str, account_ids: Iterable[str]) -> int:
+        ids = [doc_id(Coll.MEMBERS, {"community": community, "account_id": a}) for a in account_ids]
+        result = self[Coll.MEMBERS].delete_many({"_id": {"$in": ids}})
+        return result.deleted_count
+
+    # ---- columnar reads -----------------------------------------------------------------
+
+    def table(
+        self,
+        coll: Coll,
+        filter: Mapping[str, Any],
+        sort: Sequence[tuple[str, int]],
+        fields: Mapping[str, str],
+        schema: pa.Schema,
+    ) -> pa.Table:
+        """An Arrow table of ``schema``: column ``name`` is the document field at
+        ``fields[name]`` (a dotted path; the name itself when absent), missing ones null.
+        The engine builds the columns (no per-row Python of ours)."""
+        paths = {name: fields.get(name, name) for name in schema.names}
+        return self.backend.arrow(Coll(coll).value, filter, list(sort), paths, schema)
+
+    def span(self, coll: Coll, filter: Mapping[str, Any], field: str) -> tuple[int, Any, Any]:
+        """How many documents match, and the first and last value of a date ``field``."""
+        return self.backend.span(Coll(coll).value, filter, field)
+
+    def members(self, community: str) -> pa.Table:
+        """The community's members (MEMBERS_SCHEMA), by account id."""
+        return self.table(
+            Coll.MEMBERS, {"community": community}, [("account_id", 1)], {}, MEMBERS_SCHEMA
+        )
+
+    def interactions(
+        self,
+        author_ids: Sequence[str] | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> pa.Table:
+        """Interaction records of the tweets by ``author_ids`` in ``[since, until)``."""
+        match: dict[str, Any] = {}
+        if author_ids is not None:
+            match["author_id"] = {"$in": list(author_ids)}
+        window = {}
+        if since is not None:
+            window["$gte"] = since
+        if until is not None:
+            window["$lt"] = until
+        if window:
+            match["created_at"] = window
+        read = self.table(Coll.TWEETS, match, [("_id", 1)], _TWEET_FIELDS, _TWEET_READ_SCHEMA)
+        metrics = [pc.fill_null(read[m], 0) for m in _ENGAGEMENT]
+        engagement = metrics[0]
+        for column in metrics[1:]:
+            engagement = pc.add(engagement, column)
+        return read.drop_columns(list(_ENGAGEMENT)).append_column("engagement", engagement)
+
+    def bond_lists(self, community: str) -> pa.Table:
+        """The stored bonds: one adjacency list per source member (BOND_LISTS_SCHEMA)."""
+        return self.table(
+            Coll.BONDS, {"community": community}, [("source_id", 1)], {}, BOND_LISTS_SCHEMA
+        )
+
+    def follows(self, account_ids: Sequence[str] | None = None) -> pa.Table:
+        """Follow edges (source follows target), both ends restricted to ``account_ids``."""
+        match: dict[str, Any] = {}
+        if account_ids is not None:
+            match = {"_id": {"$in": list(account_ids)}}
+        lists = self.table(
+            Coll.FOLLOWS,
+            match,
+            [("_id", 1)],
+            {"source_id": "_id"},
+            pa.schema([("source_id", pa.string()), ("targets", pa.list_(pa.string()))]),
+        )
+        targets = lists.column("targets").combine_chunks()
+        edges = pa.table(
+            {
+                "source_id": lists.column("source_id").take(pc.list_parent_indices(targets)),
+                "target_id": pc.list_flatten(targets),
+            },
+            schema=FOLLOWS_SCHEMA,
+        )
+        if account_ids is not None:
+            edges = edges.filter(
+                pc.is_in(edges["target_id"], pa.array(list(account_ids), pa.string()))
+            )
+        return edges.sort_by([("source_id", "ascending"), ("target_id", "ascending")])

@@ -1,0 +1,96 @@
+"""MongoDB update operators applied to a document in memory (the embedded store).
+
+The operators the product uses, with MongoDB's meaning: ``$set``, ``$unset``, ``$inc``,
+``$setOnInsert`` (only when an upsert inserts) and ``$addToSet`` (with or without
+``$each``). Dotted paths reach into sub-documents and create them. Anything else raises
+:class:`~dwt.store.query.UnsupportedQuery`.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from typing import Any
+
+from dwt.store.query import UnsupportedQuery
+
+_KNOWN = ("$set", "$unset", "$inc", "$setOnInsert", "$addToSet")
+
+
+def check(update: Mapping[str, Any]) -> None:
+    """Refuse a replacement document or an unknown operator before anything is written."""
+    if not update:
+        raise UnsupportedQuery("an update needs at least one operator")
+    for op, fields in update.items():
+        if op not in _KNOWN:
+            raise UnsupportedQuery(f"update operator {op} is not supported by the embedded store")
+        if not isinstance(fields, Mapping):
+            raise UnsupportedQuery(f"{op} needs a document of fields")
+
+
+def apply(doc: Mapping[str, Any], update: Mapping[str, Any], *, inserting: bool) -> dict[str, Any]:
+    """A new document: ``doc`` with ``update`` applied (``doc`` itself is not changed)."""
+    out = copy.deepcopy(dict(doc))
+    for op, fields in update.items():
+        if op == "$setOnInsert" and not inserting:
+            continue
+        for path, value in fields.items():
+            if path == "_id" or path.startswith("_id."):
+                if op in ("$set", "$setOnInsert") and value == out.get("_id"):
+                    continue
+                raise UnsupportedQuery("the _id of a document cannot be changed")
+            parent, key = _parent(out, path, create=op != "$unset")
+            if parent is None:
+                continue
+            if op in ("$set", "$setOnInsert"):
+                parent[key] = copy.deepcopy(value)
+            elif op == "$unset":
+                parent.pop(key, None)
+            elif op == "$inc":
+                current = parent.get(key, 0)
+                if not isinstance(current, int | float) or not isinstance(value, int | float):
+                    raise UnsupportedQuery(f"$inc of {path}: both values must be numbers")
+                parent[key] = current + value
+            else:  # $addToSet
+                each = isinstance(value, Mapping) and "$each" in value
+                items = value["$each"] if each else [value]
+                current = parent.setdefault(key, [])
+                if not isinstance(current, list):
+                    raise UnsupportedQuery(f"$addToSet of {path}: the field is not an array")
+                current.extend(_new_items(current, items))
+    return out
+
+
+def _new_items(current: list[Any], items: Any) -> list[Any]:
+    """``items`` not yet in ``current``, once each, in order (a set when they hash)."""
+    try:
+        seen = set(current)
+        return [v for v in dict.fromkeys(items) if v not in seen]
+    except TypeError:  # sub-documents: compare one by one
+        fresh: list[Any] = []
+        for item in items:
+            if item not in current and item not in fresh:
+                fresh.append(item)
+        return fresh
+
+
+def _parent(doc: dict[str, Any], path: str, *, create: bool) -> tuple[dict[str, Any] | None, str]:
+    *heads, key = path.split(".")
+    node = doc
+    for head in heads:
+        child = node.get(head)
+        if child is None:
+            if not create:
+                return None, key
+            child = node[head] = {}
+        if not isinstance(child, dict):
+            raise UnsupportedQuery(f"{path}: {head} is not a sub-document")
+        node = child
+    return node, key
+
+
+def inserted(filter: Mapping[str, Any], update: Mapping[str, Any]) -> dict[str, Any]:
+    """The document an upsert inserts: the filter's ``_id``, then the update applied."""
+    if set(filter) != {"_id"} or isinstance(filter["_id"], Mapping):
+        raise UnsupportedQuery("an upsert must select one document by its _id")
+    return apply({"_id": filter["_id"]}, update, inserting=True)
