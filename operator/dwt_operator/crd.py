@@ -24,7 +24,7 @@ VERSION = "v1alpha1"
 KIND = "CommunityJob"
 PLURAL = "communityjobs"
 SINGULAR = "communityjob"
-SHORT_NAMES = ["cj"]
+SHORT_NAMES = ["cjob"]  # not "cj": that is CronJob's (a test checks the built-in ones)
 PHASES = ["Pending", "Running", "Succeeded", "Failed", "Suspended"]
 
 _DROP = {"title", "additionalProperties", "$defs", "uniqueItems"}

@@ -2,12 +2,18 @@
 
 The submission id is derived from the resource and its trigger (spec generation or
 scheduled time) plus the attempt, so a restarted operator re-derives the same id and Ray
-refuses a second submission. The command carries the spec (no secrets in it) and the
-*path* where the API-key Secret is mounted on the Ray pods — never a key.
+refuses a second submission. Ids are unique per resource and trigger for any valid
+namespace and name: ``dwt-<namespace>-<name>-<trigger>`` when that reads back unambiguously
+and fits, else a readable prefix, a hash of the full identity, then the trigger (a name
+near 253 characters cut at 200 used to drop the trigger, so a new spec reused the old
+run's id and Ray reported the old run's success). The command carries the spec (no
+secrets in it) and the *path* where the API-key Secret is mounted on the Ray pods — never
+a key.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import shlex
@@ -17,11 +23,26 @@ from dwt.pipeline.spec import CommunityJobSpec
 from dwt_operator.settings import OperatorSettings
 
 _UNSAFE = re.compile(r"[^a-zA-Z0-9-]")
+_PLAIN_NAME = re.compile(r"[a-z0-9-]+")
+MAX_RUN_ID = 200
+_DIGEST = 12  # hex characters of sha256: 48 bits
 
 
 def run_id(namespace: str, name: str, trigger: str) -> str:
-    """The pipeline's run id: the same for every attempt (retries resume the run)."""
-    return _UNSAFE.sub("-", f"dwt-{namespace}-{name}-{trigger}")[:200]
+    """The pipeline's run id: the same for every attempt (retries resume the run), and
+    ending in ``-<trigger>`` (a retry reads the trigger back from it).
+
+    ``dwt-<namespace>-<name>-<trigger>`` is kept when it is unambiguous — the namespace has
+    no ``-`` (else ``a`` + ``b-c`` and ``a-b`` + ``c`` would meet), the name needs no
+    rewriting (dots) — and fits in :data:`MAX_RUN_ID`; otherwise a hash of the full
+    identity goes before the trigger and the readable part is cut to fit."""
+    plain = f"dwt-{namespace}-{name}-{trigger}"
+    if "-" not in namespace and _PLAIN_NAME.fullmatch(name) and len(plain) <= MAX_RUN_ID:
+        return plain
+    digest = hashlib.sha256(f"{namespace}/{name}/{trigger}".encode()).hexdigest()[:_DIGEST]
+    tail = f"-{digest}-{_UNSAFE.sub('-', trigger)}"
+    head = _UNSAFE.sub("-", f"dwt-{namespace}-{name}")[: MAX_RUN_ID - len(tail)]
+    return head + tail
 
 
 def generation_trigger(generation: int) -> str:

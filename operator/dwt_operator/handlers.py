@@ -6,6 +6,8 @@
   the deadline, success, failure with retries (``backoffLimit``, doubling delay) and the
   schedule (``concurrencyPolicy`` Forbid or Replace).
 * deletion stops the job (kopf's finalizer holds the CR until then).
+* a spec the model refuses (an edit the schema let through: a time zone, a schedule that
+  never fires) fails the job with the reason, and stops the Ray job the edit replaces.
 
 Submission ids are derived, not stored first: a restarted operator computes the same id
 and Ray refuses to run it twice. Every transition posts a Kubernetes Event.
@@ -94,7 +96,7 @@ class Reconciler:
             try:
                 keys = scaling.count_keys(self.kube["core"], namespace, secret)
             except scaling.KeysSecretError as exc:
-                self._fail(body, patch, str(exc), reason="NoApiKeys")
+                self._fail(body, patch, str(exc), reason=exc.reason)
                 return
             workers = scaling.desired_workers(
                 keys, spec.collection.workers_per_key, spec.collection.max_workers
@@ -123,10 +125,11 @@ class Reconciler:
     # ---- events from kopf ---------------------------------------------------------------------
 
     def on_spec(self, body: Any, spec: dict, status: dict, meta: dict, patch: Any) -> None:
-        parsed = self.parse(body, spec, patch)
-        if parsed is None:
-            return
         generation = meta.get("generation", 1)
+        parsed = self.parse(body, spec, patch, replacing=status)
+        if parsed is None:
+            patch.status["observedGeneration"] = generation
+            return
         if parsed.suspend:
             self._stop_active(body, status, "suspended")
             patch.status.update(
@@ -280,13 +283,33 @@ class Reconciler:
     # ---- helpers --------------------------------------------------------------------------
 
     def parse(
-        self, body: Any, spec: dict, patch: Any, quiet: bool = False
+        self,
+        body: Any,
+        spec: dict,
+        patch: Any,
+        quiet: bool = False,
+        replacing: dict | None = None,
     ) -> CommunityJobSpec | None:
+        """The spec, or None once the job is Failed for it. ``replacing``: the status of
+        the run the new spec replaces; a run still going is stopped (it ran the previous
+        spec, and nothing would follow it any more)."""
         try:
             return CommunityJobSpec.model_validate(dict(spec))
         except ValidationError as exc:
-            if not quiet:
-                self._fail(body, patch, f"invalid spec: {exc}", reason="InvalidSpec")
+            if quiet:
+                return None
+            message = f"invalid spec: {exc}"
+            running = replacing or {}
+            if (
+                running.get("phase") in ACTIVE
+                and running.get("rayJobId")
+                and not running.get("retryAt")
+            ):
+                self._stop_active(body, running, "replaced by an invalid spec")
+                message = (
+                    f"stopped Ray job {running['rayJobId']} (it ran the previous spec); " + message
+                )
+            self._fail(body, patch, message, reason="InvalidSpec")
             return None
 
     def _stop_active(self, body: Any, status: dict, why: str) -> None:
@@ -295,7 +318,8 @@ class Reconciler:
             kopf.info(body, reason="Stopped", message=f"Ray job {status['rayJobId']}: {why}")
 
     def _fail(self, body: Any, patch: Any, message: str, reason: str) -> None:
-        patch.status.update(phase="Failed", message=message)
+        # No retryAt left behind: a pending retry would start again on every tick.
+        patch.status.update(phase="Failed", message=message, retryAt=None)
         self._condition(patch, "Failed", reason, message[:500])
         kopf.warn(body, reason=reason, message=message[:500])
 
@@ -311,16 +335,31 @@ class Reconciler:
         ]
 
 
+def operator_registry() -> kopf.OperatorRegistry:
+    """A fresh registry that logs in as ``kopf run`` does. ``kopf.run(registry=...)`` only
+    runs that registry's login handlers, and a bare ``kopf.OperatorRegistry()`` has none
+    (kopf's default registry adds them): the operator died with "Ran out of valid
+    credentials". With the ``kubernetes`` client installed (a dependency: the reconciler
+    uses it) kopf's default login is ``login_via_client``: the in-cluster ServiceAccount
+    token, else the kubeconfig. Its failure is ignored, as kopf does, so kopf says what
+    it could not find."""
+    registry = kopf.OperatorRegistry()
+    kopf.on.login(registry=registry, id="login_via_client", errors=kopf.ErrorsMode.IGNORED)(
+        kopf.login_via_client
+    )
+    return registry
+
+
 def build_registry(
     settings: OperatorSettings | None = None,
     ray: RayJobs | None = None,
     kube: Callable[[], dict[str, Any] | None] = kube_apis,
     registry: kopf.OperatorRegistry | None = None,
 ) -> kopf.OperatorRegistry:
-    """The CommunityJob handlers in ``registry`` (a fresh one by default: tests build one
-    per operator, with their own login handler)."""
+    """The CommunityJob handlers in ``registry``: by default a fresh one with kopf's logins
+    (:func:`operator_registry`); tests pass one per operator, with their own login."""
     settings = settings or OperatorSettings()
-    registry = registry or kopf.OperatorRegistry()
+    registry = registry or operator_registry()
     state: dict[str, Reconciler] = {}
 
     def reconciler() -> Reconciler:

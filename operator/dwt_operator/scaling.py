@@ -4,6 +4,14 @@ The operator counts the keys in the job's Secret (it never reads their values in
 anything but a count) and scales the Ray workers — a KubeRay RayCluster's worker group,
 or the chart's plain worker Deployment through its ``scale`` subresource — before the job
 starts, so each key's collector actors have a place to run.
+
+A Secret the operator may not read (403) or that is missing (404) is the job's failure,
+said with what to fix (the RBAC rule, the Secret to create), not an exception kopf would
+retry forever. A RayCluster's worker group is scaled with a JSON *merge* patch of the
+whole ``workerGroupSpecs`` list, guarded by the ``resourceVersion`` it was read at: the
+``kubernetes`` client sends a custom-object patch as a merge patch (version 29, the oldest
+supported, has no way to send another kind), and the API server refuses a JSON-patch list
+sent that way (400).
 """
 
 from __future__ import annotations
@@ -17,7 +25,12 @@ log = logging.getLogger(__name__)
 
 
 class KeysSecretError(RuntimeError):
-    """The Secret with the API keys is missing or empty."""
+    """The Secret with the API keys is missing, unreadable or empty; ``reason`` is the
+    Event reason to report it with."""
+
+    def __init__(self, message: str, reason: str = "NoApiKeys") -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 class ScalingError(RuntimeError):
@@ -31,9 +44,19 @@ def count_keys(core_api: Any, namespace: str, secret: str) -> int:
     try:
         obj = core_api.read_namespaced_secret(secret, namespace)
     except ApiException as exc:
+        if exc.status == 403:
+            raise KeysSecretError(
+                f"get secrets/{secret} in namespace {namespace}: forbidden for the operator's "
+                f"ServiceAccount; grant get on secrets named {secret} in {namespace} (a Role "
+                f'rule apiGroups [""], resources [secrets], resourceNames [{secret}], '
+                "verbs [get]; the Helm chart's Role grants only its apiKeys.secretName)",
+                reason="ApiKeysForbidden",
+            ) from None
         if exc.status == 404:
             raise KeysSecretError(
-                f"Secret {namespace}/{secret} with the API keys not found"
+                f"Secret {secret} with the API keys not found in namespace {namespace}; "
+                f"create it with one X API key per entry (kubectl create secret generic "
+                f"{secret} -n {namespace} --from-file=key-1=...)"
             ) from None
         raise
     entries = [k for k, v in (obj.data or {}).items() if v]
@@ -55,29 +78,37 @@ def scale_workers(
             settings.workers_name, namespace, {"spec": {"replicas": replicas}}
         )
     elif settings.workers_kind == "raycluster":
-        custom = apis["custom"]
-        cluster = custom.get_namespaced_custom_object(
-            "ray.io", "v1", namespace, "rayclusters", settings.workers_name
-        )
-        groups = cluster["spec"].get("workerGroupSpecs", [])
-        index = next(
-            (i for i, g in enumerate(groups) if g.get("groupName") == settings.workers_group), None
-        )
-        if index is None:
-            raise ScalingError(f"RayCluster has no worker group {settings.workers_group!r}")
-        patch = [
-            {
-                "op": "replace",
-                "path": f"/spec/workerGroupSpecs/{index}/replicas",
-                "value": replicas,
-            },
-            {
-                "op": "replace",
-                "path": f"/spec/workerGroupSpecs/{index}/maxReplicas",
-                "value": max(replicas, groups[index].get("maxReplicas", replicas)),
-            },
-        ]
-        custom.patch_namespaced_custom_object(
-            "ray.io", "v1", namespace, "rayclusters", settings.workers_name, patch
-        )
+        _scale_ray_cluster(apis["custom"], namespace, replicas, settings)
     log.info("scaled Ray workers in %s to %d", namespace, replicas)
+
+
+def _scale_ray_cluster(
+    custom: Any, namespace: str, replicas: int, settings: OperatorSettings, tries: int = 3
+) -> None:
+    """Set the worker group's ``replicas`` (and ``maxReplicas`` up to it) by a merge patch
+    of the whole group list at the read ``resourceVersion``; re-read on a conflict (the
+    KubeRay autoscaler writes the same list)."""
+    from kubernetes.client.exceptions import ApiException
+
+    args = ("ray.io", "v1", namespace, "rayclusters", settings.workers_name)
+    for attempt in range(tries):
+        cluster = custom.get_namespaced_custom_object(*args)
+        groups = [dict(g) for g in cluster["spec"].get("workerGroupSpecs") or []]
+        group = next((g for g in groups if g.get("groupName") == settings.workers_group), None)
+        if group is None:
+            raise ScalingError(
+                f"RayCluster {namespace}/{settings.workers_name} has no worker group "
+                f"{settings.workers_group!r}"
+            )
+        group["maxReplicas"] = max(replicas, group.get("maxReplicas", replicas))
+        group["replicas"] = replicas
+        version = (cluster.get("metadata") or {}).get("resourceVersion")
+        patch: dict[str, Any] = {"spec": {"workerGroupSpecs": groups}}
+        if version:
+            patch["metadata"] = {"resourceVersion": version}
+        try:
+            custom.patch_namespaced_custom_object(*args, patch)
+            return
+        except ApiException as exc:
+            if exc.status != 409 or attempt == tries - 1:
+                raise

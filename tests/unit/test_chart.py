@@ -453,7 +453,7 @@ def test_secret_values_appear_only_in_secrets(option: str):
     text = json.dumps(elsewhere) + notes(option)
     for value in secrets:
         assert value not in text
-    secretish = re.compile(r"(MONGO_URL|PASSWORD|TOKEN|SECRET_KEY|API_KEYS?)$")
+    secretish = re.compile(r"(STORE_URL|PASSWORD|TOKEN|SECRET_KEY|API_KEYS?)$")
     for _component, template in pod_templates(objs):
         for ctr in template["spec"]["containers"]:
             for item in ctr.get("env", []):
@@ -741,7 +741,7 @@ def test_ray_nodes_and_dashboard_get_the_store_url_from_its_secret(option: str):
     external = values["mongodb"]["external"]
     for component in ("ray-head", "ray-worker", "dashboard"):
         env = {e["name"]: e for e in container(objs, component)["env"]}
-        ref = env["DWT_MONGO_URL"]["valueFrom"]["secretKeyRef"]
+        ref = env["DWT_STORE_URL"]["valueFrom"]["secretKeyRef"]
         if option == "external-mongo-secret":
             assert ref == {"name": external["existingSecret"], "key": external["existingSecretKey"]}
         else:
@@ -765,7 +765,7 @@ def test_ray_node_environment_is_valid_dwt_settings(option: str):
         dwt = {k.removeprefix("DWT_").lower(): v for k, v in env.items() if k.startswith("DWT_")}
         assert set(dwt) <= set(Settings.model_fields)
         settings = Settings(**dwt)
-        assert settings.mongo_url.get_secret_value() == env["DWT_MONGO_URL"]
+        assert settings.store_url.get_secret_value() == env["DWT_STORE_URL"]
         assert env["HOME"] == "/tmp"  # read-only root: Ray and Python write under /tmp
 
 
@@ -941,7 +941,7 @@ def test_dockerfile_builds_one_non_root_image_with_the_tested_versions():
     assert _dockerfile_venv() == "/opt/venv"
     for ins, rest in steps:
         if ins in ("ENV", "ARG"):
-            assert not re.search(r"(KEY|TOKEN|PASSWORD|SECRET|MONGO_URL)", rest, re.I), rest
+            assert not re.search(r"(KEY|TOKEN|PASSWORD|SECRET|STORE_URL)", rest, re.I), rest
         if ins == "COPY" and "--from" not in rest:
             for source in rest.split()[:-1]:
                 assert (REPO / source).exists(), source

@@ -92,6 +92,17 @@ def test_examples_validate_and_parse(example: Path):
         ({"members": {"scope": "some"}}, "scope"),
         ({"content": {"eps": 0}}, "eps"),
         ({"collection": {"workersPerKey": 0}}, "workersPerKey"),
+        # Numbers past their maximum (each broke a handler) and garbage schedules.
+        ({"weights": {"reply": 1e308}}, "reply"),
+        ({"clustering": {"seed": 10**30}}, "seed"),
+        ({"activeDeadlineSeconds": 10**14}, "activeDeadlineSeconds"),
+        ({"content": {"trendMin": 10**9}}, "trendMin"),
+        ({"content": {"minSamples": 10**9}}, "minSamples"),
+        ({"schedule": "61 25 * * *"}, "schedule"),
+        ({"schedule": "a b c d e"}, "schedule"),
+        ({"schedule": "*/0 * * * *"}, "schedule"),
+        ({"schedule": "0 0 * * * *"}, "schedule"),
+        ({"schedule": "@every 5m"}, "schedule"),
     ],
 )
 def test_bad_specs_are_refused_by_the_schema_and_the_model(spec, field):
@@ -113,3 +124,63 @@ def test_unknown_time_zone_is_refused_by_the_model():
     # The API server cannot know IANA zones; the operator refuses the spec with a message.
     with pytest.raises(ValueError, match="unknown time zone"):
         CommunityJobSpec.model_validate({"community": "a", "timeZone": "Mars/Olympus"})
+
+
+# Short names of the built-in resources of a current Kubernetes (`kubectl api-resources`,
+# 1.35), including ones removed since (psp) that older clusters still serve.
+BUILTIN_SHORT_NAMES = {
+    "cm", "cs", "ep", "ev", "limits", "ns", "no", "pvc", "pv", "po", "rc", "quota", "sa",
+    "svc", "crd", "crds", "ds", "deploy", "rs", "sts", "hpa", "cj", "csr", "ing", "ip",
+    "netpol", "pdb", "psp", "pc", "sc", "vac",
+}  # fmt: skip
+
+
+def test_short_names_collide_with_no_built_in_one():
+    names = crd.crd()["spec"]["names"]
+    assert names["shortNames"] == ["cjob"]
+    assert not set(names["shortNames"]) & BUILTIN_SHORT_NAMES
+    committed = yaml.safe_load(COMMITTED.read_text())["spec"]["names"]["shortNames"]
+    assert committed == ["cjob"]
+
+
+def test_every_number_in_the_spec_schema_is_bounded():
+    spec = _schema()["properties"]["spec"]
+    numbers = {p: n for p, n in _walk(spec) if n.get("type") in ("integer", "number")}
+    assert "$.properties.clustering.properties.seed" in numbers
+    assert [p for p, n in numbers.items() if "minimum" not in n or "maximum" not in n] == []
+
+
+def test_the_largest_allowed_values_are_accepted():
+    spec = {
+        "weights": {"reply": 1_000_000},
+        "clustering": {"seed": 2**32 - 1},
+        "activeDeadlineSeconds": 30 * 24 * 3600,
+        "schedule": "*/15 9-17 * JAN-MAR mon-fri",
+    }
+    _validate(_job(**spec))
+    parsed = CommunityJobSpec.model_validate(_job(**spec)["spec"])
+    assert parsed.clustering.seed == 2**32 - 1
+
+
+@pytest.mark.parametrize(
+    "schedule",
+    ["0 6 * * *", "@daily", "@midnight", "0 0 29 2 *", "0 0 L * *", "0 9 * * 1#1", "0 0 ? * 0"],
+)
+def test_ordinary_schedules_pass_the_schema_and_the_model(schedule):
+    _validate(_job(schedule=schedule))
+    CommunityJobSpec.model_validate({"community": "a", "schedule": schedule})
+
+
+@pytest.mark.parametrize(
+    ("schedule", "said"),
+    [
+        ("61 25 * * *", "invalid cron schedule"),
+        ("a b c d e", "invalid cron schedule"),
+        ("0 0 31 2 *", "never fires"),  # the schema's pattern cannot know; the model does
+        ("0 0 31 4 *", "never fires"),  # April has 30 days
+    ],
+)
+def test_the_model_says_why_a_schedule_is_refused(schedule, said):
+    with pytest.raises(ValueError, match=said) as refused:
+        CommunityJobSpec.model_validate({"community": "a", "schedule": schedule})
+    assert "String should match pattern" not in str(refused.value)  # not the whole regex

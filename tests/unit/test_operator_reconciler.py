@@ -112,7 +112,7 @@ class CR:
         self.status: dict = {}
         self.meta = {
             "name": "weekly",
-            "namespace": "team-a",
+            "namespace": "team",
             "generation": generation,
             "creationTimestamp": "2026-11-30T04:00:00Z",
         }
@@ -136,8 +136,8 @@ def test_a_one_off_job_is_submitted_once_with_keys_scaled(world, events):
     cr = CR({"collection": {"apiKeysSecret": "x-keys", "workersPerKey": 2}})
     cr.on_spec(world.reconciler)
     (job_id,) = world.ray.jobs
-    assert job_id == "dwt-team-a-weekly-g1-a0" and cr.status["phase"] == "Pending"
-    assert world.apps.scaled == [("dwt-ray-worker", "team-a", 6)]  # 3 keys x 2
+    assert job_id == "dwt-team-weekly-g1-a0" and cr.status["phase"] == "Pending"
+    assert world.apps.scaled == [("dwt-ray-worker", "team", 6)]  # 3 keys x 2
     assert cr.status["workers"] == 6 and cr.status["keys"] == 3
     command = world.ray.jobs[job_id]["entrypoint"]
     words = shlex.split(command)
@@ -156,7 +156,7 @@ def test_a_one_off_job_is_submitted_once_with_keys_scaled(world, events):
 def test_progress_is_mirrored_then_success_recorded(world, events):
     cr = CR({"steps": ["bonds", "cluster"], "historyLimit": 2})
     cr.on_spec(world.reconciler)
-    job = world.ray.jobs["dwt-team-a-weekly-g1-a0"]
+    job = world.ray.jobs["dwt-team-weekly-g1-a0"]
     job.update(state="RUNNING", counts={"tweets": 12})
     cr.on_timer(world.reconciler)
     assert cr.status["phase"] == "Running" and cr.status["counts"] == {"tweets": 12}
@@ -172,7 +172,7 @@ def test_progress_is_mirrored_then_success_recorded(world, events):
 def test_a_failed_run_is_retried_with_backoff_then_succeeds(world, events):
     cr = CR({"steps": ["bonds"], "backoffLimit": 2})
     cr.on_spec(world.reconciler)
-    world.ray.jobs["dwt-team-a-weekly-g1-a0"].update(state="FAILED", message="boom", tail="Trace")
+    world.ray.jobs["dwt-team-weekly-g1-a0"].update(state="FAILED", message="boom", tail="Trace")
     cr.on_timer(world.reconciler)
     assert cr.status["phase"] == "Pending" and "boom" in cr.status["message"]
     assert cr.status["retryAt"] == "2026-11-30T05:00:10Z"
@@ -180,9 +180,9 @@ def test_a_failed_run_is_retried_with_backoff_then_succeeds(world, events):
     assert len(world.ray.jobs) == 1
     world.clock.now += timedelta(seconds=11)
     cr.on_timer(world.reconciler)
-    assert "dwt-team-a-weekly-g1-a1" in world.ray.jobs and cr.status["attempt"] == 1
+    assert "dwt-team-weekly-g1-a1" in world.ray.jobs and cr.status["attempt"] == 1
     assert cr.status["startedAt"] == "2026-11-30T05:00:00Z"  # the run's first start
-    world.ray.jobs["dwt-team-a-weekly-g1-a1"]["state"] = "SUCCEEDED"
+    world.ray.jobs["dwt-team-weekly-g1-a1"]["state"] = "SUCCEEDED"
     cr.on_timer(world.reconciler)
     assert cr.status["phase"] == "Succeeded"
     assert ("warn", "Retrying") in [e[:2] for e in events]
@@ -191,7 +191,7 @@ def test_a_failed_run_is_retried_with_backoff_then_succeeds(world, events):
 def test_retries_stop_at_the_backoff_limit(world, events):
     cr = CR({"steps": ["bonds"], "backoffLimit": 0})
     cr.on_spec(world.reconciler)
-    world.ray.jobs["dwt-team-a-weekly-g1-a0"].update(
+    world.ray.jobs["dwt-team-weekly-g1-a0"].update(
         state="FAILED", message="bad data", tail="ValueError: x"
     )
     cr.on_timer(world.reconciler)
@@ -201,10 +201,10 @@ def test_retries_stop_at_the_backoff_limit(world, events):
 def test_a_run_past_its_deadline_is_stopped(world, events):
     cr = CR({"steps": ["bonds"], "activeDeadlineSeconds": 60, "backoffLimit": 5})
     cr.on_spec(world.reconciler)
-    world.ray.jobs["dwt-team-a-weekly-g1-a0"]["state"] = "RUNNING"
+    world.ray.jobs["dwt-team-weekly-g1-a0"]["state"] = "RUNNING"
     world.clock.now += timedelta(seconds=61)
     cr.on_timer(world.reconciler)
-    assert world.ray.stopped == ["dwt-team-a-weekly-g1-a0"]
+    assert world.ray.stopped == ["dwt-team-weekly-g1-a0"]
     assert cr.status["phase"] == "Failed" and "deadline" in cr.status["message"]
     assert cr.status["conditions"][0]["reason"] == "DeadlineExceeded"
 
@@ -215,19 +215,19 @@ def test_suspend_stops_and_resume_runs_again(world, events):
     cr.spec["suspend"] = True
     cr.meta["generation"] = 2
     cr.on_spec(world.reconciler)
-    assert cr.status["phase"] == "Suspended" and world.ray.stopped == ["dwt-team-a-weekly-g1-a0"]
+    assert cr.status["phase"] == "Suspended" and world.ray.stopped == ["dwt-team-weekly-g1-a0"]
     cr.on_timer(world.reconciler)  # suspended: no polling, no schedule
     cr.spec["suspend"] = False
     cr.meta["generation"] = 3
     cr.on_spec(world.reconciler)
-    assert "dwt-team-a-weekly-g3-a0" in world.ray.jobs and cr.status["phase"] == "Pending"
+    assert "dwt-team-weekly-g3-a0" in world.ray.jobs and cr.status["phase"] == "Pending"
 
 
 def test_deletion_stops_the_running_job(world, events):
     cr = CR({"steps": ["bonds"]})
     cr.on_spec(world.reconciler)
     world.reconciler.on_delete(cr.body, cr.status)
-    assert world.ray.stopped == ["dwt-team-a-weekly-g1-a0"]
+    assert world.ray.stopped == ["dwt-team-weekly-g1-a0"]
 
 
 @pytest.mark.parametrize(("policy", "expected"), [("Forbid", 1), ("Replace", 2)])
@@ -244,9 +244,9 @@ def test_schedule_fires_and_obeys_the_concurrency_policy(world, events, policy, 
     assert world.ray.jobs == {} and cr.status["phase"] == "Pending"
     world.clock.now = datetime(2026, 12, 1, 5, 0, 30, tzinfo=UTC)  # 06:00:30 in Paris
     cr.on_timer(world.reconciler)
-    assert list(world.ray.jobs) == ["dwt-team-a-weekly-s202612010600-a0"]
+    assert list(world.ray.jobs) == ["dwt-team-weekly-s202612010600-a0"]
     assert cr.status["lastScheduleTime"] == "2026-12-01T05:00:00Z"
-    world.ray.jobs["dwt-team-a-weekly-s202612010600-a0"]["state"] = "RUNNING"
+    world.ray.jobs["dwt-team-weekly-s202612010600-a0"]["state"] = "RUNNING"
     world.clock.now = datetime(2026, 12, 2, 5, 1, tzinfo=UTC)  # next day, still running
     cr.on_timer(world.reconciler)
     assert len(world.ray.jobs) == expected
@@ -254,7 +254,7 @@ def test_schedule_fires_and_obeys_the_concurrency_policy(world, events, policy, 
     if policy == "Forbid":
         assert ("info", "Skipped") in [e[:2] for e in events]
     else:
-        assert world.ray.stopped == ["dwt-team-a-weekly-s202612010600-a0"]
+        assert world.ray.stopped == ["dwt-team-weekly-s202612010600-a0"]
 
 
 def test_missed_firings_collapse_into_one_run(world, events):
@@ -294,39 +294,45 @@ def test_progress_lines_are_read_from_job_logs():
     assert steps["collect"] == {"state": "done", "done": 3, "total": 9}
 
 
-def test_a_kuberay_worker_group_is_scaled_by_json_patch():
+def test_a_kuberay_worker_group_is_scaled_by_a_guarded_merge_patch():
     from dwt_operator.scaling import ScalingError, scale_workers
+
+    groups = [
+        {"groupName": "other", "replicas": 1, "maxReplicas": 1},
+        {"groupName": "collectors", "replicas": 1, "maxReplicas": 2, "minReplicas": 0},
+    ]
 
     class Custom:
         def __init__(self):
             self.patches = []
 
         def get_namespaced_custom_object(self, group, version, namespace, plural, name):
-            return {
-                "spec": {
-                    "workerGroupSpecs": [
-                        {"groupName": "other", "replicas": 1, "maxReplicas": 1},
-                        {"groupName": "collectors", "replicas": 1, "maxReplicas": 2},
-                    ]
-                }
-            }
+            return {"metadata": {"resourceVersion": "41"}, "spec": {"workerGroupSpecs": groups}}
 
         def patch_namespaced_custom_object(self, group, version, namespace, plural, name, body):
             self.patches.append((group, plural, name, body))
 
     custom = Custom()
     settings = OperatorSettings(workers_kind="raycluster", workers_name="dwt")
-    scale_workers({"custom": custom}, "team-a", 6, settings)
+    scale_workers({"custom": custom}, "team", 6, settings)
     ((group, plural, name, patch),) = custom.patches
     assert (group, plural, name) == ("ray.io", "rayclusters", "dwt")
-    assert patch == [
-        {"op": "replace", "path": "/spec/workerGroupSpecs/1/replicas", "value": 6},
-        {"op": "replace", "path": "/spec/workerGroupSpecs/1/maxReplicas", "value": 6},
-    ]
+    # A JSON merge patch (an object, not a JSON-patch list): the whole group list, at the
+    # resourceVersion it was read at; the other group untouched.
+    assert patch == {
+        "metadata": {"resourceVersion": "41"},
+        "spec": {
+            "workerGroupSpecs": [
+                {"groupName": "other", "replicas": 1, "maxReplicas": 1},
+                {"groupName": "collectors", "replicas": 6, "maxReplicas": 6, "minReplicas": 0},
+            ]
+        },
+    }
+    assert groups[1]["replicas"] == 1  # what was read is not modified in place
     with pytest.raises(ScalingError, match="no worker group"):
         scale_workers(
             {"custom": custom},
-            "team-a",
+            "team",
             6,
             OperatorSettings(workers_kind="raycluster", workers_group="missing"),
         )
@@ -344,10 +350,114 @@ def test_the_operator_command_starts(tmp_path):
 
 def test_a_stale_tick_cannot_undo_a_suspension(world, events):
     cr = CR({"steps": ["bonds"], "suspend": True})
-    cr.status.update(phase="Running", rayJobId="dwt-team-a-weekly-g1-a0")
-    world.ray.jobs["dwt-team-a-weekly-g1-a0"] = {"state": "RUNNING", "counts": {}}
+    cr.status.update(phase="Running", rayJobId="dwt-team-weekly-g1-a0")
+    world.ray.jobs["dwt-team-weekly-g1-a0"] = {"state": "RUNNING", "counts": {}}
     cr.on_timer(world.reconciler)
     assert cr.status["phase"] == "Suspended"
-    assert world.ray.stopped == ["dwt-team-a-weekly-g1-a0"]
+    assert world.ray.stopped == ["dwt-team-weekly-g1-a0"]
     cr.on_timer(world.reconciler)  # settled: nothing more
-    assert world.ray.stopped == ["dwt-team-a-weekly-g1-a0"]
+    assert world.ray.stopped == ["dwt-team-weekly-g1-a0"]
+
+
+class RefusingCore:
+    """The API answering the Secret read with an error status (RBAC, missing)."""
+
+    def __init__(self, status):
+        self.status = status
+
+    def read_namespaced_secret(self, name, namespace):
+        from kubernetes.client.exceptions import ApiException
+
+        raise ApiException(status=self.status, reason="Forbidden")
+
+
+def test_a_forbidden_keys_secret_fails_the_job_saying_which_rule_is_missing(world, events):
+    world.kube["core"] = RefusingCore(403)
+    cr = CR({"steps": ["collect"], "collection": {"apiKeysSecret": "x-keys"}})
+    cr.on_spec(world.reconciler)  # no exception: kopf would retry it forever
+    assert cr.status["phase"] == "Failed" and world.ray.jobs == {}
+    message = cr.status["message"]
+    assert "secrets/x-keys" in message and "namespace team" in message
+    assert "forbidden" in message and "grant get on secrets named x-keys" in message
+    assert cr.status["conditions"][0]["reason"] == "ApiKeysForbidden"
+    ((kind, reason, said),) = events
+    assert (kind, reason) == ("warn", "ApiKeysForbidden") and "x-keys" in said
+
+
+def test_a_missing_keys_secret_fails_the_job_naming_it(world, events):
+    world.kube["core"] = RefusingCore(404)
+    cr = CR({"steps": ["collect"], "collection": {"apiKeysSecret": "x-keys"}})
+    cr.on_spec(world.reconciler)
+    assert cr.status["phase"] == "Failed"
+    assert "x-keys" in cr.status["message"] and "namespace team" in cr.status["message"]
+    assert [e[:2] for e in events] == [("warn", "NoApiKeys")]
+
+
+def test_a_keys_secret_lost_before_a_retry_fails_once_not_every_tick(world, events):
+    cr = CR({"steps": ["collect"], "backoffLimit": 2})
+    cr.on_spec(world.reconciler)
+    world.ray.jobs["dwt-team-weekly-g1-a0"]["state"] = "FAILED"
+    cr.on_timer(world.reconciler)
+    assert cr.status["retryAt"]
+    world.kube["core"] = RefusingCore(403)
+    for _ in range(3):
+        world.clock.now += timedelta(minutes=1)
+        cr.on_timer(world.reconciler)
+    assert cr.status["phase"] == "Failed" and cr.status["retryAt"] is None
+    assert [e[1] for e in events].count("ApiKeysForbidden") == 1
+
+
+@pytest.mark.parametrize("schedule", ["61 25 * * *", "a b c d e", "0 0 31 2 *"])
+def test_a_stored_schedule_that_cannot_fire_fails_the_job_instead_of_looping(
+    world, events, schedule
+):
+    # Stored before the schema refused it (or, for 0 0 31 2 *, that the schema cannot know).
+    cr = CR({"steps": ["bonds"], "schedule": schedule})
+    cr.on_spec(world.reconciler)  # a resumed operator sees it the same way
+    assert cr.status["phase"] == "Failed" and "schedule" in cr.status["message"]
+    for _ in range(3):
+        world.clock.now += timedelta(days=40)
+        cr.on_timer(world.reconciler)  # no exception for kopf to retry on every tick
+    assert world.ray.jobs == {} and cr.status["phase"] == "Failed"
+
+
+def test_an_invalid_edit_stops_the_running_job_it_replaces(world, events):
+    cr = CR({"steps": ["bonds"]})
+    cr.on_spec(world.reconciler)
+    world.ray.jobs["dwt-team-weekly-g1-a0"]["state"] = "RUNNING"
+    cr.on_timer(world.reconciler)
+    assert cr.status["phase"] == "Running"
+    cr.spec["timeZone"] = "Mars/Olympus"
+    cr.meta["generation"] = 2
+    cr.on_spec(world.reconciler)
+    assert world.ray.stopped == ["dwt-team-weekly-g1-a0"]
+    assert cr.status["phase"] == "Failed" and cr.status["observedGeneration"] == 2
+    message = cr.status["message"]
+    assert "stopped Ray job dwt-team-weekly-g1-a0" in message and "unknown time zone" in message
+    assert ("info", "Stopped") in [e[:2] for e in events]
+    assert ("warn", "InvalidSpec") in [e[:2] for e in events]
+    cr.on_timer(world.reconciler)  # nothing left to follow, nothing stopped twice
+    assert world.ray.stopped == ["dwt-team-weekly-g1-a0"] and len(world.ray.jobs) == 1
+    # Fixed again: a new run for the new generation.
+    del cr.spec["timeZone"]
+    cr.meta["generation"] = 3
+    cr.on_spec(world.reconciler)
+    assert "dwt-team-weekly-g3-a0" in world.ray.jobs and cr.status["phase"] == "Pending"
+
+
+def test_a_253_character_name_runs_each_spec_change(world, events):
+    long_name = ".".join(["a" * 63, "b" * 63, "c" * 63, "d" * 61])
+    cr = CR({"steps": ["bonds"]})
+    cr.meta["name"] = long_name
+    cr.on_spec(world.reconciler)
+    (first,) = world.ray.jobs
+    world.ray.jobs[first]["state"] = "SUCCEEDED"
+    cr.on_timer(world.reconciler)
+    assert cr.status["phase"] == "Succeeded"
+    cr.spec["weights"] = {"reply": 50}
+    cr.meta["generation"] = 2
+    cr.on_spec(world.reconciler)
+    second = cr.status["rayJobId"]
+    assert second != first and set(world.ray.jobs) == {first, second}
+    assert cr.status["phase"] == "Pending" and world.ray.jobs[second]["state"] == "PENDING"
+    assert [e[1] for e in events].count("Submitted") == 2

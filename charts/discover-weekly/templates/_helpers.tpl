@@ -150,7 +150,7 @@ imagePullSecrets:
 
 {{/* Environment of a Ray node: the store URL from its Secret, the X API, token auth. */}}
 {{- define "dwt.ray.env" -}}
-- name: DWT_MONGO_URL
+- name: DWT_STORE_URL
   valueFrom:
     secretKeyRef:
       name: {{ include "dwt.mongodb.urlSecretName" . }}

@@ -4,20 +4,66 @@ Field names are the CommunityJob's (camelCase); Python code uses the snake_case 
 Defaults live here and in :class:`dwt.stages.weights.BondWeights`; the CRD schema is
 checked against them by a test. Secrets never appear in a spec: collection names the
 Secret (or file) holding the keys, never the keys.
+
+Every number has an upper bound (``le``), so the CRD generated from this model bounds it
+too: an unbounded ``activeDeadlineSeconds`` overflowed ``timedelta``, a huge weight made
+bond scores infinite and a seed past 32 bits broke Infomap. The bounds are listed in
+``operator/README.md``.
 """
 
 from __future__ import annotations
 
 import enum
+import re
+from datetime import UTC, datetime
 from typing import Literal, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from croniter import CroniterError, croniter
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
 from dwt.stages.weights import BondWeights
 
 COMMUNITY_PATTERN = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"
+
+#: Upper bounds of the spec's numbers (documented in operator/README.md).
+MAX_WEIGHT = 1_000_000.0
+MAX_SEED = 2**32 - 1  # Infomap's seed is a 32-bit unsigned integer
+MAX_DEADLINE_SECONDS = 30 * 24 * 3600  # 30 days: a weekly run that takes longer is stuck
+MAX_TREND_MIN = 100_000
+MAX_MIN_SAMPLES = 10_000
+
+
+def _cron_pattern() -> str:
+    """A 5-field cron line (or an @macro) whose fields hold only what cron allows there:
+    numbers in range, ``*``, ranges, lists, ``/step``, month and day names, ``?``, and
+    croniter's ``L``/``W``/``#``. The API server refuses anything else with this pattern;
+    croniter then refuses what still cannot fire (``0 0 31 2 *``)."""
+    minute = r"[0-5]?[0-9]"
+    hour = r"(?:[01]?[0-9]|2[0-3])"
+    dom = r"(?:0?[1-9]|[12][0-9]|3[01])"
+    month = r"(?:0?[1-9]|1[0-2]|[A-Za-z]{3})"
+    dow = r"(?:[0-7]|[A-Za-z]{3})"
+
+    def field(value: str, *extra: str) -> str:
+        item = rf"(?:\*|{value}(?:-{value})?)(?:/[1-9][0-9]?)?"
+        item = "|".join([item, *extra])
+        return rf"(?:{item})(?:,(?:{item}))*"
+
+    fields = [
+        field(minute),
+        field(hour),
+        field(dom, r"\?", "L", rf"{dom}W"),
+        field(month),
+        field(dow, r"\?", rf"{dow}#[1-5]"),
+    ]
+    spaces = r"\s+"
+    macros = "@(?:yearly|annually|monthly|weekly|daily|midnight|hourly)"
+    return rf"^(?:{macros}|{spaces.join(fields)})$"
+
+
+CRON_PATTERN = _cron_pattern()
 
 
 class Step(enum.StrEnum):
@@ -58,11 +104,11 @@ _WEIGHTS = BondWeights()
 class Weights(_Model):
     """Bond weights (MISSION.md step 3); defaults from :class:`BondWeights`."""
 
-    tweet: float = Field(_WEIGHTS.tweet, ge=0, allow_inf_nan=False)
-    mention: float = Field(_WEIGHTS.mention, ge=0, allow_inf_nan=False)
-    retweet: float = Field(_WEIGHTS.retweet, ge=0, allow_inf_nan=False)
-    quote: float = Field(_WEIGHTS.quote, ge=0, allow_inf_nan=False)
-    reply: float = Field(_WEIGHTS.reply, ge=0, allow_inf_nan=False)
+    tweet: float = Field(_WEIGHTS.tweet, ge=0, le=MAX_WEIGHT, allow_inf_nan=False)
+    mention: float = Field(_WEIGHTS.mention, ge=0, le=MAX_WEIGHT, allow_inf_nan=False)
+    retweet: float = Field(_WEIGHTS.retweet, ge=0, le=MAX_WEIGHT, allow_inf_nan=False)
+    quote: float = Field(_WEIGHTS.quote, ge=0, le=MAX_WEIGHT, allow_inf_nan=False)
+    reply: float = Field(_WEIGHTS.reply, ge=0, le=MAX_WEIGHT, allow_inf_nan=False)
 
     def bond_weights(self) -> BondWeights:
         return BondWeights(**self.model_dump(by_alias=False))
@@ -82,17 +128,17 @@ class Collection(_Model):
 class Clustering(_Model):
     algorithm: Literal["infomap"] = "infomap"
     trials: int = Field(10, ge=1, le=1000)
-    seed: int = Field(42, ge=0)
+    seed: int = Field(42, ge=0, le=MAX_SEED)
     directed: bool = True
     weight_transform: Literal["sqrt", "log1p", "none"] = "sqrt"
 
 
 class Content(_Model):
     trend_sigma: float = Field(2.0, ge=0, le=10)
-    trend_min: int = Field(5, ge=1)
+    trend_min: int = Field(5, ge=1, le=MAX_TREND_MIN)
     bucket_minutes: int = Field(60, ge=1, le=24 * 60)
     eps: float = Field(0.5, gt=0, le=1)
-    min_samples: int = Field(2, ge=1)
+    min_samples: int = Field(2, ge=1, le=MAX_MIN_SAMPLES)
 
 
 class Discover(_Model):
@@ -129,8 +175,9 @@ class CommunityJobSpec(RunSpec):
 
     schedule: str | None = Field(
         None,
-        pattern=r"^(@(hourly|daily|weekly|monthly|yearly)|(\S+\s+){4}\S+)$",
-        description="cron schedule (5 fields, or @daily etc.); unset runs once",
+        pattern=CRON_PATTERN,
+        max_length=200,
+        description="cron schedule (5 fields, or @daily etc.) in timeZone; unset runs once",
     )
     time_zone: str = Field("UTC", description="IANA time zone of the schedule", max_length=64)
     concurrency_policy: Literal["Forbid", "Replace"] = Field(
@@ -138,7 +185,10 @@ class CommunityJobSpec(RunSpec):
     )
     suspend: bool = Field(False, description="stop the running job and fire no schedule")
     active_deadline_seconds: int | None = Field(
-        None, ge=1, description="stop a run that takes longer than this"
+        None,
+        ge=1,
+        le=MAX_DEADLINE_SECONDS,
+        description="stop a run that takes longer than this (at most 30 days)",
     )
     backoff_limit: int = Field(3, ge=0, le=20, description="retries of a failed run")
     history_limit: int = Field(5, ge=1, le=100, description="past runs kept in status.history")
@@ -152,6 +202,27 @@ class CommunityJobSpec(RunSpec):
             raise ValueError(
                 f"unknown time zone {value!r} (an IANA name like Europe/Paris)"
             ) from None
+        return value
+
+    @field_validator("schedule", mode="before")
+    @classmethod
+    def _fires(cls, value: object) -> object:
+        """Refuse, with a message a person can act on, a schedule croniter (which the
+        operator fires it with) cannot use: a bad field, or a date that never comes
+        (``0 0 31 2 *``). Such a schedule used to make every poll of the operator fail,
+        forever. Runs before the pattern check, whose own message is the whole regex."""
+        if not isinstance(value, str):
+            return value
+        if not re.fullmatch(CRON_PATTERN, value) or not croniter.is_valid(value):
+            raise ValueError(
+                f"invalid cron schedule {value!r}: five fields (minute 0-59, hour 0-23, "
+                "day of month 1-31, month 1-12, day of week 0-7) or @hourly, @daily, "
+                "@weekly, @monthly, @yearly"
+            )
+        try:
+            croniter(value, datetime(2000, 1, 1, tzinfo=UTC)).get_next(datetime)
+        except (CroniterError, ValueError, OverflowError):
+            raise ValueError(f"cron schedule {value!r} never fires") from None
         return value
 
     def run_spec(self) -> RunSpec:
