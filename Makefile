@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint install manifests browser clean
+.PHONY: demo test lint install manifests browser clean servers kube-up bench-insights
 
 $(STAMP): pyproject.toml requirements/constraints.txt
 	$(PYTHON) -c 'import sys; assert sys.version_info[:2] >= (3, 11), "Python 3.11+ is required"'
@@ -31,8 +31,23 @@ browser:
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else echo "chromium not installed (needs root): browser tests will be skipped"; fi; }
 
-test: lint browser
+# The real servers the tests start (FerretDB, etcd, kube-apiserver), built from the Go modules
+# in tools/servers/ into ~/.cache/dwt/servers (DWT_SERVERS_DIR); each is built once per version
+# and flags. Needs Go >= 1.26; the first build takes ~15 CPU-minutes (see tests/README.md).
+servers:
+	tools/servers/build.sh
+
+test: lint browser servers
 	$(BIN)/python -m pytest
+
+# A local kube-apiserver + etcd for a person (foreground; Ctrl-C stops it and removes its files).
+kube-up: $(STAMP)
+	tools/servers/build.sh etcd kube-apiserver
+	$(BIN)/python -m tests.servers.kube
+
+# `dwt bench insights` with a FerretDB beside it (the wire-protocol rows of the pipeline case).
+bench-insights: $(STAMP) servers
+	$(BIN)/python -m tests.servers.ferretdb -- $(BIN)/dwt bench insights --json
 
 # The CRD from the spec model, into manifests/ and the chart (tests fail if either drifts).
 manifests: $(STAMP)

@@ -1,7 +1,14 @@
 """Shared fixtures.
 
-``store`` is an empty store per test: in-process (mongomock) by default, or a fresh database
-on a real MongoDB server when ``DWT_TEST_MONGO_URL`` is set (e.g. mongodb://localhost:27017).
+``store`` / ``store_url`` give a fresh, empty store per test: the embedded store (a SQLite
+file in the test's temporary directory) by default. A test module marked
+``pytest.mark.both_stores`` runs each of its store tests twice: on the embedded store and on
+a fresh database of a real MongoDB wire-protocol server (FerretDB, built by ``make servers``,
+started once per session), dropped afterwards. ``DWT_TEST_MONGO_URL`` points the MongoDB
+half at another server instead (a real mongod, say).
+
+Every test runs with ``DWT_DATA_DIR`` in its own temporary directory, so no test reads or
+writes the person's own store.
 """
 
 from __future__ import annotations
@@ -15,30 +22,62 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 
 from dwt.store import Store
+from servers.fixtures import *  # noqa: F403 - ferretdb_url, kube_api (real servers)
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("DWT_SHARED_DATA", REPO.parent / "shared" / "data"))
+BACKENDS = ("sqlite", "mongo")
 
 
-def _test_db_url() -> str:
-    name = f"dwt_test_{uuid.uuid4().hex[:12]}"
-    base = os.environ.get("DWT_TEST_MONGO_URL")
-    if not base:
-        return f"mongomock://localhost/{name}"
-    parts = urlsplit(base)
-    return urlunsplit(parts._replace(path=f"/{name}"))
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "store_backend" in metafunc.fixturenames:
+        marked = metafunc.definition.get_closest_marker("both_stores") is not None
+        metafunc.parametrize("store_backend", BACKENDS if marked else BACKENDS[:1], indirect=True)
+
+
+@pytest.fixture(autouse=True)
+def _private_data_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch) -> None:
+    monkeypatch.setenv("DWT_DATA_DIR", str(tmp_path_factory.mktemp("dwt-data")))
+    monkeypatch.delenv("DWT_STORE_URL", raising=False)
 
 
 @pytest.fixture
-def store_url() -> str:
-    return _test_db_url()
+def store_backend(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
+@pytest.fixture(scope="session")
+def mongo_base_url(request: pytest.FixtureRequest) -> str:
+    """A MongoDB wire-protocol server for the session (FerretDB unless DWT_TEST_MONGO_URL)."""
+    given = os.environ.get("DWT_TEST_MONGO_URL")
+    return given or request.getfixturevalue("ferretdb_url")
+
+
+@pytest.fixture(scope="session")
+def mongo_is_ferretdb() -> bool:
+    """Whether the MongoDB half runs on FerretDB (to name where it departs from MongoDB)."""
+    return not os.environ.get("DWT_TEST_MONGO_URL")
+
+
+@pytest.fixture
+def store_url(
+    store_backend: str, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[str]:
+    """A URL of an empty store; the MongoDB database is dropped when the test ends."""
+    if store_backend == "sqlite":
+        yield f"sqlite:///{tmp_path_factory.mktemp('store') / 'dwt.db'}"
+        return
+    parts = urlsplit(request.getfixturevalue("mongo_base_url"))
+    url = urlunsplit(parts._replace(path=f"/dwt_test_{uuid.uuid4().hex[:12]}"))
+    yield url
+    Store.open(url, ensure_indexes=False).drop()
 
 
 @pytest.fixture
 def store(store_url: str) -> Iterator[Store]:
     store = Store.open(store_url)
     yield store
-    store.db.client.drop_database(store.db.name)
+    store.close()
 
 
 @pytest.fixture(scope="session")

@@ -106,7 +106,7 @@ def changes(
         out.append(f"{joined} member(s) joined this week.")
     analysed = list(
         store[Coll.RUNS]
-        .find({"community": community, "status": "succeeded", "counts.clusters": {"$exists": 1}})
+        .find({"community": community, "status": "succeeded", "counts.clusters": {"$exists": True}})
         .sort("started_at", -1)
         .limit(2)
     )

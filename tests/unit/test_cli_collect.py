@@ -13,6 +13,8 @@ from dwt.generate import generate_community
 from dwt.store import Coll, Store
 from dwt.xapi.emulator import EmulatorConfig, EmulatorServer
 
+pytestmark = pytest.mark.both_stores  # the embedded store and MongoDB (FerretDB)
+
 
 @pytest.fixture(scope="module")
 def server():

@@ -42,7 +42,8 @@ def test_demo_collects_and_finds_the_communities(capsys, store_url: str):
 def test_dwt_entry_point_runs():
     dwt = shutil.which("dwt", path=str(Path(sys.executable).parent))
     assert dwt, "the dwt console script is installed with the package"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DWT_")}
+    # No DWT_* settings but the test's own data directory (never the person's store).
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DWT_") or k == "DWT_DATA_DIR"}
     done = subprocess.run(
         [dwt, "demo", "--members", "40", "--communities", "2", "--no-ray", "--no-serve"],
         capture_output=True,
@@ -63,7 +64,8 @@ def test_demo_serves_the_dashboard_until_ctrl_c():
     import requests
 
     dwt = shutil.which("dwt", path=str(Path(sys.executable).parent))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DWT_")}
+    # No DWT_* settings but the test's own data directory (never the person's store).
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DWT_") or k == "DWT_DATA_DIR"}
     args = [dwt, "demo", "--members", "40", "--communities", "2", "--no-ray", "--port", "0"]
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, text=True, env=env)
     try:

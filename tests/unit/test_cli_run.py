@@ -9,9 +9,10 @@ import pytest
 import yaml
 
 from clirun import dwt
-from dwt.cli import main
 from dwt.samples import load_sample
 from dwt.store import Coll, Store
+
+pytestmark = pytest.mark.both_stores  # the embedded store and MongoDB (FerretDB)
 
 NOW = "2026-11-28T00:00:00+00:00"
 

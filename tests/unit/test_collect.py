@@ -21,6 +21,8 @@ from dwt.store.runs import start_run
 from dwt.xapi.dataset import Dataset
 from dwt.xapi.emulator import EmulatorConfig, EmulatorServer
 
+pytestmark = pytest.mark.both_stores  # the embedded store and MongoDB (FerretDB)
+
 KEYS = ["key-one", "key-two"]
 
 

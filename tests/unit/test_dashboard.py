@@ -20,6 +20,8 @@ from dwt_dashboard.app import create_app, slider_weights
 from dwt_dashboard.auth import UserDirectory, hash_password, user_line, verify_password
 from dwt_dashboard.launcher import LocalLauncher
 
+pytestmark = pytest.mark.both_stores  # the embedded store and MongoDB (FerretDB)
+
 NOW = datetime(2026, 11, 28, tzinfo=UTC)
 SECRET_KEY = "xkey-SECRET-123456"
 MONGO_URL = "mongodb://dwt:pa55w0rd-SECRET@db.example:27017/dwt"

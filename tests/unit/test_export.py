@@ -19,6 +19,8 @@ from dwt.pipeline.spec import RunSpec
 from dwt.samples import load_sample
 from dwt.store import Coll, Store
 
+pytestmark = pytest.mark.both_stores  # the embedded store and MongoDB (FerretDB)
+
 NOW = datetime(2026, 11, 28, tzinfo=UTC)
 ALL_FILES = {
     "bonds.graphml",

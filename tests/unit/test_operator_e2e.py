@@ -21,7 +21,6 @@ import yaml
 
 from dwt.generate import generate_community
 from dwt.store import Store
-from dwt.store.inprocess import drop
 from dwt.xapi.emulator import EmulatorConfig, EmulatorServer
 from dwt_dashboard import data
 from dwt_dashboard.app import create_app
@@ -68,18 +67,17 @@ def _workers(namespace: str) -> dict:
     }
 
 
-def test_a_community_job_runs_the_pipeline_on_ray(tmp_path: Path):
+@pytest.mark.both_stores
+def test_a_community_job_runs_the_pipeline_on_ray(tmp_path: Path, store_url: str):
     dataset = generate_community(members=40, communities=2, days=3, seed=5)
     members = dataset.users.filter(dataset.users["is_member"])
     readable = members.filter(pc.equal(members["state"], "active")).column("id")
     expected_tweets = pc.sum(pc.is_in(dataset.tweets["author_id"], readable)).as_py()
 
-    # The store the Ray job will open: in-process, persisted to a file, members seeded.
-    store_url = f"mongomock://localhost/dwt?file={tmp_path / 'store.json'}"
+    # The store the Ray job will open (the embedded store's file, or a MongoDB database),
+    # members seeded.
     store = Store.open(store_url)
     store.add_members("e2e", members.select(["id", "username"]).to_pylist())
-    store.flush()
-    drop(store_url)
 
     # The API-key Secret as the chart mounts it on the Ray pods: one file per key.
     mounted = tmp_path / "keys" / "x-api-keys"
@@ -90,7 +88,7 @@ def test_a_community_job_runs_the_pipeline_on_ray(tmp_path: Path):
     x_api = EmulatorServer(dataset, EmulatorConfig(tokens=KEYS, rate_limit=1000))
     with (
         x_api,
-        ray_head(env={"DWT_MONGO_URL": store_url, "DWT_X_API_BASE_URL": x_api.base_url}) as head,
+        ray_head(env={"DWT_STORE_URL": store_url, "DWT_X_API_BASE_URL": x_api.base_url}) as head,
         kube_api(crds=[CRD], tmp_dir=tmp_path) as api,
     ):
         api.create("v1/secrets", _secret("default"), "default")
@@ -139,7 +137,6 @@ def test_a_community_job_runs_the_pipeline_on_ray(tmp_path: Path):
 
             # The dashboard, in cluster mode, over the results: a person adds the top
             # candidate; finalising creates a CommunityJob that collects it on Ray.
-            drop(store_url)
             seen = Store.open(store_url)
             launcher = KubeLauncher(kube["custom"], "default", seen, keys_secret="x-api-keys")
             users = UserDirectory.parse(user_line("ann", "pw", ["e2e"], iterations=1000))
@@ -156,7 +153,6 @@ def test_a_community_job_runs_the_pipeline_on_ray(tmp_path: Path):
                 return job if phase in ("Succeeded", "Failed") else None
 
             discovery = api.wait_for(collected, timeout=240, message="the discovery job")
-            drop(store_url)
             shown_jobs = str(handlers.page("ann", "/jobs", "e2e"))
 
     status = cr["status"]
@@ -189,4 +185,3 @@ def test_a_community_job_runs_the_pipeline_on_ray(tmp_path: Path):
     run = {r["run_id"]: r for r in data.runs(after, "e2e")}[discovery_run]
     assert run["kind"] == "discovery" and run["status"] == "succeeded"
     assert name in shown_jobs and "Succeeded" in shown_jobs
-    drop(store_url)

@@ -15,6 +15,8 @@ from dwt.store import Coll, Store
 from dwt.store.candidates import Action, apply_actions, pending_candidates
 from dwt.store.runs import recent_runs
 
+pytestmark = pytest.mark.both_stores  # the embedded store and MongoDB (FerretDB)
+
 NOW = datetime(2026, 11, 28, tzinfo=UTC)
 INSIGHTS = ["discover", "bonds", "cluster", "content"]
 

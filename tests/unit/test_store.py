@@ -71,6 +71,9 @@ def test_lookups_by_id_agree_with_a_scan(store: Store):
 
 
 def test_ensure_indexes_is_idempotent(store: Store):
+    """FerretDB 1.24 departs from MongoDB here: asking it to create an existing compound index
+    closes the connection (a Go panic, "slice bounds out of range"); MongoDB answers ok.
+    The store sends only missing indexes, which is right on both."""
     before = {c: _index_names(store, c) for c in Coll}
     store.ensure_indexes()
     store.ensure_indexes()
@@ -213,7 +216,8 @@ QUERIES = [
     ({"error": None}, ["r1", "r3", "r4"]),  # missing counts as null
     ({"next": None}, ["r1", "r2", "r3", "r4"]),
     ({"next": {"$exists": True}}, ["r3"]),
-    ({"counts.clusters": {"$exists": 1}}, ["r3", "r4"]),
+    ({"counts.clusters": {"$exists": True}}, ["r3", "r4"]),
+    ({"counts.clusters": {"$exists": 1}}, ["r3", "r4"]),  # FerretDB ignores it: see below
     ({"counts.clusters": {"$gte": 1}}, ["r3"]),
     ({"params.window": {"$exists": False}}, ["r2", "r3", "r4"]),
     ({"started_at": {"$gte": T0.replace(day=24), "$lt": T0.replace(day=26)}}, ["r2", "r3"]),
@@ -226,7 +230,14 @@ QUERIES = [
 
 
 @pytest.mark.parametrize(("query", "expected"), QUERIES, ids=[str(q) for q, _ in QUERIES])
-def test_queries_answer_as_mongodb_does(store: Store, query, expected):
+def test_queries_answer_as_mongodb_does(store: Store, query, expected, request):
+    exists = [c["$exists"] for c in query.values() if isinstance(c, dict) and "$exists" in c]
+    loose = any(not isinstance(v, bool) for v in exists)
+    mongo = request.getfixturevalue("store_backend") == "mongo"
+    if loose and mongo and request.getfixturevalue("mongo_is_ferretdb"):
+        # MongoDB takes any value for $exists as a boolean (1 means true); FerretDB 1.24
+        # matches every document for a non-boolean one. The product writes True / False.
+        pytest.xfail("FerretDB 1.24 ignores a non-boolean $exists")
     store.upsert(Coll.RUNS, RUNS)
     coll = store[Coll.RUNS]
     assert sorted(d["_id"] for d in coll.find(query)) == expected
@@ -294,7 +305,7 @@ def test_embedded_store_refuses_what_it_cannot_answer(tmp_path):
     for bad in ({"$where": "1"}, {"a": {"$regex": "x"}}, {"a": {"b": 1}}, {"a.$b": 1}):
         with pytest.raises(UnsupportedQuery):
             list(coll.find(bad))
-    with pytest.raises(UnsupportedQuery, match="replacement|operator"):
+    with pytest.raises(UnsupportedQuery, match="update operator status"):
         coll.update_one({"_id": "1"}, {"status": "x"})
     with pytest.raises(UnsupportedQuery, match="_id"):
         coll.update_one({"community": "a"}, {"$set": {"x": 1}}, upsert=True)
@@ -306,3 +317,31 @@ def test_store_urls_are_checked(tmp_path):
         Store.open("mongomock://localhost/dwt")
     with pytest.raises(StoreError, match="sqlite:///PATH"):
         Store.open("sqlite:///")
+
+
+def test_embedded_store_keeps_the_interactions_line_and_upgrades_old_files(tmp_path):
+    """The tweets table keeps each tweet's interactions line (a stored generated column); a
+    file written before that column existed is rebuilt on open, documents and indexes kept."""
+    import sqlite3
+
+    path = tmp_path / "dwt.db"
+    old = sqlite3.connect(path)
+    old.execute('CREATE TABLE "tweets" (_id TEXT PRIMARY KEY, doc TEXT NOT NULL)')
+    old.execute(
+        "INSERT INTO tweets VALUES ('9', ?)",
+        ('{"_id":"9","author_id":"1","created_at":{"$date":"2026-11-24T10:00:00.000Z"},'
+         '"dwt":{"kind":"reply","directed_at":["2"],"hashtags":[]}}',),
+    )  # fmt: skip
+    old.execute(
+        """CREATE INDEX "tweets.author_time" ON "tweets" (json_extract(doc, '$.author_id'))"""
+    )
+    old.commit()
+    old.close()
+    store = Store.open(f"sqlite:///{path}")
+    rows = store.interactions().to_pylist()
+    assert [(r["tweet_id"], r["kind"], r["directed_at"]) for r in rows] == [("9", "reply", ["2"])]
+    columns = [r[1] for r in sqlite3.connect(path).execute('PRAGMA table_xinfo("tweets")')]
+    assert any(c.startswith("line_") for c in columns)
+    load_sample(store)
+    assert store.interactions().num_rows == 8
+    assert "author_time" in store[Coll.TWEETS].index_information()

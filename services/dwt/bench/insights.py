@@ -7,7 +7,11 @@
    budget and is extrapolated by tweet count (its cost is linear in an author's tweets ×
    members). On those authors its rows must equal the stage's ("agree").
 2. **Scale**: bonds + cluster + content at 10,000 members / 10^6 member tweets, in a
-   fresh interpreter so that its peak RSS is its own (:mod:`dwt.bench.scale`).
+   fresh interpreter so that its peak RSS is its own (:mod:`dwt.bench.scale`): the
+   stages alone, labelled so. Then **the pipeline as the product runs it**, store reads
+   and writes included (:mod:`dwt.bench.pipeline`), at 1,000 and 10,000 members on the
+   embedded store, and on a MongoDB wire-protocol server when ``DWT_BENCH_WIRE_URL`` names
+   one (``make bench-insights`` starts FerretDB for it).
 3. **Quality on planted truth**: NMI of clusters against the generator's sub-communities,
    ARI of conversations against the true ones, precision/recall of trending slices against
    the planted bursts, over a few seeds of the default community.
@@ -26,7 +30,7 @@ import statistics
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -48,6 +52,7 @@ Echo = Callable[[str], None]
 
 GOAL_SPEEDUP = 500.0
 GOAL_SCALE_S = 120.0
+GOAL_STORE_SHARE = 0.5
 GOAL_RSS_MB = 4096.0
 GOAL_ARI = 0.99
 GOAL_LFR_NMI = 0.95
@@ -68,6 +73,8 @@ class Config:
     scale_members: int | None = 10_000
     scale_communities: int = 12
     scale_tweets_per_member: float = 103.0
+    pipeline_members: tuple[int, ...] = (1_000, 10_000)  # on the embedded store
+    wire_members: tuple[int, ...] = (100,)  # on DWT_BENCH_WIRE_URL, when set
     quality_seeds: tuple[int, ...] = (0, 1, 2)
     quality_members: int = 300  # generate_community()'s defaults otherwise
     quality_communities: int = 6
@@ -93,6 +100,7 @@ class Config:
             scale_members=1_000,
             scale_communities=8,
             scale_tweets_per_member=100.0,
+            pipeline_members=(1_000,),
             quality_seeds=tuple(range(seeds)),
             lfr_mus=(0.1, 0.3, 0.5, 0.7),
             lfr_graphs=1,
@@ -320,7 +328,7 @@ def run_scale(config: Config, echo: Echo) -> dict[str, Any] | None:
     if not config.scale_members:
         return None
     echo("")
-    echo("== 2. Scale: bonds + cluster + content, fresh process ==")
+    echo("== 2. Scale: bonds + cluster + content, fresh process (stages only, no store) ==")
     report = measure_scale(
         config.scale_members,
         communities=config.scale_communities,
@@ -744,14 +752,67 @@ def run_lfr(config: Config, echo: Echo) -> tuple[list[LfrRow], str]:
 # ---- all -------------------------------------------------------------------------------------
 
 
+def run_pipelines(config: Config, echo: Echo) -> list[dict[str, Any]]:
+    """The pipeline with its store at each size, on the embedded store (and the wire)."""
+    from dwt.bench.pipeline import measure_pipeline
+
+    wire = os.environ.get("DWT_BENCH_WIRE_URL")
+    cases = [("embedded", n) for n in config.pipeline_members]
+    cases += [("wire", n) for n in config.wire_members] if wire else []
+    if not cases:
+        return []
+    echo("")
+    echo("== 2b. The pipeline as the product runs it: store reads and writes included ==")
+    echo(
+        f"{'store':>8} {'members':>7} {'tweets':>10} {'pipeline s':>10} {'store s':>8} "
+        f"{'share':>6} {'peak RSS MB':>11} {'load s':>7}"
+    )
+    rows = []
+    for engine, members in cases:
+        dataset = generate_community(
+            members=members,
+            communities=max(4, min(config.scale_communities, members // 100)),
+            days=7,
+            seed=config.seed,
+            tweets_per_member=config.scale_tweets_per_member,
+        )
+        with tempfile.TemporaryDirectory(prefix="dwt-bench-store-") as tmp:
+            if engine == "wire":
+                base = (wire or "").rstrip("/")
+                url = f"{base}/dwt_bench_{members}_{time.time_ns()}"
+            else:
+                url = f"sqlite:///{Path(tmp) / 'dwt.db'}"
+            row = measure_pipeline(dataset, url) | {"store": engine}
+            if engine == "wire":
+                from dwt.store import Store
+
+                Store.open(url, ensure_indexes=False).drop()
+        del dataset
+        rows.append(row)
+        echo(
+            f"{engine:>8} {row['members']:>7} {row['counts']['tweets']:>10,} "
+            f"{row['pipeline_s']:>10.2f} {row['store_s']:>8.2f} {row['store_share']:>6.2f} "
+            f"{row['peak_rss_mb']:>11.0f} {row['load_s']:>7.1f}"
+        )
+    echo(
+        "pipeline = discover, bonds, cluster, content through run_pipeline (as dwt run), in a "
+        "fresh process; store = time inside store calls; load = writing the week as "
+        "collection does (separate process, not counted)"
+    )
+    if not wire:
+        echo("wire-protocol server: not measured (set DWT_BENCH_WIRE_URL, or make bench-insights)")
+    return rows
+
+
 def run_bench(config: Config, echo: Echo = print) -> dict[str, Any]:
     """Run every section, printing tables through ``echo``; returns :func:`summary`'s dict."""
     start = time.perf_counter()
     speed, ray_what = run_speed(config, echo)
     scale = run_scale(config, echo)
+    pipelines = run_pipelines(config, echo)
     quality = run_quality(config, echo)
     lfr, lfr_degrees = run_lfr(config, echo)
-    result = summary(speed, scale, quality, lfr, config)
+    result = summary(speed, scale, quality, lfr, config, pipelines)
     result["ray"] = ray_what
     result["lfr_degrees"] = lfr_degrees
     result["seconds"] = round(time.perf_counter() - start, 1)
@@ -768,8 +829,12 @@ def summary(
     quality: list[QualityRow],
     lfr: list[LfrRow],
     config: Config,
+    pipelines: Sequence[dict[str, Any]] = (),
 ) -> dict[str, Any]:
     """The JSON line: headline figures first, then the detail behind them."""
+    embedded = {r["members"]: r for r in pipelines if r["store"] == "embedded"}
+    wired = {r["members"]: r for r in pipelines if r["store"] == "wire"}
+    biggest = embedded[max(embedded)] if embedded else None
     largest = max(speed, key=lambda r: r.members) if speed else None
     found = sum(r.bursts_found for r in quality)
     planted = sum(r.bursts_planted for r in quality)
@@ -783,6 +848,15 @@ def summary(
         "nmi_planted": _mean(r.nmi for r in quality),
         "ari_conversations": _mean(r.ari for r in quality),
         "lfr_nmi": lfr_nmi,
+        "pipeline_seconds_10k": embedded[10_000]["pipeline_s"] if 10_000 in embedded else None,
+        "pipeline_seconds_10k_wire": wired[10_000]["pipeline_s"] if 10_000 in wired else None,
+        "store_read_share": biggest["store_share"] if biggest else None,
+        "pipeline_peak_rss_mb": biggest["peak_rss_mb"] if biggest else None,
+        "pipeline_seconds": {
+            f"{r['store']}_{r['members']}": r["pipeline_s"] for r in pipelines
+        },
+        "pipelines": list(pipelines),
+        "scale_seconds_stages_only": scale["total_s"] if scale else None,
         "scale_seconds": scale["total_s"] if scale else None,
         "peak_rss_mb": scale["peak_rss_mb"] if scale else None,
         "speedups": {str(r.members): r.speedup for r in speed},
@@ -824,6 +898,17 @@ def summary(
         ),
         f"peak RSS <= {GOAL_RSS_MB:g} MB": (
             scale["peak_rss_mb"] <= GOAL_RSS_MB if scale and scale["members"] >= 10_000 else None
+        ),
+        f"pipeline with its store <= {GOAL_SCALE_S:g} s at 10k": (
+            result["pipeline_seconds_10k"] <= GOAL_SCALE_S
+            if result["pipeline_seconds_10k"] is not None
+            else None
+        ),
+        f"pipeline peak RSS <= {GOAL_RSS_MB:g} MB at 10k": (
+            embedded[10_000]["peak_rss_mb"] <= GOAL_RSS_MB if 10_000 in embedded else None
+        ),
+        f"store share <= {GOAL_STORE_SHARE:g}": (
+            biggest["store_share"] <= GOAL_STORE_SHARE if biggest else None
         ),
         f"conversation ARI >= {GOAL_ARI:g}": (
             min(r.ari for r in quality) >= GOAL_ARI if quality else None

@@ -79,6 +79,18 @@ class MongoBackend:
         first, last = (_get(doc, field.split(".")) if doc else None for doc in ends)
         return count, first, last
 
+    def replace(
+        self, name: str, filter: Mapping[str, Any], run_id: str, docs: Sequence[Mapping[str, Any]]
+    ) -> None:
+        # Upsert the new set, then delete what other runs left: readers never see it empty.
+        ops = [
+            Update(d["_id"], {"$set": {k: v for k, v in d.items() if k != "_id"}}, upsert=True)
+            for d in docs
+        ]
+        if ops:
+            self.bulk_update(name, ops)
+        self.db[name].delete_many({**filter, "run_id": {"$ne": run_id}})
+
     def drop(self) -> None:
         self.client.drop_database(self.db.name)
 

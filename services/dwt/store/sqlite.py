@@ -17,6 +17,7 @@ reader build the columns in C++.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import os
 import sqlite3
@@ -58,12 +59,29 @@ class DeleteResult:
     deleted_count: int
 
 
-class SqliteDatabase:
-    """One SQLite file; a connection per thread (and per process after a fork)."""
+#: A columnar read kept ready: its fields (name → dotted path) and Arrow schema.
+Line = tuple[Mapping[str, str], pa.Schema]
 
-    def __init__(self, path: Path, array_fields: Mapping[str, Collection[str]]) -> None:
+
+class SqliteDatabase:
+    """One SQLite file; a connection per thread (and per process after a fork).
+
+    ``lines`` names, per collection, one columnar read to keep ready: its JSON line is a
+    stored generated column, computed by SQLite when a document is written, so that read
+    parses no document (SQLite before 3.45 parses a document once per field it extracts)."""
+
+    def __init__(
+        self,
+        path: Path,
+        array_fields: Mapping[str, Collection[str]],
+        lines: Mapping[str, Line] | None = None,
+    ) -> None:
         self.path = path
         self.array_fields = array_fields
+        self.lines: dict[str, tuple[dict[str, str], pa.Schema, str]] = {}
+        for name, (fields, schema) in (lines or {}).items():
+            paths = {n: fields.get(n, n) for n in schema.names}
+            self.lines[name] = (paths, schema, _line_column(paths, schema))
         self._local = threading.local()
         self._tables: set[str] = set()
         self._lock = threading.Lock()
@@ -95,10 +113,37 @@ class SqliteDatabase:
         if name in self._tables:
             return
         with self._lock:
-            self.conn.execute(
-                f'CREATE TABLE IF NOT EXISTS "{name}" (_id TEXT PRIMARY KEY, doc TEXT NOT NULL)'
-            )
+            columns = "_id TEXT PRIMARY KEY, doc TEXT NOT NULL"
+            if name in self.lines:
+                fields, schema, column = self.lines[name]
+                columns += f", {column} TEXT GENERATED ALWAYS AS ({_line_sql(fields, schema)})"
+                columns += " STORED"
+            with self.write() as conn:
+                conn.execute(f'CREATE TABLE IF NOT EXISTS "{name}" ({columns})')
+                if name in self.lines:
+                    self._upgrade(conn, name, columns, self.lines[name][2])
             self._tables.add(name)
+
+    def _upgrade(self, conn: sqlite3.Connection, name: str, columns: str, column: str) -> None:
+        """A table written by a version whose kept line differed: rebuild it (documents and
+        indexes kept; the new line is computed as the rows are copied)."""
+        have = {row[1] for row in conn.execute(f'PRAGMA table_xinfo("{name}")')}
+        if column in have:
+            return
+        indexes = [
+            row[0]
+            for row in conn.execute(
+                "SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ? "
+                "AND sql IS NOT NULL",
+                (name,),
+            )
+        ]
+        conn.execute(f'ALTER TABLE "{name}" RENAME TO "{name}.old"')
+        conn.execute(f'CREATE TABLE "{name}" ({columns})')
+        conn.execute(f'INSERT INTO "{name}" (_id, doc) SELECT _id, doc FROM "{name}.old"')
+        conn.execute(f'DROP TABLE "{name}.old"')
+        for sql in indexes:
+            conn.execute(sql)
 
     def collection(self, name: str) -> SqliteCollection:
         self.ensure_table(name)
@@ -119,6 +164,17 @@ class SqliteDatabase:
 
     def span(self, name: str, filter: Mapping[str, Any], field: str) -> tuple[int, Any, Any]:
         return self.collection(name).span(filter, field)
+
+    def replace(
+        self, name: str, filter: Mapping[str, Any], run_id: str, docs: Sequence[Mapping[str, Any]]
+    ) -> None:
+        # One transaction: readers see the old set or the new one, never a mix.
+        coll = self.collection(name)
+        where, params = coll.compiler.where(filter)
+        rows = [(_doc_id(d), codec.dumps(d)) for d in docs]
+        with self.write() as conn:
+            conn.execute(f'DELETE FROM "{name}" WHERE {where}', params)
+            conn.executemany(f'INSERT INTO "{name}" (_id, doc) VALUES (?, ?)', rows)
 
     def table_names(self) -> list[str]:
         rows = self.conn.execute(
@@ -194,10 +250,12 @@ class SqliteCollection:
     ) -> pa.Table:
         """Columns ``fields`` (name → dotted path) of the matching documents, in order."""
         where, params = self.compiler.where(filter)
-        pairs = ", ".join(
-            f"'{name}', {_json_of(fields[name], schema.field(name).type)}" for name in schema.names
-        )
-        sql = f'SELECT json_object({pairs}) FROM "{self.name}" WHERE {where}{order_by(sort)}'
+        kept = self.db.lines.get(self.name)
+        if kept and dict(fields) == kept[0] and schema.equals(kept[1]):
+            line = kept[2]
+        else:
+            line = _line_sql(fields, schema)
+        sql = f'SELECT {line} FROM "{self.name}" WHERE {where}{order_by(sort)}'
         lines = [row[0] for row in self.db.conn.execute(sql, params)]
         if not lines:
             return schema.empty_table()
@@ -414,6 +472,20 @@ def _doc_id(doc: Mapping[str, Any]) -> str:
     if not isinstance(_id, str):
         raise UnsupportedQuery(f"the embedded store keys documents by a string _id, got {_id!r}")
     return _id
+
+
+def _line_sql(fields: Mapping[str, str], schema: pa.Schema) -> str:
+    """SQL that makes a document's JSON line for Arrow's reader: ``schema``'s columns."""
+    pairs = ", ".join(
+        f"'{name}', {_json_of(fields[name], schema.field(name).type)}" for name in schema.names
+    )
+    return f"json_object({pairs})"
+
+
+def _line_column(fields: Mapping[str, str], schema: pa.Schema) -> str:
+    """The kept line's column, named by a hash of its SQL (a changed read gets a new one)."""
+    digest = hashlib.sha256(_line_sql(fields, schema).encode()).hexdigest()[:12]
+    return f"line_{digest}"
 
 
 def _json_of(path: str, type_: pa.DataType) -> str:

@@ -130,12 +130,19 @@ class Backend(Protocol):
 
     def span(self, name: str, filter: Mapping[str, Any], field: str) -> tuple[int, Any, Any]: ...
 
+    def replace(
+        self, name: str, filter: Mapping[str, Any], run_id: str, docs: Sequence[Mapping[str, Any]]
+    ) -> None:
+        """Make ``docs`` (each with its ``_id`` and ``run_id``) the documents matching
+        ``filter``, so that a reader sees either the old set or the new one."""
+
     def drop(self) -> None: ...
 
     def close(self) -> None: ...
 
 
-def _backend_for(url: str) -> Backend:
+def open_backend(url: str) -> Backend:
+    """The engine behind a store URL (``sqlite:///PATH`` or ``mongodb://…``)."""
     parts = urlsplit(url)
     if parts.scheme == "sqlite":
         from dwt.store.sqlite import SqliteDatabase  # imported only when asked for
@@ -143,7 +150,10 @@ def _backend_for(url: str) -> Backend:
         path = url.removeprefix("sqlite:///").removeprefix("sqlite://")
         if not path or parts.query:
             raise StoreError(f"an embedded store URL is sqlite:///PATH, got {url!r}")
-        return SqliteDatabase(Path(path).expanduser(), ARRAY_FIELDS)
+        # The interactions read runs on every insight step: SQLite keeps its Arrow line
+        # ready in the tweets table instead of parsing each tweet's JSON at read time.
+        lines = {Coll.TWEETS.value: (_TWEET_FIELDS, _TWEET_READ_SCHEMA)}
+        return SqliteDatabase(Path(path).expanduser(), ARRAY_FIELDS, lines)
     if parts.scheme in ("mongodb", "mongodb+srv"):
         from dwt.store.mongo import MongoBackend
 
@@ -165,7 +175,7 @@ class Store:
     def open(cls, url: str, *, ensure_indexes: bool = True) -> Store:
         """Open the store at ``url`` (``sqlite:///PATH`` or ``mongodb://…``); creates the
         indexes (idempotently) unless told not to."""
-        store = cls(_backend_for(url), redact_url(url))
+        store = cls(open_backend(url), redact_url(url))
         if ensure_indexes:
             store.ensure_indexes()
         return store
@@ -187,11 +197,17 @@ class Store:
     # ---- set-up -------------------------------------------------------------------------
 
     def ensure_indexes(self) -> dict[str, list[str]]:
-        """Create every collection's indexes; running it again changes nothing."""
+        """Create the indexes a collection lacks (by name); running it again changes nothing.
+
+        Only missing ones are sent: every process opens the store, and asking a server to
+        create what exists is a write command each time (FerretDB 1.24 even panics on an
+        existing compound index; see tests/unit/test_store.py)."""
         created = {}
         for coll in Coll:
-            models = index_models(coll)
-            created[coll.value] = self[coll].create_indexes(models) if models else []
+            collection = self[coll]
+            present = set(collection.index_information())
+            models = [m for m in index_models(coll) if m.document["name"] not in present]
+            created[coll.value] = collection.create_indexes(models) if models else []
         return created
 
     def counts(self) -> dict[str, int]:
@@ -327,13 +343,15 @@ class Store:
 
     def replace_results(
         self, coll: Coll, community: str, run_id: str, docs: Iterable[Mapping[str, Any]]
-    ) -> WriteSummary:
-        """Make ``docs`` the community's results in ``coll``: upsert them tagged with
-        ``run_id``, then delete what an earlier run left. Re-running a run is harmless."""
+    ) -> int:
+        """Make ``docs`` (tagged with ``run_id``) the community's results in ``coll``, in
+        place of what an earlier run left; readers see the old set or the new one. Re-running
+        a run is harmless. Returns how many documents were written."""
         tagged = [{**doc, "community": community, "run_id": run_id} for doc in docs]
-        written = self.upsert(coll, tagged)
-        self[coll].delete_many({"community": community, "run_id": {"$ne": run_id}})
-        return written
+        for doc in tagged:
+            doc["_id"] = doc_id(coll, doc)
+        self.backend.replace(Coll(coll).value, {"community": community}, run_id, tagged)
+        return len(tagged)
 
     def remove_members(self, community: str, account_ids: Iterable[str]) -> int:
         ids = [doc_id(Coll.MEMBERS, {"community": community, "account_id": a}) for a in account_ids]

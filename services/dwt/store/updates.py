@@ -8,7 +8,6 @@ The operators the product uses, with MongoDB's meaning: ``$set``, ``$unset``, ``
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Mapping
 from typing import Any
 
@@ -29,8 +28,10 @@ def check(update: Mapping[str, Any]) -> None:
 
 
 def apply(doc: Mapping[str, Any], update: Mapping[str, Any], *, inserting: bool) -> dict[str, Any]:
-    """A new document: ``doc`` with ``update`` applied (``doc`` itself is not changed)."""
-    out = copy.deepcopy(dict(doc))
+    """A new document: ``doc`` with ``update`` applied. Neither ``doc`` nor the update's
+    values are changed: sub-documents and arrays on a written path are copied first, the
+    rest is shared (the caller encodes the result at once)."""
+    out = dict(doc)
     for op, fields in update.items():
         if op == "$setOnInsert" and not inserting:
             continue
@@ -43,7 +44,7 @@ def apply(doc: Mapping[str, Any], update: Mapping[str, Any], *, inserting: bool)
             if parent is None:
                 continue
             if op in ("$set", "$setOnInsert"):
-                parent[key] = copy.deepcopy(value)
+                parent[key] = value
             elif op == "$unset":
                 parent.pop(key, None)
             elif op == "$inc":
@@ -54,10 +55,10 @@ def apply(doc: Mapping[str, Any], update: Mapping[str, Any], *, inserting: bool)
             else:  # $addToSet
                 each = isinstance(value, Mapping) and "$each" in value
                 items = value["$each"] if each else [value]
-                current = parent.setdefault(key, [])
+                current = parent.get(key, [])
                 if not isinstance(current, list):
                     raise UnsupportedQuery(f"$addToSet of {path}: the field is not an array")
-                current.extend(_new_items(current, items))
+                parent[key] = current + _new_items(current, items)
     return out
 
 
@@ -75,6 +76,8 @@ def _new_items(current: list[Any], items: Any) -> list[Any]:
 
 
 def _parent(doc: dict[str, Any], path: str, *, create: bool) -> tuple[dict[str, Any] | None, str]:
+    """The sub-document that holds ``path``'s last key, copied so that writing to it changes
+    only ``doc`` (``doc``'s own top level is the caller's copy)."""
     *heads, key = path.split(".")
     node = doc
     for head in heads:
@@ -82,9 +85,10 @@ def _parent(doc: dict[str, Any], path: str, *, create: bool) -> tuple[dict[str, 
         if child is None:
             if not create:
                 return None, key
-            child = node[head] = {}
+            child = {}
         if not isinstance(child, dict):
             raise UnsupportedQuery(f"{path}: {head} is not a sub-document")
+        node[head] = child = dict(child)
         node = child
     return node, key
 

@@ -55,6 +55,7 @@ class Emulator:
         self.renderer = Renderer(self.index, self.shift_ms)
         self._lock = threading.Lock()
         self._counts: Counter[tuple[str, str, int]] = Counter()
+        self._posts: Counter[int] = Counter()  # rows served as ``data``: X bills post reads
 
     def now_ms(self) -> int:
         """The emulated present in served time (dataset time + shift)."""
@@ -83,10 +84,16 @@ class Emulator:
         with self._lock:
             self._counts[(key_label, endpoint, status)] += 1
 
+    def record_posts(self, rows: Any) -> None:
+        """Count the posts a response returned (its ``data``, not its ``includes``)."""
+        with self._lock:
+            self._posts.update(int(r) for r in rows)
+
     def stats(self) -> dict[str, Any]:
         """Requests answered so far, per key label and endpoint, split by status code."""
         with self._lock:
             counts = dict(self._counts)
+            posts, unique = sum(self._posts.values()), len(self._posts)
         keys: dict[str, dict[str, dict[str, Any]]] = {}
         by_status: Counter[str] = Counter()
         for (label, endpoint, status), n in sorted(counts.items()):
@@ -101,4 +108,8 @@ class Emulator:
             "requests": sum(counts.values()),
             "by_status": dict(sorted(by_status.items())),
             "keys": keys,
+            # Post reads: every post returned as data, and how many were returned before
+            # (a collector that pays twice for a post shows here).
+            "posts_served": posts,
+            "posts_served_again": posts - unique,
         }

@@ -126,6 +126,7 @@ def _render_tweets(em: Emulator, rows: np.ndarray, f: Fields) -> tuple[list, dic
         rows, f.tweet, want_mentions="entities.mentions.username" in f.expansions
     )
     expanded = em.renderer.expand_tweets(rows, located, f.expansions, f.tweet, f.user)
+    em.record_posts(rows)
     return data, expanded.includes(), list(expanded.errors.values())
 
 
