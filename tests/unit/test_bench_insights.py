@@ -80,21 +80,10 @@ def test_compare_rows_notices_a_changed_weight_and_a_missing_bond(week):
     assert compare_rows(stage.copy(), stage, rows) == (True, 0.0)
 
 
-def test_directed_at_follows_collections_rule(week):
+def test_stage_inputs_cover_every_member_tweet(week):
+    """The rows are the product's own read of the week (test_bench_pipeline.py compares
+    them with the store's); here: none is lost and the truth is aligned."""
     dataset, inputs = week
-    by_id = {t["id"]: t for t in dataset.tweets.to_pylist()}
-    members = set(inputs.members.to_pylist())
-    expected = []
-    for t in dataset.tweets.to_pylist():
-        if t["author_id"] not in members:
-            continue
-        targets = list(t["mentions"])
-        if t["kind"] == "reply":
-            targets.append(t["in_reply_to_user_id"] or by_id[t["referenced_id"]]["author_id"])
-        elif t["kind"] in ("quote", "retweet"):
-            targets.append(by_id[t["referenced_id"]]["author_id"])
-        expected.append([x for x in dict.fromkeys(targets) if x != t["author_id"]])
-    assert inputs.interactions.column("directed_at").to_pylist() == expected
     assert inputs.interactions.num_rows == len(inputs.burst) == dataset.meta["member_tweets"]
     assert len(inputs.community) == len(inputs.members) == dataset.meta["members"]
 

@@ -3,8 +3,9 @@ store's own writes.
 
 Benchmarks that time the pipeline "as the product runs it" need the store to hold what a
 collection would have left; going through the emulator over HTTP would time the emulator,
-so the emulator's renderer builds the same v2 pages (all fields the product asks for) and
-:meth:`Store.put_tweets` / :meth:`Store.put_follows` write them, a page per transaction.
+so the emulator's renderer builds the same v2 pages (the fields and expansions the product
+asks for) and :meth:`Store.put_tweets` / :meth:`Store.put_follows` write them, a page per
+transaction.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from dwt.model.fields import TWEET_FIELDS
+from dwt.model.fields import EXPANSIONS, TWEET_FIELDS, USER_FIELDS
 from dwt.store import Store, WriteSummary
 from dwt.xapi.dataset import Dataset
 from dwt.xapi.emulator.render import Renderer
@@ -39,7 +40,13 @@ def load_week(store: Store, dataset: Dataset, community: str) -> WriteSummary:
     member_set = pa.array(members.column("id").to_pylist(), pa.string())
     rows = np.flatnonzero(pc.is_in(dataset.tweets["author_id"], member_set).to_numpy(False))
     written = WriteSummary()
+    seen: set[str] = set()
     for start in range(0, len(rows), PAGE):
-        tweets, _ = renderer.tweets(rows[start : start + PAGE], TWEET_FIELDS)
-        written += store.put_tweets({"data": tweets}, TWEET_FIELDS)
+        page = rows[start : start + PAGE]
+        tweets, located = renderer.tweets(page, TWEET_FIELDS, want_mentions=True)
+        # The expansions collection asks for: referenced tweets and their authors are what
+        # tells whom a quote or a retweet is directed at.
+        includes = renderer.expand_tweets(page, located, EXPANSIONS, TWEET_FIELDS, USER_FIELDS)
+        body = {"data": tweets, "includes": includes.includes()}
+        written += store.put_tweets(body, TWEET_FIELDS, seen)
     return written
