@@ -45,6 +45,7 @@ _PRAGMAS = (
     "PRAGMA temp_store = MEMORY",
 )
 _CHUNK = 500  # documents fetched per statement when a batch looks up existing ones
+_BLOCK = 1 << 26  # Arrow's JSON reader block: larger than any one document's line
 
 
 @dataclass(frozen=True, slots=True)
@@ -255,19 +256,34 @@ class SqliteCollection:
             line = kept[2]
         else:
             line = _line_sql(fields, schema)
-        sql = f'SELECT {line} FROM "{self.name}" WHERE {where}{order_by(sort)}'
-        lines = [row[0] for row in self.db.conn.execute(sql, params)]
-        if not lines:
+        # Ascending sorts on read columns are done by Arrow (in C++, after the read), and
+        # then SQLite hands over the lines as one blob: no Python string per row.
+        names = {path: name for name, path in fields.items()}
+        in_arrow = all(f in names and d == 1 for f, d in sort)
+        select = f'SELECT {line} AS line FROM "{self.name}" WHERE {where}'
+        conn = self.db.conn
+        data = None
+        if in_arrow:
+            try:
+                joined = f"SELECT CAST(group_concat(line, char(10)) AS BLOB) FROM ({select})"
+                data = conn.execute(joined, params).fetchone()[0] or b""
+            except sqlite3.DataError:  # past SQLite's largest string: one line at a time
+                data = None
+        if data is None:
+            rows = conn.execute(select + ("" if in_arrow else order_by(sort)), params)
+            data = "\n".join(row[0] for row in rows).encode()
+        if not data:
             return schema.empty_table()
-        data = "\n".join(lines).encode()
-        block = max(1 << 24, 2 * max(map(len, lines)))
-        return pa_json.read_json(
+        table = pa_json.read_json(
             io.BytesIO(data),
-            read_options=pa_json.ReadOptions(block_size=block),
+            read_options=pa_json.ReadOptions(block_size=_BLOCK),
             parse_options=pa_json.ParseOptions(
                 explicit_schema=schema, unexpected_field_behavior="ignore"
             ),
         ).select(schema.names)
+        if in_arrow and sort:  # SQLite's order: nulls first when ascending
+            table = table.sort_by([(names[f], "ascending", "at_start") for f, _ in sort])
+        return table
 
     def span(self, filter: Mapping[str, Any], field: str) -> tuple[int, Any, Any]:
         """``(count, min, max)`` of a date field over the matching documents."""
