@@ -5,13 +5,19 @@ live in ``--keys-file``. With ``--kube`` runs become CommunityJobs in ``--namesp
 (in-cluster config, else the kubeconfig) and keys live in the Secret ``--keys-secret``.
 Secrets come from the environment or mounted files, never from flags: ``DWT_STORE_URL``,
 ``DWT_DASHBOARD_SECRET_KEY`` (the session cookie's signing key).
+
+Behind proxies, ``--trusted-proxy CIDR`` (repeatable) names them: only their requests have
+``X-Forwarded-For``/``-Proto`` believed, and with ``--trusted-user-header`` (oauth2-proxy:
+``X-Forwarded-Email``) only theirs may name the user.
 """
 
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import logging
 import os
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +26,7 @@ from dwt.collect.step import CollectConfig
 from dwt.config import SettingsError, load_settings
 from dwt.store import Store
 from dwt_dashboard.app import create_app
-from dwt_dashboard.auth import UserDirectory
+from dwt_dashboard.auth import OIDC_USER_HEADER, SECURE_COOKIE_MODES, SessionPolicy, UserDirectory
 from dwt_dashboard.keys import FileKeyStore, KeyStore, SecretKeyStore
 from dwt_dashboard.launcher import Launcher, LocalLauncher, members_lookup_token
 from dwt_dashboard.serve import serve
@@ -48,7 +54,36 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--trusted-user-header",
         default=env("DWT_DASHBOARD_TRUSTED_USER_HEADER"),
-        help="take the user from this header set by an OIDC proxy (e.g. X-Auth-Request-User)",
+        help=f"take the user from this header set by an OIDC proxy ({OIDC_USER_HEADER} for"
+        " oauth2-proxy), only on requests from a --trusted-proxy address",
+    )
+    parser.add_argument(
+        "--trusted-proxy",
+        action="append",
+        type=_cidr,
+        default=[c for c in env("DWT_DASHBOARD_TRUSTED_PROXIES", "").split(",") if c.strip()],
+        metavar="CIDR",
+        help="a proxy in front (repeatable): its X-Forwarded-For/-Proto and user header are"
+        " believed, nobody else's",
+    )
+    parser.add_argument(
+        "--proxy-hops",
+        type=int,
+        default=1,
+        help="proxies in front that append to X-Forwarded-For (the client is that many back)",
+    )
+    parser.add_argument(
+        "--secure-cookies",
+        choices=SECURE_COOKIE_MODES,
+        default=env("DWT_DASHBOARD_SECURE_COOKIES", "auto"),
+        help="mark the session cookie Secure: auto = when the request came over TLS (directly"
+        " or per a trusted proxy's X-Forwarded-Proto)",
+    )
+    parser.add_argument(
+        "--session-idle-minutes", type=float, default=30.0, help="log out after this idle time"
+    )
+    parser.add_argument(
+        "--session-hours", type=float, default=12.0, help="log out this long after login"
     )
     local = parser.add_argument_group("local mode")
     local.add_argument(
@@ -67,6 +102,13 @@ def _parser() -> argparse.ArgumentParser:
         "--keys-secret", default=env("DWT_DASHBOARD_KEYS_SECRET"), help="the API-key Secret"
     )
     return parser
+
+
+def _cidr(text: str) -> str:
+    try:
+        return str(ipaddress.ip_network(text.strip(), strict=False))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _kube(args: argparse.Namespace, store: Store) -> tuple[Launcher, KeyStore | None]:
@@ -118,6 +160,15 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     if args.keys_file and args.kube:
         raise SystemExit("--keys-file is for local mode; with --kube give --keys-secret")
+    try:  # the ones from $DWT_DASHBOARD_TRUSTED_PROXIES were not checked by argparse
+        args.trusted_proxy = [_cidr(c) for c in args.trusted_proxy]
+    except argparse.ArgumentTypeError as exc:
+        raise SystemExit(f"--trusted-proxy: {exc}") from None
+    if args.trusted_user_header and not args.trusted_proxy:
+        raise SystemExit(
+            "--trusted-user-header needs --trusted-proxy CIDR (the proxy's address): without"
+            " it anyone could send the header"
+        )
     try:
         settings = load_settings({"data_dir": args.data_dir})
     except SettingsError as exc:
@@ -130,6 +181,13 @@ def main(argv: list[str] | None = None) -> int:
         UserDirectory.load(args.users),
         keys=keys,
         trusted_user_header=args.trusted_user_header,
+        trusted_proxies=args.trusted_proxy,
+        proxy_hops=args.proxy_hops,
+        secure_cookies=args.secure_cookies,
+        session_policy=SessionPolicy(
+            idle=timedelta(minutes=args.session_idle_minutes),
+            lifetime=timedelta(hours=args.session_hours),
+        ),
     )
     log.info("store %s", settings.store_url_redacted)
     serve(app, args.host, args.port, lambda url: log.info("serving %s", url))

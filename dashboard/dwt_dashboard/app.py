@@ -1,13 +1,14 @@
 """The Dash app: :func:`create_app` wires pages, callbacks and login over a store.
 
-Callbacks are thin: each reads the session's user and the selected community, checks the
-user may see it, and calls a :class:`Handlers` method (plain Python, testable without a
-browser or a request).
+Callbacks are thin: each is registered through :func:`dwt_dashboard.access.guarded_callback`,
+which checks the one access rule for the community the request names before the callback
+runs, and calls a :class:`Handlers` method (plain Python, testable without a browser or a
+request; the methods check the same rule for callers that are not callbacks).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,7 +19,19 @@ from dash.exceptions import PreventUpdate
 from dwt.store import Coll, Store, StoreError
 from dwt.store.candidates import apply_actions
 from dwt_dashboard import data, layout
-from dwt_dashboard.auth import UserDirectory, current_user, install
+from dwt_dashboard.access import REFUSALS, Access, Need, guarded_callback
+from dwt_dashboard.auth import (
+    LoginThrottle,
+    Role,
+    SessionPolicy,
+    SessionStore,
+    TrustedProxies,
+    UserDirectory,
+    content_security_policy,
+    csrf_token,
+    current_user,
+    install,
+)
 from dwt_dashboard.keys import KeyRefused, KeyStore
 from dwt_dashboard.launcher import DailySchedule, Launcher, LauncherError
 
@@ -35,26 +48,36 @@ class Handlers:
         users: UserDirectory,
         clock: Callable[[], datetime] | None = None,
         keys: KeyStore | None = None,
+        sessions: SessionStore | None = None,
     ) -> None:
         self.store = store
         self.launcher = launcher
         self.users = users
         self.keys = keys
+        self.sessions = sessions
+        self.access = Access(users, store)
         self.clock = clock or (lambda: datetime.now(UTC))
 
+    def allows(self, user: str | None, community: str | None, need: Need) -> bool:
+        """The one access rule (:meth:`dwt_dashboard.access.Access.allows`)."""
+        return self.access.allows(user, community, need)
+
     def allowed(self, user: str | None, community: str | None) -> bool:
-        return self.users.allowed(user, community)
+        return self.allows(user, community, Need.READ)
 
     def page(self, user: str | None, pathname: str | None, community: str | None) -> Any:
-        if not self.allowed(user, community):
-            return html.P("Choose one of your communities.", className="error")
+        need = page_need(pathname)
+        if not self.allows(user, community, need):
+            return html.P(REFUSALS[need], className="error")
         try:
             return self._page(pathname, community)
         except LauncherError as exc:
             return html.P(f"This page needs the cluster, which answered: {exc}", className="error")
 
     def _page(self, pathname: str | None, community: str) -> Any:
-        path = (pathname or "/").rstrip("/") or "/"
+        path = _path(pathname)
+        if path == "/people":
+            return layout.people(self.people(community))
         if path == "/users":
             return layout.users(
                 data.members(self.store, community), data.candidates(self.store, community)
@@ -79,7 +102,9 @@ class Handlers:
 
     def add_key(self, user: str | None, token: str | None) -> str:
         """Check a new key with X and keep it; the message never repeats the key."""
-        if user is None or self.keys is None:
+        if not self.allows(user, None, Need.KEYS):
+            return REFUSALS[Need.KEYS]
+        if self.keys is None:
             return "Keys are managed in the cluster's Secret here."
         try:
             info = self.keys.add(token or "")
@@ -94,7 +119,9 @@ class Handlers:
             return html.P(f"The keys cannot be shown: {exc}.", className="error")
 
     def delete_key(self, user: str | None, fingerprint: str) -> str:
-        if user is None or self.keys is None:
+        if not self.allows(user, None, Need.KEYS):
+            return REFUSALS[Need.KEYS]
+        if self.keys is None:
             return "Keys are managed in the cluster's Secret here."
         try:
             deleted = self.keys.delete(fingerprint)
@@ -105,8 +132,8 @@ class Handlers:
     def finalise(self, user: str | None, community: str | None, decisions: dict[str, str]) -> str:
         """Apply the previewed decisions on candidates at once, and start collecting the
         accounts added (a CommunityJob in the cluster); the message says what happened."""
-        if not self.allowed(user, community):
-            return "You may not act on this community."
+        if not self.allows(user, community, Need.WRITE):
+            return REFUSALS[Need.WRITE]
         if not decisions:
             return "Nothing to finalise: choose add, core, mute or block first."
         names = {c["account_id"]: c["username"] or c["account_id"] for c in
@@ -132,24 +159,24 @@ class Handlers:
         return " ".join(told)
 
     def remove_member(self, user: str | None, community: str | None, account_id: str) -> str:
-        if not self.allowed(user, community):
-            return "You may not act on this community."
+        if not self.allows(user, community, Need.WRITE):
+            return REFUSALS[Need.WRITE]
         names = data.usernames(self.store, [account_id])
         removed = self.store.remove_members(community, [account_id])
         name = f"@{names.get(account_id, account_id)}"
         return f"Removed {name}." if removed else f"{name} is not a member."
 
     def add_member(self, user: str | None, community: str | None, username: str, core: bool) -> str:
-        if not self.allowed(user, community):
-            return "You may not act on this community."
+        if not self.allows(user, community, Need.WRITE):
+            return REFUSALS[Need.WRITE]
         if not (username or "").strip():
             return "Type a username."
         return self.launcher.add_members(community, [username], core=core)
 
     def launch(self, user: str | None, community: str | None, weights: dict[str, float]) -> str:
         """Start bonds + cluster + content with the chosen weights; the run id to follow."""
-        if not self.allowed(user, community):
-            return "You may not act on this community."
+        if not self.allows(user, community, Need.WRITE):
+            return REFUSALS[Need.WRITE]
         try:
             run_id = self.launcher.run(community, {"steps": INSIGHT_STEPS, "weights": weights})
         except (ValueError, LauncherError) as exc:
@@ -170,8 +197,8 @@ class Handlers:
         self, user: str | None, community: str | None, hour: int | None, time_zone: str | None
     ) -> str:
         """Change the community's daily run (the CommunityJob's schedule in the cluster)."""
-        if not self.allowed(user, community):
-            return "You may not act on this community."
+        if not self.allows(user, community, Need.WRITE):
+            return REFUSALS[Need.WRITE]
         if hour is None or not time_zone:
             return "Choose an hour and a time zone."
         try:
@@ -179,6 +206,32 @@ class Handlers:
             return self.launcher.set_schedule(community, schedule)
         except (ValueError, LauncherError) as exc:
             return f"Not saved: {exc}"
+
+    def people(self, community: str) -> list[dict[str, Any]]:
+        """Who may see ``community``, with their role there and their live sessions."""
+        roles = {n: self.users.role(n, community) for n in self.users.usernames()}
+        names = [n for n, r in roles.items() if r is not None]
+        live = self.sessions.active(names) if self.sessions else {}
+        return [
+            {
+                "username": n,
+                "role": roles[n].name.lower(),  # type: ignore[union-attr]
+                "sessions": live.get(n, {}).get("sessions", 0),
+                "seen_at": live.get(n, {}).get("seen_at"),
+            }
+            for n in names
+        ]
+
+    def end_sessions(self, user: str | None, community: str | None, username: str) -> str:
+        """Log ``username`` out everywhere: an admin of every community they may see may."""
+        if not self.allows(user, community, Need.ADMIN):
+            return REFUSALS[Need.ADMIN]
+        if self.users.role(username, community) is None:
+            return f"{username} does not use this community."
+        if not self.access.administers(user, username):
+            return f"{username} also uses communities you are not an admin of."
+        ended = self.sessions.revoke_user(username) if self.sessions else 0
+        return f"Ended {ended} session(s) of {username}."
 
     def jobs_tables(self, community: str) -> Any:
         """The Jobs page's refreshing part; the runs still show if the cluster does not."""
@@ -189,7 +242,7 @@ class Handlers:
             return html.Div([layout.runs_table(runs), html.P(str(exc), className="error")])
 
     def log_tail(self, user: str | None, community: str | None, run_id: str | None) -> str:
-        if not self.allowed(user, community) or not run_id:
+        if not self.allows(user, community, Need.READ) or not run_id:
             return ""
         # Asked every few seconds while the Jobs page is open: one indexed lookup.
         if not self.store[Coll.RUNS].count_documents({"_id": run_id, "community": community}):
@@ -201,7 +254,7 @@ class Handlers:
         return "\n".join(lines) or "No log lines kept for this run here."
 
     def cluster(self, user: str | None, community: str | None, cluster: int | None) -> Any:
-        if not self.allowed(user, community):
+        if not self.allows(user, community, Need.READ):
             raise PreventUpdate
         found = [c for c in data.clusters(self.store, community) if c["cluster"] == cluster]
         return layout.cluster_detail(found[0] if found else None)
@@ -209,9 +262,19 @@ class Handlers:
     def conversations(
         self, user: str | None, community: str | None, cluster: int | None, tier: int
     ) -> Any:
-        if not self.allowed(user, community) or cluster is None:
+        if not self.allows(user, community, Need.READ) or cluster is None:
             raise PreventUpdate
         return layout.conversation_list(data.conversations(self.store, community, cluster, tier))
+
+
+def _path(pathname: str | None) -> str:
+    return (pathname or "/").rstrip("/") or "/"
+
+
+def page_need(pathname: str | None) -> Need:
+    """What a page needs: the keys page, the shared keys; the people page, admin; others,
+    to see the community."""
+    return {"/keys": Need.KEYS, "/people": Need.ADMIN}.get(_path(pathname), Need.READ)
 
 
 def slider_weights(values: list[float]) -> dict[str, float]:
@@ -226,10 +289,18 @@ def create_app(
     clock: Callable[[], datetime] | None = None,
     keys: KeyStore | None = None,
     trusted_user_header: str | None = None,
+    *,
+    trusted_proxies: Sequence[str] = (),
+    proxy_hops: int = 1,
+    secure_cookies: str = "auto",
+    session_policy: SessionPolicy | None = None,
+    throttle: LoginThrottle | None = None,
 ) -> dash.Dash:
     """The dashboard over ``store``; ``launcher`` starts runs; ``users`` may log in (or an
-    OIDC proxy vouches for them in ``trusted_user_header``); ``keys`` holds the X API keys
-    (None: they are managed elsewhere)."""
+    OIDC proxy at one of ``trusted_proxies`` vouches for them in ``trusted_user_header``);
+    ``keys`` holds the X API keys (None: they are managed elsewhere). Sessions live in the
+    store under ``session_policy``; cookies are ``Secure`` as ``secure_cookies`` says (auto:
+    when the request came over TLS, directly or through a trusted proxy)."""
     app = dash.Dash(
         __name__,
         title="Discover Weekly",
@@ -237,13 +308,31 @@ def create_app(
         serve_locally=True,
         update_title=None,
     )
-    handlers = Handlers(store, launcher, users, clock, keys)
+    sessions = SessionStore(store, session_policy)
+    handlers = Handlers(store, launcher, users, clock, keys, sessions)
+    access = handlers.access
     app.handlers = handlers  # type: ignore[attr-defined]  # for tests and embedding
-    install(app.server, users, trusted_header=trusted_user_header)
+    install(
+        app.server,
+        users,
+        sessions,
+        trusted_header=trusted_user_header,
+        proxies=TrustedProxies(trusted_proxies, proxy_hops),
+        throttle=throttle,
+        secure_cookies=secure_cookies,
+        csp=content_security_policy(app.csp_hashes()),
+    )
 
     def serve_layout() -> Any:
         user = current_user()
-        return layout.shell(data.communities(store, users.communities(user)), user or "")
+        roles = [users.role(user, c) for c in access.communities(user)]
+        return layout.shell(
+            access.communities(user),
+            user or "",
+            keys=access.keys_admin(user),
+            people=Role.ADMIN in roles,
+            csrf=csrf_token() if user and not trusted_user_header else None,
+        )
 
     app.layout = serve_layout
     app.validation_layout = html.Div(
@@ -253,17 +342,24 @@ def create_app(
             layout.insights([], []),
             layout.jobs([], []),
             layout.keys([]),
+            layout.people([]),
             layout.schedule_editor(None),
         ]
     )
 
-    @app.callback(
+    def callback(*dependencies: Any, need: Any, message: int | None = None, **kw: Any) -> Any:
+        """Every callback of the dashboard: the access rule first (see dwt_dashboard.access)."""
+        return guarded_callback(app, access, *dependencies, need=need, message=message, **kw)
+
+    @callback(
         Output("key-result", "children"),
         Output("key-input", "value"),
         Output("key-list", "children"),
         Input("key-add", "n_clicks"),
         Input({"type": "key-del", "fingerprint": ALL}, "n_clicks"),
         State("key-input", "value"),
+        need=Need.KEYS,
+        message=0,
         prevent_initial_call=True,
     )
     def _keys(_: int, deletes: list[int | None], token: str | None) -> tuple[str, str, Any]:
@@ -277,11 +373,20 @@ def create_app(
         # The field is cleared whatever happened: a key is never sent back to the page.
         return message, "", handlers.key_rows()
 
-    @app.callback(Output("page", "children"), Input("url", "pathname"), Input("community", "value"))
+    def _page_need(values: Mapping[str, Any]) -> Need:
+        return page_need(values.get("url.pathname"))
+
+    @callback(
+        Output("page", "children"),
+        Input("url", "pathname"),
+        Input("community", "value"),
+        need=_page_need,
+        message=0,
+    )
     def _page(pathname: str | None, community: str | None) -> Any:
         return handlers.page(current_user(), pathname, community)
 
-    @app.callback(
+    @callback(
         Output("decisions", "data"),
         Output("preview", "children"),
         Output("cand-result", "children"),
@@ -291,10 +396,12 @@ def create_app(
         Input("decisions-clear", "n_clicks"),
         State("decisions", "data"),
         State("community", "value"),
+        need=Need.WRITE,  # choosing is the first step of acting: editors only
+        message=2,
         prevent_initial_call=True,
     )
     def _decide(
-        clicks: list[int | None], _f: int, _c: int, decisions: dict | None, community: str | None
+        clicks: list[int | None], _f: int, _c: int, decisions: dict | None, community: str
     ) -> tuple[dict, Any, Any, Any]:
         trigger = ctx.triggered_id
         decisions = dict(decisions or {})
@@ -313,57 +420,67 @@ def create_app(
                 decisions[account] = action
         else:
             raise PreventUpdate
-        candidates = data.candidates(store, community) if community else []
+        candidates = data.candidates(store, community)
         return decisions, layout.preview(decisions, candidates), dash.no_update, dash.no_update
 
-    @app.callback(
+    @callback(
         Output("member-result", "children"),
         Output("member-list", "children"),
         Input({"type": "member-del", "account": ALL}, "n_clicks"),
         State("community", "value"),
+        need=Need.WRITE,
+        message=0,
         prevent_initial_call=True,
     )
-    def _remove(clicks: list[int | None], community: str | None) -> tuple[str, Any]:
+    def _remove(clicks: list[int | None], community: str) -> tuple[str, Any]:
         trigger = ctx.triggered_id
         if not isinstance(trigger, dict) or not any(clicks):
             raise PreventUpdate
         message = handlers.remove_member(current_user(), community, trigger["account"])
         return message, layout.member_rows(data.members(store, community))
 
-    @app.callback(
+    @callback(
         Output("add-result", "children"),
         Input("add-button", "n_clicks"),
         State("add-username", "value"),
         State("add-core", "value"),
         State("community", "value"),
+        need=Need.WRITE,
+        message=0,
         prevent_initial_call=True,
     )
-    def _add(_: int, username: str | None, core: list[str], community: str | None) -> str:
+    def _add(_: int, username: str | None, core: list[str], community: str) -> str:
         return handlers.add_member(
             current_user(), community, username or "", "core" in (core or [])
         )
 
     weight_ids = [f"w-{name}" for name in data.weight_defaults()]
 
-    @app.callback(
+    @callback(
         Output("run-result", "children"),
         Input("run-button", "n_clicks"),
         State("community", "value"),
         *[State(i, "value") for i in weight_ids],
+        need=Need.WRITE,
+        message=0,
         prevent_initial_call=True,
     )
-    def _launch(_: int, community: str | None, *values: float) -> str:
+    def _launch(_: int, community: str, *values: float) -> str:
         return handlers.launch(current_user(), community, slider_weights(list(values)))
 
-    @app.callback(
+    @callback(
         Output("cluster-pick", "value"),
         Input("cluster-prev", "n_clicks"),
         Input("cluster-next", "n_clicks"),
         State("cluster-pick", "value"),
         State("cluster-pick", "options"),
+        State("community", "value"),
+        need=Need.READ,
         prevent_initial_call=True,
     )
-    def _step(_p: int, _n: int, current: int | None, options: list[dict[str, Any]]) -> int:
+    def _step(
+        _p: int, _n: int, current: int | None, options: list[dict[str, Any]], _community: str
+    ) -> int:
         values = [o["value"] for o in options or []]
         if not values:
             raise PreventUpdate
@@ -371,54 +488,74 @@ def create_app(
         index += -1 if ctx.triggered_id == "cluster-prev" else 1
         return values[index % len(values)]
 
-    @app.callback(
+    @callback(
         Output("cluster-detail", "children"),
         Output("bond-graph", "stylesheet"),
         Input("cluster-pick", "value"),
         State("community", "value"),
+        need=Need.READ,
         prevent_initial_call=True,
     )
-    def _cluster(cluster: int | None, community: str | None) -> tuple[Any, Any]:
+    def _cluster(cluster: int | None, community: str) -> tuple[Any, Any]:
         return handlers.cluster(current_user(), community, cluster), layout.graph_style(cluster)
 
-    @app.callback(
+    @callback(
         Output("conversations", "children"),
         Input("cluster-pick", "value"),
         Input("tier-pick", "value"),
         State("community", "value"),
+        need=Need.READ,
     )
-    def _conversations(cluster: int | None, tier: int, community: str | None) -> Any:
+    def _conversations(cluster: int | None, tier: int, community: str) -> Any:
         return handlers.conversations(current_user(), community, cluster, tier)
 
-    @app.callback(
+    @callback(
         Output("jobs-table", "children"),
         Input("jobs-tick", "n_intervals"),
         State("community", "value"),
+        need=Need.READ,
         prevent_initial_call=True,
     )
-    def _jobs(_: int, community: str | None) -> Any:
-        if not handlers.allowed(current_user(), community):
-            raise PreventUpdate
+    def _jobs(_: int, community: str) -> Any:
         return handlers.jobs_tables(community)
 
-    @app.callback(
+    @callback(
         Output("log-tail", "children"),
         Input("log-run", "value"),
         Input("jobs-tick", "n_intervals"),
         State("community", "value"),
+        need=Need.READ,
     )
-    def _log(run_id: str | None, _: int, community: str | None) -> str:
+    def _log(run_id: str | None, _: int, community: str) -> str:
         return handlers.log_tail(current_user(), community, run_id)
 
-    @app.callback(
+    @callback(
         Output("schedule-result", "children"),
         Input("schedule-save", "n_clicks"),
         State("schedule-hour", "value"),
         State("schedule-tz", "value"),
         State("community", "value"),
+        need=Need.WRITE,
+        message=0,
         prevent_initial_call=True,
     )
-    def _schedule(_: int, hour: int | None, time_zone: str | None, community: str | None) -> str:
+    def _schedule(_: int, hour: int | None, time_zone: str | None, community: str) -> str:
         return handlers.set_schedule(current_user(), community, hour, time_zone)
+
+    @callback(
+        Output("people-result", "children"),
+        Output("people-list", "children"),
+        Input({"type": "people-end", "user": ALL}, "n_clicks"),
+        State("community", "value"),
+        need=Need.ADMIN,
+        message=0,
+        prevent_initial_call=True,
+    )
+    def _end_sessions(clicks: list[int | None], community: str) -> tuple[str, Any]:
+        trigger = ctx.triggered_id
+        if not isinstance(trigger, dict) or not any(clicks):
+            raise PreventUpdate
+        message = handlers.end_sessions(current_user(), community, trigger["user"])
+        return message, layout.people_rows(handlers.people(community))
 
     return app

@@ -70,8 +70,11 @@ class KubeLauncher:
         body_spec = {**spec, "community": community}
         if self.keys_secret and "collect" in body_spec.get("steps", ["collect"]):
             body_spec.setdefault("collection", {})["apiKeysSecret"] = self.keys_secret
-        CommunityJobSpec.model_validate(body_spec)  # a clear error before the API's
-        return body_spec
+        checked = CommunityJobSpec.model_validate(body_spec)  # a clear error before the API's
+        # Send what was checked, in the CRD's spelling and types: the model also takes
+        # snake_case names and numbers as text, which the API server would silently drop
+        # (an unknown field: the default runs instead) or refuse (422).
+        return checked.model_dump(mode="json", by_alias=True, exclude_unset=True)
 
     def _create(self, community: str, spec: dict[str, Any], **metadata: Any) -> dict[str, Any]:
         return self._call(

@@ -53,19 +53,59 @@ def graph_style(selected: int | None) -> list[dict[str, Any]]:
     ]
 
 
-def shell(communities: list[str], username: str) -> html.Div:
-    """The frame around every page: navigation and the community selector."""
+_LINK_BUTTON = {
+    "background": "none",
+    "border": "none",
+    "color": "#fff",
+    "cursor": "pointer",
+    "font": "inherit",
+    "padding": 0,
+}
+
+
+def logout(csrf: str | None) -> Any:
+    """Logging out is a form post (a link on another site cannot log anyone out); behind an
+    OIDC proxy, a link to the proxy's own sign-out."""
+    if csrf is None:
+        return html.A("Log out", href="/logout")
+    return html.Form(
+        [
+            dcc.Input(type="hidden", name="csrf_token", value=csrf),
+            html.Button("Log out", type="submit", id="logout", style=_LINK_BUTTON),
+        ],
+        action="/logout",
+        method="POST",
+        style={"margin": 0},
+    )
+
+
+def shell(
+    communities: list[str],
+    username: str,
+    *,
+    keys: bool = False,
+    people: bool = False,
+    csrf: str | None = None,
+) -> html.Div:
+    """The frame around every page: navigation (the API keys and People pages only for
+    those who may use them) and the community selector."""
+    links = [
+        dcc.Link("Home", href="/"),
+        dcc.Link("Collection", href="/collection"),
+        dcc.Link("Users", href="/users"),
+        dcc.Link("Insights", href="/insights"),
+        dcc.Link("Jobs", href="/jobs"),
+    ]
+    if keys:
+        links.append(dcc.Link("API keys", href="/keys"))
+    if people:
+        links.append(dcc.Link("People", href="/people"))
     return html.Div(
         [
             dcc.Location(id="url"),
             html.Nav(
                 [
-                    dcc.Link("Home", href="/"),
-                    dcc.Link("Collection", href="/collection"),
-                    dcc.Link("Users", href="/users"),
-                    dcc.Link("Insights", href="/insights"),
-                    dcc.Link("Jobs", href="/jobs"),
-                    dcc.Link("API keys", href="/keys"),
+                    *links,
                     dcc.Dropdown(
                         id="community",
                         options=communities,
@@ -74,7 +114,7 @@ def shell(communities: list[str], username: str) -> html.Div:
                         className="community",
                     ),
                     html.Span(username, style={"color": "#fff"}),
-                    html.A("Log out", href="/logout"),
+                    logout(csrf),
                 ],
                 className="top",
             ),
@@ -561,5 +601,47 @@ def keys(listed: list[Any] | None) -> html.Div:
             ),
             html.Button("Check and add", id="key-add", n_clicks=0),
             html.Div(id="key-result", className="message"),
+        ]
+    )
+
+
+def people_rows(people: list[dict[str, Any]]) -> html.Table | html.P:
+    if not people:
+        return html.P("Nobody else uses this community.")
+    head = html.Tr([html.Th(h) for h in ("person", "role here", "sessions", "last seen", "")])
+    rows = [
+        html.Tr(
+            [
+                html.Td(p["username"]),
+                html.Td(p["role"]),
+                html.Td(str(p["sessions"])),
+                html.Td(_fmt_time(p["seen_at"])),
+                html.Td(
+                    html.Button(
+                        "end sessions",
+                        id={"type": "people-end", "user": p["username"]},
+                        n_clicks=0,
+                        disabled=not p["sessions"],
+                    )
+                ),
+            ]
+        )
+        for p in people
+    ]
+    return html.Table([html.Thead(head), html.Tbody(rows)])
+
+
+def people(rows: list[dict[str, Any]]) -> html.Div:
+    """Who may see the community, in which role, and their live sessions (admins only)."""
+    return html.Div(
+        [
+            html.H2("People"),
+            html.P(
+                "Roles come from the users file (username:hash:community=role,…); change them "
+                "there. Ending someone's sessions logs them out everywhere.",
+                className="help",
+            ),
+            html.Div(id="people-result", className="message"),
+            html.Div(people_rows(rows), id="people-list"),
         ]
     )

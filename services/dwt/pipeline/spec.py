@@ -58,7 +58,7 @@ def _cron_pattern() -> str:
         field(month),
         field(dow, r"\?", rf"{dow}#[1-5]"),
     ]
-    spaces = r"\s+"
+    spaces = r"[ \t]+"  # not \s: Go (the API server) and Python disagree on which are spaces
     macros = "@(?:yearly|annually|monthly|weekly|daily|midnight|hourly)"
     return rf"^(?:{macros}|{spaces.join(fields)})$"
 

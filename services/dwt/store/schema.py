@@ -30,6 +30,7 @@ class Coll(enum.StrEnum):
     CLUSTERS = "clusters"
     CONVERSATIONS = "conversations"
     COLLECT_STATE = "collect_state"  # per account: collection checkpoints
+    SESSIONS = "dashboard_sessions"  # the dashboard's logins (id: a digest of the cookie's)
 
 
 #: The fields that identify a document; ``_id`` is made from them by :func:`doc_id`.
@@ -45,6 +46,7 @@ NATURAL_KEYS: dict[Coll, tuple[str, ...]] = {
     Coll.CLUSTERS: ("community", "cluster"),
     Coll.CONVERSATIONS: ("community", "cluster", "tier", "conversation_id"),
     Coll.COLLECT_STATE: ("_id",),  # the account id
+    Coll.SESSIONS: ("_id",),  # sha256 of the session id the cookie carries
 }
 
 #: Secondary indexes, for the queries the stages and the dashboard make.
@@ -81,6 +83,10 @@ _SECONDARY: dict[Coll, list[IndexModel]] = {
         )
     ],
     Coll.CLUSTERS: [IndexModel([("community", ASCENDING), ("run_id", ASCENDING)], name="run")],
+    Coll.SESSIONS: [
+        IndexModel([("user", ASCENDING)], name="user"),
+        IndexModel([("expires_at", ASCENDING)], name="expiry"),
+    ],
 }
 
 
