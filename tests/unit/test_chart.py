@@ -63,7 +63,8 @@ OPTIONS: dict[str, dict[str, Any]] = {
                 "className": "nginx",
                 "host": "dwt.example.org",
                 "tls": {"enabled": True, "secretName": "dwt-tls"},
-            }
+            },
+            "trustedProxies": ["10.244.0.0/16"],
         }
     },
     "no-network-policy": {"networkPolicy": {"enabled": False}},
@@ -960,3 +961,20 @@ def test_crd_command_writes_every_path_given(tmp_path: Path):
     assert crd.main([str(p) for p in paths]) == 0
     for path in paths:
         assert path.read_text() == (CHART / "crds" / "communityjobs.yaml").read_text()
+
+
+def test_behind_a_tls_ingress_cookies_need_tls_and_the_proxy_is_believed():
+    """Behind the Ingress every request comes from the ingress controller: the dashboard
+    believes its X-Forwarded-For only from `trustedProxies` (so the login throttle sees
+    people, not the controller), and sets Secure cookies when the Ingress serves TLS."""
+    def args(option: str) -> list[str]:
+        dashboard = one(objects(option), "Deployment", "dashboard")
+        return dashboard["spec"]["template"]["spec"]["containers"][0]["command"]
+
+    behind = args("ingress")
+    assert behind[behind.index("--secure-cookies") + 1] == "always"
+    assert behind[behind.index("--trusted-proxy") + 1] == "10.244.0.0/16"
+    plain = args("default")
+    assert "--secure-cookies" not in plain and "--trusted-proxy" not in plain
+    with pytest.raises(helm.HelmValuesError, match="trustedProxies"):
+        render({"dashboard": {"trustedProxies": ["not a cidr"]}})

@@ -74,7 +74,7 @@ class Config:
     scale_communities: int = 12
     scale_tweets_per_member: float = 103.0
     pipeline_members: tuple[int, ...] = (1_000, 10_000)  # on the embedded store
-    wire_members: tuple[int, ...] = (100,)  # on DWT_BENCH_WIRE_URL, when set
+    wire_members: tuple[int, ...] = (30,)  # DWT_BENCH_WIRE_URL; FerretDB 1.24 writes: quadratic
     quality_seeds: tuple[int, ...] = (0, 1, 2)
     quality_members: int = 300  # generate_community()'s defaults otherwise
     quality_communities: int = 6
