@@ -101,7 +101,11 @@ class Reconciler:
             workers = scaling.desired_workers(
                 keys, spec.collection.workers_per_key, spec.collection.max_workers
             )
-            scaling.scale_workers(self.kube, namespace, workers, self.settings)
+            try:
+                scaling.scale_workers(self.kube, namespace, workers, self.settings)
+            except scaling.ScalingError as exc:
+                self._fail(body, patch, str(exc), reason=exc.reason)
+                return
             status["keys"], status["workers"] = keys, workers
         command = entrypoint.command(spec, run, self.settings)
         metadata = {"communityjob": f"{namespace}/{name}", "run": run, "attempt": str(attempt)}

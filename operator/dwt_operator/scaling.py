@@ -7,11 +7,13 @@ starts, so each key's collector actors have a place to run.
 
 A Secret the operator may not read (403) or that is missing (404) is the job's failure,
 said with what to fix (the RBAC rule, the Secret to create), not an exception kopf would
-retry forever. A RayCluster's worker group is scaled with a JSON *merge* patch of the
-whole ``workerGroupSpecs`` list, guarded by the ``resourceVersion`` it was read at: the
-``kubernetes`` client sends a custom-object patch as a merge patch (version 29, the oldest
-supported, has no way to send another kind), and the API server refuses a JSON-patch list
-sent that way (400).
+retry forever; so are workers it may not scale (403) or that are missing (404, or a
+RayCluster without the worker group) — before, such a job sat without any phase, Event or
+message while kopf retried its handler every minute. A RayCluster's worker group is
+scaled with a JSON *merge* patch of the whole ``workerGroupSpecs`` list, guarded by the
+``resourceVersion`` it was read at: the ``kubernetes`` client sends a custom-object patch
+as a merge patch (version 29, the oldest supported, has no way to send another kind), and
+the API server refuses a JSON-patch list sent that way (400).
 """
 
 from __future__ import annotations
@@ -34,7 +36,12 @@ class KeysSecretError(RuntimeError):
 
 
 class ScalingError(RuntimeError):
-    """The Ray workers to scale are not where the settings say."""
+    """The Ray workers to scale are not where the settings say, or the operator may not
+    scale them; ``reason`` is the Event reason to report it with."""
+
+    def __init__(self, message: str, reason: str = "WorkersNotFound") -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 def count_keys(core_api: Any, namespace: str, secret: str) -> int:
@@ -72,14 +79,44 @@ def desired_workers(keys: int, workers_per_key: int, max_workers: int) -> int:
 def scale_workers(
     apis: dict[str, Any], namespace: str, replicas: int, settings: OperatorSettings
 ) -> None:
-    """Set the Ray workers' replica count (no-op when ``workers_kind`` is ``none``)."""
-    if settings.workers_kind == "deployment":
-        apis["apps"].patch_namespaced_deployment_scale(
-            settings.workers_name, namespace, {"spec": {"replicas": replicas}}
-        )
-    elif settings.workers_kind == "raycluster":
-        _scale_ray_cluster(apis["custom"], namespace, replicas, settings)
+    """Set the Ray workers' replica count (no-op when ``workers_kind`` is ``none``).
+    Raises `ScalingError` when they are missing or the operator may not scale them."""
+    from kubernetes.client.exceptions import ApiException
+
+    try:
+        if settings.workers_kind == "deployment":
+            apis["apps"].patch_namespaced_deployment_scale(
+                settings.workers_name, namespace, {"spec": {"replicas": replicas}}
+            )
+        elif settings.workers_kind == "raycluster":
+            _scale_ray_cluster(apis["custom"], namespace, replicas, settings)
+    except ApiException as exc:
+        if exc.status not in (403, 404):
+            raise
+        raise _workers_error(exc.status, namespace, settings) from None
     log.info("scaled Ray workers in %s to %d", namespace, replicas)
+
+
+def _workers_error(status: int, namespace: str, settings: OperatorSettings) -> ScalingError:
+    name = settings.workers_name
+    if settings.workers_kind == "deployment":
+        kind, group, resource, verbs = "Deployment", "apps", "deployments/scale", "get, patch"
+    else:
+        kind, group, resource, verbs = "RayCluster", "ray.io", "rayclusters", "get, patch"
+    if status == 403:
+        return ScalingError(
+            f"scale {resource} {name} in namespace {namespace}: forbidden for the operator's "
+            f"ServiceAccount; grant {verbs} on {resource} named {name} in {namespace} (a Role "
+            f"rule apiGroups [{group}], resources [{resource}], resourceNames [{name}], "
+            f"verbs [{verbs}])",
+            reason="WorkersForbidden",
+        )
+    return ScalingError(
+        f"{kind} {name} with the Ray workers not found in namespace {namespace}; the operator "
+        f"scales it before each collection (DWT_OPERATOR_WORKERS_KIND={settings.workers_kind}"
+        f", DWT_OPERATOR_WORKERS_NAME={name}): create it there, or set "
+        f"DWT_OPERATOR_WORKERS_KIND=none if nothing should be scaled"
+    )
 
 
 def _scale_ray_cluster(

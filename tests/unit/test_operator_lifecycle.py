@@ -1,126 +1,111 @@
-"""The operator's life cycle with the real kopf, the Kubernetes API emulator and a real Ray
-head: retries, deadline, suspend/resume, deletion, operator restart, schedules.
+"""The operator's life cycle, as deployed: ``python -m dwt_operator`` as the manifests'
+Deployment runs it, under its ServiceAccount and the ClusterRole of manifests/operator/,
+against a real kube-apiserver and a real Ray head: retries, deadline, suspend/resume,
+deletion, operator restart, schedules.
 
-Ray runs a stand-in for ``dwt`` here (a script whose behaviour the community name picks),
-so each case takes seconds; the whole pipeline through the operator is covered by
-test_operator_e2e.py.
+Ray runs a stand-in for ``dwt`` here (a script whose behaviour the community name picks,
+`servers.operator_proc.STAND_IN`), so each case takes seconds; the whole pipeline through
+the operator is covered by test_operator_e2e.py. One operator process serves the module
+(each test has its own namespace; the cluster-wide operator sees them all); the restart
+test stops it and starts a new one; at the end kopf's finalizers are dropped from every
+CommunityJob it saw (being cluster-wide it also picks up what other tests of the session left
+in their namespaces, as a real cluster-wide operator would). Waits are generous: a loaded
+two-core machine runs the API server, etcd, Ray and the operator side by side.
 """
 
 from __future__ import annotations
 
-import sys
-import textwrap
 import time
 from pathlib import Path
 
-import kubernetes
 import pytest
-import yaml
 from ray.job_submission import JobSubmissionClient
 
-from dwt_operator.handlers import build_registry
-from dwt_operator.settings import OperatorSettings
-from kube.fixtures import kopf_registry, kube_api, run_kopf
+from dwt_operator import entrypoint
 from rayhead import ray_head
-
-REPO = Path(__file__).resolve().parents[2]
-CRD = yaml.safe_load((REPO / "manifests" / "crds" / "communityjobs.yaml").read_text())
-JOBS = "discoverweekly.io/v1alpha1/communityjobs"
+from servers.kube import KubeServer
+from servers.operator_proc import (
+    OperatorProcess,
+    cleaned_up,
+    create,
+    create_job,
+    events,
+    fresh_namespace,
+    get_job,
+    install_manifests,
+    job_status,
+    patch_job,
+    secret,
+    worker_deployment,
+    write_stand_in,
+)
 
 pytestmark = pytest.mark.slow
 
-STAND_IN = """\
-#!{python}
-# Stand-in for `dwt`: behaves by community name; counts its runs in a file per run id.
-import json, sys, time
-from pathlib import Path
-args = sys.argv[1:]
-spec = json.loads(args[args.index("--spec-json") + 1])
-run = args[args.index("--run-id") + 1]
-calls = Path("{state}") / run
-calls.write_text(str(int(calls.read_text()) + 1 if calls.exists() else 1))
-community = spec["community"]
-def progress(event):
-    print("DWT_PROGRESS " + json.dumps(event), flush=True)
-progress({{"event": "step", "step": "bonds", "state": "running"}})
-if community == "fail-once" and calls.read_text() == "1":
-    print("Traceback: boom on the first attempt", flush=True)
-    sys.exit(1)
-if community.startswith("slow"):
-    time.sleep(300)
-time.sleep(1)
-progress({{"event": "summary", "status": "succeeded", "counts": {{"bonds": 7}}}})
-"""
+PHASE_TIMEOUT = 120.0
+
+
+class Cluster:
+    def __init__(
+        self, kube: KubeServer, ray: JobSubmissionClient, operator: OperatorProcess, state: Path
+    ) -> None:
+        self.kube, self.ray, self.operator, self.state = kube, ray, operator, state
 
 
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory):
+def cluster(kube_api: KubeServer, tmp_path_factory: pytest.TempPathFactory):
     tmp = tmp_path_factory.mktemp("operator")
-    state = tmp / "calls"
-    state.mkdir()
-    stand_in = tmp / "dwt"
-    stand_in.write_text(textwrap.dedent(STAND_IN.format(python=sys.executable, state=state)))
-    stand_in.chmod(0o755)
-    with ray_head() as head, kube_api(crds=[CRD], tmp_dir=tmp) as api:
-        client = api.client()
-        kube = {
-            "core": kubernetes.client.CoreV1Api(client),
-            "apps": kubernetes.client.AppsV1Api(client),
-            "custom": None,
-        }
-        settings = OperatorSettings(
+    stand_in, state = write_stand_in(tmp)
+    install = install_manifests(kube_api)
+    with (
+        ray_head() as head,
+        OperatorProcess(
+            kube_api,
+            install,
+            tmp / "operator",
             ray_address=head,
-            dwt_command=str(stand_in),
+            dwt_command=stand_in,
             poll_interval=0.5,
             retry_backoff=0.5,
-            workers_kind="none",
-        )
-
-        def operator():
-            registry = build_registry(settings, kube=lambda: kube, registry=kopf_registry(api))
-            return run_kopf(api, registry, wait_for=[JOBS])
-
-        yield type(
-            "Cluster",
-            (),
-            {
-                "api": api,
-                "ray": JobSubmissionClient(head),
-                "operator": staticmethod(operator),
-                "state": state,
-            },
-        )
+        ) as operator,
+    ):
+        yield Cluster(kube_api, JobSubmissionClient(head), operator, state)
 
 
-def _apply(api, name, **spec):
-    api.create(
-        JOBS,
-        {
-            "apiVersion": "discoverweekly.io/v1alpha1",
-            "kind": "CommunityJob",
-            "metadata": {"name": name, "namespace": "default"},
-            "spec": {"steps": ["bonds"], **spec},
-        },
-        "default",
+@pytest.fixture
+def ns(cluster: Cluster):
+    """A fresh namespace; its CommunityJobs are deleted afterwards (the operator stops
+    their Ray jobs and releases its finalizer)."""
+    namespace = fresh_namespace(cluster.kube, "lc")
+    with cleaned_up(cluster.kube, namespace):
+        yield namespace
+
+
+def _apply(cluster: Cluster, ns: str, name: str, **spec) -> None:
+    create_job(cluster.kube, ns, name, **{"steps": ["bonds"], **spec})
+
+
+def _status(cluster: Cluster, ns: str, name: str) -> dict:
+    return job_status(cluster.kube, ns, name)
+
+
+def _wait_phase(
+    cluster: Cluster, ns: str, name: str, *phases: str, timeout: float = PHASE_TIMEOUT
+) -> dict:
+    return cluster.operator.wait_for(
+        lambda: (status := _status(cluster, ns, name)).get("phase") in phases and status,
+        timeout,
+        f"{ns}/{name} to reach {phases}",
     )
 
 
-def _status(api, name):
-    cr = api.get(JOBS, "default", name)
-    return (cr or {}).get("status") or {}
+def _ray_job(ns: str, name: str, trigger: str = "g1", attempt: int = 0) -> str:
+    return entrypoint.submission_id(entrypoint.run_id(ns, name, trigger), attempt)
 
 
-def _wait_phase(api, name, *phases, timeout=60):
-    return api.wait_for(
-        lambda: _status(api, name).get("phase") in phases and _status(api, name),
-        timeout=timeout,
-        message=f"{name} to reach {phases}",
-    )
-
-
-def _ray_state(cluster, job_id, *states, timeout=60):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
+def _ray_state(cluster: Cluster, job_id: str, *states: str, timeout: float = 60) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
         state = cluster.ray.get_job_status(job_id).value
         if state in states:
             return state
@@ -128,100 +113,158 @@ def _ray_state(cluster, job_id, *states, timeout=60):
     raise AssertionError(f"Ray job {job_id} never reached {states}")
 
 
-def _reasons(api):
-    return [e.get("reason") for e in api.list("v1/events", "default")]
+def _reasons(cluster: Cluster, ns: str) -> list[str]:
+    return [e.get("reason") for e in events(cluster.kube, ns)]
 
 
-def test_a_failed_run_is_retried_and_succeeds(cluster):
-    with cluster.operator():
-        _apply(cluster.api, "retry", community="fail-once", backoffLimit=2)
-        status = _wait_phase(cluster.api, "retry", "Succeeded", "Failed")
+def test_a_collect_job_counts_keys_and_scales_workers_under_the_cluster_role(cluster, ns):
+    # The manifests' Deployment: workers are the Deployment dwt-ray-worker in the job's
+    # namespace; the ClusterRole lets the operator read any Secret and scale Deployments.
+    assert cluster.operator.env["DWT_OPERATOR_WORKERS_NAME"] == "dwt-ray-worker"
+    create(
+        cluster.kube,
+        f"/api/v1/namespaces/{ns}/secrets",
+        secret(ns, "team-keys", ["k1", "k2", "k3"]),
+    )
+    create(cluster.kube, f"/apis/apps/v1/namespaces/{ns}/deployments", worker_deployment(ns))
+    create_job(
+        cluster.kube,
+        ns,
+        "collect",
+        community="quick",
+        steps=["collect"],
+        collection={"apiKeysSecret": "team-keys", "workersPerKey": 2, "maxWorkers": 5},
+    )
+    status = _wait_phase(cluster, ns, "collect", "Succeeded", "Failed")
+    assert status["phase"] == "Succeeded", status.get("message")
+    assert status["keys"] == 3 and status["workers"] == 5  # 3 keys × 2, capped at 5
+    _, workers = cluster.kube.request(
+        "GET", f"/apis/apps/v1/namespaces/{ns}/deployments/dwt-ray-worker"
+    )
+    assert workers["spec"]["replicas"] == 5
+
+
+def test_a_missing_key_secret_fails_the_job_saying_what_to_create(cluster, ns):
+    _apply(cluster, ns, "nokeys", community="quick", steps=["collect"])
+    status = _wait_phase(cluster, ns, "nokeys", "Failed", "Succeeded", "Running")
+    assert status["phase"] == "Failed" and "rayJobId" not in status
+    assert f"Secret x-api-keys with the API keys not found in namespace {ns}" in status["message"]
+    assert f"kubectl create secret generic x-api-keys -n {ns}" in status["message"]
+    assert "NoApiKeys" in _reasons(cluster, ns)
+
+
+def test_a_collect_job_without_the_worker_deployment_fails_saying_what_to_create(cluster, ns):
+    # The API server's 404 on deployments/scale: a Failed job with the fix, not a handler
+    # kopf retries every minute while the job shows no phase, Event or message.
+    create(cluster.kube, f"/api/v1/namespaces/{ns}/secrets", secret(ns, "x-api-keys", ["k"]))
+    _apply(cluster, ns, "noworkers", community="quick", steps=["collect"])
+    status = _wait_phase(cluster, ns, "noworkers", "Failed", "Succeeded", "Running")
+    assert status["phase"] == "Failed" and "rayJobId" not in status
+    message = status["message"]
+    assert f"Deployment dwt-ray-worker with the Ray workers not found in namespace {ns}" in message
+    assert "DWT_OPERATOR_WORKERS_KIND=none" in message
+    assert status["conditions"][0]["reason"] == "WorkersNotFound"
+    warnings = [e for e in events(cluster.kube, ns, "noworkers") if e["type"] == "Warning"]
+    assert [e["reason"] for e in warnings] == ["WorkersNotFound"]
+
+
+def test_a_failed_run_is_retried_and_succeeds(cluster, ns):
+    _apply(cluster, ns, "retry", community="fail-once", backoffLimit=2)
+    status = _wait_phase(cluster, ns, "retry", "Succeeded", "Failed")
     assert status["phase"] == "Succeeded" and status["attempt"] == 1
     assert status["counts"] == {"bonds": 7}
-    assert cluster.ray.get_job_status("dwt-default-retry-g1-a0").value == "FAILED"
-    assert "Retrying" in _reasons(cluster.api)
+    assert status["rayJobId"] == _ray_job(ns, "retry", attempt=1)
+    assert cluster.ray.get_job_status(_ray_job(ns, "retry")).value == "FAILED"
+    assert "Retrying" in _reasons(cluster, ns)
 
 
-def test_a_run_past_its_deadline_is_stopped(cluster):
-    with cluster.operator():
-        _apply(cluster.api, "deadline", community="slow-a", activeDeadlineSeconds=3)
-        status = _wait_phase(cluster.api, "deadline", "Failed", "Succeeded", timeout=60)
+def test_a_run_past_its_deadline_is_stopped(cluster, ns):
+    _apply(cluster, ns, "deadline", community="slow-a", activeDeadlineSeconds=3)
+    status = _wait_phase(cluster, ns, "deadline", "Failed", "Succeeded")
     assert status["phase"] == "Failed" and "deadline" in status["message"]
-    _ray_state(cluster, "dwt-default-deadline-g1-a0", "STOPPED")
+    _ray_state(cluster, _ray_job(ns, "deadline"), "STOPPED")
+    assert "DeadlineExceeded" in _reasons(cluster, ns)
 
 
-def test_suspend_stops_the_job_and_resume_starts_again(cluster):
-    with cluster.operator():
-        _apply(cluster.api, "pause", community="slow-b")
-        _wait_phase(cluster.api, "pause", "Running")
-        cluster.api.patch(JOBS, "default", "pause", {"spec": {"suspend": True}})
-        _wait_phase(cluster.api, "pause", "Suspended")
-        _ray_state(cluster, "dwt-default-pause-g1-a0", "STOPPED")
-        cluster.api.patch(JOBS, "default", "pause", {"spec": {"suspend": False}})
-        status = _wait_phase(cluster.api, "pause", "Pending", "Running")
-    assert status["rayJobId"] == "dwt-default-pause-g3-a0"
+def test_suspend_stops_the_job_and_resume_starts_again(cluster, ns):
+    _apply(cluster, ns, "pause", community="slow-b")
+    _wait_phase(cluster, ns, "pause", "Running")
+    patch_job(cluster.kube, ns, "pause", {"spec": {"suspend": True}})
+    _wait_phase(cluster, ns, "pause", "Suspended")
+    _ray_state(cluster, _ray_job(ns, "pause"), "STOPPED")
+    patch_job(cluster.kube, ns, "pause", {"spec": {"suspend": False}})
+    status = _wait_phase(cluster, ns, "pause", "Pending", "Running")
+    assert status["rayJobId"] == _ray_job(ns, "pause", "g3")
 
 
-def test_deleting_the_job_stops_the_ray_job(cluster):
-    with cluster.operator():
-        _apply(cluster.api, "gone", community="slow-c")
-        _wait_phase(cluster.api, "gone", "Running")
-        cluster.api.delete(JOBS, "default", "gone")
-        cluster.api.wait_for(
-            lambda: cluster.api.get(JOBS, "default", "gone") is None,
-            timeout=30,
-            message="the CR to go",
-        )
-    _ray_state(cluster, "dwt-default-gone-g1-a0", "STOPPED")
+def test_deleting_the_job_stops_the_ray_job(cluster, ns):
+    _apply(cluster, ns, "gone", community="slow-c")
+    _wait_phase(cluster, ns, "gone", "Running")
+    assert get_job(cluster.kube, ns, "gone")["metadata"]["finalizers"]  # kopf's, held
+    cluster.kube.request(
+        "DELETE", f"/apis/discoverweekly.io/v1alpha1/namespaces/{ns}/communityjobs/gone"
+    )
+    cluster.operator.wait_for(lambda: get_job(cluster.kube, ns, "gone") is None, 60, "the CR to go")
+    _ray_state(cluster, _ray_job(ns, "gone"), "STOPPED")
 
 
-def test_an_operator_restart_never_submits_twice(cluster):
-    with cluster.operator():
-        _apply(cluster.api, "restart", community="quick")
-        _wait_phase(cluster.api, "restart", "Pending", "Running")
-    # The operator is gone while the job runs; a new one picks the CR up.
-    with cluster.operator():
-        status = _wait_phase(cluster.api, "restart", "Succeeded", "Failed")
-    assert status["phase"] == "Succeeded"
-    assert (cluster.state / "dwt-default-restart-g1").read_text() == "1"
+def test_an_operator_restart_never_submits_twice(cluster, ns):
+    _apply(cluster, ns, "restart", community="nap")
+    _wait_phase(cluster, ns, "restart", "Pending", "Running")
+    # The operator is gone (SIGTERM, as a rollout does) while the job runs and finishes; a
+    # new process, with a new token, picks the CR up from its status.
+    cluster.operator.stop()
+    try:
+        _ray_state(cluster, _ray_job(ns, "restart"), "SUCCEEDED")
+        assert _status(cluster, ns, "restart")["phase"] in ("Pending", "Running")
+    finally:
+        cluster.operator.start()
+    status = _wait_phase(cluster, ns, "restart", "Succeeded", "Failed")
+    assert status["phase"] == "Succeeded" and status["counts"] == {"bonds": 7}
+    assert (cluster.state / entrypoint.run_id(ns, "restart", "g1")).read_text() == "1"
     ids = [
         j.submission_id
         for j in cluster.ray.list_jobs()
-        if (j.submission_id or "").startswith("dwt-default-restart")
+        if (j.submission_id or "").startswith(f"dwt-{ns}-restart")
     ]
-    assert ids == ["dwt-default-restart-g1-a0"]
+    assert ids == [_ray_job(ns, "restart")]
 
 
-def test_schedules_fire_and_obey_their_concurrency_policy(cluster):
+@pytest.mark.timeout(420)
+def test_schedules_fire_and_obey_their_concurrency_policy(cluster, ns):
     # Every minute; the first run sleeps, so the second firing meets it still running.
     # Forbid and Replace run side by side (a firing is up to a minute away).
-    api = cluster.api
     policies = {"every-f": "Forbid", "every-r": "Replace"}
-    with cluster.operator():
-        for name, policy in policies.items():
-            _apply(
-                api, name, community="slow-sched", schedule="* * * * *", concurrencyPolicy=policy
-            )
-        first = {
-            name: api.wait_for(
-                lambda n=name: _status(api, n).get("rayJobId"),
-                timeout=75,
-                message="the first scheduled run",
-            )
-            for name in policies
-        }
-        fired = {name: _status(api, name)["lastScheduleTime"] for name in policies}
-        for name in policies:
-            api.wait_for(
-                lambda n=name: _status(api, n).get("lastScheduleTime") != fired[n],
-                timeout=75,
-                message="the second firing",
-            )
-        time.sleep(1.5)
-        second = {name: _status(api, name) for name in policies}
-        for name in policies:
-            api.patch(JOBS, "default", name, {"spec": {"suspend": True}})
-            _wait_phase(api, name, "Suspended")
-    assert second["every-f"]["rayJobId"] == first["every-f"] and "Skipped" in _reasons(api)
+    for name, policy in policies.items():
+        _apply(
+            cluster,
+            ns,
+            name,
+            community="slow-sched",
+            schedule="* * * * *",
+            concurrencyPolicy=policy,
+        )
+    first = {
+        name: cluster.operator.wait_for(
+            lambda n=name: _status(cluster, ns, n).get("rayJobId"),
+            90,
+            "the first scheduled run",
+        )
+        for name in policies
+    }
+    fired = {name: _status(cluster, ns, name)["lastScheduleTime"] for name in policies}
+    for name in policies:
+        cluster.operator.wait_for(
+            lambda n=name: _status(cluster, ns, n).get("lastScheduleTime") != fired[n],
+            90,
+            "the second firing",
+        )
+    time.sleep(1.5)
+    second = {name: _status(cluster, ns, name) for name in policies}
+    for name in policies:
+        patch_job(cluster.kube, ns, name, {"spec": {"suspend": True}})
+        _wait_phase(cluster, ns, name, "Suspended")
+    assert second["every-f"]["rayJobId"] == first["every-f"]
+    assert "Skipped" in _reasons(cluster, ns)
     assert second["every-r"]["rayJobId"] != first["every-r"]
     _ray_state(cluster, first["every-r"], "STOPPED")
