@@ -5,12 +5,11 @@ logs, a hardened login (CSRF token, throttling, an OIDC proxy's header, the prob
 
 from __future__ import annotations
 
-import base64
-import logging
 import os
 import subprocess
 import sys
 import time
+import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -25,15 +24,12 @@ from dwt.collect.keys import KeySource
 from dwt.collect.step import CollectConfig
 from dwt.generate import generate_community
 from dwt.store import Coll, Store
-from dwt.xapi.client import key_fingerprint
 from dwt.xapi.emulator import EmulatorConfig, EmulatorServer
 from dwt_dashboard import data
 from dwt_dashboard.app import create_app
 from dwt_dashboard.auth import LoginThrottle, SessionStore, UserDirectory, install, user_line
-from dwt_dashboard.keys import SecretKeyStore
 from dwt_dashboard.kube_launcher import KubeLauncher
 from dwt_dashboard.launcher import DailySchedule, LocalLauncher
-from kube.fixtures import kube_api
 
 pytestmark = pytest.mark.both_stores  # the embedded store and MongoDB (FerretDB)
 
@@ -132,64 +128,8 @@ def test_local_schedule_is_saved_shown_and_fires_at_the_hour_in_its_zone(
     launcher.threads[late].join(60)  # done before the store closes
 
 
-def test_cluster_schedule_is_one_community_job_the_crd_accepts(store, tmp_path):
-    clock = Clock(NOW)
-    with kube_api(crds=[CRD], tmp_dir=tmp_path) as api:
-        custom = kubernetes.client.CustomObjectsApi(api.client())
-        launcher = KubeLauncher(custom, "default", store, keys_secret="x-api-keys", clock=clock)
-        handlers = create_app(store, launcher, _users(), clock=clock).handlers
-        assert launcher.schedule("demo") is None
-        created = handlers.set_schedule("ann", "demo", 7, "Europe/Paris")
-        assert created.startswith("Created CommunityJob demo-daily: daily at 07:00 Europe/Paris")
-        updated = handlers.set_schedule("ann", "demo", 21, "America/New_York")
-        assert updated.startswith("Updated CommunityJob demo-daily: daily at 21:00")
-        (job,) = api.list(JOBS, "default")
-        assert job["metadata"]["name"] == "demo-daily"
-        assert job["spec"]["schedule"] == "0 21 * * *"
-        assert job["spec"]["timeZone"] == "America/New_York"
-        assert job["spec"]["collection"]["apiKeysSecret"] == "x-api-keys"
-        assert launcher.schedule("demo") == DailySchedule(21, "America/New_York")
-
-        # The Jobs page follows CommunityJobs as the operator reports them.
-        run_id = launcher.run("demo", {"steps": ["bonds", "cluster", "content"]})
-        name = run_id.removeprefix("dwt-default-").removesuffix("-g1")
-        api.patch(
-            JOBS,
-            "default",
-            name,
-            {"status": {"phase": "Failed", "runId": run_id, "message": "boom\nlast line"}},
-            subresource="status",
-        )
-        jobs = {j["name"]: j for j in launcher.jobs("demo")}
-        assert jobs[name]["phase"] == "Failed" and jobs["demo-daily"]["schedule"] == "0 21 * * *"
-        assert launcher.log_tail("demo", run_id) == ["boom", "last line"]
-        page = str(handlers.page("ann", "/jobs", "demo"))
-        assert "demo-daily" in page and "0 21 * * * America/New_York" in page
-
-
-def test_keys_in_a_kubernetes_secret(store, x_api, tmp_path, caplog):
-    caplog.set_level(logging.DEBUG)  # not even debug logging may carry a key
-    with kube_api(tmp_dir=tmp_path) as api:
-        core = kubernetes.client.CoreV1Api(api.client())
-        keys = SecretKeyStore(core, "default", "x-api-keys", x_api)
-        handlers = create_app(store, LocalLauncher(store), _users(), keys=keys).handlers
-        assert "does not exist" in handlers.add_key("ann", GOOD)
-        assert "does not exist" in str(handlers.page("ann", "/keys", "demo"))
-        assert "Not deleted" in handlers.delete_key("ann", key_fingerprint(GOOD))
-        core.create_namespaced_secret("default", {"metadata": {"name": "x-api-keys"}})
-        assert handlers.add_key("ann", BAD).startswith("Not added: X refused this key")
-        assert handlers.add_key("ann", GOOD).startswith(f"Added {key_fingerprint(GOOD)}")
-        secret = api.get("v1/secrets", "default", "x-api-keys")
-        (entry,) = secret["data"].items()
-        assert entry[0].startswith("key-") and GOOD not in entry[0]
-        assert base64.b64decode(entry[1]).decode() == GOOD
-        assert key_fingerprint(GOOD) in str(handlers.page("ann", "/keys", "demo"))
-        assert GOOD not in str(handlers.page("ann", "/keys", "demo"))
-        assert handlers.delete_key("ann", key_fingerprint(GOOD)).startswith("Deleted")
-        assert not api.get("v1/secrets", "default", "x-api-keys").get("data")
-    encoded = base64.b64encode(GOOD.encode()).decode()
-    logged = "\n".join(r.getMessage() for r in caplog.records)
-    assert logged and GOOD not in logged and encoded not in logged
+# The cluster schedule and the Secret-backed key store run on a real kube-apiserver under
+# the chart's dashboard account: tests/unit/test_dashboard_kube.py, test_dashboard_keys.py.
 
 
 def test_members_are_looked_up_on_x(store, dataset, x_api):
@@ -261,44 +201,47 @@ def test_an_oidc_proxys_header_names_the_user(store):
     assert direct.get("/_dash-layout", headers=forwarded).status_code == 403
 
 
-def test_dashboard_serves_in_cluster_mode(tmp_path, store_url):
+def test_dashboard_serves_in_cluster_mode(tmp_path, store_url, kube_api):
+    """``python -m dwt_dashboard --kube`` against the real API server (its kubeconfig)."""
     users = tmp_path / "users"
     users.write_text(user_line("ann", "right", ["demo"], iterations=1000) + "\n")
-    with kube_api(crds=[CRD], tmp_dir=tmp_path) as api:
-        env = api.env({k: v for k, v in os.environ.items() if not k.startswith("DWT_")})
-        env.update(DWT_STORE_URL=store_url, DWT_DASHBOARD_SECRET_KEY="s" * 32)
-        args = [sys.executable, "-m", "dwt_dashboard", "--users", str(users), "--port", "0"]
-        wrong = subprocess.run(
-            [*args, "--kube", "--keys-file", "k"], env=env, capture_output=True, text=True
+    namespace = f"dash-{uuid.uuid4().hex[:8]}"
+    kube_api.ensure_namespace(namespace)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DWT_")}
+    env.update(KUBECONFIG=str(kube_api.kubeconfig))
+    env.update(DWT_STORE_URL=store_url, DWT_DASHBOARD_SECRET_KEY="s" * 32)
+    args = [sys.executable, "-m", "dwt_dashboard", "--users", str(users), "--port", "0"]
+    wrong = subprocess.run(
+        [*args, "--kube", "--keys-file", "k"], env=env, capture_output=True, text=True
+    )
+    assert wrong.returncode != 0 and "with --kube give --keys-secret" in wrong.stderr
+    proc = subprocess.Popen(
+        [*args, "--kube", "--namespace", namespace, "--keys-secret", "x-api-keys"],
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        url = None
+        deadline = time.monotonic() + 60
+        while url is None and time.monotonic() < deadline:
+            line = proc.stderr.readline()
+            if "serving http://" in line:
+                url = line.split("serving ")[1].strip()
+        assert url, "the dashboard did not start"
+        assert requests.get(url + "healthz", timeout=10).text == "ok\n"
+        session = requests.Session()
+        form = session.get(url + "login", timeout=10).text
+        token = form.split('name="csrf_token" value="')[1].split('"')[0]
+        done = session.post(
+            url + "login",
+            data={"username": "ann", "password": "right", "csrf_token": token},
+            timeout=30,
         )
-        assert wrong.returncode != 0 and "with --kube give --keys-secret" in wrong.stderr
-        proc = subprocess.Popen(
-            [*args, "--kube", "--namespace", "default", "--keys-secret", "x-api-keys"],
-            env=env,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        try:
-            url = None
-            deadline = time.monotonic() + 60
-            while url is None and time.monotonic() < deadline:
-                line = proc.stderr.readline()
-                if "serving http://" in line:
-                    url = line.split("serving ")[1].strip()
-            assert url, "the dashboard did not start"
-            assert requests.get(url + "healthz", timeout=10).text == "ok\n"
-            session = requests.Session()
-            form = session.get(url + "login", timeout=10).text
-            token = form.split('name="csrf_token" value="')[1].split('"')[0]
-            done = session.post(
-                url + "login",
-                data={"username": "ann", "password": "right", "csrf_token": token},
-                timeout=30,
-            )
-            assert done.status_code == 200 and done.url == url  # redirected home
-        finally:
-            proc.terminate()
-            proc.wait(10)
+        assert done.status_code == 200 and done.url == url  # redirected home
+    finally:
+        proc.terminate()
+        proc.wait(10)
 
 
 def test_an_unreachable_cluster_is_said_not_hidden(store):
