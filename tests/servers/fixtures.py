@@ -6,8 +6,6 @@ each test should use its own database name (and drop it).
 should use its own namespaces and object names (namespaces never finish deleting here).
 
 Both FAIL (not skip) when the binaries are missing: `make test` builds them (`make servers`).
-Not to be confused with ``kube.fixtures.kube_api``, the context manager that serves tests/kube's
-emulator; a test module that imports that name calls it, it does not request this fixture.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """CommunityJobSpec (the check the dashboard makes before it creates a CommunityJob, and the
 operator's reading of one) and the CRD generated from it agree, as the REAL kube-apiserver
 (`kube_api`, tests/servers/) applies the CRD: Go's regular expressions, its numbers, its
-defaulting. The API emulator (tests/kube/) matches patterns with Python's `re`, so it could
-not see where the two differ.
+defaulting. The API emulator the tests once used matched patterns with Python's `re`, so it
+could not see where the two differ.
 
 - What the model accepts, the server accepts (sent as the dashboard sends it: the model's
   own JSON), and the defaults the server fills in are the model's.
