@@ -90,19 +90,17 @@ def recorded_dir() -> Path:
 
 @pytest.fixture(scope="session")
 def ray_local() -> Iterator[None]:
-    """One small local Ray runtime for the whole session (loopback, no dashboard)."""
+    """One small local Ray runtime for the whole session, started as `dwt run --ray` starts
+    it: loopback only, token auth on (a session token, so nothing is written to ~/.ray),
+    no dashboard."""
+    import secrets
+
     import ray
 
-    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
-    os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+    from dwt.pipeline.ray_runtime import ensure_ray
+
+    os.environ.setdefault("RAY_AUTH_TOKEN", secrets.token_hex(32))
     if not ray.is_initialized():
-        ray.init(
-            address="local",
-            num_cpus=2,
-            include_dashboard=False,
-            _node_ip_address="127.0.0.1",
-            object_store_memory=200 * 1024 * 1024,
-            log_to_driver=False,
-        )
+        ensure_ray(num_cpus=2, object_store_memory=200 * 1024 * 1024, log_to_driver=False)
     yield
     ray.shutdown()

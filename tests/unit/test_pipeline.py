@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from dwt.pipeline.progress import Progress, parse_progress_line
-from dwt.pipeline.runner import RunFailed, run_pipeline
+from dwt.pipeline.runner import RunFailed, RunRefused, run_pipeline
 from dwt.pipeline.spec import RunSpec
 from dwt.samples import load_sample
 from dwt.store import Coll, Store
@@ -145,12 +145,22 @@ def test_unknown_candidates_are_refused_without_partial_writes(sample: Store):
 
 
 def test_empty_community(store: Store):
+    # Unknown communities are refused (issue 14); one whose members all left runs empty
+    # only when asked to.
+    with pytest.raises(RunRefused, match="no community 'nobody'"):
+        run_pipeline(store, RunSpec(community="nobody", steps=INSIGHTS), now=NOW, run_id="e")
+    store.add_members("nobody", [{"id": "1", "username": "gone"}])
+    store.remove_members("nobody", ["1"])
+    with pytest.raises(RunRefused, match="has no members"):
+        run_pipeline(store, RunSpec(community="nobody", steps=INSIGHTS), now=NOW, run_id="e")
+    assert store[Coll.RUNS].count_documents({}) == 0
     result = run_pipeline(
         store,
         RunSpec(community="nobody", steps=INSIGHTS),
         now=NOW,
         progress=Progress(store, "e", stream=None),
         run_id="e",
+        allow_empty=True,
     )
     assert result.counts == {
         "candidates": 0,

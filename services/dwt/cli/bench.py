@@ -34,12 +34,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     insights.add_argument("--seeds", type=int, default=3, help="generated communities scored")
     insights.add_argument("--no-ray", action="store_true", help="skip the Ray-sharded bonds")
     insights.add_argument("--json", action="store_true", help="end with one JSON line")
+    faults = which.add_parser(
+        "faults",
+        help="collection under injected API faults and bad command-line inputs: data lost "
+        "and tracebacks shown (goal: 0 and 0)",
+    )
+    faults.add_argument("--json", action="store_true", help="end with one JSON line")
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     if args.bench == "insights":
         return run_insights(args)
+    if args.bench == "faults":
+        return run_faults(args)
     from dwt.bench.collect import run_bench, summary
 
     keys = [int(k) for k in args.keys.split(",") if k.strip()]
@@ -75,6 +83,15 @@ def run_insights(args: argparse.Namespace) -> int:
     result = run_bench(
         config, echo=lambda line: print(line, file=sys.stderr if args.json else sys.stdout)
     )
+    if args.json:
+        print(json.dumps(result))
+    return 0
+
+
+def run_faults(args: argparse.Namespace) -> int:
+    from dwt.bench.faults import run_bench
+
+    result = run_bench(echo=lambda line: print(line, file=sys.stderr if args.json else sys.stdout))
     if args.json:
         print(json.dumps(result))
     return 0

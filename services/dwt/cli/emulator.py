@@ -58,7 +58,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     faults.add_argument(
         "--fail-rate", type=float, default=0.0, help="share of requests answered 503 (0-1)"
     )
-    faults.add_argument("--fail-seed", type=int, default=0, help="seed of the failure draws")
+    faults.add_argument(
+        "--garble-rate",
+        type=float,
+        default=0.0,
+        help="share of 200 answers whose body is cut short or garbled (0-1)",
+    )
+    faults.add_argument(
+        "--throttle-rate",
+        type=float,
+        default=0.0,
+        help="share of requests answered 429 without rate-limit headers (0-1)",
+    )
+    faults.add_argument("--fail-seed", type=int, default=0, help="seed of the fault draws")
     faults.add_argument("--latency-ms", type=float, default=0.0, help="added to every request")
     shift = parser.add_mutually_exclusive_group()
     shift.add_argument(
@@ -114,6 +126,8 @@ def build_config(args: argparse.Namespace, settings: Settings) -> EmulatorConfig
             fail_seed=args.fail_seed,
             latency_ms=args.latency_ms,
             shift_to_now=args.shift_to_now,
+            garble_rate=args.garble_rate,
+            throttle_rate=args.throttle_rate,
         )
     except EmulatorConfigError as exc:
         raise UsageError(str(exc)) from exc
@@ -121,6 +135,8 @@ def build_config(args: argparse.Namespace, settings: Settings) -> EmulatorConfig
 
 def build_server(args: argparse.Namespace, settings: Settings) -> EmulatorServer:
     """Load the dataset and bind the server (not serving yet)."""
+    if not 0 <= args.port <= 65535:
+        raise UsageError(f"--port must be within 0-65535 (0 picks a free one), got {args.port}")
     config = build_config(args, settings)
     try:
         dataset = Dataset.load(args.dataset)
@@ -135,7 +151,7 @@ def build_server(args: argparse.Namespace, settings: Settings) -> EmulatorServer
 def run(args: argparse.Namespace, settings: Settings) -> int:
     try:
         server = build_server(args, settings)
-    except (UsageError, OSError) as exc:
+    except (UsageError, OSError, OverflowError) as exc:
         print(f"dwt emulator: {exc}", file=sys.stderr)
         return 2
     index = server.emulator.index

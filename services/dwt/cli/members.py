@@ -9,6 +9,7 @@ import sys
 from dwt.collect.keys import KeySource, NoKeysError
 from dwt.collect.lookup import USERNAME, add_members_by_username
 from dwt.config import Settings
+from dwt.pipeline.runner import community_known, unknown_community
 from dwt.pipeline.spec import COMMUNITY_PATTERN
 from dwt.store import Store
 from dwt.xapi.errors import XApiError
@@ -33,6 +34,10 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         print(f"dwt members: community must match {COMMUNITY_PATTERN}", file=sys.stderr)
         return 2
     store = Store.open(settings.store_url_value)
+    if args.action != "add" and not community_known(store, args.community):
+        # Adding members creates a community; listing or removing cannot.
+        print(f"dwt members: {unknown_community(store, args.community)}", file=sys.stderr)
+        return 2
     if args.action == "list":
         for row in store.members(args.community).to_pylist():
             core = " (core)" if row["core"] else ""

@@ -20,7 +20,15 @@ from dwt.collect.step import CollectConfig, collect
 from dwt.config import Settings
 from dwt.pipeline.insights import default_shards
 from dwt.pipeline.progress import Progress
-from dwt.pipeline.runner import RunFailed, new_run_id, run_pipeline
+from dwt.pipeline.runner import (
+    RunFailed,
+    RunRefused,
+    community_known,
+    new_run_id,
+    run_pipeline,
+    unknown_community,
+    window_end_problem,
+)
 from dwt.pipeline.spec import STEP_ORDER, CommunityJobSpec, RunSpec, Step
 from dwt.store import Store
 
@@ -32,23 +40,40 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Run any subset of the steps "
         + ", ".join(STEP_ORDER)
         + ". The spec comes from --spec (a CommunityJob or a bare spec, YAML or JSON), "
-        "--spec-json, or the flags; flags override the spec.",
+        "--spec-json, or the flags; flags override the spec. Refused (exit 2, nothing "
+        "changed): an unknown community, a window before 2006 or in the future, and — "
+        "unless --allow-empty — a window in which no member tweeted.",
     )
     parser.add_argument("--community", help="community name (overrides the spec's)")
     parser.add_argument("--steps", help="comma-separated steps (default: all)")
     parser.add_argument("--spec", type=Path, help="CommunityJob or spec file (YAML or JSON)")
     parser.add_argument("--spec-json", help="the spec as JSON (what the operator passes)")
-    parser.add_argument("--window-days", type=int)
+    parser.add_argument("--window-days", type=int, help="days the window spans (1-30; default 7)")
     parser.add_argument("--weights", help="e.g. reply=50,quote=5")
     parser.add_argument("--run-id", help="run id (a retried run reuses it); default: new")
-    parser.add_argument("--now", type=datetime.fromisoformat, help="end of the window (ISO)")
+    parser.add_argument(
+        "--now",
+        type=_window_end,
+        help="end of the window (ISO time, UTC unless it has an offset; default: now); "
+        "not before 2006 (X's birth), not in the future",
+    )
+    parser.add_argument(
+        "--allow-empty",
+        action="store_true",
+        help="run the insight steps even when no member tweeted in the window (their "
+        "results are then replaced with nothing); refused otherwise",
+    )
     parser.add_argument(
         "--ray",
         action=argparse.BooleanOptionalAction,
         default=None,
         help="fan work out on Ray (default: when a Ray address is configured)",
     )
-    parser.add_argument("--shards", type=int, help="author shards for bonds (default: auto)")
+    parser.add_argument(
+        "--shards",
+        type=_shards,
+        help=f"author shards for bonds, 1-{MAX_SHARDS} (default: auto)",
+    )
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     parser.add_argument(
         "--progress",
@@ -58,17 +83,63 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=run)
 
 
+#: More shards than this only adds Ray overhead (a shard is a task over a share of authors).
+MAX_SHARDS = 1024
+
+
+def _shards(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if not 1 <= value <= MAX_SHARDS:
+        raise argparse.ArgumentTypeError(f"must be within 1-{MAX_SHARDS}, got {value}")
+    return value
+
+
+def _window_end(text: str) -> datetime:
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"not an ISO time: {text!r} (e.g. 2026-11-28 or 2026-11-28T06:00:00+00:00)"
+        ) from None
+    value = value if value.tzinfo else value.replace(tzinfo=UTC)
+    problem = window_end_problem(value)
+    if problem is not None:
+        raise argparse.ArgumentTypeError(problem)
+    return value
+
+
+class SpecError(ValueError):
+    """The spec cannot be read; the message says why."""
+
+
+def _parse_spec(text: str, what: str, parse: Any) -> Any:
+    try:
+        return parse(text)
+    except RecursionError:
+        raise SpecError(f"{what} is nested too deeply to be a spec") from None
+
+
 def build_spec(args: argparse.Namespace) -> RunSpec:
     """Merge spec file / JSON and flags into a validated RunSpec (clear error otherwise)."""
-    raw: dict[str, Any] = {}
+    raw: Any = {}
     if args.spec is not None:
-        loaded = yaml.safe_load(args.spec.read_text())
+        loaded = _parse_spec(args.spec.read_text(), str(args.spec), yaml.safe_load)
         raw = (
             loaded.get("spec", loaded) if isinstance(loaded, dict) and "kind" in loaded else loaded
         )
     if args.spec_json:
-        raw = json.loads(args.spec_json)
-    raw = dict(raw or {})
+        raw = _parse_spec(args.spec_json, "--spec-json", json.loads)
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise SpecError(
+            f"the spec must be a mapping of fields (community, steps, …), "
+            f"not a {type(raw).__name__}"
+        )
+    raw = dict(raw)
     if args.community:
         raw["community"] = args.community
     if args.steps:
@@ -85,10 +156,22 @@ def build_spec(args: argparse.Namespace) -> RunSpec:
     return CommunityJobSpec.model_validate(raw).run_spec()
 
 
+def _problems(exc: ValidationError) -> str:
+    """Pydantic's errors on one line each: ``windowDays: Input should be …``."""
+    lines = [
+        f"{'.'.join(str(part) for part in error['loc']) or 'spec'}: {error['msg']}"
+        for error in exc.errors(include_url=False)
+    ]
+    return "; ".join(lines)
+
+
 def run(args: argparse.Namespace, settings: Settings) -> int:
     try:
         spec = build_spec(args)
-    except (ValidationError, ValueError, OSError, yaml.YAMLError) as exc:
+    except ValidationError as exc:
+        print(f"dwt run: invalid spec: {_problems(exc)}", file=sys.stderr)
+        return 2
+    except (ValueError, OSError, yaml.YAMLError) as exc:
         print(f"dwt run: invalid spec: {exc}", file=sys.stderr)
         return 2
     handlers = {}
@@ -103,6 +186,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         config = CollectConfig(keys=keys, base_url=settings.x_api_base_url)
         handlers[Step.COLLECT] = functools.partial(collect, config=config)
     store = Store.open(settings.store_url_value)
+    if not community_known(store, spec.community):  # before Ray starts
+        print(f"dwt run: refused: {unknown_community(store, spec.community)}", file=sys.stderr)
+        return 2
     use_ray = args.ray if args.ray is not None else bool(settings.ray_address)
     shards = 1
     if use_ray:
@@ -131,7 +217,11 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             shards=shards,
             progress=progress,
             steps=handlers,
+            allow_empty=args.allow_empty,
         )
+    except RunRefused as exc:
+        print(f"dwt run: refused: {exc.reason}", file=sys.stderr)
+        return 2
     except RunFailed as exc:
         print(f"dwt run: {exc}", file=sys.stderr)
         return 1

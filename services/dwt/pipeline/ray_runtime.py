@@ -1,37 +1,92 @@
 """Start or join a Ray runtime for a run.
 
 Inside a Ray job (``RAY_ADDRESS`` is set by the Jobs API) or with ``--ray-address`` the run
-joins that cluster; otherwise a local Ray starts in-process, kept on loopback.
+joins that cluster; otherwise a local Ray starts in-process, on loopback only and with
+token authentication on.
+
+Loopback takes more than ``_node_ip_address``: Ray reads ``RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER``
+once, when ``ray`` is imported, and without it (set to 0) the GCS, the raylet and the agents
+bind every interface and register the machine's network address — anyone who can reach the
+machine could then submit work. :func:`loopback_only` sets the variable before ``ray`` is
+imported here and, when something imported ``ray`` earlier, corrects the constant Ray
+already derived from it. Token authentication (Ray 2.60's default for a new local runtime,
+``RAY_AUTH_MODE=token``) stays on even where the environment turned it off: loopback still
+lets any local user connect. The token is Ray's: ``RAY_AUTH_TOKEN``, ``RAY_AUTH_TOKEN_PATH``
+or ``~/.ray/auth_token`` (made by Ray when missing).
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import sys
 
 log = logging.getLogger(__name__)
 
+LOOPBACK = "127.0.0.1"
+_CLUSTER_SWITCH = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
+_AUTH_MODE = "RAY_AUTH_MODE"
 
-def ensure_ray(address: str | None = None, num_cpus: int | None = None) -> str:
+
+def loopback_only() -> None:
+    """Make the next local Ray runtime this process starts bind loopback only.
+
+    Call before ``import ray`` where possible; after it, the constant Ray computed at import
+    is corrected too (Ray reads it when it starts a node, not only at import).
+    """
+    os.environ[_CLUSTER_SWITCH] = "0"
+    constants = sys.modules.get("ray._private.ray_constants")
+    if constants is not None and getattr(constants, "ENABLE_RAY_CLUSTER", False):
+        log.debug("ray was imported before %s was set; correcting it", _CLUSTER_SWITCH)
+        constants.ENABLE_RAY_CLUSTER = False
+
+
+def _token_auth_on() -> None:
+    mode = os.environ.get(_AUTH_MODE)
+    if mode is not None and mode.lower() != "token":
+        log.warning("%s=%s ignored: a local Ray runtime always uses token auth", _AUTH_MODE, mode)
+    os.environ[_AUTH_MODE] = "token"
+    _reload_ray_config()
+
+
+def _reload_ray_config() -> None:
+    """Ray caches its config (the auth mode with it): re-read it, as Ray itself does when
+    it turns token auth on."""
+    if "ray._raylet" in sys.modules:
+        from ray._raylet import Config
+
+        Config.initialize("")
+
+
+def ensure_ray(
+    address: str | None = None,
+    num_cpus: int | None = None,
+    *,
+    object_store_memory: int = 512 * 1024 * 1024,
+    log_to_driver: bool = True,
+) -> str:
     """Initialise Ray once; returns a description of the runtime joined."""
+    address = address or os.environ.get("RAY_ADDRESS")
+    if not address:
+        loopback_only()  # before `import ray` below, which reads it
     import ray
 
     if ray.is_initialized():
         return "already running"
-    address = address or os.environ.get("RAY_ADDRESS")
     if address:
         ray.init(address=address, log_to_driver=True)
         return f"cluster at {address}"
-    # A local runtime: loopback only, no dashboard, modest object store.
-    os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+    _token_auth_on()
+    cpus = num_cpus or os.cpu_count()
     ray.init(
         # "local": a new runtime even if `ray start` left a cluster (or its stale record
         # in /tmp/ray) on this machine, which a bare ray.init() would try to join.
         address="local",
-        num_cpus=num_cpus or os.cpu_count(),
+        num_cpus=cpus,
         include_dashboard=False,
-        _node_ip_address="127.0.0.1",
-        object_store_memory=512 * 1024 * 1024,
-        log_to_driver=True,
+        dashboard_host=LOOPBACK,
+        _node_ip_address=LOOPBACK,
+        object_store_memory=object_store_memory,
+        log_to_driver=log_to_driver,
     )
-    return f"local ({num_cpus or os.cpu_count()} CPUs)"
+    return f"local ({cpus} CPUs)"

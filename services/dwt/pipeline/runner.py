@@ -3,6 +3,14 @@
 The same function runs under ``dwt run`` on a laptop and as the driver of a Ray job in the
 cluster. A step that fails stops the run: the run record says which step and why, the
 error is re-raised (never swallowed), and results of earlier steps stay stored.
+
+Some runs are refused (:class:`RunRefused`) instead, because running them would destroy
+results or cannot mean anything: a community the store does not know, a window ending
+before X existed, or a window with no tweet of any member — the insight steps would
+replace the community's bonds, clusters and conversations with nothing (pass
+``allow_empty`` when a quiet week really is the answer). A run refused before any step
+ran leaves no run record (nothing happened; a retried run's earlier record is left as it
+was); one refused after its collection step is recorded as ``failed`` with the reason.
 """
 
 from __future__ import annotations
@@ -12,12 +20,12 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from dwt.pipeline import insights
 from dwt.pipeline.progress import Progress
 from dwt.pipeline.spec import RunSpec, Step
-from dwt.store import Store
+from dwt.store import Coll, Store
 from dwt.store.runs import finish_run, start_run
 
 log = logging.getLogger(__name__)
@@ -41,6 +49,81 @@ class RunFailed(RuntimeError):
         self.step = step
 
 
+class RunRefused(RunFailed):
+    """The run must not go ahead as asked; ``reason`` says why. Nothing was written unless
+    collection had run first (the run record then says ``failed`` with the reason)."""
+
+    def __init__(self, run_id: str, reason: str) -> None:
+        RuntimeError.__init__(self, f"run {run_id} refused: {reason}")
+        self.run_id = run_id
+        self.step = ""
+        self.reason = reason
+
+
+#: X's first tweet (21 March 2006): a window ending before it cannot hold anything.
+X_BIRTH = datetime(2006, 3, 21, tzinfo=UTC)
+#: How far past the machine's clock an explicit window end may lie (clock skew).
+FUTURE_SLACK = timedelta(minutes=10)
+
+
+def window_end_problem(now: datetime, clock: datetime | None = None) -> str | None:
+    """Why ``now`` cannot end a window (None when it can): before X existed, or later
+    than the clock (``clock``, default the machine's) by more than :data:`FUTURE_SLACK`."""
+    now = now if now.tzinfo else now.replace(tzinfo=UTC)
+    if now < X_BIRTH:
+        return f"the window would end {now:%Y-%m-%d}, before X existed ({X_BIRTH:%Y-%m-%d})"
+    clock = clock or datetime.now(UTC)
+    if now > clock + FUTURE_SLACK:
+        return f"the window would end {now.isoformat()}, in the future"
+    return None
+
+
+def community_known(store: Store, community: str) -> bool:
+    """Whether ``community`` was ever created in the store (members added to it)."""
+    found = store[Coll.COMMUNITIES].find_one({"_id": community}, {"_id": 1})
+    return found is not None or (
+        store[Coll.MEMBERS].find_one({"community": community}, {"_id": 1}) is not None
+    )
+
+
+def known_communities(store: Store) -> list[str]:
+    return sorted(str(d["_id"]) for d in store[Coll.COMMUNITIES].find({}, {"_id": 1}))
+
+
+def unknown_community(store: Store, community: str) -> str:
+    known = known_communities(store)
+    listing = f"known: {', '.join(known[:10])}" if known else "the store has none yet"
+    return (
+        f"there is no community {community!r} in the store ({listing}); add members with "
+        f"`dwt members add --community {community} USERNAME`"
+    )
+
+
+def _empty_window(week: insights.Week) -> str | None:
+    """Why the insight steps must not run on this week (None when they may)."""
+    members = week.member_table.num_rows
+    if members and week.interactions.num_rows:
+        return None
+    who = (
+        f"community {week.spec.community!r} has no members"
+        if not members
+        else f"no tweet of the {members} members of {week.spec.community!r} is stored "
+        f"between {week.since.astimezone(UTC):%Y-%m-%d %H:%M} and "
+        f"{week.now.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
+    )
+    return (
+        f"{who}: the run would replace the community's bonds, clusters and conversations "
+        "with nothing. Check --now and --window-days (or collect first); pass --allow-empty "
+        "to run on an empty window anyway"
+    )
+
+
+def _deliberate(exc: BaseException) -> bool:
+    """Whether ``exc`` is one of the product's own errors (raised on purpose, with a message
+    that says what to do), not a bug or a library's failure."""
+    return type(exc).__module__.startswith("dwt.")
+
+
 @dataclass
 class RunResult:
     run_id: str
@@ -62,13 +145,18 @@ def run_pipeline(
     progress: Progress | None = None,
     shards: int = 1,
     steps: dict[Step, StepFunction] | None = None,
+    allow_empty: bool = False,
 ) -> RunResult:
     """Run ``spec.steps`` for ``spec.community`` against ``store``.
 
     ``steps`` maps each step to its function (the insight steps by default; the command
-    line adds collection when API keys are configured). ``now`` ends the window.
+    line adds collection when API keys are configured). ``now`` ends the window (a naive
+    time is UTC). Raises :class:`RunRefused` (see the module doc) for an unknown
+    community, a window ending before X existed, fewer than one shard, or — unless
+    ``allow_empty`` — a window without any member's tweet.
     """
     now = now or datetime.now(UTC)
+    now = now if now.tzinfo else now.replace(tzinfo=UTC)
     run_id = run_id or (progress.run_id if progress else None) or new_run_id(spec.community, now)
     if progress is not None and progress.run_id != run_id:
         raise ValueError(f"progress reports run {progress.run_id!r}, not {run_id!r}")
@@ -76,13 +164,30 @@ def run_pipeline(
     missing = [s.value for s in spec.steps if s not in handlers]
     if missing:
         raise ValueError(f"no handler for step(s) {', '.join(missing)} in this run")
+    if shards < 1:
+        raise RunRefused(run_id, f"shards must be at least 1, got {shards}")
+    if now < X_BIRTH:
+        raise RunRefused(run_id, str(window_end_problem(now)))
+    if not community_known(store, spec.community):
+        raise RunRefused(run_id, unknown_community(store, spec.community))
     progress = progress or Progress(store, run_id)
     week = insights.Week(store, spec, now, shards=shards, progress=progress)
+    first_insight = next((s for s in spec.steps if s is not Step.COLLECT), None)
+    if first_insight is spec.steps[0] and not allow_empty:
+        reason = _empty_window(week)  # the week is loaded once, for the steps too
+        if reason is not None:
+            raise RunRefused(run_id, reason)
     params = spec.model_dump(mode="json", by_alias=True)
     params["window"] = {"since": week.since.isoformat(), "until": now.isoformat()}
     steps_run = [s.value for s in spec.steps]
     start_run(store, run_id, spec.community, steps_run, params, datetime.now(UTC))
     for step in spec.steps:
+        if step is first_insight and step is not spec.steps[0] and not allow_empty:
+            reason = _empty_window(week)  # what collection left
+            if reason is not None:
+                progress.summary("failed", f"refused: {reason}")
+                finish_run(store, run_id, "failed", datetime.now(UTC), error=f"refused: {reason}")
+                raise RunRefused(run_id, reason)
         progress.start(step.value)
         started = time.perf_counter()
         try:
@@ -92,7 +197,11 @@ def run_pipeline(
             progress.fail(step.value, message)
             progress.summary("failed", message)
             finish_run(store, run_id, "failed", datetime.now(UTC), error=f"{step}: {message}")
-            log.exception("run %s: step %s failed", run_id, step)
+            if _deliberate(exc):  # the message says it all: no traceback for the person
+                log.error("run %s: step %s failed: %s", run_id, step, message)
+                log.debug("run %s: step %s failed", run_id, step, exc_info=True)
+            else:  # a bug or a library's failure: the traceback is what helps
+                log.exception("run %s: step %s failed", run_id, step)
             raise RunFailed(run_id, step.value, message) from exc
         progress.finish(step.value, time.perf_counter() - started, counts)
         if step is Step.COLLECT:

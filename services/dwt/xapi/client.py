@@ -34,6 +34,7 @@ from dwt.xapi.errors import (
     AccountUnavailable,
     ForbiddenKey,
     InvalidRequest,
+    MalformedAnswer,
     RateLimited,
     TransientServerError,
     UnauthorizedKey,
@@ -193,7 +194,9 @@ class XClient:
     ``wait_on_rate_limit=True`` sleeps until the window resets and retries the same page
     (if the reset is at most ``max_wait_s`` away); otherwise :class:`RateLimited` is raised
     and the caller resumes later from the last page's ``next_token``. Server errors and
-    timeouts raise :class:`TransientServerError`; the caller decides about retries.
+    timeouts raise :class:`TransientServerError`, and so do mangled 2xx answers
+    (:class:`MalformedAnswer`: not JSON, cut short, the wrong shape); the caller decides
+    about retries.
     """
 
     def __init__(
@@ -240,6 +243,8 @@ class XClient:
     def _on_response(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
         path = urlsplit(response.url).path
         endpoint = endpoint_of(path[path.find("/2/") :] if "/2/" in path else path)
+        if 200 <= response.status_code < 300:
+            _check_body(response, endpoint or path)
         rate = RateLimit.from_headers(response.headers)
         self._local.rate = rate
         if rate is not None:
@@ -306,6 +311,13 @@ class XClient:
             except (requests.Timeout, requests.ConnectionError) as exc:
                 raise TransientServerError(
                     f"{endpoint}: no answer ({type(exc).__name__})", endpoint=endpoint
+                ) from None
+            except (
+                requests.exceptions.ChunkedEncodingError,
+                requests.exceptions.ContentDecodingError,
+            ) as exc:  # the answer broke off or cannot be decoded: as good as none
+                raise MalformedAnswer(
+                    f"{endpoint}: answer cut off ({type(exc).__name__})", endpoint=endpoint
                 ) from None
             except tweepy.HTTPException as exc:
                 status = exc.response.status_code
@@ -509,6 +521,51 @@ def _raise_if_unavailable(body: Mapping[str, Any], user_id: str, endpoint: str) 
             reason = unavailable_reason(error)
             if reason is not None:
                 raise AccountUnavailable(user_id, reason, endpoint=endpoint, api_errors=[error])
+
+
+def _check_body(response: requests.Response, endpoint: str) -> None:
+    """Refuse a 2xx answer that is not a v2 JSON object, before tweepy or the paginator
+    trip over it: a body cut short, an HTML page a proxy sent with 200, a JSON array, or
+    parts of the wrong type. :class:`MalformedAnswer` is transient (retried like a 5xx).
+    The parsed body is kept on the response, so tweepy does not parse it twice."""
+
+    def malformed(why: str) -> MalformedAnswer:
+        return MalformedAnswer(
+            f"{endpoint}: malformed {response.status_code} answer ({why})",
+            endpoint=endpoint,
+            status=response.status_code,
+        )
+
+    try:
+        body = response.json()
+    except ValueError as exc:  # requests.JSONDecodeError, UnicodeDecodeError
+        raise malformed(f"not JSON: {str(exc)[:80]}") from None
+    except RecursionError:
+        raise malformed("JSON nested too deep") from None
+    if not isinstance(body, dict):
+        raise malformed(f"a JSON {type(body).__name__}, not an object")
+    data = body.get("data")
+    items = data if isinstance(data, list) else [data] if isinstance(data, dict) else None
+    if data is not None and (
+        items is None or not all(isinstance(d, dict) and "id" in d for d in items)
+    ):
+        raise malformed("'data' is not a list of objects with ids")
+    includes = body.get("includes")
+    if includes is not None and not (
+        isinstance(includes, dict)
+        and all(
+            isinstance(v, list) and all(isinstance(o, dict) for o in v) for v in includes.values()
+        )
+    ):
+        raise malformed("'includes' is not a map of object lists")
+    if body.get("meta") is not None and not isinstance(body["meta"], dict):
+        raise malformed("'meta' is not an object")
+    errors = body.get("errors")
+    if errors is not None and not (
+        isinstance(errors, list) and all(isinstance(e, dict) for e in errors)
+    ):
+        raise malformed("'errors' is not a list of objects")
+    response.json = lambda **_: body  # type: ignore[method-assign]
 
 
 def _errors(exc: tweepy.HTTPException) -> list[dict[str, Any]]:

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 FORMAT = "dwt-dataset/1"
@@ -126,20 +127,97 @@ class Dataset:
 
     @classmethod
     def load(cls, path: str | Path) -> Dataset:
+        """Read a dataset directory; anything that is not one raises :class:`DatasetError`
+        with a message that names the file (and the column) at fault — never a dataset
+        with silently empty columns (a missing ``author_id`` once served empty timelines)."""
         path = Path(path)
         if not (path / "meta.json").is_file():
             raise DatasetError(f"{path} is not a dataset directory (no meta.json)")
-        try:
-            meta = json.loads((path / "meta.json").read_text())
-        except json.JSONDecodeError as exc:
-            raise DatasetError(f"{path / 'meta.json'} is not JSON: {exc}") from exc
-        if meta.get("format") != FORMAT:
-            raise DatasetError(f"{path} is not a {FORMAT} dataset (format={meta.get('format')!r})")
-        try:
-            tables = {
-                name: pq.read_table(path / f"{name}.parquet", schema=schema)
-                for name, schema in _TABLES.items()
-            }
-        except (OSError, pa.ArrowInvalid) as exc:
-            raise DatasetError(f"cannot read dataset {path}: {exc}") from exc
+        meta = _read_meta(path / "meta.json")
+        tables = {
+            name: _read_table(path / f"{name}.parquet", schema) for name, schema in _TABLES.items()
+        }
+        for name, table in tables.items():
+            _check_columns(f"{name}.parquet", table)
         return cls(meta=meta, **tables)
+
+
+#: Columns every row must have (the emulator keys its indexes on them).
+_REQUIRED = {
+    "users": ("id", "username"),
+    "tweets": ("id", "author_id", "created_at"),
+    "follows": ("source_id", "target_id"),
+}
+#: Columns holding X ids: decimal snowflakes (the emulator compares them as numbers).
+_ID_COLUMNS = {
+    "users": ("id",),
+    "tweets": ("id", "author_id", "referenced_id", "in_reply_to_user_id", "conversation_id"),
+    "follows": ("source_id", "target_id"),
+}
+_ID = r"^[0-9]{1,19}$"
+
+
+def _read_meta(file: Path) -> dict[str, Any]:
+    try:
+        meta = json.loads(file.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DatasetError(f"cannot read {file}: {exc}") from exc
+    except (json.JSONDecodeError, RecursionError) as exc:
+        raise DatasetError(f"{file} is not JSON: {exc}") from exc
+    if not isinstance(meta, dict):
+        raise DatasetError(f"{file} must hold a JSON object, not {type(meta).__name__}")
+    if meta.get("format") != FORMAT:
+        raise DatasetError(
+            f"{file.parent} is not a {FORMAT} dataset (format={meta.get('format')!r})"
+        )
+    now = meta.get("now")
+    if now is not None:
+        try:
+            moment = datetime.fromisoformat(str(now).replace("Z", "+00:00"))
+        except ValueError:
+            raise DatasetError(f"{file}: 'now' is not an ISO time: {now!r}") from None
+        if moment.tzinfo is None:
+            raise DatasetError(f"{file}: 'now' needs a time zone (…Z), got {now!r}")
+    return meta
+
+
+def _read_table(file: Path, schema: pa.Schema) -> pa.Table:
+    try:
+        found = pq.read_schema(file)
+    except (OSError, ValueError, pa.ArrowException) as exc:  # ValueError: undecodable names
+        raise DatasetError(f"cannot read {file}: {exc}") from exc
+    missing = [name for name in schema.names if name not in found.names]
+    if missing:
+        raise DatasetError(
+            f"{file} has no column {', '.join(repr(m) for m in missing)} "
+            f"(a {FORMAT} {file.stem} table has {', '.join(schema.names)})"
+        )
+    try:
+        table = pq.read_table(file, schema=schema)
+    except (OSError, ValueError, pa.ArrowException) as exc:
+        raise DatasetError(f"cannot read {file} as the dataset's {file.stem} table: {exc}") from exc
+    try:
+        table.validate(full=True)  # Parquet does not check, e.g., that text is UTF-8
+    except pa.ArrowException as exc:
+        raise DatasetError(f"{file} is damaged: {exc}") from exc
+    return table
+
+
+def _check_columns(file: str, table: pa.Table) -> None:
+    name = file.removesuffix(".parquet")
+    for column in _REQUIRED[name]:
+        nulls = table.column(column).null_count
+        if nulls:
+            raise DatasetError(f"{file}: column {column!r} is empty in {nulls} row(s)")
+    for column in _ID_COLUMNS[name]:
+        values = pc.drop_null(table.column(column))
+        bad = pc.invert(pc.match_substring_regex(values, _ID))
+        if pc.any(bad).as_py():
+            example = values.filter(bad)[0].as_py()
+            raise DatasetError(
+                f"{file}: column {column!r} holds {example!r}, not an X id (decimal digits)"
+            )
+        try:  # the emulator compares ids as int64 numbers
+            pc.cast(values, pa.int64())
+        except pa.ArrowInvalid:
+            raise DatasetError(f"{file}: column {column!r} holds an id above 2^63") from None

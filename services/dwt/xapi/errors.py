@@ -2,8 +2,9 @@
 
 What to do differs per kind: wait for the window (``RateLimited``), retire the key
 (``UnauthorizedKey``, ``ForbiddenKey``), skip the account (``AccountUnavailable``), retry
-later (``TransientServerError``) or fix the code (``InvalidRequest``). No message ever
-contains a bearer token; keys are named by a short fingerprint.
+later (``TransientServerError`` and its ``MalformedAnswer``) or fix the code
+(``InvalidRequest``). No message ever contains a bearer token; keys are named by a short
+fingerprint.
 """
 
 from __future__ import annotations
@@ -78,6 +79,12 @@ class AccountUnavailable(XApiError):
 
 class TransientServerError(XApiError):
     """5xx, a timeout or a dropped connection: nothing is wrong with the request; retry."""
+
+
+class MalformedAnswer(TransientServerError):
+    """A 2xx whose body is not the JSON object X sends (cut short, an HTML page from a proxy,
+    the wrong shape): the request was fine and the answer got mangled on the way, so it is
+    retried like a 5xx."""
 
 
 class InvalidRequest(XApiError):

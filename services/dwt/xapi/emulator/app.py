@@ -1,8 +1,9 @@
 """The Flask app: X's routes, with authentication, rate limiting and faults in front.
 
 Order of checks per request, as X applies them: latency, bearer token (401 / 403 before any
-budget is spent), the endpoint's budget (429), an injected 503, then the endpoint itself
-(400 for bad parameters, 200 otherwise). Rate-limit headers go on every answer to a known,
+budget is spent), the endpoint's budget (429), an injected 503 or header-less 429, then the
+endpoint itself (400 for bad parameters, 200 otherwise; an injected fault may garble the
+200's body). Rate-limit headers go on every answer to a known,
 usable key; X's own 401 carries none, and neither does ours.
 """
 
@@ -60,12 +61,19 @@ def create_app(emulator: Emulator) -> Flask:
             return _json(problems.TOO_MANY_REQUESTS, 429, PROBLEM_JSON)
         if em.faults.should_fail(label, g.endpoint):
             return _json(problems.SERVICE_UNAVAILABLE, 503, PROBLEM_JSON)
+        if em.faults.should_throttle(label, g.endpoint):
+            g.decision = None  # X's edge 429 carries no x-rate-limit-* headers
+            return _json(problems.TOO_MANY_REQUESTS, 429, PROBLEM_JSON)
         return None
 
     @app.after_request
     def _finish(response: Response) -> Response:
         if g.get("decision") is not None:
             response.headers.update(g.decision.headers)
+        if response.status_code == 200 and g.get("label") not in (None, UNAUTHENTICATED):
+            garbled = em.faults.garbled(response.get_data(), g.label, g.endpoint or "unknown")
+            if garbled is not None:
+                response.set_data(garbled)  # Content-Length follows: a complete, bad body
         if g.get("label") is not None:
             em.record(g.label, g.get("endpoint") or "unknown", response.status_code)
         return response

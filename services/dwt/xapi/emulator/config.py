@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -18,7 +19,11 @@ class EmulatorConfig:
 
     ``rate_limit`` replaces every endpoint's limit (handy for benchmarks); ``rate_limits``
     sets single endpoints and wins over both. ``fail_rate`` is the share of authenticated
-    requests answered with an injected 503, drawn deterministically from ``fail_seed``.
+    requests answered with an injected 503, drawn deterministically from ``fail_seed``;
+    ``garble_rate`` the share of 200 answers whose body is cut short or garbled (a proxy or
+    a dropped connection does that to X's answers now and then; X cannot be asked to);
+    ``throttle_rate`` the share answered 429 *without* any ``x-rate-limit-*`` header (X's
+    edge sends those when it sheds load, whatever the key's budget).
     ``shift_to_now`` moves every timestamp so that the dataset's ``meta["now"]`` is the
     moment the server started: a generated week then looks like the past seven days.
     """
@@ -31,14 +36,18 @@ class EmulatorConfig:
     fail_seed: int = 0
     latency_ms: float = 0.0
     shift_to_now: bool = True
+    garble_rate: float = 0.0
+    throttle_rate: float = 0.0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "tokens", tuple(t.strip() for t in self.tokens if t.strip()))
         object.__setattr__(self, "rate_limits", dict(self.rate_limits))
         if not self.tokens:
             raise EmulatorConfigError("at least one bearer token is needed")
-        if self.rate_window_s <= 0:
-            raise EmulatorConfigError(f"rate_window_s must be > 0, got {self.rate_window_s}")
+        if not (math.isfinite(self.rate_window_s) and self.rate_window_s > 0):
+            raise EmulatorConfigError(
+                f"rate_window_s must be a number > 0, got {self.rate_window_s}"
+            )
         if self.rate_limit is not None and self.rate_limit < 1:
             raise EmulatorConfigError(f"rate_limit must be >= 1, got {self.rate_limit}")
         for name, limit in self.rate_limits.items():
@@ -48,10 +57,14 @@ class EmulatorConfig:
                 )
             if limit < 1:
                 raise EmulatorConfigError(f"rate limit of {name} must be >= 1, got {limit}")
-        if not 0.0 <= self.fail_rate <= 1.0:
-            raise EmulatorConfigError(f"fail_rate must be within [0, 1], got {self.fail_rate}")
-        if self.latency_ms < 0:
-            raise EmulatorConfigError(f"latency_ms must be >= 0, got {self.latency_ms}")
+        for name in ("fail_rate", "garble_rate", "throttle_rate"):
+            value = getattr(self, name)
+            if not 0.0 <= value <= 1.0:  # NaN fails this too
+                raise EmulatorConfigError(f"{name} must be within [0, 1], got {value}")
+        if not (math.isfinite(self.latency_ms) and 0 <= self.latency_ms <= 60_000):
+            raise EmulatorConfigError(
+                f"latency_ms must be within [0, 60000], got {self.latency_ms}"
+            )
 
     def limit_of(self, endpoint: str) -> int:
         """The request budget of ``endpoint`` per window."""
@@ -66,5 +79,6 @@ class EmulatorConfig:
             f"EmulatorConfig(tokens=<{len(self.tokens)}>, rate_window_s={self.rate_window_s}, "
             f"rate_limit={self.rate_limit}, rate_limits={self.rate_limits}, "
             f"fail_rate={self.fail_rate}, fail_seed={self.fail_seed}, "
-            f"latency_ms={self.latency_ms}, shift_to_now={self.shift_to_now})"
+            f"latency_ms={self.latency_ms}, shift_to_now={self.shift_to_now}, "
+            f"garble_rate={self.garble_rate}, throttle_rate={self.throttle_rate})"
         )

@@ -51,7 +51,13 @@ class Emulator:
             self.shift_ms = 0
         self.keys = TokenRegistry(config.tokens)
         self.limiter = RateLimiter(config.rate_window_s, config.limit_of, clock)
-        self.faults = FaultInjector(config.fail_rate, config.fail_seed, config.latency_ms)
+        self.faults = FaultInjector(
+            config.fail_rate,
+            config.fail_seed,
+            config.latency_ms,
+            garble_rate=config.garble_rate,
+            throttle_rate=config.throttle_rate,
+        )
         self.renderer = Renderer(self.index, self.shift_ms)
         self._lock = threading.Lock()
         self._counts: Counter[tuple[str, str, int]] = Counter()
