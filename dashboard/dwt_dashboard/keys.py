@@ -10,8 +10,12 @@ key), which the Ray pods mount and the operator counts to scale the collectors.
 from __future__ import annotations
 
 import base64
+import contextlib
+import fcntl
 import os
+import tempfile
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -87,7 +91,11 @@ class KeyStore(ABC):
 
 
 class FileKeyStore(KeyStore):
-    """Keys in a local file, written atomically and readable by its owner only."""
+    """Keys in a local file, written atomically and readable by its owner only.
+
+    A change reads, edits and replaces the file under an exclusive lock (``flock`` on a
+    ``.lock`` beside it), so two people adding keys at once, from threads or processes,
+    both keep theirs."""
 
     def __init__(self, path: str | Path, base_url: str) -> None:
         super().__init__(base_url)
@@ -100,19 +108,29 @@ class FileKeyStore(KeyStore):
         tokens = [line for line in lines if line and not line.startswith("#")]
         return {f"line-{i}": t for i, t in enumerate(dict.fromkeys(tokens))}
 
-    def _write(self, tokens: list[str]) -> None:
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        partial = self.path.with_name(self.path.name + ".part")
-        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as out:
+        fd = os.open(self.path.with_name(self.path.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)  # closing releases the lock
+
+    def _write(self, tokens: list[str]) -> None:
+        fd, partial = tempfile.mkstemp(prefix=self.path.name + ".", dir=self.path.parent)
+        with os.fdopen(fd, "w") as out:  # mkstemp makes it 0600
             out.write("".join(f"{t}\n" for t in tokens))
-        partial.replace(self.path)
+        os.replace(partial, self.path)
 
     def _put(self, name: str, token: str) -> None:
-        self._write([*self._entries().values(), token])
+        with self._locked():
+            self._write([*self._entries().values(), token])
 
     def _remove(self, names: list[str]) -> None:
-        self._write([t for n, t in self._entries().items() if n not in names])
+        with self._locked():
+            self._write([t for n, t in self._entries().items() if n not in names])
 
 
 class SecretKeyStore(KeyStore):

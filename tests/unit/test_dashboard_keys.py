@@ -163,3 +163,34 @@ def test_a_secret_the_chart_did_not_make_is_said_missing(x_api, store, kube_api:
     kube_api._ok("POST", f"/api/v1/namespaces/{ns}/secrets", {"metadata": {"name": "team-keys"}})
     assert handlers.add_key("ada", GOOD).startswith(f"Added {key_fingerprint(GOOD)}")
     assert list(_secret_data(kube_api, ns, "team-keys").values()) == [GOOD]
+
+
+def test_keys_added_at_once_are_all_kept(tmp_path):
+    """Two people adding keys at the same moment used to lose one (and one got a 500: both
+    wrote the same partial file). Changes are made under an exclusive lock."""
+    import threading
+
+    from dwt_dashboard.keys import FileKeyStore
+
+    keys = FileKeyStore(tmp_path / "keys", "http://127.0.0.1:9")
+    added = [f"key-{t}-{i}" for t in range(6) for i in range(15)]
+    errors: list[Exception] = []
+
+    def add(mine: list[str]) -> None:
+        try:
+            for token in mine:
+                keys._put("", token)
+        except Exception as exc:  # noqa: BLE001 - collected and asserted empty below
+            errors.append(exc)
+
+    threads = [
+        threading.Thread(target=add, args=(added[t * 15 : (t + 1) * 15],)) for t in range(6)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert errors == []
+    assert sorted(keys._entries().values()) == sorted(added)
+    assert oct((tmp_path / "keys").stat().st_mode & 0o777) == "0o600"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["keys", "keys.lock"]  # no partials
