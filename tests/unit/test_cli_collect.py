@@ -80,3 +80,17 @@ def test_collect_without_keys_stops_before_any_work(env, monkeypatch, capsys):
     monkeypatch.delenv("DWT_API_KEYS")
     assert main(["run", "--community", "demo", "--steps", "collect", "--no-ray"]) == 2
     assert "no X API keys configured" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_no_ray_collects_on_threads_even_with_ray_up(env, server, capsys, ray_local):
+    """With a Ray runtime already up in the process, `--no-ray` used to collect on Ray
+    actors anyway; they do not see this process's keys (DWT_API_KEYS) and the run failed."""
+    dataset, _ = server
+    users = dataset.users.filter(dataset.users["is_member"])
+    active = users.filter(pc.equal(users["state"], "active")).column("username").to_pylist()
+    assert main(["members", "add", "--community", "demo", *active[:5]]) == 0
+    argv = ["run", "--community", "demo", "--steps", "collect", "--window-days", "2", "--json"]
+    assert main([*argv, "--no-ray"]) == 0, capsys.readouterr().err
+    counts = json.loads(capsys.readouterr().out.strip().splitlines()[-1])["counts"]
+    assert counts["accounts"] == 5 and counts["failed"] == 0

@@ -15,10 +15,11 @@ import yaml
 from pydantic import ValidationError
 
 from dwt.cli.progressbar import StepBars
+from dwt.collect.estimate import DEFAULT_PRICE_PER_READ, plan_collection
 from dwt.collect.keys import KeySource, NoKeysError
-from dwt.collect.step import CollectConfig, collect
+from dwt.collect.step import CollectConfig, ScopeError, collect
 from dwt.config import Settings
-from dwt.pipeline.insights import default_shards
+from dwt.pipeline.insights import Week, default_shards
 from dwt.pipeline.progress import Progress
 from dwt.pipeline.runner import (
     RunFailed,
@@ -76,6 +77,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     parser.add_argument(
+        "--plan",
+        action="store_true",
+        help="with collect among the steps: print the collection plan (passes, requests "
+        "per endpoint, the time the binding rate limit implies on the configured keys, "
+        "post reads and their cost) and exit, without any request to X or write",
+    )
+    parser.add_argument(
+        "--price-per-read",
+        type=_price,
+        default=None,
+        help=f"USD per post read for --plan (default {DEFAULT_PRICE_PER_READ})",
+    )
+    parser.add_argument(
         "--progress",
         action="store_true",
         help="print DWT_PROGRESS lines (structured events; set when run as a Ray job)",
@@ -94,6 +108,16 @@ def _shards(text: str) -> int:
         raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
     if not 1 <= value <= MAX_SHARDS:
         raise argparse.ArgumentTypeError(f"must be within 1-{MAX_SHARDS}, got {value}")
+    return value
+
+
+def _price(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {text}")
     return value
 
 
@@ -174,6 +198,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     except (ValueError, OSError, yaml.YAMLError) as exc:
         print(f"dwt run: invalid spec: {exc}", file=sys.stderr)
         return 2
+    if args.plan:
+        return _print_plan(args, settings, spec)
     handlers = {}
     if Step.COLLECT in spec.steps:
         keys = KeySource.of(settings)
@@ -183,7 +209,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             print(f"dwt run: {exc}", file=sys.stderr)
             return 2
         print(f"collect: {count} API key(s), X API at {settings.x_api_base_url}", file=sys.stderr)
-        config = CollectConfig(keys=keys, base_url=settings.x_api_base_url)
+        # --no-ray means threads even when a Ray runtime is already up in this process.
+        config = CollectConfig(keys=keys, base_url=settings.x_api_base_url, use_ray=args.ray)
         handlers[Step.COLLECT] = functools.partial(collect, config=config)
     store = Store.open(settings.store_url_value)
     if not community_known(store, spec.community):  # before Ray starts
@@ -235,6 +262,31 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         "timings": result.timings,
     }
     print(json.dumps(summary) if args.json else _table(summary))
+    return 0
+
+
+def _print_plan(args: argparse.Namespace, settings: Settings, spec: RunSpec) -> int:
+    """``--plan``: the collection plan, from the store alone (no request, no write)."""
+    if Step.COLLECT not in spec.steps:
+        print("dwt run: --plan needs collect among the steps", file=sys.stderr)
+        return 2
+    try:
+        keys = len(KeySource.of(settings).fingerprints())
+    except NoKeysError:
+        keys = 0
+    store = Store.open(settings.store_url_value)
+    if not community_known(store, spec.community):
+        print(f"dwt run: refused: {unknown_community(store, spec.community)}", file=sys.stderr)
+        return 2
+    now = datetime.now(UTC)
+    week = Week(store, spec, args.now or now)
+    price = DEFAULT_PRICE_PER_READ if args.price_per_read is None else args.price_per_read
+    try:
+        plan = plan_collection(week, keys, now=now, run_id=args.run_id, price_per_read=price)
+    except ScopeError as exc:
+        print(f"dwt run: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps(plan.as_dict()) if args.json else plan.text())
     return 0
 
 

@@ -32,6 +32,11 @@ def snowflake_time(tweet_id: str) -> datetime:
     return datetime.fromtimestamp(((int(tweet_id) >> 22) + TWITTER_EPOCH_MS) / 1000, tz=UTC)
 
 
+#: A pass :func:`plan_passes` starts: (account, the timeline pass's parameters), or
+#: (account, None) for a following pass.
+NewPass = tuple[str, dict[str, Any] | None]
+
+
 def plan(
     store: Store,
     account_ids: Sequence[str],
@@ -45,11 +50,30 @@ def plan(
 
     ``until=None`` leaves the window open at the present (the API refuses end times in the
     last seconds). ``following_every=None`` skips follow lists. Passes completed at or
-    after ``done_since`` (the start of the run being retried) are not repeated.
+    after ``done_since`` (the start of the run being retried) are not repeated. The new
+    passes are saved (checkpoints) before the items are returned.
     """
+    items, new_passes = plan_passes(
+        store, account_ids, since, until, now, following_every, done_since
+    )
+    _save_new_passes(store, new_passes, now)
+    return items
+
+
+def plan_passes(
+    store: Store,
+    account_ids: Sequence[str],
+    since: datetime,
+    until: datetime | None,
+    now: datetime,
+    following_every: timedelta | None,
+    done_since: datetime | None = None,
+) -> tuple[list[WorkItem], list[NewPass]]:
+    """What :func:`plan` does, without writing: the items, and the passes it would start
+    (the rest of the items resume unfinished passes). Reads the store only."""
     states = load_states(store, account_ids)
     items: list[WorkItem] = []
-    new_passes = []
+    new_passes: list[NewPass] = []
     for account in account_ids:
         state = states.get(account, {})
         current = state.get("timeline_pass")
@@ -89,8 +113,7 @@ def plan(
         elif done_at is None or _aware(done_at) <= now - following_every:
             new_passes.append((account, None))
             items.append(WorkItem(Kind.FOLLOWING, account))
-    _save_new_passes(store, new_passes, now)
-    return items
+    return items, new_passes
 
 
 def _done_in_run(state: dict[str, Any], field: str, run_start: datetime | None) -> bool:
@@ -110,9 +133,7 @@ def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def _save_new_passes(
-    store: Store, passes: Iterable[tuple[str, dict[str, Any] | None]], now: datetime
-) -> None:
+def _save_new_passes(store: Store, passes: Iterable[NewPass], now: datetime) -> None:
     docs = []
     for account, timeline in passes:
         if timeline is None:
