@@ -37,7 +37,10 @@ def test_measure_pipeline_times_the_store(tmp_path):
     report = measure_pipeline(dataset, f"sqlite:///{tmp_path / 'dwt.db'}", timeout_s=300)
     assert report["members"] == 80 and report["counts"]["tweets"] > 0
     assert 0 < report["store_s"] < report["pipeline_s"]
-    assert report["store_share"] == pytest.approx(report["store_s"] / report["pipeline_s"], 0.05)
+    # Both figures are rounded to 10 ms in the report: the share agrees up to that.
+    rounding = 0.006 / report["pipeline_s"] + 0.002
+    assert report["store_share"] == pytest.approx(report["store_s"] / report["pipeline_s"],
+                                                  abs=rounding)  # fmt: skip
     assert set(report["step_s"]) == {"discover", "bonds", "cluster", "content"}
     assert report["peak_rss_mb"] > report["baseline_rss_mb"] > 0
     assert report["load_s"] > 0

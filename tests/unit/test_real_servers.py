@@ -170,8 +170,11 @@ def test_kube_installs_the_kuberay_crds(kube_api: KubeServer) -> None:
     crds = [doc for f in files for doc in yaml.load_all(f.read_text(), Loader=loader) if doc]
     names = kube_api.install_crds(crds, timeout=60)
     assert set(names) == {"rayclusters.ray.io", "rayjobs.ray.io"}
+    # A namespace of this test's own: other tests of the session make RayClusters elsewhere.
+    namespace = f"kuberay-{uuid.uuid4().hex[:8]}"
+    kube_api.ensure_namespace(namespace)
     for plural in ("rayclusters", "rayjobs"):
-        status, body = kube_api.request("GET", f"/apis/ray.io/v1/{plural}")
+        status, body = kube_api.request("GET", f"/apis/ray.io/v1/namespaces/{namespace}/{plural}")
         assert status == 200
         assert body["items"] == []
 
