@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 
-from dwt.stages.discover import CANDIDATES_SCHEMA, discover_candidates
+from dwt.stages.discover import CANDIDATES_SCHEMA, directed_pairs, discover_candidates
 from dwt.store import INTERACTIONS_SCHEMA
 
 
@@ -88,3 +90,53 @@ def test_everyone_excluded():
 def test_negative_top_is_refused():
     with pytest.raises(ValueError, match="top"):
         discover_candidates(_week([]), MEMBERS, top=-1)
+
+
+def _reference(interactions, members, excluded, top):
+    """The ranking by Arrow's group_by (the stage's earlier implementation)."""
+    member_ids = pa.array(members, pa.string())
+    pairs = directed_pairs(interactions)
+    keep = pc.and_(
+        pc.and_(
+            pc.is_in(pairs.column("author_id"), value_set=member_ids),
+            pc.invert(pc.is_in(pairs.column("target_id"), value_set=member_ids)),
+        ),
+        pc.invert(pc.is_in(pairs.column("target_id"), value_set=pa.array(excluded, pa.string()))),
+    )
+    pairs = pairs.filter(pc.and_(keep, pc.is_valid(pairs.column("target_id"))))
+    ranked = (
+        pairs.group_by("target_id")
+        .aggregate([("tweet_id", "count"), ("author_id", "count_distinct")])
+        .rename_columns(["account_id", "interactions", "members"])
+        .sort_by(
+            [("interactions", "descending"), ("members", "descending"), ("account_id", "ascending")]
+        )
+        .select(CANDIDATES_SCHEMA.names)
+        .cast(CANDIDATES_SCHEMA)
+    )
+    return ranked if top is None else ranked.slice(0, top)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_same_ranking_as_a_group_by(seed):
+    """Random weeks: repeated targets in a tweet, null targets, outsider authors, ties."""
+    rng = np.random.default_rng(seed)
+    members = [f"m{i}" for i in range(20)]
+    accounts = [*members, *(f"o{i}" for i in range(40)), None]
+    authors = [*members, "outsider"]
+    rows = [
+        (
+            authors[rng.integers(len(authors))],
+            "reply",
+            [accounts[j] for j in rng.integers(0, len(accounts), rng.integers(0, 4))],
+        )
+        for _ in range(400)
+    ]
+    week = _week(rows)
+    excluded = [f"o{i}" for i in range(0, 40, 9)]
+    for top in (None, 30, 5, 0):
+        got = discover_candidates(week, members, excluded, top)
+        assert got.equals(_reference(week, members, excluded, top))
+    assert not set(excluded) & set(
+        discover_candidates(week, members, excluded, None)["account_id"].to_pylist()
+    )

@@ -22,10 +22,11 @@ from dwt.pipeline.parallel import parallel_bond_matrix
 from dwt.pipeline.progress import Progress
 from dwt.pipeline.spec import RunSpec
 from dwt.stages.bonds import BondGraph, IndexedWeek
-from dwt.stages.cluster import ISOLATED, InfomapClusters
+from dwt.stages.cluster import ISOLATED, InfomapClusters, silent_members
 from dwt.stages.columns import ints
 from dwt.stages.content import ContentFinder
 from dwt.stages.discover import discover_candidates
+from dwt.stages.identity import ClusterMatcher
 from dwt.stages.summaries import bond_stats, cluster_profiles
 from dwt.store import Coll, Store
 from dwt.store.candidates import excluded_accounts, record_candidates
@@ -143,16 +144,25 @@ def cluster(week: Week, run_id: str) -> dict[str, int]:
         directed=spec.directed,
         weight_transform=spec.weight_transform,
     )
-    model.fit(graph.matrix_, graph.activity_)
-    week.labels = model.labels_
+    # Silent members (no tweet, nothing directed at them) go to ISOLATED, not to a
+    # singleton cluster made of their follow-only bonds (dwt.stages.cluster).
+    model.fit(graph.matrix_, graph.activity_, silent_members(week.members, week.interactions))
+    # Last week's numbers for the same groups (dwt.stages.identity): "cluster 5" stays 5.
+    matcher = ClusterMatcher().fit(_previous_labels(week), model.labels_)
+    labels = matcher.labels_
+    week.labels = labels
 
     store, community = week.store, week.spec.community
-    profiles = cluster_profiles(
-        week.members, model.labels_, graph.matrix_, model.flow_, week.interactions
+    profiles = cluster_profiles(week.members, labels, graph.matrix_, model.flow_, week.interactions)
+    changes = {row.pop("cluster"): row for row in matcher.changes_.to_pylist()}
+    store.replace_results(
+        Coll.CLUSTERS,
+        community,
+        run_id,
+        (_with_change(doc, changes.get(doc["cluster"])) for doc in profiles.to_pylist()),
     )
-    store.replace_results(Coll.CLUSTERS, community, run_id, profiles.to_pylist())
     stats = bond_stats(
-        week.members, model.labels_, graph.matrix_, week.interactions, graph.weights
+        week.members, labels, graph.matrix_, week.interactions, graph.weights
     ).to_pylist()
     store.set_member_fields(
         community,
@@ -164,13 +174,28 @@ def cluster(week: Week, run_id: str) -> dict[str, int]:
                 "bond_stats": row,
                 "run_id": run_id,
             }
-            for row, label, flow in zip(stats, model.labels_, model.flow_, strict=True)
+            for row, label, flow in zip(stats, labels, model.flow_, strict=True)
         ),
     )
     return {
         "clusters": model.n_clusters_,
-        "isolated": int((model.labels_ == ISOLATED).sum()),
+        "isolated": int((labels == ISOLATED).sum()),
     }
+
+
+def _previous_labels(week: Week) -> np.ndarray:
+    """The clusters the members carry from the last cluster step (-1: none, or new)."""
+    return ints(pc.fill_null(week.member_table.column("cluster"), ISOLATED))
+
+
+def _with_change(doc: dict, change: dict | None) -> dict:
+    """A cluster's doc with how it changed since the last clustering (``change``: kept,
+    grew, shrank, split, merged or new; ``size_before``, ``previous``, ``similarity``);
+    the isolated group has none."""
+    if change is None:
+        return doc
+    change.pop("size", None)  # the profile has it
+    return {**doc, **change}
 
 
 def _stored_labels(week: Week) -> np.ndarray:

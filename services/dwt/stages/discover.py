@@ -11,8 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+
+from dwt.stages.columns import ints
 
 CANDIDATES_SCHEMA = pa.schema(
     [
@@ -43,24 +46,54 @@ def discover_candidates(
     excluded: Iterable[str] = (),
     top: int | None = 30,
 ) -> pa.Table:
-    """Rank outsiders by interactions with members (see the module doc); ``top=None`` keeps all."""
+    """Rank outsiders by interactions with members (see the module doc); ``top=None`` keeps all.
+
+    Vectorised over integer codes, like the bonds stage: targets are dictionary-encoded
+    once, members and excluded accounts are removed by testing the dictionary (one entry
+    per distinct account, not per pair), interactions are a ``bincount`` of target codes and
+    distinct members a ``bincount`` over the unique (target, author) codes.
+    """
     if top is not None and top < 0:
         raise ValueError(f"top must be >= 0, got {top}")
-    member_ids = pa.array(members, pa.string())
-    pairs = directed_pairs(interactions)
-    by_member = pc.is_in(pairs.column("author_id"), value_set=member_ids)
-    outsider = pc.invert(pc.is_in(pairs.column("target_id"), value_set=member_ids))
-    allowed = pc.invert(
-        pc.is_in(pairs.column("target_id"), value_set=pa.array(list(excluded), pa.string()))
-    )
-    pairs = pairs.filter(pc.and_(pc.and_(by_member, outsider), allowed))
-    ranked = (
-        pairs.group_by("target_id")
-        .aggregate([("tweet_id", "count"), ("author_id", "count_distinct")])
-        .rename_columns(["account_id", "interactions", "members"])
-        .sort_by(
-            [("interactions", "descending"), ("members", "descending"), ("account_id", "ascending")]
+    member_ids = pa.array(members, pa.string()) if not isinstance(members, pa.Array) else members
+    m = max(len(member_ids), 1)
+    # Per tweet: its author's member index (-1: not a member). No table is filtered.
+    author = pc.index_in(interactions.column("author_id"), value_set=member_ids)
+    author = ints(pc.fill_null(author, -1))
+    directed = pa.chunked_array(interactions.column("directed_at")).combine_chunks()
+    parent = ints(pc.list_parent_indices(directed))
+    encoded = pc.dictionary_encode(pc.list_flatten(directed))
+    accounts = encoded.dictionary  # one entry per distinct directed-at account
+    n = len(accounts)
+    allowed = np.ones(n + 1, dtype=bool)  # the last entry: a null target, never proposed
+    allowed[n] = False
+    allowed[:n] = ~(
+        pc.is_in(accounts, value_set=member_ids).to_numpy(zero_copy_only=False)
+        | pc.is_in(accounts, value_set=pa.array(list(excluded), pa.string())).to_numpy(
+            zero_copy_only=False
         )
     )
-    ranked = ranked.select(CANDIDATES_SCHEMA.names).cast(CANDIDATES_SCHEMA)
-    return ranked if top is None else ranked.slice(0, top)
+    code = ints(pc.fill_null(encoded.indices, n))
+    who = author[parent]
+    keep = allowed[code] & (who >= 0)
+    code, who = code[keep], who[keep]
+
+    counts = np.bincount(code, minlength=n)
+    key = np.sort(code * m + who)  # (account, member) pairs; distinct ones counted
+    first = np.ones(len(key), dtype=bool)
+    first[1:] = key[1:] != key[:-1]
+    breadth = np.bincount(key[first] // m, minlength=n)
+    rank = np.empty(n, dtype=np.int64)  # each account's place in id order
+    rank[ints(pc.sort_indices(accounts))] = np.arange(n)
+    found = np.flatnonzero(counts)
+    order = found[np.lexsort((rank[found], -breadth[found], -counts[found]))]
+    if top is not None:
+        order = order[:top]
+    return pa.table(
+        {
+            "account_id": accounts.take(pa.array(order, pa.int64())),
+            "interactions": pa.array(counts[order], pa.int64()),
+            "members": pa.array(breadth[order], pa.int64()),
+        },
+        schema=CANDIDATES_SCHEMA,
+    )
