@@ -526,10 +526,13 @@ def test_rate_limit_headers_and_429(world: tuple[Any, dict[str, Any]]):
 
 
 def test_rate_window_resets(world: tuple[Any, dict[str, Any]]):
-    with running_emulator(world[0], rate_window_s=0.5, rate_limit=1) as srv:
+    with running_emulator(world[0], rate_window_s=2, rate_limit=1) as srv:
+        # Windows are aligned on the epoch grid: start at the beginning of one, so the two
+        # requests cannot straddle a boundary on a busy machine.
+        time.sleep(2 - time.time() % 2 + 0.05)
         assert get(srv, f"/2/users/{ALICE}").status_code == 200
         assert get(srv, f"/2/users/{ALICE}").status_code == 429
-        time.sleep(0.6)
+        time.sleep(2 - time.time() % 2 + 0.05)
         assert get(srv, f"/2/users/{ALICE}").status_code == 200
 
 
