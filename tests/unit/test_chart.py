@@ -978,3 +978,16 @@ def test_behind_a_tls_ingress_cookies_need_tls_and_the_proxy_is_believed():
     assert "--secure-cookies" not in plain and "--trusted-proxy" not in plain
     with pytest.raises(helm.HelmValuesError, match="trustedProxies"):
         render({"dashboard": {"trustedProxies": ["not a cidr"]}})
+
+
+def test_users_lines_accept_every_username_the_dashboard_accepts():
+    """The chart's users pattern is the dashboard's: an e-mail address (the usual login
+    behind an OIDC proxy) was refused by the chart while the dashboard took it."""
+    from dwt_dashboard.auth import user_line
+
+    lines = [
+        user_line("ana.lopez+dwt@example.org", "correct horse", ["ai-ethics"], iterations=1000),
+        user_line("bob_1", "battery staple", ["*"], iterations=1000),
+    ]
+    values = {"dashboard": {"users": {"lines": lines}}}
+    _chart().validate_schema(_chart().merge_values(values))

@@ -76,10 +76,7 @@ def record_candidates(
         {"$set": {"status": "pending"}, "$unset": {"muted_until": ""}},
     )
     coll.delete_many({"community": community, "status": "pending", "run_id": {"$ne": run_id}})
-    inserted = result.upserted_count
-    return WriteSummary(
-        inserted, result.modified_count, len(ops) - inserted - result.modified_count
-    )
+    return WriteSummary.of(result, len(ops))
 
 
 def _id(community: str, account_id: str) -> str:

@@ -52,6 +52,12 @@ class WriteSummary:
     def total(self) -> int:
         return self.inserted + self.updated + self.unchanged
 
+    @classmethod
+    def of(cls, result: BulkResult, ops: int) -> WriteSummary:
+        """What ``ops`` upserts did, from the backend's bulk result."""
+        inserted = result.upserted_count
+        return cls(inserted, result.modified_count, ops - inserted - result.modified_count)
+
     def __add__(self, other: WriteSummary) -> WriteSummary:
         return WriteSummary(
             self.inserted + other.inserted,
@@ -239,11 +245,7 @@ class Store:
             if on_insert:
                 update["$setOnInsert"] = {k: v for k, v in on_insert.items() if k not in fields}
             ops.append(Update(doc_id(coll, doc), update, upsert=True))
-        result = self.bulk_update(coll, ops)
-        inserted = result.upserted_count
-        return WriteSummary(
-            inserted, result.modified_count, len(ops) - inserted - result.modified_count
-        )
+        return WriteSummary.of(self.bulk_update(coll, ops), len(ops))
 
     def bulk_update(self, coll: Coll, ops: Sequence[Update]) -> BulkResult:
         """Apply updates by ``_id`` in one batch (one transaction in the embedded store)."""
