@@ -4,7 +4,8 @@
 
 Runs the demo pipeline without Ray (generated community → X API emulator → collection →
 insights), serves the dashboard on a free loopback port, logs in with Playwright driving
-Debian's chromium (/usr/bin/chromium) and saves a full-page screenshot per page.
+Debian's chromium (/usr/bin/chromium) and saves a screenshot per page at 1280×900, then
+Home and Insights on a phone (390×844, ``dashboard-phone-*.png``).
 """
 
 from __future__ import annotations
@@ -74,6 +75,18 @@ def main() -> int:
         path = args.out / "dashboard-conversation.png"
         page.screenshot(path=str(path))
         print(f"wrote {path}")
+        phone = browser.new_page(viewport={"width": 390, "height": 844}, device_scale_factor=2)
+        phone.context.add_cookies(page.context.cookies())  # the same session
+        for name, where, ready in [
+            ("home", "/", "#digest-trending"),
+            ("insights", "/insights", "#cluster-detail"),
+        ]:
+            phone.goto(base + where)
+            expect(phone.locator(ready)).to_be_visible(timeout=20000)
+            phone.wait_for_timeout(1500)
+            path = args.out / f"dashboard-phone-{name}.png"
+            phone.screenshot(path=str(path))
+            print(f"wrote {path}")
         browser.close()
     server.shutdown()
     return 0

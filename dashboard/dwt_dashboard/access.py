@@ -22,7 +22,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import dash
-from dash import Input, Output, State
+from dash import Input, Output, State, html
 from dash.exceptions import PreventUpdate
 
 from dwt.store import Coll, Store
@@ -108,6 +108,11 @@ class Access:
 NeedOf = Need | Callable[[Mapping[str, Any]], Need]
 
 
+def refused_notice(need: Need) -> html.Div:
+    """A refusal, styled as the error it is (see :func:`dwt_dashboard.layout.notice`)."""
+    return html.Div(REFUSALS[need], className="notice notice-error", role="alert")
+
+
 def guarded_callback(
     app: dash.Dash,
     access: Access,
@@ -140,9 +145,10 @@ def guarded_callback(
                 )
                 if message is None:
                     raise PreventUpdate
+                refusal = refused_notice(wanted)
                 if len(outputs) == 1:
-                    return REFUSALS[wanted]
-                return [REFUSALS[wanted] if i == message else dash.no_update
+                    return refusal
+                return [refusal if i == message else dash.no_update
                         for i in range(len(outputs))]  # fmt: skip
             return fn(*args)
 

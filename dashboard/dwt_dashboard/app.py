@@ -8,17 +8,24 @@ request; the methods check the same rule for callers that are not callbacks).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import parse_qs
 
 import dash
 from dash import ALL, Input, Output, State, ctx, html
 from dash.exceptions import PreventUpdate
 
+from dwt.collect.estimate import plan_collection
+from dwt.collect.step import ScopeError
+from dwt.pipeline.insights import Week
+from dwt.pipeline.spec import RunSpec
+from dwt.stages import weights as weights_module
 from dwt.store import Coll, Store, StoreError
 from dwt.store.candidates import apply_actions
-from dwt_dashboard import data, layout
+from dwt_dashboard import data, insights_map, layout
 from dwt_dashboard.access import REFUSALS, Access, Need, guarded_callback
 from dwt_dashboard.auth import (
     LoginThrottle,
@@ -32,10 +39,13 @@ from dwt_dashboard.auth import (
     current_user,
     install,
 )
+from dwt_dashboard.insights_map import register_map_callbacks
 from dwt_dashboard.keys import KeyRefused, KeyStore
 from dwt_dashboard.launcher import DailySchedule, Launcher, LauncherError
+from dwt_dashboard.replies import Reply, is_error, usernames_from
 
 INSIGHT_STEPS = ["bonds", "cluster", "content"]
+log = logging.getLogger(__name__)
 
 
 class Handlers:
@@ -65,16 +75,23 @@ class Handlers:
     def allowed(self, user: str | None, community: str | None) -> bool:
         return self.allows(user, community, Need.READ)
 
-    def page(self, user: str | None, pathname: str | None, community: str | None) -> Any:
+    def page(
+        self,
+        user: str | None,
+        pathname: str | None,
+        community: str | None,
+        search: str | None = None,
+    ) -> Any:
         need = page_need(pathname)
         if not self.allows(user, community, need):
             return html.P(REFUSALS[need], className="error")
+        query = parse_qs((search or "").lstrip("?"))
         try:
-            return self._page(pathname, community)
+            return self._page(pathname, community, query)
         except LauncherError as exc:
             return html.P(f"This page needs the cluster, which answered: {exc}", className="error")
 
-    def _page(self, pathname: str | None, community: str) -> Any:
+    def _page(self, pathname: str | None, community: str, query: dict[str, list[str]]) -> Any:
         path = _path(pathname)
         if path == "/people":
             return layout.people(self.people(community))
@@ -83,8 +100,16 @@ class Handlers:
                 data.members(self.store, community), data.candidates(self.store, community)
             )
         if path == "/insights":
+            weights, weights_run = data.current_weights(self.store, community)
             return layout.insights(
-                data.clusters(self.store, community), data.graph_elements(self.store, community)
+                data.clusters(self.store, community),
+                insights_map.initial_elements(self.store, community),
+                weights=weights,
+                weights_run=weights_run,
+                busy=self.busy(community),
+                presets=weight_presets(),
+                selected=_int(query.get("cluster")),
+                tier=_int(query.get("tier")) or 1,
             )
         if path == "/keys":
             try:
@@ -93,12 +118,14 @@ class Handlers:
                 return html.P(f"The keys cannot be shown: {exc}.", className="error")
         if path == "/collection":
             return layout.collection(
-                data.collection(self.store, community), self.schedule_view(community)
+                data.collection(self.store, community),
+                self.schedule_view(community),
+                plan=self.collection_plan(community),
             )
         if path == "/jobs":
             runs = data.runs(self.store, community)
             return layout.jobs(runs, self.launcher.jobs(community))  # LauncherError: above
-        return layout.home(data.overview(self.store, community, self.clock()))
+        return layout.home(data.digest(self.store, community, self.clock()))
 
     def add_key(self, user: str | None, token: str | None) -> str:
         """Check a new key with X and keep it; the message never repeats the key."""
@@ -109,8 +136,8 @@ class Handlers:
         try:
             info = self.keys.add(token or "")
         except KeyRefused as exc:
-            return f"Not added: {exc}."
-        return f"Added {info.fingerprint}; collection uses it from the next run."
+            return Reply.fail(f"Not added: {exc}.")
+        return Reply(f"Added {info.fingerprint}; collection uses it from the next run.")
 
     def key_rows(self) -> Any:
         try:
@@ -126,8 +153,8 @@ class Handlers:
         try:
             deleted = self.keys.delete(fingerprint)
         except KeyRefused as exc:
-            return f"Not deleted: {exc}."
-        return f"Deleted {fingerprint}." if deleted else f"No key {fingerprint}."
+            return Reply.fail(f"Not deleted: {exc}.")
+        return Reply(f"Deleted {fingerprint}.") if deleted else Reply.fail(f"No key {fingerprint}.")
 
     def finalise(self, user: str | None, community: str | None, decisions: dict[str, str]) -> str:
         """Apply the previewed decisions on candidates at once, and start collecting the
@@ -135,28 +162,45 @@ class Handlers:
         if not self.allows(user, community, Need.WRITE):
             return REFUSALS[Need.WRITE]
         if not decisions:
-            return "Nothing to finalise: choose add, core, mute or block first."
+            return Reply.fail("Nothing to finalise: choose add, core, mute or block first.")
         names = {c["account_id"]: c["username"] or c["account_id"] for c in
                  data.candidates(self.store, community)}  # fmt: skip
         try:
             added = apply_actions(self.store, community, decisions, self.clock())
         except (StoreError, ValueError) as exc:
-            return f"Nothing done: {exc}"
+            return Reply.fail(f"Nothing done: {exc}")
         told = []
         for verb, action in (("Muted for 7 days", "mute"), ("Blocked", "block")):
             chosen = [f"@{names.get(a, a)}" for a, act in decisions.items() if act == action]
             if chosen:
                 told.append(f"{verb}: {', '.join(chosen)}.")
+        reply = Reply(" ".join(told))
         if added:
-            told.append("Added " + ", ".join(f"@{a['username']}" for a in added) + ".")
+            names = ", ".join(f"@{a['username']}" for a in added)
+            reply = Reply(f"{reply} Added {names}. ".lstrip()) + self.collect_new(community)
+        return reply
+
+    def collect_new(self, community: str) -> Reply:
+        """Start collecting the members just added (a "discovery" run), and say which run;
+        without an API key, say to add one instead of starting a run bound to fail."""
+        if self.keys is not None:
             try:
-                run_id = self.launcher.run(
-                    community, {"steps": ["collect"], "members": {"scope": "new"}}
+                has_key = bool(self.keys.list())
+            except KeyRefused as exc:
+                log.warning("keys not readable: %s", exc)
+                has_key = False
+            if not has_key:
+                return Reply.fail(
+                    "Add an API key first: they are collected once one exists.",
+                    link=("API keys", "/keys"),
                 )
-                told.append(f"Collecting them in run {run_id}.")
-            except (ValueError, LauncherError) as exc:
-                told.append(f"They are collected on the next run ({exc}).")
-        return " ".join(told)
+        try:
+            run_id = self.launcher.run(
+                community, {"steps": ["collect"], "members": {"scope": "new"}}
+            )
+        except (ValueError, LauncherError) as exc:
+            return Reply(f"They are collected on the next run ({exc}).")
+        return Reply(f"Collecting them in run {run_id}.", link=("Follow it on Jobs", "/jobs"))
 
     def remove_member(self, user: str | None, community: str | None, account_id: str) -> str:
         if not self.allows(user, community, Need.WRITE):
@@ -164,24 +208,81 @@ class Handlers:
         names = data.usernames(self.store, [account_id])
         removed = self.store.remove_members(community, [account_id])
         name = f"@{names.get(account_id, account_id)}"
-        return f"Removed {name}." if removed else f"{name} is not a member."
+        return Reply(f"Removed {name}.") if removed else Reply.fail(f"{name} is not a member.")
 
     def add_member(self, user: str | None, community: str | None, username: str, core: bool) -> str:
         if not self.allows(user, community, Need.WRITE):
             return REFUSALS[Need.WRITE]
-        if not (username or "").strip():
-            return "Type a username."
-        return self.launcher.add_members(community, [username], core=core)
+        names = usernames_from(username)
+        if not names:
+            return Reply.fail("Type a username, @name or an x.com/name link.")
+        known = {
+            d["username_lower"]: d["_id"]
+            for d in self.store[Coll.ACCOUNTS].find(
+                {"username_lower": {"$in": [n.lower() for n in names]}}, {"username_lower": 1}
+            )
+        }
+        before = data.member_ids(self.store, community)
+        already = [n for n in names if known.get(n.lower()) in before]
+        wanted = [n for n in names if n not in already]
+        told = []
+        if already:
+            listed = ", ".join(f"@{n}" for n in already)
+            told.append(f"{listed} {'is' if len(already) == 1 else 'are'} already a member.")
+        if not wanted:
+            return Reply(" ".join(told))
+        try:
+            said = self.launcher.add_members(community, wanted, core=core)
+        except LauncherError as exc:
+            return Reply.fail(" ".join([*told, f"Not added: {exc}"]))
+        added = data.member_ids(self.store, community) - before
+        reply = Reply(" ".join([*told, said]), error=not added)
+        return reply + " " + self.collect_new(community) if added else reply
 
     def launch(self, user: str | None, community: str | None, weights: dict[str, float]) -> str:
         """Start bonds + cluster + content with the chosen weights; the run id to follow."""
         if not self.allows(user, community, Need.WRITE):
             return REFUSALS[Need.WRITE]
+        busy = self.busy(community)
+        if busy:
+            return Reply.fail(f"Not started: {busy}", link=("Jobs", "/jobs"))
         try:
             run_id = self.launcher.run(community, {"steps": INSIGHT_STEPS, "weights": weights})
         except (ValueError, LauncherError) as exc:
-            return f"Not started: {exc}"
-        return f"Started run {run_id}; follow it on the Jobs page."
+            return Reply.fail(f"Not started: {exc}")
+        return Reply(f"Started run {run_id}; follow it on the Jobs page.", link=("Jobs", "/jobs"))
+
+    def busy(self, community: str) -> str | None:
+        """Why no run may start now (one runs already), or None: one run at a time."""
+        run = data.active_run(self.store, community)
+        if run is None:
+            return None
+        started = run.get("started_at")
+        when = f", started {started:%H:%M} UTC" if hasattr(started, "strftime") else ""
+        return f"run {run['_id']} is still running{when}; wait for it to finish."
+
+    def collection_plan(self, community: str) -> dict[str, Any] | str:
+        """What the next collection would do, from the store alone (no request, no write):
+        passes, the endpoint whose rate limit binds and its time with the keys there are,
+        estimated post reads and cost; or why it cannot be planned."""
+        try:
+            keys = len(self.keys.list()) if self.keys is not None else 0
+        except KeyRefused:
+            keys = 0
+        now = self.clock()
+        try:
+            week = Week(self.store, RunSpec(community=community, steps=["collect"]), now)
+            plan = plan_collection(week, max(keys, 1), now=now)
+        except (ScopeError, ValueError) as exc:
+            return f"No plan: {exc}"
+        summary = plan.summary()
+        return {
+            **summary,
+            "keys": keys,
+            "timeline": plan.passes.get("timeline", {}),
+            "following": plan.passes.get("following", {}),
+            "notes": list(plan.notes),
+        }
 
     def schedule_view(self, community: str) -> dict[str, Any] | None:
         schedule = self.launcher.schedule(community)
@@ -200,12 +301,12 @@ class Handlers:
         if not self.allows(user, community, Need.WRITE):
             return REFUSALS[Need.WRITE]
         if hour is None or not time_zone:
-            return "Choose an hour and a time zone."
+            return Reply.fail("Choose an hour and a time zone.")
         try:
             schedule = DailySchedule(int(hour), time_zone)
-            return self.launcher.set_schedule(community, schedule)
+            return Reply(self.launcher.set_schedule(community, schedule))
         except (ValueError, LauncherError) as exc:
-            return f"Not saved: {exc}"
+            return Reply.fail(f"Not saved: {exc}")
 
     def people(self, community: str) -> list[dict[str, Any]]:
         """Who may see ``community``, with their role there and their live sessions."""
@@ -260,15 +361,40 @@ class Handlers:
         return layout.cluster_detail(found[0] if found else None)
 
     def conversations(
-        self, user: str | None, community: str | None, cluster: int | None, tier: int
+        self,
+        user: str | None,
+        community: str | None,
+        cluster: int | None,
+        tier: int,
+        opened: str | None = None,
     ) -> Any:
         if not self.allows(user, community, Need.READ) or cluster is None:
             raise PreventUpdate
-        return layout.conversation_list(data.conversations(self.store, community, cluster, tier))
+        return layout.conversation_list(
+            data.conversations(self.store, community, cluster, tier),
+            total=data.conversation_total(self.store, community, cluster, tier),
+            opened=opened,
+        )
 
 
 def _path(pathname: str | None) -> str:
     return (pathname or "/").rstrip("/") or "/"
+
+
+def _int(values: list[str] | None) -> int | None:
+    """The first of a query parameter's values as an int (None: absent or not a number)."""
+    try:
+        return int(values[0]) if values else None
+    except ValueError:
+        return None
+
+
+def weight_presets() -> dict[str, dict[str, float]] | None:
+    """Named weight sets (``dwt.stages.weights.PRESETS``, name → BondWeights), if defined."""
+    presets = getattr(weights_module, "PRESETS", None)
+    if not presets:
+        return None
+    return {name: w.to_dict() if hasattr(w, "to_dict") else dict(w) for name, w in presets.items()}
 
 
 def page_need(pathname: str | None) -> Need:
@@ -278,8 +404,10 @@ def page_need(pathname: str | None) -> Need:
 
 
 def slider_weights(values: list[float]) -> dict[str, float]:
-    """Slider positions (log10) back to weights, in ``BondWeights`` field order."""
-    return {name: round(10**v, 4) for name, v in zip(data.weight_defaults(), values, strict=True)}
+    """Slider positions (log10; :data:`layout.OFF` for 0) back to weights, in
+    ``BondWeights`` field order."""
+    names = data.weight_defaults()
+    return {n: layout.value_of(n, v) for n, v in zip(names, values, strict=True)}
 
 
 def create_app(
@@ -307,6 +435,8 @@ def create_app(
         suppress_callback_exceptions=True,
         serve_locally=True,
         update_title=None,
+        # Phones lay the page out at their own width (one column under 700 px).
+        meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"}],
     )
     sessions = SessionStore(store, session_policy)
     handlers = Handlers(store, launcher, users, clock, keys, sessions)
@@ -352,26 +482,42 @@ def create_app(
         return guarded_callback(app, access, *dependencies, need=need, message=message, **kw)
 
     @callback(
+        Output("key-del-confirm", "displayed"),
+        Output("key-del-confirm", "message"),
+        Output("key-del-pending", "data"),
+        Input({"type": "key-del", "fingerprint": ALL}, "n_clicks"),
+        need=Need.KEYS,
+        prevent_initial_call=True,
+    )
+    def _ask_delete_key(deletes: list[int | None]) -> tuple[bool, str, str]:
+        """A click on "delete" only asks; the dialog's OK deletes (below)."""
+        if not isinstance(ctx.triggered_id, dict) or not any(deletes):
+            raise PreventUpdate
+        fingerprint = ctx.triggered_id["fingerprint"]
+        return True, f"Delete key {fingerprint}? Collection stops using it.", fingerprint
+
+    @callback(
         Output("key-result", "children"),
         Output("key-input", "value"),
         Output("key-list", "children"),
         Input("key-add", "n_clicks"),
-        Input({"type": "key-del", "fingerprint": ALL}, "n_clicks"),
+        Input("key-del-confirm", "submit_n_clicks"),
         State("key-input", "value"),
+        State("key-del-pending", "data"),
         need=Need.KEYS,
         message=0,
         prevent_initial_call=True,
     )
-    def _keys(_: int, deletes: list[int | None], token: str | None) -> tuple[str, str, Any]:
+    def _keys(_: int, confirmed: int | None, token: str | None, fingerprint: str | None) -> tuple:
         user = current_user()
         if ctx.triggered_id == "key-add":
             message = handlers.add_key(user, token)
-        elif isinstance(ctx.triggered_id, dict) and any(deletes):
-            message = handlers.delete_key(user, ctx.triggered_id["fingerprint"])
+        elif ctx.triggered_id == "key-del-confirm" and confirmed and fingerprint:
+            message = handlers.delete_key(user, fingerprint)
         else:
             raise PreventUpdate
         # The field is cleared whatever happened: a key is never sent back to the page.
-        return message, "", handlers.key_rows()
+        return layout.notice(message), "", handlers.key_rows()
 
     def _page_need(values: Mapping[str, Any]) -> Need:
         return page_need(values.get("url.pathname"))
@@ -380,17 +526,20 @@ def create_app(
         Output("page", "children"),
         Input("url", "pathname"),
         Input("community", "value"),
+        Input("url", "search"),
         need=_page_need,
         message=0,
     )
-    def _page(pathname: str | None, community: str | None) -> Any:
-        return handlers.page(current_user(), pathname, community)
+    def _page(pathname: str | None, community: str | None, search: str | None) -> Any:
+        return handlers.page(current_user(), pathname, community, search)
 
     @callback(
         Output("decisions", "data"),
         Output("preview", "children"),
         Output("cand-result", "children"),
         Output("cand-list", "children"),
+        Output("member-list", "children", allow_duplicate=True),
+        Output("members-title", "children", allow_duplicate=True),
         Input({"type": "cand", "account": ALL, "action": ALL}, "n_clicks"),
         Input("finalise", "n_clicks"),
         Input("decisions-clear", "n_clicks"),
@@ -402,13 +551,19 @@ def create_app(
     )
     def _decide(
         clicks: list[int | None], _f: int, _c: int, decisions: dict | None, community: str
-    ) -> tuple[dict, Any, Any, Any]:
+    ) -> tuple[Any, ...]:
         trigger = ctx.triggered_id
         decisions = dict(decisions or {})
         if trigger == "finalise":
             message = handlers.finalise(current_user(), community, decisions)
             candidates = data.candidates(store, community)
-            return {}, layout.preview({}, candidates), message, layout.candidate_rows(candidates)
+            return (
+                {},
+                layout.preview({}, candidates),
+                layout.notice(message),
+                layout.candidate_rows(candidates),
+                *_member_views(community),
+            )
         if trigger == "decisions-clear":
             decisions = {}
         elif isinstance(trigger, dict) and any(clicks):
@@ -421,27 +576,57 @@ def create_app(
         else:
             raise PreventUpdate
         candidates = data.candidates(store, community)
-        return decisions, layout.preview(decisions, candidates), dash.no_update, dash.no_update
+        keep = dash.no_update
+        return decisions, layout.preview(decisions, candidates), keep, keep, keep, keep
+
+    def _member_views(community: str) -> tuple[Any, str]:
+        """What an action on members refreshes: the list and its count."""
+        members = data.members(store, community)
+        return layout.member_rows(members), layout.members_title(len(members))
+
+    @callback(
+        Output("member-del-confirm", "displayed"),
+        Output("member-del-confirm", "message"),
+        Output("member-del-pending", "data"),
+        Input({"type": "member-del", "account": ALL}, "n_clicks"),
+        State("community", "value"),
+        need=Need.WRITE,
+        prevent_initial_call=True,
+    )
+    def _ask_remove(clicks: list[int | None], community: str) -> tuple[bool, str, str]:
+        """A click on "remove" only asks; the dialog's OK removes (below)."""
+        trigger = ctx.triggered_id
+        if not isinstance(trigger, dict) or not any(clicks):
+            raise PreventUpdate
+        account = trigger["account"]
+        name = data.usernames(store, [account]).get(account, account)
+        return True, f"Remove @{name} from {community}?", account
 
     @callback(
         Output("member-result", "children"),
         Output("member-list", "children"),
-        Input({"type": "member-del", "account": ALL}, "n_clicks"),
+        Output("members-title", "children"),
+        Input("member-del-confirm", "submit_n_clicks"),
+        State("member-del-pending", "data"),
         State("community", "value"),
         need=Need.WRITE,
         message=0,
         prevent_initial_call=True,
     )
-    def _remove(clicks: list[int | None], community: str) -> tuple[str, Any]:
-        trigger = ctx.triggered_id
-        if not isinstance(trigger, dict) or not any(clicks):
+    def _remove(confirmed: int | None, account: str | None, community: str) -> tuple[Any, ...]:
+        if not confirmed or not account:
             raise PreventUpdate
-        message = handlers.remove_member(current_user(), community, trigger["account"])
-        return message, layout.member_rows(data.members(store, community))
+        message = handlers.remove_member(current_user(), community, account)
+        return layout.notice(message), *_member_views(community)
 
     @callback(
         Output("add-result", "children"),
+        Output("add-username", "value"),
+        Output("member-list", "children", allow_duplicate=True),
+        Output("members-title", "children", allow_duplicate=True),
+        Output("cand-list", "children", allow_duplicate=True),
         Input("add-button", "n_clicks"),
+        Input("add-username", "n_submit"),
         State("add-username", "value"),
         State("add-core", "value"),
         State("community", "value"),
@@ -449,15 +634,22 @@ def create_app(
         message=0,
         prevent_initial_call=True,
     )
-    def _add(_: int, username: str | None, core: list[str], community: str) -> str:
-        return handlers.add_member(
+    def _add(
+        _: int, _s: int, username: str | None, core: list[str], community: str
+    ) -> tuple[Any, ...]:
+        message = handlers.add_member(
             current_user(), community, username or "", "core" in (core or [])
         )
+        kept = username if is_error(message) else ""  # a typo stays to be corrected
+        candidates = layout.candidate_rows(data.candidates(store, community))
+        return layout.notice(message), kept, *_member_views(community), candidates
 
     weight_ids = [f"w-{name}" for name in data.weight_defaults()]
 
     @callback(
         Output("run-result", "children"),
+        Output("run-button", "disabled"),
+        Output("run-state", "children"),
         Input("run-button", "n_clicks"),
         State("community", "value"),
         *[State(i, "value") for i in weight_ids],
@@ -465,8 +657,52 @@ def create_app(
         message=0,
         prevent_initial_call=True,
     )
-    def _launch(_: int, community: str, *values: float) -> str:
-        return handlers.launch(current_user(), community, slider_weights(list(values)))
+    def _launch(_: int, community: str, *values: float) -> tuple[Any, bool, str]:
+        message = handlers.launch(current_user(), community, slider_weights(list(values)))
+        busy = handlers.busy(community)
+        return layout.notice(message), bool(busy), busy or ""
+
+    @callback(
+        Output("run-button", "disabled", allow_duplicate=True),
+        Output("run-button", "title"),
+        Output("run-state", "children", allow_duplicate=True),
+        Input("run-tick", "n_intervals"),
+        State("community", "value"),
+        need=Need.READ,
+        prevent_initial_call=True,
+    )
+    def _run_state(_: int, community: str) -> tuple[bool, str, str]:
+        """One run at a time: the button says why it is disabled, and comes back after."""
+        busy = handlers.busy(community)
+        return bool(busy), busy or "", busy or ""
+
+    @callback(
+        *[Output(f"{i}-value", "children") for i in weight_ids],
+        *[Input(i, "value") for i in weight_ids],
+        State("community", "value"),
+        need=Need.READ,
+        prevent_initial_call=True,
+    )
+    def _weight_values(*values: Any) -> list[str]:
+        """Each slider's weight as a number (or "off"), as the run would use it."""
+        weights = slider_weights(list(values[: len(weight_ids)]))
+        return [layout.weight_text(w) for w in weights.values()]
+
+    presets = weight_presets()
+    if presets:
+
+        @callback(
+            *[Output(i, "value") for i in weight_ids],
+            Input("weights-preset", "value"),
+            State("community", "value"),
+            need=Need.READ,
+            prevent_initial_call=True,
+        )
+        def _preset(name: str | None, _community: str) -> list[float]:
+            if name not in presets:
+                raise PreventUpdate
+            chosen = data.weights_of(presets[name])
+            return [layout.control_value(n, chosen[n]) for n in data.weight_defaults()]
 
     @callback(
         Output("cluster-pick", "value"),
@@ -490,24 +726,28 @@ def create_app(
 
     @callback(
         Output("cluster-detail", "children"),
-        Output("bond-graph", "stylesheet"),
         Input("cluster-pick", "value"),
         State("community", "value"),
         need=Need.READ,
         prevent_initial_call=True,
     )
-    def _cluster(cluster: int | None, community: str) -> tuple[Any, Any]:
-        return handlers.cluster(current_user(), community, cluster), layout.graph_style(cluster)
+    def _cluster(cluster: int | None, community: str) -> Any:
+        return handlers.cluster(current_user(), community, cluster)
+
+    # The map's own callbacks (dwt_dashboard.insights_map), through the same guard.
+    register_map_callbacks(app, callback, store)
 
     @callback(
         Output("conversations", "children"),
         Input("cluster-pick", "value"),
         Input("tier-pick", "value"),
         State("community", "value"),
+        State("url", "search"),
         need=Need.READ,
     )
-    def _conversations(cluster: int | None, tier: int, community: str) -> Any:
-        return handlers.conversations(current_user(), community, cluster, tier)
+    def _conversations(cluster: int | None, tier: int, community: str, search: str | None) -> Any:
+        opened = (parse_qs((search or "").lstrip("?")).get("conversation") or [None])[0]
+        return handlers.conversations(current_user(), community, cluster, tier, opened)
 
     @callback(
         Output("jobs-table", "children"),
@@ -531,6 +771,7 @@ def create_app(
 
     @callback(
         Output("schedule-result", "children"),
+        Output("schedule-now", "children"),
         Input("schedule-save", "n_clicks"),
         State("schedule-hour", "value"),
         State("schedule-tz", "value"),
@@ -539,8 +780,13 @@ def create_app(
         message=0,
         prevent_initial_call=True,
     )
-    def _schedule(_: int, hour: int | None, time_zone: str | None, community: str) -> str:
-        return handlers.set_schedule(current_user(), community, hour, time_zone)
+    def _schedule(_: int, hour: int | None, time_zone: str | None, community: str) -> tuple:
+        message = handlers.set_schedule(current_user(), community, hour, time_zone)
+        try:  # the line above the editor says what is set now, whatever happened
+            now = layout.schedule_line(handlers.schedule_view(community))
+        except LauncherError as exc:
+            now = f"The schedule cannot be read: {exc}"
+        return layout.notice(message), now
 
     @callback(
         Output("people-result", "children"),
@@ -556,6 +802,6 @@ def create_app(
         if not isinstance(trigger, dict) or not any(clicks):
             raise PreventUpdate
         message = handlers.end_sessions(current_user(), community, trigger["user"])
-        return message, layout.people_rows(handlers.people(community))
+        return layout.notice(message), layout.people_rows(handlers.people(community))
 
     return app

@@ -42,6 +42,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode, urlsplit
 
 import flask
 from flask.sessions import SecureCookieSessionInterface
@@ -571,11 +572,14 @@ class _CookieInterface(SecureCookieSessionInterface):
         return flask.has_request_context() and self.proxies.is_https(flask.request)
 
 
-_FORM = """<!doctype html><html><head><meta charset="utf-8"><title>Discover Weekly · {title}</title>
+_FORM = """<!doctype html><html><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Discover Weekly · {title}</title>
 <link rel="stylesheet" href="/assets/style.css"></head><body><main class="login">
 <h1>Discover Weekly</h1>{body}</main></body></html>"""
 _LOGIN = """{error}<form method="post" action="/login">
 <input type="hidden" name="csrf_token" value="{csrf}">
+<input type="hidden" name="next" value="{next}">
 <label>Username <input name="username" autocomplete="username" required></label>
 <label>Password <input name="password" type="password" autocomplete="current-password" required>
 </label><button type="submit">Log in</button></form>"""
@@ -589,8 +593,35 @@ def csrf_token() -> str:
     return flask.session.setdefault("csrf", secrets.token_urlsafe(32))
 
 
-def _form(error: str = "") -> str:
-    return _FORM.format(title="login", body=_LOGIN.format(error=error, csrf=csrf_token()))
+def _form(error: str = "", next_path: str = "/") -> str:
+    body = _LOGIN.format(error=error, csrf=csrf_token(), next=html.escape(next_path, quote=True))
+    return _FORM.format(title="login", body=body)
+
+
+#: Requests the Dash page itself makes (callbacks, its layout and dependencies): answered
+#: 401 JSON when the session ended, which the page's script turns into a visit to /login.
+DASH_REQUESTS = ("/_dash-update-component", "/_dash-layout", "/_dash-dependencies")
+
+
+def safe_next(target: str | None) -> str:
+    """Where to go after logging in: a path of this site only (``/insights?cluster=3``),
+    never another site (``//evil.example``, ``https://…``, ``/\\evil``), nor the login
+    or logout pages; ``/`` otherwise."""
+    if not target or len(target) > 2000 or not target.startswith("/"):
+        return "/"
+    # Browsers read "\\" as "/" and drop tabs and new lines: "/\\evil" is "//evil".
+    if target.startswith("//") or "\\" in target or any(ord(c) < 32 for c in target):
+        return "/"
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or parts.path in ("/login", "/logout"):
+        return "/"
+    return target
+
+
+def login_url(target: str | None) -> str:
+    """``/login``, with ``next`` when there is somewhere to come back to."""
+    back = safe_next(target)
+    return "/login" if back == "/" else f"/login?{urlencode({'next': back})}"
 
 
 def _csrf_ok() -> bool:
@@ -676,9 +707,14 @@ def install(
                 flask.g.user = user
                 return None
         flask.session.pop("sid", None)
-        if flask.request.method != "GET":  # a callback: nothing to redirect
+        if flask.request.path in DASH_REQUESTS:  # the page's script sends the person to log in
+            answer = flask.jsonify(error="Your session ended: log in again.", login="/login")
+            answer.status_code = 401
+            return answer
+        if flask.request.method != "GET":  # a form post: nothing to redirect
             return _refuse(401, "Log in again.")
-        return flask.redirect("/login")
+        here = flask.request.full_path.removesuffix("?")
+        return flask.redirect(login_url(here))
 
     @server.after_request
     def _headers(response: flask.Response) -> flask.Response:
@@ -701,21 +737,23 @@ def install(
         if trusted_header:
             return flask.redirect("/")  # the proxy logs people in
         if flask.request.method == "GET":
-            return _form()
-        if not _csrf_ok():
-            return _form('<p class="error">The form expired: log in again.</p>'), 400
+            return _form(next_path=safe_next(flask.request.args.get("next")))
         form = flask.request.form
+        back = safe_next(form.get("next"))
+        if not _csrf_ok():
+            return _form('<p class="error">The form expired: log in again.</p>', back), 400
         username = form.get("username", "")[: USERNAME_MAX + 1]
         address = proxies.client_address(flask.request)
         wait = throttle.retry_after(address, username)
         if wait > 0:
             error = f'<p class="error">Too many failed logins: try again in {wait:.0f} s.</p>'
-            return _form(error), 429, {"Retry-After": str(int(wait) + 1)}
+            return _form(error, back), 429, {"Retry-After": str(int(wait) + 1)}
         user = users.authenticate(username, form.get("password", ""))
         if user is None:
             throttle.failed(address, username)
             shown = html.escape(username[:64])
-            return _form(f'<p class="error">Wrong username or password for {shown}.</p>'), 401
+            error = f'<p class="error">Wrong username or password for {shown}.</p>'
+            return _form(error, back), 401
         throttle.succeeded(address, username)
         old = flask.session.get("sid")
         if isinstance(old, str):
@@ -724,7 +762,7 @@ def install(
         fingerprint = users.fingerprint(user.username) or ""
         flask.session["sid"] = sessions.create(user.username, fingerprint, address)
         csrf_token()
-        return flask.redirect("/")
+        return flask.redirect(back)  # the page the person was sent away from
 
     @server.route("/logout", methods=["GET", "POST"])
     def logout() -> flask.Response | str | tuple[str, int]:

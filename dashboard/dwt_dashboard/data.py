@@ -10,6 +10,7 @@ import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from dwt.pipeline.spec import Weights
 from dwt.stages.weights import BondWeights
 from dwt.store import Coll, Store
 from dwt.store.candidates import pending_candidates
@@ -22,14 +23,46 @@ WEIGHT_HELP: dict[str, str] = {
     "retweet": "bond to the member whose tweet is retweeted",
     "quote": "bond to the member whose tweet is quoted",
     "reply": "bond to the member replied to (a conversation: the strongest signal)",
+    "follow": "bond a mutual follow adds",
+    "normalize": "scale follows and interactions per member before mixing them",
+    "follow_share": "share of the follows in the mix (the rest: this week's interactions)",
+    "one_way": "bond a one-way follow adds, only as far as the two share contacts",
+    "embeddedness": "how much shared contacts strengthen a bond (random ties share few)",
 }
 
 TIERS = {1: "within the cluster", 2: "with other clusters", 3: "with outsiders"}
 
 
-def weight_defaults() -> dict[str, float]:
-    """The sliders' defaults: the pipeline's own (``BondWeights``), never a copy."""
-    return BondWeights().to_dict()
+def weight_defaults() -> dict[str, Any]:
+    """The weights' defaults: the pipeline's own (``BondWeights``), never a copy; only the
+    fields a run's spec accepts (``spec.weights``), so no control is shown that a run
+    would refuse or ignore."""
+    accepted = Weights.model_fields
+    return {k: v for k, v in BondWeights().to_dict().items() if k in accepted}
+
+
+def weight_kinds() -> dict[str, str]:
+    """Each weight's control, from ``BondWeights``' fields: ``switch`` (true/false),
+    ``share`` (0 to 1, linear) or ``weight`` (log scale, with "off" for 0)."""
+    kinds = {}
+    for name, default in weight_defaults().items():
+        if isinstance(default, bool):
+            kinds[name] = "switch"
+        elif name.endswith("share"):
+            kinds[name] = "share"
+        else:
+            kinds[name] = "weight"
+    return kinds
+
+
+def weights_of(given: dict[str, Any] | None) -> dict[str, Any]:
+    """A run's ``spec.weights`` (camelCase or not, possibly partial) as the full set of
+    shown weights; the defaults when they cannot be read."""
+    try:
+        full = BondWeights.from_dict(given).to_dict()
+    except (ValueError, TypeError):
+        full = BondWeights().to_dict()
+    return {k: full[k] for k in weight_defaults()}
 
 
 def communities(store: Store, allowed: list[str]) -> list[str]:
@@ -129,10 +162,20 @@ def members(store: Store, community: str) -> list[dict[str, Any]]:
     return rows
 
 
+def member_ids(store: Store, community: str) -> set[str]:
+    """The community's member account ids (one indexed read)."""
+    cursor = store[Coll.MEMBERS].find({"community": community}, {"account_id": 1})
+    return {d["account_id"] for d in cursor}
+
+
 def candidates(store: Store, community: str) -> list[dict[str, Any]]:
-    """Pending candidates, best first, with their profile link."""
+    """Pending candidates, best first, with their profile link; accounts that became
+    members since discovery (added by username) are not candidates any more."""
     out = []
+    members = member_ids(store, community)
     for cand in pending_candidates(store, community):
+        if cand["account_id"] in members:
+            continue
         name = cand.get("username")
         out.append(
             {
@@ -218,32 +261,6 @@ def conversations(
     return out
 
 
-def graph_elements(store: Store, community: str, limit: int = 300) -> list[dict[str, Any]]:
-    """Cytoscape elements of the bond graph among the ``limit`` most active members."""
-    rows = [r for r in members(store, community) if r["cluster"] is not None][:limit]
-    keep = {r["account_id"]: r for r in rows}
-    central = {
-        a
-        for d in store[Coll.CLUSTERS].find({"community": community}, {"central": 1})
-        for a in d.get("central", [])
-    }
-    elements: list[dict[str, Any]] = [
-        {
-            "data": {"id": a, "label": f"@{r['username']}", "cluster": r["cluster"]},
-            "classes": (f"c{r['cluster'] % 10}" if r["cluster"] >= 0 else "isolated")
-            + (" central" if a in central else ""),
-        }
-        for a, r in keep.items()
-    ]
-    for doc in store[Coll.BONDS].find({"community": community, "source_id": {"$in": list(keep)}}):
-        for target, weight in zip(doc["targets"], doc["weights"], strict=True):
-            if target in keep and target != doc["source_id"]:
-                elements.append(
-                    {"data": {"source": doc["source_id"], "target": target, "weight": weight}}
-                )
-    return elements
-
-
 #: How a scheduled run's id ends (the operator's and the local scheduler's alike).
 SCHEDULED_RUN = re.compile(r"-s\d{12}$")
 
@@ -275,6 +292,11 @@ def runs(store: Store, community: str, limit: int = 20) -> list[dict[str, Any]]:
                 "counts": run.get("counts", {}),
                 "progress": progress,
                 "error": run.get("error"),
+                # Recorded by collection when it ran (dwt.store.runs: the run's
+                # ``collection``); absent for runs that did not collect.
+                "post_reads": (run.get("collection") or {}).get("post_reads"),
+                "estimated_spend": (run.get("collection") or {}).get("estimated_spend_usd"),
+                "capped": bool((run.get("collection") or {}).get("capped")),
             }
         )
     return out
@@ -303,4 +325,210 @@ def collection(store: Store, community: str) -> dict[str, Any]:
         "last": last,
         "unreadable": sorted(unreadable, key=lambda u: u["username"] or ""),
         "runs": collecting[:10],
+    }
+
+
+# --- the weekly digest, run state and weights (Home, Insights, Jobs) --------------------------
+
+#: Run counts in words, in the order a person reads them; a count not named here is shown
+#: with its key's underscores as spaces. ``None``: shown only when not zero (a problem).
+COUNT_WORDS: dict[str, tuple[str, bool]] = {
+    "tweets_fetched": ("tweets collected", False),
+    "tweets_new": ("new tweets", False),
+    "accounts": ("accounts read", False),
+    "follows": ("follow lists read", False),
+    "requests": ("API requests", False),
+    "post_reads": ("posts read", False),
+    "candidates": ("candidates found", False),
+    "tweets": ("tweets analysed", False),
+    "bonds": ("bonds", False),
+    "clusters": ("clusters", False),
+    "isolated": ("members without bonds", False),
+    "conversations": ("conversations", False),
+    "trending": ("trending", False),
+    "unavailable": ("accounts unavailable", True),
+    "failed": ("reads failed", True),
+    "keys_disabled": ("API keys disabled", True),
+}
+
+
+def count_words(counts: dict[str, Any]) -> str:
+    """``{"tweets_fetched": 5602, "keys_disabled": 0}`` → ``"5,602 tweets collected"``:
+    known counts first in reading order, problem counts only when not zero."""
+    order = list(COUNT_WORDS) + sorted(k for k in counts if k not in COUNT_WORDS)
+    parts = []
+    for key in order:
+        value = counts.get(key)
+        if not isinstance(value, int | float) or isinstance(value, bool):
+            continue
+        words, problem_only = COUNT_WORDS.get(key, (key.replace("_", " "), False))
+        if problem_only and not value:
+            continue
+        parts.append(f"{value:,} {words}" if isinstance(value, int) else f"{value:,.2f} {words}")
+    return " · ".join(parts)
+
+
+def spend_words(run: dict[str, Any]) -> str:
+    """Posts read and the estimated spend of a run, when the run recorded them."""
+    parts = []
+    if isinstance(run.get("post_reads"), int | float):
+        parts.append(f"{run['post_reads']:,} posts read")
+    if isinstance(run.get("estimated_spend"), int | float):
+        parts.append(f"about ${run['estimated_spend']:,.2f}")
+    if run.get("capped"):
+        parts.append("stopped at the read cap")
+    return " · ".join(parts)
+
+
+def active_run(store: Store, community: str) -> dict[str, Any] | None:
+    """The community's run in progress, if any (the newest): one run at a time."""
+    return store[Coll.RUNS].find_one(
+        {"community": community, "status": "running"}, sort=[("started_at", -1)]
+    )
+
+
+def clusters_run(store: Store, community: str) -> dict[str, Any] | None:
+    """The run the clusters shown come from (the cluster docs carry its id), with the bond
+    weights it used; None before the first clustering."""
+    doc = store[Coll.CLUSTERS].find_one({"community": community}, {"run_id": 1})
+    if not doc or not doc.get("run_id"):
+        return None
+    run = store[Coll.RUNS].find_one({"_id": doc["run_id"]}) or {"_id": doc["run_id"]}
+    return {
+        "run_id": run["_id"],
+        "finished_at": run.get("finished_at"),
+        "weights": weights_of((run.get("params") or {}).get("weights")),
+    }
+
+
+def current_weights(store: Store, community: str) -> tuple[dict[str, float], str | None]:
+    """The weights the sliders start from: those of the run the clusters come from, else
+    the last successful run that computed bonds, else the defaults; with that run's id."""
+    shown = clusters_run(store, community)
+    if shown:
+        return shown["weights"], shown["run_id"]
+    run = store[Coll.RUNS].find_one(
+        {"community": community, "status": "succeeded", "steps": "bonds"},
+        sort=[("started_at", -1)],
+    )
+    if run:
+        return weights_of((run.get("params") or {}).get("weights")), run["_id"]
+    return weight_defaults(), None
+
+
+def conversation_total(store: Store, community: str, cluster: int, tier: int) -> int:
+    """How many conversations a cluster has at a tier (the list shows the first ones)."""
+    return store[Coll.CONVERSATIONS].count_documents(
+        {"community": community, "cluster": cluster, "tier": tier}
+    )
+
+
+#: What the digest lists at most of each kind.
+DIGEST_TRENDING = 8
+DIGEST_CANDIDATES = 5
+DIGEST_TOPICS = 6
+
+
+def trending(store: Store, community: str, limit: int = DIGEST_TRENDING) -> list[dict[str, Any]]:
+    """This week's trending conversations across clusters, largest first, each with its
+    opening tweet and a link into the conversation view of the Insights page."""
+    docs = list(
+        store[Coll.CONVERSATIONS].find(
+            {"community": community, "trending": True},
+            {"_id": 0, "cluster": 1, "tier": 1, "conversation_id": 1, "size": 1,
+             "participants": 1, "tweet_ids": 1, "engagement": 1},
+        )
+    )  # fmt: skip
+    docs.sort(key=lambda d: (-d["size"], -d.get("engagement", 0), d["conversation_id"]))
+    docs = docs[:limit]
+    firsts = [d["tweet_ids"][0] for d in docs if d.get("tweet_ids")]
+    found = {t["_id"]: t for t in store[Coll.TWEETS].find({"_id": {"$in": firsts}}, {"text": 1})}
+    labels = {
+        d["cluster"]: d.get("label") or ""
+        for d in store[Coll.CLUSTERS].find({"community": community}, {"cluster": 1, "label": 1})
+    }
+    return [
+        {
+            "cluster": d["cluster"],
+            "label": labels.get(d["cluster"], ""),
+            "tier": d["tier"],
+            "size": d["size"],
+            "participants": d["participants"],
+            "text": found.get((d.get("tweet_ids") or [None])[0], {}).get("text", ""),
+            "href": f"/insights?cluster={d['cluster']}&tier={d['tier']}"
+            f"&conversation={d['conversation_id']}",
+        }
+        for d in docs
+    ]
+
+
+def topics(store: Store, community: str, per_cluster: int = DIGEST_TOPICS) -> dict[int, list]:
+    """Trending topics per cluster (hashtags, terms, links) from the ``topics`` results,
+    best ranked first; empty when no step has written topics."""
+    coll = getattr(Coll, "TOPICS", None)
+    if coll is None:
+        return {}
+    out: dict[int, list[dict[str, Any]]] = {}
+    docs = store[coll].find({"community": community}, {"_id": 0, "tweet_ids": 0})
+    for d in sorted(docs, key=lambda d: (not d.get("trending"), d.get("rank", 0))):
+        shown = out.setdefault(d["cluster"], [])
+        if len(shown) < per_cluster:
+            shown.append(
+                {k: d.get(k) for k in ("topic", "kind", "count", "members", "trending", "tier")}
+            )
+    return out
+
+
+#: How a cluster's change since the last clustering is told.
+CHANGE_WORDS = {"grew": "grew", "shrank": "shrank", "split": "split off", "merged": "merged",
+                "new": "is new"}  # fmt: skip
+
+
+def cluster_changes(store: Store, community: str) -> list[dict[str, Any]]:
+    """Clusters that grew, shrank, split, merged or are new since the last clustering
+    (``change`` from :class:`dwt.stages.identity.ClusterMatcher`), in words."""
+    out = []
+    docs = store[Coll.CLUSTERS].find(
+        {"community": community, "change": {"$in": list(CHANGE_WORDS)}}, {"_id": 0, "members": 0}
+    )
+    for d in sorted(docs, key=lambda d: d["cluster"]):
+        name = f"Cluster {d['cluster']}" + (f" ({d['label']})" if d.get("label") else "")
+        previous = list(d.get("previous") or [])
+        change = d["change"]
+        if change in ("grew", "shrank"):
+            text = f"{name} {change} from {d.get('size_before')} to {d['size']} members"
+        elif change == "split" and previous and previous[0] == d["cluster"]:
+            text = f"{name} split: {d['size']} members stayed, the others formed a new cluster"
+        elif change == "split":
+            source = previous[0] if previous else "another"
+            text = f"{name} split off cluster {source} ({d['size']} members)"
+        elif change == "merged":
+            joined = " and ".join(str(p) for p in previous) or "several clusters"
+            text = f"{name} merged clusters {joined} ({d['size']} members)"
+        else:
+            text = f"{name} is new ({d['size']} members)"
+        out.append({"cluster": d["cluster"], "change": change, "text": text + "."})
+    return out
+
+
+def digest(store: Store, community: str, now: datetime | None = None) -> dict[str, Any]:
+    """Home as the weekly digest: the overview's numbers, this week's trending
+    conversations and topics, cluster changes, the best new candidates and the last run."""
+    found = overview(store, community, now)
+    names = {
+        d["cluster"]: d.get("label") or ""
+        for d in store[Coll.CLUSTERS].find({"community": community}, {"cluster": 1, "label": 1})
+    }
+    last = found["runs"][0] if found["runs"] else None
+    return {
+        **found,
+        "trending": trending(store, community),
+        "topics": [
+            {"cluster": c, "label": names.get(c, ""), "topics": t}
+            for c, t in sorted(topics(store, community).items())
+        ],
+        "cluster_changes": cluster_changes(store, community),
+        "candidates": candidates(store, community)[:DIGEST_CANDIDATES],
+        "last_run": last,
+        "clusters_run": clusters_run(store, community),
     }

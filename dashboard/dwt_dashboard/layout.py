@@ -6,61 +6,30 @@ import math
 from typing import Any
 from zoneinfo import available_timezones
 
-import dash_cytoscape as cyto
 from dash import dcc, html
 
-from dwt_dashboard import data
-
-PALETTE = [
-    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
-    "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
-]  # fmt: skip
-GRAPH_STYLE = [
-    # Labels appear as one zooms in (all at once they would hide the graph); the central
-    # members of each cluster are larger and always named.
-    {
-        "selector": "node",
-        "style": {
-            "width": 8,
-            "height": 8,
-            "label": "data(label)",
-            "font-size": 5,
-            "min-zoomed-font-size": 14,
-            "color": "#333",
-        },
-    },
-    {
-        "selector": ".central",
-        "style": {"width": 16, "height": 16, "font-size": 9, "min-zoomed-font-size": 0},
-    },
-    {"selector": "edge", "style": {"width": 0.5, "line-color": "#c8ccd0", "opacity": 0.6}},
-    {"selector": ".isolated", "style": {"background-color": "#cccccc"}},
-    *[{"selector": f".c{i}", "style": {"background-color": c}} for i, c in enumerate(PALETTE)],
-]
-
+from dwt_dashboard import data, insights_map
+from dwt_dashboard.replies import is_error
 
 #: Members named in a cluster's detail (the Users page lists them all).
 MEMBERS_SHOWN = 40
 
 
-def graph_style(selected: int | None) -> list[dict[str, Any]]:
-    """The graph's style with the selected cluster in front and the others faded."""
-    if selected is None:
-        return GRAPH_STYLE
-    return [
-        *GRAPH_STYLE,
-        {"selector": f"node[cluster != {int(selected)}]", "style": {"opacity": 0.2}},
-    ]
-
-
-_LINK_BUTTON = {
-    "background": "none",
-    "border": "none",
-    "color": "#fff",
-    "cursor": "pointer",
-    "font": "inherit",
-    "padding": 0,
-}
+def notice(message: Any) -> Any:
+    """An action's answer, styled as what it is: ``notice-error`` for a refusal or a
+    failure, ``notice-ok`` otherwise, with the place to fix it when the reply names one."""
+    if message is None or message == "":
+        return ""
+    error = is_error(message)
+    link = getattr(message, "link", None)
+    parts: list[Any] = [str(message)]
+    if link:
+        parts += [" ", dcc.Link(link[0], href=link[1], className="notice-link")]
+    return html.Div(
+        parts,
+        className="notice notice-error" if error else "notice notice-ok",
+        role="alert" if error else "status",
+    )
 
 
 def logout(csrf: str | None) -> Any:
@@ -71,11 +40,11 @@ def logout(csrf: str | None) -> Any:
     return html.Form(
         [
             dcc.Input(type="hidden", name="csrf_token", value=csrf),
-            html.Button("Log out", type="submit", id="logout", style=_LINK_BUTTON),
+            html.Button("Log out", type="submit", id="logout", className="link-button"),
         ],
         action="/logout",
         method="POST",
-        style={"margin": 0},
+        className="logout",
     )
 
 
@@ -113,7 +82,7 @@ def shell(
                         clearable=False,
                         className="community",
                     ),
-                    html.Span(username, style={"color": "#fff"}),
+                    html.Span(username, className="who"),
                     logout(csrf),
                 ],
                 className="top",
@@ -147,7 +116,8 @@ def runs_table(runs: list[dict[str, Any]]) -> html.Table:
     )
     rows = []
     for run in runs:
-        counts = ", ".join(f"{k} {v}" for k, v in run["counts"].items())
+        counts = " · ".join(p for p in (data.count_words(run["counts"]),
+                                        data.spend_words(run)) if p)  # fmt: skip
         status = run["status"] + (f" ({run['error']})" if run.get("error") else "")
         rows.append(
             html.Tr(
@@ -162,15 +132,120 @@ def runs_table(runs: list[dict[str, Any]]) -> html.Table:
                 ]
             )
         )
-    return html.Table([html.Thead(head), html.Tbody(rows)], id="runs-table")
+    return scroll(html.Table([html.Thead(head), html.Tbody(rows)], id="runs-table"))
+
+
+def scroll(table: Any) -> html.Div:
+    """A wide table in a box that scrolls sideways on a phone (the page itself does not)."""
+    return html.Div(table, className="scroll")
+
+
+def _section(title: str, body: Any, section_id: str) -> html.Section:
+    return html.Section([html.H3(title), body], id=section_id, className="digest-part")
+
+
+def last_run(run: dict[str, Any] | None) -> html.Div | html.P:
+    """The last run's state in one line: what, how it ended, what it counted."""
+    if run is None:
+        return html.P("No run yet: start one from Insights or set a daily schedule.")
+    failed = run["status"] == "failed"
+    counts = data.count_words(run["counts"])
+    return html.Div(
+        [
+            html.Span(f"{run['kind'].capitalize()} run {run['run_id']} ", className="run-id"),
+            html.Span(run["status"], className=f"status {run['status']}"),
+            f", started {_fmt_time(run['started_at'])} UTC",
+            html.Div(run["error"], className="error") if failed and run.get("error") else "",
+            html.Div(counts, className="help") if counts else "",
+        ],
+        id="last-run",
+    )
+
+
+def _trending_list(items: list[dict[str, Any]]) -> Any:
+    if not items:
+        return html.P("No trending conversation this week.")
+    rows = []
+    for t in items:
+        text = t["text"][:140] + ("…" if len(t["text"]) > 140 else "")
+        where = f"cluster {t['cluster']}" + (f" ({t['label']})" if t["label"] else "")
+        rows.append(
+            html.Li(
+                [
+                    dcc.Link(text or "(no text)", href=t["href"], className="opening"),
+                    html.Div(
+                        f"{where} · {data.TIERS[t['tier']]} · {t['size']} tweets · "
+                        f"{t['participants']} members",
+                        className="meta",
+                    ),
+                ]
+            )
+        )
+    return html.Ol(rows, className="trending-list")
+
+
+def _topics_list(clusters: list[dict[str, Any]]) -> Any:
+    if not clusters:
+        return html.P("No topics yet.", className="help")
+    return html.Ul(
+        [
+            html.Li(
+                [
+                    html.B(f"Cluster {c['cluster']}" + (f" ({c['label']})" if c["label"] else "")),
+                    ": ",
+                    *[
+                        html.Span(
+                            t["topic"],
+                            className="topic trending-topic" if t.get("trending") else "topic",
+                            title=f"{t.get('kind') or ''}: {t.get('count') or 0} tweets, "
+                            f"{t.get('members') or 0} members",
+                        )
+                        for t in c["topics"]
+                    ],
+                ]
+            )
+            for c in clusters
+        ],
+        className="topics",
+    )
+
+
+def _candidates_list(candidates: list[dict[str, Any]]) -> Any:
+    if not candidates:
+        return html.P("No new candidates.")
+    return html.Div(
+        [
+            html.Ul(
+                [
+                    html.Li(
+                        [
+                            html.A(
+                                f"@{c['username'] or c['account_id']}",
+                                href=c["url"],
+                                target="_blank",
+                            ),
+                            f" · {c['interactions']:,} interactions from {c['members']} members",
+                        ]
+                    )
+                    for c in candidates
+                ]
+            ),
+            dcc.Link("Decide on the Users page", href="/users"),
+        ]
+    )
 
 
 def home(overview: dict[str, Any]) -> html.Div:
+    """The weekly digest: numbers, what trends, how the clusters moved, who to look at,
+    and the last run's state (``overview``: :func:`dwt_dashboard.data.digest`)."""
     cards = [
         ("members", overview["members"]),
         ("tweets this week", overview["tweets"]),
         ("clusters", overview["clusters"]),
+        ("trending conversations", len(overview.get("trending", []))),
     ]
+    moved = overview.get("cluster_changes", [])
+    shown = overview.get("clusters_run")
     return html.Div(
         [
             html.H2("This week"),
@@ -179,15 +254,47 @@ def home(overview: dict[str, Any]) -> html.Div:
                 [html.Div([html.B(f"{v:,}"), k], className="card") for k, v in cards],
                 className="cards",
             ),
+            html.Div(
+                [
+                    _section(
+                        "Trending conversations",
+                        _trending_list(overview.get("trending", [])),
+                        "digest-trending",
+                    ),
+                    _section(
+                        "Trending topics per cluster",
+                        _topics_list(overview.get("topics", [])),
+                        "digest-topics",
+                    ),
+                    _section(
+                        "How the clusters moved",
+                        html.Ul([html.Li(c["text"]) for c in moved])
+                        if moved
+                        else html.P("No cluster grew, split or merged since the last analysis."),
+                        "digest-clusters",
+                    ),
+                    _section(
+                        "New candidates worth a look",
+                        _candidates_list(overview.get("candidates", [])),
+                        "digest-candidates",
+                    ),
+                ],
+                className="digest",
+            ),
             html.H3("Since last week"),
             html.Ul([html.Li(line) for line in overview["changes"]], id="changes"),
-            html.H3("Last runs"),
-            runs_table(overview["runs"]),
+            html.H3("Last run"),
+            last_run(overview.get("last_run")),
+            html.P(
+                f"Clusters from run {shown['run_id']}." if shown else "No clusters yet.",
+                className="help",
+            ),
+            html.Details([html.Summary("Recent runs"), runs_table(overview["runs"])]),
         ]
     )
 
 
-def candidate_rows(candidates: list[dict[str, Any]]) -> html.Table | html.P:
+def candidate_rows(candidates: list[dict[str, Any]]) -> html.Div | html.P:
     if not candidates:
         return html.P("No pending candidates.")
     rows = [
@@ -213,7 +320,7 @@ def candidate_rows(candidates: list[dict[str, Any]]) -> html.Table | html.P:
         for c in candidates
     ]
     head = html.Tr([html.Th(h) for h in ("account", "interactions", "from members", "decide")])
-    return html.Table([html.Thead(head), html.Tbody(rows)])
+    return scroll(html.Table([html.Thead(head), html.Tbody(rows)]))
 
 
 def preview(decisions: dict[str, str], candidates: list[dict[str, Any]]) -> html.Div:
@@ -238,7 +345,7 @@ def preview(decisions: dict[str, str], candidates: list[dict[str, Any]]) -> html
     )
 
 
-def member_rows(members: list[dict[str, Any]]) -> html.Table:
+def member_rows(members: list[dict[str, Any]]) -> html.Div:
     rows = [
         html.Tr(
             [
@@ -260,7 +367,11 @@ def member_rows(members: list[dict[str, Any]]) -> html.Table:
         for m in members
     ]
     head = html.Tr([html.Th(h) for h in ("member", "", "tweets", "cluster", "")])
-    return html.Table([html.Thead(head), html.Tbody(rows)])
+    return scroll(html.Table([html.Thead(head), html.Tbody(rows)]))
+
+
+def members_title(count: int) -> str:
+    return f"Members ({count:,})"
 
 
 def users(members: list[dict[str, Any]], candidates: list[dict[str, Any]]) -> html.Div:
@@ -278,33 +389,183 @@ def users(members: list[dict[str, Any]], candidates: list[dict[str, Any]]) -> ht
             html.Div(preview({}, candidates), id="preview"),
             html.Div(id="cand-result", className="message"),
             html.H2("Add a member"),
-            dcc.Input(id="add-username", placeholder="username", type="text"),
-            dcc.Checklist(id="add-core", options=[{"label": "core", "value": "core"}], value=[]),
-            html.Button("Add", id="add-button", n_clicks=0),
+            html.Div(
+                [
+                    dcc.Input(
+                        id="add-username",
+                        placeholder="name, @name or x.com/name",
+                        type="text",
+                        className="grow",
+                    ),
+                    dcc.Checklist(
+                        id="add-core", options=[{"label": "core", "value": "core"}], value=[]
+                    ),
+                    html.Button("Add", id="add-button", n_clicks=0),
+                ],
+                className="row wrap",
+            ),
             html.Div(id="add-result", className="message"),
-            html.H2(f"Members ({len(members)})"),
+            html.H2(members_title(len(members)), id="members-title"),
             html.Div(id="member-result", className="message"),
+            # Removing asks first (a member's history is kept, but the member leaves the
+            # clusters and the candidates from the next run).
+            dcc.ConfirmDialog(id="member-del-confirm"),
+            dcc.Store(id="member-del-pending"),
             html.Div(member_rows(members), id="member-list"),
         ]
     )
 
 
-def _slider(name: str, default: float) -> html.Div:
-    # Log scale: the defaults span 0.01 to 100.
+#: The slider position meaning "off" (weight 0); the others are log10 of the weight.
+OFF = -4
+SLIDER_MIN, SLIDER_MAX = -3, 3
+
+
+def slider_position(weight: float) -> float:
+    """A weight as a slider position: log10, clamped to the slider, 0 at :data:`OFF`."""
+    if weight <= 0:
+        return OFF
+    return min(max(round(math.log10(weight), 1), SLIDER_MIN), SLIDER_MAX)
+
+
+def position_weight(position: float | None) -> float:
+    """A slider position back to a weight (:data:`OFF` and below: 0), to two significant
+    digits: the slider's 0.1 steps land on 4, 0.5 or 50, not 3.981, 0.501 or 50.12."""
+    if position is None or position <= OFF:
+        return 0.0
+    return float(f"{10**position:.2g}")
+
+
+def weight_text(weight: Any) -> str:
+    if isinstance(weight, bool):
+        return "on" if weight else "off"
+    return "off" if weight == 0 else f"{weight:.3g}"
+
+
+def control_value(name: str, weight: Any) -> Any:
+    """A weight as its control's value (see :func:`dwt_dashboard.data.weight_kinds`)."""
+    kind = data.weight_kinds()[name]
+    if kind == "switch":
+        return ["on"] if weight else []
+    if kind == "share":
+        return round(float(weight), 2)
+    return slider_position(float(weight))
+
+
+def value_of(name: str, control: Any) -> Any:
+    """A control's value back to the weight a run uses."""
+    kind = data.weight_kinds()[name]
+    if kind == "switch":
+        return bool(control)
+    if kind == "share":
+        return round(float(control or 0.0), 2)
+    return position_weight(control)
+
+
+def _slider(name: str, weight: Any) -> html.Div:
+    kind = data.weight_kinds()[name]
+    if kind == "switch":
+        control: Any = dcc.Checklist(
+            id=f"w-{name}",
+            options=[{"label": " on", "value": "on"}],
+            value=control_value(name, weight),
+        )
+    elif kind == "share":
+        control = dcc.Slider(
+            id=f"w-{name}", min=0, max=1, step=0.05, value=control_value(name, weight),
+            marks={0: "0", 0.5: "0.5", 1: "1"}, allow_direct_input=False,
+        )  # fmt: skip
+    else:
+        # Log scale (weights span 0.001 to 1000), with "off" below the smallest.
+        control = dcc.Slider(
+            id=f"w-{name}",
+            min=OFF,
+            max=SLIDER_MAX,
+            step=0.1,
+            value=control_value(name, weight),
+            marks={OFF: "off", **{i: f"{10**i:g}" for i in range(SLIDER_MIN + 1, SLIDER_MAX, 2)}},
+            allow_direct_input=False,  # the box would show the exponent, not the weight
+        )
     return html.Div(
         [
-            html.Label(f"{name}"),
-            dcc.Slider(
-                id=f"w-{name}",
-                min=-3,
-                max=3,
-                step=0.1,
-                value=round(math.log10(default), 1),
-                marks={i: f"{10**i:g}" for i in range(-3, 4)},
-                allow_direct_input=False,  # the box would show the exponent, not the weight
+            html.Label(
+                [html.B(name), " = ", html.Span(weight_text(weight), id=f"w-{name}-value")],
+                title=data.WEIGHT_HELP.get(name, ""),
             ),
-            html.Span(data.WEIGHT_HELP[name], className="help"),
+            control,
+            html.Span(data.WEIGHT_HELP.get(name, ""), className="help"),
+        ],
+        className="weight",
+    )
+
+
+def weights_panel(
+    weights: dict[str, float],
+    run_id: str | None,
+    busy: str | None,
+    presets: dict[str, dict[str, float]] | None = None,
+) -> html.Details:
+    """The bond weights, compact and near the top: each value shown, "off" allowed,
+    starting from the weights of the run the clusters come from (``run_id``); the run
+    button is disabled with the reason while a run of the community is running."""
+    source = (
+        f"The clusters come from run {run_id}; the sliders start from its weights."
+        if run_id
+        else "No analysis yet; the sliders start from the default weights."
+    )
+    picker = (
+        [
+            html.Label("Preset", htmlFor="weights-preset"),
+            dcc.Dropdown(
+                id="weights-preset",
+                options=list(presets),
+                placeholder="choose a preset…",
+                className="short",
+            ),
         ]
+        if presets
+        else []
+    )
+    return html.Details(
+        [
+            html.Summary(
+                [
+                    html.H3("Bond weights", className="inline"),
+                    html.Span(
+                        " · ".join(f"{n} {weight_text(v)}" for n, v in weights.items()),
+                        className="help",
+                    ),
+                ]
+            ),
+            html.P(source, id="weights-source", className="help"),
+            *picker,
+            html.Div([_slider(n, v) for n, v in weights.items()], className="weights-grid"),
+            html.Button(
+                "Run bonds + cluster + content",
+                id="run-button",
+                n_clicks=0,
+                disabled=bool(busy),
+                title=busy or "",
+            ),
+            html.Span(busy or "", id="run-state", className="help"),
+            dcc.Interval(id="run-tick", interval=4000),
+            html.Div(id="run-result", className="message"),
+        ],
+        id="weights",
+    )
+
+
+def cohesion(cluster: dict[str, Any]) -> str:
+    """How tight a cluster is, in words: the share of its members' bond weight that stays
+    among them (the raw "internal weight" sums meant nothing to a reader)."""
+    inside = cluster.get("internal_weight") or 0.0
+    outside = cluster.get("external_weight") or 0.0
+    if inside + outside <= 0:
+        return f"{cluster['size']:,} members · no bonds this week"
+    share = inside / (inside + outside)
+    return (
+        f"{cluster['size']:,} members · {share:.0%} of their bond weight (follows and "
+        "interactions, as the run weighed them) stays inside the cluster"
     )
 
 
@@ -314,10 +575,7 @@ def cluster_detail(cluster: dict[str, Any] | None) -> html.Div:
     return html.Div(
         [
             html.H3(f"Cluster {cluster['cluster']}: {cluster['label']}"),
-            html.P(
-                f"{cluster['size']} members · internal weight {cluster['internal_weight']:.2f} · "
-                f"external weight {cluster['external_weight']:.2f}"
-            ),
+            html.P(cohesion(cluster), className="cohesion"),
             html.P("Central: " + ", ".join(f"@{n}" for n in cluster["central"])),
             html.P(
                 "Members: "
@@ -332,10 +590,20 @@ def cluster_detail(cluster: dict[str, Any] | None) -> html.Div:
     )
 
 
-def conversation_list(convs: list[dict[str, Any]]) -> html.Ol | html.P:
-    """Conversations, trending first; each opens to its tweets, each tweet links to X."""
+def conversation_list(
+    convs: list[dict[str, Any]], total: int | None = None, opened: str | None = None
+) -> html.Div | html.P:
+    """Conversations, trending first; each opens to its tweets, each tweet links to X.
+    ``total``: how many there are (the list shows the first ones); ``opened``: the
+    conversation shown open (a link from Home's digest)."""
     if not convs:
         return html.P("No conversations for this cluster and tier.")
+    total = max(total or 0, len(convs))
+    counted = html.P(
+        f"{total:,} conversations" if total == len(convs)
+        else f"The first {len(convs):,} of {total:,} conversations, trending first.",
+        className="help", id="conversation-count",
+    )  # fmt: skip
     items = []
     for c in convs:
         first = c["tweets"][0]["text"] if c["tweets"] else ""
@@ -365,18 +633,41 @@ def conversation_list(convs: list[dict[str, Any]]) -> html.Ol | html.P:
             className="tweets",
         )
         thread = html.A(c["url"], href=c["url"], target="_blank")
-        items.append(html.Li(html.Details([summary, tweets, thread], className="conversation")))
-    return html.Ol(items)
+        is_open = c["conversation_id"] == opened
+        details = html.Details(
+            [summary, tweets, thread],
+            className="conversation opened" if is_open else "conversation",
+            open=is_open,
+            id=f"conversation-{c['conversation_id']}",
+        )
+        items.append(html.Li(details))
+    return html.Div([counted, html.Ol(items)])
 
 
-def insights(clusters: list[dict[str, Any]], elements: list[dict[str, Any]]) -> html.Div:
+def insights(
+    clusters: list[dict[str, Any]],
+    elements: list[dict[str, Any]],
+    *,
+    weights: dict[str, float] | None = None,
+    weights_run: str | None = None,
+    busy: str | None = None,
+    presets: dict[str, dict[str, float]] | None = None,
+    selected: int | None = None,
+    tier: int = 1,
+) -> html.Div:
+    """Clusters, the map and conversations; the weights panel on top. ``selected`` and
+    ``tier`` open a cluster's conversations at a tier (links from Home's digest)."""
     options = [
         {"label": f"{c['cluster']}: {c['label']} ({c['size']})", "value": c["cluster"]}
         for c in clusters
     ]
     first = clusters[0]["cluster"] if clusters else None
+    if selected is not None and any(c["cluster"] == selected for c in clusters):
+        first = selected
+    shown = [c for c in clusters if c["cluster"] == first]
     return html.Div(
         [
+            weights_panel(weights or data.weight_defaults(), weights_run, busy, presets),
             html.H2("Clusters"),
             html.Div(
                 [
@@ -395,18 +686,11 @@ def insights(clusters: list[dict[str, Any]], elements: list[dict[str, Any]]) -> 
             html.Div(
                 [
                     html.Div(
-                        cluster_detail(clusters[0] if clusters else None),
+                        cluster_detail(shown[0] if shown else None),
                         id="cluster-detail",
                         className="detail",
                     ),
-                    cyto.Cytoscape(
-                        id="bond-graph",
-                        elements=elements,
-                        stylesheet=graph_style(first),
-                        layout={"name": "cose", "animate": False},
-                        className="graph",
-                        style={"height": "480px"},
-                    ),
+                    insights_map.map_area(clusters, elements),
                 ],
                 className="columns",
             ),
@@ -414,19 +698,10 @@ def insights(clusters: list[dict[str, Any]], elements: list[dict[str, Any]]) -> 
             dcc.RadioItems(
                 id="tier-pick",
                 options=[{"label": f"tier {t}: {d}", "value": t} for t, d in data.TIERS.items()],
-                value=1,
+                value=tier if tier in data.TIERS else 1,
                 inline=True,
             ),
             html.Div(id="conversations"),
-            html.Details(
-                [
-                    html.Summary(html.H2("Bond weights: re-run with others", className="inline")),
-                    *[_slider(name, value) for name, value in data.weight_defaults().items()],
-                    html.Button("Run bonds + cluster + content", id="run-button", n_clicks=0),
-                    html.Div(id="run-result", className="message"),
-                ],
-                id="weights",
-            ),
         ]
     )
 
@@ -484,15 +759,16 @@ def jobs(runs: list[dict[str, Any]], community_jobs: list[dict[str, Any]] | None
 TIME_ZONES = sorted(available_timezones())
 
 
+def schedule_line(schedule: dict[str, Any] | None) -> str:
+    return f"Runs {schedule['text']}." if schedule else "No daily run yet."
+
+
 def schedule_editor(schedule: dict[str, Any] | None) -> html.Div:
     """The daily run: an hour and a time zone (the CommunityJob's schedule in the cluster)."""
     return html.Div(
         [
             html.H3("Daily schedule"),
-            html.P(
-                f"Runs {schedule['text']}." if schedule else "No daily run yet.",
-                id="schedule-now",
-            ),
+            html.P(schedule_line(schedule), id="schedule-now"),
             html.Label("Hour"),
             dcc.Dropdown(
                 id="schedule-hour",
@@ -516,8 +792,48 @@ def schedule_editor(schedule: dict[str, Any] | None) -> html.Div:
     )
 
 
-def collection(status: dict[str, Any], schedule: dict[str, Any] | None) -> html.Div:
-    """Data collection: how much is stored, over which time, and what could not be read."""
+def _duration(seconds: float) -> str:
+    if seconds < 60:
+        return "under a minute"
+    minutes = seconds / 60
+    return f"{minutes:.0f} min" if minutes < 90 else f"{minutes / 60:.1f} h"
+
+
+def collection_plan(plan: dict[str, Any] | str | None) -> Any:
+    """The next collection, before it runs: passes, the binding endpoint's time with the
+    keys there are, estimated post reads and cost (``dwt.collect.estimate``)."""
+    if plan is None:
+        return ""
+    if isinstance(plan, str):
+        return html.P(plan, id="collect-plan", className="help")
+    t, f = plan["timeline"], plan["following"]
+    keys = plan["keys"]
+    lines = [
+        f"{plan['accounts']:,} accounts: {t.get('new', 0):,} timelines to read "
+        f"({t.get('incremental', 0):,} since their last read), {t.get('resumed', 0):,} resumed; "
+        f"{f.get('new', 0):,} follow lists to read.",
+        (
+            f"Slowest endpoint: {plan['binding_endpoint']}, "
+            f"{_duration(plan['duration_s'])} with {max(keys, 1)} API key(s)."
+            if plan["binding_endpoint"]
+            else "Nothing to fetch."
+        ),
+        f"About {plan['post_reads']:,} posts read, estimated ${plan['cost_usd']:,.2f}.",
+        *plan["notes"],
+    ]
+    if not keys:
+        lines.append("No API key yet: add one before collecting (timed here as with one).")
+    return html.Div(
+        [html.H3("Next collection, planned"), html.Ul([html.Li(x) for x in lines])],
+        id="collect-plan",
+    )
+
+
+def collection(
+    status: dict[str, Any], schedule: dict[str, Any] | None, plan: Any = None
+) -> html.Div:
+    """Data collection: how much is stored, over which time, what could not be read, and
+    what the next collection would cost."""
     unreadable = status["unreadable"]
     rows = [
         html.Tr(
@@ -552,6 +868,7 @@ def collection(status: dict[str, Any], schedule: dict[str, Any] | None) -> html.
                 id="time-frame",
             ),
             schedule_editor(schedule),
+            collection_plan(plan),
             html.H3("Accounts that could not be read"),
             accounts,
             html.H3("Collection runs"),
@@ -594,6 +911,8 @@ def keys(listed: list[Any] | None) -> html.Div:
     return html.Div(
         [
             html.H2("API keys"),
+            dcc.ConfirmDialog(id="key-del-confirm"),
+            dcc.Store(id="key-del-pending"),
             html.Div(key_rows(listed), id="key-list"),
             html.H3("Add a key"),
             dcc.Input(

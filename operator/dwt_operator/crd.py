@@ -113,6 +113,22 @@ def status_schema() -> dict[str, Any]:
             "finishedAt": time,
             "counts": counts,
             "message": string,
+            "postReads": {"type": "integer"},
+            "estimatedSpend": {"type": "number"},
+            "capped": {"type": "boolean"},
+        },
+    }
+    # The collect step's plan, made before its first request (dwt.collect.estimate).
+    plan = {
+        "type": "object",
+        "properties": {
+            "accounts": {"type": "integer"},
+            "keys": {"type": "integer"},
+            "requests": counts,
+            "bindingEndpoint": string,
+            "durationSeconds": {"type": "number"},
+            "postReads": {"type": "integer"},
+            "costUsd": {"type": "number"},
         },
     }
     return {
@@ -133,6 +149,15 @@ def status_schema() -> dict[str, Any]:
             "progress": {"type": "object", "x-kubernetes-preserve-unknown-fields": True},
             "conditions": {"type": "array", "items": condition},
             "history": {"type": "array", "items": run},
+            "collectionPlan": plan,
+            "postReads": {"type": "integer", "description": "posts read (billed) by the run"},
+            "estimatedSpend": {"type": "number", "description": "USD, at pricePerRead"},
+            "capped": {"type": "boolean", "description": "stopped at maxPostReads"},
+            "skipped": {
+                "type": "object",
+                "description": "accounts left per endpoint when the run stopped at the cap",
+                "additionalProperties": {"type": "integer"},
+            },
         },
         # kopf keeps its own bookkeeping under status.kopf.
         "x-kubernetes-preserve-unknown-fields": True,

@@ -120,6 +120,12 @@ class Reconciler:
             retryAt=None,
             counts={},
             progress={},
+            # The last run's collection figures go; history keeps them.
+            collectionPlan=None,
+            postReads=None,
+            estimatedSpend=None,
+            capped=None,
+            skipped=None,
             message=f"submitted Ray job {submission}",
         )
         self._condition(patch, "Running", "Submitted", f"Ray job {submission}")
@@ -201,7 +207,7 @@ class Reconciler:
                 reason="DeadlineExceeded",
             )
             return
-        patch.status.update(counts=job.counts, progress=job.progress)
+        patch.status.update(counts=job.counts, progress=job.progress, **job.collection)
         if not job.terminal:
             phase = PHASES.get(job.state, "Running")
             if phase != status.get("phase"):
@@ -247,6 +253,9 @@ class Reconciler:
             "counts": job.counts,
             "message": message[:500],
         }
+        for name in ("postReads", "estimatedSpend", "capped"):
+            if name in job.collection:
+                record[name] = job.collection[name]
         history = [record, *list(status.get("history") or [])][: spec.history_limit]
         patch.status.update(
             phase=phase,
@@ -256,6 +265,7 @@ class Reconciler:
             progress=job.progress,
             history=history,
             retryAt=None,
+            **job.collection,
         )
         self._condition(patch, phase, reason, message[:500])
         (kopf.info if phase == "Succeeded" else kopf.warn)(

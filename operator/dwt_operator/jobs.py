@@ -36,6 +36,7 @@ class JobState:
     counts: dict[str, int] = field(default_factory=dict)
     progress: dict[str, Any] = field(default_factory=dict)
     log_tail: str = ""
+    collection: dict[str, Any] = field(default_factory=dict)  # see read_collection
 
     @property
     def terminal(self) -> bool:
@@ -65,6 +66,42 @@ def read_progress(logs: str) -> tuple[dict[str, int], dict[str, Any]]:
                 }
             )
     return {k: int(v) for k, v in counts.items() if isinstance(v, int | float)}, steps
+
+
+def read_collection(logs: str) -> dict[str, Any]:
+    """The collect step's plan and spend, from its progress lines, as status fields:
+    ``collectionPlan`` (made before the first request), and once the step is done
+    ``postReads``, ``estimatedSpend`` (USD), ``capped`` and ``skipped`` (accounts left per
+    endpoint at the cap). Empty when the job did not collect."""
+    plan: dict[str, Any] | None = None
+    spend: dict[str, Any] | None = None
+    for line in logs.splitlines():
+        event = parse_progress_line(line)
+        if event is None or event.get("event") != "progress" or event.get("step") != "collect":
+            continue
+        if isinstance(event.get("plan"), dict):
+            plan = event["plan"]
+        if isinstance(event.get("spend"), dict):
+            spend = event["spend"]
+    status: dict[str, Any] = {}
+    if plan is not None:
+        status["collectionPlan"] = {
+            "accounts": int(plan.get("accounts") or 0),
+            "keys": int(plan.get("keys") or 0),
+            "requests": {k: int(v) for k, v in (plan.get("requests") or {}).items()},
+            "bindingEndpoint": plan.get("binding_endpoint") or "",
+            "durationSeconds": float(plan.get("duration_s") or 0.0),
+            "postReads": int(plan.get("post_reads") or 0),
+            "costUsd": float(plan.get("cost_usd") or 0.0),
+        }
+    if spend is not None:
+        status.update(
+            postReads=int(spend.get("post_reads") or 0),
+            estimatedSpend=float(spend.get("estimated_spend_usd") or 0.0),
+            capped=bool(spend.get("capped")),
+            skipped={k: int(v) for k, v in (spend.get("skipped") or {}).items()},
+        )
+    return status
 
 
 class RayJobs:
@@ -109,7 +146,9 @@ class RayJobs:
         tail = "\n".join(
             line for line in logs.splitlines()[-15:] if not line.startswith("DWT_PROGRESS")
         )
-        return JobState(submission_id, status, info.message or "", counts, progress, tail)
+        return JobState(
+            submission_id, status, info.message or "", counts, progress, tail, read_collection(logs)
+        )
 
     def stop(self, submission_id: str) -> bool:
         try:

@@ -44,7 +44,9 @@ def week():
 
 def test_original_rule_equals_the_bonds_stage_on_every_row(week):
     _, inputs = week
-    weights = BondWeights(tweet=0.03, mention=0.7, retweet=2.0, quote=5.0, reply=11.0)
+    weights = BondWeights(
+        tweet=0.03, mention=0.7, retweet=2.0, quote=5.0, reply=11.0, follow=0.0, normalize=False
+    )  # the prototype's rule: raw weights, no follow edge
     original = OriginalWeek.from_tables(inputs.members, inputs.interactions, inputs.follows)
     rows = {u: original_row(original, u, weights) for u in original.members}
     stage = bond_matrix(
@@ -114,6 +116,14 @@ def test_quality_scores_a_generated_community():
     assert row.bursts_planted == len(row.burst_details) > 0
     assert 0 <= row.bursts_found <= row.bursts_planted
     assert row.trending_with_burst <= row.trending_slices
+    # Topic bursts: standalone tweets on a new hashtag / term / URL, found as topics.
+    assert row.topic_bursts_planted == len(row.topic_burst_details) > 0
+    assert row.topic_bursts_found == row.topic_bursts_planted
+    assert 0 < row.trending_topics_with_burst <= row.trending_topics
+    found = {d["kind"]: d for d in row.topic_burst_details}
+    assert all(d["in_trending_topics"] >= d["tweets"] / 2 for d in found.values())
+    hot = row.trending_slices + row.trending_topics
+    assert row.precision == (row.trending_with_burst + row.trending_topics_with_burst) / hot
 
 
 def test_lfr_graph_has_the_planted_communities():

@@ -7,7 +7,7 @@ import pyarrow.compute as pc
 import pytest
 
 from dwt.bench.load import load_week
-from dwt.bench.pipeline import measure_pipeline
+from dwt.bench.pipeline import discover_bonds_ratio, measure_pipeline
 from dwt.bench.truth import stage_inputs
 from dwt.generate import generate_community
 from dwt.store import Store
@@ -31,6 +31,12 @@ def test_the_loader_stores_what_collection_would(store: Store):
     assert inputs.burst.tolist() == [bursts[t] for t in got["tweet_id"].to_pylist()]
 
 
+def test_discover_bonds_ratio():
+    assert discover_bonds_ratio({"discover": 3.0, "bonds": 2.0, "cluster": 9.0}) == 1.5
+    assert discover_bonds_ratio({"bonds": 2.0}) is None
+    assert discover_bonds_ratio({"discover": 1.0, "bonds": 0.0}) is None
+
+
 @pytest.mark.slow
 def test_measure_pipeline_times_the_store(tmp_path):
     dataset = generate_community(members=80, communities=2, days=7, seed=22)
@@ -42,5 +48,9 @@ def test_measure_pipeline_times_the_store(tmp_path):
     assert report["store_share"] == pytest.approx(report["store_s"] / report["pipeline_s"],
                                                   abs=rounding)  # fmt: skip
     assert set(report["step_s"]) == {"discover", "bonds", "cluster", "content"}
+    steps = report["step_s"]
+    assert report["discover_bonds_ratio"] == pytest.approx(
+        steps["discover"] / steps["bonds"], rel=0.01
+    )
     assert report["peak_rss_mb"] > report["baseline_rss_mb"] > 0
     assert report["load_s"] > 0

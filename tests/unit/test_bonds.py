@@ -1,4 +1,6 @@
-"""The bonds stage equals the plain rule of MISSION.md step 3, and handles edge cases."""
+"""The bonds stage equals the plain rule of MISSION.md step 3 (raw weights, the ``seed``
+preset), its normalised default keeps follows and interactions in balance, and it handles
+edge cases."""
 
 from __future__ import annotations
 
@@ -11,8 +13,15 @@ import scipy.sparse as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dwt.stages.bonds import BondGraph, IndexedWeek, bond_matrix, shard_authors
-from dwt.stages.weights import BondWeights
+from dwt.stages.bonds import (
+    BondGraph,
+    IndexedWeek,
+    bond_matrix,
+    shard_authors,
+    shared_contacts,
+)
+from dwt.stages.cluster import InfomapClusters
+from dwt.stages.weights import PRESETS, BondWeights
 from dwt.store import FOLLOWS_SCHEMA, INTERACTIONS_SCHEMA
 
 KINDS = ["tweet", "retweet", "quote", "reply", None]
@@ -26,6 +35,10 @@ def reference_bonds(members, tweets, follows, weights: BondWeights) -> dict:
         followers[target].add(source)
     per_kind = weights.for_kind()
     bonds = defaultdict(float)
+    for u in members:  # a mutual follow binds both ways
+        for v in members:
+            if u != v and u in followers[v] and v in followers[u]:
+                bonds[u, v] += weights.follow
     for tweet in tweets:
         u = tweet["author_id"]
         if u not in members:
@@ -74,7 +87,14 @@ weeks = st.tuples(
         max_size=30,
     ),
     st.lists(st.tuples(accounts, accounts), max_size=30),
-    st.builds(BondWeights, *[st.sampled_from([0.0, 0.01, 0.1, 1.0, 10.0, 100.0])] * 5),
+    st.builds(
+        BondWeights,
+        *[st.sampled_from([0.0, 0.01, 0.1, 1.0, 10.0, 100.0])] * 6,
+        normalize=st.booleans(),
+        follow_share=st.sampled_from([0.0, 0.3, 0.5, 1.0]),
+        one_way=st.sampled_from([0.0, 0.5, 2.0]),
+        embeddedness=st.sampled_from([0.0, 4.0]),
+    ),
 )
 
 
@@ -82,6 +102,7 @@ weeks = st.tuples(
 @given(weeks)
 def test_bonds_equal_the_reference_rule(week):
     members, tweets, follows, weights = week
+    weights = BondWeights(**{**weights.to_dict(), "normalize": False})  # the raw rule
     # The normaliser never lists the author among the accounts a tweet is directed at.
     for t in tweets:
         t["directed_at"] = [a for a in t["directed_at"] if a != t["author_id"]]
@@ -130,7 +151,7 @@ def test_one_member_has_no_bonds_but_activity():
 
 
 def test_zero_weights_give_no_edges():
-    zero = BondWeights(0, 0, 0, 0, 0)
+    zero = BondWeights(0, 0, 0, 0, 0, 0)
     graph = _fit(
         ["a", "b"], [{"author_id": "a", "kind": "reply", "directed_at": ["b"]}], [("b", "a")], zero
     )
@@ -142,6 +163,7 @@ def test_follow_listed_twice_counts_once():
         ["a", "b"],
         [{"author_id": "a", "kind": "tweet", "directed_at": []}],
         [("b", "a"), ("b", "a")],
+        PRESETS["seed"],
     )
     assert graph.edges().to_pylist() == [{"source_id": "a", "target_id": "b", "weight": 0.01}]
 
@@ -151,9 +173,11 @@ def test_duplicate_members_are_refused():
         _fit(["a", "a"])
 
 
-@pytest.mark.parametrize("bad", [{"reply": -1}, {"quote": float("nan")}, {"likes": 2}])
+@pytest.mark.parametrize(
+    "bad", [{"reply": -1}, {"quote": float("nan")}, {"likes": 2}, {"followShare": 1.5}]
+)
 def test_bad_weights_are_refused(bad):
-    with pytest.raises(ValueError, match="weight"):
+    with pytest.raises(ValueError, match=r"weight|follow_share"):
         BondWeights.from_dict(bad)
 
 
@@ -162,3 +186,150 @@ def test_shards_cover_every_member_once():
     assert sorted(np.concatenate(parts).tolist()) == list(range(10))
     with pytest.raises(ValueError):
         shard_authors(10, 0)
+
+
+# ---- the normalised default (issue 15) -------------------------------------------------------
+
+
+def _row(graph, member):
+    i = graph.members_.to_pylist().index(member)
+    row = graph.matrix_.getrow(i).toarray().ravel()
+    return dict(zip(graph.members_.to_pylist(), row, strict=True))
+
+
+def test_presets_are_the_default_and_the_prototype():
+    assert PRESETS["balanced"] == BondWeights()
+    seed = PRESETS["seed"]
+    assert (seed.tweet, seed.mention, seed.retweet, seed.quote, seed.reply) == (
+        0.01, 0.1, 1.0, 10.0, 100.0,
+    )  # fmt: skip
+    assert not seed.normalize and seed.follow == 0
+
+
+def test_neither_signal_drowns_the_other():
+    """A hundred replies to b and one mutual follow with c: half of a's bonds each."""
+    replies = [{"author_id": "a", "kind": "reply", "directed_at": ["b"]}] * 100
+    graph = _fit(["a", "b", "c"], replies, [("a", "c"), ("c", "a")])
+    row = _row(graph, "a")
+    assert row["b"] == pytest.approx(0.5) and row["c"] == pytest.approx(0.5)
+    seed = _fit(["a", "b", "c"], replies, [("a", "c"), ("c", "a")], PRESETS["seed"])
+    row = _row(seed, "a")  # the prototype's weights: follows have almost no say
+    assert row["c"] / row["b"] == pytest.approx(1e-4)
+
+
+def test_rows_sum_to_one_and_one_signal_is_kept_whole():
+    tweets = [
+        {"author_id": "a", "kind": "retweet", "directed_at": ["b"]},
+        {"author_id": "a", "kind": "quote", "directed_at": ["c"]},
+    ]
+    follows = [("b", "d"), ("d", "b")]  # b and d follow each other; a follows nobody
+    graph = _fit(["a", "b", "c", "d"], tweets, follows)
+    sums = np.asarray(graph.matrix_.sum(axis=1)).ravel()
+    assert sums == pytest.approx([1.0, 1.0, 1.0, 1.0])
+    assert _row(graph, "a") == pytest.approx({"a": 0, "b": 0.5, "c": 0.5, "d": 0})
+    # b: one interaction received (half) and one mutual follow (half).
+    assert _row(graph, "b") == pytest.approx({"a": 0.5, "b": 0, "c": 0, "d": 0.5})
+    assert _row(graph, "d") == pytest.approx({"a": 0, "b": 1.0, "c": 0, "d": 0})
+
+
+def test_one_way_follows_without_shared_contacts_make_no_bond():
+    """A one-way follow between members who share no contact (a random follow) binds
+    nothing; a mutual follow binds by itself."""
+    graph = _fit(["a", "b", "c"], [], [("a", "b"), ("c", "b"), ("b", "c")])
+    assert _row(graph, "a") == pytest.approx({"a": 0, "b": 0, "c": 0})
+    assert _row(graph, "b")["c"] == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("share", [0.0, 0.25, 1.0])
+def test_follow_share_sets_the_mix(share):
+    tweets = [{"author_id": "a", "kind": "reply", "directed_at": ["b"]}]
+    weights = BondWeights(follow_share=share)
+    row = _row(_fit(["a", "b", "c"], tweets, [("a", "c"), ("c", "a")], weights), "a")
+    assert row["c"] == pytest.approx(share) and row["b"] == pytest.approx(1 - share)
+
+
+# ---- embeddedness: shared contacts and one-way follows (issue 15) ----------------------------
+
+
+def _clique(names):
+    return [(a, b) for a in names for b in names if a != b]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 10_000), st.integers(1, 12), st.integers(1, 5))
+def test_shared_contacts_is_the_jaccard_overlap_of_neighbourhoods(seed, n, block):
+    rng = np.random.default_rng(seed)
+    dense = np.triu(rng.random((n, n)) < 0.4, 1)
+    dense = (dense | dense.T).astype(float)
+    rows = np.flatnonzero(rng.random(n) < 0.6)
+    got = shared_contacts(sp.csr_matrix(dense), rows, block=block).toarray()
+    expected = np.zeros((n, n))
+    for u in rows:
+        for v in np.flatnonzero(dense[u]):
+            both = np.sum(dense[u] * dense[v])
+            either = np.sum(np.maximum(dense[u], dense[v]))
+            expected[u, v] = both / either
+    assert got == pytest.approx(expected)
+
+
+def test_an_embedded_one_way_follow_binds_through_its_shared_contacts():
+    """a follows b (not back); both are mutual with c and d: the follow counts, at
+    one_way · embeddedness · J; with one_way 0 it does not."""
+    follows = [("a", "b"), *_clique(["a", "c", "d"]), *_clique(["b", "c", "d"])]
+    members = ["a", "b", "c", "d"]
+    weights = BondWeights(follow_share=1.0)
+    row = _row(_fit(members, [], follows, weights), "a")
+    j_ab = j_ac = 2 / 4  # N(a)={b,c,d}, N(b)={a,c,d}, N(c)={a,b,d}: 2 shared of 4
+    expected_b = 0.5 * 4 * j_ab
+    expected_c = 1 + 4 * j_ac
+    total = expected_b + 2 * expected_c
+    assert row["b"] == pytest.approx(expected_b / total)
+    assert row["c"] == pytest.approx(expected_c / total)
+    off = _row(_fit(members, [], follows, BondWeights(follow_share=1.0, one_way=0.0)), "a")
+    assert off["b"] == 0 and off["c"] == pytest.approx(0.5)
+
+
+def test_interactions_with_shared_contacts_weigh_more():
+    """One reply each to a group mate (shared contacts) and to a stranger: the group
+    mate's bond is 1 + embeddedness · J times the stranger's; without embeddedness equal."""
+    replies = [{"author_id": "a", "kind": "reply", "directed_at": [t]} for t in ("b", "x")]
+    follows = _clique(["a", "b", "c"])
+    members = ["a", "b", "c", "x"]
+    row = _row(_fit(members, replies, follows, BondWeights(follow_share=0.0)), "a")
+    assert row["b"] / row["x"] == pytest.approx(1 + 4 * (1 / 3))  # N(a)={b,c}, N(b)={a,c}
+    flat = _row(_fit(members, replies, follows, BondWeights(follow_share=0.0, embeddedness=0)), "a")
+    assert flat["b"] == pytest.approx(flat["x"])
+
+
+def _two_groups_and_a_celebrity(groups: int):
+    names = [[f"g{g}m{i}" for i in range(6)] for g in range(groups)]
+    members = [m for group in names for m in group] + ["star"]
+    follows = [f for group in names for f in _clique(group)]
+    follows += [(m, "star") for group in names for m in group]  # everyone follows the star
+    replies = [
+        {"author_id": a, "kind": "reply", "directed_at": [b]}
+        for group in names
+        for a, b in zip(group, group[1:] + group[:1], strict=True)
+    ]
+    return names, members, replies, follows
+
+
+def test_a_celebrity_followed_by_everyone_merges_no_clusters():
+    names, members, replies, follows = _two_groups_and_a_celebrity(2)
+    graph = _fit(members, replies, follows)
+    row = _row(graph, "g0m0")
+    assert row["star"] < min(row[m] for m in names[0][1:]) / 3  # far below a group mate
+    labels = InfomapClusters().fit(graph.matrix_, graph.activity_).labels_
+    by_member = dict(zip(members, labels.tolist(), strict=True))
+    assert len({by_member[m] for m in names[0]}) == 1
+    assert len({by_member[m] for m in names[1]}) == 1
+    assert by_member[names[0][0]] != by_member[names[1][0]]
+
+
+def test_a_celebrity_gains_less_the_more_unrelated_members_follow_it():
+    """The overlap with any one follower shrinks as the celebrity's following grows."""
+    shares = []
+    for groups in (2, 4, 8):
+        _, members, replies, follows = _two_groups_and_a_celebrity(groups)
+        shares.append(_row(_fit(members, replies, follows), "g0m0")["star"])
+    assert shares[0] > shares[1] > shares[2] > 0

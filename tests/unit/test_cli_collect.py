@@ -61,6 +61,25 @@ def test_members_then_collect_then_insights(env, server, capsys):
     assert store[Coll.TWEETS].count_documents({}) == counts["tweets_new"]
     assert counts["clusters"] >= 1 and counts["conversations"] > 0
     assert "collect: 1 API key(s)" in err
+    # The run's post reads and spend, and the month's, at the spec's price.
+    collection, month = result["collection"], result["month"]
+    assert collection["post_reads"] == counts["post_reads"] == counts["tweets_fetched"]
+    assert collection["estimated_spend_usd"] == pytest.approx(counts["post_reads"] * 0.005)
+    assert collection["capped"] is False and "plan" not in collection
+    assert month["runs"] == 1 and month["post_reads"] == counts["post_reads"]
+
+
+def test_run_summary_shows_spend_and_the_cap(env, server, capsys):
+    dataset, _ = server
+    active = [u["username"] for u in dataset.users.to_pylist() if u["is_member"]][:10]
+    assert main(["members", "add", "--community", "demo", *active]) == 0
+    spec = '{"community": "demo", "steps": ["collect"], "collection": {"maxPostReads": 150}}'
+    assert main(["run", "--spec-json", spec, "--window-days", "2", "--no-ray"]) == 0
+    out = capsys.readouterr().out
+    assert "post reads" in out and "(cap 150)" in out
+    capped = next(line for line in out.splitlines() if "stopped at cap" in line)
+    assert "user_tweets" in capped
+    assert "month " in out and "run(s)" in out
 
 
 def test_unknown_usernames_are_reported_not_added(env, capsys):

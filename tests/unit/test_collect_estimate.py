@@ -14,7 +14,7 @@ import pytest
 from dwt.cli import main
 from dwt.collect.estimate import DEFAULT_PRICE_PER_READ, plan_collection
 from dwt.collect.keys import KeySource
-from dwt.collect.state import plan, snowflake_time
+from dwt.collect.state import FollowingPolicy, plan, snowflake_time
 from dwt.collect.step import CollectConfig, collect
 from dwt.generate import generate_community
 from dwt.pipeline.insights import Week
@@ -91,8 +91,9 @@ def test_fresh_community_binds_on_following(members, capsys):
     assert following["requests"] == expected and following["guessed"] == MEMBERS // 2
     assert following["limit_per_15min"] == 15 and timeline["limit_per_15min"] == 1500
     assert result["binding"]["endpoint"] == "following"
+    # the first window's 15 requests go at once, each further 15 wait for a reset
     assert result["binding"]["duration_s"] == pytest.approx(
-        following["requests"] / 15 * 15 * 60, abs=0.1
+        (math.ceil(following["requests"] / 15) - 1) * 15 * 60, abs=0.1
     )
     assert result["post_reads"] == 0 and result["cost_usd"] == 0
     assert result["price_per_read"] == DEFAULT_PRICE_PER_READ
@@ -116,7 +117,7 @@ def test_following_requests_follow_the_list_sizes(members):
     assert following["requests"] == expected
     assert following["guessed"] == MEMBERS // 2 - 1
     assert result["binding"]["duration_s"] == pytest.approx(
-        following["requests"] / (15 * 2) * 900, abs=0.1
+        (math.ceil(following["requests"] / (15 * 2)) - 1) * 900, abs=0.1
     )
 
 
@@ -186,7 +187,7 @@ def test_collect_step_still_saves_its_passes(members):
     store, users = members
     now = datetime.now(UTC)
     ids = [u["id"] for u in users]
-    items = plan(store, ids, now - timedelta(days=2), None, now, timedelta(days=7))
+    items = plan(store, ids, now - timedelta(days=2), None, now, FollowingPolicy())
     assert len(items) == 2 * MEMBERS
     saved = list(store[Coll.COLLECT_STATE].find({}))
     assert len(saved) == MEMBERS

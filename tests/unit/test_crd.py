@@ -9,6 +9,7 @@ import jsonschema
 import kubernetes_validate
 import pytest
 import yaml
+from pydantic.alias_generators import to_camel
 
 from dwt.pipeline.spec import CommunityJobSpec
 from dwt.stages.weights import BondWeights
@@ -68,7 +69,9 @@ def test_schema_is_structural():
 
 def test_weight_defaults_are_the_code_defaults():
     weights = _schema()["properties"]["spec"]["properties"]["weights"]["properties"]
-    assert {k: v["default"] for k, v in weights.items()} == BondWeights().to_dict()
+    assert {k: v["default"] for k, v in weights.items()} == {
+        to_camel(k): v for k, v in BondWeights().to_dict().items()
+    }
 
 
 @pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.name)

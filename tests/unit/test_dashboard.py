@@ -15,7 +15,7 @@ from dwt.pipeline.spec import RunSpec
 from dwt.samples import load_sample
 from dwt.stages.weights import BondWeights
 from dwt.store import Coll, Store
-from dwt_dashboard import data
+from dwt_dashboard import data, insights_map, layout
 from dwt_dashboard.app import create_app, slider_weights
 from dwt_dashboard.auth import UserDirectory, hash_password, user_line, verify_password
 from dwt_dashboard.launcher import LocalLauncher
@@ -64,6 +64,12 @@ def _login(client, username="ann", password="right"):
     return login(client, username, password)
 
 
+def _callback_key(app, prefix: str) -> str:
+    """The callback's key in the app (outputs shared by several callbacks carry a hash)."""
+    (key,) = [k for k in app.callback_map if k.startswith(prefix)]
+    return key
+
+
 def _update(client, output, inputs, state=(), triggered=None):
     """POST a Dash callback request the way the browser does (``a.x...b.y`` for several)."""
     parts = [o.split(".") for o in output.strip(".").split("...")]
@@ -88,9 +94,19 @@ def test_password_hash_round_trip():
 
 def test_login_guard(app):
     client = app.server.test_client()
-    for path in ("/", "/users", "/_dash-layout"):
+    assert client.get("/").location == "/login"
+    response = client.get("/insights?cluster=3")  # a deep link: back there after login
+    assert (
+        response.status_code == 302 and response.location == "/login?next=%2Finsights%3Fcluster%3D3"
+    )
+    for path in ("/_dash-layout", "/_dash-dependencies"):  # the page's own requests: 401
         response = client.get(path)
-        assert response.status_code == 302 and response.location.endswith("/login")
+        assert response.status_code == 401 and response.get_json()["login"] == "/login"
+    callback = client.post("/_dash-update-component", json={"output": "page.children"})
+    assert callback.status_code == 401 and "log in again" in callback.get_json()["error"]
+    login_page = client.get("/login?next=/insights").text
+    assert '<meta name="viewport" content="width=device-width, initial-scale=1">' in login_page
+    assert 'name="next" value="/insights"' in login_page
     assert client.get("/login").status_code == 200
     assert client.get("/assets/style.css").status_code == 200
     refused = _login(client, password="nope")
@@ -122,15 +138,21 @@ def test_data_functions(sample: Store):
     assert [c["rank"] for c in convs if not c["trending"]] == sorted(
         c["rank"] for c in convs if not c["trending"]
     )
-    elements = data.graph_elements(sample, "sample")
-    nodes = [e for e in elements if "id" in e["data"]]
-    assert any("source" in e["data"] for e in elements)
-    classes = {n["data"]["label"]: set(n["classes"].split()) for n in nodes}
-    central = {f"@{n}" for c in clusters for n in c["central"]}
-    assert central and all({"central"} <= classes[n] for n in central if n in classes)
-    assert all("c0" in classes[f"@{n}"] for n in clusters[0]["members"] if f"@{n}" in classes)
-    assert data.weight_defaults() == BondWeights().to_dict()
-    assert slider_weights([-2, -1, 0, 1, 2]) == BondWeights().to_dict()
+    # The map opens on the cluster overview, at the positions the cluster step stored
+    # (dwt_dashboard.insights_map; tests/unit/test_dashboard_map.py has the rest).
+    elements = insights_map.initial_elements(sample, "sample")
+    nodes = [e for e in elements if "position" in e]
+    assert sorted(n["data"]["cluster"] for n in nodes) == sorted(c["cluster"] for c in clusters)
+    assert all(n["data"]["kind"] == "cluster" for n in nodes)
+    defaults = data.weight_defaults()  # the pipeline's own, for the fields a run accepts
+    assert defaults and all(v == getattr(BondWeights(), k) for k, v in defaults.items())
+    assert slider_weights([layout.control_value(n, v) for n, v in defaults.items()]) == defaults
+    raw = {n: v for n, v in zip(defaults, [0.01, 0.1, 1.0, 10.0, 100.0], strict=False)}
+    raw = {**defaults, **raw}  # the 2020 weights: log positions round-trip exactly
+    assert slider_weights([layout.control_value(n, v) for n, v in raw.items()]) == raw
+    off = slider_weights([layout.OFF] + [layout.control_value(n, raw[n]) for n in list(raw)[1:]])
+    assert off[next(iter(raw))] == 0  # "off" is a weight of 0
+    assert layout.weight_text(0) == "off" and layout.weight_text(100.0) == "100"
 
 
 def test_pages_render_and_hold_no_secrets(app):
@@ -145,6 +167,7 @@ def test_pages_render_and_hold_no_secrets(app):
             [
                 {"id": "url", "property": "pathname", "value": path},
                 {"id": "community", "property": "value", "value": "sample"},
+                {"id": "url", "property": "search", "value": ""},
             ],
         )
         assert response.status_code == 200, response.text
@@ -162,7 +185,7 @@ def test_candidates_are_previewed_then_finalised_via_callbacks(app, sample: Stor
     _login(client)
     (cand,) = data.candidates(sample, "sample")
     button = {"type": "cand", "account": cand["account_id"], "action": "mute"}
-    outputs = "..decisions.data...preview.children...cand-result.children...cand-list.children.."
+    outputs = _callback_key(app, "..decisions.data...")
 
     def click(trigger: str, decisions: dict, clicks: int = 1):
         response = _update(
@@ -189,8 +212,11 @@ def test_candidates_are_previewed_then_finalised_via_callbacks(app, sample: Stor
         "pending"
     )  # nothing is decided before finalising
     done = click("finalise.n_clicks", staged["decisions"]["data"])
-    assert done["cand-result"]["children"] == f"Muted for 7 days: @{cand['username']}."
+    result = done["cand-result"]["children"]["props"]
+    assert result["children"] == [f"Muted for 7 days: @{cand['username']}."]
+    assert result["className"] == "notice notice-ok"
     assert done["decisions"]["data"] == {}
+    assert "Members (4)" in json.dumps(done)  # finalising refreshes the member list too
     doc = sample[Coll.CANDIDATES].find_one({"account_id": cand["account_id"]})
     assert doc["status"] == "muted"
     assert data.candidates(sample, "sample") == []
@@ -233,16 +259,20 @@ def test_launch_run_completes(app, sample: Store):
     _login(client)
     sliders = [
         {"id": f"w-{name}", "property": "value", "value": value}
-        for name, value in zip(BondWeights().to_dict(), [-2, -1, 0, 1, 2], strict=True)
+        for name, value in zip(
+            data.weight_defaults(),
+            [layout.control_value(n, v) for n, v in data.weight_defaults().items()],
+            strict=True,
+        )
     ]
     response = _update(
         client,
-        "run-result.children",
+        _callback_key(app, "..run-result.children"),
         [{"id": "run-button", "property": "n_clicks", "value": 1}],
         [{"id": "community", "property": "value", "value": "sample"}, *sliders],
     )
     assert response.status_code == 200, response.text
-    message = response.get_json()["response"]["run-result"]["children"]
+    message = response.get_json()["response"]["run-result"]["children"]["props"]["children"][0]
     run_id = message.split("Started run ")[1].split(";")[0]
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline:
@@ -252,7 +282,7 @@ def test_launch_run_completes(app, sample: Store):
         time.sleep(0.05)
     assert run["status"] == "succeeded", run
     assert run["steps"] == ["bonds", "cluster", "content"]
-    assert run["params"]["weights"] == BondWeights().to_dict()
+    assert data.weights_of(run["params"]["weights"]) == data.weight_defaults()
     assert run_id in {r["run_id"] for r in data.runs(sample, "sample")}
     # bob may not launch on sample
     assert "may not" in app.handlers.launch("bob", "sample", BondWeights().to_dict())

@@ -137,9 +137,13 @@ def test_members_are_looked_up_on_x(store, dataset, x_api):
     outside = members[8]["username"]
     launcher = LocalLauncher(store, lookup_token=lambda: GOOD, x_api_base_url=x_api)
     handlers = create_app(store, launcher, _users()).handlers
-    message = handlers.add_member("ann", "demo", f"@{outside}", False)
-    assert message == f"Added @{outside}."
+    message = handlers.add_member("ann", "demo", f"https://x.com/{outside}?s=20", False)
+    # This launcher cannot collect: the member is added and collected on the next run.
+    assert message.startswith(f"Added @{outside}. They are collected on the next run")
+    assert not message.error
     assert store[Coll.MEMBERS].find_one({"community": "demo", "username": outside})
+    again = handlers.add_member("ann", "demo", outside.upper(), False)
+    assert again == f"@{outside.upper()} is already a member." and not again.error
     missing = handlers.add_member("ann", "demo", "nosuchuser_xyz", False)
     assert missing == "@nosuchuser_xyz: not found on X, not added."
     offline = LocalLauncher(store, lookup_token=lambda: GOOD, x_api_base_url="http://127.0.0.1:9")

@@ -17,6 +17,7 @@ from dwt.pipeline.progress import Progress
 from dwt.pipeline.runner import run_pipeline
 from dwt.pipeline.spec import RunSpec
 from dwt.samples import load_sample
+from dwt.stages.weights import BondWeights
 from dwt.store import Coll, Store
 from dwt_dashboard.app import create_app
 from dwt_dashboard.auth import UserDirectory, user_line
@@ -105,7 +106,7 @@ def test_a_person_uses_the_dashboard(served):
         page.click("#weights summary")  # the weights are folded away until wanted
         handle = page.locator("#w-reply .rc-slider-handle, #w-reply [role=slider]").first
         handle.focus()
-        for _ in range(3):  # reply weight: 100 → 10^1.7 ≈ 50
+        for _ in range(3):  # reply weight: ×10^-0.3 ≈ ÷2
             page.keyboard.press("ArrowLeft")
         page.click("#run-button")
         expect(page.locator("#run-result")).to_contain_text("Started run", timeout=15000)
@@ -126,7 +127,7 @@ def test_a_person_uses_the_dashboard(served):
     assert not blocked, blocked
     assert "correct horse" not in html
     reply = store[Coll.RUNS].find_one({"_id": run_id})["params"]["weights"]["reply"]
-    assert 40 < reply < 60
+    assert reply == pytest.approx(BondWeights().reply * 10**-0.3, rel=0.01)
 
 
 @pytest.fixture

@@ -68,13 +68,12 @@ def test_keys_are_checked_kept_masked_and_deleted(x_api, store, tmp_path):
             ],
             "inputs": [
                 {"id": "key-add", "property": "n_clicks", "value": 1},
-                {
-                    "id": {"type": "key-del", "fingerprint": ["ALL"]},
-                    "property": "n_clicks",
-                    "value": [],
-                },
+                {"id": "key-del-confirm", "property": "submit_n_clicks", "value": None},
             ],
-            "state": [{"id": "key-input", "property": "value", "value": GOOD}],
+            "state": [
+                {"id": "key-input", "property": "value", "value": GOOD},
+                {"id": "key-del-pending", "property": "data", "value": None},
+            ],
             "changedPropIds": ["key-add.n_clicks"],
         },
     )

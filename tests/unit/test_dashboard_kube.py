@@ -14,6 +14,7 @@ import kubernetes
 import pytest
 from pydantic import ValidationError
 
+from dwt.stages.weights import BondWeights
 from dwt_dashboard.__main__ import _kube, _parser
 from dwt_dashboard.app import create_app
 from dwt_dashboard.auth import UserDirectory, user_line
@@ -63,7 +64,8 @@ def test_runs_become_valid_community_jobs(kube_api: KubeServer, cluster, store):
     by_run = {entrypoint.run_id(ns, j["metadata"]["name"], "g1"): j for j in jobs}
     assert set(by_run) == {first, second}
     job = by_run[first]
-    assert job["spec"]["weights"]["reply"] == 50 and job["spec"]["weights"]["quote"] == 10
+    weights = job["spec"]["weights"]  # the chosen one, the others at their defaults
+    assert weights["reply"] == 50 and weights["quote"] == BondWeights().quote
     assert "apiKeysSecret" not in job["spec"]["collection"]  # no collect step, no keys
     assert by_run[second]["spec"]["collection"]["apiKeysSecret"] == KEYS_SECRET
     assert by_run[second]["spec"]["steps"] == ["collect", "discover", "bonds", "cluster",

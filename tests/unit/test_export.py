@@ -31,6 +31,8 @@ ALL_FILES = {
     "members.csv",
     "conversations.json",
     "conversations.csv",
+    "topics.json",
+    "topics.csv",
 }
 
 
@@ -80,7 +82,7 @@ def test_graphml_round_trips_through_igraph(ran: Store, store_url: str, tmp_path
     assert _export(store_url, tmp_path) == 0
     assert {p.name for p in tmp_path.iterdir()} == ALL_FILES
     out = capsys.readouterr().out
-    assert f"{tmp_path / 'bonds.graphml'}  4 nodes, 5 edges" in out
+    assert f"{tmp_path / 'bonds.graphml'}  4 nodes, 6 edges" in out
     members, bonds, labels = _stored(ran)
 
     g = igraph.Graph.Read_GraphML(str(tmp_path / "bonds.graphml"))
@@ -175,9 +177,11 @@ def test_missing_steps_are_named(loaded: Store, store_url: str, tmp_path: Path, 
     _run(loaded, ["bonds", "cluster"])
     assert _export(store_url, tmp_path / "some") == 0
     written = {p.name for p in (tmp_path / "some").iterdir()}
-    assert written == ALL_FILES - {"conversations.json", "conversations.csv"}
+    content = {"conversations.json", "conversations.csv", "topics.json", "topics.csv"}
+    assert written == ALL_FILES - content
     err = capsys.readouterr().err
     assert "run the content step (not written: conversations.json, conversations.csv)" in err
+    assert "run the content step (not written: topics.json, topics.csv)" in err
 
 
 def test_empty_results_and_removed_members(ran: Store, store_url: str, tmp_path: Path, capsys):
@@ -186,8 +190,9 @@ def test_empty_results_and_removed_members(ran: Store, store_url: str, tmp_path:
     ran.remove_members("sample", ["1003"])
     assert _export(store_url, tmp_path, "--formats", "csv,graphml") == 0
     assert pacsv.read_csv(tmp_path / "conversations.csv").num_rows == 0
+    assert pacsv.read_csv(tmp_path / "topics.csv").num_rows == 0  # none in seven tweets
     g = nx.read_graphml(tmp_path / "bonds.graphml")
     assert set(g.nodes) == {"1001", "1002", "1004"}
     assert set(g.edges) == {("1001", "1002"), ("1002", "1001")}
     err = capsys.readouterr().err
-    assert "3 stored bond(s) left out" in err and "content" not in err
+    assert "4 stored bond(s) left out" in err and "content" not in err

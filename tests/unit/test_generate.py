@@ -252,6 +252,48 @@ def test_bursts_at_their_stated_times(ds: Dataset) -> None:
         assert mine.sum() > 3 * per_window
 
 
+def test_topic_bursts_are_standalone_tweets_on_a_new_topic(ds: Dataset) -> None:
+    t = ds.tweets
+    created = _col(t, "created_at").astype("datetime64[ms]")
+    users = _users(ds)
+    planted = ds.meta["topic_bursts"]
+    assert [b["kind"] for b in planted] == ["hashtag", "term", "url"]
+    for b in planted:
+        rows = _tweet_rows(ds, pa.array(b["tweet_ids"]))
+        assert (rows >= 0).all() and len(rows) == b["tweets"] >= 20
+        mine = t.take(pa.array(rows))
+        # Standalone: plain tweets, each its own conversation, nothing referenced.
+        assert set(mine.column("kind").to_pylist()) == {"tweet"}
+        assert mine.column("conversation_id").equals(mine.column("id"))
+        assert mine.column("referenced_id").null_count == len(rows)
+        # By members of the burst's community; many distinct ones.
+        authors = mine.column("author_id").to_pylist()
+        assert {users[a]["community"] for a in authors} == {b["community"]}
+        assert all(users[a]["is_member"] for a in authors)
+        assert len(set(authors)) == b["members"] >= 0.6 * b["tweets"]
+        # Within the stated hours, which last 1-3 hours.
+        start = np.datetime64(b["start"].rstrip("Z"), "ms")
+        end = np.datetime64(b["end"].rstrip("Z"), "ms")
+        assert timedelta(hours=1) <= (end - start).astype(object) <= timedelta(hours=3)
+        assert start < created[rows].min() and created[rows].max() <= end
+        # The topic is in every burst tweet and nowhere else: absent before.
+        needle = b["topic"].lstrip("#") if b["kind"] == "hashtag" else b["topic"]
+        where = pc.match_substring(t.column("text"), needle).to_numpy(zero_copy_only=False)
+        assert set(np.flatnonzero(where)) == set(rows.tolist())
+        if b["kind"] == "hashtag":
+            assert all(tags == [needle] for tags in mine.column("hashtags").to_pylist())
+
+
+def test_planting_topic_bursts_changes_nothing_else(ds: Dataset) -> None:
+    without = generate_community(members=300, communities=6, days=7, seed=0, topic_bursts=0)
+    assert without.meta["topic_bursts"] == []
+    planted = pa.array([i for b in ds.meta["topic_bursts"] for i in b["tweet_ids"]])
+    rest = ds.tweets.filter(pc.invert(pc.is_in(ds.tweets.column("id"), value_set=planted)))
+    assert rest.equals(without.tweets)
+    assert ds.follows.equals(without.follows)
+    assert ds.meta["tweets"] == without.meta["tweets"] + len(planted) == ds.tweets.num_rows
+
+
 def test_hot_outsiders_are_the_most_interacted_with(ds: Dataset) -> None:
     t = ds.tweets
     users = ds.users
@@ -346,6 +388,8 @@ def test_special_account_states(ds: Dataset) -> None:
         {"tweets_per_member": 0},
         {"tweets_per_member": float("nan")},
         {"bursts": 100, "days": 1},
+        {"topic_bursts": 7, "days": 1},
+        {"topic_bursts": -1},
         {"days": 1000},
         {"now": datetime(2011, 1, 5, tzinfo=UTC)},
     ],

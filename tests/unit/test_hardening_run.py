@@ -86,8 +86,11 @@ def test_empty_window_says_how_to_run_anyway_and_allow_empty_does(analysed, caps
     assert "--allow-empty" in capsys.readouterr().err
     assert _run(analysed, *args, "--allow-empty", "--json") == 0
     out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    assert out["status"] == "succeeded" and out["counts"]["bonds"] == 0
-    assert Store.open(analysed)[Coll.BONDS].count_documents({}) == 0
+    counts = out["counts"]
+    assert out["status"] == "succeeded" and counts["tweets"] == 0
+    # Follows alone still make bonds, but with no tweet every member is silent: no cluster.
+    assert counts["clusters"] == 0 and counts["isolated"] > 0
+    assert Store.open(analysed)[Coll.CLUSTERS].count_documents({"cluster": {"$gte": 0}}) == 0
 
 
 def test_unknown_community_is_refused_and_records_no_run(analysed, capsys, monkeypatch):

@@ -96,10 +96,12 @@ def test_kubectl_apply_as_documented(kube_api: KubeServer):
     assert names == ["ai-ethics-new-members", "ai-ethics-reweigh", "ai-ethics-weekly"]
     assert by_category.split() == [f"communityjob.discoverweekly.io/{n}" for n in names]
     weekly = next(i for i in listed["items"] if i["metadata"]["name"] == "ai-ethics-weekly")
-    assert weekly["spec"]["weights"]["reply"] == 100  # defaults filled in by the schema
+    weights = weekly["spec"]["weights"]  # defaults filled in by the schema: "balanced"
+    assert weights["reply"] == 1 and weights["normalize"] is True
+    assert weights["followShare"] == 0.5
     assert weekly["spec"]["clustering"] == {
         "algorithm": "infomap", "trials": 10, "seed": 42, "directed": True,
-        "weightTransform": "sqrt"}
+        "weightTransform": "sqrt", "preferModular": True}
     assert weekly["spec"]["collection"]["workersPerKey"] == 2  # as written, not defaulted
     header = table.splitlines()[0].split()
     assert header == ["NAME", "PHASE", "COMMUNITY", "SCHEDULE", "LAST", "RUN", "AGE"]

@@ -13,7 +13,7 @@ import kopf
 import pytest
 
 from dwt_operator import handlers
-from dwt_operator.jobs import JobState, read_progress
+from dwt_operator.jobs import JobState, read_collection, read_progress
 from dwt_operator.settings import OperatorSettings
 
 T0 = datetime(2026, 11, 30, 5, 0, tzinfo=UTC)
@@ -44,6 +44,7 @@ class FakeRay:
             job["counts"],
             {},
             job.get("tail", ""),
+            job.get("collection", {}),
         )
 
     def stop(self, submission_id):
@@ -292,6 +293,37 @@ def test_progress_lines_are_read_from_job_logs():
     counts, steps = read_progress(logs)
     assert counts == {"tweets_new": 40, "clusters": 2}
     assert steps["collect"] == {"state": "done", "done": 3, "total": 9}
+
+
+def test_collection_plan_and_spend_reach_the_status_and_history(world, events):
+    logs = "\n".join(
+        [
+            'DWT_PROGRESS {"event": "progress", "step": "collect", "done": 0, "total": 9, '
+            '"plan": {"accounts": 9, "keys": 2, "requests": {"user_tweets": 9, "following": 9}, '
+            '"binding_endpoint": "following", "duration_s": 270.0, "post_reads": 400, '
+            '"cost_usd": 2.0}}',
+            'DWT_PROGRESS {"event": "progress", "step": "collect", "done": 6, "total": 9, '
+            '"spend": {"post_reads": 300, "estimated_spend_usd": 1.5, "capped": true, '
+            '"skipped": {"user_tweets": 3}}}',
+        ]
+    )
+    collection = read_collection(logs)
+    assert collection["collectionPlan"]["bindingEndpoint"] == "following"
+    assert collection["collectionPlan"]["durationSeconds"] == 270.0
+    assert collection["postReads"] == 300 and collection["estimatedSpend"] == 1.5
+    assert collection["capped"] is True and collection["skipped"] == {"user_tweets": 3}
+    assert read_collection('DWT_PROGRESS {"event": "step", "step": "bonds"}') == {}
+    cr = CR({"steps": ["bonds"]})  # the fake job says what a collecting one would
+    cr.on_spec(world.reconciler)
+    job = world.ray.jobs["dwt-team-weekly-g1-a0"]
+    job.update(state="RUNNING", collection={"collectionPlan": collection["collectionPlan"]})
+    cr.on_timer(world.reconciler)
+    assert cr.status["collectionPlan"]["postReads"] == 400 and cr.status["postReads"] is None
+    job.update(state="SUCCEEDED", collection=collection)
+    cr.on_timer(world.reconciler)
+    assert cr.status["postReads"] == 300 and cr.status["estimatedSpend"] == 1.5
+    assert cr.status["history"][0]["postReads"] == 300
+    assert cr.status["history"][0]["capped"] is True
 
 
 def test_a_kuberay_worker_group_is_scaled_by_a_guarded_merge_patch():

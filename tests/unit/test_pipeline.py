@@ -11,6 +11,7 @@ from dwt.pipeline.progress import Progress, parse_progress_line
 from dwt.pipeline.runner import RunFailed, RunRefused, run_pipeline
 from dwt.pipeline.spec import RunSpec
 from dwt.samples import load_sample
+from dwt.stages.weights import PRESETS
 from dwt.store import Coll, Store
 from dwt.store.candidates import Action, apply_actions, pending_candidates
 from dwt.store.runs import recent_runs
@@ -45,11 +46,13 @@ def test_all_insight_steps(sample: Store):
     assert result.counts == {
         "candidates": 1,
         "tweets": 7,
-        "bonds": 5,
+        "bonds": 6,  # 5 from tweets and mutual follows, 1 an embedded one-way follow
         "clusters": 1,
         "isolated": 1,
         "conversations": 4,
         "trending": 0,
+        "topics": 0,  # seven tweets: no topic in two of them
+        "trending_topics": 0,
     }
     members = {m["account_id"]: m for m in sample[Coll.MEMBERS].find()}
     assert members["1001"]["cluster"] == members["1002"]["cluster"] == 0
@@ -57,8 +60,9 @@ def test_all_insight_steps(sample: Store):
     assert members["1002"]["bond_stats"]["tier1_partner"] == "1001"
     assert members["1002"]["activity"] == 3
     bonds = sample[Coll.BONDS].find_one({"source_id": "1002"})
+    # Balanced weights: the member's bonds sum to 1; its reply partner holds most of it.
     assert dict(zip(bonds["targets"], bonds["weights"], strict=True)) == pytest.approx(
-        {"1001": 101.03, "1003": 0.03}
+        {"1001": 8 / 9, "1003": 1 / 9}
     )
     top = sample[Coll.CONVERSATIONS].find_one({"cluster": 0, "tier": 1, "rank": 0})
     assert top["conversation_id"] == "1862000000000000001" and top["size"] == 3
@@ -68,6 +72,16 @@ def test_all_insight_steps(sample: Store):
     events = [parse_progress_line(line) for line in log.splitlines()]
     assert all(events) and events[-1]["event"] == "summary"
     assert events[-1]["counts"]["conversations"] == 4
+
+
+def test_seed_preset_keeps_the_prototype_bonds(sample: Store):
+    """The ``seed`` preset is the 2020 prototype's raw rule: a reply 100, a follower 0.01
+    per tweet of the account it follows."""
+    _run(sample, ["bonds"], weights=PRESETS["seed"].to_dict())
+    bonds = sample[Coll.BONDS].find_one({"source_id": "1002"})
+    assert dict(zip(bonds["targets"], bonds["weights"], strict=True)) == pytest.approx(
+        {"1001": 101.03, "1003": 0.03}
+    )
 
 
 def test_steps_reuse_stored_results(sample: Store):
@@ -81,7 +95,15 @@ def test_steps_reuse_stored_results(sample: Store):
         sample,
         ["bonds"],
         run_id="r3",
-        weights={"reply": 0, "retweet": 0, "quote": 0, "mention": 0, "tweet": 0},
+        weights={
+            "reply": 0,
+            "retweet": 0,
+            "quote": 0,
+            "mention": 0,
+            "tweet": 0,
+            "follow": 0,
+            "one_way": 0,
+        },
     )
     result, _ = _run(sample, ["cluster"], run_id="r4")
     assert result.counts == {"clusters": 0, "isolated": 4}
@@ -170,6 +192,8 @@ def test_empty_community(store: Store):
         "isolated": 0,
         "conversations": 0,
         "trending": 0,
+        "topics": 0,
+        "trending_topics": 0,
     }
 
 
@@ -189,4 +213,4 @@ def test_progress_must_report_the_run_it_follows(sample: Store):
         progress=Progress(sample, "from-progress", stream=None),
     )
     assert result.run_id == "from-progress"
-    assert sample[Coll.RUNS].find_one({"_id": "from-progress"})["counts"]["bonds"] == 5
+    assert sample[Coll.RUNS].find_one({"_id": "from-progress"})["counts"]["bonds"] == 6

@@ -7,6 +7,7 @@ import pyarrow as pa
 import scipy.sparse as sp
 
 from dwt.stages.summaries import BOND_STATS_SCHEMA, PROFILES_SCHEMA, bond_stats, cluster_profiles
+from dwt.stages.weights import PRESETS
 from dwt.store import INTERACTIONS_SCHEMA
 
 MEMBERS = ["a", "b", "c", "d", "e"]
@@ -69,8 +70,15 @@ def test_bond_stats_per_tier():
     assert (stats["a"]["tier1_partner"], stats["a"]["tier1_weight"]) == ("b", 7.0)
     assert (stats["a"]["tier2_partner"], stats["a"]["tier2_weight"]) == ("c", 1.0)
     assert stats["b"]["tier2_partner"] == "d"
-    # c replied to x (100) but quoted y (10) and mentioned y (0.1): x is stronger.
-    assert (stats["c"]["tier3_partner"], stats["c"]["tier3_weight"]) == ("x", 100.0)
+    # Balanced weights count every kind alike: c replied to x once, quoted and mentioned y.
+    assert (stats["c"]["tier3_partner"], stats["c"]["tier3_weight"]) == ("y", 2.0)
+    # The seed's weights: a reply (100) outweighs a quote (10) and a mention (0.1).
+    seed = bond_stats(MEMBERS, LABELS, BONDS, WEEK, PRESETS["seed"]).to_pylist()
+    assert (seed[2]["account_id"], seed[2]["tier3_partner"], seed[2]["tier3_weight"]) == (
+        "c",
+        "x",
+        100.0,
+    )
     assert (stats["d"]["tier3_partner"], stats["d"]["tier3_weight"]) == ("y", 1.0)
     assert stats["e"] == {"account_id": "e", **{f: None for f in BOND_STATS_SCHEMA.names[1:]}}
 

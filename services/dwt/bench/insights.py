@@ -16,6 +16,10 @@
    ARI of conversations against the true ones, precision/recall of trending slices against
    the planted bursts, over a few seeds of the default community.
 4. **Quality on LFR**: Infomap (undirected) NMI on networkx's LFR benchmark for μ = 0.1…0.7.
+5. **Quality on an independent source** (:mod:`dwt.bench.independent`, issue 15): weeks not
+   drawn by ``dwt generate`` (noisy one-way follows, silent members, topic and thread
+   bursts) over a grid of mixing, served by the emulator, collected by the real collector
+   and run with the default spec; scored from the store against the generator's plan.
 
 Goals (MISSION.md and the brief): speedup ≥ 500× at 3,000 members, scale ≤ 120 s and
 ≤ 4 GB, conversation ARI ≥ 0.99, LFR NMI ≥ 0.95 up to μ = 0.5. Misses are printed as
@@ -44,9 +48,10 @@ from dwt.bench.original import OriginalWeek, compare_rows, original_row, rows_ma
 from dwt.bench.truth import StageInputs, stage_inputs, true_conversations
 from dwt.generate import generate_community
 from dwt.stages.bonds import BondGraph, IndexedWeek, bond_matrix
-from dwt.stages.cluster import InfomapClusters
+from dwt.stages.cluster import InfomapClusters, silent_members
 from dwt.stages.content import ContentFinder
-from dwt.stages.weights import BondWeights
+from dwt.stages.topics import TopicFinder
+from dwt.stages.weights import PRESETS, BondWeights
 
 Echo = Callable[[str], None]
 
@@ -57,6 +62,10 @@ GOAL_RSS_MB = 4096.0
 GOAL_ARI = 0.99
 GOAL_LFR_NMI = 0.95
 GOAL_LFR_MU = 0.5
+# Issue 15, on the independent source with the default spec.
+GOAL_INDEPENDENT_NMI = {0.35: 0.95, 0.5: 0.85}  # NMI at mixing <= key
+GOAL_CLUSTER_RATIO = 1.5
+GOAL_BURSTS = 0.9  # burst precision and recall, thread and topic bursts together
 
 
 @dataclass(frozen=True)
@@ -87,6 +96,11 @@ class Config:
     lfr_tau2: float = 1.1  # networkx needs tau2 > 1
     lfr_min_community: int = 10
     lfr_max_community: int = 50
+    independent_mixings: tuple[float, ...] = (0.1, 0.2, 0.35, 0.5)
+    independent_seeds: tuple[int, ...] = (1, 2)
+    independent_members: int = 400
+    # (noise, activity) cases run at the middle mixing besides the base ones
+    independent_variants: tuple[tuple[float, float], ...] = ((0.6, 20.0), (0.3, 8.0))
     seed: int = 1
     quick: bool = False
 
@@ -104,6 +118,8 @@ class Config:
             quality_seeds=tuple(range(seeds)),
             lfr_mus=(0.1, 0.3, 0.5, 0.7),
             lfr_graphs=1,
+            independent_seeds=(1,),
+            independent_variants=(),
             quick=True,
         )
 
@@ -149,7 +165,7 @@ def measure_speed(
     weights: BondWeights | None = None,
 ) -> SpeedRow:
     """Time the prototype's rule and the bonds stage on one generated week."""
-    weights = weights or BondWeights()
+    weights = weights or PRESETS["seed"]  # the prototype's rule is the raw one
     dataset = generate_community(
         members=members,
         communities=communities,
@@ -383,14 +399,24 @@ class QualityRow:
     trending_slices: int
     trending_with_burst: int
     burst_details: list[dict[str, Any]] = field(default_factory=list)
+    # Topic bursts (standalone tweets on a new hashtag/term/URL) against trending topics.
+    topic_bursts_planted: int = 0
+    topic_bursts_found: int = 0
+    trending_topics: int = 0
+    trending_topics_with_burst: int = 0
+    topic_burst_details: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def precision(self) -> float | None:
-        return self.trending_with_burst / self.trending_slices if self.trending_slices else None
+        """Thread and topic bursts together: trending slices and topics holding a planted
+        burst's tweets, over all trending slices and topics."""
+        hot = self.trending_slices + self.trending_topics
+        return (self.trending_with_burst + self.trending_topics_with_burst) / hot if hot else None
 
     @property
     def recall(self) -> float | None:
-        return self.bursts_found / self.bursts_planted if self.bursts_planted else None
+        planted = self.bursts_planted + self.topic_bursts_planted
+        return (self.bursts_found + self.topic_bursts_found) / planted if planted else None
 
 
 def measure_quality(seed: int, *, members: int = 300, communities: int = 6) -> QualityRow:
@@ -400,7 +426,8 @@ def measure_quality(seed: int, *, members: int = 300, communities: int = 6) -> Q
     dataset = generate_community(members=members, communities=communities, days=7, seed=seed)
     inputs = stage_inputs(dataset)
     graph = BondGraph().fit(inputs.members, inputs.interactions, inputs.follows)
-    labels = InfomapClusters().fit(graph.matrix_, graph.activity_).labels_
+    silent = silent_members(inputs.members, inputs.interactions)  # as the cluster step does
+    labels = InfomapClusters().fit(graph.matrix_, graph.activity_, silent).labels_
     # Isolated members (-1) are one more label, as the dashboard shows them.
     nmi = normalized_mutual_info_score(inputs.community, labels)
 
@@ -420,6 +447,8 @@ def measure_quality(seed: int, *, members: int = 300, communities: int = 6) -> Q
         _codes(blind.tweets_.column("conversation_id")),
     )
     bursts = _burst_scores(finder, inputs, dataset.meta.get("bursts", []))
+    topics = TopicFinder().fit(_with_text(inputs, dataset), inputs.members, labels, inputs.window)
+    bursts |= _topic_burst_scores(topics.topics_, inputs, dataset.meta.get("topic_bursts", []))
     return QualityRow(
         seed=seed,
         nmi=round(float(nmi), 4),
@@ -488,6 +517,61 @@ def _burst_scores(
     }
 
 
+def _with_text(inputs: StageInputs, dataset: Any) -> pa.Table:
+    """The stage input with each tweet's text as the API serves it (the generator's)."""
+    at = pc.index_in(inputs.interactions.column("tweet_id"), value_set=dataset.tweets.column("id"))
+    return inputs.interactions.append_column("text", pc.take(dataset.tweets.column("text"), at))
+
+
+def _topic_burst_scores(
+    topics: pa.Table, inputs: StageInputs, planted: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """Trending topics vs planted topic bursts (truth: the generator's list of each burst's
+    tweets, never a field the product reads).
+
+    A topic burst is found when trending topic rows made of its tweets hold at least half
+    of them (Infomap may split its community: the rows of several clusters add up).
+    Precision: trending topics holding any planted burst's tweet (a topic burst's, or a
+    thread burst's: the quotes of a thread burst repeat its hashtag) / all trending topics.
+    """
+    hot = topics.filter(topics.column("trending"))
+    ids = hot.column("tweet_ids").combine_chunks()
+    flat = pc.list_flatten(ids)
+    row_of = pc.list_parent_indices(ids).to_numpy(zero_copy_only=False)
+    topic_burst = np.full(len(flat), -1)
+    for b in planted:  # a few bursts
+        topic_burst[pc.is_in(flat, value_set=pa.array(b["tweet_ids"])).to_numpy(False)] = b["index"]
+    position = pc.index_in(flat, value_set=inputs.interactions.column("tweet_id").combine_chunks())
+    thread = np.where(
+        pc.is_valid(position).to_numpy(zero_copy_only=False),
+        inputs.burst[pc.fill_null(position, 0).to_numpy(zero_copy_only=False)],
+        -1,
+    )
+    with_burst = np.zeros(hot.num_rows, dtype=bool)
+    with_burst[row_of[(topic_burst >= 0) | (thread >= 0)]] = True
+    details = []
+    for b in planted:
+        mine = topic_burst == b["index"]
+        covered = len(set(flat.filter(pa.array(mine)).to_pylist()))
+        details.append(
+            {
+                "burst": b["index"],
+                "kind": b["kind"],
+                "tweets": b["tweets"],
+                "in_trending_topics": covered,
+                "rows": sorted(set(hot.column("topic").take(pa.array(row_of[mine])).to_pylist())),
+                "found": covered >= 0.5 * b["tweets"],
+            }
+        )
+    return {
+        "topic_bursts_planted": len(planted),
+        "topic_bursts_found": sum(d["found"] for d in details),
+        "trending_topics": hot.num_rows,
+        "trending_topics_with_burst": int(with_burst.sum()),
+        "topic_burst_details": details,
+    }
+
+
 def run_quality(config: Config, echo: Echo) -> list[QualityRow]:
     echo("")
     echo(
@@ -497,7 +581,7 @@ def run_quality(config: Config, echo: Echo) -> list[QualityRow]:
     echo(
         f"{'seed':>4} {'NMI':>6} {'clusters':>8} {'ARI conv':>8} {'ARI strict':>10} "
         f"{'ARI no ids':>10} {'bursts found':>12} {'trending (w/ burst)':>19} "
-        f"{'precision':>9} {'recall':>6}"
+        f"{'topic bursts':>12} {'topics (w/ burst)':>17} {'precision':>9} {'recall':>6}"
     )
     rows = []
     for seed in config.quality_seeds:
@@ -510,6 +594,8 @@ def run_quality(config: Config, echo: Echo) -> list[QualityRow]:
             f"{row.ari_strict:>10.4f} {row.ari_without_ids:>10.4f} "
             f"{f'{row.bursts_found}/{row.bursts_planted}':>12} "
             f"{f'{row.trending_slices} ({row.trending_with_burst})':>19} "
+            f"{f'{row.topic_bursts_found}/{row.topic_bursts_planted}':>12} "
+            f"{f'{row.trending_topics} ({row.trending_topics_with_burst})':>17} "
             f"{_fmt(row.precision):>9} {_fmt(row.recall):>6}"
         )
     if rows:
@@ -519,19 +605,26 @@ def run_quality(config: Config, echo: Echo) -> list[QualityRow]:
         planted = sum(r.bursts_planted for r in rows)
         hot = sum(r.trending_slices for r in rows)
         hot_burst = sum(r.trending_with_burst for r in rows)
+        t_found = sum(r.topic_bursts_found for r in rows)
+        t_planted = sum(r.topic_bursts_planted for r in rows)
+        t_hot = sum(r.trending_topics for r in rows)
+        t_hot_burst = sum(r.trending_topics_with_burst for r in rows)
+        all_hot, all_planted = hot + t_hot, planted + t_planted
         echo(
             f"mean {statistics.mean(nmi):>6.3f} {'':>8} {statistics.mean(ari):>8.4f} "
             f"{statistics.mean(r.ari_strict for r in rows):>10.4f} "
             f"{statistics.mean(r.ari_without_ids for r in rows):>10.4f} "
             f"{f'{found}/{planted}':>12} {f'{hot} ({hot_burst})':>19} "
-            f"{_fmt(hot_burst / hot if hot else None):>9} "
-            f"{_fmt(found / planted if planted else None):>6}"
+            f"{f'{t_found}/{t_planted}':>12} {f'{t_hot} ({t_hot_burst})':>17} "
+            f"{_fmt((hot_burst + t_hot_burst) / all_hot if all_hot else None):>9} "
+            f"{_fmt((found + t_found) / all_planted if all_planted else None):>6}"
         )
         echo(f"min  {min(nmi):>6.3f} {'':>8} {min(ari):>8.4f}")
     echo(
         "ARI conv: retweets join the retweeted tweet's conversation when it is in the week "
         "(the stage's rule); strict: also when it is an outsider's; no ids: conversation ids "
-        "removed (DBSCAN fallback)."
+        "removed (DBSCAN fallback). Precision and recall: thread bursts (trending "
+        "conversation slices) and topic bursts (trending topics) together."
     )
     return rows
 
@@ -749,6 +842,68 @@ def run_lfr(config: Config, echo: Echo) -> tuple[list[LfrRow], str]:
     return rows, how
 
 
+# ---- 5. independent source ------------------------------------------------------------------
+
+
+def run_independent(config: Config, echo: Echo) -> list[Any]:
+    """The product as run on independent weeks (see :mod:`dwt.bench.independent.grid`)."""
+    from dwt.bench.independent.grid import grid_cases, run_grid
+    from dwt.bench.independent.world import WorldConfig
+
+    if not config.independent_mixings or not config.independent_seeds:
+        return []
+    echo("")
+    echo(
+        f"== 5. Independent source (dwt.bench.independent, {config.independent_members} "
+        f"members): emulator -> collect -> dwt run (default spec) -> store vs plan =="
+    )
+    cases = grid_cases(
+        config.independent_mixings,
+        config.independent_seeds,
+        config.independent_variants,
+        WorldConfig(members=config.independent_members),
+    )
+    return run_grid(cases, echo)
+
+
+def independent_summary(rows: Sequence[Any]) -> dict[str, Any]:
+    """The independent section's keys of the JSON line (issue 15)."""
+    from dwt.bench.independent import grid
+
+    bursts = grid.burst_counts(rows)
+    return {
+        "nmi_independent": grid.nmi_by_mixing(rows),
+        "clusters_independent": grid.clusters_by_mixing(rows),
+        "mixing_independent": grid.realised_mixing(rows),
+        "singleton_silent": grid.singleton_silent(rows),
+        "bursts_independent": {k: v and asdict(v) for k, v in bursts.items()},
+        "ari_independent": grid.ari_means(rows),
+        "independent_variants": grid.variants(rows),
+        "independent": [asdict(r) for r in rows],
+    }
+
+
+def burst_rates(quality: Sequence[QualityRow], rows: Sequence[Any]) -> dict[str, float | None]:
+    """Burst precision and recall over both sources: the generated weeks' trending slices
+    and topics, and the independent weeks' trending threads and topics."""
+    from dwt.bench.independent import grid
+
+    bursts = grid.burst_counts(rows)
+    parts = [bursts["threads"]] + ([bursts["topics"]] if bursts["topics"] else [])
+    planted = sum(r.bursts_planted + r.topic_bursts_planted for r in quality)
+    found = sum(r.bursts_found + r.topic_bursts_found for r in quality)
+    hot = sum(r.trending_slices + r.trending_topics for r in quality)
+    hot_burst = sum(r.trending_with_burst + r.trending_topics_with_burst for r in quality)
+    planted += sum(p.planted for p in parts)
+    found += sum(p.found for p in parts)
+    hot += sum(p.trending for p in parts)
+    hot_burst += sum(p.trending_with_burst for p in parts)
+    return {
+        "burst_precision": round(hot_burst / hot, 4) if hot else None,
+        "burst_recall": round(found / planted, 4) if planted else None,
+    }
+
+
 # ---- all -------------------------------------------------------------------------------------
 
 
@@ -812,7 +967,8 @@ def run_bench(config: Config, echo: Echo = print) -> dict[str, Any]:
     pipelines = run_pipelines(config, echo)
     quality = run_quality(config, echo)
     lfr, lfr_degrees = run_lfr(config, echo)
-    result = summary(speed, scale, quality, lfr, config, pipelines)
+    independent = run_independent(config, echo)
+    result = summary(speed, scale, quality, lfr, config, pipelines, independent)
     result["ray"] = ray_what
     result["lfr_degrees"] = lfr_degrees
     result["seconds"] = round(time.perf_counter() - start, 1)
@@ -830,6 +986,7 @@ def summary(
     lfr: list[LfrRow],
     config: Config,
     pipelines: Sequence[dict[str, Any]] = (),
+    independent: Sequence[Any] = (),
 ) -> dict[str, Any]:
     """The JSON line: headline figures first, then the detail behind them."""
     embedded = {r["members"]: r for r in pipelines if r["store"] == "embedded"}
@@ -840,6 +997,10 @@ def summary(
     planted = sum(r.bursts_planted for r in quality)
     hot = sum(r.trending_slices for r in quality)
     hot_burst = sum(r.trending_with_burst for r in quality)
+    t_found = sum(r.topic_bursts_found for r in quality)
+    t_planted = sum(r.topic_bursts_planted for r in quality)
+    t_hot = sum(r.trending_topics for r in quality)
+    t_hot_burst = sum(r.trending_topics_with_burst for r in quality)
     lfr_nmi = {f"{r.mu:g}": r.nmi_mean for r in lfr}
     up_to = [r.nmi_mean for r in lfr if r.mu <= GOAL_LFR_MU + 1e-9]
     result: dict[str, Any] = {
@@ -852,8 +1013,9 @@ def summary(
         "pipeline_seconds_10k_wire": wired[10_000]["pipeline_s"] if 10_000 in wired else None,
         "store_read_share": biggest["store_share"] if biggest else None,
         "pipeline_peak_rss_mb": biggest["peak_rss_mb"] if biggest else None,
-        "pipeline_seconds": {
-            f"{r['store']}_{r['members']}": r["pipeline_s"] for r in pipelines
+        "pipeline_seconds": {f"{r['store']}_{r['members']}": r["pipeline_s"] for r in pipelines},
+        "discover_bonds_ratio": {
+            f"{r['store']}_{r['members']}": r.get("discover_bonds_ratio") for r in pipelines
         },
         "pipelines": list(pipelines),
         "scale_seconds_stages_only": scale["total_s"] if scale else None,
@@ -874,19 +1036,38 @@ def summary(
         "ari_per_seed": {str(r.seed): r.ari for r in quality},
         "ari_conversations_strict": _mean(r.ari_strict for r in quality),
         "ari_conversations_without_ids": _mean(r.ari_without_ids for r in quality),
-        "burst_precision": round(hot_burst / hot, 4) if hot else None,
-        "burst_recall": round(found / planted, 4) if planted else None,
+        # Thread bursts (trending slices) and topic bursts (trending topics) together.
+        "burst_precision": (
+            round((hot_burst + t_hot_burst) / (hot + t_hot), 4) if hot + t_hot else None
+        ),
+        "burst_recall": (
+            round((found + t_found) / (planted + t_planted), 4) if planted + t_planted else None
+        ),
         "bursts": {
             "planted": planted,
             "found": found,
             "trending_slices": hot,
             "trending_with_burst": hot_burst,
+            "precision": round(hot_burst / hot, 4) if hot else None,
+            "recall": round(found / planted, 4) if planted else None,
+        },
+        "topic_bursts": {
+            "planted": t_planted,
+            "found": t_found,
+            "trending_topics": t_hot,
+            "trending_topics_with_burst": t_hot_burst,
+            "precision": round(t_hot_burst / t_hot, 4) if t_hot else None,
+            "recall": round(t_found / t_planted, 4) if t_planted else None,
         },
         "quality": [asdict(r) for r in quality],
         "lfr_nmi_min": {f"{r.mu:g}": r.nmi_min for r in lfr},
         "lfr": [asdict(r) for r in lfr],
         "quick": config.quick,
     }
+    if independent:  # issue 15: the independent source's keys; bursts over both sources
+        result["burst_precision_generated"] = result["burst_precision"]
+        result["burst_recall_generated"] = result["burst_recall"]
+        result |= independent_summary(independent) | burst_rates(quality, independent)
     at_goal = next((r for r in speed if r.members == 3_000), None)
     result["goals"] = {
         f"speedup >= {GOAL_SPEEDUP:g}x at 3000 members": (
@@ -913,11 +1094,38 @@ def summary(
         f"conversation ARI >= {GOAL_ARI:g}": (
             min(r.ari for r in quality) >= GOAL_ARI if quality else None
         ),
+        f"burst precision and recall >= {GOAL_BURSTS:g} (threads and topics)": (
+            min(result["burst_precision"] or 0.0, result["burst_recall"] or 0.0) >= GOAL_BURSTS
+            if quality
+            else None
+        ),
         f"LFR NMI >= {GOAL_LFR_NMI:g} up to mu={GOAL_LFR_MU:g}": (
             min(up_to) >= GOAL_LFR_NMI if up_to else None
         ),
+        **independent_goals(result),
     }
     return result
+
+
+def independent_goals(result: dict[str, Any]) -> dict[str, bool | None]:
+    """Issue 15's goals, from the summary's keys (None: not measured)."""
+    nmi = {float(k): v for k, v in result.get("nmi_independent", {}).items()}
+    ratios = list(result.get("clusters_independent", {}).values())
+    goals: dict[str, bool | None] = {}
+    low = -1.0
+    for up_to, goal in sorted(GOAL_INDEPENDENT_NMI.items()):
+        band = [v for m, v in nmi.items() if low < m <= up_to + 1e-9]
+        goals[f"independent NMI >= {goal:g} at mixing <= {up_to:g}"] = (
+            min(band) >= goal if band else None
+        )
+        low = up_to
+    goals[f"independent clusters within {GOAL_CLUSTER_RATIO:g}x of planted"] = (
+        all(1 / GOAL_CLUSTER_RATIO <= r <= GOAL_CLUSTER_RATIO for r in ratios) if ratios else None
+    )
+    goals["no singleton cluster of silent members"] = (
+        result.get("singleton_silent") == 0 if nmi else None
+    )
+    return goals
 
 
 def _mean(values: Iterable[float]) -> float | None:

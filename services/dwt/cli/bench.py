@@ -13,13 +13,25 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("bench", help="measure speed against the goals")
     which = parser.add_subparsers(dest="bench", required=True, metavar="BENCH")
     collect = which.add_parser(
-        "collect", help="rate-limit budget used by collection, for 1, 2, 4 and 8 keys"
+        "collect",
+        help="collection against X's limits' ratios (timelines, follow lists), first and "
+        "weekly, for 1, 2, 4 and 8 keys: efficiency, throughput, weekly cost, plan error",
     )
     collect.add_argument("--keys", default="1,2,4,8", help="key counts (comma-separated)")
     collect.add_argument("--window", type=float, default=2.0, help="rate window, seconds")
-    collect.add_argument("--limit", type=int, default=60, help="requests per window per key")
-    collect.add_argument("--windows", type=int, default=5, help="windows measured")
-    collect.add_argument("--members", type=int, help="generated members (default: enough)")
+    collect.add_argument(
+        "--following-limit",
+        type=int,
+        default=1,
+        help="following requests per window per key; the other limits keep X's ratios "
+        "(timelines 100x, lookups 20x)",
+    )
+    collect.add_argument(
+        "--seconds", type=float, default=60.0, help="planned length of a first collection"
+    )
+    collect.add_argument(
+        "--share", type=float, default=0.15, help="follow lists re-read per week (0-1)"
+    )
     collect.add_argument("--no-ray", action="store_true", help="threads instead of Ray actors")
     collect.add_argument("--json", action="store_true", help="end with one JSON line")
     insights = which.add_parser(
@@ -40,26 +52,50 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "and tracebacks shown (goal: 0 and 0)",
     )
     faults.add_argument("--json", action="store_true", help="end with one JSON line")
+    dashboard = which.add_parser(
+        "dashboard",
+        help="Insights in headless Chromium for 300, 3,000 and 10,000 members: main-thread "
+        "blocking (Long Tasks API) and time to interactive",
+    )
+    dashboard.add_argument(
+        "--sizes", default="300,3000,10000", help="community sizes, members (comma-separated)"
+    )
+    dashboard.add_argument("--json", action="store_true", help="end with one JSON line")
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     if args.bench == "insights":
         return run_insights(args)
+    if args.bench == "dashboard":
+        return run_dashboard(args)
     if args.bench == "faults":
         return run_faults(args)
     from dwt.bench.collect import run_bench, summary
 
-    keys = [int(k) for k in args.keys.split(",") if k.strip()]
+    keys = [int(k) for k in args.keys.split(",") if k.strip().lstrip("-").isdigit()]
     if not keys or min(keys) < 1:
         print("dwt bench collect: --keys needs positive integers", file=sys.stderr)
+        return 2
+    bad = (
+        args.window <= 0
+        or args.seconds < args.window
+        or args.following_limit < 1
+        or not 0 <= args.share <= 1
+    )
+    if bad:
+        print(
+            "dwt bench collect: needs --window > 0, --seconds >= --window, "
+            "--following-limit >= 1 and --share within 0-1",
+            file=sys.stderr,
+        )
         return 2
     rows = run_bench(
         keys,
         window=args.window,
-        limit=args.limit,
-        windows=args.windows,
-        members=args.members,
+        following_limit=args.following_limit,
+        seconds=args.seconds,
+        share=args.share,
         use_ray=not args.no_ray,
         echo=lambda line: print(line, file=sys.stderr if args.json else sys.stdout),
     )
@@ -92,6 +128,24 @@ def run_faults(args: argparse.Namespace) -> int:
     from dwt.bench.faults import run_bench
 
     result = run_bench(echo=lambda line: print(line, file=sys.stderr if args.json else sys.stdout))
+    if args.json:
+        print(json.dumps(result))
+    return 0
+
+
+def run_dashboard(args: argparse.Namespace) -> int:
+    from dwt.bench.dashboard import run_bench
+
+    try:
+        sizes = [int(n) for n in args.sizes.split(",") if n.strip()]
+    except ValueError:
+        sizes = []
+    if not sizes or min(sizes) < 10:
+        print("dwt bench dashboard: --sizes needs member counts of at least 10", file=sys.stderr)
+        return 2
+    result = run_bench(
+        sizes, echo=lambda line: print(line, file=sys.stderr if args.json else sys.stdout)
+    )
     if args.json:
         print(json.dumps(result))
     return 0

@@ -31,7 +31,8 @@ from dwt.pipeline.runner import (
     window_end_problem,
 )
 from dwt.pipeline.spec import STEP_ORDER, CommunityJobSpec, RunSpec, Step
-from dwt.store import Store
+from dwt.store import Coll, Store
+from dwt.store.runs import month_spend
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -87,7 +88,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--price-per-read",
         type=_price,
         default=None,
-        help=f"USD per post read for --plan (default {DEFAULT_PRICE_PER_READ})",
+        help="USD per post read for --plan (default: the spec's collection.pricePerRead, "
+        f"{DEFAULT_PRICE_PER_READ})",
     )
     parser.add_argument(
         "--progress",
@@ -261,8 +263,21 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         "counts": result.counts,
         "timings": result.timings,
     }
-    print(json.dumps(summary) if args.json else _table(summary))
+    if Step.COLLECT in spec.steps:
+        summary.update(_spending(store, spec.community, result.run_id))
+    print(json.dumps(summary, default=str) if args.json else _table(summary))
     return 0
+
+
+def _spending(store: Store, community: str, run_id: str) -> dict[str, Any]:
+    """The run's post reads, spend, cap and follow-list ages, and the month's total."""
+    doc = store[Coll.RUNS].find_one({"_id": run_id}, {"collection": 1, "started_at": 1}) or {}
+    collection = doc.get("collection") or {}
+    collection.pop("plan", None)  # the plan was shown when the run started
+    for skipped in (collection.get("skipped") or {}).values():
+        skipped.pop("listed", None)  # counts here; the run record lists the accounts
+    started = doc.get("started_at") or datetime.now(UTC)
+    return {"collection": collection, "month": month_spend(store, community, started)}
 
 
 def _print_plan(args: argparse.Namespace, settings: Settings, spec: RunSpec) -> int:
@@ -280,9 +295,10 @@ def _print_plan(args: argparse.Namespace, settings: Settings, spec: RunSpec) -> 
         return 2
     now = datetime.now(UTC)
     week = Week(store, spec, args.now or now)
-    price = DEFAULT_PRICE_PER_READ if args.price_per_read is None else args.price_per_read
     try:
-        plan = plan_collection(week, keys, now=now, run_id=args.run_id, price_per_read=price)
+        plan = plan_collection(
+            week, keys, now=now, run_id=args.run_id, price_per_read=args.price_per_read
+        )
     except ScopeError as exc:
         print(f"dwt run: {exc}", file=sys.stderr)
         return 2
@@ -294,4 +310,29 @@ def _table(summary: dict[str, Any]) -> str:
     lines = [f"run {summary['run_id']}: {summary['status']}"]
     lines += [f"  {k:<16} {v}" for k, v in summary["counts"].items()]
     lines += [f"  {k + ' time':<16} {v:.2f}s" for k, v in summary["timings"].items()]
+    collection, month = summary.get("collection"), summary.get("month")
+    if collection:
+        cap = collection.get("max_post_reads")
+        lines.append(
+            f"  {'post reads':<16} {collection.get('post_reads', 0)} × "
+            f"${collection.get('price_per_read', 0):g} ≈ "
+            f"${collection.get('estimated_spend_usd', 0):,.2f}"
+            + (f" (cap {cap})" if cap is not None else "")
+        )
+        if collection.get("capped"):
+            left = ", ".join(
+                f"{e} {s['accounts']}" for e, s in (collection.get("skipped") or {}).items()
+            )
+            lines.append(f"  {'stopped at cap':<16} skipped: {left or 'nothing'}")
+        ages = collection.get("follows_age_days") or {}
+        if ages.get("max") is not None:
+            lines.append(
+                f"  {'follow lists':<16} median {ages['median']:.1f} d old, oldest "
+                f"{ages['max']:.1f} d, {ages.get('never_read', 0)} never read"
+            )
+    if month:
+        lines.append(
+            f"  {'month ' + month['month']:<16} {month['post_reads']} post reads in "
+            f"{month['runs']} run(s) ≈ ${month['estimated_spend_usd']:,.2f}"
+        )
     return "\n".join(lines)

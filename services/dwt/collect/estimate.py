@@ -12,8 +12,10 @@ Estimates: a timeline pass takes at least one request; how many more comes from 
 the account wrote in the previous window (100 per page), scaled to the time the pass
 covers (the whole window without a floor, the time since the last pass with one). A
 following pass takes one request per 1,000 followed accounts: the account's last stored
-follow list, else its ``following_count``, else 1. The post reads are the timeline
-estimate's posts; X deduplicates reads within a day, so a rerun the same day costs less.
+follow list, else its ``following_count``, else 1. An endpoint's time: the keys' first
+window of budget goes at once, every further one waits for a reset, so ``n`` windows of
+requests take ``n - 1`` windows. The post reads are the timeline estimate's posts; X
+deduplicates reads within a day, so a rerun the same day costs less.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from dwt.collect.items import ENDPOINT, Kind
-from dwt.collect.state import load_states, plan_passes, snowflake_time
+from dwt.collect.state import FollowingPolicy, load_states, plan_passes, snowflake_time
 from dwt.collect.step import _OPEN_END, accounts_in_scope
 from dwt.pipeline.insights import Week
 from dwt.store import Coll, Store
@@ -79,6 +81,20 @@ class CollectPlan:
     @property
     def cost_usd(self) -> float:
         return round(self.post_reads * self.price_per_read, 4)
+
+    def summary(self) -> dict[str, Any]:
+        """The plan in brief, for a run's record and the CommunityJob status: requests per
+        endpoint, the binding endpoint and its time, post reads and cost."""
+        binding = self.binding
+        return {
+            "accounts": self.accounts,
+            "keys": self.keys,
+            "requests": {name: e.requests for name, e in self.endpoints.items()},
+            "binding_endpoint": binding.endpoint if binding else None,
+            "duration_s": round(binding.duration_s, 1) if binding else 0.0,
+            "post_reads": self.post_reads,
+            "cost_usd": self.cost_usd,
+        }
 
     def as_dict(self) -> dict[str, Any]:
         binding = self.binding
@@ -145,20 +161,24 @@ def plan_collection(
     *,
     now: datetime | None = None,
     run_id: str | None = None,
-    price_per_read: float = DEFAULT_PRICE_PER_READ,
+    price_per_read: float | None = None,
     limits: dict[str, int] | None = None,
+    window_s: float = DEFAULT_WINDOW_S,
 ) -> CollectPlan:
     """The plan of the collect step of ``week``'s run; reads the store, writes nothing.
 
     ``now``: the clock the collect step would plan with (default: the machine's);
     ``run_id``: a run being retried (its completed passes are not repeated); ``keys``:
     how many API keys share the work (each has its own budget); ``limits``: requests per
-    15 minutes per endpoint (default: X's, :data:`DEFAULT_LIMITS`).
+    ``window_s`` per endpoint (default: X's per 15 minutes, :data:`DEFAULT_LIMITS`);
+    ``price_per_read``: default the spec's ``collection.pricePerRead``.
     """
     store = week.store
     now = now or datetime.now(UTC)
     limits = {**DEFAULT_LIMITS, **(limits or {})}
     spec = week.spec.collection
+    if price_per_read is None:
+        price_per_read = spec.price_per_read
     accounts = accounts_in_scope(week)
     open_end = abs(now - week.now) < _OPEN_END
     done_since = run_started_at(store, run_id) if run_id else None
@@ -168,7 +188,7 @@ def plan_collection(
         week.since,
         None if open_end else week.now,
         now,
-        timedelta(days=spec.following_refresh_days),
+        FollowingPolicy.of(spec),
         done_since=done_since,
     )
     new_timeline = {a for a, p in new_passes if p is not None}
@@ -208,7 +228,9 @@ def plan_collection(
                 endpoint.guessed += 1
     for endpoint in endpoints.values():
         budget = endpoint.limit * max(1, keys)
-        endpoint.duration_s = endpoint.requests / budget * DEFAULT_WINDOW_S if budget else 0.0
+        # The first window's budget goes at once; each further one waits for a reset.
+        windows = math.ceil(endpoint.requests / budget) if budget else 0
+        endpoint.duration_s = max(0, windows - 1) * window_s
     notes = []
     if endpoints["user_tweets"].guessed:
         notes.append(

@@ -6,6 +6,12 @@ checks the key's budget as the API last reported it (minus requests already in f
 when no key can take any queued work it blocks until the earliest reset, or until an
 in-flight page comes back — never a busy loop, never a fixed sleep. Every fetched page is
 written to the store and checkpointed at once (I/O stays here, in the driver).
+
+X bills every post a timeline page returns. With ``max_post_reads`` the scheduler sends a
+timeline page only while the reads so far, plus a full page for every timeline page in
+flight and this one, stay within the cap; once it cannot, nothing new is sent on any
+endpoint, the pages in flight are stored, and the work left is recorded per endpoint
+(``report.skipped``). Its checkpoints stay in the store, so the next run resumes it.
 """
 
 from __future__ import annotations
@@ -26,8 +32,10 @@ from dwt.store import Store
 
 log = logging.getLogger(__name__)
 
-#: Timelines first: they are what the week is made of; follow lists refresh slowly.
-ENDPOINT_ORDER = ("user_tweets", "following")
+#: Following first: its budget is the scarce one (15 requests per 15 minutes against the
+#: timeline's 1,500), so a key that may send one should never leave it unspent behind
+#: timeline pages; it runs out after a few requests and the timelines take the rest.
+ENDPOINT_ORDER = ("following", "user_tweets")
 
 
 class AllKeysRejectedError(RuntimeError):
@@ -64,6 +72,8 @@ class CollectReport:
     failed: list[tuple[str, str, str]] = field(default_factory=list)
     requeued_lost: int = 0  # items whose worker died mid-request
     stopped: bool = False  # asked to stop before the work was done
+    capped: bool = False  # stopped at the post-read cap
+    skipped: dict[str, list[str]] = field(default_factory=dict)  # endpoint → accounts left
     keys: dict[str, KeyReport] = field(default_factory=dict)
     seconds: float = 0.0
 
@@ -85,7 +95,15 @@ class Scheduler:
         progress_every: float = 1.0,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
+        max_post_reads: int | None = None,
+        page_size: int = 100,
     ) -> None:
+        if max_post_reads is not None and max_post_reads < 0:
+            raise ValueError(f"max_post_reads must be >= 0, got {max_post_reads}")
+        if page_size < 1:
+            raise ValueError(f"page_size must be >= 1, got {page_size}")
+        self.max_post_reads = max_post_reads
+        self.page_size = page_size
         self.store = store
         self.pool = pool
         self.max_attempts = max_attempts
@@ -141,6 +159,9 @@ class Scheduler:
                 report.stopped = True
                 queues = {e: deque() for e in ENDPOINT_ORDER}  # drain what is in flight
             wake = self._dispatch(queues, in_flight, report, now)
+            if report.capped and any(queues.values()):
+                _record_skipped(report, queues)
+                queues = {e: deque() for e in ENDPOINT_ORDER}  # drain what is in flight
             if not in_flight:
                 if not any(queues.values()):
                     break
@@ -183,12 +204,18 @@ class Scheduler:
         for slot, item in in_flight.values():
             flying[self.pool.key_ids[slot], item.endpoint] += 1
         wake = 0.0
+        reading = sum(1 for _, item in in_flight.values() if item.kind is Kind.TIMELINE)
         for slot, key in enumerate(self.pool.key_ids):
+            if report.capped:
+                break
             if slot in busy or slot in self._dead or report.keys[key].disabled:
                 continue
             for endpoint in ENDPOINT_ORDER:
                 if not queues[endpoint]:
                     continue
+                if endpoint == "user_tweets" and not self._may_read(report, reading + 1):
+                    report.capped = True
+                    break
                 until = self._blocked_until(key, endpoint, now, flying[key, endpoint])
                 if until:
                     wake = until if not wake else min(wake, until)
@@ -196,8 +223,15 @@ class Scheduler:
                 item = queues[endpoint].popleft()
                 in_flight[self.pool.submit(slot, item)] = (slot, item)
                 flying[key, endpoint] += 1
+                reading += item.kind is Kind.TIMELINE
                 break
         return wake
+
+    def _may_read(self, report: CollectReport, pages: int) -> bool:
+        """Whether ``pages`` timeline pages (in flight and new) could not take the run's
+        post reads past the cap, each returning a full page."""
+        cap = self.max_post_reads
+        return cap is None or report.tweets + pages * self.page_size <= cap
 
     def _handle(
         self,
@@ -292,6 +326,19 @@ class Scheduler:
         rate = report.done / elapsed if elapsed > 0 and report.done else 0.0
         eta = (report.accounts - report.done) / rate if rate else None
         self.on_progress(report, waiting, eta)
+
+
+def _record_skipped(report: CollectReport, queues: dict[str, deque[WorkItem]]) -> None:
+    """Add the accounts of the items left in ``queues`` to ``report.skipped`` (once each)."""
+    for endpoint, queue in queues.items():
+        if not queue:
+            continue
+        left = report.skipped.setdefault(endpoint, [])
+        seen = set(left)
+        for item in queue:
+            if item.account_id not in seen:
+                seen.add(item.account_id)
+                left.append(item.account_id)
 
 
 def _first_line(error: BaseException) -> str:

@@ -6,11 +6,19 @@ token of the next page are saved after every page, so a killed run resumes the p
 it stopped; once the last page is in, the newest id seen becomes the floor of the next
 pass. A following pass does the same for follow lists and, when complete, removes the
 follows that were not seen again (unfollows). Every write is an idempotent upsert.
+
+Follow lists have their own, slower cadence (:class:`FollowingPolicy`): the following
+endpoint allows 15 requests per 15 minutes against the timeline's 1,500, so re-reading
+every list every week would make a weekly run cost hours. A list is read when its member
+joins, then a rolling share of the members per week of elapsed time is re-read, oldest
+first, and any list older than the maximum age is re-read whatever the share.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -32,6 +40,103 @@ def snowflake_time(tweet_id: str) -> datetime:
     return datetime.fromtimestamp(((int(tweet_id) >> 22) + TWITTER_EPOCH_MS) / 1000, tz=UTC)
 
 
+@dataclass(frozen=True)
+class FollowingPolicy:
+    """When follow lists are re-read: ``share`` of the members per week since the last
+    refresh (oldest lists first), every list older than ``max_age`` (``None``: no maximum
+    age; zero: every run), and every list never read."""
+
+    share: float = 0.15
+    max_age: timedelta | None = timedelta(days=60)
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.share <= 1.0:
+            raise ValueError(f"following refresh share must be within [0, 1], got {self.share}")
+        if self.max_age is not None and self.max_age < timedelta(0):
+            raise ValueError(f"following max age must be >= 0, got {self.max_age}")
+
+    @classmethod
+    def of(cls, collection: Any) -> FollowingPolicy:
+        """The policy of a spec's ``collection`` section."""
+        return cls(
+            share=collection.following_refresh_share,
+            max_age=timedelta(days=collection.following_refresh_days),
+        )
+
+
+def following_due(
+    states: dict[str, dict[str, Any]],
+    account_ids: Sequence[str],
+    now: datetime,
+    policy: FollowingPolicy,
+    done_since: datetime | None = None,
+) -> list[str]:
+    """Accounts whose follow list a run should start re-reading, in ``account_ids`` order.
+
+    Never read, or older than ``policy.max_age``: always. Then the rolling share: the
+    quota is ``share`` × the accounts with a list × the weeks since the newest refresh
+    before this run, rounded (a weekly run re-reads ``share`` of them, a daily one a seventh of
+    that), less what this run already refreshed (a retry) and the over-age ones; the
+    oldest lists fill it. An unreadable account (protected, suspended...) counts as read
+    when it was last found so, so it is tried again in its turn, not every run. Accounts
+    with a pass under way (resumed anyway) or done in this run are left out.
+    """
+    never: list[str] = []
+    known: list[tuple[datetime, str]] = []
+    refreshed_in_run = 0
+    latest: datetime | None = None
+    for account in account_ids:
+        state = states.get(account, {})
+        if state.get("following_pass") is not None:
+            continue
+        done = state.get("following_done_at")
+        if done is None and state.get("status", "active") != "active":
+            done = state.get("status_seen_at")  # unreadable: tried then, in the rotation
+        if _done_in_run(state, "following_done_at", done_since):
+            refreshed_in_run += done is not None
+            continue
+        if done is None:
+            never.append(account)
+            continue
+        done = _aware(done)
+        known.append((done, account))
+        latest = done if latest is None or done > latest else latest
+    if not known:
+        return never
+    max_age = policy.max_age
+    aged = {a for d, a in known if max_age is not None and d <= now - max_age}
+    weeks = max(0.0, (now - latest).total_seconds()) / timedelta(days=7).total_seconds()
+    # Rounded to the nearest: a rerun minutes later re-reads nothing, and a share below one
+    # list builds up over the days since the newest refresh.
+    quota = math.floor(policy.share * (len(known) + refreshed_in_run) * weeks + 0.5)
+    quota = max(0, quota - refreshed_in_run - len(aged))
+    rest = sorted((d, a) for d, a in known if a not in aged)
+    due = set(never) | aged | {a for _, a in rest[:quota]}
+    return [a for a in account_ids if a in due]
+
+
+def follows_age_days(
+    store: Store, account_ids: Sequence[str], now: datetime
+) -> dict[str, float | int | None]:
+    """How old the follow lists the bond stage will use are: median and maximum age in
+    days over the accounts with a list read, and how many have none."""
+    states = load_states(store, account_ids)
+    ages = sorted(
+        (now - _aware(s["following_done_at"])).total_seconds() / 86400
+        for s in states.values()
+        if s.get("following_done_at") is not None
+    )
+    if not ages:
+        return {"median": None, "max": None, "never_read": len(account_ids)}
+    mid = len(ages) // 2
+    median = ages[mid] if len(ages) % 2 else (ages[mid - 1] + ages[mid]) / 2
+    return {
+        "median": round(median, 2),
+        "max": round(ages[-1], 2),
+        "never_read": len(account_ids) - len(ages),
+    }
+
+
 #: A pass :func:`plan_passes` starts: (account, the timeline pass's parameters), or
 #: (account, None) for a following pass.
 NewPass = tuple[str, dict[str, Any] | None]
@@ -43,19 +148,18 @@ def plan(
     since: datetime,
     until: datetime | None,
     now: datetime,
-    following_every: timedelta | None,
+    following: FollowingPolicy | None,
     done_since: datetime | None = None,
 ) -> list[WorkItem]:
     """The first item of every pass the accounts need; unfinished passes resume.
 
     ``until=None`` leaves the window open at the present (the API refuses end times in the
-    last seconds). ``following_every=None`` skips follow lists. Passes completed at or
+    last seconds). ``following=None`` skips follow lists; else :func:`following_due` says
+    which lists are re-read. Passes completed at or
     after ``done_since`` (the start of the run being retried) are not repeated. The new
     passes are saved (checkpoints) before the items are returned.
     """
-    items, new_passes = plan_passes(
-        store, account_ids, since, until, now, following_every, done_since
-    )
+    items, new_passes = plan_passes(store, account_ids, since, until, now, following, done_since)
     _save_new_passes(store, new_passes, now)
     return items
 
@@ -66,12 +170,17 @@ def plan_passes(
     since: datetime,
     until: datetime | None,
     now: datetime,
-    following_every: timedelta | None,
+    following: FollowingPolicy | None,
     done_since: datetime | None = None,
 ) -> tuple[list[WorkItem], list[NewPass]]:
     """What :func:`plan` does, without writing: the items, and the passes it would start
     (the rest of the items resume unfinished passes). Reads the store only."""
     states = load_states(store, account_ids)
+    due = (
+        set(following_due(states, account_ids, now, following, done_since))
+        if following is not None
+        else set()
+    )
     items: list[WorkItem] = []
     new_passes: list[NewPass] = []
     for account in account_ids:
@@ -100,17 +209,14 @@ def plan_passes(
                     pagination_token=current["next_token"],
                 )
             )
-        if following_every is None:
+        if following is None:
             continue
-        following = state.get("following_pass")
-        done_at = state.get("following_done_at")
-        if following is not None:
+        under_way = state.get("following_pass")
+        if under_way is not None:
             items.append(
-                WorkItem(Kind.FOLLOWING, account, pagination_token=following["next_token"])
+                WorkItem(Kind.FOLLOWING, account, pagination_token=under_way["next_token"])
             )
-        elif _done_in_run(state, "following_done_at", done_since):
-            continue
-        elif done_at is None or _aware(done_at) <= now - following_every:
+        elif account in due:
             new_passes.append((account, None))
             items.append(WorkItem(Kind.FOLLOWING, account))
     return items, new_passes

@@ -2,6 +2,12 @@
 
 One collector per API key × ``workersPerKey`` (capped by ``maxWorkers``), as Ray actors
 when a Ray runtime is up, else as threads. Keys are checked before any work starts.
+
+Before the first request the step makes the collection plan (:mod:`dwt.collect.estimate`)
+and reports it as progress (``plan``), so the CommunityJob status shows what the run will
+take; at the end it reports and records the post reads, their estimated spend at
+``collection.pricePerRead``, whether it stopped at ``collection.maxPostReads`` and what it
+skipped, and how old the follow lists the bond stage will use are.
 """
 
 from __future__ import annotations
@@ -16,10 +22,10 @@ import pyarrow.compute as pc
 from dwt.collect.keys import KeySource
 from dwt.collect.pool import Pool, RayPool, ThreadPool
 from dwt.collect.scheduler import CollectReport, Scheduler
-from dwt.collect.state import never_collected, plan
+from dwt.collect.state import FollowingPolicy, follows_age_days, never_collected, plan
 from dwt.pipeline.insights import Week
 from dwt.pipeline.parallel import ray_ready
-from dwt.store.runs import run_started_at, update_run
+from dwt.store.runs import record_collection, run_started_at, update_run
 
 log = logging.getLogger(__name__)
 
@@ -82,23 +88,29 @@ def make_pool(config: CollectConfig, key_slots: list[str]) -> Pool:
 
 def collect(week: Week, run_id: str, config: CollectConfig) -> dict[str, int]:
     """Collect the week of every member in scope; returns the run's counts."""
+    from dwt.collect.estimate import plan_collection  # it plans with this module's scope
+
     key_ids = config.keys.fingerprints()  # NoKeysError before any work
     spec = week.spec.collection
     accounts = accounts_in_scope(week)
-    open_end = abs(datetime.now(UTC) - week.now) < _OPEN_END
-    refresh = timedelta(days=spec.following_refresh_days)
+    now = datetime.now(UTC)
+    open_end = abs(now - week.now) < _OPEN_END
+    done_since = run_started_at(week.store, run_id)
+    forecast = plan_collection(
+        week, len(key_ids), now=now, run_id=run_id, price_per_read=spec.price_per_read
+    ).summary()
     items = plan(
         week.store,
         accounts,
         week.since,
         None if open_end else week.now,
-        datetime.now(UTC),
-        refresh,
-        done_since=run_started_at(week.store, run_id),
+        now,
+        FollowingPolicy.of(spec),
+        done_since=done_since,
     )
     pool = make_pool(config, slots(key_ids, spec.workers_per_key, spec.max_workers))
     if week.progress is not None:
-        week.progress.advance("collect", 0, len(accounts), workers=len(pool.key_ids))
+        week.progress.advance("collect", 0, len(accounts), workers=len(pool.key_ids), plan=forecast)
 
     def told(report: CollectReport, waiting: float, eta: float | None) -> None:
         if week.progress is not None:
@@ -108,7 +120,12 @@ def collect(week: Week, run_id: str, config: CollectConfig) -> dict[str, int]:
 
     try:
         report = Scheduler(
-            week.store, pool, max_attempts=config.max_attempts, on_progress=told
+            week.store,
+            pool,
+            max_attempts=config.max_attempts,
+            on_progress=told,
+            max_post_reads=spec.max_post_reads,
+            page_size=config.page_size,
         ).run(items)
     finally:
         pool.close()
@@ -116,6 +133,18 @@ def collect(week: Week, run_id: str, config: CollectConfig) -> dict[str, int]:
     disabled = {k: r.disabled for k, r in report.keys.items() if r.disabled}
     if warnings or disabled:
         update_run(week.store, run_id, warnings=warnings[:100], disabled_keys=disabled)
+    spend = _spend(week, run_id, report, forecast)
+    if week.progress is not None:
+        week.progress.advance(
+            "collect", report.done, report.accounts, **_extra(report, 0.0, None), spend=spend
+        )
+    if report.capped:
+        log.warning(
+            "run %s stopped at the cap of %s post reads; skipped: %s",
+            run_id,
+            spec.max_post_reads,
+            {e: len(a) for e, a in report.skipped.items()},
+        )
     return {
         "accounts": report.accounts,
         "tweets_fetched": report.tweets,
@@ -125,6 +154,48 @@ def collect(week: Week, run_id: str, config: CollectConfig) -> dict[str, int]:
         "unavailable": sum(report.unavailable.values()),
         "failed": len(report.failed),
         "keys_disabled": len(disabled),
+        "post_reads": report.tweets,
+        "capped": int(report.capped),
+    }
+
+
+#: Accounts listed per endpoint in a run's ``collection.skipped`` (the counts are whole).
+SKIPPED_LISTED = 1000
+
+
+def _spend(
+    week: Week,
+    run_id: str,
+    report: CollectReport,
+    forecast: dict[str, Any],
+) -> dict[str, Any]:
+    """Record the attempt's post reads, spend, cap and skipped work on the run; return what
+    the progress event (and so the CommunityJob status) carries."""
+    spec = week.spec.collection
+    members = week.member_table.column("account_id").to_pylist()  # what bonds will read
+    ages = follows_age_days(week.store, members, datetime.now(UTC))
+    skipped = {
+        e: {"accounts": len(a), "listed": a[:SKIPPED_LISTED]} for e, a in report.skipped.items()
+    }
+    record_collection(
+        week.store,
+        run_id,
+        report.tweets,
+        spec.price_per_read,
+        max_post_reads=spec.max_post_reads,
+        capped=report.capped,
+        skipped=skipped,
+        follows_age_days=ages,
+        plan=forecast,
+    )
+    return {
+        "post_reads": report.tweets,
+        "estimated_spend_usd": round(report.tweets * spec.price_per_read, 4),
+        "price_per_read": spec.price_per_read,
+        "max_post_reads": spec.max_post_reads,
+        "capped": report.capped,
+        "skipped": {e: len(a) for e, a in report.skipped.items()},
+        "follows_age_days": ages,
     }
 
 

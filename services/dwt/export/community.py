@@ -1,7 +1,7 @@
 """Export one community's results: whatever the store holds, with a word about the rest.
 
 A community's results come from separate steps (bonds → graph, cluster → clusters and
-cluster attributes, content → conversations) that may not all have run. The export writes
+cluster attributes, content → conversations and topics) that may not all have run. The export writes
 every requested file it has data for and says, for each one it cannot write, which step to
 run; files are written whole or not at all, so a failed export never leaves a half file.
 """
@@ -23,6 +23,7 @@ from dwt.export.tables import (
     clusters_table,
     conversations_table,
     members_table,
+    topics_table,
     write_csv,
     write_json,
 )
@@ -174,6 +175,12 @@ def _export_tables(
     else:
         files = [f"conversations.{f}" for f in formats]
         result.warnings.append(_missing("content", "conversations", community, files))
+    topics = reads.topics(store, community)
+    if topics.num_rows or reads.content_ran(store, community):
+        tables.append(("topics", topics_table(topics)))
+    else:
+        files = [f"topics.{f}" for f in formats]
+        result.warnings.append(_missing("content", "topics", community, files))
 
     writers = {"json": write_json, "csv": write_csv}
     for name, table in tables:

@@ -68,6 +68,27 @@ CONVERSATIONS_SCHEMA = pa.schema(
     ]
 )
 
+#: The topics the last content step stored (see dwt.stages.topics), as a reader wants them.
+TOPICS_SCHEMA = pa.schema(
+    [
+        ("cluster", pa.int64()),
+        ("tier", pa.int64()),
+        ("rank", pa.int64()),
+        ("topic", pa.string()),
+        ("kind", pa.string()),
+        ("trending", pa.bool_()),
+        ("count", pa.int64()),
+        ("members", pa.int64()),
+        ("baseline", pa.float64()),
+        ("score", pa.float64()),
+        ("first_at", pa.timestamp("ms", tz="UTC")),
+        ("last_at", pa.timestamp("ms", tz="UTC")),
+        ("also", pa.list_(pa.string())),
+        ("tweet_ids", pa.list_(pa.string())),
+        ("run_id", pa.string()),
+    ]
+)
+
 
 def _table(
     store: Store,
@@ -104,6 +125,14 @@ def conversations(store: Store, community: str) -> pa.Table:
         community,
         {"cluster": 1, "tier": 1, "rank": 1},
         CONVERSATIONS_SCHEMA,
+    )
+
+
+def topics(store: Store, community: str) -> pa.Table:
+    """The topics the last content step stored (TOPICS_SCHEMA), trending first within each
+    cluster and tier."""
+    return _table(
+        store, Coll.TOPICS, community, {"cluster": 1, "tier": 1, "rank": 1}, TOPICS_SCHEMA
     )
 
 

@@ -1,4 +1,4 @@
-"""The clusters, members and conversations tables, and their JSON and CSV files.
+"""The clusters, members, conversations and topics tables, and their JSON and CSV files.
 
 Tables are built once, in the order and with the names a reader sees, then written by
 both writers, so JSON and CSV always hold the same rows. Account ids are resolved to
@@ -87,6 +87,20 @@ def conversations_table(conversations: pa.Table) -> pa.Table:
     link = pc.binary_join_element_wise(STATUS_URL, table.column("conversation_id"), "")
     table = table.add_column(at, "link", link)
     return table.append_column("run_id", conversations.column("run_id"))
+
+
+def topics_table(topics: pa.Table) -> pa.Table:
+    """One row per topic of a cluster and tier (from :func:`dwt.export.reads.topics`), with
+    links to the tweets that make it (its burst, or its busiest hours when not trending)."""
+    table = topics.drop_columns(["run_id"])
+    ids = table.column("tweet_ids").combine_chunks()
+    links = pa.ListArray.from_arrays(
+        ids.offsets,
+        pc.binary_join_element_wise(STATUS_URL, pc.list_flatten(ids), ""),
+        mask=ids.is_null(),
+    )
+    table = table.append_column("links", links)
+    return table.append_column("run_id", topics.column("run_id"))
 
 
 def _iso_times(table: pa.Table) -> pa.Table:

@@ -35,7 +35,8 @@ from dwt.generate.text import (
     make_topics,
     usernames,
 )
-from dwt.generate.tweets import KINDS, REPLY, Skeleton, build_tweets, burst_count
+from dwt.generate.topic_bursts import PlantedTopics, plant_topic_bursts, topic_burst_count
+from dwt.generate.tweets import KINDS, REPLY, TWEET, Skeleton, build_tweets, burst_count
 from dwt.xapi.dataset import (
     ACCOUNT_STATES,
     FOLLOWS_SCHEMA,
@@ -67,6 +68,7 @@ def generate_community(
     outsiders: int | None = None,
     tweets_per_member: float = 20.0,
     bursts: int | None = None,
+    topic_bursts: int | None = None,
 ) -> Dataset:
     """A synthetic community's week, deterministic in its arguments.
 
@@ -75,7 +77,9 @@ def generate_community(
     most popular of which are listed in ``meta["hot_outsiders"]``. Members write
     ``tweets_per_member`` tweets on average (heavy-tailed) in the ``days`` before ``now``
     (default :data:`DEFAULT_NOW`; a naive datetime is taken as UTC); ``bursts`` (default
-    about three a week) trending conversations are planted and listed in ``meta["bursts"]``.
+    about three a week) trending conversations are planted and listed in ``meta["bursts"]``;
+    ``topic_bursts`` (default about three a week) bursts of standalone tweets sharing a new
+    hashtag, term or URL in ``meta["topic_bursts"]`` (:mod:`dwt.generate.topic_bursts`).
     Raises :class:`GenerateError` for impossible arguments.
     """
     if outsiders is None:
@@ -83,11 +87,16 @@ def generate_community(
     now = _check(members, communities, days, seed, now, outsiders, tweets_per_member, bursts)
     if bursts is None:
         bursts = burst_count(communities, days)
+    if topic_bursts is None:
+        topic_bursts = topic_burst_count(communities, days)
+    _check_topic_bursts(topic_bursts, days)
     now_ms = int(now.timestamp() * 1000)
     window = days * DAY_MS
     start_ms = now_ms - window
-    streams = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(7)]
-    r_world, r_topics, r_names, r_follows, r_tweets, r_content, r_metrics = streams
+    # An eighth stream for topic bursts: spawned children do not depend on how many there
+    # are, so the first seven (and every table drawn from them) are as before.
+    streams = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(8)]
+    r_world, r_topics, r_names, r_follows, r_tweets, r_content, r_metrics, r_trends = streams
 
     world = build_community(
         r_world, members, communities, outsiders, tweets_per_member, now_ms, window
@@ -99,7 +108,11 @@ def generate_community(
     skel = build_tweets(r_tweets, world, days, bursts)
     content = build_content(r_content, world, skel, topics, handles, user_ids)
 
-    tweet_ids = snowflake_ids(start_ms + skel.time)
+    planted = plant_topic_bursts(r_trends, world, topics, days, topic_bursts)
+    # One id draw for both: a planted tweet in the same millisecond as another gets the
+    # next sequence number, and the others keep theirs.
+    all_ids = snowflake_ids(np.concatenate([start_ms + skel.time, start_ms + planted.time]))
+    tweet_ids, planted_ids = all_ids[: skel.size], all_ids[skel.size :]
     tweet_id_str = pa.array(tweet_ids).cast(pa.string())
     has_target = skel.target >= 0
     safe_target = np.maximum(skel.target, 0)
@@ -133,8 +146,12 @@ def generate_community(
         ],
         schema=TWEETS_SCHEMA,
     )
+    planted_id_str = pa.array(planted_ids).cast(pa.string())
+    tweets = _with_planted(tweets, planted, planted_id_str, user_ids, start_ms, r_trends)
 
-    tweets_by_account = np.bincount(skel.author, minlength=world.accounts)
+    tweets_by_account = np.bincount(
+        np.concatenate([skel.author, planted.author]), minlength=world.accounts
+    )
     users = _users_table(
         r_names,
         world,
@@ -168,7 +185,93 @@ def generate_community(
         tweets_per_member=tweets_per_member,
         follows=follows.num_rows,
     )
+    _add_topic_bursts(meta, planted, planted_id_str, user_ids, start_ms)
     return Dataset(users=users, tweets=tweets, follows=follows, meta=meta)
+
+
+def _check_topic_bursts(topic_bursts: Any, days: int) -> None:
+    most = days * 24 // HOURS_PER_BURST
+    if (
+        not isinstance(topic_bursts, int | np.integer)
+        or isinstance(topic_bursts, bool)
+        or not 0 <= topic_bursts <= most
+    ):
+        raise GenerateError(
+            f"topic_bursts must be an integer from 0 to {most} (one per {HOURS_PER_BURST} "
+            f"hours of the window), got {topic_bursts!r}"
+        )
+
+
+def _with_planted(
+    tweets: pa.Table,
+    planted: PlantedTopics,
+    ids: pa.Array,
+    user_ids: pa.Array,
+    start_ms: int,
+    rng: np.random.Generator,
+) -> pa.Table:
+    """The week's tweets with the planted topic-burst tweets merged in, sorted by id:
+    plain standalone tweets (each its own conversation) with a little engagement."""
+    n = planted.size
+    if n == 0:
+        return tweets
+    likes = rng.poisson(3.0, n)
+    rows = pa.Table.from_arrays(
+        [
+            ids,
+            user_ids.take(pa.array(planted.author)),
+            pa.array(start_ms + planted.time, type=pa.int64()).cast(TIMESTAMP),
+            planted.text,
+            pa.array([KINDS[TWEET]] * n),
+            pa.nulls(n, pa.string()),
+            pa.nulls(n, pa.string()),
+            ids,
+            pa.array([[]] * n, pa.list_(pa.string())),
+            planted.hashtags,
+            pa.array(["en"] * n),
+            pa.array(rng.poisson(0.5, n)),
+            pa.array(rng.poisson(0.3, n)),
+            pa.array(likes),
+            pa.array(np.zeros(n, dtype=np.int64)),
+            pa.array(np.round((likes + 1) * rng.lognormal(4.0, 0.6, n)).astype(np.int64)),
+            pa.array([str(b.community) for b in planted.bursts]).take(pa.array(planted.burst)),
+            pa.array(np.full(n, -1, dtype=np.int32)),
+        ],
+        schema=TWEETS_SCHEMA,
+    )
+    merged = pa.concat_tables([tweets, rows])
+    order = np.argsort(merged.column("id").cast(pa.int64()).to_numpy(), kind="stable")
+    return merged.take(pa.array(order))
+
+
+def _add_topic_bursts(
+    meta: dict[str, Any],
+    planted: PlantedTopics,
+    ids: pa.Array,
+    user_ids: pa.Array,
+    start_ms: int,
+) -> None:
+    """Count the planted tweets in the totals and list the bursts with their tweets."""
+    n = planted.size
+    meta["tweets"] += n
+    meta["member_tweets"] += n  # planted tweets are all by members
+    meta["tweets_by_kind"][KINDS[TWEET]] += n
+    authors = user_ids.take(pa.array(planted.author)).to_pylist() if n else []
+    tweet_ids = ids.to_pylist()
+    meta["topic_bursts"] = [
+        {
+            "index": b.index,
+            "community": b.community,
+            "kind": b.kind,
+            "topic": b.topic,
+            "start": _iso(start_ms + b.start_ms),
+            "end": _iso(start_ms + b.end_ms),
+            "tweets": int((planted.burst == b.index).sum()),
+            "members": len({authors[i] for i in np.flatnonzero(planted.burst == b.index)}),
+            "tweet_ids": [tweet_ids[i] for i in np.flatnonzero(planted.burst == b.index)],
+        }
+        for b in planted.bursts
+    ]
 
 
 def _check(

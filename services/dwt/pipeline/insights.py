@@ -27,7 +27,9 @@ from dwt.stages.columns import ints
 from dwt.stages.content import ContentFinder
 from dwt.stages.discover import discover_candidates
 from dwt.stages.identity import ClusterMatcher
+from dwt.stages.layout import MapLayout, map_discs
 from dwt.stages.summaries import bond_stats, cluster_profiles
+from dwt.stages.topics import TopicFinder
 from dwt.store import Coll, Store
 from dwt.store.candidates import excluded_accounts, record_candidates
 
@@ -143,6 +145,7 @@ def cluster(week: Week, run_id: str) -> dict[str, int]:
         seed=spec.seed,
         directed=spec.directed,
         weight_transform=spec.weight_transform,
+        prefer_modular=spec.prefer_modular,
     )
     # Silent members (no tweet, nothing directed at them) go to ISOLATED, not to a
     # singleton cluster made of their follow-only bonds (dwt.stages.cluster).
@@ -155,11 +158,17 @@ def cluster(week: Week, run_id: str) -> dict[str, int]:
     store, community = week.store, week.spec.community
     profiles = cluster_profiles(week.members, labels, graph.matrix_, model.flow_, week.interactions)
     changes = {row.pop("cluster"): row for row in matcher.changes_.to_pylist()}
+    # The map's positions, once per analysis (dwt.stages.layout): the dashboard draws them.
+    placed = MapLayout(seed=spec.seed).fit(graph.matrix_, labels)
+    discs = map_discs(placed)
     store.replace_results(
         Coll.CLUSTERS,
         community,
         run_id,
-        (_with_change(doc, changes.get(doc["cluster"])) for doc in profiles.to_pylist()),
+        (
+            _with_change(doc, changes.get(doc["cluster"])) | discs[doc["cluster"]]
+            for doc in profiles.to_pylist()
+        ),
     )
     stats = bond_stats(
         week.members, labels, graph.matrix_, week.interactions, graph.weights
@@ -173,8 +182,12 @@ def cluster(week: Week, run_id: str) -> dict[str, int]:
                 "flow": float(flow),
                 "bond_stats": row,
                 "run_id": run_id,
+                "x": round(float(x), 1),
+                "y": round(float(y), 1),
             }
-            for row, label, flow in zip(stats, labels, model.flow_, strict=True)
+            for row, label, flow, (x, y) in zip(
+                stats, labels, model.flow_, placed.positions_, strict=True
+            )
         ),
     )
     return {
@@ -221,7 +234,70 @@ def content(week: Week, run_id: str) -> dict[str, int]:
         Coll.CONVERSATIONS, week.spec.community, run_id, conversations.to_pylist()
     )
     trending = conversations.column("trending").to_pylist()
-    return {"conversations": conversations.num_rows, "trending": int(sum(trending))}
+    counts = {"conversations": conversations.num_rows, "trending": int(sum(trending))}
+    if spec.topics.enabled:
+        counts |= _topics(week, run_id, labels)
+    return counts
+
+
+#: Where the topics step finds a tweet's text and expanded URLs in a tweet document.
+_TEXT_FIELDS = {"tweet_id": "_id", "text": "text", "urls": "entities.urls"}
+_TEXT_SCHEMA = pa.schema(
+    [
+        ("tweet_id", pa.string()),
+        ("text", pa.string()),
+        ("urls", pa.list_(pa.struct([("expanded_url", pa.string()), ("url", pa.string())]))),
+    ]
+)
+
+
+def _with_text(week: Week, interactions: pa.Table, since: datetime, until: datetime) -> pa.Table:
+    """``interactions`` with the ``text`` and ``urls`` of its standalone tweets (the only
+    ones topics read), in one columnar read of the tweets collection."""
+    match = {
+        "author_id": {"$in": week.members.to_pylist()},
+        "created_at": {"$gte": since, "$lt": until},
+        "dwt.kind": {"$in": ["tweet", "quote"]},
+    }
+    read = week.store.table(Coll.TWEETS, match, [("_id", 1)], _TEXT_FIELDS, _TEXT_SCHEMA)
+    at = pc.index_in(interactions.column("tweet_id"), value_set=read.column("tweet_id"))
+    urls = read.column("urls").combine_chunks()
+    expanded = pc.coalesce(
+        pc.struct_field(pc.list_flatten(urls), "expanded_url"),
+        pc.struct_field(pc.list_flatten(urls), "url"),
+    )
+    url_lists = pa.ListArray.from_arrays(urls.offsets, expanded, mask=urls.is_null())
+    return interactions.append_column("text", pc.take(read.column("text"), at)).append_column(
+        "urls", pc.take(url_lists, at)
+    )
+
+
+def _topics(week: Week, run_id: str, labels: np.ndarray) -> dict[str, int]:
+    """Trending hashtags, terms and URLs of standalone tweets (dwt.stages.topics), each
+    against its own baseline: this window and ``historyDays`` before it."""
+    spec = week.spec.content.topics
+    interactions = _with_text(week, week.interactions, week.since, week.now)
+    history = None
+    if spec.history_days:
+        start = week.since - timedelta(days=spec.history_days)
+        earlier = week.store.interactions(week.members.to_pylist(), start, week.since)
+        history = _with_text(week, earlier, start, week.since) if earlier.num_rows else None
+    finder = TopicFinder(
+        bucket=timedelta(minutes=spec.bucket_minutes),
+        span=spec.span_buckets,
+        min_count=spec.min_count,
+        min_members=spec.min_members,
+        min_ratio=spec.min_ratio,
+        max_p=spec.max_p,
+        top=spec.top,
+        terms=spec.terms,
+    ).fit(interactions, week.members, labels, window=(week.since, week.now), history=history)
+    topics = finder.topics_
+    week.store.replace_results(Coll.TOPICS, week.spec.community, run_id, topics.to_pylist())
+    return {
+        "topics": topics.num_rows,
+        "trending_topics": int(pc.sum(topics.column("trending")).as_py() or 0),
+    }
 
 
 def default_shards(n_members: int, cpus: int) -> int:

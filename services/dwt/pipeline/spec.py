@@ -102,13 +102,50 @@ _WEIGHTS = BondWeights()
 
 
 class Weights(_Model):
-    """Bond weights (MISSION.md step 3); defaults from :class:`BondWeights`."""
+    """Bond weights (MISSION.md step 3); defaults from :class:`BondWeights` (the
+    ``balanced`` preset of :data:`dwt.stages.weights.PRESETS`; ``seed`` is the prototype's).
+
+    There is no ``preset`` field: the API server fills every absent field with the CRD's
+    default, so a preset named beside partial weights could not tell which were set. A
+    picker writes all the preset's fields instead."""
 
     tweet: float = Field(_WEIGHTS.tweet, ge=0, le=MAX_WEIGHT, allow_inf_nan=False)
     mention: float = Field(_WEIGHTS.mention, ge=0, le=MAX_WEIGHT, allow_inf_nan=False)
     retweet: float = Field(_WEIGHTS.retweet, ge=0, le=MAX_WEIGHT, allow_inf_nan=False)
     quote: float = Field(_WEIGHTS.quote, ge=0, le=MAX_WEIGHT, allow_inf_nan=False)
     reply: float = Field(_WEIGHTS.reply, ge=0, le=MAX_WEIGHT, allow_inf_nan=False)
+    follow: float = Field(
+        _WEIGHTS.follow,
+        ge=0,
+        le=MAX_WEIGHT,
+        allow_inf_nan=False,
+        description="weight of a mutual follow",
+    )
+    normalize: bool = Field(
+        _WEIGHTS.normalize,
+        description="scale follows and interactions per member before mixing them",
+    )
+    follow_share: float = Field(
+        _WEIGHTS.follow_share,
+        ge=0,
+        le=1,
+        allow_inf_nan=False,
+        description="share of follows in a member's bonds when normalize is true",
+    )
+    one_way: float = Field(
+        _WEIGHTS.one_way,
+        ge=0,
+        le=MAX_WEIGHT,
+        allow_inf_nan=False,
+        description="weight of a one-way follow, through shared contacts only (normalize)",
+    )
+    embeddedness: float = Field(
+        _WEIGHTS.embeddedness,
+        ge=0,
+        le=MAX_WEIGHT,
+        allow_inf_nan=False,
+        description="how much shared follow contacts multiply a bond (normalize)",
+    )
 
     def bond_weights(self) -> BondWeights:
         return BondWeights(**self.model_dump(by_alias=False))
@@ -120,17 +157,64 @@ class Collection(_Model):
     )
     workers_per_key: int = Field(1, ge=1, le=16)
     max_workers: int = Field(32, ge=1, le=512)
+    # Follow lists cost 15 requests per 15 minutes per key: they are read when a member
+    # joins, then a rolling share per week (oldest first), and at the latest at this age.
+    following_refresh_share: float = Field(
+        0.15,
+        ge=0,
+        le=1,
+        description="share of members whose follow list is re-read per week, oldest first",
+    )
     following_refresh_days: int = Field(
-        7, ge=0, le=365, description="re-read following lists older than this; 0 = every run"
+        60,
+        ge=0,
+        le=365,
+        description="maximum age of a follow list: older ones are re-read whatever the "
+        "share; 0 = every run",
+    )
+    max_post_reads: int | None = Field(
+        None,
+        ge=0,
+        le=10**9,
+        description="stop collecting before this many post reads in one run (none = no cap)",
+    )
+    price_per_read: float = Field(
+        0.005, ge=0, le=10, description="USD per post read, for estimates and spend reports"
     )
 
 
 class Clustering(_Model):
     algorithm: Literal["infomap"] = "infomap"
     trials: int = Field(10, ge=1, le=1000)
-    seed: int = Field(42, ge=0, le=MAX_SEED)
+    seed: int = Field(42, ge=1, le=MAX_SEED)  # Infomap refuses 0
     directed: bool = True
     weight_transform: Literal["sqrt", "log1p", "none"] = "sqrt"
+    prefer_modular: bool = Field(
+        True, description="never answer one module for all when a modular partition exists"
+    )
+
+
+class Topics(_Model):
+    """Trending topics (hashtags, terms, URLs) of standalone tweets (dwt.stages.topics)."""
+
+    enabled: bool = Field(True, description="find trending topics in the content step")
+    bucket_minutes: int = Field(60, ge=1, le=24 * 60)
+    span_buckets: int = Field(
+        3, ge=1, le=168, description="consecutive buckets tested together for a burst"
+    )
+    min_count: int = Field(
+        5, ge=1, le=MAX_TREND_MIN, description="fewest tweets in a burst (and a term's week)"
+    )
+    min_members: int = Field(3, ge=1, le=MAX_TREND_MIN, description="fewest distinct authors")
+    min_ratio: float = Field(3.0, ge=1, le=1000, description="fewest times its baseline")
+    max_p: float = Field(
+        1e-6, gt=0, le=1, description="largest Poisson tail probability of a burst"
+    )
+    terms: bool = Field(True, description="find salient terms in the text, not only tags/URLs")
+    top: int = Field(10, ge=0, le=1000, description="non-trending topics kept per cluster/tier")
+    history_days: int = Field(
+        14, ge=0, le=365, description="earlier days of stored tweets in each topic's baseline"
+    )
 
 
 class Content(_Model):
@@ -139,6 +223,7 @@ class Content(_Model):
     bucket_minutes: int = Field(60, ge=1, le=24 * 60)
     eps: float = Field(0.5, gt=0, le=1)
     min_samples: int = Field(2, ge=1, le=MAX_MIN_SAMPLES)
+    topics: Topics = Field(default_factory=Topics)
 
 
 class Discover(_Model):

@@ -316,6 +316,14 @@ def _span(times: pa.ChunkedArray) -> tuple[datetime, datetime]:
     return low, high + timedelta(milliseconds=1)
 
 
+def tweet_tiers(
+    week: pa.Table, ids: pa.Array, labels: np.ndarray, cluster: np.ndarray
+) -> np.ndarray:
+    """The tier of each tweet of ``week`` (its author's cluster is ``cluster``): the one rule
+    conversations and topics (:mod:`dwt.stages.topics`) share."""
+    return _tiers(week, ids, labels, cluster)
+
+
 def _tiers(week: pa.Table, ids: pa.Array, labels: np.ndarray, cluster: np.ndarray) -> np.ndarray:
     directed = pa.chunked_array(week.column("directed_at")).combine_chunks()
     pair_tweet = ints(pc.list_parent_indices(directed))

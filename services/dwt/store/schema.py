@@ -29,6 +29,7 @@ class Coll(enum.StrEnum):
     BONDS = "bonds"
     CLUSTERS = "clusters"
     CONVERSATIONS = "conversations"
+    TOPICS = "topics"  # trending hashtags, terms and URLs per cluster and tier
     COLLECT_STATE = "collect_state"  # per account: collection checkpoints
     SESSIONS = "dashboard_sessions"  # the dashboard's logins (id: a digest of the cookie's)
 
@@ -45,6 +46,7 @@ NATURAL_KEYS: dict[Coll, tuple[str, ...]] = {
     Coll.BONDS: ("community", "source_id"),  # one adjacency list per member
     Coll.CLUSTERS: ("community", "cluster"),
     Coll.CONVERSATIONS: ("community", "cluster", "tier", "conversation_id"),
+    Coll.TOPICS: ("community", "cluster", "tier", "topic"),  # topic last: a URL's "/" is safe
     Coll.COLLECT_STATE: ("_id",),  # the account id
     Coll.SESSIONS: ("_id",),  # sha256 of the session id the cookie carries
 }
@@ -72,6 +74,17 @@ _SECONDARY: dict[Coll, list[IndexModel]] = {
     ],
     Coll.BONDS: [IndexModel([("community", ASCENDING), ("run_id", ASCENDING)], name="run")],
     Coll.CONVERSATIONS: [
+        IndexModel(
+            [
+                ("community", ASCENDING),
+                ("cluster", ASCENDING),
+                ("tier", ASCENDING),
+                ("rank", ASCENDING),
+            ],
+            name="community_cluster_tier_rank",
+        )
+    ],
+    Coll.TOPICS: [
         IndexModel(
             [
                 ("community", ASCENDING),
@@ -119,6 +132,7 @@ ARRAY_FIELDS: dict[Coll, frozenset[str]] = {
     Coll.BONDS: frozenset({"targets", "weights"}),
     Coll.CLUSTERS: frozenset({"members", "central", "hashtags"}),
     Coll.CONVERSATIONS: frozenset({"tweet_ids"}),
+    Coll.TOPICS: frozenset({"tweet_ids", "also"}),
     Coll.COMMUNITIES: frozenset({"owners"}),
 }
 

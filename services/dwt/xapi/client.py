@@ -374,29 +374,6 @@ class XClient:
             **_tweet_params(),
         )
 
-    def mentions_pages(
-        self,
-        user_id: str,
-        start_time: datetime | str | None = None,
-        end_time: datetime | str | None = None,
-        since_id: str | None = None,
-        pagination_token: str | None = None,
-        max_results: int = 100,
-    ) -> Iterator[Page]:
-        """Tweets mentioning an account (newest first), page by page."""
-        return self._pages(
-            "user_mentions",
-            self._tweepy.get_users_mentions,
-            user_id,
-            user_id=user_id,
-            start_time=start_time,
-            end_time=end_time,
-            since_id=since_id,
-            pagination_token=pagination_token,
-            max_results=max_results,
-            **_tweet_params(),
-        )
-
     def following_pages(
         self, user_id: str, pagination_token: str | None = None, max_results: int = 1000
     ) -> Iterator[Page]:
@@ -409,42 +386,6 @@ class XClient:
             pagination_token=pagination_token,
             max_results=max_results,
             user_fields=list(USER_FIELDS),
-        )
-
-    def followers_pages(
-        self, user_id: str, pagination_token: str | None = None, max_results: int = 1000
-    ) -> Iterator[Page]:
-        """The accounts following ``user_id``, up to 1000 a page."""
-        return self._pages(
-            "followers",
-            self._tweepy.get_users_followers,
-            user_id,
-            user_id=user_id,
-            pagination_token=pagination_token,
-            max_results=max_results,
-            user_fields=list(USER_FIELDS),
-        )
-
-    def search_recent_pages(
-        self,
-        query: str,
-        start_time: datetime | str | None = None,
-        end_time: datetime | str | None = None,
-        since_id: str | None = None,
-        next_token: str | None = None,
-        max_results: int = 100,
-    ) -> Iterator[Page]:
-        """Recent search (last 7 days), newest first."""
-        return self._pages(
-            "search_recent",
-            self._tweepy.search_recent_tweets,
-            query,
-            start_time=start_time,
-            end_time=end_time,
-            since_id=since_id,
-            pagination_token=next_token,  # tweepy's Paginator sends it as next_token
-            max_results=max_results,
-            **_tweet_params(),
         )
 
     def lookup_users(

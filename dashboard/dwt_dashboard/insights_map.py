@@ -1,0 +1,484 @@
+"""The Insights page's community map: layout, member panel, downloads and callbacks.
+
+The map opens on a cluster-level overview (one node per cluster, sized by members, edges by
+the bonds between clusters), which stays small at any community size; tapping a cluster (or
+choosing it above) opens its members at the positions the cluster step stored, sized by
+flow, with each member's ``k`` strongest bonds. A member search selects and centres one;
+tapping a member opens a panel (cluster, partners per tier, strongest bonds, recent tweets,
+link to X). The week downloads as GEXF, GraphML and CSV (:mod:`dwt.export`) and the map as
+a PNG (cytoscape's own renderer).
+
+Server callbacks go through :func:`dwt_dashboard.access.guarded_callback` (the caller's
+``callback``); the view-only ones (fit, zoom, centre, PNG) are clientside functions in
+``assets/map.js``: they run in the browser on what it already shows and read nothing.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import dash
+import dash_cytoscape as cyto
+from dash import ClientsideFunction, Input, Output, State, ctx, dcc, html
+from dash.exceptions import PreventUpdate
+
+from dwt.export import ExportError, export_community
+from dwt.stages.cluster import ISOLATED
+from dwt.store import Coll, Store
+from dwt_dashboard import mapdata
+from dwt_dashboard.access import Need
+from dwt_dashboard.auth import current_user
+
+#: Bonds per member sent at first (the control offers 1..10).
+DEFAULT_K = 3
+MAX_K = 10
+#: Recent tweets shown in the member panel.
+RECENT_TWEETS = 5
+TIER_NAMES = {1: "in its cluster", 2: "in other clusters", 3: "outside the community"}
+
+MAP_STYLE: list[dict[str, Any]] = [
+    {
+        "selector": "node",
+        "style": {
+            "width": "data(size)",
+            "height": "data(size)",
+            "background-color": "data(colour)",
+            "label": "data(label)",
+            "color": "#1d2329",
+            # Model units: a label grows as one zooms in, and shows once it would be
+            # readable (7 px), not all at once on the first wheel notch.
+            "font-size": 6,
+            "min-zoomed-font-size": 7,
+            "text-valign": "bottom",
+            "text-margin-y": 2,
+        },
+    },
+    {
+        "selector": ".named",  # the most central members: named at any zoom
+        "style": {"font-size": 9, "min-zoomed-font-size": 0, "font-weight": "bold"},
+    },
+    {
+        "selector": ".cluster",
+        "style": {
+            "font-size": "data(font)",
+            "min-zoomed-font-size": 0,
+            "text-wrap": "wrap",
+            "text-max-width": "data(wrap)",
+            "border-width": 0,
+            "border-color": "#fff",
+        },
+    },
+    {
+        "selector": "node:selected",
+        "style": {"border-width": 4, "border-color": "#111", "min-zoomed-font-size": 0},
+    },
+    {
+        "selector": "edge",
+        "style": {
+            "width": "data(width)",
+            "line-color": "#9aa3ab",
+            "opacity": 0.45,
+            "curve-style": "haystack",
+        },
+    },
+]
+
+
+def _button(label: str, id: str, title: str) -> html.Button:
+    return html.Button(label, id=id, n_clicks=0, title=title, className="map-button")
+
+
+def legend(clusters: list[dict[str, Any]]) -> html.Ul:
+    """The clusters' colours and labels (the map's key), largest first, isolated last."""
+    return html.Ul(
+        [
+            html.Li(
+                [
+                    html.Span(
+                        className="swatch", style={"background": mapdata.colour(c["cluster"])}
+                    ),
+                    f"{c['cluster']}: {c['label']} ({c['size']:,})"
+                    if c["cluster"] != ISOLATED
+                    else f"{c['label']} ({c['size']:,})",
+                ]
+            )
+            for c in clusters
+        ],
+        id="map-legend",
+        className="legend",
+    )
+
+
+def map_area(clusters: list[dict[str, Any]], elements: list[dict[str, Any]]) -> html.Div:
+    """The map with its controls, legend, member panel and downloads."""
+    return html.Div(
+        [
+            html.Div(
+                [
+                    _button("All clusters", "map-overview", "one node per cluster"),
+                    _button("All members", "map-all", "every member on one map"),
+                    dcc.Input(
+                        id="map-search",
+                        type="search",
+                        placeholder="find a member (@name or x.com link)",
+                        debounce=True,
+                        className="map-search",
+                    ),
+                    _button("Find", "map-search-go", "select and centre the member"),
+                    html.Span(
+                        [
+                            html.Label("strongest bonds per member", htmlFor="map-k"),
+                            dcc.Dropdown(
+                                id="map-k",
+                                options=list(range(1, MAX_K + 1)),
+                                value=DEFAULT_K,
+                                clearable=False,
+                                searchable=False,
+                                className="map-k",
+                            ),
+                        ],
+                        className="map-k-box",
+                    ),
+                    _button("+", "map-zoom-in", "zoom in"),
+                    _button("−", "map-zoom-out", "zoom out"),
+                    _button("Fit", "map-fit", "show the whole map"),
+                ],
+                className="map-tools",
+            ),
+            html.P(
+                "All clusters: tap one to open its members."
+                if elements
+                else "No map yet: run bonds + cluster.",
+                id="map-title",
+                className="help",
+            ),
+            cyto.Cytoscape(
+                id="bond-graph",
+                elements=elements,
+                stylesheet=MAP_STYLE,
+                layout={"name": "preset", "fit": True, "padding": 24, "animate": False},
+                className="graph",
+                style={"height": "520px", "width": "100%"},
+                minZoom=0.05,
+                maxZoom=6,
+                wheelSensitivity=0.15,
+                boxSelectionEnabled=False,
+                autoungrabify=True,
+                responsive=True,
+            ),
+            html.Div(id="member-panel", className="member-panel"),
+            legend(clusters),
+            html.Div(
+                [
+                    html.Span("Download this week: "),
+                    _button("GEXF", "map-dl-gexf", "the bond graph for Gephi"),
+                    _button("GraphML", "map-dl-graphml", "the bond graph as GraphML"),
+                    _button("CSV", "map-dl-csv", "members with cluster, flow and partners"),
+                    _button("PNG", "map-dl-png", "the map as shown"),
+                    html.Span(id="map-dl-result", className="help"),
+                ],
+                className="map-downloads",
+            ),
+            dcc.Download(id="map-download"),
+            dcc.Download(id="map-png-download"),
+            dcc.Store(id="map-view", data={"cluster": None, "all": False}),
+            dcc.Store(id="map-focus"),
+            dcc.Store(id="map-done"),
+        ],
+        className="map",
+    )
+
+
+def initial_elements(store: Store, community: str) -> list[dict[str, Any]]:
+    """What the map shows when Insights opens: the cluster overview."""
+    data = mapdata.load(store, community)
+    if data is None or not data.placed:
+        return []
+    return mapdata.overview(data, DEFAULT_K)
+
+
+# ---- the member panel ------------------------------------------------------------------
+
+
+def _names(store: Store, ids: list[str]) -> dict[str, str]:
+    found = store[Coll.ACCOUNTS].find({"_id": {"$in": ids}}, {"username": 1})
+    return {d["_id"]: d["username"] for d in found}
+
+
+def member_panel(store: Store, community: str, data: mapdata.MapData, i: int) -> html.Div:
+    """A member's card: cluster, strongest partner per tier, strongest bonds, recent tweets
+    and the link to the profile on X."""
+    account, name = data.ids[i], data.names[i]
+    cluster = data.cluster_of(int(data.cluster[i]))
+    doc = (
+        store[Coll.MEMBERS].find_one(
+            {"community": community, "account_id": account}, {"bond_stats": 1, "core": 1}
+        )
+        or {}
+    )
+    stats = doc.get("bond_stats") or {}
+    partners = data.partners(i)
+    tier_ids = [stats.get(f"tier{t}_partner") for t in TIER_NAMES]
+    names = _names(store, [a for a in tier_ids if a])
+    tiers = [
+        html.Li(f"{TIER_NAMES[t]}: @{names.get(a, a)} ({stats.get(f'tier{t}_weight', 0):.2f})")
+        for t, a in zip(TIER_NAMES, tier_ids, strict=True)
+        if a
+    ]
+    tweets = list(
+        store[Coll.TWEETS]
+        .find({"author_id": account}, {"text": 1, "created_at": 1})
+        .sort("created_at", -1)
+        .limit(RECENT_TWEETS)
+    )
+    label = cluster["label"] if cluster else ""
+    return html.Div(
+        [
+            html.H4(
+                [
+                    html.A(
+                        f"@{name}",
+                        href=f"https://x.com/{name}",
+                        target="_blank",
+                        rel="noopener",
+                        id="member-link",
+                    ),
+                    " (core)" if doc.get("core") else "",
+                ]
+            ),
+            html.P(
+                f"Cluster {int(data.cluster[i])}: {label} · {int(data.activity[i])} tweets "
+                f"this week · flow {data.flow[i]:.4f}"
+                if data.cluster[i] != ISOLATED
+                else f"{label} · {int(data.activity[i])} tweets this week"
+            ),
+            html.H5("Strongest partner per tier"),
+            html.Ul(tiers or [html.Li("none this week")], className="tiers"),
+            html.H5("Strongest bonds"),
+            html.Ul(
+                [html.Li(f"@{data.names[j]} ({w:.2f})") for j, w in partners]
+                or [html.Li("none this week")],
+                className="partners",
+            ),
+            html.H5("Recent tweets"),
+            html.Ul(
+                [
+                    html.Li(
+                        [
+                            html.A(
+                                t["created_at"].strftime("%Y-%m-%d %H:%M")
+                                if hasattr(t.get("created_at"), "strftime")
+                                else "open",
+                                href=f"https://x.com/{name}/status/{t['_id']}",
+                                target="_blank",
+                                rel="noopener",
+                            ),
+                            " ",
+                            (t.get("text") or "")[:200],
+                        ]
+                    )
+                    for t in tweets
+                ]
+                or [html.Li("no tweets stored")],
+                className="recent",
+            ),
+        ],
+        id="member-card",
+    )
+
+
+# ---- navigation ------------------------------------------------------------------------
+
+
+class MapHandlers:
+    """What the map's controls do, as plain Python over the store (testable without a
+    browser); the access rule was checked by the guard before any of this runs."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def view(self, community: str, view: dict[str, Any], k: int) -> tuple[list, str]:
+        """Elements and title for a view: overview, one cluster, or every member."""
+        data = mapdata.load(self.store, community)
+        if data is None or not data.placed:
+            return [], "No map yet: run bonds + cluster."
+        if view.get("all"):
+            return (
+                mapdata.members_view(data, k),
+                f"All {len(data.ids):,} members, {k} strongest bond(s) each.",
+            )
+        cluster = view.get("cluster")
+        if cluster is None:
+            return mapdata.overview(data, k), "All clusters: tap one to open its members."
+        found = data.cluster_of(int(cluster))
+        if found is None:
+            return mapdata.overview(data, k), f"No cluster {cluster}: all clusters shown."
+        return (
+            mapdata.members_view(data, k, int(cluster)),
+            f"Cluster {cluster}: {found['label']} ({found['size']:,} members, {k} strongest "
+            "bond(s) each). Tap a member for details.",
+        )
+
+    def navigate(
+        self,
+        community: str,
+        trigger: str | None,
+        tap: dict[str, Any] | None,
+        k: int | None,
+        search: str | None,
+        view: dict[str, Any] | None,
+        picked: int | None,
+    ) -> tuple[Any, ...]:
+        """(elements, view, title, member panel, focus, cluster picked) for what triggered."""
+        k = int(k) if isinstance(k, int | float) and 1 <= k <= MAX_K else DEFAULT_K
+        view = dict(view or {"cluster": None, "all": False})
+        keep = dash.no_update
+        if trigger == "map-overview":
+            view = {"cluster": None, "all": False}
+        elif trigger == "map-all":
+            view = {"cluster": None, "all": True}
+        elif trigger == "map-k":
+            pass
+        elif trigger == "cluster-pick":
+            if picked is None or (view.get("cluster") == picked and not view.get("all")):
+                raise PreventUpdate
+            view = {"cluster": picked, "all": False}
+        elif trigger == "bond-graph" and isinstance(tap, dict):
+            if tap.get("kind") == "cluster" and isinstance(tap.get("cluster"), int):
+                view = {"cluster": tap["cluster"], "all": False}
+                elements, title = self.view(community, view, k)
+                return elements, view, title, "", keep, tap["cluster"]
+            return keep, keep, keep, self.panel(community, tap.get("id")), keep, keep
+        elif trigger in ("map-search", "map-search-go"):
+            return self.search(community, search, view, k)
+        else:
+            raise PreventUpdate
+        elements, title = self.view(community, view, k)
+        return elements, view, title, keep if trigger == "map-k" else "", keep, keep
+
+    def panel(self, community: str, account: Any) -> Any:
+        data = mapdata.load(self.store, community)
+        i = data.index.get(account) if data and isinstance(account, str) else None
+        if i is None:
+            return html.P("Not a member of this community.", className="error")
+        return member_panel(self.store, community, data, i)
+
+    def search(
+        self, community: str, text: str | None, view: dict[str, Any], k: int
+    ) -> tuple[Any, ...]:
+        keep = dash.no_update
+        data = mapdata.load(self.store, community)
+        i = mapdata.find_member(data, text) if data else None
+        if i is None:
+            shown = (text or "").strip()[:60]
+            message = f"No member named {shown!r}." if shown else "Type a member's name."
+            return keep, keep, keep, html.P(message, className="error"), keep, keep
+        account, cluster = data.ids[i], int(data.cluster[i])
+        focus = {"id": account, "at": ctx.triggered[0]["value"] if ctx.triggered else 0}
+        panel = member_panel(self.store, community, data, i)
+        if view.get("all") or view.get("cluster") == cluster:
+            return keep, keep, keep, panel, focus, keep
+        view = {"cluster": cluster, "all": False}
+        elements, title = self.view(community, view, k)
+        return elements, view, title, panel, focus, cluster
+
+    def download(self, community: str, fmt: str) -> dict[str, Any] | str:
+        """The week as ``fmt`` (gexf, graphml or csv: the members table), for dcc.Download;
+        a sentence when it cannot be made."""
+        file = {"gexf": "bonds.gexf", "graphml": "bonds.graphml", "csv": "members.csv"}[fmt]
+        with tempfile.TemporaryDirectory(prefix="dwt-map-") as tmp:
+            try:
+                result = export_community(self.store, community, Path(tmp), [fmt])
+            except ExportError as exc:
+                return f"Nothing to download: {exc}."
+            path = Path(tmp) / file
+            if not path.exists():
+                return "Nothing to download: " + "; ".join(result.warnings) + "."
+            return dcc.send_bytes(path.read_bytes(), f"{community}-{file}")
+
+
+def register_map_callbacks(app: dash.Dash, callback: Callable[..., Any], store: Store) -> None:
+    """The map's callbacks: server ones through ``callback`` (the guarded registration of
+    :func:`dwt_dashboard.app.create_app`), the view-only ones in the browser."""
+    handlers = MapHandlers(store)
+
+    @callback(
+        Output("bond-graph", "elements"),
+        Output("map-view", "data"),
+        Output("map-title", "children"),
+        Output("member-panel", "children"),
+        Output("map-focus", "data"),
+        Output("cluster-pick", "value", allow_duplicate=True),
+        Input("bond-graph", "tapNodeData"),
+        Input("map-overview", "n_clicks"),
+        Input("map-all", "n_clicks"),
+        Input("map-k", "value"),
+        Input("map-search-go", "n_clicks"),
+        Input("map-search", "n_submit"),
+        Input("cluster-pick", "value"),
+        State("map-search", "value"),
+        State("map-view", "data"),
+        State("community", "value"),
+        need=Need.READ,
+        prevent_initial_call=True,
+    )
+    def _map(
+        tap: dict | None,
+        _o: int,
+        _a: int,
+        k: int | None,
+        _g: int,
+        _s: int,
+        picked: int | None,
+        search: str | None,
+        view: dict | None,
+        community: str,
+    ) -> tuple[Any, ...]:
+        trigger = ctx.triggered_id if isinstance(ctx.triggered_id, str) else None
+        return handlers.navigate(community, trigger, tap, k, search, view, picked)
+
+    @callback(
+        Output("map-download", "data"),
+        Output("map-dl-result", "children"),
+        Input("map-dl-gexf", "n_clicks"),
+        Input("map-dl-graphml", "n_clicks"),
+        Input("map-dl-csv", "n_clicks"),
+        State("community", "value"),
+        need=Need.READ,
+        prevent_initial_call=True,
+    )
+    def _download(_g: int, _m: int, _c: int, community: str) -> tuple[Any, str]:
+        trigger = ctx.triggered_id
+        if trigger not in ("map-dl-gexf", "map-dl-graphml", "map-dl-csv") or current_user() is None:
+            raise PreventUpdate
+        made = handlers.download(community, trigger.removeprefix("map-dl-"))
+        if isinstance(made, str):
+            return dash.no_update, made
+        return made, ""
+
+    # View-only, in the browser (assets/map.js): nothing is read from the server.
+    app.clientside_callback(
+        ClientsideFunction("dwtMap", "view"),
+        Output("map-done", "data"),
+        Input("map-zoom-in", "n_clicks"),
+        Input("map-zoom-out", "n_clicks"),
+        Input("map-fit", "n_clicks"),
+        Input("map-focus", "data"),
+        prevent_initial_call=True,
+    )
+    app.clientside_callback(
+        ClientsideFunction("dwtMap", "png"),
+        Output("bond-graph", "generateImage"),
+        Input("map-dl-png", "n_clicks"),
+        prevent_initial_call=True,
+    )
+    app.clientside_callback(
+        ClientsideFunction("dwtMap", "pngData"),
+        Output("map-png-download", "data"),
+        Input("bond-graph", "imageData"),
+        State("community", "value"),
+        prevent_initial_call=True,
+    )

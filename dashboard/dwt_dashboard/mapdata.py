@@ -1,0 +1,361 @@
+"""The community map's data: what the Insights map draws, read once per analysis.
+
+Positions come from the cluster step (:mod:`dwt.stages.layout`, stored on members and
+cluster documents), so the browser draws them as they are (a preset layout) instead of
+laying out thousands of nodes itself. Only the strongest bonds are sent: an undirected bond
+(u→v plus v→u) is kept when it is among the ``k`` strongest of u or of v. The reads (member
+columns and bond lists as Arrow tables) and the ranking are vectorised and cached per
+analysis: the cache key changes whenever a cluster or bonds step stored new results or the
+member count changed.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import scipy.sparse as sp
+
+from dwt.stages.cluster import ISOLATED
+from dwt.store import Coll, Store
+
+PALETTE = [
+    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
+    "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#7f7f7f",
+]  # fmt: skip
+ISOLATED_COLOUR = "#c4c8cc"
+
+#: Members named on the map at any zoom (by flow); the others as one zooms in.
+NAMED = 12
+
+MAP_MEMBERS = pa.schema(
+    [
+        ("account_id", pa.string()),
+        ("username", pa.string()),
+        ("cluster", pa.int64()),
+        ("flow", pa.float64()),
+        ("activity", pa.int64()),
+        ("x", pa.float64()),
+        ("y", pa.float64()),
+    ]
+)
+
+
+def colour(cluster: int) -> str:
+    """A cluster's colour on the map and in the legend."""
+    return ISOLATED_COLOUR if cluster == ISOLATED else PALETTE[cluster % len(PALETTE)]
+
+
+@dataclass
+class MapData:
+    """One analysis of a community, ready to draw: members (arrays, by index), clusters and
+    the undirected bonds with each bond's rank (0 = strongest) at its stronger end."""
+
+    ids: np.ndarray
+    names: np.ndarray
+    cluster: np.ndarray
+    flow: np.ndarray
+    activity: np.ndarray
+    xy: np.ndarray
+    clusters: list[dict[str, Any]]
+    src: np.ndarray
+    dst: np.ndarray
+    weight: np.ndarray
+    rank: np.ndarray
+    index: dict[str, int] = field(default_factory=dict)
+    lower_names: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def placed(self) -> bool:
+        """Whether the cluster step stored positions (older analyses have none)."""
+        return bool(len(self.xy)) and not np.isnan(self.xy).any()
+
+    def cluster_of(self, number: int) -> dict[str, Any] | None:
+        return next((c for c in self.clusters if c["cluster"] == number), None)
+
+    def partners(self, i: int, top: int = 5) -> list[tuple[int, float]]:
+        """Member ``i``'s strongest partners (index, bond both ways), strongest first."""
+        mine = (self.src == i) | (self.dst == i)
+        other = np.where(self.src[mine] == i, self.dst[mine], self.src[mine])
+        w = self.weight[mine]
+        order = np.argsort(-w, kind="stable")[:top]
+        return [(int(other[j]), float(w[j])) for j in order]
+
+
+def _key(store: Store, community: str) -> tuple[Any, ...]:
+    """What identifies an analysis: the runs that stored the clusters and the bonds, and the
+    member count (removing members changes the map without a new run)."""
+    clusters = store[Coll.CLUSTERS].find_one({"community": community}, {"run_id": 1})
+    bonds = store[Coll.BONDS].find_one({"community": community}, {"run_id": 1})
+    members = store[Coll.MEMBERS].count_documents({"community": community})
+    return (
+        community,
+        clusters and clusters.get("run_id"),
+        bonds and bonds.get("run_id"),
+        members,
+    )
+
+
+_CACHE: OrderedDict[tuple[Any, ...], MapData] = OrderedDict()
+_CACHE_SIZE = 8
+_LOCK = threading.Lock()
+
+
+def load(store: Store, community: str) -> MapData | None:
+    """The community's map data (cached per analysis); None before a cluster step ran."""
+    key = (id(store), *_key(store, community))
+    if key[2] is None:
+        return None
+    with _LOCK:
+        if key in _CACHE:
+            _CACHE.move_to_end(key)
+            return _CACHE[key]
+    data = _read(store, community)
+    with _LOCK:
+        _CACHE[key] = data
+        while len(_CACHE) > _CACHE_SIZE:
+            _CACHE.popitem(last=False)
+    return data
+
+
+def _read(store: Store, community: str) -> MapData:
+    members = store.table(
+        Coll.MEMBERS, {"community": community}, [("account_id", 1)], {}, MAP_MEMBERS
+    )
+    members = members.filter(pc.is_valid(members.column("cluster")))
+    ids = members.column("account_id").combine_chunks()
+    n = len(ids)
+    docs = store[Coll.CLUSTERS].find(
+        {"community": community},
+        {"cluster": 1, "label": 1, "size": 1, "x": 1, "y": 1, "radius": 1, "central": 1},
+    )
+    clusters = sorted(
+        (
+            {
+                "cluster": int(d["cluster"]),
+                "label": d.get("label") or f"cluster {d['cluster']}",
+                "size": int(d.get("size", 0)),
+                "x": d.get("x"),
+                "y": d.get("y"),
+                "radius": d.get("radius"),
+                "colour": colour(int(d["cluster"])),
+            }
+            for d in docs
+        ),
+        key=lambda c: (c["cluster"] == ISOLATED, c["cluster"]),
+    )
+
+    lists = store.bond_lists(community)
+    targets = lists.column("targets").combine_chunks()
+    parent = pc.list_parent_indices(targets)
+    src = pc.index_in(lists.column("source_id").take(parent), value_set=ids)
+    dst = pc.index_in(pc.list_flatten(targets), value_set=ids)
+    weight = pc.list_flatten(lists.column("weights").combine_chunks())
+    keep = pc.and_(pc.is_valid(src), pc.is_valid(dst))
+    directed = sp.coo_matrix(
+        (
+            weight.filter(keep).to_numpy(zero_copy_only=False),
+            (_ints(src.filter(keep)), _ints(dst.filter(keep))),
+        ),
+        shape=(n, n),
+    ).tocsr()
+    both = sp.triu(directed + directed.T, 1).tocoo()  # one entry per pair, u < v
+    s, d, w = both.row.astype(np.int64), both.col.astype(np.int64), both.data
+    names = np.asarray(members.column("username").to_pylist(), dtype=object)
+    return MapData(
+        ids=np.asarray(ids.to_pylist(), dtype=object),
+        names=names,
+        cluster=_ints(members.column("cluster")),
+        flow=members.column("flow").fill_null(0.0).to_numpy(),
+        activity=_ints(members.column("activity").fill_null(0)),
+        xy=np.column_stack(
+            [
+                members.column("x").to_numpy(zero_copy_only=False).astype(np.float64),
+                members.column("y").to_numpy(zero_copy_only=False).astype(np.float64),
+            ]
+        )
+        if n
+        else np.zeros((0, 2)),
+        clusters=clusters,
+        src=s,
+        dst=d,
+        weight=w,
+        rank=_end_rank(n, s, d, w),
+        index={a: i for i, a in enumerate(ids.to_pylist())},
+        lower_names={str(u).lower(): i for i, u in enumerate(names)},
+    )
+
+
+def _ints(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    return np.asarray(values.to_numpy(zero_copy_only=False), dtype=np.int64)
+
+
+def _end_rank(n: int, src: np.ndarray, dst: np.ndarray, weight: np.ndarray) -> np.ndarray:
+    """For each undirected bond, its rank among the bonds of its end where it ranks best
+    (0 = that member's strongest): ``rank < k`` keeps every member's ``k`` strongest."""
+    m = len(src)
+    if m == 0:
+        return np.zeros(0, dtype=np.int64)
+    ends = np.concatenate([src, dst])
+    edge = np.concatenate([np.arange(m), np.arange(m)])
+    w = np.concatenate([weight, weight])
+    order = np.lexsort((edge, -w, ends))  # by member, strongest first, ties by edge
+    sorted_ends = ends[order]
+    starts = np.searchsorted(sorted_ends, np.arange(n))
+    rank_sorted = np.arange(2 * m) - starts[sorted_ends]
+    rank = np.full(m, np.iinfo(np.int64).max, dtype=np.int64)
+    np.minimum.at(rank, edge[order], rank_sorted)
+    return rank
+
+
+def _size(values: np.ndarray, low: float, high: float) -> np.ndarray:
+    """Node diameters in ``[low, high]`` by the square root of ``values`` (area ∝ value)."""
+    if not len(values):
+        return values.astype(np.float64)
+    root = np.sqrt(np.clip(values, 0, None))
+    top = root.max()
+    return low + (high - low) * (root / top if top > 0 else root)
+
+
+def _width(weights: np.ndarray) -> np.ndarray:
+    """Edge widths 0.5–4 by log weight (bonds span 0.01 to hundreds)."""
+    if not len(weights):
+        return weights
+    logw = np.log1p(weights)
+    return 0.5 + 3.5 * logw / logw.max() if logw.max() > 0 else np.full(len(weights), 0.5)
+
+
+def overview(data: MapData, k: int) -> list[dict[str, Any]]:
+    """One node per cluster (at its disc's centre, sized by members), edges by summed bonds
+    between clusters, each cluster's ``k`` strongest links."""
+    shown = [c for c in data.clusters if c["x"] is not None and c["size"]]
+    number = np.array([c["cluster"] for c in shown], dtype=np.int64)
+    # Sizes in proportion to the map's extent: the overview reads the same at any size
+    # once fitted (the discs ~800 px across: labels ~13 px on screen, nodes 30-110 px).
+    unit = _extent(shown) / 800
+    sizes = _size(np.array([c["size"] for c in shown], dtype=np.float64), 30 * unit, 110 * unit)
+    nodes = [
+        {
+            "data": {
+                "id": f"cluster-{c['cluster']}",
+                "label": f"{c['label']} ({c['size']:,})",
+                "kind": "cluster",
+                "cluster": c["cluster"],
+                "size": round(float(s), 1),
+                "font": round(20 * unit, 1),
+                "wrap": round(240 * unit, 1),
+                "colour": c["colour"],
+            },
+            "position": {"x": c["x"], "y": c["y"]},
+            "classes": "cluster",
+        }
+        for c, s in zip(shown, sizes, strict=True)
+    ]
+    cs, cd = data.cluster[data.src], data.cluster[data.dst]
+    between = (cs != cd) & (cs != ISOLATED) & (cd != ISOLATED)
+    if not between.any() or not len(number):
+        return nodes
+    a, b = np.minimum(cs[between], cd[between]), np.maximum(cs[between], cd[between])
+    ia, ib = _positions(number, a), _positions(number, b)
+    ok = (ia >= 0) & (ib >= 0)
+    summed = sp.coo_matrix(
+        (data.weight[between][ok], (ia[ok], ib[ok])), shape=(len(number), len(number))
+    ).tocsr().tocoo()  # fmt: skip
+    rank = _end_rank(len(number), summed.row, summed.col, summed.data)
+    keep = rank < k
+    widths = _width(summed.data[keep]) * unit
+    edges = [
+        {
+            "data": {
+                "source": f"cluster-{number[r]}",
+                "target": f"cluster-{number[c]}",
+                "weight": round(float(w), 2),
+                "width": round(float(wd), 2),
+            }
+        }
+        for r, c, w, wd in zip(summed.row[keep], summed.col[keep], summed.data[keep], widths,
+                               strict=True)
+    ]  # fmt: skip
+    return nodes + edges
+
+
+def _extent(clusters: list[dict[str, Any]]) -> float:
+    """The width or height of the map (the larger), discs included."""
+    if not clusters:
+        return 1.0
+    x = np.array([c["x"] for c in clusters], dtype=np.float64)
+    y = np.array([c["y"] for c in clusters], dtype=np.float64)
+    r = np.array([c["radius"] or 0.0 for c in clusters], dtype=np.float64)
+    return float(max((x + r).max() - (x - r).min(), (y + r).max() - (y - r).min(), 1.0))
+
+
+def _positions(numbers: np.ndarray, wanted: np.ndarray) -> np.ndarray:
+    """Where each of ``wanted`` is in ``numbers`` (-1: not there)."""
+    order = np.argsort(numbers, kind="stable")
+    at = np.clip(np.searchsorted(numbers[order], wanted), 0, max(len(numbers) - 1, 0))
+    found = numbers[order][at] == wanted
+    return np.where(found, order[at], -1)
+
+
+def members_view(data: MapData, k: int, cluster: int | None = None) -> list[dict[str, Any]]:
+    """Members (of ``cluster``, or all) at their positions, sized by flow, with the bonds
+    among them that are in some member's ``k`` strongest."""
+    chosen = np.arange(len(data.ids)) if cluster is None else np.flatnonzero(
+        data.cluster == cluster
+    )  # fmt: skip
+    # Model units: members of a disc sit ~28 apart (scale 16 in dwt.stages.layout).
+    sizes = _size(data.flow[chosen], 5, 18)
+    named = set(chosen[np.argsort(-data.flow[chosen], kind="stable")[:NAMED]].tolist())
+    nodes = [
+        {
+            "data": {
+                "id": data.ids[i],
+                "label": f"@{data.names[i]}",
+                "kind": "member",
+                "cluster": int(data.cluster[i]),
+                "size": round(float(s), 1),
+                "colour": colour(int(data.cluster[i])),
+            },
+            "position": {"x": float(data.xy[i, 0]), "y": float(data.xy[i, 1])},
+            "classes": "member named" if i in named else "member",
+        }
+        for i, s in zip(chosen.tolist(), sizes, strict=True)
+    ]
+    inside = np.zeros(len(data.ids), dtype=bool)
+    inside[chosen] = True
+    keep = (data.rank < k) & inside[data.src] & inside[data.dst]
+    widths = _width(data.weight[keep])
+    edges = [
+        {
+            "data": {
+                "source": data.ids[s],
+                "target": data.ids[d],
+                "weight": round(float(w), 2),
+                "width": round(float(wd), 2),
+            }
+        }
+        for s, d, w, wd in zip(data.src[keep].tolist(), data.dst[keep].tolist(),
+                               data.weight[keep], widths, strict=True)
+    ]  # fmt: skip
+    return nodes + edges
+
+
+def find_member(data: MapData, text: str | None) -> int | None:
+    """The member a person typed: ``name``, ``@name`` or ``https://x.com/name`` (any case);
+    an exact username first, else the most central member whose name starts with it."""
+    wanted = (text or "").strip()
+    for prefix in ("https://", "http://", "www.", "x.com/", "twitter.com/", "@"):
+        if wanted.lower().startswith(prefix):
+            wanted = wanted[len(prefix) :]
+    wanted = wanted.split("/")[0].split("?")[0].lower()
+    if not wanted:
+        return None
+    if wanted in data.lower_names:
+        return data.lower_names[wanted]
+    starts = [i for name, i in data.lower_names.items() if name.startswith(wanted)]
+    return max(starts, key=lambda i: data.flow[i]) if starts else None

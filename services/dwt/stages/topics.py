@@ -1,0 +1,622 @@
+"""The topics stage: trending hashtags, terms and URLs beside trending threads.
+
+Conversations group tweets by ``conversation_id``; every v2 tweet has one, so fifty members
+posting seventy *standalone* tweets with a new hashtag in three hours make seventy one-tweet
+conversations and never trend. This stage groups standalone tweets (plain tweets and
+quotes; never replies or retweets, which belong to the thread or tweet they point at) by
+*topic* within a cluster and tier (the tier rule conversations use,
+:func:`dwt.stages.content.tweet_tiers`):
+
+* hashtags (``#tag``, lowercased, from the entities collection stored),
+* URLs (the expanded url of ``entities.urls`` when stored, else a URL written in the text),
+* salient terms: scikit-learn's ``CountVectorizer`` over the text with English stop words,
+  hashtags, mentions and URLs removed, keeping terms in at least ``min_count`` tweets.
+
+A topic *bursts* when, in some run of ``span`` consecutive buckets, it is far above its
+**own** baseline: its share of the cluster-tier's standalone tweets everywhere else (the
+rest of the window, plus the previous weeks when ``history`` is given), times the
+cluster-tier's standalone tweets in that run. Scaling by the cluster-tier's own traffic
+means a topic that rides the daily rhythm never looks hot at the busy hours. The test is
+Poisson's upper tail (``max_p``) with a minimum count, a minimum number of distinct authors
+and a minimum ratio to the baseline; the burst's tweets are the topic's tweets over the
+union of the runs that pass.
+
+Everything is whole-array work: a sparse tweets × topics matrix, then ``np.unique`` /
+``bincount`` group-bys over (cluster-tier, topic, run) keys; no per-tweet Python.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Self
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import scipy.sparse as sp
+from scipy.stats import poisson
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, CountVectorizer
+
+from dwt.stages.columns import ints
+from dwt.stages.content import tweet_tiers
+
+KIND_HASHTAG, KIND_TERM, KIND_URL = "hashtag", "term", "url"
+TOPIC_KINDS = (KIND_HASHTAG, KIND_TERM, KIND_URL)
+#: Tweet kinds that stand alone (unknown kinds count when they reference nothing).
+STANDALONE_KINDS = ("tweet", "quote")
+
+TIMESTAMP = pa.timestamp("ms", tz="UTC")
+TOPICS_SCHEMA = pa.schema(
+    [
+        ("cluster", pa.int64()),
+        ("tier", pa.int8()),
+        ("topic", pa.string()),  # "#tag", a lowercased term, or a URL
+        ("kind", pa.string()),  # hashtag | term | url
+        ("tweet_ids", pa.list_(pa.string())),  # the tweets that make it, oldest first
+        ("count", pa.int64()),
+        ("members", pa.int64()),  # distinct authors
+        ("baseline", pa.float64()),  # expected count from the topic's own history
+        ("score", pa.float64()),  # -log10 of the Poisson upper tail
+        ("trending", pa.bool_()),
+        ("rank", pa.int64()),  # 0 = first to show, within (cluster, tier)
+        ("first_at", TIMESTAMP),
+        ("last_at", TIMESTAMP),
+        ("also", pa.list_(pa.string())),  # topics trending on the same tweets, folded in
+    ]
+)
+
+#: Words that say nothing on X besides the usual English ones.
+STOP_WORDS = sorted(ENGLISH_STOP_WORDS | {"amp", "rt", "http", "https", "via", "just"})
+_NOT_WORDS = r"[#@][\w]+|https?://\S+"
+#: Words of three or more letters or digits, starting with a letter.
+_TOKEN = r"(?u)\b[^\W\d_][^\W_]{2,}\b"
+_URL_START = r"^https?://"
+_URL_TRAIL = ".,;:!?)]}\"'…"
+#: The highest score (decades of improbability); the Poisson tail underflows past ~300.
+MAX_SCORE = 300.0
+#: Pseudo-count of a topic never seen before (its share is this over the rest's tweets).
+_PRIOR = 0.5
+#: Pseudo-tweets of the community's share in a cluster-tier's share (see _Totals).
+SHRINK = 20.0
+
+
+class TopicFinder:
+    """Estimator-style trending topics.
+
+    Parameters: ``bucket`` (time bucket), ``span`` (buckets per run tested: a burst of two
+    hours across a bucket edge still falls in one run), ``min_count`` (fewest tweets in a
+    burst, and fewest a term needs in the week to be a topic), ``min_members`` (fewest
+    distinct authors), ``min_ratio`` (fewest times its baseline), ``max_p`` (Poisson
+    upper-tail probability at most this; many topics × runs are tested, so it is small),
+    ``top`` (non-trending topics kept per cluster and tier, best first, so the dashboard
+    can say what a cluster talks about), ``terms`` (find terms in the text at all).
+
+    Fitted: ``topics_`` (TOPICS_SCHEMA, ranked within cluster and tier), ``window_``.
+    """
+
+    def __init__(
+        self,
+        bucket: timedelta = timedelta(hours=1),
+        span: int = 3,
+        min_count: int = 5,
+        min_members: int = 3,
+        min_ratio: float = 3.0,
+        max_p: float = 1e-6,
+        top: int = 10,
+        terms: bool = True,
+    ) -> None:
+        if bucket <= timedelta(0):
+            raise ValueError(f"bucket must be positive, got {bucket}")
+        if span < 1 or min_count < 1 or min_members < 1 or top < 0:
+            raise ValueError("need span >= 1, min_count >= 1, min_members >= 1 and top >= 0")
+        if not min_ratio >= 1 or not 0 < max_p <= 1:
+            raise ValueError(f"need min_ratio >= 1 and 0 < max_p <= 1, got {min_ratio}, {max_p}")
+        self.bucket = bucket
+        self.span = span
+        self.min_count = min_count
+        self.min_members = min_members
+        self.min_ratio = min_ratio
+        self.max_p = max_p
+        self.top = top
+        self.terms = terms
+
+    def fit(
+        self,
+        interactions: pa.Table,
+        members: Sequence[str] | pa.Array,
+        labels: np.ndarray,
+        window: tuple[datetime, datetime] | None = None,
+        history: pa.Table | None = None,
+    ) -> Self:
+        """Find each cluster-tier's topics in the member tweets of ``interactions``.
+
+        ``interactions`` has the store's interaction columns, plus ``text`` (string) and
+        ``urls`` (list of expanded URLs, null when the tweet came without entities) when
+        known: without ``text`` only hashtags and stored URLs are topics. ``labels`` is the
+        cluster of each member. ``history`` holds earlier tweets (same columns): their
+        topic counts join each topic's baseline, counted in the authors' current clusters.
+        """
+        ids = pa.array(members, pa.string())
+        labels = np.asarray(labels, dtype=np.int64)
+        if labels.shape != (len(ids),):
+            raise ValueError(f"labels must have one entry per member ({len(ids)})")
+        week = _standalone(interactions, ids, labels)
+        self.window_ = window or _span(week.table.column("created_at"))
+        start, end = self.window_
+        width = self.bucket.total_seconds()
+        n_buckets = max(1, math.ceil((end - start).total_seconds() / width))
+        bucket = np.clip(
+            ((_seconds(week.table.column("created_at")) - start.timestamp()) // width).astype(
+                np.int64
+            ),
+            0,
+            n_buckets - 1,
+        )
+        vocabulary = _Vocabulary.fit(week.table, self.min_count if self.terms else 0)
+        rows, topic = vocabulary.occurrences(week.table, fitted=True)
+        past = None
+        if history is not None and history.num_rows:
+            old = _standalone(history, ids, labels)
+            past = (old, *vocabulary.occurrences(old.table))
+        self.topics_ = self._bursts(week, bucket, n_buckets, vocabulary, rows, topic, past)
+        return self
+
+    # ---- bursts --------------------------------------------------------------------------
+
+    def _bursts(
+        self,
+        week: _Standalone,
+        bucket: np.ndarray,
+        n_buckets: int,
+        vocabulary: _Vocabulary,
+        rows: np.ndarray,
+        topic: np.ndarray,
+        past: tuple[_Standalone, np.ndarray, np.ndarray] | None,
+    ) -> pa.Table:
+        n_topics = max(len(vocabulary.topics), 1)
+        group_keys, tweet_group = np.unique(week.group_key, return_inverse=True)
+        tweet_group = tweet_group.reshape(-1)
+        n_groups = len(group_keys)
+        pair_key = tweet_group[rows] * n_topics + topic
+        pairs, occ_pair = np.unique(pair_key, return_inverse=True)
+        occ_pair = occ_pair.reshape(-1)
+        n_pairs = len(pairs)
+        if n_pairs == 0:
+            return TOPICS_SCHEMA.empty_table()
+        pair_group = pairs // n_topics
+        pair_total = np.bincount(occ_pair, minlength=n_pairs).astype(np.float64)
+        per_bucket = np.bincount(
+            tweet_group * n_buckets + bucket, minlength=n_groups * n_buckets
+        ).reshape(n_groups, n_buckets)
+        group_total = per_bucket.sum(axis=1).astype(np.float64)
+        pair_topic = pairs % n_topics
+        topic_all = np.bincount(topic, minlength=n_topics).astype(np.float64)
+        all_total = float(len(week.group_key))
+        # Earlier weeks: their counts join both sides of each topic's share.
+        past_pair = np.zeros(n_pairs)
+        past_group = np.zeros(n_groups)
+        if past is not None:
+            old, old_rows, old_topic = past
+            topic_all += np.bincount(old_topic, minlength=n_topics)
+            all_total += len(old.group_key)
+            pos = np.searchsorted(group_keys, old.group_key)
+            known = (pos < n_groups) & (group_keys[np.minimum(pos, n_groups - 1)] == old.group_key)
+            past_group = np.bincount(pos[known], minlength=n_groups).astype(np.float64)
+            key = pos[old_rows] * n_topics + old_topic
+            at = np.searchsorted(pairs, key)
+            hit = known[old_rows] & (at < n_pairs) & (pairs[np.minimum(at, n_pairs - 1)] == key)
+            past_pair = np.bincount(at[hit], minlength=n_pairs).astype(np.float64)
+
+        # Runs of `span` buckets: run s covers buckets s .. s + span - 1.
+        span = min(self.span, n_buckets)
+        n_runs = n_buckets - span + 1
+        occ_bucket = bucket[rows]
+        back = np.repeat(np.arange(span)[None, :], len(rows), axis=0).ravel()
+        run = np.repeat(occ_bucket, span) - back
+        valid = (run >= 0) & (run < n_runs)
+        occ_of = np.repeat(np.arange(len(rows)), span)[valid]
+        run = run[valid]
+        keys, counts = np.unique(occ_pair[occ_of] * n_runs + run, return_counts=True)
+        n_authors = int(week.author.max()) + 1
+        by_author = np.unique(
+            (occ_pair[occ_of] * n_runs + run) * n_authors + week.author[rows[occ_of]]
+        )
+        authors = np.bincount(np.searchsorted(keys, by_author // n_authors), minlength=len(keys))
+        key_pair, key_run = keys // n_runs, keys % n_runs
+        run_tweets = _run_sums(per_bucket, span)  # (groups, runs)
+        g = pair_group[key_pair]
+        inside = run_tweets[g, key_run].astype(np.float64)
+        totals = _Totals(
+            pair_total + past_pair, group_total + past_group, topic_all[pair_topic], all_total
+        )
+        baseline = totals.baseline(counts, inside, key_pair, g)
+        score = _score(counts, baseline)
+        passed = self._passes(counts, authors, baseline, score)
+
+        # Per topic: the union of the runs that pass, else its best run.
+        hot = np.zeros(n_pairs, dtype=bool)
+        hot[key_pair[passed]] = True
+        lo = np.full(n_pairs, n_runs, dtype=np.int64)
+        hi = np.full(n_pairs, -1, dtype=np.int64)
+        np.minimum.at(lo, key_pair[passed], key_run[passed])
+        np.maximum.at(hi, key_pair[passed], key_run[passed])
+        order = np.lexsort((key_run, -score, key_pair))
+        first = np.ones(len(order), dtype=bool)
+        first[1:] = key_pair[order][1:] != key_pair[order][:-1]
+        best = order[first]
+        best_score = np.zeros(n_pairs)
+        best_score[key_pair[best]] = score[best]
+        best_count = np.zeros(n_pairs, dtype=np.int64)
+        best_count[key_pair[best]] = counts[best]
+        cold = ~hot
+        lo[key_pair[best]] = np.where(cold[key_pair[best]], key_run[best], lo[key_pair[best]])
+        hi[key_pair[best]] = np.where(cold[key_pair[best]], key_run[best], hi[key_pair[best]])
+        keep = hot | self._top_cold(pair_group, best_score, best_count, hot)
+        return self._table(
+            week,
+            bucket,
+            rows,
+            occ_pair,
+            keep,
+            hot,
+            lo,
+            hi + span,
+            pairs,
+            n_topics,
+            group_keys,
+            vocabulary,
+            per_bucket,
+            totals,
+        )
+
+    def _passes(
+        self, count: np.ndarray, authors: np.ndarray, baseline: np.ndarray, score: np.ndarray
+    ) -> np.ndarray:
+        return (
+            (count >= self.min_count)
+            & (authors >= self.min_members)
+            & (count >= self.min_ratio * baseline)
+            & (score >= -math.log10(self.max_p))
+        )
+
+    def _top_cold(
+        self, group: np.ndarray, score: np.ndarray, count: np.ndarray, hot: np.ndarray
+    ) -> np.ndarray:
+        """The ``top`` best non-trending topics of each cluster-tier (at least two tweets)."""
+        candidates = np.flatnonzero(~hot & (count >= 2))
+        order = candidates[np.lexsort((-count[candidates], -score[candidates], group[candidates]))]
+        new = np.ones(len(order), dtype=bool)
+        new[1:] = group[order][1:] != group[order][:-1]
+        start = np.maximum.accumulate(np.where(new, np.arange(len(order)), 0))
+        keep = np.zeros(len(group), dtype=bool)
+        keep[order[np.arange(len(order)) - start < self.top]] = True
+        return keep
+
+    def _table(
+        self,
+        week: _Standalone,
+        bucket: np.ndarray,
+        rows: np.ndarray,
+        occ_pair: np.ndarray,
+        keep: np.ndarray,
+        hot: np.ndarray,
+        lo: np.ndarray,
+        hi: np.ndarray,
+        pairs: np.ndarray,
+        n_topics: int,
+        group_keys: np.ndarray,
+        vocabulary: _Vocabulary,
+        per_bucket: np.ndarray,
+        totals: _Totals,
+    ) -> pa.Table:
+        """One row per kept topic: its tweets over its burst (or best run), with the count,
+        authors, baseline and score recomputed over exactly that span."""
+        selected = np.flatnonzero(keep)
+        slot = np.full(len(pairs), -1, dtype=np.int64)
+        slot[selected] = np.arange(len(selected))
+        occ_bucket = bucket[rows]
+        mine = (slot[occ_pair] >= 0) & (occ_bucket >= lo[occ_pair]) & (occ_bucket < hi[occ_pair])
+        occ = np.flatnonzero(mine)
+        which = slot[occ_pair[occ]]
+        tweet = rows[occ]
+        millis = week.millis[tweet]
+        order = np.lexsort((week.tweet_id_rank[tweet], millis, which))
+        which, tweet, millis = which[order], tweet[order], millis[order]
+        n = len(selected)
+        count = np.bincount(which, minlength=n)
+        n_authors = int(week.author.max()) + 1 if len(week.author) else 1
+        distinct = np.unique(which * n_authors + week.author[tweet]) // n_authors
+        members = np.bincount(distinct, minlength=n)
+        offsets = np.concatenate(([0], np.cumsum(count)))
+        first_at = millis[np.minimum(offsets[:-1], max(len(millis) - 1, 0))]
+        last_at = millis[np.maximum(offsets[1:] - 1, 0)] if len(millis) else first_at
+        group = pairs[selected] // n_topics
+        cum = np.concatenate(
+            [np.zeros((per_bucket.shape[0], 1), np.int64), per_bucket.cumsum(1)], 1
+        )
+        inside = (cum[group, hi[selected]] - cum[group, lo[selected]]).astype(np.float64)
+        baseline = totals.baseline(count, inside, selected, group)
+        score = _score(count, baseline)
+        topic_index = pairs[selected] % n_topics
+        table = pa.table(
+            {
+                "cluster": pa.array(group_keys[group] // 4, pa.int64()),
+                "tier": pa.array(group_keys[group] % 4, pa.int8()),
+                "topic": vocabulary.topics.take(pa.array(topic_index)),
+                "kind": vocabulary.kinds.take(pa.array(topic_index)),
+                "tweet_ids": pa.ListArray.from_arrays(
+                    pa.array(offsets.astype(np.int32)),
+                    week.table.column("tweet_id").combine_chunks().take(pa.array(tweet)),
+                ),
+                "count": pa.array(count, pa.int64()),
+                "members": pa.array(members, pa.int64()),
+                "baseline": pa.array(np.round(baseline, 4)),
+                "score": pa.array(np.round(score, 3)),
+                "trending": pa.array(hot[selected]),
+                "first_at": pa.array(first_at, pa.int64()).cast(TIMESTAMP),
+                "last_at": pa.array(last_at, pa.int64()).cast(TIMESTAMP),
+            }
+        )
+        return _rank(_merge_echoes(table)).select(TOPICS_SCHEMA.names).cast(TOPICS_SCHEMA)
+
+
+class _Totals:
+    """What a topic's baseline is made of: its count and its cluster-tier's standalone
+    tweets (per topic row), the topic's count in the whole community and all tweets; earlier
+    weeks included."""
+
+    def __init__(
+        self,
+        pair_total: np.ndarray,
+        group_total: np.ndarray,
+        topic_all: np.ndarray,
+        all_total: float,
+    ) -> None:
+        self.pair_total = pair_total
+        self.group_total = group_total
+        self.topic_all = topic_all
+        self.all_total = all_total
+
+    def baseline(
+        self, count: np.ndarray, inside: np.ndarray, pair: np.ndarray, group: np.ndarray
+    ) -> np.ndarray:
+        """Expected count in a run: the topic's share of its cluster-tier's tweets outside
+        the run, times the cluster-tier's tweets inside it. The share is shrunk toward the
+        topic's share in the whole community by ``SHRINK`` pseudo-tweets, so that a
+        cluster-tier with little traffic outside the run (tier 3 of a small cluster) has a
+        baseline at all; a topic never seen has ``_PRIOR`` tweets."""
+        community = (self.topic_all[pair] - count + _PRIOR) / (self.all_total - inside + 1.0)
+        share = (self.pair_total[pair] - count + SHRINK * community) / (
+            self.group_total[group] - inside + SHRINK
+        )
+        return share * inside
+
+
+# ---- inputs ----------------------------------------------------------------------------------
+
+
+class _Standalone:
+    """The standalone member tweets of a table, with author, cluster-tier and time columns."""
+
+    def __init__(self, table: pa.Table, author: np.ndarray, group_key: np.ndarray) -> None:
+        self.table = table
+        self.author = author
+        self.group_key = group_key  # cluster * 4 + tier (tiers are 1..3)
+        self.millis = pc.cast(table.column("created_at"), pa.int64()).to_numpy()
+        ranks = pc.rank(table.column("tweet_id").combine_chunks(), sort_keys="ascending")
+        self.tweet_id_rank = ints(ranks) if table.num_rows else np.zeros(0, np.int64)
+
+
+def _standalone(interactions: pa.Table, ids: pa.Array, labels: np.ndarray) -> _Standalone:
+    author = pc.index_in(interactions.column("author_id"), value_set=ids)
+    kind = interactions.column("kind")
+    standalone = pc.or_(
+        pc.fill_null(pc.is_in(kind, pa.array(STANDALONE_KINDS)), False),
+        pc.and_(pc.is_null(kind), pc.is_null(interactions.column("referenced_id"))),
+    )
+    keep = pc.and_(pc.is_valid(author), standalone)
+    table = interactions.filter(keep)
+    author_index = ints(pc.drop_null(author.filter(keep))) if table.num_rows else np.zeros(0, int)
+    cluster = labels[author_index]
+    tier = tweet_tiers(table, ids, labels, cluster).astype(np.int64)
+    return _Standalone(table, author_index, cluster * 4 + tier)
+
+
+class _Vocabulary:
+    """The week's topics (strings and kinds) and how to find them in a table of tweets."""
+
+    def __init__(
+        self,
+        topics: pa.Array,
+        kinds: pa.Array,
+        vectorizer: CountVectorizer | None,
+        fitted_terms: sp.csr_matrix | None = None,
+    ):
+        self.topics = topics
+        self.kinds = kinds
+        self.vectorizer = vectorizer
+        self.fitted_terms = fitted_terms  # the fitted table's tweets × terms (fit_transform)
+
+    @classmethod
+    def fit(cls, table: pa.Table, min_df: int) -> _Vocabulary:
+        """Hashtags and URLs as they come; terms in at least ``min_df`` tweets (0: none)."""
+        vectorizer = None
+        matrix = None
+        terms = pa.array([], pa.string())
+        text = _clean_text(table)
+        if min_df and text is not None and len(text) >= min_df:
+            vectorizer = CountVectorizer(
+                stop_words=STOP_WORDS, token_pattern=_TOKEN, min_df=min_df, binary=True
+            )
+            try:
+                matrix = vectorizer.fit_transform(text)
+                terms = pa.array(vectorizer.get_feature_names_out().tolist(), pa.string())
+            except ValueError:  # scikit-learn's "empty vocabulary": no term is common enough
+                vectorizer, matrix = None, None
+        tags, urls = _hashtags(table)[1], _urls(table)[1]
+        values = pa.concat_arrays([tags, urls]).unique()
+        is_tag = pc.starts_with(values, "#")
+        topics = pa.concat_arrays([values, terms])
+        kinds = pa.concat_arrays(
+            [
+                pc.if_else(is_tag, KIND_HASHTAG, KIND_URL),
+                pa.array([KIND_TERM] * len(terms), pa.string()),
+            ]
+        )
+        return cls(topics, kinds, vectorizer, matrix)
+
+    def occurrences(self, table: pa.Table, fitted: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """(tweet row, topic index) of every topic a tweet carries, once per tweet;
+        ``fitted``: ``table`` is the one the vocabulary was fitted on (its terms are known)."""
+        parts_rows, parts_topic = [], []
+        n_entities = len(self.topics) - (
+            len(self.vectorizer.vocabulary_) if self.vectorizer is not None else 0
+        )
+        entities = self.topics.slice(0, n_entities)
+        for rows, values in (_hashtags(table), _urls(table)):
+            at = pc.index_in(values, value_set=entities)
+            known = pc.is_valid(at).to_numpy(zero_copy_only=False)
+            parts_rows.append(rows[known])
+            parts_topic.append(ints(pc.drop_null(at)) if len(values) else np.zeros(0, np.int64))
+        text = None if fitted else _clean_text(table)
+        terms = self.fitted_terms if fitted else None
+        if terms is None and self.vectorizer is not None and text is not None and len(text):
+            terms = self.vectorizer.transform(text)
+        if terms is not None:
+            matrix = sp.coo_matrix(terms)
+            parts_rows.append(matrix.row.astype(np.int64))
+            parts_topic.append(matrix.col.astype(np.int64) + n_entities)
+        rows = np.concatenate(parts_rows)
+        topic = np.concatenate(parts_topic)
+        pair = np.unique(rows * max(len(self.topics), 1) + topic)
+        return pair // max(len(self.topics), 1), pair % max(len(self.topics), 1)
+
+
+def _hashtags(table: pa.Table) -> tuple[np.ndarray, pa.Array]:
+    tags = pa.chunked_array(table.column("hashtags")).combine_chunks()
+    rows = ints(pc.list_parent_indices(tags)) if len(tags) else np.zeros(0, np.int64)
+    values = pc.binary_join_element_wise("#", pc.utf8_lower(pc.list_flatten(tags)), "")
+    return rows, values.cast(pa.string())
+
+
+def _urls(table: pa.Table) -> tuple[np.ndarray, pa.Array]:
+    """Stored expanded URLs; for tweets stored without them, URLs written in the text."""
+    rows, values = [], []
+    stored = None
+    if "urls" in table.column_names:
+        stored = pa.chunked_array(table.column("urls")).combine_chunks()
+        rows.append(ints(pc.list_parent_indices(stored)) if len(stored) else np.zeros(0, int))
+        values.append(pc.list_flatten(stored).cast(pa.string()))
+    if "text" in table.column_names and table.num_rows:
+        text = pc.fill_null(table.column("text").combine_chunks(), "")
+        if stored is not None:
+            text = pc.if_else(pc.is_null(stored), text, "")
+        words = pc.split_pattern_regex(text, r"\s+")
+        flat = pc.list_flatten(words)
+        is_url = pc.match_substring_regex(flat, _URL_START)
+        rows.append(ints(pc.list_parent_indices(words).filter(is_url)))
+        values.append(pc.utf8_rtrim(flat.filter(is_url), characters=_URL_TRAIL))
+    if not rows:
+        return np.zeros(0, np.int64), pa.array([], pa.string())
+    merged = pa.concat_arrays(values)
+    keep = pc.and_(pc.is_valid(merged), pc.match_substring_regex(merged, _URL_START))
+    keep = pc.fill_null(keep, False)
+    return np.concatenate(rows)[keep.to_numpy(zero_copy_only=False)], merged.filter(keep)
+
+
+def _clean_text(table: pa.Table) -> list[str] | None:
+    """The text without hashtags, mentions and URLs (those are topics of their own)."""
+    if "text" not in table.column_names:
+        return None
+    text = pc.fill_null(table.column("text").combine_chunks(), "")
+    return pc.replace_substring_regex(text, _NOT_WORDS, " ").to_pylist()
+
+
+# ---- helpers ---------------------------------------------------------------------------------
+
+
+def _score(count: np.ndarray, baseline: np.ndarray) -> np.ndarray:
+    """-log10 P(X >= count) for X ~ Poisson(baseline): how unlikely the count is."""
+    tail = poisson.logsf(np.asarray(count) - 1, np.maximum(baseline, 1e-12))
+    # Far out in the tail the log underflows to -inf: cap it (the store keeps JSON numbers).
+    return np.clip(np.nan_to_num(-tail / math.log(10), posinf=MAX_SCORE), 0.0, MAX_SCORE)
+
+
+def _run_sums(per_bucket: np.ndarray, span: int) -> np.ndarray:
+    cum = np.concatenate([np.zeros((per_bucket.shape[0], 1), np.int64), per_bucket.cumsum(1)], 1)
+    return cum[:, span:] - cum[:, :-span]
+
+
+def _seconds(times: pa.ChunkedArray) -> np.ndarray:
+    return pc.cast(times, pa.int64()).to_numpy() / 1000.0
+
+
+def _span(times: pa.ChunkedArray) -> tuple[datetime, datetime]:
+    low, high = pc.min(times).as_py(), pc.max(times).as_py()
+    if low is None:
+        epoch = datetime.fromtimestamp(0).astimezone()
+        return epoch, epoch + timedelta(milliseconds=1)
+    return low, high + timedelta(milliseconds=1)
+
+
+#: A trending topic whose burst tweets lie mostly (this share) inside a better topic's
+#: burst in the same cluster and tier is the same burst said differently: folded in.
+ECHO_SHARE = 0.8
+_KIND_ORDER = {KIND_HASHTAG: 0, KIND_URL: 1, KIND_TERM: 2}
+
+
+def _merge_echoes(table: pa.Table) -> pa.Table:
+    """Fold trending topics that echo a better one (the other words of a burst's tweets,
+    the link its hashtag rides with) into that topic's ``also``. Better: hashtag, then URL,
+    then term; then higher score. Only trending rows are compared (a few per week), by a
+    sparse rows × tweets product."""
+    n = table.num_rows
+    also: list[list[str]] = [[] for _ in range(n)]
+    hot = np.flatnonzero(table.column("trending").to_numpy(zero_copy_only=False))
+    dropped = np.zeros(n, dtype=bool)
+    if len(hot) > 1:
+        sub = table.take(pa.array(hot))
+        ids = sub.column("tweet_ids").combine_chunks()
+        codes = ints(pc.dictionary_encode(pc.list_flatten(ids)).indices)
+        rows = ints(pc.list_parent_indices(ids))
+        incidence = sp.csr_matrix(
+            (np.ones(len(codes)), (rows, codes)), shape=(len(hot), int(codes.max()) + 1)
+        )
+        shared = (incidence @ incidence.T).toarray()
+        size = np.diag(shared).copy()
+        kind = np.array([_KIND_ORDER[k] for k in sub.column("kind").to_pylist()])
+        score = sub.column("score").to_numpy()
+        group = sub.column("cluster").to_numpy() * 4 + sub.column("tier").to_numpy()
+        topics = sub.column("topic").to_pylist()
+        order = np.lexsort((topics, -score, kind))  # best first
+        for position, j in enumerate(order):
+            for i in order[:position]:
+                if dropped[hot[i]] or group[i] != group[j]:
+                    continue
+                if shared[i, j] >= ECHO_SHARE * size[j]:
+                    dropped[hot[j]] = True
+                    also[hot[i]].append(topics[j])
+                    break
+    table = table.append_column("also", pa.array(also, pa.list_(pa.string())))
+    return table.filter(pa.array(~dropped))
+
+
+def _rank(table: pa.Table) -> pa.Table:
+    ordered = table.sort_by(
+        [
+            ("cluster", "ascending"),
+            ("tier", "ascending"),
+            ("trending", "descending"),
+            ("score", "descending"),
+            ("count", "descending"),
+            ("topic", "ascending"),
+        ]
+    )
+    groups = np.stack([ordered.column("cluster").to_numpy(), ordered.column("tier").to_numpy()], 1)
+    new_group = np.ones(len(groups), dtype=bool)
+    new_group[1:] = (groups[1:] != groups[:-1]).any(axis=1)
+    position = np.arange(len(groups))
+    start = np.maximum.accumulate(np.where(new_group, position, 0))
+    return ordered.append_column("rank", pa.array(position - start, pa.int64()))

@@ -1,0 +1,47 @@
+"""``dwt bench dashboard`` runs end to end at a small size through the command line, in
+Debian's headless Chromium (its figures are goals for the benchmark, not assertions here)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from dwt.bench.dashboard import summary
+from dwt.cli import main
+from dwt_dashboard.browser import CHROMIUM
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium is not installed")
+def test_the_benchmark_opens_insights_and_reports_each_size(capsys):
+    assert main(["bench", "dashboard", "--sizes", "120", "--json"]) == 0
+    out = capsys.readouterr()
+    result = json.loads(out.out.strip().splitlines()[-1])
+    interactive = result["insights_interactive_seconds"]["120"]
+    blocking = result["insights_blocking_seconds"]["120"]
+    drawn = result["insights_drawn_seconds"]["120"]
+    assert 0 < drawn <= interactive  # drawn first, then a tap answered
+    assert blocking >= 0 and result["insights_longest_task_seconds"]["120"] <= blocking + 1e-9
+    assert set(result["goals_met"]) == {"120"}
+    assert "interactive" in out.err  # the table goes to stderr with --json
+
+
+def test_bad_sizes_are_refused_with_a_sentence(capsys):
+    assert main(["bench", "dashboard", "--sizes", "ten"]) == 2
+    assert "--sizes needs member counts" in capsys.readouterr().err
+
+
+def test_goals_follow_the_issue():
+    rows = {
+        300: {"interactive_s": 1.9, "blocking_s": 0.9, "drawn_s": 1, "cluster_s": 1,
+              "longest_task_s": 0.5},
+        3000: {"interactive_s": 2.5, "blocking_s": 0.5, "drawn_s": 1, "cluster_s": 1,
+               "longest_task_s": 0.5},
+        10000: {"interactive_s": 3.1, "blocking_s": 0.5, "drawn_s": 1, "cluster_s": 1,
+                "longest_task_s": 0.5},
+    }  # fmt: skip
+    met = summary(rows)["goals_met"]
+    assert met == {"300": True, "3000": True, "10000": False}
+    rows[300]["blocking_s"] = 1.2
+    assert summary(rows)["goals_met"]["300"] is False

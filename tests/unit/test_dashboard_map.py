@@ -1,0 +1,268 @@
+"""The Insights map (dwt_dashboard.insights_map, dwt_dashboard.mapdata): positions from the
+cluster step drawn as they are, a cluster overview that drills in, the strongest bonds per
+member, member search and panel, downloads. The data half runs without a browser; the
+flows run in Debian's headless Chromium (Playwright) at desktop and phone sizes."""
+
+from __future__ import annotations
+
+import base64
+import csv
+import io
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import networkx as nx
+import numpy as np
+import pytest
+
+from dwt.bench.dashboard import COMMUNITY, analysed_store, login, served
+from dwt.store import Coll, Store
+from dwt_dashboard import mapdata
+from dwt_dashboard.browser import CHROMIUM, launch
+from dwt_dashboard.insights_map import MapHandlers
+
+SHOTS = Path(__file__).resolve().parents[2] / "out" / "screenshots"
+
+
+@pytest.fixture(scope="module")
+def analysed(tmp_path_factory) -> Iterator[Store]:
+    """300 generated members, written as collection would and analysed by the pipeline."""
+    store = analysed_store(f"sqlite:///{tmp_path_factory.mktemp('map') / 'dwt.db'}", 300)
+    yield store
+    store.close()
+
+
+def test_the_map_uses_the_stored_positions_and_every_cluster(analysed):
+    data = mapdata.load(analysed, COMMUNITY)
+    assert data.placed and len(data.ids) == 300
+    docs = {d["cluster"]: d for d in analysed[Coll.CLUSTERS].find({"community": COMMUNITY})}
+    nodes = [e for e in mapdata.overview(data, 3) if "position" in e]
+    assert sorted(n["data"]["cluster"] for n in nodes) == sorted(docs)  # one node per cluster
+    for n in nodes:
+        doc = docs[n["data"]["cluster"]]
+        assert n["position"] == {"x": doc["x"], "y": doc["y"]}
+        assert n["data"]["label"].startswith(doc["label"])
+    sizes = {n["data"]["cluster"]: n["data"]["size"] for n in nodes}
+    big, small = max(docs, key=lambda c: docs[c]["size"]), min(docs, key=lambda c: docs[c]["size"])
+    assert sizes[big] > sizes[small]  # sized by members
+    member = analysed[Coll.MEMBERS].find_one({"community": COMMUNITY, "account_id": data.ids[0]})
+    assert tuple(data.xy[0]) == (member["x"], member["y"])
+    assert mapdata.load(analysed, COMMUNITY) is data  # cached for the analysis
+
+
+def test_only_each_members_k_strongest_bonds_are_sent(analysed):
+    data = mapdata.load(analysed, COMMUNITY)
+    cluster = int(np.bincount(data.cluster[data.cluster >= 0]).argmax())
+    for k in (1, 3):
+        elements = mapdata.members_view(data, k, cluster)
+        nodes = {e["data"]["id"] for e in elements if "position" in e}
+        assert nodes == set(data.ids[data.cluster == cluster])
+        edges = {
+            frozenset((e["data"]["source"], e["data"]["target"]))
+            for e in elements
+            if "source" in e["data"]
+        }
+        # Brute force: a pair is kept iff it is among the k strongest of one of its ends.
+        strongest = set()
+        for i in np.flatnonzero(data.cluster == cluster):
+            mine = [(w, j) for j, w in data.partners(i, top=10**6)]
+            mine.sort(key=lambda t: -t[0])
+            strongest |= {frozenset((data.ids[i], data.ids[j])) for _, j in mine[:k]}
+        inside = {p for p in strongest if p <= nodes}
+        assert edges == inside
+    sizes = {e["data"]["id"]: e["data"]["size"] for e in elements if "position" in e}
+    top = data.ids[max(np.flatnonzero(data.cluster == cluster), key=lambda i: data.flow[i])]
+    assert sizes[top] == max(sizes.values())  # node size by flow
+
+
+def test_search_accepts_names_handles_and_links(analysed):
+    data = mapdata.load(analysed, COMMUNITY)
+    name = data.names[5]
+    for typed in (name, f"@{name.upper()}", f"https://x.com/{name}", f"x.com/{name}?s=20"):
+        assert mapdata.find_member(data, typed) == 5, typed
+    assert mapdata.find_member(data, "no-such-member-anywhere") is None
+    assert mapdata.find_member(data, "  ") is None
+
+
+def test_the_member_panel_and_navigation(analysed):
+    handlers = MapHandlers(analysed)
+    data = mapdata.load(analysed, COMMUNITY)
+    i = int(np.argmax(data.flow))
+    panel = str(handlers.panel(COMMUNITY, data.ids[i]))
+    assert f"https://x.com/{data.names[i]}" in panel and f"Cluster {data.cluster[i]}" in panel
+    assert "/status/" in panel  # recent tweets link to X
+    # An id of no member (another community's, say) shows nothing of it.
+    assert "Not a member" in str(handlers.panel(COMMUNITY, "999999999"))
+    tap = {"kind": "cluster", "cluster": int(data.cluster[i])}
+    elements, view, title, _, _, picked = handlers.navigate(
+        COMMUNITY, "bond-graph", tap, 3, None, None, None
+    )
+    assert view == {"cluster": tap["cluster"], "all": False} and picked == tap["cluster"]
+    assert f"Cluster {tap['cluster']}" in title
+    assert all(e["data"]["cluster"] == tap["cluster"] for e in elements if "position" in e)
+    out = handlers.navigate(COMMUNITY, "map-search", None, 3, "nobody-at-all", view, None)
+    assert "No member named 'nobody-at-all'" in str(out[3])
+
+
+def test_downloads_are_valid_files(analysed):
+    handlers = MapHandlers(analysed)
+    gexf = handlers.download(COMMUNITY, "gexf")
+    graphml = handlers.download(COMMUNITY, "graphml")
+    table = handlers.download(COMMUNITY, "csv")
+    for made, name in ((gexf, "bonds.gexf"), (graphml, "bonds.graphml"), (table, "members.csv")):
+        assert made["filename"] == f"{COMMUNITY}-{name}"
+    g = nx.read_gexf(io.BytesIO(base64.b64decode(gexf["content"])))
+    h = nx.read_graphml(io.BytesIO(base64.b64decode(graphml["content"])))
+    assert g.number_of_nodes() == h.number_of_nodes() == 300 and g.number_of_edges() > 0
+    rows = list(csv.DictReader(io.StringIO(base64.b64decode(table["content"]).decode())))
+    assert len(rows) == 300 and {"username", "cluster", "cluster_label", "flow"} <= set(rows[0])
+    assert handlers.download("no-such-community", "csv").startswith("Nothing to download")
+
+
+# ---- in the browser --------------------------------------------------------------------
+
+browser_only = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium is not installed"),
+]
+
+#: The page's cytoscape instance (an empty stand-in until the map is there).
+_CY = (
+    "(([document.getElementById('bond-graph'), ...document.querySelectorAll('#bond-graph div')]"
+    ".find(e => e && e._cyreg) || {_cyreg: {cy: {nodes: () => []}}})._cyreg.cy)"
+)
+
+
+def _cy(page, expression: str):
+    return page.evaluate(f"() => {{ const cy = {_CY}; return {expression}; }}")
+
+
+def _tap_node(page, node_id: str, zoom: float | None = None) -> None:
+    """A real mouse click on a node (brought to the middle at ``zoom`` first, if given, so
+    that no neighbour covers it)."""
+    page.locator("#bond-graph").scroll_into_view_if_needed()
+    page.wait_for_timeout(250)  # cytoscape learns of a scroll from its (async) scroll event
+    if zoom is not None:
+        _cy(page, f"(cy.zoom({zoom}), cy.center(cy.getElementById({node_id!r})), true)")
+    at = page.evaluate(
+        f"""() => {{ const cy = {_CY}; const n = cy.getElementById({node_id!r});
+        const r = cy.container().getBoundingClientRect(), p = n.renderedPosition();
+        return {{x: r.left + p.x, y: r.top + p.y}}; }}"""
+    )
+    page.mouse.click(at["x"], at["y"])
+
+
+@pytest.fixture(scope="module")
+def site(analysed) -> Iterator[str]:
+    with served(analysed) as base:
+        yield base
+
+
+@pytest.mark.parametrize("viewport", [(1440, 900), (390, 844)], ids=["desktop", "phone"])
+def test_a_person_explores_the_map(site, analysed, viewport, tmp_path):
+    pytest.importorskip("playwright")
+    if not CHROMIUM.exists():
+        pytest.skip("Debian chromium is not installed")
+    from playwright.sync_api import expect, sync_playwright
+
+    data = mapdata.load(analysed, COMMUNITY)
+    clusters = [c for c in data.clusters if c["size"]]
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    tag = "desktop" if viewport[0] > 700 else "phone"
+    with sync_playwright() as pw:
+        browser = launch(pw)
+        context = browser.new_context(
+            viewport={"width": viewport[0], "height": viewport[1]}, accept_downloads=True
+        )
+        page = context.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        login(page, site)
+        page.goto(f"{site}/insights")
+        graph = page.locator("#bond-graph")
+        expect(graph).to_be_visible(timeout=30000)
+        page.wait_for_function(f"() => {_CY}.nodes().length > 0", timeout=30000)
+        box = graph.bounding_box()
+        # Beside the cluster's details on a desktop; the whole width on a phone.
+        assert box["width"] >= viewport[0] * (0.5 if viewport[0] > 700 else 0.85), box
+
+        # The overview: one node per cluster, and a legend naming each.
+        assert _cy(page, "cy.nodes('.cluster').length") == len(clusters)
+        assert _cy(page, "cy.nodes('.member').length") == 0
+        legend = page.locator("#map-legend li")
+        expect(legend).to_have_count(len(clusters))
+        for c in clusters:
+            expect(page.locator("#map-legend")).to_contain_text(c["label"])
+        page.screenshot(path=str(SHOTS / f"map-overview-{tag}.png"))
+
+        # Tapping a cluster opens its members (and the cluster's details follow).
+        biggest = max((c for c in clusters if c["cluster"] >= 0), key=lambda c: c["size"])
+        _tap_node(page, f"cluster-{biggest['cluster']}")
+        page.wait_for_function(f"() => {_CY}.nodes('.member').length > 0", timeout=30000)
+        assert _cy(page, "cy.nodes('.member').length") == biggest["size"]
+        assert _cy(page, "cy.nodes('.cluster').length") == 0
+        expect(page.locator("#map-title")).to_contain_text(f"Cluster {biggest['cluster']}")
+        expect(page.locator("#cluster-detail")).to_contain_text(biggest["label"])
+
+        # Zoom buttons move the zoom within its bounds.
+        before = _cy(page, "cy.zoom()")
+        page.click("#map-zoom-in")
+        page.wait_for_function(f"() => {_CY}.zoom() > {before}")
+        page.click("#map-fit")
+
+        # The search selects and centres a member of another cluster.
+        other = next(
+            i for i in np.argsort(-data.flow) if data.cluster[i] not in (biggest["cluster"], -1)
+        )
+        page.fill("#map-search", f"@{data.names[other]}")
+        page.press("#map-search", "Enter")
+        page.wait_for_function(f"() => window.dwtMapCentred === {data.ids[other]!r}", timeout=30000)
+        assert _cy(page, "cy.$(':selected').map(n => n.id())") == [data.ids[other]]
+        centre = _cy(
+            page,
+            "(() => { const p = cy.getElementById("
+            f"{data.ids[other]!r}).renderedPosition(); return [p.x / cy.width(), "
+            "p.y / cy.height()]; })()",
+        )
+        assert abs(centre[0] - 0.5) < 0.05 and abs(centre[1] - 0.5) < 0.05, centre
+        card = page.locator("#member-card")
+        expect(card).to_contain_text(f"@{data.names[other]}")
+
+        # Tapping a member opens its panel, with the link to X.
+        shown = _cy(page, "cy.nodes('.member').map(n => n.id())")
+        tapped = max(
+            (data.index[a] for a in shown if a != data.ids[other]), key=lambda i: data.flow[i]
+        )
+        _tap_node(page, data.ids[tapped], zoom=4)
+        link = page.locator("#member-link")
+        expect(link).to_have_attribute("href", f"https://x.com/{data.names[tapped]}")
+        expect(card).to_contain_text(f"Cluster {data.cluster[tapped]}")
+        expect(card.locator(".recent a").first).to_have_attribute("href", re.compile("/status/"))
+        page.screenshot(path=str(SHOTS / f"map-member-{tag}.png"))
+
+        # Downloads: GEXF, GraphML, CSV from the store; PNG from the map as drawn.
+        got = {}
+        for fmt in ("gexf", "graphml", "csv", "png"):
+            with page.expect_download(timeout=30000) as info:
+                page.click(f"#map-dl-{fmt}")
+            path = tmp_path / f"{tag}.{fmt}"
+            info.value.save_as(path)
+            got[fmt] = (info.value.suggested_filename, path)
+        assert nx.read_gexf(got["gexf"][1]).number_of_nodes() == 300
+        assert nx.read_graphml(got["graphml"][1]).number_of_nodes() == 300
+        assert next(csv.reader(got["csv"][1].open()))[:2] == ["account_id", "username"]
+        assert got["png"][0] == f"{COMMUNITY}-map.png"
+        assert got["png"][1].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert got["png"][1].stat().st_size > 2000
+
+        # Back to the overview.
+        page.click("#map-overview")
+        page.wait_for_function(f"() => {_CY}.nodes('.cluster').length > 0", timeout=30000)
+        assert not errors, errors
+        context.close()
+        browser.close()
+
+
+for _mark in browser_only:
+    test_a_person_explores_the_map = _mark(test_a_person_explores_the_map)

@@ -1,0 +1,175 @@
+"""What the dashboard's actions answer and what its pages say, without a browser: replies
+that are errors when something went wrong, no stale or untrue state (candidates that are
+members, weights not from the clusters' run, a second run while one runs), the weekly
+digest's parts, pasted usernames, and the login's way back (``next``, no open redirect)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from dwt.pipeline.progress import Progress
+from dwt.pipeline.runner import run_pipeline
+from dwt.pipeline.spec import RunSpec
+from dwt.samples import load_sample
+from dwt.store import Coll, Store
+from dwt.store.runs import finish_run, start_run
+from dwt_dashboard import data, layout
+from dwt_dashboard.app import create_app
+from dwt_dashboard.auth import UserDirectory, login_url, safe_next, user_line
+from dwt_dashboard.keys import FileKeyStore
+from dwt_dashboard.launcher import LocalLauncher
+from dwt_dashboard.replies import Reply, usernames_from
+
+pytestmark = pytest.mark.both_stores
+
+NOW = datetime(2026, 11, 28, tzinfo=UTC)
+
+
+@pytest.fixture
+def sample(store: Store) -> Store:
+    load_sample(store)
+    run_pipeline(
+        store,
+        RunSpec(
+            community="sample",
+            steps=["discover", "bonds", "cluster", "content"],
+            weights={"reply": 50.0},
+        ),
+        now=NOW,
+        progress=Progress(store, "r1", stream=None),
+        run_id="r1",
+    )
+    return store
+
+
+def _handlers(store: Store, keys: FileKeyStore | None = None):
+    users = UserDirectory.parse(user_line("ann", "right", ["sample"], iterations=1000))
+    app = create_app(store, LocalLauncher(store, clock=lambda: NOW), users, lambda: NOW, keys=keys)
+    return app.handlers
+
+
+def test_pasted_usernames_are_read_as_names():
+    assert usernames_from("https://x.com/Ada_L?s=20") == ["Ada_L"]
+    assert usernames_from("@brook, twitter.com/cyd/status/1 https://mobile.twitter.com/dee/") == [
+        "brook",
+        "cyd",
+        "dee",
+    ]
+    assert usernames_from("ada @ADA\nada") == ["ada"]  # one each, case aside
+    assert usernames_from("https://example.org/ada") == ["https://example.org/ada"]  # invalid
+    assert usernames_from("  ") == []
+
+
+def test_replies_say_whether_they_are_errors():
+    ok = Reply("Added @ada.")
+    failed = Reply.fail("Add an API key first.", link=("API keys", "/keys"))
+    joined = ok + " " + failed
+    assert joined == "Added @ada. Add an API key first." and joined.error
+    assert joined.link == ("API keys", "/keys")
+    shown = layout.notice(joined)
+    assert shown.className == "notice notice-error" and shown.role == "alert"
+    assert layout.notice(ok).className == "notice notice-ok"
+    assert layout.notice("") == ""
+
+
+def test_adding_members_says_what_happened_and_candidates_exclude_members(sample, tmp_path):
+    keys_file = tmp_path / "keys"
+    keys_file.write_text("")
+    handlers = _handlers(sample, FileKeyStore(keys_file, "http://127.0.0.1:9"))
+    (cand,) = data.candidates(sample, "sample")
+    told = handlers.add_member("ann", "sample", f"https://x.com/{cand['username']}", False)
+    # With an empty key store, no run bound to fail: the person is told what to do.
+    assert (
+        told
+        == f"Added @{cand['username']}. Add an API key first: they are collected once one exists."
+    )
+    assert told.error and told.link == ("API keys", "/keys")
+    assert sample[Coll.RUNS].count_documents({"community": "sample"}) == 1
+    assert data.candidates(sample, "sample") == []  # a member now, not a candidate
+    again = handlers.add_member("ann", "sample", f"@{cand['username'].upper()}", False)
+    assert again == f"@{cand['username'].upper()} is already a member." and not again.error
+    member = data.members(sample, "sample")[0]["username"]
+    both = handlers.add_member("ann", "sample", f"{member} bad!name", False)
+    assert both.startswith(f"@{member} is already a member. Not a valid X username")
+    assert both.error
+    assert handlers.add_member("ann", "sample", " ", False).error
+
+
+def test_one_run_at_a_time(sample):
+    handlers = _handlers(sample)
+    start_run(sample, "r-busy", "sample", ["collect"], {}, NOW)
+    refused = handlers.launch("ann", "sample", data.weight_defaults())
+    assert refused.error and refused.startswith("Not started: run r-busy is still running")
+    page = str(handlers.page("ann", "/insights", "sample"))
+    assert "run r-busy is still running" in page and "id='run-button'" in page
+    assert "disabled=True" in page.split("id='run-button'")[1].split(")")[0]
+    finish_run(sample, "r-busy", "failed", NOW, error="boom")
+    assert handlers.busy("sample") is None
+    started = handlers.launch("ann", "sample", data.weight_defaults())
+    assert started.startswith("Started run ") and not started.error
+    handlers.launcher.threads[started.split()[2].rstrip(";")].join(60)
+
+
+def test_weights_start_from_the_run_the_clusters_come_from(sample):
+    weights, run_id = data.current_weights(sample, "sample")
+    assert run_id == "r1" and weights["reply"] == 50.0
+    assert set(weights) == set(data.weight_defaults())
+    page = str(_handlers(sample).page("ann", "/insights", "sample"))
+    assert "The clusters come from run r1" in page and "reply 50" in page
+    assert layout.control_value("reply", 50.0) == pytest.approx(1.7)
+    assert layout.value_of("reply", layout.OFF) == 0.0 and layout.weight_text(0.0) == "off"
+
+
+def test_run_counts_in_words():
+    counts = {"tweets_fetched": 5602, "keys_disabled": 0, "failed": 2, "accounts": 12}
+    assert data.count_words(counts) == "5,602 tweets collected · 12 accounts read · 2 reads failed"
+    assert data.spend_words({"post_reads": 5602, "estimated_spend": 28.01}) == (
+        "5,602 posts read · about $28.01"
+    )
+    assert data.spend_words({}) == ""
+
+
+def test_the_digest_tells_the_week(sample):
+    conv = sample[Coll.CONVERSATIONS].find_one({"community": "sample", "cluster": 0})
+    sample[Coll.CONVERSATIONS].update_one({"_id": conv["_id"]}, {"$set": {"trending": True}})
+    sample[Coll.CLUSTERS].update_one(
+        {"community": "sample", "cluster": 0},
+        {"$set": {"change": "merged", "previous": [0, 4]}},
+    )
+    digest = data.digest(sample, "sample", NOW)
+    (trending,) = digest["trending"]
+    assert trending["href"] == (
+        f"/insights?cluster=0&tier={conv['tier']}&conversation={conv['conversation_id']}"
+    )
+    assert trending["text"] and trending["label"]
+    (moved,) = digest["cluster_changes"]
+    assert moved["text"].startswith("Cluster 0 (") and "merged clusters 0 and 4" in moved["text"]
+    assert [c["username"] for c in digest["candidates"]] == ["outsider_olu"]
+    assert digest["last_run"]["run_id"] == "r1" and digest["clusters_run"]["run_id"] == "r1"
+    page = str(layout.home(digest))
+    assert "tweets_" not in page and "internal weight" not in page
+
+
+def test_the_way_back_after_login_stays_on_this_site():
+    assert safe_next("/insights?cluster=3&tier=2") == "/insights?cluster=3&tier=2"
+    for outside in ("//evil.example/", "/\\evil.example", "https://evil.example/", "evil",
+                    "/\tevil", "/login?next=/x", "/logout", None, ""):  # fmt: skip
+        assert safe_next(outside) == "/", outside
+    assert login_url("/users") == "/login?next=%2Fusers"
+    assert login_url("/") == "/login"
+
+
+def test_collection_is_planned_and_runs_show_their_reads(sample):
+    handlers = _handlers(sample)
+    plan = handlers.collection_plan("sample")
+    assert plan["accounts"] == 4 and plan["binding_endpoint"] and plan["keys"] == 0
+    page = str(handlers.page("ann", "/collection", "sample"))
+    assert "Next collection, planned" in page and "No API key yet" in page
+    assert "timelines to read" in page and "estimated $" in page
+    run = {"collection": {"post_reads": 5602, "estimated_spend_usd": 28.01, "capped": True}}
+    sample[Coll.RUNS].update_one({"_id": "r1"}, {"$set": run})
+    (shown,) = data.runs(sample, "sample")
+    assert data.spend_words(shown) == "5,602 posts read · about $28.01 · stopped at the read cap"
+    assert "5,602 posts read" in str(handlers.page("ann", "/jobs", "sample"))
