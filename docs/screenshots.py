@@ -5,7 +5,8 @@
 Runs the demo pipeline without Ray (generated community → X API emulator → collection →
 insights), serves the dashboard on a free loopback port, logs in with Playwright driving
 Debian's chromium (/usr/bin/chromium) and saves a screenshot per page at 1280×900, then
-Home and Insights on a phone (390×844, ``dashboard-phone-*.png``).
+Home and Insights on a phone (390×844, ``dashboard-phone-*.png``); Insights also with a
+trending conversation opened, a cluster's topics opened and the weights panel opened.
 """
 
 from __future__ import annotations
@@ -27,6 +28,12 @@ from dwt_dashboard.keys import FileKeyStore
 from dwt_dashboard.launcher import LocalLauncher
 
 DOCS = Path(__file__).resolve().parent
+
+
+def shot(page, path: Path) -> None:
+    """The page's visible part (what a person sees first) as ``path``."""
+    page.screenshot(path=str(path))
+    print(f"wrote {path}")
 
 
 def main() -> int:
@@ -64,17 +71,25 @@ def main() -> int:
                 page.click(f"text={link}")
             expect(page.locator(ready)).to_be_visible(timeout=20000)
             page.wait_for_timeout(1500)  # let the graph lay itself out
-            path = args.out / f"dashboard-{name}.png"
-            page.screenshot(path=str(path))  # the first screenful: what a person sees
-            print(f"wrote {path}")
-        page.click("text=Insights")  # a trending conversation, opened
+            shot(page, args.out / f"dashboard-{name}.png")  # the first screenful
+        page.click("text=Insights")  # a trending conversation, opened (its tweets load then)
         trending = page.locator("details.conversation", has=page.locator(".trending")).first
         trending.locator("summary").click()
+        expect(trending.locator(".tweets li").first).to_be_visible(timeout=20000)
         trending.scroll_into_view_if_needed()
         page.wait_for_timeout(500)
-        path = args.out / "dashboard-conversation.png"
-        page.screenshot(path=str(path))
-        print(f"wrote {path}")
+        shot(page, args.out / "dashboard-conversation.png")
+        topic = page.locator("#cluster-topics details.topic-item").first  # beside: topics
+        topic.locator("summary").click()
+        expect(topic.locator(".tweets li").first).to_be_visible(timeout=20000)
+        page.locator("#cluster-topics").scroll_into_view_if_needed()
+        page.wait_for_timeout(300)
+        shot(page, args.out / "dashboard-topics.png")
+        page.evaluate("window.scrollTo(0, 0)")
+        page.click("#weights summary")  # the weights panel, opened: labelled controls
+        expect(page.locator("#run-button")).to_be_visible(timeout=20000)
+        page.wait_for_timeout(500)
+        shot(page, args.out / "dashboard-weights.png")
         phone = browser.new_page(viewport={"width": 390, "height": 844}, device_scale_factor=2)
         phone.context.add_cookies(page.context.cookies())  # the same session
         for name, where, ready in [
@@ -84,9 +99,7 @@ def main() -> int:
             phone.goto(base + where)
             expect(phone.locator(ready)).to_be_visible(timeout=20000)
             phone.wait_for_timeout(1500)
-            path = args.out / f"dashboard-phone-{name}.png"
-            phone.screenshot(path=str(path))
-            print(f"wrote {path}")
+            shot(phone, args.out / f"dashboard-phone-{name}.png")
         browser.close()
     server.shutdown()
     return 0

@@ -25,7 +25,7 @@ from dwt.pipeline.spec import RunSpec
 from dwt.stages import weights as weights_module
 from dwt.store import Coll, Store, StoreError
 from dwt.store.candidates import apply_actions
-from dwt_dashboard import data, insights_map, layout
+from dwt_dashboard import data, insights_map, layout, mapdata
 from dwt_dashboard.access import REFUSALS, Access, Need, guarded_callback
 from dwt_dashboard.auth import (
     LoginThrottle,
@@ -45,6 +45,8 @@ from dwt_dashboard.launcher import DailySchedule, Launcher, LauncherError
 from dwt_dashboard.replies import Reply, is_error, usernames_from
 
 INSIGHT_STEPS = ["bonds", "cluster", "content"]
+#: Why a viewer's run button is disabled.
+VIEWER_RUN = layout.VIEW_ONLY.format(what="start a run with other weights")
 log = logging.getLogger(__name__)
 
 
@@ -86,30 +88,37 @@ class Handlers:
         if not self.allows(user, community, need):
             return html.P(REFUSALS[need], className="error")
         query = parse_qs((search or "").lstrip("?"))
+        act = self.allows(user, community, Need.WRITE)  # viewers see no action buttons
         try:
-            return self._page(pathname, community, query)
+            return self._page(pathname, community, query, act)
         except LauncherError as exc:
             return html.P(f"This page needs the cluster, which answered: {exc}", className="error")
 
-    def _page(self, pathname: str | None, community: str, query: dict[str, list[str]]) -> Any:
+    def _page(
+        self, pathname: str | None, community: str, query: dict[str, list[str]], act: bool
+    ) -> Any:
         path = _path(pathname)
         if path == "/people":
             return layout.people(self.people(community))
         if path == "/users":
             return layout.users(
-                data.members(self.store, community), data.candidates(self.store, community)
+                data.members(self.store, community), data.candidates(self.store, community), act
             )
         if path == "/insights":
             weights, weights_run = data.current_weights(self.store, community)
+            clusters = data.clusters(self.store, community, members=False)
+            first = layout.first_cluster(clusters, _int(query.get("cluster")))
             return layout.insights(
-                data.clusters(self.store, community),
+                clusters,
                 insights_map.initial_elements(self.store, community),
                 weights=weights,
                 weights_run=weights_run,
-                busy=self.busy(community),
+                busy=self.busy(community) if act else VIEWER_RUN,
                 presets=weight_presets(),
-                selected=_int(query.get("cluster")),
+                selected=first,
                 tier=_int(query.get("tier")) or 1,
+                shown=data.cluster(self.store, community, first),
+                topics=data.cluster_topics(self.store, community, first),
             )
         if path == "/keys":
             try:
@@ -121,10 +130,12 @@ class Handlers:
                 data.collection(self.store, community),
                 self.schedule_view(community),
                 plan=self.collection_plan(community),
+                act=act,
             )
         if path == "/jobs":
             runs = data.runs(self.store, community)
             return layout.jobs(runs, self.launcher.jobs(community))  # LauncherError: above
+        mapdata.prefetch(self.store, community)  # Insights, the usual next page, opens at once
         return layout.home(data.digest(self.store, community, self.clock()))
 
     def add_key(self, user: str | None, token: str | None) -> str:
@@ -252,6 +263,16 @@ class Handlers:
             return Reply.fail(f"Not started: {exc}")
         return Reply(f"Started run {run_id}; follow it on the Jobs page.", link=("Jobs", "/jobs"))
 
+    def weights_body(self, user: str | None, community: str | None) -> Any:
+        """The weights panel's controls, from the weights of the run the clusters come
+        from; the run button says why it is disabled (a run is running, or a viewer)."""
+        if not self.allows(user, community, Need.READ):
+            raise PreventUpdate
+        weights, _ = data.current_weights(self.store, community)
+        act = self.allows(user, community, Need.WRITE)
+        busy = self.busy(community) if act else VIEWER_RUN
+        return layout.weights_body(weights, busy, weight_presets())
+
     def busy(self, community: str) -> str | None:
         """Why no run may start now (one runs already), or None: one run at a time."""
         run = data.active_run(self.store, community)
@@ -355,10 +376,13 @@ class Handlers:
         return "\n".join(lines) or "No log lines kept for this run here."
 
     def cluster(self, user: str | None, community: str | None, cluster: int | None) -> Any:
+        """A cluster's details and its topics (read for that cluster alone)."""
         if not self.allows(user, community, Need.READ):
             raise PreventUpdate
-        found = [c for c in data.clusters(self.store, community) if c["cluster"] == cluster]
-        return layout.cluster_detail(found[0] if found else None)
+        return (
+            layout.cluster_detail(data.cluster(self.store, community, cluster)),
+            layout.topic_list(data.cluster_topics(self.store, community, cluster)),
+        )
 
     def conversations(
         self,
@@ -367,14 +391,16 @@ class Handlers:
         cluster: int | None,
         tier: int,
         opened: str | None = None,
-    ) -> Any:
+        shown: int = layout.CONVERSATIONS_SHOWN,
+    ) -> tuple[Any, tuple[str, bool]]:
+        """The first ``shown`` conversations of a cluster at a tier (and the one opened),
+        and the "show more" button (its text, hidden or not)."""
         if not self.allows(user, community, Need.READ) or cluster is None:
             raise PreventUpdate
-        return layout.conversation_list(
-            data.conversations(self.store, community, cluster, tier),
-            total=data.conversation_total(self.store, community, cluster, tier),
-            opened=opened,
-        )
+        convs = data.conversations(self.store, community, cluster, tier, shown, opened=opened)
+        total = data.conversation_total(self.store, community, cluster, tier)
+        listed = layout.conversation_list(convs, total=total, opened=opened)
+        return listed, layout.more_conversations(len(convs), total)
 
 
 def _path(pathname: str | None) -> str:
@@ -470,6 +496,7 @@ def create_app(
             layout.shell([], ""),
             layout.users([], []),
             layout.insights([], []),
+            html.Div(layout.weights_body(data.weight_defaults(), None, weight_presets())),
             layout.jobs([], []),
             layout.keys([]),
             layout.people([]),
@@ -481,20 +508,37 @@ def create_app(
         """Every callback of the dashboard: the access rule first (see dwt_dashboard.access)."""
         return guarded_callback(app, access, *dependencies, need=need, message=message, **kw)
 
-    @callback(
-        Output("key-del-confirm", "displayed"),
-        Output("key-del-confirm", "message"),
-        Output("key-del-pending", "data"),
-        Input({"type": "key-del", "fingerprint": ALL}, "n_clicks"),
-        need=Need.KEYS,
-        prevent_initial_call=True,
-    )
-    def _ask_delete_key(deletes: list[int | None]) -> tuple[bool, str, str]:
-        """A click on "delete" only asks; the dialog's OK deletes (below)."""
-        if not isinstance(ctx.triggered_id, dict) or not any(deletes):
-            raise PreventUpdate
-        fingerprint = ctx.triggered_id["fingerprint"]
-        return True, f"Delete key {fingerprint}? Collection stops using it.", fingerprint
+    def ask_first(button: str, field: str, need: Need, question: Callable[..., str]) -> None:
+        """A click on a destructive button (``{"type": button, field: value}``) only asks,
+        in dialog ``{button}-confirm`` (``question(value, community)``); the value waits in
+        ``{button}-pending`` for the dialog's OK, whose callback acts."""
+
+        @callback(
+            Output(f"{button}-confirm", "displayed"),
+            Output(f"{button}-confirm", "message"),
+            Output(f"{button}-pending", "data"),
+            Input({"type": button, field: ALL}, "n_clicks"),
+            State("community", "value"),
+            need=need,
+            prevent_initial_call=True,
+        )
+        def _ask(clicks: list[int | None], community: str | None) -> tuple[bool, str, str]:
+            trigger = ctx.triggered_id
+            if not isinstance(trigger, dict) or not any(clicks):
+                raise PreventUpdate
+            value = trigger[field]
+            return True, question(value, community), value
+
+    ask_first(
+        "key-del", "fingerprint", Need.KEYS,
+        lambda fingerprint, _: f"Delete key {fingerprint}? Collection stops using it.",
+    )  # fmt: skip
+    ask_first(
+        "member-del", "account", Need.WRITE,
+        lambda account, community: (
+            f"Remove @{data.usernames(store, [account]).get(account, account)} from {community}?"
+        ),
+    )  # fmt: skip
 
     @callback(
         Output("key-result", "children"),
@@ -585,24 +629,6 @@ def create_app(
         return layout.member_rows(members), layout.members_title(len(members))
 
     @callback(
-        Output("member-del-confirm", "displayed"),
-        Output("member-del-confirm", "message"),
-        Output("member-del-pending", "data"),
-        Input({"type": "member-del", "account": ALL}, "n_clicks"),
-        State("community", "value"),
-        need=Need.WRITE,
-        prevent_initial_call=True,
-    )
-    def _ask_remove(clicks: list[int | None], community: str) -> tuple[bool, str, str]:
-        """A click on "remove" only asks; the dialog's OK removes (below)."""
-        trigger = ctx.triggered_id
-        if not isinstance(trigger, dict) or not any(clicks):
-            raise PreventUpdate
-        account = trigger["account"]
-        name = data.usernames(store, [account]).get(account, account)
-        return True, f"Remove @{name} from {community}?", account
-
-    @callback(
         Output("member-result", "children"),
         Output("member-list", "children"),
         Output("members-title", "children"),
@@ -647,6 +673,20 @@ def create_app(
     weight_ids = [f"w-{name}" for name in data.weight_defaults()]
 
     @callback(
+        Output("weights-body", "children"),
+        Input("weights-open", "n_clicks"),
+        State("weights-body", "children"),
+        State("community", "value"),
+        need=Need.READ,
+        prevent_initial_call=True,
+    )
+    def _weights_body(clicks: int | None, shown: Any, community: str) -> Any:
+        """The weights' controls, drawn the first time the panel is opened."""
+        if not clicks or shown:
+            raise PreventUpdate
+        return handlers.weights_body(current_user(), community)
+
+    @callback(
         Output("run-result", "children"),
         Output("run-button", "disabled"),
         Output("run-state", "children"),
@@ -672,8 +712,10 @@ def create_app(
         prevent_initial_call=True,
     )
     def _run_state(_: int, community: str) -> tuple[bool, str, str]:
-        """One run at a time: the button says why it is disabled, and comes back after."""
-        busy = handlers.busy(community)
+        """One run at a time: the button says why it is disabled, and comes back after
+        (never for a viewer, who may not start one)."""
+        act = handlers.allows(current_user(), community, Need.WRITE)
+        busy = handlers.busy(community) if act else VIEWER_RUN
         return bool(busy), busy or "", busy or ""
 
     @callback(
@@ -686,7 +728,7 @@ def create_app(
     def _weight_values(*values: Any) -> list[str]:
         """Each slider's weight as a number (or "off"), as the run would use it."""
         weights = slider_weights(list(values[: len(weight_ids)]))
-        return [layout.weight_text(w) for w in weights.values()]
+        return [layout.weight_text(w, n) for n, w in weights.items()]
 
     presets = weight_presets()
     if presets:
@@ -726,12 +768,13 @@ def create_app(
 
     @callback(
         Output("cluster-detail", "children"),
+        Output("cluster-topics", "children"),
         Input("cluster-pick", "value"),
         State("community", "value"),
         need=Need.READ,
         prevent_initial_call=True,
     )
-    def _cluster(cluster: int | None, community: str) -> Any:
+    def _cluster(cluster: int | None, community: str) -> tuple[Any, Any]:
         return handlers.cluster(current_user(), community, cluster)
 
     # The map's own callbacks (dwt_dashboard.insights_map), through the same guard.
@@ -739,15 +782,63 @@ def create_app(
 
     @callback(
         Output("conversations", "children"),
+        Output("conversations-shown", "data"),
+        Output("conversations-more", "children"),
+        Output("conversations-more", "hidden"),
         Input("cluster-pick", "value"),
         Input("tier-pick", "value"),
+        Input("conversations-more", "n_clicks"),
+        State("conversations-shown", "data"),
         State("community", "value"),
         State("url", "search"),
         need=Need.READ,
     )
-    def _conversations(cluster: int | None, tier: int, community: str, search: str | None) -> Any:
+    def _conversations(
+        cluster: int | None,
+        tier: int,
+        more: int | None,
+        shown: int | None,
+        community: str,
+        search: str | None,
+    ) -> tuple[Any, int, str, bool]:
+        """A page of conversations at a time: a new cluster or tier starts again at the
+        first page, "show more" adds one."""
         opened = (parse_qs((search or "").lstrip("?")).get("conversation") or [None])[0]
-        return handlers.conversations(current_user(), community, cluster, tier, opened)
+        page = layout.CONVERSATIONS_SHOWN
+        more_clicked = ctx.triggered_id == "conversations-more"
+        if more_clicked and not more:
+            raise PreventUpdate
+        shown = (shown or page) + page if more_clicked else page
+        listed, (text, hidden) = handlers.conversations(
+            current_user(), community, cluster, tier, opened, shown
+        )
+        return listed, shown, text, hidden
+
+    @callback(
+        Output({"type": "conversation-tweets", "conversation": ALL}, "children"),
+        Input({"type": "conversation-open", "conversation": ALL}, "n_clicks"),
+        State({"type": "conversation-tweets", "conversation": ALL}, "children"),
+        State("community", "value"),
+        need=Need.READ,
+        prevent_initial_call=True,
+    )
+    def _open_conversation(clicks: list[int | None], shown: list[Any], community: str) -> list:
+        """A conversation's tweets, fetched the first time it is opened (the others'
+        stay as they are)."""
+        trigger = ctx.triggered_id
+        ids = [i["id"]["conversation"] for i in ctx.inputs_list[0]]
+        if not isinstance(trigger, dict) or trigger["conversation"] not in ids:
+            raise PreventUpdate
+        at = ids.index(trigger["conversation"])
+        if not clicks[at] or shown[at]:
+            raise PreventUpdate
+        found = data.conversation(store, community, str(trigger["conversation"]))
+        tweets = (
+            layout.conversation_tweets(found)
+            if found
+            else html.P("This conversation is gone (a newer analysis replaced it).")
+        )
+        return [tweets if i == at else dash.no_update for i in range(len(ids))]
 
     @callback(
         Output("jobs-table", "children"),

@@ -30,6 +30,20 @@ WEIGHT_HELP: dict[str, str] = {
     "embeddedness": "how much shared contacts strengthen a bond (random ties share few)",
 }
 
+#: Each bond weight's name for a person (the spec's field names are for files).
+WEIGHT_LABELS: dict[str, str] = {
+    "tweet": "Each tweet, to followers",
+    "mention": "Mention",
+    "retweet": "Retweet",
+    "quote": "Quote",
+    "reply": "Reply",
+    "follow": "Mutual follow",
+    "normalize": "Normalise per member",
+    "follow_share": "Share of follows",
+    "one_way": "One-way follow",
+    "embeddedness": "Shared contacts",
+}
+
 TIERS = {1: "within the cluster", 2: "with other clusters", 3: "with outsiders"}
 
 
@@ -191,48 +205,71 @@ def candidates(store: Store, community: str) -> list[dict[str, Any]]:
     return out
 
 
-def clusters(store: Store, community: str) -> list[dict[str, Any]]:
-    """Clusters in order (-1, members without bonds, last), with usernames resolved."""
-    docs = list(store[Coll.CLUSTERS].find({"community": community}, {"_id": 0}))
+def clusters(store: Store, community: str, *, members: bool = True) -> list[dict[str, Any]]:
+    """Clusters in order (-1, members without bonds, last), with usernames resolved;
+    ``members=False`` leaves the member lists out (the Insights page needs them for one
+    cluster only, and at 10,000 members resolving every name costs a tenth of a second)."""
+    projection = {"_id": 0} if members else {"_id": 0, "members": 0}
+    docs = list(store[Coll.CLUSTERS].find({"community": community}, projection))
+    return _clusters_out(store, docs)
+
+
+def cluster(store: Store, community: str, number: int | None) -> dict[str, Any] | None:
+    """One cluster, as :func:`clusters` gives it (members included); None if there is none."""
+    if number is None:
+        return None
+    doc = store[Coll.CLUSTERS].find_one({"community": community, "cluster": number}, {"_id": 0})
+    return _clusters_out(store, [doc])[0] if doc else None
+
+
+def _clusters_out(store: Store, docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     docs.sort(key=lambda d: (d["cluster"] < 0, d["cluster"]))
-    names = usernames(store, [a for d in docs for a in d["members"]])
-    out = []
-    for d in docs:
-        out.append(
-            {
-                "cluster": d["cluster"],
-                "label": d.get("label") or ("no bonds this week" if d["cluster"] < 0 else ""),
-                "size": d["size"],
-                "internal_weight": d.get("internal_weight", 0.0),
-                "external_weight": d.get("external_weight", 0.0),
-                "hashtags": d.get("hashtags", []),
-                "central": [names.get(a, a) for a in d.get("central", [])],
-                "members": [names.get(a, a) for a in d["members"]],
-            }
-        )
-    return out
+    names = usernames(
+        store, [a for d in docs for a in [*d.get("members", []), *d.get("central", [])]]
+    )
+    return [
+        {
+            "cluster": d["cluster"],
+            "label": d.get("label") or ("no bonds this week" if d["cluster"] < 0 else ""),
+            "size": d["size"],
+            "internal_weight": d.get("internal_weight", 0.0),
+            "external_weight": d.get("external_weight", 0.0),
+            "hashtags": d.get("hashtags", []),
+            "central": [names.get(a, a) for a in d.get("central", [])],
+            "members": [names.get(a, a) for a in d.get("members", [])],
+        }
+        for d in docs
+    ]
 
 
 def conversations(
-    store: Store, community: str, cluster: int, tier: int, limit: int = 50, tweets: int = 20
+    store: Store,
+    community: str,
+    cluster: int,
+    tier: int,
+    limit: int = 50,
+    tweets: int = 20,
+    opened: str | None = None,
 ) -> list[dict[str, Any]]:
     """A cluster's conversations at a tier, trending first, then by the pipeline's rank,
-    each with its first ``tweets`` tweets (author, text, time, link) in order."""
+    each with its first ``tweets`` tweets (author, text, time, link) in order; the list
+    reaches as far as conversation ``opened`` when it ranks below ``limit``."""
     docs = list(
         store[Coll.CONVERSATIONS].find(
             {"community": community, "cluster": cluster, "tier": tier}, {"_id": 0}
         )
     )
     docs.sort(key=lambda d: (not d.get("trending", False), d["rank"]))
-    docs = docs[:limit]
-    wanted = [t for d in docs for t in d.get("tweet_ids", [])[:tweets]]
-    found = {
-        t["_id"]: t
-        for t in store[Coll.TWEETS].find(
-            {"_id": {"$in": wanted}}, {"text": 1, "author_id": 1, "created_at": 1}
-        )
-    }
-    names = usernames(store, list({t["author_id"] for t in found.values()}))
+    at = [i for i, d in enumerate(docs) if opened and d["conversation_id"] == opened]
+    docs = docs[: max(limit, at[0] + 1 if at else 0)]
+    return _conversations_out(store, docs, tweets)
+
+
+def _conversations_out(
+    store: Store, docs: list[dict[str, Any]], tweets: int
+) -> list[dict[str, Any]]:
+    """Conversation documents as pages show them, each with its first ``tweets`` tweets."""
+    found = tweets_by_id(store, [t for d in docs for t in d.get("tweet_ids", [])[:tweets]])
     out = []
     for d in docs:
         shown = [found[t] for t in d.get("tweet_ids", [])[:tweets] if t in found]
@@ -247,18 +284,41 @@ def conversations(
                 "engagement": d.get("engagement", 0),
                 "rank": d["rank"],
                 "last_at": d.get("last_at"),
-                "tweets": [
-                    {
-                        "author": names.get(t["author_id"], t["author_id"]),
-                        "text": t.get("text", ""),
-                        "created_at": t["created_at"],
-                        "url": f"https://x.com/{names.get(t['author_id'], 'i')}/status/{t['_id']}",
-                    }
-                    for t in shown
-                ],
+                "tweets": shown,
             }
         )
     return out
+
+
+def conversation(
+    store: Store, community: str, conversation_id: str, tweets: int = 20
+) -> dict[str, Any] | None:
+    """One of the community's conversations as :func:`conversations` gives them (None if
+    the community has none by that id)."""
+    doc = store[Coll.CONVERSATIONS].find_one(
+        {"community": community, "conversation_id": conversation_id}, {"_id": 0}
+    )
+    return _conversations_out(store, [doc], tweets)[0] if doc else None
+
+
+def tweets_by_id(store: Store, ids: list[str]) -> dict[str, dict[str, Any]]:
+    """Tweets by id as a page shows them: author's username, text, time and the link to
+    the tweet on X (one read of the tweets, one of the accounts)."""
+    found = list(
+        store[Coll.TWEETS].find(
+            {"_id": {"$in": list(ids)}}, {"text": 1, "author_id": 1, "created_at": 1}
+        )
+    )
+    names = usernames(store, list({t["author_id"] for t in found}))
+    return {
+        t["_id"]: {
+            "author": names.get(t["author_id"], t["author_id"]),
+            "text": t.get("text", ""),
+            "created_at": t["created_at"],
+            "url": f"https://x.com/{names.get(t['author_id'], 'i')}/status/{t['_id']}",
+        }
+        for t in found
+    }
 
 
 #: How a scheduled run's id ends (the operator's and the local scheduler's alike).
@@ -462,21 +522,54 @@ def trending(store: Store, community: str, limit: int = DIGEST_TRENDING) -> list
     ]
 
 
+TOPIC_FIELDS = ("topic", "kind", "count", "members", "trending", "tier")
+
+
+def _ranked_topics(store: Store, query: dict[str, Any]) -> list[dict[str, Any]]:
+    """Topics documents matching ``query``, trending first, then by the step's rank."""
+    coll = getattr(Coll, "TOPICS", None)
+    if coll is None:
+        return []
+    docs = store[coll].find(query, {"_id": 0, "also": 0})
+    return sorted(docs, key=lambda d: (not d.get("trending"), d.get("rank", 0), d.get("tier", 0)))
+
+
 def topics(store: Store, community: str, per_cluster: int = DIGEST_TOPICS) -> dict[int, list]:
     """Trending topics per cluster (hashtags, terms, links) from the ``topics`` results,
     best ranked first; empty when no step has written topics."""
-    coll = getattr(Coll, "TOPICS", None)
-    if coll is None:
-        return {}
     out: dict[int, list[dict[str, Any]]] = {}
-    docs = store[coll].find({"community": community}, {"_id": 0, "tweet_ids": 0})
-    for d in sorted(docs, key=lambda d: (not d.get("trending"), d.get("rank", 0))):
+    for d in _ranked_topics(store, {"community": community}):
         shown = out.setdefault(d["cluster"], [])
         if len(shown) < per_cluster:
-            shown.append(
-                {k: d.get(k) for k in ("topic", "kind", "count", "members", "trending", "tier")}
-            )
+            shown.append({k: d.get(k) for k in TOPIC_FIELDS})
     return out
+
+
+#: Topics listed in a cluster's detail, and the tweets shown for each.
+CLUSTER_TOPICS = 8
+TOPIC_TWEETS = 5
+
+
+def cluster_topics(
+    store: Store,
+    community: str,
+    cluster: int | None,
+    limit: int = CLUSTER_TOPICS,
+    tweets: int = TOPIC_TWEETS,
+) -> list[dict[str, Any]]:
+    """A cluster's topics, trending first (every tier), each with the first ``tweets`` of
+    the tweets that make it (author, text, time, link to X)."""
+    if cluster is None:
+        return []
+    docs = _ranked_topics(store, {"community": community, "cluster": cluster})[:limit]
+    found = tweets_by_id(store, [t for d in docs for t in (d.get("tweet_ids") or [])[:tweets]])
+    return [
+        {
+            **{k: d.get(k) for k in TOPIC_FIELDS},
+            "tweets": [found[t] for t in (d.get("tweet_ids") or [])[:tweets] if t in found],
+        }
+        for d in docs
+    ]
 
 
 #: How a cluster's change since the last clustering is told.

@@ -22,7 +22,7 @@ from typing import Any
 
 import dash
 import dash_cytoscape as cyto
-from dash import ClientsideFunction, Input, Output, State, ctx, dcc, html
+from dash import ALL, ClientsideFunction, Input, Output, State, ctx, dcc, html
 from dash.exceptions import PreventUpdate
 
 from dwt.export import ExportError, export_community
@@ -92,18 +92,26 @@ def _button(label: str, id: str, title: str) -> html.Button:
 
 
 def legend(clusters: list[dict[str, Any]]) -> html.Ul:
-    """The clusters' colours and labels (the map's key), largest first, isolated last."""
+    """The clusters' colours and labels (the map's key), isolated last; each entry a button
+    that opens its cluster on the map (and its details, conversations and topics)."""
     return html.Ul(
         [
             html.Li(
-                [
-                    html.Span(
-                        className="swatch", style={"background": mapdata.colour(c["cluster"])}
-                    ),
-                    f"{c['cluster']}: {c['label']} ({c['size']:,})"
-                    if c["cluster"] != ISOLATED
-                    else f"{c['label']} ({c['size']:,})",
-                ]
+                html.Button(
+                    [
+                        html.Span(
+                            className="swatch",
+                            style={"background": mapdata.colour(c["cluster"])},
+                        ),
+                        f"{c['cluster']}: {c['label']} ({c['size']:,})"
+                        if c["cluster"] != ISOLATED
+                        else f"{c['label']} ({c['size']:,})",
+                    ],
+                    id={"type": "map-legend", "cluster": c["cluster"]},
+                    n_clicks=0,
+                    className="legend-entry",
+                    title="open this cluster",
+                )
             )
             for c in clusters
         ],
@@ -167,6 +175,9 @@ def map_area(clusters: list[dict[str, Any]], elements: list[dict[str, Any]]) -> 
                 wheelSensitivity=0.15,
                 boxSelectionEnabled=False,
                 autoungrabify=True,
+                # New elements come with their positions; fitting them once (map.js) beats
+                # laying them out again 100 ms after they were drawn.
+                autoRefreshLayout=False,
                 responsive=True,
             ),
             html.Div(id="member-panel", className="member-panel"),
@@ -187,6 +198,7 @@ def map_area(clusters: list[dict[str, Any]], elements: list[dict[str, Any]]) -> 
             dcc.Store(id="map-view", data={"cluster": None, "all": False}),
             dcc.Store(id="map-focus"),
             dcc.Store(id="map-done"),
+            dcc.Store(id="map-fitted"),
         ],
         className="map",
     )
@@ -336,28 +348,28 @@ class MapHandlers:
         k = int(k) if isinstance(k, int | float) and 1 <= k <= MAX_K else DEFAULT_K
         view = dict(view or {"cluster": None, "all": False})
         keep = dash.no_update
+        follow = keep  # the cluster the picker above moves to (and its details with it)
+        if trigger == "bond-graph" and isinstance(tap, dict):
+            if tap.get("kind") != "cluster" or not isinstance(tap.get("cluster"), int):
+                return keep, keep, keep, self.panel(community, tap.get("id")), keep, keep
+            trigger, picked = "map-legend", tap["cluster"]  # a cluster tapped: as its legend
         if trigger == "map-overview":
             view = {"cluster": None, "all": False}
         elif trigger == "map-all":
             view = {"cluster": None, "all": True}
         elif trigger == "map-k":
             pass
-        elif trigger == "cluster-pick":
+        elif trigger in ("cluster-pick", "map-legend"):
             if picked is None or (view.get("cluster") == picked and not view.get("all")):
                 raise PreventUpdate
             view = {"cluster": picked, "all": False}
-        elif trigger == "bond-graph" and isinstance(tap, dict):
-            if tap.get("kind") == "cluster" and isinstance(tap.get("cluster"), int):
-                view = {"cluster": tap["cluster"], "all": False}
-                elements, title = self.view(community, view, k)
-                return elements, view, title, "", keep, tap["cluster"]
-            return keep, keep, keep, self.panel(community, tap.get("id")), keep, keep
+            follow = picked if trigger == "map-legend" else keep
         elif trigger in ("map-search", "map-search-go"):
             return self.search(community, search, view, k)
         else:
             raise PreventUpdate
         elements, title = self.view(community, view, k)
-        return elements, view, title, keep if trigger == "map-k" else "", keep, keep
+        return elements, view, title, keep if trigger == "map-k" else "", keep, follow
 
     def panel(self, community: str, account: Any) -> Any:
         data = mapdata.load(self.store, community)
@@ -419,6 +431,7 @@ def register_map_callbacks(app: dash.Dash, callback: Callable[..., Any], store: 
         Input("map-search-go", "n_clicks"),
         Input("map-search", "n_submit"),
         Input("cluster-pick", "value"),
+        Input({"type": "map-legend", "cluster": ALL}, "n_clicks"),
         State("map-search", "value"),
         State("map-view", "data"),
         State("community", "value"),
@@ -433,11 +446,17 @@ def register_map_callbacks(app: dash.Dash, callback: Callable[..., Any], store: 
         _g: int,
         _s: int,
         picked: int | None,
+        legend: list[int | None],
         search: str | None,
         view: dict | None,
         community: str,
     ) -> tuple[Any, ...]:
-        trigger = ctx.triggered_id if isinstance(ctx.triggered_id, str) else None
+        trigger = ctx.triggered_id
+        if isinstance(trigger, dict) and trigger.get("type") == "map-legend":
+            if not any(legend):
+                raise PreventUpdate
+            trigger, picked = "map-legend", trigger["cluster"]
+        trigger = trigger if isinstance(trigger, str) else None
         return handlers.navigate(community, trigger, tap, k, search, view, picked)
 
     @callback(
@@ -467,6 +486,12 @@ def register_map_callbacks(app: dash.Dash, callback: Callable[..., Any], store: 
         Input("map-zoom-out", "n_clicks"),
         Input("map-fit", "n_clicks"),
         Input("map-focus", "data"),
+        prevent_initial_call=True,
+    )
+    app.clientside_callback(
+        ClientsideFunction("dwtMap", "fit"),
+        Output("map-fitted", "data"),
+        Input("bond-graph", "elements"),
         prevent_initial_call=True,
     )
     app.clientside_callback(

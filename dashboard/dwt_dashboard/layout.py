@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 from zoneinfo import available_timezones
 
@@ -191,7 +192,12 @@ def _topics_list(clusters: list[dict[str, Any]]) -> Any:
         [
             html.Li(
                 [
-                    html.B(f"Cluster {c['cluster']}" + (f" ({c['label']})" if c["label"] else "")),
+                    dcc.Link(  # to the cluster's topics, with their tweets, on Insights
+                        html.B(
+                            f"Cluster {c['cluster']}" + (f" ({c['label']})" if c["label"] else "")
+                        ),
+                        href=f"/insights?cluster={c['cluster']}",
+                    ),
                     ": ",
                     *[
                         html.Span(
@@ -294,7 +300,21 @@ def home(overview: dict[str, Any]) -> html.Div:
     )
 
 
-def candidate_rows(candidates: list[dict[str, Any]]) -> html.Div | html.P:
+#: Why a viewer sees no action buttons (the server refuses their actions in any case).
+VIEW_ONLY = (
+    "You can look at this community but not change it (your role here is viewer): "
+    "an editor or admin can {what}."
+)
+
+
+def view_only(what: str, id: str | None = None) -> html.P:
+    """The line that stands where a viewer's action buttons would be, with the reason."""
+    kw = {"id": id} if id else {}
+    return html.P(VIEW_ONLY.format(what=what), className="notice notice-info view-only", **kw)
+
+
+def candidate_rows(candidates: list[dict[str, Any]], act: bool = True) -> html.Div | html.P:
+    """Pending candidates, with the add / core / mute / block buttons for those who may act."""
     if not candidates:
         return html.P("No pending candidates.")
     rows = [
@@ -305,21 +325,29 @@ def candidate_rows(candidates: list[dict[str, Any]]) -> html.Div | html.P:
                 ),
                 html.Td(str(c["interactions"])),
                 html.Td(str(c["members"])),
-                html.Td(
+                *(
                     [
-                        html.Button(
-                            action,
-                            id={"type": "cand", "account": c["account_id"], "action": action},
-                            n_clicks=0,
+                        html.Td(
+                            [
+                                html.Button(
+                                    action,
+                                    id={"type": "cand", "account": c["account_id"],
+                                        "action": action},
+                                    n_clicks=0,
+                                )
+                                for action in ("add", "core", "mute", "block")
+                            ]
                         )
-                        for action in ("add", "core", "mute", "block")
                     ]
+                    if act
+                    else []
                 ),
             ]
         )
         for c in candidates
-    ]
-    head = html.Tr([html.Th(h) for h in ("account", "interactions", "from members", "decide")])
+    ]  # fmt: skip
+    titles = ("account", "interactions", "from members", *(("decide",) if act else ()))
+    head = html.Tr([html.Th(h) for h in titles])
     return scroll(html.Table([html.Thead(head), html.Tbody(rows)]))
 
 
@@ -345,7 +373,8 @@ def preview(decisions: dict[str, str], candidates: list[dict[str, Any]]) -> html
     )
 
 
-def member_rows(members: list[dict[str, Any]]) -> html.Div:
+def member_rows(members: list[dict[str, Any]], act: bool = True) -> html.Div:
+    """Members, with a "remove" button each for those who may act."""
     rows = [
         html.Tr(
             [
@@ -357,10 +386,18 @@ def member_rows(members: list[dict[str, Any]]) -> html.Div:
                 html.Td("core" if m["core"] else ""),
                 html.Td("" if m["activity"] is None else str(m["activity"])),
                 html.Td("" if m["cluster"] is None else str(m["cluster"])),
-                html.Td(
-                    html.Button(
-                        "remove", id={"type": "member-del", "account": m["account_id"]}, n_clicks=0
-                    )
+                *(
+                    [
+                        html.Td(
+                            html.Button(
+                                "remove",
+                                id={"type": "member-del", "account": m["account_id"]},
+                                n_clicks=0,
+                            )
+                        )
+                    ]
+                    if act
+                    else []
                 ),
             ]
         )
@@ -374,7 +411,21 @@ def members_title(count: int) -> str:
     return f"Members ({count:,})"
 
 
-def users(members: list[dict[str, Any]], candidates: list[dict[str, Any]]) -> html.Div:
+def users(
+    members: list[dict[str, Any]], candidates: list[dict[str, Any]], act: bool = True
+) -> html.Div:
+    """Candidates to decide on, adding a member, the members; without ``act`` (a viewer)
+    the lists only, and a line saying why there is nothing to click."""
+    if not act:
+        return html.Div(
+            [
+                view_only("decide on candidates, add and remove members", id="view-only"),
+                html.H2("Candidates"),
+                html.Div(candidate_rows(candidates, act=False), id="cand-list"),
+                html.H2(members_title(len(members)), id="members-title"),
+                html.Div(member_rows(members, act=False), id="member-list"),
+            ]
+        )
     return html.Div(
         [
             html.H2("Candidates"),
@@ -436,10 +487,16 @@ def position_weight(position: float | None) -> float:
     return float(f"{10**position:.2g}")
 
 
-def weight_text(weight: Any) -> str:
+def weight_text(weight: Any, name: str | None = None) -> str:
+    """A weight as a person reads it: "on"/"off" for a switch, a share as a percentage
+    (``name`` ending in "share"), else the number, "off" for 0."""
     if isinstance(weight, bool):
         return "on" if weight else "off"
-    return "off" if weight == 0 else f"{weight:.3g}"
+    if weight == 0:
+        return "off"
+    if name is not None and data.weight_kinds().get(name) == "share":
+        return f"{weight:.0%}"
+    return f"{weight:.3g}"
 
 
 def control_value(name: str, weight: Any) -> Any:
@@ -467,13 +524,13 @@ def _slider(name: str, weight: Any) -> html.Div:
     if kind == "switch":
         control: Any = dcc.Checklist(
             id=f"w-{name}",
-            options=[{"label": " on", "value": "on"}],
+            options=[{"label": " on (off: follows and interactions mixed raw)", "value": "on"}],
             value=control_value(name, weight),
         )
     elif kind == "share":
         control = dcc.Slider(
             id=f"w-{name}", min=0, max=1, step=0.05, value=control_value(name, weight),
-            marks={0: "0", 0.5: "0.5", 1: "1"}, allow_direct_input=False,
+            marks={0: "0%", 0.5: "50%", 1: "100%"}, allow_direct_input=False,
         )  # fmt: skip
     else:
         # Log scale (weights span 0.001 to 1000), with "off" below the smallest.
@@ -489,8 +546,13 @@ def _slider(name: str, weight: Any) -> html.Div:
     return html.Div(
         [
             html.Label(
-                [html.B(name), " = ", html.Span(weight_text(weight), id=f"w-{name}-value")],
-                title=data.WEIGHT_HELP.get(name, ""),
+                [
+                    html.B(data.WEIGHT_LABELS.get(name, name)),
+                    ": ",
+                    html.Span(weight_text(weight, name), id=f"w-{name}-value", className="value"),
+                ],
+                htmlFor=f"w-{name}",
+                title=f"{name}: {data.WEIGHT_HELP.get(name, '')}",
             ),
             control,
             html.Span(data.WEIGHT_HELP.get(name, ""), className="help"),
@@ -504,15 +566,51 @@ def weights_panel(
     run_id: str | None,
     busy: str | None,
     presets: dict[str, dict[str, float]] | None = None,
+    *,
+    opened: bool = False,
 ) -> html.Details:
-    """The bond weights, compact and near the top: each value shown, "off" allowed,
-    starting from the weights of the run the clusters come from (``run_id``); the run
-    button is disabled with the reason while a run of the community is running."""
+    """The bond weights, compact and near the top: their values in one line, starting from
+    the weights of the run the clusters come from (``run_id``). The controls come when the
+    panel is opened (:func:`weights_body`; ``opened``: drawn at once): ten sliders nobody
+    sees cost the page a tenth of a second on every visit."""
     source = (
         f"The clusters come from run {run_id}; the sliders start from its weights."
         if run_id
         else "No analysis yet; the sliders start from the default weights."
     )
+    return html.Details(
+        [
+            html.Summary(
+                [
+                    html.H3("Bond weights", className="inline"),
+                    html.Span(
+                        " · ".join(
+                            f"{data.WEIGHT_LABELS.get(n, n).lower()} {weight_text(v, n)}"
+                            for n, v in weights.items()
+                        ),
+                        className="help",
+                    ),
+                ],
+                id="weights-open",
+                n_clicks=0,
+            ),
+            html.P(source, id="weights-source", className="help"),
+            html.Div(
+                weights_body(weights, busy, presets) if opened else "",
+                id="weights-body",
+            ),
+        ],
+        id="weights",
+        open=opened,
+    )
+
+
+def weights_body(
+    weights: dict[str, Any], busy: str | None, presets: dict[str, dict[str, Any]] | None
+) -> list[Any]:
+    """The weights' controls: a preset picker, one labelled control per weight (its value
+    beside, "off" allowed) and the run button, disabled with the reason while a run of the
+    community is running (or for a viewer, who may not start one)."""
     picker = (
         [
             html.Label("Preset", htmlFor="weights-preset"),
@@ -526,33 +624,20 @@ def weights_panel(
         if presets
         else []
     )
-    return html.Details(
-        [
-            html.Summary(
-                [
-                    html.H3("Bond weights", className="inline"),
-                    html.Span(
-                        " · ".join(f"{n} {weight_text(v)}" for n, v in weights.items()),
-                        className="help",
-                    ),
-                ]
-            ),
-            html.P(source, id="weights-source", className="help"),
-            *picker,
-            html.Div([_slider(n, v) for n, v in weights.items()], className="weights-grid"),
-            html.Button(
-                "Run bonds + cluster + content",
-                id="run-button",
-                n_clicks=0,
-                disabled=bool(busy),
-                title=busy or "",
-            ),
-            html.Span(busy or "", id="run-state", className="help"),
-            dcc.Interval(id="run-tick", interval=4000),
-            html.Div(id="run-result", className="message"),
-        ],
-        id="weights",
-    )
+    return [
+        *picker,
+        html.Div([_slider(n, v) for n, v in weights.items()], className="weights-grid"),
+        html.Button(
+            "Run bonds + cluster + content",
+            id="run-button",
+            n_clicks=0,
+            disabled=bool(busy),
+            title=busy or "",
+        ),
+        html.Span(busy or "", id="run-state", className="help"),
+        dcc.Interval(id="run-tick", interval=4000),
+        html.Div(id="run-result", className="message"),
+    ]
 
 
 def cohesion(cluster: dict[str, Any]) -> str:
@@ -590,22 +675,77 @@ def cluster_detail(cluster: dict[str, Any] | None) -> html.Div:
     )
 
 
+TOPIC_KINDS = {"hashtag": "hashtag", "term": "word", "url": "link"}
+
+
+def topic_list(topics: list[dict[str, Any]]) -> html.Div | html.P:
+    """A cluster's topics (``data.cluster_topics``), trending first: the topic, its kind,
+    how many tweets and members, and the tweets that make it, each linking to X."""
+    if not topics:
+        return html.P("No topics for this cluster this week.", className="help")
+    items = []
+    for t in topics:
+        more = (t.get("count") or 0) - len(t["tweets"])
+        summary = html.Summary(
+            [
+                html.Span("TRENDING ", className="trending") if t.get("trending") else "",
+                html.B(t["topic"], className="topic-name"),
+                html.Span(
+                    f" · {TOPIC_KINDS.get(t.get('kind') or '', t.get('kind') or 'topic')} · "
+                    f"{t.get('count') or 0:,} tweets · {t.get('members') or 0:,} members · "
+                    f"{data.TIERS.get(t.get('tier') or 1, '')}",
+                    className="meta",
+                ),
+            ]
+        )
+        body = [tweet_list(t["tweets"], "tweets topic-tweets")]
+        if more > 0:
+            body.append(html.P(f"… and {more:,} more tweets", className="help"))
+        items.append(html.Li(html.Details([summary, *body], className="topic-item")))
+    return html.Div(html.Ol(items), id="topic-list")
+
+
+#: Conversations listed at first, and added by each "show more".
+CONVERSATIONS_SHOWN = 20
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~])")
+
+
+def _markdown_text(text: str) -> str:
+    """Text shown literally in Markdown: its punctuation escaped, on one line."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", " ".join(text.split()))
+
+
+def tweet_list(tweets: list[dict[str, Any]], class_name: str = "tweets") -> dcc.Markdown:
+    """Tweets (author, time, link to X, text) as ONE component: a list drawn as Dash
+    components costs the browser about a millisecond per component at every update, and a
+    cluster's conversations held thousands (seconds of frozen page on each cluster tap)."""
+    lines = [
+        f"- **@{_markdown_text(t['author'])}** {_fmt_time(t['created_at'])} "
+        f"[open on X]({t['url']})  \n  {_markdown_text(t['text'])}"
+        for t in tweets
+    ]
+    return dcc.Markdown("\n".join(lines), className=class_name, link_target="_blank")
+
+
 def conversation_list(
-    convs: list[dict[str, Any]], total: int | None = None, opened: str | None = None
+    convs: list[dict[str, Any]],
+    total: int | None = None,
+    opened: str | None = None,
 ) -> html.Div | html.P:
     """Conversations, trending first; each opens to its tweets, each tweet links to X.
-    ``total``: how many there are (the list shows the first ones); ``opened``: the
+    ``total``: how many there are (below it, a button shows more); ``opened``: the
     conversation shown open (a link from Home's digest)."""
     if not convs:
         return html.P("No conversations for this cluster and tier.")
     total = max(total or 0, len(convs))
+    listed = convs
     counted = html.P(
-        f"{total:,} conversations" if total == len(convs)
-        else f"The first {len(convs):,} of {total:,} conversations, trending first.",
+        f"{total:,} conversations" if total == len(listed)
+        else f"The first {len(listed):,} of {total:,} conversations, trending first.",
         className="help", id="conversation-count",
     )  # fmt: skip
     items = []
-    for c in convs:
+    for c in listed:
         first = c["tweets"][0]["text"] if c["tweets"] else ""
         summary = html.Summary(
             [
@@ -618,30 +758,47 @@ def conversation_list(
                 ),
             ]
         )
-        tweets = html.Ul(
-            [
-                html.Li(
-                    [
-                        html.B(f"@{t['author']}"),
-                        f" {_fmt_time(t['created_at'])} ",
-                        html.A("open on X", href=t["url"], target="_blank"),
-                        html.Div(t["text"], className="tweet"),
-                    ]
-                )
-                for t in c["tweets"]
-            ],
-            className="tweets",
-        )
-        thread = html.A(c["url"], href=c["url"], target="_blank")
         is_open = c["conversation_id"] == opened
+        key = {"type": "conversation-tweets", "conversation": c["conversation_id"]}
         details = html.Details(
-            [summary, tweets, thread],
+            [
+                html.Summary(
+                    summary.children,
+                    id={"type": "conversation-open", "conversation": c["conversation_id"]},
+                    n_clicks=0,
+                ),
+                # The tweets come when the conversation is opened (one request, one
+                # component): twenty conversations' tweets drawn up front froze the page.
+                html.Div(conversation_tweets(c) if is_open else "", id=key),
+            ],
             className="conversation opened" if is_open else "conversation",
             open=is_open,
             id=f"conversation-{c['conversation_id']}",
         )
         items.append(html.Li(details))
     return html.Div([counted, html.Ol(items)])
+
+
+def conversation_tweets(conv: dict[str, Any]) -> list[Any]:
+    """An opened conversation's tweets (each linking to X) and the thread's link on X."""
+    more = conv["size"] - len(conv["tweets"])
+    return [
+        tweet_list(conv["tweets"]),
+        html.A(conv["url"], href=conv["url"], target="_blank", className="thread"),
+        f" ({more:,} more tweets there)" if more > 0 else "",
+    ]
+
+
+def more_conversations(shown: int, total: int) -> tuple[str, bool]:
+    """The "show more" button's text, and whether it is hidden (all are listed)."""
+    return f"Show {min(CONVERSATIONS_SHOWN, max(total - shown, 0)):,} more", shown >= total
+
+
+def first_cluster(clusters: list[dict[str, Any]], selected: int | None = None) -> int | None:
+    """The cluster Insights opens on: ``selected`` when it exists, else the first."""
+    if selected is not None and any(c["cluster"] == selected for c in clusters):
+        return selected
+    return clusters[0]["cluster"] if clusters else None
 
 
 def insights(
@@ -654,17 +811,18 @@ def insights(
     presets: dict[str, dict[str, float]] | None = None,
     selected: int | None = None,
     tier: int = 1,
+    shown: dict[str, Any] | None = None,
+    topics: list[dict[str, Any]] | None = None,
 ) -> html.Div:
-    """Clusters, the map and conversations; the weights panel on top. ``selected`` and
-    ``tier`` open a cluster's conversations at a tier (links from Home's digest)."""
+    """Clusters, the map, conversations and topics; the weights panel on top. ``selected``
+    and ``tier`` open a cluster's conversations at a tier (links from Home's digest);
+    ``shown`` is that cluster (``data.cluster``, members included) and ``topics`` its
+    topics (``data.cluster_topics``)."""
     options = [
         {"label": f"{c['cluster']}: {c['label']} ({c['size']})", "value": c["cluster"]}
         for c in clusters
     ]
-    first = clusters[0]["cluster"] if clusters else None
-    if selected is not None and any(c["cluster"] == selected for c in clusters):
-        first = selected
-    shown = [c for c in clusters if c["cluster"] == first]
+    first = first_cluster(clusters, selected)
     return html.Div(
         [
             weights_panel(weights or data.weight_defaults(), weights_run, busy, presets),
@@ -686,7 +844,7 @@ def insights(
             html.Div(
                 [
                     html.Div(
-                        cluster_detail(shown[0] if shown else None),
+                        cluster_detail(shown),
                         id="cluster-detail",
                         className="detail",
                     ),
@@ -694,14 +852,43 @@ def insights(
                 ],
                 className="columns",
             ),
-            html.H2("Conversations"),
-            dcc.RadioItems(
-                id="tier-pick",
-                options=[{"label": f"tier {t}: {d}", "value": t} for t, d in data.TIERS.items()],
-                value=tier if tier in data.TIERS else 1,
-                inline=True,
+            html.Div(
+                [
+                    html.Div(
+                        [
+                            html.H2("Conversations"),
+                            dcc.RadioItems(
+                                id="tier-pick",
+                                options=[
+                                    {"label": f"tier {t}: {d}", "value": t}
+                                    for t, d in data.TIERS.items()
+                                ],
+                                value=tier if tier in data.TIERS else 1,
+                                inline=True,
+                            ),
+                            html.Div(id="conversations"),
+                            html.Button(
+                                "Show more", id="conversations-more", n_clicks=0, hidden=True
+                            ),
+                            dcc.Store(id="conversations-shown", data=CONVERSATIONS_SHOWN),
+                        ],
+                        className="detail",
+                    ),
+                    html.Div(
+                        [
+                            html.H2("Trending topics"),
+                            html.P(
+                                "Hashtags, words and links this cluster's tweets used far "
+                                "more than usual this week.",
+                                className="help",
+                            ),
+                            html.Div(topic_list(topics or []), id="cluster-topics"),
+                        ],
+                        className="detail",
+                    ),
+                ],
+                className="columns talk",
             ),
-            html.Div(id="conversations"),
         ]
     )
 
@@ -763,8 +950,10 @@ def schedule_line(schedule: dict[str, Any] | None) -> str:
     return f"Runs {schedule['text']}." if schedule else "No daily run yet."
 
 
-def schedule_editor(schedule: dict[str, Any] | None) -> html.Div:
-    """The daily run: an hour and a time zone (the CommunityJob's schedule in the cluster)."""
+def schedule_editor(schedule: dict[str, Any] | None, act: bool = True) -> html.Div:
+    """The daily run: an hour and a time zone (the CommunityJob's schedule in the cluster);
+    without ``act`` (a viewer) the save button is disabled and says why."""
+    why = "" if act else VIEW_ONLY.format(what="change the daily run")
     return html.Div(
         [
             html.H3("Daily schedule"),
@@ -785,8 +974,12 @@ def schedule_editor(schedule: dict[str, Any] | None) -> html.Div:
                 clearable=False,
                 className="short",
             ),
-            html.Button("Save schedule", id="schedule-save", n_clicks=0),
-            html.Div(id="schedule-result", className="message"),
+            html.Button(
+                "Save schedule", id="schedule-save", n_clicks=0, disabled=not act, title=why
+            ),
+            html.Div(
+                why and view_only("change the daily run"), id="schedule-result", className="message"
+            ),
         ],
         className="schedule",
     )
@@ -830,7 +1023,7 @@ def collection_plan(plan: dict[str, Any] | str | None) -> Any:
 
 
 def collection(
-    status: dict[str, Any], schedule: dict[str, Any] | None, plan: Any = None
+    status: dict[str, Any], schedule: dict[str, Any] | None, plan: Any = None, act: bool = True
 ) -> html.Div:
     """Data collection: how much is stored, over which time, what could not be read, and
     what the next collection would cost."""
@@ -867,7 +1060,7 @@ def collection(
                 f"Time frame: {_fmt_time(status['first'])} → {_fmt_time(status['last'])} (UTC)",
                 id="time-frame",
             ),
-            schedule_editor(schedule),
+            schedule_editor(schedule, act),
             collection_plan(plan),
             html.H3("Accounts that could not be read"),
             accounts,

@@ -11,6 +11,7 @@ member count changed.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -21,6 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import scipy.sparse as sp
 
+from dwt.pipeline.insights import stored_bonds
 from dwt.stages.cluster import ISOLATED
 from dwt.store import Coll, Store
 
@@ -29,6 +31,8 @@ PALETTE = [
     "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#7f7f7f",
 ]  # fmt: skip
 ISOLATED_COLOUR = "#c4c8cc"
+
+log = logging.getLogger(__name__)
 
 #: Members named on the map at any zoom (by flow); the others as one zooms in.
 NAMED = 12
@@ -104,6 +108,8 @@ def _key(store: Store, community: str) -> tuple[Any, ...]:
 _CACHE: OrderedDict[tuple[Any, ...], MapData] = OrderedDict()
 _CACHE_SIZE = 8
 _LOCK = threading.Lock()
+#: One read per analysis at a time: a second caller waits for the first one's result.
+_READING: dict[tuple[Any, ...], threading.Lock] = {}
 
 
 def load(store: Store, community: str) -> MapData | None:
@@ -115,12 +121,33 @@ def load(store: Store, community: str) -> MapData | None:
         if key in _CACHE:
             _CACHE.move_to_end(key)
             return _CACHE[key]
-    data = _read(store, community)
-    with _LOCK:
-        _CACHE[key] = data
-        while len(_CACHE) > _CACHE_SIZE:
-            _CACHE.popitem(last=False)
+        reading = _READING.setdefault(key, threading.Lock())
+    with reading:
+        with _LOCK:
+            if key in _CACHE:  # read meanwhile by the caller this one waited for
+                return _CACHE[key]
+        data = _read(store, community)
+        with _LOCK:
+            _CACHE[key] = data
+            _READING.pop(key, None)
+            while len(_CACHE) > _CACHE_SIZE:
+                _CACHE.popitem(last=False)
     return data
+
+
+def prefetch(store: Store, community: str) -> threading.Thread:
+    """Read the map's data in the background (Home calls this: Insights is the usual next
+    page, and at 10,000 members the first read takes about a second)."""
+
+    def read() -> None:
+        try:
+            load(store, community)
+        except Exception:  # a background read: the page that needs the map reads again
+            log.exception("reading the map of %s ahead failed", community)
+
+    thread = threading.Thread(target=read, name=f"map-prefetch-{community}", daemon=True)
+    thread.start()
+    return thread
 
 
 def _read(store: Store, community: str) -> MapData:
@@ -150,20 +177,7 @@ def _read(store: Store, community: str) -> MapData:
         key=lambda c: (c["cluster"] == ISOLATED, c["cluster"]),
     )
 
-    lists = store.bond_lists(community)
-    targets = lists.column("targets").combine_chunks()
-    parent = pc.list_parent_indices(targets)
-    src = pc.index_in(lists.column("source_id").take(parent), value_set=ids)
-    dst = pc.index_in(pc.list_flatten(targets), value_set=ids)
-    weight = pc.list_flatten(lists.column("weights").combine_chunks())
-    keep = pc.and_(pc.is_valid(src), pc.is_valid(dst))
-    directed = sp.coo_matrix(
-        (
-            weight.filter(keep).to_numpy(zero_copy_only=False),
-            (_ints(src.filter(keep)), _ints(dst.filter(keep))),
-        ),
-        shape=(n, n),
-    ).tocsr()
+    directed = stored_bonds(store, community, ids)
     both = sp.triu(directed + directed.T, 1).tocoo()  # one entry per pair, u < v
     s, d, w = both.row.astype(np.int64), both.col.astype(np.int64), both.data
     names = np.asarray(members.column("username").to_pylist(), dtype=object)
@@ -207,10 +221,9 @@ def _end_rank(n: int, src: np.ndarray, dst: np.ndarray, weight: np.ndarray) -> n
     order = np.lexsort((edge, -w, ends))  # by member, strongest first, ties by edge
     sorted_ends = ends[order]
     starts = np.searchsorted(sorted_ends, np.arange(n))
-    rank_sorted = np.arange(2 * m) - starts[sorted_ends]
-    rank = np.full(m, np.iinfo(np.int64).max, dtype=np.int64)
-    np.minimum.at(rank, edge[order], rank_sorted)
-    return rank
+    at_end = np.empty(2 * m, dtype=np.int64)  # each (bond, end)'s rank at that end
+    at_end[order] = np.arange(2 * m) - starts[sorted_ends]
+    return np.minimum(at_end[:m], at_end[m:])
 
 
 def _size(values: np.ndarray, low: float, high: float) -> np.ndarray:

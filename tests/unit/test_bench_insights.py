@@ -158,6 +158,9 @@ def test_run_bench_reports_every_headline_figure():
     assert result["peak_rss_mb"] > 0 and result["scale_seconds"] > 0
     text = "\n".join(lines)
     assert "agree" in text and "original: all 200 authors" in text
+    # The pipeline's steps, and the stages inside them (what to speed up).
+    assert "inside them: bond_matrix" in text and "layout" in text
+    assert {"infomap", "layout"} <= set(result["pipelines"][0]["stage_s"])
     json.dumps(result)  # the CLI prints it as one line
 
 

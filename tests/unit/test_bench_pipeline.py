@@ -3,11 +3,12 @@ workers report the pipeline's time, the store's share and peak memory."""
 
 from __future__ import annotations
 
+import numpy as np
 import pyarrow.compute as pc
 import pytest
 
 from dwt.bench.load import load_week
-from dwt.bench.pipeline import discover_bonds_ratio, measure_pipeline
+from dwt.bench.pipeline import clock_stages, discover_bonds_ratio, measure_pipeline
 from dwt.bench.truth import stage_inputs
 from dwt.generate import generate_community
 from dwt.store import Store
@@ -37,6 +38,26 @@ def test_discover_bonds_ratio():
     assert discover_bonds_ratio({"discover": 1.0, "bonds": 0.0}) is None
 
 
+def test_clock_stages_times_each_stage_and_puts_the_originals_back():
+    import dwt.pipeline.insights as steps
+    from dwt.stages.cluster import InfomapClusters
+
+    fit, profiles = InfomapClusters.fit, steps.cluster_profiles
+    stages = {
+        "infomap": ("dwt.stages.cluster", "InfomapClusters", "fit"),
+        "cluster_profiles": ("dwt.pipeline.insights", "cluster_profiles"),
+    }
+    with clock_stages(stages) as seconds:
+        assert InfomapClusters.fit is not fit and steps.cluster_profiles is not profiles
+        bonds = np.array([[0, 1, 0], [1, 0, 1], [0, 1, 0]], dtype=float)
+        InfomapClusters().fit(bonds)
+        InfomapClusters().fit(bonds)
+    assert set(seconds) == {"infomap"} and seconds["infomap"] > 0  # not called: not listed
+    assert InfomapClusters.fit is fit and steps.cluster_profiles is profiles
+    with pytest.raises(AttributeError), clock_stages({"x": ("dwt.stages.cluster", "nothing")}):
+        pass
+
+
 @pytest.mark.slow
 def test_measure_pipeline_times_the_store(tmp_path):
     dataset = generate_community(members=80, communities=2, days=7, seed=22)
@@ -53,4 +74,9 @@ def test_measure_pipeline_times_the_store(tmp_path):
         steps["discover"] / steps["bonds"], rel=0.01
     )
     assert report["peak_rss_mb"] > report["baseline_rss_mb"] > 0
+    # Inside the steps: the stages, each within its step's time.
+    stages = report["stage_s"]
+    assert {"bond_matrix", "infomap", "layout", "conversations"} <= set(stages)
+    assert stages["infomap"] + stages["layout"] <= steps["cluster"] + 0.02
+    assert stages["bond_matrix"] <= steps["bonds"] + 0.02
     assert report["load_s"] > 0

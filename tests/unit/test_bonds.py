@@ -217,6 +217,20 @@ def test_neither_signal_drowns_the_other():
     assert row["c"] / row["b"] == pytest.approx(1e-4)
 
 
+def test_kind_ratios_set_inside_the_interactions_leave_the_follows_their_share():
+    """Default kinds count alike (weights.py's doc: the MISSION ratios were no better);
+    the ratios, when set, weigh the interactions only: follows keep follow_share."""
+    tweets = [{"author_id": "a", "kind": "reply", "directed_at": ["b"]}]
+    tweets += [{"author_id": "a", "kind": "tweet", "directed_at": ["d"]}] * 10
+    follows = [("a", "c"), ("c", "a")]
+    flat = _row(_fit(["a", "b", "c", "d"], tweets, follows), "a")
+    assert flat["b"] == pytest.approx(0.5 / 11) and flat["d"] == pytest.approx(0.5 * 10 / 11)
+    mission = BondWeights(mention=0.1, retweet=1.0, quote=10.0, reply=100.0)
+    row = _row(_fit(["a", "b", "c", "d"], tweets, follows, mission), "a")
+    assert row["c"] == pytest.approx(0.5)  # the mutual follow: follow_share, whatever the kinds
+    assert row["b"] / row["d"] == pytest.approx(100.0)  # one reply vs ten mentions at 0.1
+
+
 def test_rows_sum_to_one_and_one_signal_is_kept_whole():
     tweets = [
         {"author_id": "a", "kind": "retweet", "directed_at": ["b"]},
@@ -256,13 +270,14 @@ def _clique(names):
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.integers(0, 10_000), st.integers(1, 12), st.integers(1, 5))
-def test_shared_contacts_is_the_jaccard_overlap_of_neighbourhoods(seed, n, block):
+@given(st.integers(0, 10_000), st.integers(1, 12), st.integers(1, 60))
+def test_shared_contacts_is_the_jaccard_overlap_of_neighbourhoods(seed, n, budget):
+    """Whatever the blocks (``budget``: two-hop paths per block, 1 = a row at a time)."""
     rng = np.random.default_rng(seed)
     dense = np.triu(rng.random((n, n)) < 0.4, 1)
     dense = (dense | dense.T).astype(float)
     rows = np.flatnonzero(rng.random(n) < 0.6)
-    got = shared_contacts(sp.csr_matrix(dense), rows, block=block).toarray()
+    got = shared_contacts(sp.csr_matrix(dense), rows, budget=budget).toarray()
     expected = np.zeros((n, n))
     for u in rows:
         for v in np.flatnonzero(dense[u]):
@@ -270,6 +285,15 @@ def test_shared_contacts_is_the_jaccard_overlap_of_neighbourhoods(seed, n, block
             either = np.sum(np.maximum(dense[u], dense[v]))
             expected[u, v] = both / either
     assert got == pytest.approx(expected)
+
+
+def test_shared_contacts_refuses_a_budget_below_one_and_takes_no_rows():
+    contacts = sp.csr_matrix(np.array([[0, 1], [1, 0]], dtype=float))
+    with pytest.raises(ValueError, match="budget"):
+        shared_contacts(contacts, budget=0)
+    assert shared_contacts(contacts, np.array([], dtype=np.int64)).nnz == 0
+    # A pair with one contact each, the other: overlap 0 (they share no third member).
+    assert shared_contacts(contacts).nnz == 0
 
 
 def test_an_embedded_one_way_follow_binds_through_its_shared_contacts():

@@ -7,19 +7,20 @@ from datetime import UTC, datetime
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
+from collect_fixtures import add_community, key_source, members, small_community, stored_tweets
+from collect_fixtures import emulator as _emulator
+from collect_fixtures import readable_tweets as expected_tweets
+from collect_fixtures import run_collect as _run_collect
 
 from dwt.collect.keys import KeySource, NoKeysError
 from dwt.collect.scheduler import AllKeysRejectedError
 from dwt.collect.step import CollectConfig, ScopeError, collect
-from dwt.generate import generate_community
-from dwt.pipeline.insights import Week
 from dwt.pipeline.progress import Progress
 from dwt.pipeline.runner import RunFailed, run_pipeline
 from dwt.pipeline.spec import RunSpec, Step
 from dwt.store import Coll, Store
-from dwt.store.runs import start_run
 from dwt.xapi.dataset import Dataset
-from dwt.xapi.emulator import EmulatorConfig, EmulatorServer
+from dwt.xapi.emulator import EmulatorServer
 
 pytestmark = pytest.mark.both_stores  # the embedded store and MongoDB (FerretDB)
 
@@ -28,50 +29,26 @@ KEYS = ["key-one", "key-two"]
 
 @pytest.fixture(scope="module")
 def dataset() -> Dataset:
-    return generate_community(members=60, communities=3, days=3, seed=11, tweets_per_member=12)
+    return small_community()
 
 
 @pytest.fixture
 def keys(monkeypatch: pytest.MonkeyPatch) -> KeySource:
-    monkeypatch.setenv("DWT_API_KEYS", ",".join(KEYS))
-    for name in ("DWT_API_KEYS_FILE", "DWT_API_KEYS_DIR"):
-        monkeypatch.delenv(name, raising=False)
-    return KeySource()
-
-
-def emulator(dataset: Dataset, **config) -> EmulatorServer:
-    settings = {"tokens": KEYS, "shift_to_now": False, "rate_window_s": 1, "rate_limit": 50}
-    return EmulatorServer(dataset, EmulatorConfig(**(settings | config)))
-
-
-def members(dataset: Dataset) -> list[dict]:
-    return dataset.users.filter(dataset.users["is_member"]).to_pylist()
+    return key_source(monkeypatch, KEYS)
 
 
 @pytest.fixture
 def community(store: Store, dataset: Dataset) -> Store:
-    store.add_members("c", [{"id": m["id"], "username": m["username"]} for m in members(dataset)])
-    return store
+    return add_community(store, dataset)
+
+
+def emulator(dataset: Dataset, **config) -> EmulatorServer:
+    return _emulator(dataset, config.pop("tokens", KEYS), **config)
 
 
 def run_collect(store, dataset, server, keys, run_id="r1", scope=None, **config):
-    spec = RunSpec(community="c", steps=["collect"], members=scope or {"scope": "all"})
-    start_run(store, run_id, "c", ["collect"], {}, datetime.now(UTC))
-    progress = Progress(store, run_id, stream=None)
-    progress.start("collect")
-    week = Week(store, spec, dataset.now, progress=progress)
-    settings = {"backoff_s": 0.01, "use_ray": False} | config
-    return collect(week, run_id, CollectConfig(keys, server.base_url, **settings))
-
-
-def expected_tweets(dataset: Dataset) -> set[str]:
-    readable = [m["id"] for m in members(dataset) if m["state"] == "active"]
-    tweets = dataset.tweets.filter(pc.is_in(dataset.tweets["author_id"], pa.array(readable)))
-    return set(tweets.column("id").to_pylist())
-
-
-def stored_tweets(store: Store) -> list[str]:
-    return [d["_id"] for d in store[Coll.TWEETS].find({}, {"_id": 1})]
+    members_ = {"members": scope or {"scope": "all"}}
+    return _run_collect(store, keys, server.base_url, dataset.now, run_id, members_, **config)
 
 
 def requests_by_status(server: EmulatorServer) -> dict[str, int]:
@@ -182,10 +159,7 @@ class CrashingStore(Store):
 
 def test_a_killed_run_resumes_and_fetches_nothing_twice(community, dataset, keys, store_url):
     with emulator(dataset, rate_limit=1000) as clean_server:
-        fresh = Store.open(store_url + "_clean")
-        fresh.add_members(
-            "c", [{"id": m["id"], "username": m["username"]} for m in members(dataset)]
-        )
+        fresh = add_community(Store.open(store_url + "_clean"), dataset)
         clean = run_collect(fresh, dataset, clean_server, keys, page_size=5)
         fresh.drop()
     crashing = CrashingStore(community, pages=15)

@@ -17,11 +17,14 @@ from dwt.collect.keys import KeySource
 from dwt.collect.state import FollowingPolicy, plan, snowflake_time
 from dwt.collect.step import CollectConfig, collect
 from dwt.generate import generate_community
+from dwt.model.fields import TWEET_FIELDS
 from dwt.pipeline.insights import Week
 from dwt.pipeline.runner import run_pipeline
 from dwt.pipeline.spec import RunSpec, Step
 from dwt.store import Coll, Store
 from dwt.xapi.emulator import EmulatorConfig, EmulatorServer
+
+pytestmark = pytest.mark.both_stores  # the plan reads both engines the same way
 
 MEMBERS = 20
 
@@ -119,6 +122,36 @@ def test_following_requests_follow_the_list_sizes(members):
     assert result["binding"]["duration_s"] == pytest.approx(
         (math.ceil(following["requests"] / (15 * 2)) - 1) * 900, abs=0.1
     )
+
+
+def _posts(author: str, at: datetime, n: int, first_id: int) -> list[dict]:
+    stamp = at.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return [
+        {"id": str(i), "author_id": author, "created_at": stamp, "text": "hello",
+         "conversation_id": str(i)}
+        for i in range(first_id, first_id + n)
+    ]  # fmt: skip
+
+
+def test_previous_window_posts_make_the_timeline_estimate(members):
+    store, users = members
+    now = datetime.now(UTC)
+    week = Week(store, RunSpec(community="demo", steps=["collect"], windowDays=2), now)
+    previous = week.since - timedelta(days=1)  # inside [since - 2 days, since)
+    busy, quiet, recent = (u["id"] for u in users[:3])
+    tweets = (
+        _posts(busy, previous, 150, 1_000)  # 150 posts: 2 pages
+        + _posts(quiet, previous, 3, 2_000)
+        + _posts("not-a-member", previous, 40, 3_000)  # not in scope
+        + _posts(recent, week.since + timedelta(hours=1), 30, 4_000)  # this window
+        + _posts(quiet, week.since - timedelta(days=3), 25, 5_000)  # before the previous
+    )
+    store.put_tweets({"data": tweets}, TWEET_FIELDS, set())
+    result = plan_collection(week, keys=1, now=now).as_dict()
+    assert result["post_reads"] == 153
+    timeline = result["requests"]["user_tweets"]
+    assert timeline["requests"] == 2 + 1 + (MEMBERS - 2)
+    assert timeline["guessed"] == MEMBERS - 2  # no floor and no post in the previous window
 
 
 def test_plan_asks_nothing_and_writes_nothing(members, server, capsys):

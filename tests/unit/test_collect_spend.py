@@ -5,21 +5,24 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-import pyarrow as pa
-import pyarrow.compute as pc
 import pytest
+from collect_fixtures import (
+    add_community,
+    emulator,
+    key_source,
+    members,
+    readable_tweets,
+    run_collect,
+    stored_tweets,
+)
 
 from dwt.collect.keys import KeySource
 from dwt.collect.state import FollowingPolicy, following_due, follows_age_days
-from dwt.collect.step import CollectConfig, collect
 from dwt.generate import generate_community
-from dwt.pipeline.insights import Week
-from dwt.pipeline.progress import Progress
-from dwt.pipeline.spec import RunSpec
 from dwt.store import Coll, Store
-from dwt.store.runs import month_bounds, month_spend, record_collection, start_run
+from dwt.store.runs import month_bounds, month_spend, record_collection
 from dwt.xapi.dataset import Dataset
-from dwt.xapi.emulator import EmulatorConfig, EmulatorServer
+from dwt.xapi.emulator import EmulatorServer
 
 pytestmark = pytest.mark.both_stores
 
@@ -85,52 +88,25 @@ def dataset() -> Dataset:
 
 @pytest.fixture
 def keys(monkeypatch: pytest.MonkeyPatch) -> KeySource:
-    monkeypatch.setenv("DWT_API_KEYS", ",".join(KEYS))
-    for name in ("DWT_API_KEYS_FILE", "DWT_API_KEYS_DIR"):
-        monkeypatch.delenv(name, raising=False)
-    return KeySource()
-
-
-def _members(dataset: Dataset) -> list[dict]:
-    return dataset.users.filter(dataset.users["is_member"]).to_pylist()
+    return key_source(monkeypatch, KEYS)
 
 
 @pytest.fixture
 def community(store: Store, dataset: Dataset) -> Store:
-    store.add_members("c", [{"id": m["id"], "username": m["username"]} for m in _members(dataset)])
-    return store
+    return add_community(store, dataset)
 
 
 def _emulator(dataset: Dataset) -> EmulatorServer:
-    config = EmulatorConfig(tokens=KEYS, shift_to_now=False, rate_window_s=1, rate_limit=1000)
-    return EmulatorServer(dataset, config)
+    return emulator(dataset, KEYS, rate_limit=1000)
 
 
 def _collect(store, server, keys, run_id, now, window_days=7, **collection):
-    spec = RunSpec(community="c", steps=["collect"], windowDays=window_days, collection=collection)
-    start_run(store, run_id, "c", ["collect"], {}, datetime.now(UTC))
-    progress = Progress(store, run_id, stream=None)
-    progress.start("collect")
-    week = Week(store, spec, now, progress=progress)
-    config = CollectConfig(keys, server.base_url, backoff_s=0.01, use_ray=False, page_size=10)
-    return collect(week, run_id, config)
-
-
-def _tweets_between(dataset: Dataset, since: datetime, until: datetime) -> set[str]:
-    readable = [m["id"] for m in _members(dataset) if m["state"] == "active"]
-    t = dataset.tweets
-    mask = pc.and_(
-        pc.is_in(t["author_id"], pa.array(readable)),
-        pc.and_(
-            pc.greater_equal(t["created_at"], pa.scalar(since, t["created_at"].type)),
-            pc.less(t["created_at"], pa.scalar(until, t["created_at"].type)),
-        ),
-    )
-    return set(t.filter(mask).column("id").to_pylist())
+    spec = {"windowDays": window_days, "collection": collection}
+    return run_collect(store, keys, server.base_url, now, run_id, spec, page_size=10)
 
 
 def _stored(store: Store) -> set[str]:
-    return {d["_id"] for d in store[Coll.TWEETS].find({}, {"_id": 1})}
+    return set(stored_tweets(store))
 
 
 def test_second_week_reads_no_post_twice(community, dataset, keys):
@@ -140,7 +116,7 @@ def test_second_week_reads_no_post_twice(community, dataset, keys):
         after_first = server.stats()
         second = _collect(community, server, keys, "w2", dataset.now)
         stats = server.stats()
-    new = _tweets_between(dataset, week1_end, dataset.now)
+    new = readable_tweets(dataset, week1_end, dataset.now)
     assert first["post_reads"] == after_first["posts_served"] > 0
     assert stats["posts_served_again"] == 0  # nothing paid for twice
     week2_reads = stats["posts_served"] - after_first["posts_served"]
@@ -163,7 +139,7 @@ def test_overlapping_windows_fetch_since_the_floor_and_pay_once(community, datas
     assert floors > 0
     assert stats["posts_served_again"] == 0
     assert second["post_reads"] == stats["posts_served"] - before
-    assert second["post_reads"] == len(_tweets_between(dataset, yesterday, dataset.now))
+    assert second["post_reads"] == len(readable_tweets(dataset, yesterday, dataset.now))
 
 
 def test_the_cap_stops_the_run_records_what_it_skipped_and_loses_nothing(community, dataset, keys):
@@ -181,12 +157,12 @@ def test_the_cap_stops_the_run_records_what_it_skipped_and_loses_nothing(communi
     skipped = run["skipped"]["user_tweets"]
     assert skipped["accounts"] == len(skipped["listed"]) > 0
     # The next run, uncapped, finishes the work: every post stored, none read twice.
-    assert _stored(community) == _tweets_between(
+    assert _stored(community) == readable_tweets(
         dataset, dataset.now - timedelta(days=7), dataset.now
     )
     assert stats["posts_served_again"] == 0
     assert rest["capped"] == 0 and rest["post_reads"] + capped_reads == len(_stored(community))
-    assert set(skipped["listed"]) <= {m["id"] for m in _members(dataset)}
+    assert set(skipped["listed"]) <= {m["id"] for m in members(dataset)}
 
 
 def test_spend_per_run_and_per_month(community, dataset, keys):
@@ -197,7 +173,7 @@ def test_spend_per_run_and_per_month(community, dataset, keys):
     assert run["estimated_spend_usd"] == pytest.approx(counts["post_reads"] * 0.01)
     assert run["plan"]["binding_endpoint"] == "following"  # every list was new
     ages = run["follows_age_days"]
-    unreadable = sum(m["state"] != "active" for m in _members(dataset))
+    unreadable = sum(m["state"] != "active" for m in members(dataset))
     assert ages["never_read"] == unreadable and 0 <= ages["median"] <= ages["max"] < 0.01
     # A retried attempt adds its reads to the same run; the month adds runs up.
     record_collection(community, "spend", 100, 0.01)
@@ -210,7 +186,7 @@ def test_spend_per_run_and_per_month(community, dataset, keys):
 
 
 def test_follow_list_ages(community, dataset):
-    ids = [m["id"] for m in _members(dataset)][:3]
+    ids = [m["id"] for m in members(dataset)][:3]
     now = datetime.now(UTC)
     community[Coll.COLLECT_STATE].update_one(
         {"_id": ids[0]}, {"$set": {"following_done_at": now - timedelta(days=2)}}, upsert=True

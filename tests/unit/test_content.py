@@ -127,6 +127,16 @@ def test_missing_conversation_ids_follow_reply_chains():
             {"author_id": "a1", "tweet_id": "y", "kind": "reply", "referenced_id": "x", **no_id},
             {"author_id": "a2", "tweet_id": "z", "kind": "reply", "referenced_id": "y", **no_id},
             {"author_id": "a1", "tweet_id": "q", "kind": "quote", "referenced_id": "r", **no_id},
+            # Retweets join what they retweet: a reply's conversation, a quote's own.
+            {"author_id": "b1", "tweet_id": "t1", "kind": "retweet", "referenced_id": "y", **no_id},
+            {"author_id": "a2", "tweet_id": "t2", "kind": "retweet", "referenced_id": "q", **no_id},
+            {
+                "author_id": "a2",
+                "tweet_id": "t3",
+                "kind": "retweet",
+                "referenced_id": "gone",
+                **no_id,
+            },
             {"author_id": "a2", "tweet_id": "o1", "kind": "reply", "referenced_id": "out", **no_id},
             {"author_id": "a1", "tweet_id": "o2", "kind": "reply", "referenced_id": "out", **no_id},
         ],
@@ -145,29 +155,136 @@ def test_missing_conversation_ids_follow_reply_chains():
         "y": "r",
         "z": "r",
         "q": "q",
+        "t1": "r",
+        "t2": "q",
+        "t3": "rt:gone",
         "o1": "thread:out",
         "o2": "thread:out",
     }
 
 
-def test_planted_burst_is_trending_and_ranked_first():
-    # A quiet week of lone tweets, then one tweet that draws 7 replies and 2 quotes in an hour.
-    rows = [{"author_id": "a1", "created_at": T0 + timedelta(hours=h)} for h in range(3, 160, 8)]
-    burst = T0 + timedelta(days=4, minutes=10)
-    news = {"hashtags": ["news"]}
-    rows.append({"author_id": "a2", "tweet_id": "root", "created_at": burst, **news})
+# A busy cluster: ten members, 150 ordinary conversations over the week (a tweet and 0-3
+# replies within a few hours), plus a quiet second cluster.
+BUSY = [f"p{i}" for i in range(10)] + ["q0", "q1"]
+BUSY_LABELS = np.array([0] * 10 + [1] * 2)
+
+
+def _busy_week(extra=(), seed=7):
+    rng = np.random.default_rng(seed)
+    rows = []
+    for c in range(150):
+        start = T0 + timedelta(minutes=int(rng.integers(0, 7 * 24 * 60 - 600)))
+        root = {"author_id": f"p{rng.integers(10)}", "tweet_id": f"bg{c}", "created_at": start}
+        rows.append(root)
+        for r in range(int(rng.integers(0, 4))):
+            rows.append(
+                {
+                    "author_id": f"p{rng.integers(10)}",
+                    "tweet_id": f"bg{c}r{r}",
+                    "kind": "reply",
+                    "referenced_id": f"bg{c}",
+                    "conversation_id": f"bg{c}",
+                    "directed_at": [root["author_id"]],
+                    "created_at": start + timedelta(minutes=int(rng.integers(1, 300))),
+                }
+            )
+    rows += [{"author_id": "q0", "created_at": T0 + timedelta(hours=h)} for h in range(5, 160, 9)]
+    return sorted([*rows, *extra], key=lambda r: r["created_at"])
+
+
+def _thread(root_id, start, replies, authors, every=timedelta(minutes=4), **extra):
+    """A root and ``replies`` replies to it, one each ``every``, by ``authors`` in turn."""
+    rows = [{"author_id": authors[0], "tweet_id": root_id, "created_at": start, **extra}]
     rows += [
         {
-            "author_id": ("a1", "a2")[m % 2],
+            "author_id": authors[(m + 1) % len(authors)],
+            "tweet_id": f"{root_id}-{m}",
             "kind": "reply",
-            "conversation_id": "root",
-            "referenced_id": "root",
-            "directed_at": ["a2"] if m % 2 == 0 else [],
-            "created_at": burst + timedelta(minutes=5 * m + 1),
-            **news,
+            "conversation_id": root_id,
+            "referenced_id": root_id,
+            "directed_at": [authors[0]],
+            "created_at": start + every * (m + 1),
+            **extra,
         }
-        for m in range(7)
+        for m in range(replies)
     ]
+    return rows
+
+
+def _fit_busy(rows, **params):
+    return ContentFinder(**params).fit(_week(rows), BUSY, BUSY_LABELS, window=WEEK)
+
+
+def _trending(found):
+    hot = found.conversations_.filter(found.conversations_["trending"])
+    return hot.column("conversation_id").to_pylist()
+
+
+def test_planted_fast_thread_in_a_busy_cluster_trends_and_ranks_first():
+    burst = T0 + timedelta(days=4, minutes=10)
+    authors = ["p1", "p2", "p3", "p4", "p5"]
+    found = _fit_busy(_busy_week(_thread("hot", burst, 15, authors)))
+    assert _trending(found) == ["hot"]
+    first = found.conversations_.to_pylist()[0]
+    assert (first["conversation_id"], first["rank"], first["size"]) == ("hot", 0, 16)
+    trend = found.trends_.to_pylist()[0]  # trends_ follows conversations_' order
+    assert trend["conversation_id"] == "hot" and trend["trending"]
+    assert trend["count"] == 16 and trend["members"] == 5
+    # Its fastest run (3 hourly buckets, the earliest of equals) covers the whole burst.
+    assert (
+        trend["run_start"]
+        <= burst
+        < burst + timedelta(hours=1)
+        < trend["run_start"] + timedelta(hours=3)
+    )
+    # The baseline is the other conversations' fastest runs: a tweet or two, not the burst.
+    assert 1.0 <= trend["baseline"] < 3.0 and trend["score"] > 6.5
+
+
+def test_modest_conversation_in_a_busy_hour_does_not_trend():
+    """The first cut's failure: a busy hour (lone tweets of the whole cluster) made any
+    conversation with 5 tweets in it trend. Growth of 5 in an hour from 3 members is what
+    the cluster's conversations do at their fastest now and then, busy hour or not."""
+    busy = T0 + timedelta(days=2)
+    lone = [
+        {"author_id": f"p{m % 10}", "created_at": busy + timedelta(minutes=m)} for m in range(30)
+    ]
+    modest = _thread("modest", busy + timedelta(minutes=5), 4, ["p6", "p7", "p8"])
+    found = _fit_busy(_busy_week([*lone, *modest]))
+    assert _trending(found) == []
+    trend = found.trends_.filter(pa.compute.equal(found.trends_["conversation_id"], "modest"))
+    assert trend.column("count").to_pylist() == [5]
+    assert trend.column("score")[0].as_py() < 6.5  # 5σ: -log10(norm.sf(5)) ≈ 6.5
+
+
+def test_a_large_conversation_that_grows_slowly_does_not_trend():
+    slow = _thread(
+        "slow", T0 + timedelta(hours=2), 15, ["p1", "p2", "p3"], every=timedelta(hours=9)
+    )
+    found = _fit_busy(_busy_week(slow))
+    assert _trending(found) == []
+    first = found.conversations_.to_pylist()[0]
+    assert (first["conversation_id"], first["size"]) == ("slow", 16)  # ranked by size
+
+
+def test_a_fast_thread_needs_several_members():
+    burst = T0 + timedelta(days=3)
+    two = _fit_busy(_busy_week(_thread("duo", burst, 15, ["p1", "p2"])))
+    assert _trending(two) == []
+    three = _fit_busy(_busy_week(_thread("duo", burst, 15, ["p1", "p2", "p3"])))
+    assert _trending(three) == ["duo"]
+    assert (
+        _trending(
+            _fit_busy(_busy_week(_thread("duo", burst, 15, ["p1", "p2", "p3"])), trend_members=4)
+        )
+        == []
+    )
+
+
+def test_planted_burst_quotes_are_related():
+    burst = T0 + timedelta(days=4, minutes=10)
+    news = {"hashtags": ["news"]}
+    rows = _thread("root", burst, 15, ["a2", "a1"], **news)
     rows += [
         {
             "author_id": "a1",
@@ -180,28 +297,14 @@ def test_planted_burst_is_trending_and_ranked_first():
         }
         for m in range(2)
     ]
-    found = _fit(rows)
+    rows += [{"author_id": "a1", "created_at": T0 + timedelta(hours=h)} for h in range(3, 160, 8)]
+    found = _fit(sorted(rows, key=lambda r: r["created_at"]), trend_members=2)
     convs = found.conversations_.filter(pa.compute.equal(found.conversations_["cluster"], 0))
-    trending = convs.filter(convs["trending"])
-    assert trending.column("conversation_id").to_pylist() == ["root"]
-    first = convs.to_pylist()[0]
-    assert (first["conversation_id"], first["rank"], first["size"]) == ("root", 0, 8)
-    hot = found.buckets_.filter(found.buckets_["hot"]).to_pylist()
-    assert [(b["cluster"], b["tier"], b["bucket_start"], b["tweets"]) for b in hot] == [
-        (0, 1, T0 + timedelta(days=4), 10)
-    ]
+    assert _trending(found) == ["root"]
     # The quotes of the trending tweet are related to its conversation.
     related = {r["conversation_id"]: r["related"] for r in convs.to_pylist()}
     assert related["root"] >= 0 and related["q0"] == related["q1"] == related["root"]
     assert sum(r == related["root"] for r in related.values()) == 3
-
-
-def test_one_tweet_in_a_busy_hour_is_not_a_trend():
-    rows = [{"author_id": "a1", "created_at": T0 + timedelta(hours=h)} for h in range(3, 160, 8)]
-    rows += [{"author_id": "a2", "created_at": T0 + timedelta(days=2, minutes=m)} for m in range(9)]
-    found = _fit(rows)
-    assert found.buckets_.filter(found.buckets_["hot"]).num_rows == 1  # the hour is hot...
-    assert not any(found.conversations_.column("trending").to_pylist())  # ...no conversation
 
 
 def test_quiet_week_has_no_trend():
@@ -248,7 +351,16 @@ def test_labels_must_match_members():
 
 
 @pytest.mark.parametrize(
-    "params", [{"bucket": timedelta(0)}, {"trend_sigma": -1}, {"eps": 0}, {"min_samples": 0}]
+    "params",
+    [
+        {"bucket": timedelta(0)},
+        {"trend_sigma": -1},
+        {"trend_min": 0},
+        {"trend_members": 0},
+        {"trend_span": 0},
+        {"eps": 0},
+        {"min_samples": 0},
+    ],
 )
 def test_bad_parameters(params):
     with pytest.raises(ValueError):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
@@ -27,17 +28,23 @@ SECRET_KEY = "xkey-SECRET-123456"
 MONGO_URL = "mongodb://dwt:pa55w0rd-SECRET@db.example:27017/dwt"
 
 
-@pytest.fixture
-def sample(store: Store) -> Store:
+def analysed_sample(store: Store, run_id: str = "r", **spec: Any) -> Store:
+    """The packaged sample community in ``store``, analysed by run ``run_id`` (discover,
+    bonds, cluster, content; ``spec``: more of the run's spec, weights say)."""
     load_sample(store)
     run_pipeline(
         store,
-        RunSpec(community="sample", steps=["discover", "bonds", "cluster", "content"]),
+        RunSpec(community="sample", steps=["discover", "bonds", "cluster", "content"], **spec),
         now=NOW,
-        progress=Progress(store, "r", stream=None),
-        run_id="r",
+        progress=Progress(store, run_id, stream=None),
+        run_id=run_id,
     )
     return store
+
+
+@pytest.fixture
+def sample(store: Store) -> Store:
+    return analysed_sample(store)
 
 
 @pytest.fixture
@@ -175,7 +182,7 @@ def test_pages_render_and_hold_no_secrets(app):
         texts.append(json.dumps(response.get_json(), ensure_ascii=False))
     joined = "\n".join(texts)
     assert "https://x.com/i/status/" not in texts[3]  # conversations load on their own
-    assert "Run bonds + cluster + content" in joined and "https://x.com/" in joined
+    assert "Bond weights" in joined and "https://x.com/" in joined
     for secret in (SECRET_KEY, "pa55w0rd", MONGO_URL, "sqlite://", "mongodb://"):
         assert secret not in joined
 

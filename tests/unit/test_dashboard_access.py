@@ -39,6 +39,8 @@ READ_OUTPUTS = {
     "cluster-pick.value",
     "cluster-detail.children",
     "conversations.children",
+    "weights-body.children",  # the weights panel's controls, drawn when it is opened
+    '{"conversation":["ALL"],"type":"conversation-tweets"}.children',  # opened: its tweets
     "jobs-table.children",
     "log-tail.children",
     "run-button.disabled",  # the run button's state (one run at a time), polled
@@ -116,6 +118,7 @@ def _values(store: Store) -> dict[str, Any]:
     """A plausible value for each input and state the callbacks take (A's own ids)."""
     (cand,) = data.candidates(store, A)
     member = data.members(store, A)[0]
+    conversation = data.conversations(store, A, 0, 1)[0]["conversation_id"]
     values: dict[str, Any] = {
         "community.value": A,
         "decisions.data": {cand["account_id"]: "mute"},
@@ -137,6 +140,9 @@ def _values(store: Store) -> dict[str, Any]:
         ("member-del", "account"): member["account_id"],
         ("key-del", "fingerprint"): key_fingerprint(KEY),
         ("people-end", "user"): "ann",
+        ("map-legend", "cluster"): 0,
+        ("conversation-open", "conversation"): conversation,
+        ("conversation-tweets", "conversation"): conversation,
     }
     return {"values": values, "wildcards": wildcards}
 
@@ -157,8 +163,9 @@ def _concrete(raw_id: str, wildcards: dict) -> dict | str:
 
 
 def _dep(dep: dict, concrete: dict | str, value: Any, pattern: bool) -> Any:
+    """A request's entry for ``dep``: a list of them for an ALL wildcard, one for MATCH."""
     entry = {"id": concrete, "property": dep["property"], "value": value}
-    return [entry] if pattern else entry
+    return [entry] if pattern and '"ALL"' in dep["id"] else entry
 
 
 def _value_of(dep: dict, values: dict) -> Any:
@@ -171,7 +178,10 @@ def _value_of(dep: dict, values: dict) -> Any:
 def _replays(output: str, spec: dict, sample: dict) -> list[tuple[str, dict]]:
     """One request per input (as the trigger), and per page for the page callback."""
     values, wildcards = sample["values"], sample["wildcards"]
-    outputs = [o.split(".") for o in output.strip(".").split("...")]
+    outputs = [
+        [_concrete(i, wildcards), p]
+        for i, p in (o.rsplit(".", 1) for o in output.strip(".").split("..."))
+    ]
     paths = PATHS if any(d["id"] == "url" for d in spec["inputs"]) else [None]
     found = []
     for path in paths:

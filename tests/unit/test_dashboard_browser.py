@@ -102,7 +102,9 @@ def test_a_person_uses_the_dashboard(served):
         page.click("#cluster-next")  # the next cluster: the member with no interactions
         expect(page.locator("#cluster-detail")).to_contain_text("no interactions", timeout=15000)
         page.click("#cluster-prev")
-        expect(page.locator("#conversations")).to_contain_text("x.com/i/status/", timeout=15000)
+        first = page.locator("#conversations details.conversation").first
+        first.locator("summary").click()  # its tweets and the thread's link come on opening
+        expect(first).to_contain_text("x.com/i/status/", timeout=15000)
         page.click("#weights summary")  # the weights are folded away until wanted
         handle = page.locator("#w-reply .rc-slider-handle, #w-reply [role=slider]").first
         handle.focus()
@@ -192,9 +194,9 @@ def test_open_a_trending_conversation_and_set_the_schedule(demo):
         expect(conversations.locator(".trending").first).to_be_visible(timeout=15000)
         opened = conversations.locator("details.conversation", has=page.locator(".trending"))
         opened = opened.filter(has_text=first["text"][:40]).first
-        expect(opened.locator("ul.tweets")).to_be_hidden()
+        expect(opened.locator(".tweets")).to_be_hidden()
         opened.locator("summary").click()
-        tweets = opened.locator("ul.tweets li")
+        tweets = opened.locator(".tweets li")
         expect(tweets.first).to_be_visible()
         expect(tweets.first).to_contain_text(first["text"][:40])
         assert tweets.count() == min(len(trending["tweet_ids"]), 20)

@@ -12,14 +12,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from test_dashboard import analysed_sample
 from werkzeug.serving import make_server
 
 from dwt.collect.keys import KeySource
 from dwt.collect.step import CollectConfig
-from dwt.pipeline.progress import Progress
-from dwt.pipeline.runner import run_pipeline
-from dwt.pipeline.spec import RunSpec
-from dwt.samples import load_sample
 from dwt.store import Coll, Store
 from dwt.store.runs import finish_run, start_run
 from dwt_dashboard.app import create_app
@@ -43,14 +40,7 @@ pytestmark = [
 def served(store: Store, tmp_path: Path) -> Iterator[tuple[str, Store, object, Path]]:
     """The sample community, analysed, served with a key file that holds no key yet (and a
     collector that would start runs bound to fail without one)."""
-    load_sample(store)
-    run_pipeline(
-        store,
-        RunSpec(community="sample", steps=["discover", "bonds", "cluster", "content"]),
-        now=NOW,
-        progress=Progress(store, "r0", stream=None),
-        run_id="r0",
-    )
+    analysed_sample(store, "r0")
     keys_file = tmp_path / "api-keys"
     keys_file.write_text("")
     collect = CollectConfig(
@@ -287,6 +277,6 @@ def test_home_tells_the_week(served, size):
             timeout=WAIT,
         )
         opened = page.locator(f"#conversation-{conv['conversation_id']}")
-        expect(opened.locator("ul.tweets li").first).to_be_visible(timeout=WAIT)
+        expect(opened.locator(".tweets li").first).to_be_visible(timeout=WAIT)
         expect(page.locator("#conversation-count")).to_be_visible()
         browser.close()

@@ -8,11 +8,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+from test_dashboard import analysed_sample
 
-from dwt.pipeline.progress import Progress
-from dwt.pipeline.runner import run_pipeline
-from dwt.pipeline.spec import RunSpec
-from dwt.samples import load_sample
 from dwt.store import Coll, Store
 from dwt.store.runs import finish_run, start_run
 from dwt_dashboard import data, layout
@@ -29,19 +26,7 @@ NOW = datetime(2026, 11, 28, tzinfo=UTC)
 
 @pytest.fixture
 def sample(store: Store) -> Store:
-    load_sample(store)
-    run_pipeline(
-        store,
-        RunSpec(
-            community="sample",
-            steps=["discover", "bonds", "cluster", "content"],
-            weights={"reply": 50.0},
-        ),
-        now=NOW,
-        progress=Progress(store, "r1", stream=None),
-        run_id="r1",
-    )
-    return store
+    return analysed_sample(store, "r1", weights={"reply": 50.0})
 
 
 def _handlers(store: Store, keys: FileKeyStore | None = None):
@@ -102,7 +87,7 @@ def test_one_run_at_a_time(sample):
     start_run(sample, "r-busy", "sample", ["collect"], {}, NOW)
     refused = handlers.launch("ann", "sample", data.weight_defaults())
     assert refused.error and refused.startswith("Not started: run r-busy is still running")
-    page = str(handlers.page("ann", "/insights", "sample"))
+    page = str(handlers.weights_body("ann", "sample"))  # the weights panel, opened
     assert "run r-busy is still running" in page and "id='run-button'" in page
     assert "disabled=True" in page.split("id='run-button'")[1].split(")")[0]
     finish_run(sample, "r-busy", "failed", NOW, error="boom")

@@ -484,12 +484,32 @@ def test_cli_generates_a_dataset(cli, tmp_path, capsys) -> None:
     assert ds.tweets.equals(same.tweets)
 
 
+def test_cli_plants_the_topic_bursts_asked_for(cli, tmp_path, capsys) -> None:
+    common = ["--members", "60", "--communities", "3", "--days", "7", "--seed", "4"]
+    common += ["--now", "2026-06-01T00:00:00Z"]
+    for n in (0, 1, 5):
+        out = tmp_path / f"week{n}"
+        assert cli(["generate", *common, "--topic-bursts", str(n), "--out", str(out)]) == 0
+        planted = Dataset.load(out).meta["topic_bursts"]
+        assert len(planted) == n
+        printed = capsys.readouterr().out
+        assert f"topic bursts {n}:" in printed
+        for burst in planted:
+            assert f"{burst['kind']} {burst['topic']} " in printed
+    # Without the flag: the generator's default (about three a week, one per community).
+    assert cli(["generate", *common, "--out", str(tmp_path / "default")]) == 0
+    assert len(Dataset.load(tmp_path / "default").meta["topic_bursts"]) == 3
+    assert "topic bursts 3:" in capsys.readouterr().out
+
+
 @pytest.mark.parametrize(
     "argv",
     [
         ["--members", "2", "--communities", "4"],
         ["--days", "0"],
         ["--tweets-per-member", "-1"],
+        ["--topic-bursts", "-1"],
+        ["--days", "1", "--topic-bursts", "7"],
     ],
 )
 def test_cli_bad_arguments_exit_2(cli, tmp_path, capsys, argv: list[str]) -> None:

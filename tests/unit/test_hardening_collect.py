@@ -4,25 +4,17 @@ headers (issue 14). A mangled answer is a transient error, retried with backoff 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
-import pyarrow as pa
-import pyarrow.compute as pc
 import pytest
 import requests
+from collect_fixtures import add_community, emulator, key_source, run_collect, small_community
+from collect_fixtures import readable_tweets as _expected
 from xapi_fixtures import ALICE, TOKEN, running_emulator, small_world
 
 from dwt.collect.keys import KeySource
-from dwt.collect.step import CollectConfig, collect
-from dwt.generate import generate_community
-from dwt.pipeline.insights import Week
-from dwt.pipeline.progress import Progress
-from dwt.pipeline.spec import RunSpec
 from dwt.store import Coll, Store
-from dwt.store.runs import start_run
 from dwt.xapi.client import XClient
 from dwt.xapi.dataset import Dataset
-from dwt.xapi.emulator import EmulatorConfig, EmulatorServer
+from dwt.xapi.emulator import EmulatorServer
 from dwt.xapi.errors import MalformedAnswer, TransientServerError
 
 KEYS = ["key-one", "key-two"]
@@ -30,43 +22,20 @@ KEYS = ["key-one", "key-two"]
 
 @pytest.fixture(scope="module")
 def dataset() -> Dataset:
-    return generate_community(members=60, communities=3, days=3, seed=11, tweets_per_member=12)
+    return small_community()
 
 
 @pytest.fixture
 def keys(monkeypatch: pytest.MonkeyPatch) -> KeySource:
-    monkeypatch.setenv("DWT_API_KEYS", ",".join(KEYS))
-    for name in ("DWT_API_KEYS_FILE", "DWT_API_KEYS_DIR"):
-        monkeypatch.delenv(name, raising=False)
-    return KeySource()
-
-
-def _members(dataset: Dataset) -> list[dict]:
-    return dataset.users.filter(dataset.users["is_member"]).to_pylist()
-
-
-def _expected(dataset: Dataset) -> set[str]:
-    readable = [m["id"] for m in _members(dataset) if m["state"] == "active"]
-    tweets = dataset.tweets.filter(pc.is_in(dataset.tweets["author_id"], pa.array(readable)))
-    return set(tweets.column("id").to_pylist())
+    return key_source(monkeypatch, KEYS)
 
 
 def _collect(store: Store, dataset: Dataset, base_url: str, keys: KeySource) -> dict[str, int]:
-    store.add_members("c", [{"id": m["id"], "username": m["username"]} for m in _members(dataset)])
-    spec = RunSpec(community="c", steps=["collect"])
-    start_run(store, "r1", "c", ["collect"], {}, datetime.now(UTC))
-    progress = Progress(store, "r1", stream=None)
-    progress.start("collect")
-    week = Week(store, spec, dataset.now, progress=progress)
-    config = CollectConfig(keys, base_url, backoff_s=0.01, use_ray=False)
-    return collect(week, "r1", config)
+    return run_collect(add_community(store, dataset), keys, base_url, dataset.now)
 
 
 def _emulator(dataset: Dataset, **faults) -> EmulatorServer:
-    config = EmulatorConfig(
-        tokens=tuple(KEYS), shift_to_now=False, rate_window_s=1, rate_limit=200, **faults
-    )
-    return EmulatorServer(dataset, config)
+    return emulator(dataset, KEYS, rate_limit=200, **faults)
 
 
 def test_every_tweet_is_stored_with_30_percent_garbled_answers(store, dataset, keys):

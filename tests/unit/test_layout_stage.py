@@ -14,7 +14,7 @@ from dwt.pipeline.runner import run_pipeline
 from dwt.pipeline.spec import RunSpec
 from dwt.samples import load_sample
 from dwt.stages.cluster import ISOLATED
-from dwt.stages.layout import MapLayout, map_discs, sunflower
+from dwt.stages.layout import MapLayout, map_discs, strongest_bonds, sunflower
 from dwt.store import Coll
 
 
@@ -124,3 +124,31 @@ def test_map_discs_are_the_fitted_discs():
     discs = map_discs(fitted)
     assert sorted(discs) == [0, 1, 2]
     assert discs[1]["radius"] == round(float(fitted.radii_[1]), 1)
+
+
+@pytest.mark.parametrize("k", [1, 3])
+def test_strongest_bonds_keeps_each_members_top_k_of_either_end(k):
+    bonds, _ = planted(80, 3, seed=5, degree=6)
+    sym = (bonds + bonds.T).toarray()
+    np.fill_diagonal(sym, 0)
+    kept = strongest_bonds(sp.coo_matrix(sym), k).toarray()
+    assert (kept == kept.T).all() and ((kept == 0) | (kept == sym)).all()
+    # Brute force: an entry is kept when it is in its row's top k (ties: lower column first).
+    top = np.zeros_like(sym, dtype=bool)
+    for i in range(len(sym)):
+        nz = np.flatnonzero(sym[i])
+        best = nz[np.lexsort((nz, -sym[i, nz]))][:k]
+        top[i, best] = True
+    assert ((kept > 0) == (top | top.T)).all()
+    assert ((kept > 0).sum(axis=1) >= np.minimum(k, (sym > 0).sum(axis=1))).all()
+
+
+def test_a_large_cluster_is_laid_out_on_its_strongest_bonds():
+    """One 3,000-member cluster with ~60 bonds each (the dense graph took minutes with DrL):
+    every member lands inside the disc, spread out rather than collapsed."""
+    bonds, labels = planted(3000, 1, seed=2, degree=60)
+    fitted = MapLayout(seed=1).fit(bonds, labels)
+    xy = fitted.positions_
+    centre, radius = fitted.centres_[0], fitted.radii_[0]
+    assert (np.sqrt(((xy - centre) ** 2).sum(axis=1)) <= radius * (1 + 1e-9)).all()
+    assert np.isfinite(xy).all() and len(np.unique(xy.round(3), axis=0)) > 2900

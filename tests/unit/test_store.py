@@ -192,6 +192,79 @@ def test_follow_lists_in_pages_replace_the_old_list(store: Store):
     assert "pass_targets" not in store[Coll.FOLLOWS].find_one({"_id": "1"})
 
 
+def _conversations(ids: range, **fields) -> list[dict]:
+    return [{"cluster": 0, "tier": 1, "conversation_id": str(i), "size": i, **fields} for i in ids]
+
+
+@pytest.mark.timeout(60)  # FerretDB 1.24 stalled for minutes on a re-run's per-doc upserts
+@pytest.mark.parametrize("ids_per_delete", [None, 7], ids=["one-delete", "chunked-deletes"])
+def test_a_rerun_replaces_every_result_and_leaves_nothing_behind(
+    store: Store, ids_per_delete: int | None, monkeypatch
+):
+    if ids_per_delete:  # MongoDB deletes the rewritten ids in chunks (16 MB per command)
+        monkeypatch.setattr("dwt.store.mongo._IDS_PER_DELETE", ids_per_delete)
+    # More than 100 documents: one update command of that many stalls FerretDB 1.24.
+    store.replace_results(Coll.CONVERSATIONS, "c", "r1", _conversations(range(150), old=True))
+    store.replace_results(Coll.CONVERSATIONS, "other", "o1", _conversations(range(3)))
+    # The next run finds 120 of those conversations again and 30 new ones, without "old".
+    second = _conversations(range(30, 180))
+    assert store.replace_results(Coll.CONVERSATIONS, "c", "r2", second) == 150
+    docs = {d["_id"]: d for d in store[Coll.CONVERSATIONS].find({"community": "c"})}
+    assert sorted(docs) == sorted(f"c/0/1/{i}" for i in range(30, 180))
+    assert {d["run_id"] for d in docs.values()} == {"r2"}
+    assert not any("old" in d for d in docs.values())  # whole documents, not merged ones
+    assert docs["c/0/1/42"]["size"] == 42
+    # The same run again (a retry) changes nothing; another community is never touched.
+    store.replace_results(Coll.CONVERSATIONS, "c", "r2", second)
+    assert store[Coll.CONVERSATIONS].count_documents({"community": "c"}) == 150
+    assert store[Coll.CONVERSATIONS].count_documents({"community": "other", "run_id": "o1"}) == 3
+
+
+@pytest.mark.timeout(120)
+def test_the_content_step_run_again_replaces_its_results(store: Store):
+    """The content step twice on one generated week (the re-run took minutes on FerretDB
+    when results were upserted one by one): the second run's results, nothing left over."""
+    from dwt.bench.load import load_week
+    from dwt.generate import generate_community
+    from dwt.pipeline.progress import Progress
+    from dwt.pipeline.runner import run_pipeline
+    from dwt.pipeline.spec import RunSpec
+
+    dataset = generate_community(members=40, communities=2, seed=4, tweets_per_member=8)
+    load_week(store, dataset, "gen")
+    runs = {}
+    for run_id, steps in (("r1", ["bonds", "cluster", "content"]), ("r2", ["content"])):
+        spec = RunSpec(community="gen", steps=steps)
+        progress = Progress(store, run_id, stream=None)
+        runs[run_id] = run_pipeline(store, spec, now=dataset.now, run_id=run_id, progress=progress)
+        assert runs[run_id].status == "succeeded"
+    assert runs["r2"].counts["conversations"] > 100  # enough to have stalled FerretDB
+    for coll, count in ((Coll.CONVERSATIONS, "conversations"), (Coll.TOPICS, "topics")):
+        docs = list(store[coll].find({"community": "gen"}, {"run_id": 1}))
+        assert len(docs) == runs["r2"].counts[count]
+        assert {d["run_id"] for d in docs} == ({"r2"} if docs else set())
+
+
+def test_a_writer_inserting_the_same_results_meanwhile_is_replaced(store: Store, store_backend):
+    if store_backend != "mongo":
+        pytest.skip("the embedded store replaces in one transaction")
+    # Another process re-running the same step inserted one of the documents between this
+    # writer's delete and its insert: ours replaces it instead of failing the run.
+    coll = store.backend.db[Coll.CONVERSATIONS.value]
+    coll.insert_one({"_id": "c/0/1/1", "community": "c", "run_id": "r2", "size": -1})
+    docs = [{"_id": f"c/0/1/{i}", "community": "c", "run_id": "r2", "size": i} for i in (1, 2)]
+    store.backend._insert_or_replace(coll, docs)
+    assert sorted(coll.find({"community": "c"}), key=lambda d: d["_id"]) == docs
+
+
+def test_replacing_with_nothing_clears_a_community(store: Store):
+    store.replace_results(Coll.CONVERSATIONS, "other", "o1", _conversations(range(2)))
+    store.replace_results(Coll.CONVERSATIONS, "c", "r1", _conversations(range(5)))
+    assert store.replace_results(Coll.CONVERSATIONS, "c", "r3", []) == 0
+    assert store[Coll.CONVERSATIONS].count_documents({"community": "c"}) == 0
+    assert store[Coll.CONVERSATIONS].count_documents({"community": "other"}) == 2
+
+
 # ---- the query and update language, held to the same answers on both engines -----------
 
 T0 = datetime(2026, 11, 23, tzinfo=UTC)

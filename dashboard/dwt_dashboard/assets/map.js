@@ -49,6 +49,14 @@
         }
         return Date.now();
       },
+      /* New elements (another view): fit them once they are drawn. */
+      fit: function (elements) {
+        setTimeout(function () {
+          var c = cy();
+          if (c) { c.fit(undefined, 24); }
+        }, 0);
+        return Date.now();
+      },
       png: function (clicks) {
         return {type: "png", action: "store", options: {bg: "#ffffff", full: true, scale: 2}};
       },

@@ -949,6 +949,9 @@ def run_pipelines(config: Config, echo: Echo) -> list[dict[str, Any]]:
             f"{row['pipeline_s']:>10.2f} {row['store_s']:>8.2f} {row['store_share']:>6.2f} "
             f"{row['peak_rss_mb']:>11.0f} {row['load_s']:>7.1f}"
         )
+        steps = ", ".join(f"{k} {v:.1f}" for k, v in row["step_s"].items())
+        inside = ", ".join(f"{k} {v:.1f}" for k, v in row.get("stage_s", {}).items())
+        echo(f"{'':>17} steps s: {steps}; inside them: {inside}")
     echo(
         "pipeline = discover, bonds, cluster, content through run_pipeline (as dwt run), in a "
         "fresh process; store = time inside store calls; load = writing the week as "

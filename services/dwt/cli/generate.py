@@ -50,6 +50,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="trending bursts to plant (default: about three a week)",
     )
     parser.add_argument(
+        "--topic-bursts",
+        type=int,
+        default=None,
+        metavar="N",
+        help="topic bursts to plant: standalone tweets of many members sharing a new "
+        "hashtag, term or URL (default: about three a week, at most one per community; "
+        "0: none)",
+    )
+    parser.add_argument(
         "--now",
         type=_instant,
         default=None,
@@ -83,6 +92,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             outsiders=args.outsiders,
             tweets_per_member=args.tweets_per_member,
             bursts=args.bursts,
+            topic_bursts=args.topic_bursts,
         )
     except GenerateError as exc:
         print(f"dwt generate: {exc}", file=sys.stderr)
@@ -125,6 +135,12 @@ def summary(dataset: Dataset) -> str:
         f"  #{b['index']} community {b['community']} #{b['tag']} {b['start']} .. {b['end']}: "
         f"{b['tweets']:,} tweets, conversation {b['conversation_id']}"
         for b in meta["bursts"]
+    ]
+    lines.append(f"topic bursts {len(meta['topic_bursts'])}:")
+    lines += [
+        f"  community {b['community']} {b['kind']} {b['topic']} {b['start']} .. {b['end']}: "
+        f"{b['tweets']:,} tweets by {b['members']} members"
+        for b in meta["topic_bursts"]
     ]
     hot = meta["hot_outsiders"][:5]
     lines.append(

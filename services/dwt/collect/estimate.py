@@ -25,6 +25,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.compute as pc
+
 from dwt.collect.items import ENDPOINT, Kind
 from dwt.collect.state import FollowingPolicy, load_states, plan_passes, snowflake_time
 from dwt.collect.step import _OPEN_END, accounts_in_scope
@@ -38,6 +41,7 @@ DEFAULT_PRICE_PER_READ = 0.005
 #: Most posts one timeline page returns (``max_results``), accounts one following page.
 TIMELINE_PAGE = 100
 FOLLOWING_PAGE = 1000
+_AUTHORS_SCHEMA = pa.schema([("author_id", pa.string())])
 
 
 @dataclass
@@ -282,15 +286,23 @@ def _share(
 def _posts_between(
     store: Store, accounts: list[str], since: datetime, until: datetime
 ) -> dict[str, int]:
-    """Posts per account stored in ``[since, until)`` (accounts with none left out)."""
-    counts: dict[str, int] = {}
-    cursor = store[Coll.TWEETS].find(
+    """Posts per account stored in ``[since, until)`` (accounts with none left out): one
+    columnar read of the authors, counted by Arrow."""
+    authors = store.table(
+        Coll.TWEETS,
         {"author_id": {"$in": accounts}, "created_at": {"$gte": since, "$lt": until}},
-        {"author_id": 1},
+        [],
+        {},
+        _AUTHORS_SCHEMA,
+    ).column("author_id")
+    counts = pc.value_counts(authors.drop_null())
+    return dict(
+        zip(
+            counts.field("values").to_pylist(),
+            counts.field("counts").to_pylist(),
+            strict=True,
+        )
     )
-    for doc in cursor:
-        counts[doc["author_id"]] = counts.get(doc["author_id"], 0) + 1
-    return counts
 
 
 def _following_sizes(store: Store, accounts: list[str]) -> dict[str, int]:

@@ -110,13 +110,11 @@ def bonds(week: Week, run_id: str) -> dict[str, int]:
     return {"tweets": int(graph.activity_.sum()), "bonds": int(csr.nnz)}
 
 
-def _stored_graph(week: Week) -> BondGraph:
-    """The bond graph the last bonds step stored, restricted to the current members."""
-    activity = week.member_table.column("activity")
-    if activity.null_count == len(activity) and len(activity):
-        raise MissingInputError("no bonds stored for this community: run the bonds step first")
-    lists = week.store.bond_lists(week.spec.community)
-    ids = week.members
+def stored_bonds(store: Store, community: str, ids: pa.Array) -> sp.csr_matrix:
+    """The bonds the last bonds step stored, as a matrix over ``ids`` (row: source, column:
+    target, in the order of ``ids``); bonds of accounts not in ``ids`` are left out. The
+    clustering and the dashboard's map read the bonds through this one function."""
+    lists = store.bond_lists(community)
     targets = lists.column("targets").combine_chunks()
     parent = pc.list_parent_indices(targets)
     src = pc.index_in(lists.column("source_id").take(parent), value_set=ids)
@@ -124,15 +122,23 @@ def _stored_graph(week: Week) -> BondGraph:
     weight = pc.list_flatten(lists.column("weights").combine_chunks())
     keep = pc.and_(pc.is_valid(src), pc.is_valid(dst))
     n = len(ids)
-    graph = BondGraph(week.spec.weights.bond_weights())
-    graph.members_ = ids
-    graph.matrix_ = sp.csr_matrix(
+    return sp.csr_matrix(
         (
             weight.filter(keep).to_numpy(zero_copy_only=False),
             (ints(src.filter(keep)), ints(dst.filter(keep))),
         ),
         shape=(n, n),
     )
+
+
+def _stored_graph(week: Week) -> BondGraph:
+    """The bond graph the last bonds step stored, restricted to the current members."""
+    activity = week.member_table.column("activity")
+    if activity.null_count == len(activity) and len(activity):
+        raise MissingInputError("no bonds stored for this community: run the bonds step first")
+    graph = BondGraph(week.spec.weights.bond_weights())
+    graph.members_ = week.members
+    graph.matrix_ = stored_bonds(week.store, week.spec.community, week.members)
     graph.activity_ = ints(pc.fill_null(activity, 0))
     return graph
 

@@ -218,8 +218,12 @@ class Topics(_Model):
 
 
 class Content(_Model):
-    trend_sigma: float = Field(2.0, ge=0, le=10)
-    trend_min: int = Field(5, ge=1, le=MAX_TREND_MIN)
+    trend_sigma: float = Field(
+        5.0, ge=0, le=10, description="how unusual a trending conversation's growth is (σ)"
+    )
+    trend_min: int = Field(
+        5, ge=1, le=MAX_TREND_MIN, description="fewest tweets in a trending conversation's run"
+    )
     bucket_minutes: int = Field(60, ge=1, le=24 * 60)
     eps: float = Field(0.5, gt=0, le=1)
     min_samples: int = Field(2, ge=1, le=MAX_MIN_SAMPLES)

@@ -6,21 +6,29 @@ several kinds of accounts takes the widest tier). Tweets are grouped into conver
 
 * by the API's ``conversation_id``; a retweet joins the conversation of the tweet it
   retweets (or, when that tweet is not in the week, groups with the other retweets of it);
-* tweets without a conversation id are grouped with DBSCAN over sparse token features
-  (participants, hashtags, time bucket) within their cluster; noise stays a singleton.
+* tweets without a conversation id follow reply chains the way X defines conversations
+  (a retweet follows what it retweets, as above; a quote starts its own); tweets of
+  unknown kind are grouped with DBSCAN over sparse token features (participants,
+  hashtags, time bucket) within their cluster; noise stays a singleton.
 
 A *conversation slice* is one conversation's tweets by one cluster's members at one tier:
 the unit the dashboard browses ("cluster c, tier t"). Slices are ranked trending first,
 then by size, engagement and start.
 
-Trending keeps MISSION.md step 5's test — a time bucket is hot when its count exceeds
-mean + k·std over all buckets of the window, per cluster and tier — but counts conversation
-*activity* (tweets joining conversations) rather than conversation starts, and a
-conversation trends when at least ``trend_min`` of its tweets fall in hot buckets. A burst
-is one conversation drawing many replies in an hour or two, which a count of starts barely
-sees while the daily rhythm makes every busy hour look hot: on generated weeks (4 seeds,
-300 members) counting starts flagged ~450 slices a week with 11% precision; this rule
-flags ~6 with 84%, finding every planted burst.
+A slice *trends* when its growth is unusual against its cluster-tier's own conversations
+(the topics stage's test, :mod:`dwt.stages.topics`, applied to conversations): its tweets in
+its fastest run of ``trend_span`` consecutive buckets, against a Poisson baseline — the
+fastest run of the *other* conversations of the same cluster and tier, on average, shrunk
+toward the community's by ``SHRINK`` pseudo-conversations so that a quiet tier has one at
+all. It must also reach ``trend_min`` tweets from ``trend_members`` distinct authors and
+``TREND_RATIO`` times its baseline. A burst is one conversation drawing many replies in an
+hour or two, while an ordinary one grows by a tweet or two at its fastest, busy cluster or
+not. MISSION.md step 5's first cut (hot hours at mean + k·std of the cluster-tier's
+activity, a conversation trending with ``trend_min`` tweets in them) flagged every modest
+conversation that happened to fall in a busy hour: 24 of 35 trending slices were planted
+bursts on the independent source; this rule flags only planted bursts there (24 of 24
+on tuning seeds 3-5) and 31 of 33 on ``dwt generate`` seeds 3-12.
+
 Related slices in a cluster (same participants, hashtags, time, or a quote of the same
 conversation) share a ``related`` group, found with DBSCAN over the same sparse features.
 """
@@ -35,13 +43,35 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import scipy.sparse as sp
+from scipy.stats import norm
 from sklearn.cluster import DBSCAN
 from sklearn.feature_extraction.text import TfidfTransformer
 
-from dwt.stages.columns import ints
+from dwt.stages.columns import (
+    ints,
+    member_labels,
+    poisson_score,
+    rank_within_tiers,
+    seconds,
+    time_buckets,
+    window_of,
+)
 
 TIER_WITHIN, TIER_ACROSS, TIER_OUTSIDE = 1, 2, 3
 _OUTSIDER = -2  # cluster code of an account that is not a member
+#: Pseudo-conversations of the community's mean fastest run in a cluster-tier's baseline.
+SHRINK = 20.0
+#: The fewest times its baseline a trending slice's run holds (as topics' ``min_ratio``).
+TREND_RATIO = 3.0
+
+#: Within a cluster and tier: trending first, then the largest, most engaging, earliest.
+_RANK_ORDER = (
+    ("trending", "descending"),
+    ("size", "descending"),
+    ("engagement", "descending"),
+    ("started_at", "ascending"),
+    ("conversation_id", "ascending"),
+)
 
 TWEETS_SCHEMA = pa.schema(
     [
@@ -75,24 +105,30 @@ CONVERSATIONS_SCHEMA = pa.schema(
 class ContentFinder:
     """Estimator-style content discovery.
 
-    Parameters: ``bucket`` (trend time bucket), ``trend_sigma`` (k in mean + k·std),
-    ``trend_min`` (the fewest tweets a hot bucket holds, and the fewest a conversation
-    needs in hot buckets to trend: in a quiet week one tweet is already "2σ above" the
-    empty hours),
+    Parameters: ``bucket`` (trend time bucket), ``trend_sigma`` (how unusual a trending
+    slice's run is, as a normal tail in σ: its Poisson tail probability is at most
+    ``norm.sf(trend_sigma)``; 5σ ≈ 3e-7, small because every slice × run is tested),
+    ``trend_min`` (the fewest tweets in that run), ``trend_members`` (the fewest distinct
+    authors in it), ``trend_span`` (buckets per run: a burst across a bucket edge still
+    falls in one run),
     ``eps`` / ``min_samples`` (DBSCAN, cosine distance over TF-IDF token features),
     ``related_top`` (how many of each cluster's largest slices are compared for
     relatedness: DBSCAN is quadratic, the dashboard shows the top ones).
 
     Fitted: ``tweets_`` (TWEETS_SCHEMA), ``conversations_`` (CONVERSATIONS_SCHEMA),
-    ``buckets_`` (per cluster, tier and bucket: tweets in conversations, hot or not),
+    ``trends_`` (per slice, in ``conversations_``' order: its fastest run's ``run_start``,
+    ``count`` and ``members``, the ``baseline`` it was tested against and its ``score``,
+    -log10 of the Poisson tail),
     ``window_`` (start, end).
     """
 
     def __init__(
         self,
         bucket: timedelta = timedelta(hours=1),
-        trend_sigma: float = 2.0,
+        trend_sigma: float = 5.0,
         trend_min: int = 5,
+        trend_members: int = 3,
+        trend_span: int = 3,
         eps: float = 0.5,
         min_samples: int = 2,
         related_top: int = 500,
@@ -101,11 +137,15 @@ class ContentFinder:
             raise ValueError(f"bucket must be positive, got {bucket}")
         if trend_sigma < 0:
             raise ValueError(f"trend_sigma must be >= 0, got {trend_sigma}")
+        if trend_min < 1 or trend_members < 1 or trend_span < 1:
+            raise ValueError("need trend_min >= 1, trend_members >= 1 and trend_span >= 1")
         if not 0 < eps <= 1 or min_samples < 1 or related_top < 0:
             raise ValueError("need 0 < eps <= 1, min_samples >= 1 and related_top >= 0")
         self.bucket = bucket
         self.trend_sigma = trend_sigma
         self.trend_min = trend_min
+        self.trend_members = trend_members
+        self.trend_span = trend_span
         self.eps = eps
         self.min_samples = min_samples
         self.related_top = related_top
@@ -121,16 +161,13 @@ class ContentFinder:
 
         ``labels`` is the cluster of each member (same order as ``members``).
         """
-        ids = pa.array(members, pa.string())
-        labels = np.asarray(labels, dtype=np.int64)
-        if labels.shape != (len(ids),):
-            raise ValueError(f"labels must have one entry per member ({len(ids)})")
+        ids, labels = member_labels(members, labels)
         author = pc.index_in(interactions.column("author_id"), value_set=ids)
         week = interactions.filter(pc.is_valid(author))
         author = ints(author.drop_null())
         cluster = labels[author]
         tier = _tiers(week, ids, labels, cluster)
-        self.window_ = window or _span(week.column("created_at"))
+        self.window_ = window or window_of(week.column("created_at"))
         conversation = self._conversations(week, cluster)
         self.tweets_ = pa.table(
             {
@@ -145,10 +182,13 @@ class ContentFinder:
             schema=TWEETS_SCHEMA,
         )
         slices = _slices(self.tweets_)
-        trending, self.buckets_ = self._trending(slices)
-        slices = slices.append_column("trending", pa.array(trending))
+        trends = self._trends(slices)
+        slices = slices.append_column("trending", trends.column("trending"))
         slices = slices.append_column("related", pa.array(self._related(slices, week)))
-        self.conversations_ = _rank(slices).select(CONVERSATIONS_SCHEMA.names)
+        slices = slices.append_column("slice", pa.array(np.arange(slices.num_rows)))
+        ranked = rank_within_tiers(slices, _RANK_ORDER)
+        self.trends_ = trends.take(ranked.column("slice"))
+        self.conversations_ = ranked.select(CONVERSATIONS_SCHEMA.names)
         return self
 
     # ---- conversations -------------------------------------------------------------------
@@ -194,18 +234,22 @@ class ContentFinder:
         week: pa.Table, conv: pa.ChunkedArray, ref_pos: pa.ChunkedArray
     ) -> pa.ChunkedArray:
         """Fill missing conversation ids the way X defines them: a reply belongs to the
-        conversation of what it replies to (followed up the chain within the week, by
-        pointer jumping); replies to a tweet outside the week group by that tweet; any
-        other tweet of known kind starts its own. Tweets of unknown kind stay missing."""
+        conversation of what it replies to, and (the product's rule) a retweet to the
+        conversation of what it retweets, both followed up the chain within the week by
+        pointer jumping; replies to a tweet outside the week group by that tweet (retweets
+        of one already group as ``rt:<id>``); any other tweet of known kind, quotes
+        included (X gives a quote its own conversation), starts its own. Tweets of unknown
+        kind stay missing."""
         if week.num_rows == 0 or conv.null_count == 0:
             return conv
         n = week.num_rows
         kind = week.column("kind")
         is_reply = pc.fill_null(pc.equal(kind, "reply"), False).to_numpy(zero_copy_only=False)
+        is_retweet = pc.fill_null(pc.equal(kind, "retweet"), False).to_numpy(False)
         known = pc.is_valid(kind).to_numpy(zero_copy_only=False)
         parent_of = pc.fill_null(ref_pos, -1).to_numpy(zero_copy_only=False).astype(np.int64)
         missing = pc.is_null(conv).to_numpy(zero_copy_only=False)
-        up = missing & is_reply & (parent_of >= 0)
+        up = missing & (is_reply | is_retweet) & (parent_of >= 0)
         root = np.where(up, parent_of, np.arange(n))
         for _ in range(64):  # the distance to the root halves each round
             jumped = root[root]
@@ -217,7 +261,7 @@ class ContentFinder:
         refs = week.column("referenced_id")
         has_ref = pc.is_valid(refs).to_numpy(zero_copy_only=False)
         base = values.copy()
-        starts = missing & known & ~is_reply  # a non-reply starts its own conversation
+        starts = missing & known & ~is_reply & ~up  # the rest start their own conversation
         base[starts] = ids[starts]
         orphan = missing & is_reply & (parent_of < 0) & has_ref
         thread = pc.binary_join_element_wise("thread", refs, ":").to_numpy(zero_copy_only=False)
@@ -237,43 +281,72 @@ class ContentFinder:
 
     # ---- trends --------------------------------------------------------------------------
 
-    def _trending(self, slices: pa.Table) -> tuple[np.ndarray, pa.Table]:
+    def _trends(self, slices: pa.Table) -> pa.Table:
+        """Per slice: its fastest run, the baseline and score of the test, and whether it
+        trends (see the module doc). Whole-array: one (slice, run) key per tweet and run."""
         tweets = self.tweets_
-        start, end = self.window_
-        width = self.bucket.total_seconds()
-        n_buckets = max(1, int(np.ceil((end - start).total_seconds() / width)))
-        posted = _seconds(tweets.column("created_at")) - start.timestamp()
-        bucket = np.clip((posted // width).astype(np.int64), 0, n_buckets - 1)
-        keys = np.stack([tweets.column("cluster").to_numpy(), tweets.column("tier").to_numpy()], 1)
-        groups, group = (
-            np.unique(keys, axis=0, return_inverse=True) if len(keys) else (keys, keys[:, 0])
+        bucket, n_buckets = time_buckets(tweets.column("created_at"), self.window_, self.bucket)
+        width = min(self.trend_span, n_buckets)
+        n_runs = n_buckets - width + 1
+        # Every tweet counts in each run that covers its bucket: run r is r .. r + width - 1.
+        run = np.repeat(bucket, width) - np.tile(np.arange(width), len(bucket))
+        tweet = np.repeat(np.arange(len(bucket)), width)
+        inside = (run >= 0) & (run < n_runs)
+        run, tweet = run[inside], tweet[inside]
+        key = _slice_index(tweets, slices)[tweet] * n_runs + run
+        keys, count = np.unique(key, return_counts=True)
+        author = ints(pc.dictionary_encode(tweets.column("author_id")).combine_chunks().indices)
+        n_authors = int(author.max()) + 1 if len(author) else 1
+        pairs = np.unique(key * n_authors + author[tweet])
+        members = np.bincount(np.searchsorted(keys, pairs // n_authors), minlength=len(keys))
+        key_slice, key_run = keys // n_runs, keys % n_runs
+
+        n = slices.num_rows
+        peak = np.zeros(n)
+        np.maximum.at(peak, key_slice, count)
+        baseline = _peak_baseline(slices, peak)[key_slice]
+        score = poisson_score(count, baseline)
+        passed = (
+            (count >= self.trend_min)
+            & (members >= self.trend_members)
+            & (count >= TREND_RATIO * baseline)
+            & (score >= -norm.logsf(self.trend_sigma) / np.log(10))
         )
-        group = group.reshape(-1)
-        counts = np.bincount(group * n_buckets + bucket, minlength=len(groups) * n_buckets)
-        counts = counts.reshape(len(groups), n_buckets).astype(np.float64)
-        threshold = counts.mean(axis=1) + self.trend_sigma * counts.std(axis=1)
-        hot = (counts > threshold[:, None]) & (counts >= self.trend_min)
-        in_hot = hot[group, bucket] if len(group) else np.zeros(0, bool)
-        per_slice = np.bincount(
-            _slice_index(tweets, slices), weights=in_hot, minlength=slices.num_rows
-        )
-        buckets = pa.table(
+        # Each slice's best run: the highest score, then the earliest.
+        order = np.lexsort((key_run, -score, key_slice))
+        first = np.ones(len(order), dtype=bool)
+        first[1:] = key_slice[order][1:] != key_slice[order][:-1]
+        best = order[first]
+        trending = np.zeros(n, dtype=bool)
+        trending[key_slice[passed]] = True
+        columns = {"run_start": np.zeros(n, np.int64), "count": np.zeros(n, np.int64)}
+        columns |= {"members": np.zeros(n, np.int64), "baseline": np.zeros(n)}
+        columns |= {"score": np.zeros(n)}
+        for name, values in (
+            ("run_start", key_run),
+            ("count", count),
+            ("members", members),
+            ("baseline", baseline),
+            ("score", score),
+        ):
+            columns[name][key_slice[best]] = values[best]
+        start = pa.scalar(self.window_[0], pa.timestamp("ms", tz="UTC")).value
+        width_ms = int(self.bucket.total_seconds() * 1000)
+        return pa.table(
             {
-                "cluster": pa.array(
-                    np.repeat(groups[:, 0], n_buckets) if len(groups) else [], pa.int64()
+                "cluster": slices.column("cluster"),
+                "tier": slices.column("tier"),
+                "conversation_id": slices.column("conversation_id"),
+                "run_start": pa.array(start + columns["run_start"] * width_ms).cast(
+                    pa.timestamp("ms", tz="UTC")
                 ),
-                "tier": pa.array(
-                    np.repeat(groups[:, 1], n_buckets) if len(groups) else [], pa.int8()
-                ),
-                "bucket_start": pa.array(
-                    [start + self.bucket * i for i in range(n_buckets)] * len(groups),
-                    pa.timestamp("ms", tz="UTC"),
-                ),
-                "tweets": pa.array(counts.reshape(-1).astype(np.int64)),
-                "hot": pa.array(hot.reshape(-1)),
+                "count": pa.array(columns["count"]),
+                "members": pa.array(columns["members"]),
+                "baseline": pa.array(np.round(columns["baseline"], 4)),
+                "score": pa.array(np.round(columns["score"], 3)),
+                "trending": pa.array(trending),
             }
         )
-        return per_slice >= self.trend_min, buckets
 
     # ---- related conversations -----------------------------------------------------------
 
@@ -304,16 +377,18 @@ class ContentFinder:
 # ---- helpers -------------------------------------------------------------------------------
 
 
-def _seconds(times: pa.ChunkedArray) -> np.ndarray:
-    return pc.cast(times, pa.int64()).to_numpy() / 1000.0
-
-
-def _span(times: pa.ChunkedArray) -> tuple[datetime, datetime]:
-    low, high = pc.min(times).as_py(), pc.max(times).as_py()
-    if low is None:
-        epoch = datetime.fromtimestamp(0).astimezone()
-        return epoch, epoch
-    return low, high + timedelta(milliseconds=1)
+def _peak_baseline(slices: pa.Table, peak: np.ndarray) -> np.ndarray:
+    """Each slice's baseline: the mean fastest run of the *other* slices of its cluster and
+    tier (a burst does not raise its own bar), shrunk toward the community's mean by
+    ``SHRINK`` pseudo-slices."""
+    if len(peak) == 0:
+        return peak
+    group = ints(slices.column("cluster")) * 4 + ints(slices.column("tier"))
+    _, group = np.unique(group, return_inverse=True)
+    group = group.reshape(-1)
+    total = np.bincount(group, weights=peak)[group] - peak
+    others = np.bincount(group)[group] - 1
+    return (total + SHRINK * peak.mean()) / (others + SHRINK)
 
 
 def tweet_tiers(
@@ -363,7 +438,7 @@ def _tokens(week: pa.Table, bucket: timedelta, start: datetime | None) -> sp.csr
     add(every, week.column("referenced_id").combine_chunks(), "c")
     if start is not None and n:
         width = 6 * bucket.total_seconds()
-        slot = (_seconds(week.column("created_at")) - start.timestamp()) // width
+        slot = (seconds(week.column("created_at")) - start.timestamp()) // width
         add(every, pa.array(np.nan_to_num(slot, nan=-1).astype(np.int64).astype(str)), "t")
     all_rows = np.concatenate(rows) if rows else np.zeros(0, np.int64)
     codes = pc.dictionary_encode(pa.chunked_array(tokens, pa.string())).combine_chunks()
@@ -404,23 +479,3 @@ def _slice_index(tweets: pa.Table, slices: pa.Table) -> np.ndarray:
         .sort_by("row")
     )
     return ints(joined.column("slice"))
-
-
-def _rank(slices: pa.Table) -> pa.Table:
-    ordered = slices.sort_by(
-        [
-            ("cluster", "ascending"),
-            ("tier", "ascending"),
-            ("trending", "descending"),
-            ("size", "descending"),
-            ("engagement", "descending"),
-            ("started_at", "ascending"),
-            ("conversation_id", "ascending"),
-        ]
-    )
-    groups = np.stack([ordered.column("cluster").to_numpy(), ordered.column("tier").to_numpy()], 1)
-    new_group = np.ones(len(groups), dtype=bool)
-    new_group[1:] = (groups[1:] != groups[:-1]).any(axis=1)
-    position = np.arange(len(groups))
-    group_start = np.maximum.accumulate(np.where(new_group, position, 0))
-    return ordered.append_column("rank", pa.array(position - group_start))

@@ -36,10 +36,18 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import scipy.sparse as sp
-from scipy.stats import poisson
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, CountVectorizer
 
-from dwt.stages.columns import ints
+from dwt.stages.columns import (
+    cumulative,
+    ints,
+    member_labels,
+    poisson_score,
+    rank_within_tiers,
+    run_sums,
+    time_buckets,
+    window_of,
+)
 from dwt.stages.content import tweet_tiers
 
 KIND_HASHTAG, KIND_TERM, KIND_URL = "hashtag", "term", "url"
@@ -74,8 +82,6 @@ _NOT_WORDS = r"[#@][\w]+|https?://\S+"
 _TOKEN = r"(?u)\b[^\W\d_][^\W_]{2,}\b"
 _URL_START = r"^https?://"
 _URL_TRAIL = ".,;:!?)]}\"'…"
-#: The highest score (decades of improbability); the Poisson tail underflows past ~300.
-MAX_SCORE = 300.0
 #: Pseudo-count of a topic never seen before (its share is this over the rest's tweets).
 _PRIOR = 0.5
 #: Pseudo-tweets of the community's share in a cluster-tier's share (see _Totals).
@@ -138,22 +144,10 @@ class TopicFinder:
         cluster of each member. ``history`` holds earlier tweets (same columns): their
         topic counts join each topic's baseline, counted in the authors' current clusters.
         """
-        ids = pa.array(members, pa.string())
-        labels = np.asarray(labels, dtype=np.int64)
-        if labels.shape != (len(ids),):
-            raise ValueError(f"labels must have one entry per member ({len(ids)})")
+        ids, labels = member_labels(members, labels)
         week = _standalone(interactions, ids, labels)
-        self.window_ = window or _span(week.table.column("created_at"))
-        start, end = self.window_
-        width = self.bucket.total_seconds()
-        n_buckets = max(1, math.ceil((end - start).total_seconds() / width))
-        bucket = np.clip(
-            ((_seconds(week.table.column("created_at")) - start.timestamp()) // width).astype(
-                np.int64
-            ),
-            0,
-            n_buckets - 1,
-        )
+        self.window_ = window or window_of(week.table.column("created_at"))
+        bucket, n_buckets = time_buckets(week.table.column("created_at"), self.window_, self.bucket)
         vocabulary = _Vocabulary.fit(week.table, self.min_count if self.terms else 0)
         rows, topic = vocabulary.occurrences(week.table, fitted=True)
         past = None
@@ -210,13 +204,13 @@ class TopicFinder:
             past_pair = np.bincount(at[hit], minlength=n_pairs).astype(np.float64)
 
         # Runs of `span` buckets: run s covers buckets s .. s + span - 1.
-        span = min(self.span, n_buckets)
-        n_runs = n_buckets - span + 1
+        width = min(self.span, n_buckets)
+        n_runs = n_buckets - width + 1
         occ_bucket = bucket[rows]
-        back = np.repeat(np.arange(span)[None, :], len(rows), axis=0).ravel()
-        run = np.repeat(occ_bucket, span) - back
+        back = np.repeat(np.arange(width)[None, :], len(rows), axis=0).ravel()
+        run = np.repeat(occ_bucket, width) - back
         valid = (run >= 0) & (run < n_runs)
-        occ_of = np.repeat(np.arange(len(rows)), span)[valid]
+        occ_of = np.repeat(np.arange(len(rows)), width)[valid]
         run = run[valid]
         keys, counts = np.unique(occ_pair[occ_of] * n_runs + run, return_counts=True)
         n_authors = int(week.author.max()) + 1
@@ -225,14 +219,14 @@ class TopicFinder:
         )
         authors = np.bincount(np.searchsorted(keys, by_author // n_authors), minlength=len(keys))
         key_pair, key_run = keys // n_runs, keys % n_runs
-        run_tweets = _run_sums(per_bucket, span)  # (groups, runs)
+        run_tweets = run_sums(per_bucket, width)  # (groups, runs)
         g = pair_group[key_pair]
         inside = run_tweets[g, key_run].astype(np.float64)
         totals = _Totals(
             pair_total + past_pair, group_total + past_group, topic_all[pair_topic], all_total
         )
         baseline = totals.baseline(counts, inside, key_pair, g)
-        score = _score(counts, baseline)
+        score = poisson_score(counts, baseline)
         passed = self._passes(counts, authors, baseline, score)
 
         # Per topic: the union of the runs that pass, else its best run.
@@ -262,7 +256,7 @@ class TopicFinder:
             keep,
             hot,
             lo,
-            hi + span,
+            hi + width,
             pairs,
             n_topics,
             group_keys,
@@ -333,12 +327,10 @@ class TopicFinder:
         first_at = millis[np.minimum(offsets[:-1], max(len(millis) - 1, 0))]
         last_at = millis[np.maximum(offsets[1:] - 1, 0)] if len(millis) else first_at
         group = pairs[selected] // n_topics
-        cum = np.concatenate(
-            [np.zeros((per_bucket.shape[0], 1), np.int64), per_bucket.cumsum(1)], 1
-        )
+        cum = cumulative(per_bucket)
         inside = (cum[group, hi[selected]] - cum[group, lo[selected]]).astype(np.float64)
         baseline = totals.baseline(count, inside, selected, group)
-        score = _score(count, baseline)
+        score = poisson_score(count, baseline)
         topic_index = pairs[selected] % n_topics
         table = pa.table(
             {
@@ -359,7 +351,8 @@ class TopicFinder:
                 "last_at": pa.array(last_at, pa.int64()).cast(TIMESTAMP),
             }
         )
-        return _rank(_merge_echoes(table)).select(TOPICS_SCHEMA.names).cast(TOPICS_SCHEMA)
+        ranked = rank_within_tiers(_merge_echoes(table), _RANK_ORDER)
+        return ranked.select(TOPICS_SCHEMA.names).cast(TOPICS_SCHEMA)
 
 
 class _Totals:
@@ -537,34 +530,17 @@ def _clean_text(table: pa.Table) -> list[str] | None:
 # ---- helpers ---------------------------------------------------------------------------------
 
 
-def _score(count: np.ndarray, baseline: np.ndarray) -> np.ndarray:
-    """-log10 P(X >= count) for X ~ Poisson(baseline): how unlikely the count is."""
-    tail = poisson.logsf(np.asarray(count) - 1, np.maximum(baseline, 1e-12))
-    # Far out in the tail the log underflows to -inf: cap it (the store keeps JSON numbers).
-    return np.clip(np.nan_to_num(-tail / math.log(10), posinf=MAX_SCORE), 0.0, MAX_SCORE)
-
-
-def _run_sums(per_bucket: np.ndarray, span: int) -> np.ndarray:
-    cum = np.concatenate([np.zeros((per_bucket.shape[0], 1), np.int64), per_bucket.cumsum(1)], 1)
-    return cum[:, span:] - cum[:, :-span]
-
-
-def _seconds(times: pa.ChunkedArray) -> np.ndarray:
-    return pc.cast(times, pa.int64()).to_numpy() / 1000.0
-
-
-def _span(times: pa.ChunkedArray) -> tuple[datetime, datetime]:
-    low, high = pc.min(times).as_py(), pc.max(times).as_py()
-    if low is None:
-        epoch = datetime.fromtimestamp(0).astimezone()
-        return epoch, epoch + timedelta(milliseconds=1)
-    return low, high + timedelta(milliseconds=1)
-
-
 #: A trending topic whose burst tweets lie mostly (this share) inside a better topic's
 #: burst in the same cluster and tier is the same burst said differently: folded in.
 ECHO_SHARE = 0.8
 _KIND_ORDER = {KIND_HASHTAG: 0, KIND_URL: 1, KIND_TERM: 2}
+#: Within a cluster and tier: trending first, then the most unusual, the largest.
+_RANK_ORDER = (
+    ("trending", "descending"),
+    ("score", "descending"),
+    ("count", "descending"),
+    ("topic", "ascending"),
+)
 
 
 def _merge_echoes(table: pa.Table) -> pa.Table:
@@ -601,22 +577,3 @@ def _merge_echoes(table: pa.Table) -> pa.Table:
                     break
     table = table.append_column("also", pa.array(also, pa.list_(pa.string())))
     return table.filter(pa.array(~dropped))
-
-
-def _rank(table: pa.Table) -> pa.Table:
-    ordered = table.sort_by(
-        [
-            ("cluster", "ascending"),
-            ("tier", "ascending"),
-            ("trending", "descending"),
-            ("score", "descending"),
-            ("count", "descending"),
-            ("topic", "ascending"),
-        ]
-    )
-    groups = np.stack([ordered.column("cluster").to_numpy(), ordered.column("tier").to_numpy()], 1)
-    new_group = np.ones(len(groups), dtype=bool)
-    new_group[1:] = (groups[1:] != groups[:-1]).any(axis=1)
-    position = np.arange(len(groups))
-    start = np.maximum.accumulate(np.where(new_group, position, 0))
-    return ordered.append_column("rank", pa.array(position - start, pa.int64()))

@@ -51,6 +51,12 @@ NATURAL_KEYS: dict[Coll, tuple[str, ...]] = {
     Coll.SESSIONS: ("_id",),  # sha256 of the session id the cookie carries
 }
 
+#: A cluster-tier's results in rank order (conversations and topics, as the dashboard lists them).
+_CLUSTER_TIER_RANK = IndexModel(
+    [("community", ASCENDING), ("cluster", ASCENDING), ("tier", ASCENDING), ("rank", ASCENDING)],
+    name="community_cluster_tier_rank",
+)
+
 #: Secondary indexes, for the queries the stages and the dashboard make.
 _SECONDARY: dict[Coll, list[IndexModel]] = {
     Coll.MEMBERS: [
@@ -73,28 +79,8 @@ _SECONDARY: dict[Coll, list[IndexModel]] = {
         IndexModel([("community", ASCENDING), ("started_at", DESCENDING)], name="community_time")
     ],
     Coll.BONDS: [IndexModel([("community", ASCENDING), ("run_id", ASCENDING)], name="run")],
-    Coll.CONVERSATIONS: [
-        IndexModel(
-            [
-                ("community", ASCENDING),
-                ("cluster", ASCENDING),
-                ("tier", ASCENDING),
-                ("rank", ASCENDING),
-            ],
-            name="community_cluster_tier_rank",
-        )
-    ],
-    Coll.TOPICS: [
-        IndexModel(
-            [
-                ("community", ASCENDING),
-                ("cluster", ASCENDING),
-                ("tier", ASCENDING),
-                ("rank", ASCENDING),
-            ],
-            name="community_cluster_tier_rank",
-        )
-    ],
+    Coll.CONVERSATIONS: [_CLUSTER_TIER_RANK],
+    Coll.TOPICS: [_CLUSTER_TIER_RANK],
     Coll.CLUSTERS: [IndexModel([("community", ASCENDING), ("run_id", ASCENDING)], name="run")],
     Coll.SESSIONS: [
         IndexModel([("user", ASCENDING)], name="user"),

@@ -346,9 +346,11 @@ class Store:
     def replace_results(
         self, coll: Coll, community: str, run_id: str, docs: Iterable[Mapping[str, Any]]
     ) -> int:
-        """Make ``docs`` (tagged with ``run_id``) the community's results in ``coll``, in
-        place of what an earlier run left; readers see the old set or the new one. Re-running
-        a run is harmless. Returns how many documents were written."""
+        """Make ``docs`` (tagged with ``run_id``) the community's results in ``coll``, whole
+        documents in place of what an earlier run left. The embedded store does it in one
+        transaction (readers see the old set or the new one); MongoDB by two deletes and one
+        insert (docs/store.md). Re-running a run is harmless. Returns how many documents
+        were written."""
         tagged = [{**doc, "community": community, "run_id": run_id} for doc in docs]
         for doc in tagged:
             doc["_id"] = doc_id(coll, doc)
