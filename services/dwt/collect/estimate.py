@@ -28,9 +28,15 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from dwt.collect.items import ENDPOINT, Kind
-from dwt.collect.state import FollowingPolicy, load_states, plan_passes, snowflake_time
-from dwt.collect.step import _OPEN_END, accounts_in_scope
+from dwt.collect.items import ENDPOINT, Kind, WorkItem
+from dwt.collect.state import (
+    FollowingPolicy,
+    NewPass,
+    load_states,
+    plan_passes,
+    snowflake_time,
+)
+from dwt.collect.step import accounts_in_scope
 from dwt.pipeline.insights import Week
 from dwt.store import Coll, Store
 from dwt.store.runs import run_started_at
@@ -75,6 +81,10 @@ class CollectPlan:
     post_reads: int
     price_per_read: float
     notes: list[str] = field(default_factory=list)
+    #: The work itself (:func:`dwt.collect.state.plan_passes`): the collect step starts
+    #: these passes and runs these items rather than planning a second time.
+    items: list[WorkItem] = field(default_factory=list, repr=False)
+    new_passes: list[NewPass] = field(default_factory=list, repr=False)
 
     @property
     def binding(self) -> EndpointPlan | None:
@@ -148,6 +158,10 @@ class CollectPlan:
         )
         lines += [f"  note: {n}" for n in self.notes]
         return "\n".join(lines)
+
+
+#: A window ending this close to the present is left open (X refuses recent end times).
+_OPEN_END = timedelta(minutes=1)
 
 
 def _duration(seconds: float) -> str:
@@ -264,6 +278,8 @@ def plan_collection(
         post_reads=round(reads),
         price_per_read=price_per_read,
         notes=notes,
+        items=items,
+        new_passes=new_passes,
     )
 
 

@@ -160,7 +160,7 @@ def plan(
     passes are saved (checkpoints) before the items are returned.
     """
     items, new_passes = plan_passes(store, account_ids, since, until, now, following, done_since)
-    _save_new_passes(store, new_passes, now)
+    start_passes(store, new_passes, now)
     return items
 
 
@@ -239,7 +239,8 @@ def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def _save_new_passes(store: Store, passes: Iterable[NewPass], now: datetime) -> None:
+def start_passes(store: Store, passes: Iterable[NewPass], now: datetime) -> None:
+    """Save the checkpoints of the passes :func:`plan_passes` would start."""
     docs = []
     for account, timeline in passes:
         if timeline is None:

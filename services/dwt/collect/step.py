@@ -5,7 +5,7 @@ when a Ray runtime is up, else as threads. Keys are checked before any work star
 
 Before the first request the step makes the collection plan (:mod:`dwt.collect.estimate`)
 and reports it as progress (``plan``), so the CommunityJob status shows what the run will
-take; at the end it reports and records the post reads, their estimated spend at
+take; the plan's items are the work the run does (planned once). At the end it reports and records the post reads, their estimated spend at
 ``collection.pricePerRead``, whether it stopped at ``collection.maxPostReads`` and what it
 skipped, and how old the follow lists the bond stage will use are.
 """
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import pyarrow.compute as pc
@@ -22,15 +22,12 @@ import pyarrow.compute as pc
 from dwt.collect.keys import KeySource
 from dwt.collect.pool import Pool, RayPool, ThreadPool
 from dwt.collect.scheduler import CollectReport, Scheduler
-from dwt.collect.state import FollowingPolicy, follows_age_days, never_collected, plan
+from dwt.collect.state import follows_age_days, never_collected, start_passes
 from dwt.pipeline.insights import Week
 from dwt.pipeline.parallel import ray_ready
-from dwt.store.runs import record_collection, run_started_at, update_run
+from dwt.store.runs import record_collection, update_run
 
 log = logging.getLogger(__name__)
-
-#: A window ending this close to the present is left open (X refuses recent end times).
-_OPEN_END = timedelta(minutes=1)
 
 
 class ScopeError(ValueError):
@@ -92,25 +89,17 @@ def collect(week: Week, run_id: str, config: CollectConfig) -> dict[str, int]:
 
     key_ids = config.keys.fingerprints()  # NoKeysError before any work
     spec = week.spec.collection
-    accounts = accounts_in_scope(week)
     now = datetime.now(UTC)
-    open_end = abs(now - week.now) < _OPEN_END
-    done_since = run_started_at(week.store, run_id)
-    forecast = plan_collection(
+    planned = plan_collection(
         week, len(key_ids), now=now, run_id=run_id, price_per_read=spec.price_per_read
-    ).summary()
-    items = plan(
-        week.store,
-        accounts,
-        week.since,
-        None if open_end else week.now,
-        now,
-        FollowingPolicy.of(spec),
-        done_since=done_since,
     )
+    forecast = planned.summary()
+    start_passes(week.store, planned.new_passes, now)
+    items = planned.items
+    accounts = planned.accounts
     pool = make_pool(config, slots(key_ids, spec.workers_per_key, spec.max_workers))
     if week.progress is not None:
-        week.progress.advance("collect", 0, len(accounts), workers=len(pool.key_ids), plan=forecast)
+        week.progress.advance("collect", 0, accounts, workers=len(pool.key_ids), plan=forecast)
 
     def told(report: CollectReport, waiting: float, eta: float | None) -> None:
         if week.progress is not None:
