@@ -169,18 +169,20 @@ def _export_tables(
     if clusters.num_rows:
         tables.append(("clusters", clusters_table(clusters, names)))
     tables.append(("members", members_table(members, clusters, names)))
-    conversations = reads.conversations(store, community)
-    if conversations.num_rows or reads.content_ran(store, community):
-        tables.append(("conversations", conversations_table(conversations)))
-    else:
-        files = [f"conversations.{f}" for f in formats]
-        result.warnings.append(_missing("content", "conversations", community, files))
-    topics = reads.topics(store, community)
-    if topics.num_rows or reads.content_ran(store, community):
-        tables.append(("topics", topics_table(topics)))
-    else:
-        files = [f"topics.{f}" for f in formats]
-        result.warnings.append(_missing("content", "topics", community, files))
+    # The content step's tables: empty when it ran and found nothing, else a warning.
+    content_ran: bool | None = None
+    for name, read, to_table in (
+        ("conversations", reads.conversations, conversations_table),
+        ("topics", reads.topics, topics_table),
+    ):
+        found = read(store, community)
+        if not found.num_rows and content_ran is None:
+            content_ran = reads.content_ran(store, community)
+        if found.num_rows or content_ran:
+            tables.append((name, to_table(found)))
+        else:
+            files = [f"{name}.{f}" for f in formats]
+            result.warnings.append(_missing("content", name, community, files))
 
     writers = {"json": write_json, "csv": write_csv}
     for name, table in tables:
