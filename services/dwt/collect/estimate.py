@@ -200,6 +200,7 @@ def plan_collection(
     accounts = accounts_in_scope(week)
     open_end = abs(now - week.now) < _OPEN_END
     done_since = run_started_at(store, run_id) if run_id else None
+    states = load_states(store, accounts)
     items, new_passes = plan_passes(
         store,
         accounts,
@@ -208,11 +209,11 @@ def plan_collection(
         now,
         FollowingPolicy.of(spec),
         done_since=done_since,
+        states=states,
     )
     new_timeline = {a for a, p in new_passes if p is not None}
     new_following = {a for a, p in new_passes if p is None}
     window = week.now - week.since
-    states = load_states(store, accounts)
     previous = _posts_between(store, accounts, week.since - window, week.since)
     follow_sizes = _following_sizes(
         store, [i.account_id for i in items if i.kind is Kind.FOLLOWING]

@@ -172,10 +172,13 @@ def plan_passes(
     now: datetime,
     following: FollowingPolicy | None,
     done_since: datetime | None = None,
+    states: dict[str, dict[str, Any]] | None = None,
 ) -> tuple[list[WorkItem], list[NewPass]]:
     """What :func:`plan` does, without writing: the items, and the passes it would start
-    (the rest of the items resume unfinished passes). Reads the store only."""
-    states = load_states(store, account_ids)
+    (the rest of the items resume unfinished passes). Reads the store only (``states``:
+    the accounts' checkpoints, when the caller has read them already)."""
+    if states is None:
+        states = load_states(store, account_ids)
     due = (
         set(following_due(states, account_ids, now, following, done_since))
         if following is not None

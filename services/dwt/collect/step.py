@@ -1,13 +1,14 @@
 """The collect step: members in scope → work items → collectors per key → the store.
 
-One collector per API key × ``workersPerKey`` (capped by ``maxWorkers``), as Ray actors
-when a Ray runtime is up, else as threads. Keys are checked before any work starts.
+One collector per API key × ``workersPerKey`` (capped by ``maxWorkers``), as Ray actors when
+a Ray runtime is up, else as threads. Keys are checked before any work starts.
 
 Before the first request the step makes the collection plan (:mod:`dwt.collect.estimate`)
 and reports it as progress (``plan``), so the CommunityJob status shows what the run will
-take; the plan's items are the work the run does (planned once). At the end it reports and records the post reads, their estimated spend at
-``collection.pricePerRead``, whether it stopped at ``collection.maxPostReads`` and what it
-skipped, and how old the follow lists the bond stage will use are.
+take; the plan's items are the work the run does (planned once). At the end it reports and
+records the post reads, their estimated spend at ``collection.pricePerRead``, whether it
+stopped at ``collection.maxPostReads`` and what it skipped, and how old the follow lists the
+bond stage will use are.
 """
 
 from __future__ import annotations
