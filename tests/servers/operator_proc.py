@@ -424,6 +424,17 @@ def secret(namespace: str, name: str, keys: Iterable[str]) -> dict[str, Any]:
             "metadata": {"name": name, "namespace": namespace}, "data": data}
 
 
+def put_keys(kube: KubeServer, namespace: str, name: str, keys: Iterable[str]) -> None:
+    """API keys into an existing Secret (the chart's, empty), as the dashboard's API keys
+    page does: a merge patch of its data."""
+    path = f"/api/v1/namespaces/{namespace}/secrets/{name}"
+    _ok(
+        kube.request("PATCH", path, {"data": secret(namespace, name, keys)["data"]},
+                     content_type="application/merge-patch+json"),
+        f"PATCH {path}",
+    )
+
+
 def create(kube: KubeServer, path: str, body: Mapping[str, Any]) -> dict[str, Any]:
     """POST ``body`` to ``path`` as the admin; fails on any error."""
     return _ok(kube.request("POST", path, dict(body)), f"POST {path}")

@@ -18,7 +18,6 @@ other tests of the session leave behind and run them on this test's store.)
 
 from __future__ import annotations
 
-import base64
 import sys
 from pathlib import Path
 
@@ -44,6 +43,7 @@ from servers.operator_proc import (
     fresh_namespace,
     get_job,
     install_chart,
+    put_keys,
 )
 
 KEYS = ["e2e-key-1", "e2e-key-2"]
@@ -86,14 +86,7 @@ def test_a_community_job_runs_the_pipeline_on_ray(
     ns = fresh_namespace(kube_api, "e2e")
     install = install_chart(kube_api, ns, {"ray": {"auth": {"enabled": False}}})
     assert install.watched == (ns,)
-    keys = {f"key-{i}": base64.b64encode(k.encode()).decode() for i, k in enumerate(KEYS)}
-    status, body = kube_api.request(
-        "PATCH",
-        f"/api/v1/namespaces/{ns}/secrets/{SECRET}",
-        {"data": keys},
-        content_type="application/merge-patch+json",
-    )
-    assert status == 200, body
+    put_keys(kube_api, ns, SECRET, KEYS)
     workers = install.object("Deployment", "ray-worker")["metadata"]["name"]
     dashboard = install.object("ServiceAccount", "dashboard")["metadata"]["name"]
     custom = kubernetes.client.CustomObjectsApi(kube_api.client(kube_api.token_for(ns, dashboard)))

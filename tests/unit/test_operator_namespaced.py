@@ -17,7 +17,6 @@ logged in as the chart's operator ServiceAccount: it may do only what the chart'
 
 from __future__ import annotations
 
-import base64
 import copy
 from pathlib import Path
 
@@ -42,6 +41,7 @@ from servers.operator_proc import (
     install_chart,
     install_kuberay_crd,
     job_status,
+    put_keys,
     secret,
     worker_deployment,
     write_stand_in,
@@ -59,18 +59,6 @@ def ray(tmp_path_factory: pytest.TempPathFactory):
     stand_in, _ = write_stand_in(tmp)
     with ray_head() as head:
         yield head, stand_in, tmp
-
-
-def _put_keys(kube: KubeServer, ns: str, name: str = "x-api-keys") -> None:
-    """Keys into the chart's (empty) key Secret, as the dashboard's API keys page does."""
-    data = {f"key-{i}": base64.b64encode(k.encode()).decode() for i, k in enumerate(KEYS)}
-    status, body = kube.request(
-        "PATCH",
-        f"/api/v1/namespaces/{ns}/secrets/{name}",
-        {"data": data},
-        content_type="application/merge-patch+json",
-    )
-    assert status == 200, body
 
 
 def _operator(kube: KubeServer, install, ray, tmp: Path) -> OperatorProcess:
@@ -98,7 +86,7 @@ def release(kube_api: KubeServer, ray, tmp_path_factory: pytest.TempPathFactory)
     ns = fresh_namespace(kube_api, "chart")
     install = install_chart(kube_api, ns, NO_RAY_AUTH)
     assert install.watched == (ns,)  # DWT_OPERATOR_NAMESPACES from the chart
-    _put_keys(kube_api, ns)
+    put_keys(kube_api, ns, "x-api-keys", KEYS)
     with (
         _operator(kube_api, install, ray, tmp_path_factory.mktemp("chart-operator")) as operator,
         cleaned_up(kube_api, ns),
@@ -225,7 +213,7 @@ def test_the_charts_operator_scales_the_charts_kuberay_cluster(kube_api, ray, tm
     _, before = kube_api.request("GET", path)
     (group,) = before["spec"]["workerGroupSpecs"]
     assert group["groupName"] == "collectors" and group["maxReplicas"] == 10
-    _put_keys(kube_api, ns)
+    put_keys(kube_api, ns, "x-api-keys", KEYS)
     with _operator(kube_api, install, ray, tmp_path) as operator, cleaned_up(kube_api, ns):
         # 3 keys × 4 = 12 workers: more than the group's maxReplicas, which is raised.
         create_job(
