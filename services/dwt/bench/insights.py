@@ -899,8 +899,8 @@ def burst_rates(quality: Sequence[QualityRow], rows: Sequence[Any]) -> dict[str,
     hot += sum(p.trending for p in parts)
     hot_burst += sum(p.trending_with_burst for p in parts)
     return {
-        "burst_precision": round(hot_burst / hot, 4) if hot else None,
-        "burst_recall": round(found / planted, 4) if planted else None,
+        "burst_precision": _ratio(hot_burst, hot),
+        "burst_recall": _ratio(found, planted),
     }
 
 
@@ -1040,27 +1040,23 @@ def summary(
         "ari_conversations_strict": _mean(r.ari_strict for r in quality),
         "ari_conversations_without_ids": _mean(r.ari_without_ids for r in quality),
         # Thread bursts (trending slices) and topic bursts (trending topics) together.
-        "burst_precision": (
-            round((hot_burst + t_hot_burst) / (hot + t_hot), 4) if hot + t_hot else None
-        ),
-        "burst_recall": (
-            round((found + t_found) / (planted + t_planted), 4) if planted + t_planted else None
-        ),
+        "burst_precision": _ratio(hot_burst + t_hot_burst, hot + t_hot),
+        "burst_recall": _ratio(found + t_found, planted + t_planted),
         "bursts": {
             "planted": planted,
             "found": found,
             "trending_slices": hot,
             "trending_with_burst": hot_burst,
-            "precision": round(hot_burst / hot, 4) if hot else None,
-            "recall": round(found / planted, 4) if planted else None,
+            "precision": _ratio(hot_burst, hot),
+            "recall": _ratio(found, planted),
         },
         "topic_bursts": {
             "planted": t_planted,
             "found": t_found,
             "trending_topics": t_hot,
             "trending_topics_with_burst": t_hot_burst,
-            "precision": round(t_hot_burst / t_hot, 4) if t_hot else None,
-            "recall": round(t_found / t_planted, 4) if t_planted else None,
+            "precision": _ratio(t_hot_burst, t_hot),
+            "recall": _ratio(t_found, t_planted),
         },
         "quality": [asdict(r) for r in quality],
         "lfr_nmi_min": {f"{r.mu:g}": r.nmi_min for r in lfr},
@@ -1129,6 +1125,12 @@ def independent_goals(result: dict[str, Any]) -> dict[str, bool | None]:
         result.get("singleton_silent") == 0 if nmi else None
     )
     return goals
+
+
+def _ratio(part: float, whole: float) -> float | None:
+    """``part / whole`` to 4 places; None when there is no whole (nothing planted, nothing
+    trending)."""
+    return round(part / whole, 4) if whole else None
 
 
 def _mean(values: Iterable[float]) -> float | None:
