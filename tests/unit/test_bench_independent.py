@@ -3,6 +3,8 @@ emulator serves, and the product as run on it is scored from the store."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pyarrow.compute as pc
 import pytest
@@ -13,14 +15,20 @@ from dwt.bench.independent.grid import (
     grid_cases,
     nmi_by_mixing,
     singleton_silent,
+    worst_nmi_by_mixing,
 )
 from dwt.bench.independent.product import run_product
-from dwt.bench.independent.score import score_run
+from dwt.bench.independent.score import BurstCounts, RunScore, score_run
 from dwt.bench.independent.world import HOUR_MS, Plan, WorldConfig, generate_world
 from dwt.bench.insights import independent_goals
 from dwt.stages.cluster import InfomapClusters
 
 SMALL = WorldConfig(members=120, min_community=20, max_community=40, activity=15.0, seed=3)
+ROW = RunScore(
+    mixing=0.35, realised_mixing=0.36, noise=0.3, activity=20.0, seed=1, nmi=1.0, nmi_all=1.0,
+    clusters=5, planted=5, singletons=0, singleton_silent=0, silent=0, isolated=0,
+    threads=BurstCounts(), topics=None, ari=None, ari_without_ids=None,
+)  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -133,6 +141,15 @@ def test_grid_cases_cover_mixings_seeds_and_variants():
     cases = grid_cases((0.1, 0.5), (1, 2), ((0.6, 5.0),), SMALL)
     assert [(c.mixing, c.seed) for c in cases[:4]] == [(0.1, 1), (0.1, 2), (0.5, 1), (0.5, 2)]
     assert {(c.noise, c.activity, c.mixing) for c in cases[4:]} == {(0.6, 5.0, 0.5)}
+    fewer = grid_cases((0.1,), (1, 2, 3), ((0.6, 5.0),), SMALL, variant_seeds=(1,))
+    assert [(c.noise, c.seed) for c in fewer] == [(SMALL.noise, 1), (SMALL.noise, 2),
+                                                  (SMALL.noise, 3), (0.6, 1)]  # fmt: skip
+
+
+def test_the_worst_week_is_reported_beside_the_mean():
+    rows = [replace(ROW, seed=s, nmi=v) for s, v in ((1, 0.9), (2, 1.0))]
+    assert nmi_by_mixing(rows) == {f"{ROW.mixing:g}": 0.95}
+    assert worst_nmi_by_mixing(rows) == {f"{ROW.mixing:g}": 0.9}
 
 
 def test_independent_goals_read_the_summary_keys():

@@ -107,3 +107,28 @@ def test_generated_communities_are_recovered(seed):
     assert normalized_mutual_info_score(inputs.community, raw) <= normalized_mutual_info_score(
         inputs.community, labels
     )
+
+
+def test_directed_flow_without_modules_falls_back_to_undirected_flow():
+    """An independent week (mixing 0.5, seed 33) on which every directed trial ends in one
+    module: the undirected flow of the same bonds is used, since it compresses the flow."""
+    from dwt.bench.independent.world import WorldConfig, generate_world
+    from dwt.bench.truth import stage_inputs
+    from dwt.stages.bonds import BondGraph
+    from dwt.stages.cluster import silent_members
+
+    dataset, plan = generate_world(WorldConfig(mixing=0.5, seed=33))
+    inputs = stage_inputs(dataset)
+    graph = BondGraph().fit(inputs.members, inputs.interactions, inputs.follows)
+    silent = silent_members(inputs.members, inputs.interactions)
+    model = InfomapClusters().fit(graph.matrix_, graph.activity_, silent)
+    assert model.flow_model_ == "undirected"
+    assert model.n_clusters_ >= len(set(plan.community)) // 2
+    truth = dict(zip(plan.members, plan.community, strict=True))
+    placed = model.labels_ != ISOLATED
+    labels = [truth[m] for m in np.asarray(inputs.members)[placed]]
+    assert normalized_mutual_info_score(labels, model.labels_[placed]) >= 0.75
+    # A single tight group compresses no better split: one cluster, the directed flow.
+    bonds, _ = planted([12], p_in=0.9)
+    one = InfomapClusters().fit(bonds)
+    assert one.n_clusters_ == 1 and one.flow_model_ == "directed"

@@ -24,6 +24,7 @@ from dwt.store import (
     StoreError,
     index_models,
 )
+from dwt.store.ops import Update
 from dwt.store.query import UnsupportedQuery
 from dwt.store.schema import doc_id
 
@@ -418,3 +419,30 @@ def test_embedded_store_keeps_the_interactions_line_and_upgrades_old_files(tmp_p
     load_sample(store)
     assert store.interactions().num_rows == 8
     assert "author_time" in store[Coll.TWEETS].index_information()
+
+
+def test_a_large_batch_rewriting_existing_documents_is_answered(store: Store):
+    """300 tweets changed at once: every statement counted, none stalls the server (FerretDB
+    1.24 holds a command of 100+ such statements for minutes; the store sends them in
+    smaller commands)."""
+    page = {"data": [{"id": str(i), "text": "a", "public_metrics": {"like_count": 1}}
+                     for i in range(300)]}  # fmt: skip
+    assert store.put_tweets(page).inserted == 300
+    for tweet in page["data"]:
+        tweet["public_metrics"] = {"like_count": 2}
+    assert store.put_tweets(page).updated == 300
+    assert store[Coll.TWEETS].count_documents({"public_metrics.like_count": 2}) == 300
+
+
+def test_a_failed_statement_is_reported(store: Store, store_backend):
+    """A statement the engine refuses raises, naming it, and leaves the document as it was.
+    The embedded store refuses the whole batch in its transaction; on MongoDB the rest of
+    the batch is written, then `StoreError` names the failed statement."""
+    store.upsert(Coll.ACCOUNTS, [{"_id": "a", "username": "ann"}])
+    ops = [Update("a", {"$inc": {"username": 1}}), Update("b", {"$set": {"username": "bo"}}, True)]
+    refused = UnsupportedQuery if store_backend == "sqlite" else StoreError
+    with pytest.raises(refused, match="username" if store_backend == "sqlite" else "1 of 2"):
+        store.bulk_update(Coll.ACCOUNTS, ops)
+    assert store[Coll.ACCOUNTS].find_one({"_id": "a"})["username"] == "ann"
+    written = store[Coll.ACCOUNTS].find_one({"_id": "b"})
+    assert (written is None) if store_backend == "sqlite" else (written["username"] == "bo")

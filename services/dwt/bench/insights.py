@@ -44,6 +44,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import scipy.sparse as sp
 
+from dwt.bench.independent import grid as independent_grid
 from dwt.bench.original import OriginalWeek, compare_rows, original_row, rows_matrix
 from dwt.bench.truth import StageInputs, stage_inputs, true_conversations
 from dwt.generate import generate_community
@@ -96,11 +97,12 @@ class Config:
     lfr_tau2: float = 1.1  # networkx needs tau2 > 1
     lfr_min_community: int = 10
     lfr_max_community: int = 50
-    independent_mixings: tuple[float, ...] = (0.1, 0.2, 0.35, 0.5)
-    independent_seeds: tuple[int, ...] = (1, 2)
+    independent_mixings: tuple[float, ...] = independent_grid.MIXINGS
+    independent_seeds: tuple[int, ...] = independent_grid.REPORTED_SEEDS
     independent_members: int = 400
-    # (noise, activity) cases run at the middle mixing besides the base ones
-    independent_variants: tuple[tuple[float, float], ...] = ((0.6, 20.0), (0.3, 8.0))
+    # (noise, activity) cases run at the middle mixing besides the base ones, on fewer seeds
+    independent_variants: tuple[tuple[float, float], ...] = independent_grid.VARIANTS
+    independent_variant_seeds: tuple[int, ...] = independent_grid.REPORTED_SEEDS[:2]
     seed: int = 1
     quick: bool = False
 
@@ -847,7 +849,6 @@ def run_lfr(config: Config, echo: Echo) -> tuple[list[LfrRow], str]:
 
 def run_independent(config: Config, echo: Echo) -> list[Any]:
     """The product as run on independent weeks (see :mod:`dwt.bench.independent.grid`)."""
-    from dwt.bench.independent.grid import grid_cases, run_grid
     from dwt.bench.independent.world import WorldConfig
 
     if not config.independent_mixings or not config.independent_seeds:
@@ -857,28 +858,28 @@ def run_independent(config: Config, echo: Echo) -> list[Any]:
         f"== 5. Independent source (dwt.bench.independent, {config.independent_members} "
         f"members): emulator -> collect -> dwt run (default spec) -> store vs plan =="
     )
-    cases = grid_cases(
+    cases = independent_grid.grid_cases(
         config.independent_mixings,
         config.independent_seeds,
         config.independent_variants,
         WorldConfig(members=config.independent_members),
+        config.independent_variant_seeds,
     )
-    return run_grid(cases, echo)
+    return independent_grid.run_grid(cases, echo)
 
 
 def independent_summary(rows: Sequence[Any]) -> dict[str, Any]:
     """The independent section's keys of the JSON line (issue 15)."""
-    from dwt.bench.independent import grid
-
-    bursts = grid.burst_counts(rows)
+    bursts = independent_grid.burst_counts(rows)
     return {
-        "nmi_independent": grid.nmi_by_mixing(rows),
-        "clusters_independent": grid.clusters_by_mixing(rows),
-        "mixing_independent": grid.realised_mixing(rows),
-        "singleton_silent": grid.singleton_silent(rows),
+        "nmi_independent": independent_grid.nmi_by_mixing(rows),
+        "nmi_independent_worst": independent_grid.worst_nmi_by_mixing(rows),
+        "clusters_independent": independent_grid.clusters_by_mixing(rows),
+        "mixing_independent": independent_grid.realised_mixing(rows),
+        "singleton_silent": independent_grid.singleton_silent(rows),
         "bursts_independent": {k: v and asdict(v) for k, v in bursts.items()},
-        "ari_independent": grid.ari_means(rows),
-        "independent_variants": grid.variants(rows),
+        "ari_independent": independent_grid.ari_means(rows),
+        "independent_variants": independent_grid.variants(rows),
         "independent": [asdict(r) for r in rows],
     }
 
@@ -886,9 +887,7 @@ def independent_summary(rows: Sequence[Any]) -> dict[str, Any]:
 def burst_rates(quality: Sequence[QualityRow], rows: Sequence[Any]) -> dict[str, float | None]:
     """Burst precision and recall over both sources: the generated weeks' trending slices
     and topics, and the independent weeks' trending threads and topics."""
-    from dwt.bench.independent import grid
-
-    bursts = grid.burst_counts(rows)
+    bursts = independent_grid.burst_counts(rows)
     parts = [bursts["threads"]] + ([bursts["topics"]] if bursts["topics"] else [])
     planted = sum(r.bursts_planted + r.topic_bursts_planted for r in quality)
     found = sum(r.bursts_found + r.topic_bursts_found for r in quality)

@@ -289,10 +289,11 @@ class Store:
         no longer followed drop out and a repeated page changes nothing."""
         coll = self[Coll.FOLLOWS]
         targets = list(dict.fromkeys(str(t) for t in target_ids))
-        coll.update_one(
-            {"_id": source_id},
-            {"$addToSet": {"pass_targets": {"$each": targets}}},
-            upsert=True,
+        # A bulk update, which applies an upsert again when another writer inserted the
+        # same list first (MongoDB itself retries that; FerretDB does not).
+        self.bulk_update(
+            Coll.FOLLOWS,
+            [Update(source_id, {"$addToSet": {"pass_targets": {"$each": targets}}}, upsert=True)],
         )
         if last_page:
             doc = coll.find_one({"_id": source_id}, {"pass_targets": 1}) or {}

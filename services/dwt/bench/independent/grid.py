@@ -20,21 +20,29 @@ from dwt.bench.independent.world import WorldConfig, generate_world
 
 Echo = Callable[[str], None]
 
+MIXINGS = (0.1, 0.2, 0.35, 0.5)
+#: The seeds the figures are reported on. Never used to choose a setting: tuning ran on
+#: seeds 10–40 (and 3–6 were first run for the report itself).
+REPORTED_SEEDS = (1, 2, 3, 4, 5, 6)
+#: (follow noise, activity) cases beside the base one, at the middle mixing.
+VARIANTS = ((0.6, 20.0), (0.3, 8.0))
+
 
 def grid_cases(
     mixings: Sequence[float],
     seeds: Sequence[int],
     variants: Sequence[tuple[float, float]],
     base: WorldConfig,
+    variant_seeds: Sequence[int] | None = None,
 ) -> list[WorldConfig]:
     """Every mixing × seed at ``base``'s noise and activity, then each (noise, activity)
-    variant × seed at the middle mixing."""
+    variant × ``variant_seeds`` (default: ``seeds``) at the middle mixing."""
     cases = [replace(base, mixing=m, seed=s) for m in mixings for s in seeds]
     middle = sorted(mixings)[len(mixings) // 2] if mixings else base.mixing
     cases += [
         replace(base, mixing=middle, noise=noise, activity=activity, seed=s)
         for noise, activity in variants
-        for s in seeds
+        for s in (seeds if variant_seeds is None else variant_seeds)
     ]
     return cases
 
@@ -97,6 +105,15 @@ def nmi_by_mixing(rows: Sequence[RunScore]) -> dict[str, float]:
     return _by_mixing(_default_cases(rows), lambda r: r.nmi)
 
 
+def worst_nmi_by_mixing(rows: Sequence[RunScore]) -> dict[str, float]:
+    """The lowest NMI of any seed, by aimed mixing: a mean can hide one bad week."""
+    out: dict[str, float] = {}
+    for r in _default_cases(rows):
+        key = f"{r.mixing:g}"
+        out[key] = round(min(out.get(key, r.nmi), r.nmi), 4)
+    return out
+
+
 def clusters_by_mixing(rows: Sequence[RunScore]) -> dict[str, float]:
     """Mean clusters / planted communities, by aimed mixing."""
     return _by_mixing(_default_cases(rows), lambda r: r.clusters / r.planted)
@@ -151,16 +168,18 @@ def _row_dict(row: RunScore) -> dict[str, Any]:
 def main(argv: list[str]) -> int:
     quick = "--quick" in argv
     cases = grid_cases(
-        (0.1, 0.2, 0.35, 0.5),
-        (1,) if quick else (1, 2),
-        () if quick else ((0.6, 20.0), (0.3, 8.0)),
+        MIXINGS,
+        (1,) if quick else REPORTED_SEEDS,
+        () if quick else VARIANTS,
         WorldConfig(),
+        variant_seeds=REPORTED_SEEDS[:2],
     )
     rows = run_grid(cases)
     print(
         json.dumps(
             {
                 "nmi_independent": nmi_by_mixing(rows),
+                "nmi_independent_worst": worst_nmi_by_mixing(rows),
                 "clusters_independent": clusters_by_mixing(rows),
                 "singleton_silent": singleton_silent(rows),
                 "bursts": {k: v and asdict(v) for k, v in burst_counts(rows).items()},

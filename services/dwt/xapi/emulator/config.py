@@ -25,7 +25,10 @@ class EmulatorConfig:
     ``throttle_rate`` the share answered 429 *without* any ``x-rate-limit-*`` header (X's
     edge sends those when it sheds load, whatever the key's budget).
     ``shift_to_now`` moves every timestamp so that the dataset's ``meta["now"]`` is the
-    moment the server started: a generated week then looks like the past seven days.
+    moment the server started: a generated week then looks like the past seven days. Ids
+    are not moved, so the time an id carries (X's snowflakes) stays the dataset's: a
+    collector resuming from an id's time re-reads a few posts; serve a week generated to
+    end now, unshifted, where that matters.
     """
 
     tokens: tuple[str, ...] = ()
