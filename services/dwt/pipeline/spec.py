@@ -16,7 +16,7 @@ from __future__ import annotations
 import enum
 import re
 from datetime import UTC, datetime
-from typing import Literal, Self
+from typing import Any, Literal, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import CroniterError, croniter
@@ -101,6 +101,11 @@ class MembersScope(_Model):
 _WEIGHTS = BondWeights()
 
 
+def _weight(default: float, description: str | None = None) -> Any:
+    """A bond weight's field: finite, in [0, MAX_WEIGHT]."""
+    return Field(default, ge=0, le=MAX_WEIGHT, allow_inf_nan=False, description=description)
+
+
 class Weights(_Model):
     """Bond weights (MISSION.md step 3); defaults from :class:`BondWeights` (the
     ``balanced`` preset of :data:`dwt.stages.weights.PRESETS`; ``seed`` is the prototype's).
@@ -109,18 +114,12 @@ class Weights(_Model):
     default, so a preset named beside partial weights could not tell which were set. A
     picker writes all the preset's fields instead."""
 
-    tweet: float = Field(_WEIGHTS.tweet, ge=0, le=MAX_WEIGHT, allow_inf_nan=False)
-    mention: float = Field(_WEIGHTS.mention, ge=0, le=MAX_WEIGHT, allow_inf_nan=False)
-    retweet: float = Field(_WEIGHTS.retweet, ge=0, le=MAX_WEIGHT, allow_inf_nan=False)
-    quote: float = Field(_WEIGHTS.quote, ge=0, le=MAX_WEIGHT, allow_inf_nan=False)
-    reply: float = Field(_WEIGHTS.reply, ge=0, le=MAX_WEIGHT, allow_inf_nan=False)
-    follow: float = Field(
-        _WEIGHTS.follow,
-        ge=0,
-        le=MAX_WEIGHT,
-        allow_inf_nan=False,
-        description="weight of a mutual follow",
-    )
+    tweet: float = _weight(_WEIGHTS.tweet)
+    mention: float = _weight(_WEIGHTS.mention)
+    retweet: float = _weight(_WEIGHTS.retweet)
+    quote: float = _weight(_WEIGHTS.quote)
+    reply: float = _weight(_WEIGHTS.reply)
+    follow: float = _weight(_WEIGHTS.follow, "weight of a mutual follow")
     normalize: bool = Field(
         _WEIGHTS.normalize,
         description="scale follows and interactions per member before mixing them",
@@ -132,19 +131,12 @@ class Weights(_Model):
         allow_inf_nan=False,
         description="share of follows in a member's bonds when normalize is true",
     )
-    one_way: float = Field(
+    one_way: float = _weight(
         _WEIGHTS.one_way,
-        ge=0,
-        le=MAX_WEIGHT,
-        allow_inf_nan=False,
-        description="weight of a one-way follow, through shared contacts only (normalize)",
+        "weight of a one-way follow, through shared contacts only (normalize)",
     )
-    embeddedness: float = Field(
-        _WEIGHTS.embeddedness,
-        ge=0,
-        le=MAX_WEIGHT,
-        allow_inf_nan=False,
-        description="how much shared follow contacts multiply a bond (normalize)",
+    embeddedness: float = _weight(
+        _WEIGHTS.embeddedness, "how much shared follow contacts multiply a bond (normalize)"
     )
 
     def bond_weights(self) -> BondWeights:

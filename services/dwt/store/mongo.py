@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 
 import pyarrow as pa
 from bson import encode
+from bson.raw_bson import RawBSONDocument
 from pymongo import MongoClient
 from pymongo.collection import Collection
 from pymongo.errors import BulkWriteError
@@ -65,14 +66,15 @@ class MongoBackend:
         upserted = modified = matched = 0
         failed: list[str] = []
         races: dict[int, int] = {}
+        # Encoded once: the size decides the commands, the bytes are sent as they are.
+        statements = [
+            RawBSONDocument(encode({"q": {"_id": op.id}, "u": op.update, "upsert": op.upsert}))
+            for op in ops
+        ]
         start = 0
         while start < len(ops):
-            batch = ops[start : _batch_end(ops, start)]
-            reply = self.db.command(
-                "update", name, ordered=True,
-                updates=[{"q": {"_id": op.id}, "u": op.update, "upsert": op.upsert}
-                         for op in batch],
-            )  # fmt: skip
+            batch = statements[start : _batch_end(statements, start)]
+            reply = self.db.command("update", name, ordered=True, updates=batch)
             if "writeConcernError" in reply:
                 raise StoreError(f"{name}: {reply['writeConcernError'].get('errmsg', reply)}")
             new = len(reply.get("upserted", []))
@@ -169,12 +171,12 @@ class MongoBackend:
         self.client.close()
 
 
-def _batch_end(ops: Sequence[Update], start: int) -> int:
+def _batch_end(statements: Sequence[RawBSONDocument], start: int) -> int:
     """Where the command from ``start`` ends: at most `_STATEMENTS_PER_COMMAND` statements
-    and about `_BYTES_PER_COMMAND`."""
+    and `_BYTES_PER_COMMAND` (one larger statement alone)."""
     end, size = start, 0
-    while end < len(ops) and end - start < _STATEMENTS_PER_COMMAND:
-        size += len(encode({"u": ops[end].update}))
+    while end < len(statements) and end - start < _STATEMENTS_PER_COMMAND:
+        size += len(statements[end].raw)
         if end > start and size > _BYTES_PER_COMMAND:
             break
         end += 1

@@ -107,11 +107,7 @@ def nmi_by_mixing(rows: Sequence[RunScore]) -> dict[str, float]:
 
 def worst_nmi_by_mixing(rows: Sequence[RunScore]) -> dict[str, float]:
     """The lowest NMI of any seed, by aimed mixing: a mean can hide one bad week."""
-    out: dict[str, float] = {}
-    for r in _default_cases(rows):
-        key = f"{r.mixing:g}"
-        out[key] = round(min(out.get(key, r.nmi), r.nmi), 4)
-    return out
+    return _by_mixing(_default_cases(rows), lambda r: r.nmi, min)
 
 
 def clusters_by_mixing(rows: Sequence[RunScore]) -> dict[str, float]:
@@ -149,11 +145,16 @@ def ari_means(rows: Sequence[RunScore]) -> dict[str, float | None]:
     }
 
 
-def _by_mixing(rows: Sequence[RunScore], value: Callable[[RunScore], float]) -> dict[str, float]:
+def _by_mixing(
+    rows: Sequence[RunScore],
+    value: Callable[[RunScore], float],
+    summary: Callable[[list[float]], float] = statistics.mean,
+) -> dict[str, float]:
+    """``summary`` (the mean by default) of ``value`` over the runs of each aimed mixing."""
     out: dict[str, list[float]] = {}
     for r in rows:
         out.setdefault(f"{r.mixing:g}", []).append(value(r))
-    return {k: round(statistics.mean(v), 4) for k, v in out.items()}
+    return {k: round(summary(v), 4) for k, v in out.items()}
 
 
 def _mean(values: Iterable[float | None]) -> float | None:
