@@ -670,7 +670,8 @@ def test_operator_settings_point_at_the_charts_objects(
 ):
     objs = objects(option)
     operator = container(objs, "operator")
-    assert operator["command"] == [
+    assert "command" not in operator  # the image's init (tini) stays PID 1
+    assert operator["args"] == [
         "python",
         "-m",
         "dwt_operator",
@@ -681,6 +682,7 @@ def test_operator_settings_point_at_the_charts_objects(
         monkeypatch.setenv(name, value)
     settings = OperatorSettings()  # extra="forbid": every variable is a real setting
     assert settings.namespaces == [NAMESPACE]
+    assert settings.ray_namespace == NAMESPACE  # keys and workers where the Ray pods are
     assert settings.default_keys_secret == _keys_secret(option)
     kuberay = option == "kuberay"
     assert settings.workers_kind == ("raycluster" if kuberay else "deployment")
@@ -775,14 +777,14 @@ def test_ray_node_environment_is_valid_dwt_settings(option: str):
 
 def test_ray_workers_join_the_head_service():
     objs = objects()
-    command = container(objs, "ray-worker")["command"]
+    command = container(objs, "ray-worker")["args"]
     (address,) = [a.split("=", 1)[1] for a in command if a.startswith("--address=")]
     host, port = address.rsplit(":", 1)
     service, namespace, _ = host.split(".", 2)
     assert namespace == NAMESPACE
     ports = {p["name"]: p["port"] for p in by_name(objs, "Service", service)["spec"]["ports"]}
     assert ports == {"gcs-server": int(port), "dashboard": 8265, "client": 10001}
-    head = container(objs, "ray-head")["command"]
+    head = container(objs, "ray-head")["args"]
     assert head[:4] == ["ray", "start", "--head", "--block"]
     assert "--dashboard-host=0.0.0.0" in head
     values = _chart().values["ray"]
@@ -792,6 +794,33 @@ def test_ray_workers_join_the_head_service():
         (template,) = [t for c, t in pod_templates(objs) if c == component]
         shm = [v for v in template["spec"]["volumes"] if v["name"] == "dshm"]
         assert shm[0]["emptyDir"]["medium"] == "Memory"
+
+
+def test_ray_and_the_operator_run_under_the_images_init():
+    """`ray start --block` must not be PID 1 (it reaps no zombies and ignores the signals
+    PID 1 gets without a handler): the containers give ``args`` only, so the image's
+    entrypoint (tini, the Dockerfile's and tools/image's) runs them."""
+    for component in ("ray-head", "ray-worker", "operator"):
+        ctr = container(objects(), component)
+        assert "command" not in ctr and ctr["args"][0] in ("ray", "python"), component
+
+
+@pytest.mark.parametrize("option", ["default", "kuberay"])
+def test_the_ray_head_has_a_disruption_budget(option: str):
+    objs = objects(option)
+    budget = one(objs, "PodDisruptionBudget")
+    assert budget["spec"]["maxUnavailable"] == 0
+    assert budget["spec"]["unhealthyPodEvictionPolicy"] == "AlwaysAllow"
+    selector = budget["spec"]["selector"]
+    selected = [c for c, t in pod_templates(objs) if _selects(selector, _labels(t))]
+    assert selected == ["ray-head"]
+    off = render(
+        {
+            **OPTIONS[option],
+            "ray": {**OPTIONS[option].get("ray", {}), "head": {"disruptionBudget": False}},
+        }
+    )[1]
+    assert not [o for o in off if o["kind"] == "PodDisruptionBudget"]
 
 
 def test_dashboard_serves_in_cluster_mode():
