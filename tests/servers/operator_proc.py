@@ -149,7 +149,9 @@ def install_chart(kube: KubeServer, namespace: str, values: Mapping[str, Any] | 
     and workers or a RayCluster, MongoDB, dashboard, Secrets, NetworkPolicies)."""
     install_crds(kube)
     kube.ensure_namespace(namespace)
-    objects = render_chart(namespace, values, release)
+    # Not its hooks: `helm install` does not create the pre-delete hook's Job and account.
+    objects = [o for o in render_chart(namespace, values, release)
+               if "helm.sh/hook" not in (o["metadata"].get("annotations") or {})]
     apply(kube, objects)
     deployment = next(o for o in objects if o["kind"] == "Deployment" and (
         o["metadata"]["labels"].get("app.kubernetes.io/component") == "operator"))

@@ -363,3 +363,71 @@ def test_keys_and_workers_are_where_the_ray_cluster_runs_and_nothing_else(world,
     failed = world.phase(ns, "other-keys", "Failed", "Succeeded")
     assert _condition(failed, "Failed")["reason"] == "ApiKeysForbidden"
     assert f"grant get on secrets named other-secret in {RAY_NAMESPACE}" in failed["message"]
+
+
+# ---- helm uninstall: the pre-delete hook ----------------------------------------------------
+
+
+def _run_hook(world: World, ns: str, hook: list[dict], tmp: Path) -> str:
+    """Run the chart's pre-delete hook as Helm would have it run: its account and RBAC
+    applied, then its Job's container args (``python -m dwt_operator.cleanup``) as a
+    process logged in with that account's token. Returns its output."""
+    import subprocess
+    import sys
+
+    from servers.operator_proc import apply
+
+    (job,) = [d for d in hook if d["kind"] == "Job"]
+    apply(world.kube, [d for d in hook if d["kind"] != "Job"])
+    pod = job["spec"]["template"]["spec"]
+    token = world.kube.token_for(ns, pod["serviceAccountName"])
+    kubeconfig = world.kube.write_kubeconfig(tmp / f"hook-{ns}.kubeconfig", token, ns)
+    (container,) = pod["containers"]
+    argv = container["args"]
+    assert argv[:3] == ["python", "-m", "dwt_operator.cleanup"]
+    argv = [sys.executable, *argv[1:]]
+    argv[argv.index("--timeout") + 1] = "20"  # the chart's 120 s, shortened for the test
+    done = subprocess.run(
+        argv,
+        env={"KUBECONFIG": str(kubeconfig), "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout
+
+
+def test_helm_uninstalls_hook_leaves_no_community_job_terminating(world, ns, tmp_path, head_back):
+    """The chart's pre-delete hook in a namespace the operator serves: its CommunityJobs go,
+    with Ray down too (a StopFailed Event each, no wait). Then with the operator already
+    gone: after its timeout the hook drops kopf's finalizer itself and says so. (The
+    module's cluster-wide operator serves the namespace: a second, namespaced one would
+    compete with it for the same jobs.)"""
+    from servers.operator_proc import render_chart
+
+    hook = [
+        d
+        for d in render_chart(ns, {"ray": {"auth": {"enabled": False}}})
+        if "helm.sh/hook" in (d["metadata"].get("annotations") or {})
+    ]
+    assert {d["metadata"]["annotations"]["helm.sh/hook"] for d in hook} == {"pre-delete"}
+    for name in ("first", "second"):
+        create_job(world.kube, ns, name, community=f"slow-{name}", steps=["bonds"])
+        world.phase(ns, name, "Running")
+    world.head.stop(kill=True)  # Ray is down: deletion must not wait for it
+    said = _run_hook(world, ns, hook, tmp_path)
+    assert [get_job(world.kube, ns, n) for n in ("first", "second")] == [None, None]
+    assert "finalizer was dropped" not in said, said
+    assert len([e for e in events(world.kube, ns) if e["reason"] == "StopFailed"]) == 2
+    world.head.start()
+    create_job(world.kube, ns, "third", community="slow-third", steps=["bonds"])
+    world.phase(ns, "third", "Running")
+    world.operator.stop()  # the operator is gone first: nothing would release the job
+    try:
+        said = _run_hook(world, ns, hook, tmp_path)
+    finally:
+        world.operator.start()
+    assert get_job(world.kube, ns, "third") is None
+    assert f"CommunityJob {ns}/third was not released by the operator" in said
+    assert _ray_job(ns, "third") in said  # the Ray job it could not stop, named

@@ -784,3 +784,18 @@ def test_the_busy_event_is_read_from_the_drivers_logs():
         "message": "community ai-ethics is being run by run-7",
     }
     assert read_busy('DWT_PROGRESS {"event": "summary"}\nbusy') is None
+
+
+def test_the_schedule_keeps_firing_after_a_lost_run(world, events):
+    cr = CR({"steps": ["bonds"], "schedule": "0 6 * * *", "backoffLimit": 0})
+    cr.on_spec(world.reconciler)
+    world.clock.now = datetime(2026, 12, 1, 6, 0, 30, tzinfo=UTC)
+    cr.on_timer(world.reconciler)
+    first = cr.status["rayJobId"]
+    world.ray.jobs.clear()  # the head was replaced mid-run
+    cr.on_timer(world.reconciler)
+    assert cr.status["phase"] == "Failed" and cr.condition("Failed")["reason"] == "JobLost"
+    world.clock.now = datetime(2026, 12, 2, 6, 0, 30, tzinfo=UTC)
+    cr.on_timer(world.reconciler)
+    assert cr.status["rayJobId"] != first and cr.status["phase"] == "Pending"
+    assert cr.status["lastScheduleTime"] == "2026-12-02T06:00:00Z"
