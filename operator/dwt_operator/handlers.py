@@ -286,6 +286,20 @@ class Reconciler:
         if parsed.schedule is not None:
             self._schedule(body, parsed, _current(status, patch), patch, now, holders)
 
+    def on_rerun(
+        self,
+        body: Any,
+        spec: dict,
+        status: dict,
+        patch: Any,
+        holders: Iterable[str] = (),
+    ) -> None:
+        """The rerun annotation changed. ``patch`` is shared with the cycle's other
+        handlers (a spec change in the same update has already written to it)."""
+        parsed = self.parse(body, spec, status, patch, quiet=True)
+        if parsed is not None and not parsed.suspend:
+            self._rerun(body, parsed, _current(status, patch), patch, holders)
+
     def on_delete(self, body: Any, spec: dict, status: dict) -> None:
         """Stop the job's Ray job; never block on Ray: when it does not answer, the
         deletion goes on with a Warning Event saying the Ray job could not be stopped."""
@@ -844,9 +858,9 @@ def build_registry(
         *RESOURCE, field=["metadata", "annotations", RERUN_ANNOTATION], registry=registry
     )
     def rerun_asked(
-        body: Any, spec: Any, status: Any, meta: Any, patch: Any, community_runs: Any, **_: Any
+        body: Any, spec: Any, status: Any, patch: Any, community_runs: Any, **_: Any
     ) -> None:
-        reconciler().on_spec(body, spec, status, meta, patch, holders(community_runs, spec))
+        reconciler().on_rerun(body, spec, status, patch, holders(community_runs, spec))
 
     @kopf.timer(*RESOURCE, interval=settings.poll_interval, registry=registry)
     def poll(body: Any, spec: Any, status: Any, patch: Any, community_runs: Any, **_: Any) -> None:
