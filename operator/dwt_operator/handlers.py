@@ -833,7 +833,7 @@ def build_registry(
         settings.posting.level = logging.INFO
         settings.watching.server_timeout = 60
 
-    @kopf.index(*RESOURCE, registry=registry)
+    @kopf.index(*RESOURCE, id="community_runs", registry=registry)  # the handlers' kwarg
     def community_runs(namespace: str, name: str, spec: Any, status: Any, **_: Any) -> dict:
         """The CommunityJobs holding a run, by community (see communities.py). An empty
         mapping, not None, for the others: kopf keeps an object's last entry on None."""

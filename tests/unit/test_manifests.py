@@ -142,6 +142,7 @@ def test_kubectl_apply_as_documented(kube_api: KubeServer):
     kube_api.kubectl("apply", "--validate=strict", "-n", ns, "-f", examples)
     listed = json.loads(kube_api.kubectl("get", "cjob", "-n", ns, "-o", "json").stdout)
     table = kube_api.kubectl("get", "communityjobs", "-n", ns).stdout
+    wide = kube_api.kubectl("get", "communityjobs", "-n", ns, "-o", "wide").stdout
     by_category = kube_api.kubectl("get", "discoverweekly", "-n", ns, "-o", "name").stdout
     described = kube_api.kubectl("describe", "cjob", "ai-ethics-weekly", "-n", ns).stdout
     kube_api.kubectl("delete", "cjob", "--all", "-n", ns)
@@ -158,7 +159,9 @@ def test_kubectl_apply_as_documented(kube_api: KubeServer):
         "weightTransform": "sqrt", "preferModular": True}
     assert weekly["spec"]["collection"]["workersPerKey"] == 2  # as written, not defaulted
     header = table.splitlines()[0].split()
-    assert header == ["NAME", "PHASE", "COMMUNITY", "SCHEDULE", "LAST", "RUN", "AGE"]
+    assert header == ["NAME", "PHASE", "COMMUNITY", "SCHEDULE", "LAST", "RUN", "LAST", "SUCCESS",
+                      "AGE"]
+    assert wide.splitlines()[0].split()[-3:] == ["SUCCEEDED", "FAILED", "AGE"]
     assert re.search(r"ai-ethics-weekly\s+ai-ethics\s+0 6 \* \* 1", table)
     assert "Europe/Paris" in described and "Kind:         CommunityJob" in described
 

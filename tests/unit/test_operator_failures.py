@@ -72,10 +72,13 @@ class World:
         return self.operator.wait_for(predicate, timeout, message)
 
     def phase(self, ns: str, name: str, *phases: str) -> dict:
-        return self.wait(
-            lambda: (s := job_status(self.kube, ns, name)).get("phase") in phases and s,
-            f"{ns}/{name} to reach {phases}",
-        )
+        try:
+            return self.wait(
+                lambda: (s := job_status(self.kube, ns, name)).get("phase") in phases and s,
+                f"{ns}/{name} to reach {phases}",
+            )
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}\nits status: {job_status(self.kube, ns, name)}") from None
 
     def replace_head(self) -> None:
         """Kill the head and start an empty one at the same address."""
