@@ -262,14 +262,15 @@ def test_an_operator_restart_never_submits_twice(cluster, ns):
 @pytest.mark.timeout(420)
 def test_schedules_fire_and_obey_their_concurrency_policy(cluster, ns):
     # Every minute; the first run sleeps, so the second firing meets it still running.
-    # Forbid and Replace run side by side (a firing is up to a minute away).
+    # Forbid and Replace run side by side (a firing is up to a minute away), each its own
+    # community (two runs of one community never run at once).
     policies = {"every-f": "Forbid", "every-r": "Replace"}
     for name, policy in policies.items():
         _apply(
             cluster,
             ns,
             name,
-            community="slow-sched",
+            community=f"slow-sched-{name[-1]}",
             schedule="* * * * *",
             concurrencyPolicy=policy,
         )
