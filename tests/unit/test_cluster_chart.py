@@ -320,6 +320,9 @@ def test_the_ray_heads_disruption_budget_holds_evictions_of_the_head_only(kube_a
     apply(kube_api, docs)
     (budget,) = [d for d in docs if d["kind"] == "PodDisruptionBudget"]
     pods = dict(pod_templates(docs))
+    # Pods that name no ServiceAccount get `default`, which a controller-manager would make.
+    kube_api._ok("POST", f"/api/v1/namespaces/{ns}/serviceaccounts",
+                 {"metadata": {"name": "default"}}, allow=[409])
 
     def running(description: str, ready: bool) -> str:
         pod = kube_api._ok("POST", f"/api/v1/namespaces/{ns}/pods", pods[description])
