@@ -44,6 +44,7 @@ class RayHead:
         }
         self.address = f"http://127.0.0.1:{self.ports['dashboard']}"
         self.process: subprocess.Popen | None = None
+        self.starts = 0
 
     def command(self) -> list[str]:
         ports = self.ports
@@ -64,29 +65,49 @@ class RayHead:
             f"--dashboard-agent-grpc-port={ports['agent_grpc']}",
         ]
 
-    def start(self, timeout: float = 120) -> RayHead:
-        """Start it and wait until its Jobs API answers."""
-        from ray.job_submission import JobSubmissionClient
-
-        self.process = subprocess.Popen(
+    def _spawn(self) -> subprocess.Popen:
+        return subprocess.Popen(
             self.command(),
             env=self.env,
             start_new_session=True,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
         )
+
+    def start(self, timeout: float = 120) -> RayHead:
+        """Start it and wait until it runs a job: its Jobs API answers before its job agent
+        is up (a submission gets 500 "No available agent to submit job" until then), so a
+        no-op job ``rayhead-ready-<n>`` is submitted and waited for."""
+        from ray.job_submission import JobSubmissionClient
+
+        self.process = self._spawn()
+        self.starts += 1
+        probe = f"rayhead-ready-{self.starts}"
         deadline = time.time() + timeout
         while True:
             if self.process.poll() is not None:
-                raise RuntimeError(f"ray head exited: {self.process.stderr.read().decode()[-800:]}")
+                said = self.process.stderr.read().decode()[-800:]
+                if "timed out during startup" in said and time.time() < deadline:
+                    # An overloaded machine: Ray gave up waiting for its own GCS. What it
+                    # started (in its process group) goes, then again.
+                    with suppress(ProcessLookupError):
+                        os.killpg(self.process.pid, signal.SIGKILL)
+                    self.process = self._spawn()
+                    continue
+                raise RuntimeError(f"ray head exited: {said}")
             try:
-                JobSubmissionClient(self.address).list_jobs()
-                return self
+                client = JobSubmissionClient(self.address)
+                if probe not in {j.submission_id for j in client.list_jobs()}:
+                    client.submit_job(entrypoint="true", submission_id=probe)
+                ran = client.get_job_status(probe).value == "SUCCEEDED"
             except (ConnectionError, RuntimeError, OSError):
-                if time.time() > deadline:
-                    self.stop()
-                    raise RuntimeError(f"ray head did not answer within {timeout:.0f} s") from None
-                time.sleep(0.5)
+                ran = False  # not up yet: asked again, until the deadline
+            if ran:
+                return self
+            if time.time() > deadline:
+                self.stop()
+                raise RuntimeError(f"ray head did not run a job within {timeout:.0f} s")
+            time.sleep(0.5)
 
     def stop(self, kill: bool = False) -> None:
         """End it: SIGINT to its process group (``ray start --block`` stops its node), or
