@@ -13,8 +13,10 @@ from collections.abc import Callable
 from typing import Any
 
 from dwt.xapi.dataset import Dataset
+from dwt.xapi.prices import Resource
 
 from .auth import KeyState, TokenRegistry
+from .billing import Billing
 from .config import EmulatorConfig
 from .faults import FaultInjector
 from .ratelimit import RateLimiter
@@ -59,6 +61,12 @@ class Emulator:
             throttle_rate=config.throttle_rate,
         )
         self.renderer = Renderer(self.index, self.shift_ms)
+        self.billing = Billing(
+            {Resource(k): v for k, v in config.prices.items()},
+            config.monthly_post_cap,
+            config.credits_usd,
+            clock,
+        )
         self._lock = threading.Lock()
         self._counts: Counter[tuple[str, str, int]] = Counter()
         self._posts: Counter[int] = Counter()  # rows served as ``data``: X bills post reads
@@ -118,4 +126,6 @@ class Emulator:
             # (a collector that pays twice for a post shows here).
             "posts_served": posts,
             "posts_served_again": posts - unique,
+            # What X would bill (every resource at its price, once per UTC day).
+            "bill": self.billing.stats(),
         }
