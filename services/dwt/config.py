@@ -88,6 +88,13 @@ class Settings(BaseSettings):
     x_monthly_post_cap: int | None = Field(
         None, ge=0, description="post reads X allows your account per month (0 = none)"
     )
+    collect_give_up_s: float = Field(
+        240.0,
+        gt=0,
+        le=3600,
+        description="stop collecting when X answers 429 without rate-limit headers and no "
+        "request succeeds for this long (seconds)",
+    )
 
     @field_validator("log_level", mode="before")
     @classmethod
