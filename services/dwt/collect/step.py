@@ -19,7 +19,8 @@ Either way what was read is stored and the next run resumes.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -63,6 +64,7 @@ class CollectConfig:
     use_ray: bool | None = None  # None: Ray when a runtime is up
     tariff: Tariff | None = None  # the account's (settings); None: X's tables
     give_up_s: float = 240.0  # header-less 429s with no success this long stop the run
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))  # UTC
 
 
 def slots(key_ids: list[str], workers_per_key: int, max_workers: int) -> list[str]:
@@ -107,7 +109,7 @@ def collect(week: Week, run_id: str, config: CollectConfig) -> dict[str, int]:
 
     key_ids = config.keys.fingerprints()  # NoKeysError before any work
     spec = week.spec.collection
-    now = datetime.now(UTC)
+    now = config.clock()
     planned = plan_collection(
         week, key_ids, now=now, run_id=run_id, tariff=config.tariff, page_size=config.page_size
     )
@@ -149,8 +151,8 @@ def collect(week: Week, run_id: str, config: CollectConfig) -> dict[str, int]:
     disabled = {k: r.disabled for k, r in report.keys.items() if r.disabled}
     if warnings or disabled:
         update_run(week.store, run_id, warnings=warnings[:100], disabled_keys=disabled)
-    put_learned_limits(week.store, _learned(report), datetime.now(UTC))
-    spend = _spend(week, run_id, report, forecast, planned.tariff)
+    put_learned_limits(week.store, _learned(report), config.clock())
+    spend = _spend(week, run_id, report, forecast, planned.tariff, config.clock())
     if week.progress is not None:
         week.progress.advance(
             "collect", report.done, report.accounts, **_extra(report, 0.0, None), spend=spend
@@ -205,11 +207,11 @@ def _spend(
     report: CollectReport,
     forecast: dict[str, Any],
     tariff: Tariff,
+    now: datetime,
 ) -> dict[str, Any]:
     """Record the attempt's charges, caps, skipped work and timing on the run; return what
     the progress event (and so the CommunityJob status) carries."""
     spec = week.spec.collection
-    now = datetime.now(UTC)
     members = week.member_table.column("account_id").to_pylist()  # what bonds will read
     ages = follows_age_days(week.store, members, now)
     skipped = {

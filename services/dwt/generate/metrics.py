@@ -67,9 +67,10 @@ def user_metrics(
         reach[m:] = np.exp(rng.normal(6.0, 1.5, world.outsiders)) * (1.0 + 2_000.0 * global_share)
     followers += np.round(reach).astype(np.int64)
     age_days = (now_ms - world.created_ms) / DAY_MS
-    # Silent accounts still posted now and then before the generated days.
+    # Silent accounts still posted now and then before the generated days; the noise has
+    # mean 1 (lognormal with mu = -sigma^2 / 2), so tweet_count / age is unbiased.
     pace = np.maximum(tweets / max(1, days), 0.05 * np.exp(rng.normal(0.0, 1.0, n)))
-    history = np.round(age_days * pace * np.exp(rng.normal(0.0, 0.5, n))).astype(np.int64)
+    history = np.round(age_days * pace * np.exp(rng.normal(-0.125, 0.5, n))).astype(np.int64)
     return {
         "followers_count": followers,
         "following_count": following,
