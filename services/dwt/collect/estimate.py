@@ -21,8 +21,9 @@ Time: an endpoint's first window of budget (over every key) goes at once, every 
 waits for a reset, and the requests of the last window go at the pace requests are served —
 so ``n`` windows take ``n - 1`` windows plus that tail. A run can also be bound by that pace
 alone (a weekly run, whose requests fit in the first window): the requests × the seconds one
-takes / the collectors, or the seconds the driver takes to store them. Those seconds are the
-last collection's (its run record's ``timing``), else a typical round trip to X.
+takes / the collectors, or the seconds the driver takes to store them. Those seconds — a
+collector's turn, from dispatch to its page stored — are the last collection's (its run
+record's ``timing``), else a typical round trip to X.
 """
 
 from __future__ import annotations
@@ -320,8 +321,11 @@ def plan_collection(
         _limits(endpoint, tariff, learned, key_ids, max(1, n_keys))
         done = timing.get(endpoint.endpoint) or {}
         if done.get("requests"):
-            endpoint.request_s = float(done["http_s"]) / float(done["requests"])
-            endpoint.store_s = float(done["store_s"]) / float(done["requests"])
+            # A collector's turn: from dispatch to its page stored (the request, Ray's round
+            # trip and the driver's queue), as the last collection measured it.
+            turn = done.get("cycle_s") or done.get("http_s") or 0.0
+            endpoint.request_s = float(turn) / float(done["requests"])
+            endpoint.store_s = float(done.get("store_s") or 0.0) / float(done["requests"])
         endpoint.duration_s = _limit_time(endpoint, window_s, n_slots)
     pace = sum(e.requests * e.request_s for e in endpoints.values()) / n_slots
     storing = sum(e.requests * e.store_s for e in endpoints.values())

@@ -97,7 +97,9 @@ class CollectReport:
     seconds: float = 0.0
     charges: Charges = field(default_factory=Charges)  # what X billed, by resource
     follow_lists: int = 0  # follow lists read to their end
-    #: endpoint → requests, seconds spent on them by the workers, and by the driver storing
+    #: endpoint → requests, seconds the workers spent on them (``http_s``), the driver spent
+    #: storing their pages (``store_s``), and from dispatch to stored (``cycle_s``: what a
+    #: collector's turn takes, the driver's queue and Ray's round trip included)
     timing: dict[str, dict[str, float]] = field(default_factory=dict)
 
 
@@ -154,6 +156,7 @@ class Scheduler:
         self._throttled_since: float | None = None
         self._throttled = 0
         self._closed: set[str] = set()  # endpoints closed by a cap
+        self._sent: dict[Any, float] = {}  # handle → when it was dispatched
         self.store = store
         self.pool = pool
         self.max_attempts = max_attempts
@@ -240,7 +243,14 @@ class Scheduler:
             timeout = max(0.0, wake - now) + 0.01 if wake else None
             for handle, result in self.pool.wait(list(in_flight), timeout):
                 slot, item = in_flight.pop(handle)
+                sent = self._sent.pop(handle, None)
                 self._handle(slot, item, result, queues, pending, report)
+                if sent is not None:  # dispatch to stored: what a collector's turn takes
+                    timing = report.timing.get(item.endpoint)
+                    if timing is not None:
+                        timing["cycle_s"] = timing.get("cycle_s", 0.0) + (
+                            time.perf_counter() - sent
+                        )
             waiting = 0.0
             if self._clock() - last_progress >= self.progress_every:
                 self._progress(report, started, waiting)
@@ -298,7 +308,9 @@ class Scheduler:
                     wake = until if not wake else min(wake, until)
                     continue
                 item = queues[endpoint].popleft()
-                in_flight[self.pool.submit(slot, item)] = (slot, item)
+                handle = self.pool.submit(slot, item)
+                in_flight[handle] = (slot, item)
+                self._sent[handle] = time.perf_counter()
                 flying[key, endpoint] += 1
                 reserved += most
                 break
@@ -358,7 +370,7 @@ class Scheduler:
             self._budget[key, item.endpoint] = result.budget
         now = datetime.now(UTC)
         timing = report.timing.setdefault(
-            item.endpoint, {"requests": 0, "http_s": 0.0, "store_s": 0.0}
+            item.endpoint, {"requests": 0, "http_s": 0.0, "store_s": 0.0, "cycle_s": 0.0}
         )
         timing["requests"] += result.requests
         timing["http_s"] += result.seconds
