@@ -6,7 +6,7 @@ list returns $0.010 (:mod:`dwt.xapi.prices`). The emulator here keeps the limits
 with every limit scaled by ``following_limit / 300`` and the window compressed (default:
 following 5, timelines 167 requests per 4-s window per key), bills every resource at list
 price once per UTC day (its meter moves a week on between the two collections), and adds
-``latency_ms`` to each answer (a round trip to X takes 100–300 ms).
+``latency_ms`` to each answer (default 250: a round trip to X takes 100–300 ms).
 
 For 1, 2, 4 and 8 keys the members scale with the keys (``windows`` × the following limit
 per key, so a first collection spans that many windows, as a real one of a few hundred
@@ -437,7 +437,7 @@ def run_bench(
     following_limit: int = 5,
     windows: int = 4,
     share: float = 0.15,
-    latency_ms: float = 100.0,
+    latency_ms: float = 250.0,
     page_size: int = 100,
     repeats: int = 1,
     use_ray: bool = True,

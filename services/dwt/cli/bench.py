@@ -32,7 +32,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--windows", type=int, default=4, help="rate windows a first collection spans"
     )
     collect.add_argument(
-        "--latency-ms", type=float, default=100.0, help="the emulator's added latency"
+        "--latency-ms",
+        type=float,
+        default=250.0,
+        help="the emulator's added latency (a round trip to X takes 100-300 ms)",
     )
     collect.add_argument(
         "--share", type=float, default=0.15, help="follow lists re-read per week (0-1)"
