@@ -261,6 +261,7 @@ def test_text_plan_names_the_binding_endpoint(members, capsys):
     assert "takes about" in out and "X bills about" in out and "follow-list accounts" in out
 
 
+@pytest.mark.calendar
 def test_after_a_collection_the_plan_is_incremental(members, server, capsys):
     store, _ = members
     _, running = server

@@ -47,7 +47,7 @@ class AddedMembers:
                 + ", ".join(f"@{n}" for n in self.not_looked_up)
                 + ": add an API key so they can be looked up on X."
             )
-        if self.bill is not None:
+        if self.bill is not None and self.bill["usd"]["total"] > 0:
             parts.append(f"Looked up on X: {bill_words(self.bill)}.")
         return " ".join(parts) or "Type a username."
 
