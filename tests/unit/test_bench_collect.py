@@ -25,7 +25,7 @@ def test_limits_keep_x_ratios():
 
 @pytest.mark.slow
 def test_bench_collect_prints_a_table_and_one_json_line(capsys):
-    args = ["bench", "collect", "--keys", "1,2", "--window", "1", "--windows", "3"]
+    args = ["bench", "collect", "--keys", "1,2", "--window", "2", "--windows", "3"]
     code = main([*args, "--following-limit", "2", "--latency-ms", "20", "--no-ray", "--json"])
     assert code == 0
     captured = capsys.readouterr()
