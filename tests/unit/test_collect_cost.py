@@ -198,6 +198,8 @@ def test_a_storm_of_header_less_429s_ends_with_a_sentence(community, dataset, ke
     assert "the next run resumes" in str(stopped.value)
     record = community[Coll.RUNS].find_one({"_id": "storm"})
     assert record["collection"]["charges"]["posts"] == 0
+    skipped = record["collection"]["skipped"]  # what the next run has to read
+    assert skipped["user_tweets"]["accounts"] == len(members(dataset))
     # nothing lost: every pass is still planned, for the next run to resume
     states = list(community[Coll.COLLECT_STATE].find({}))
     assert len(states) == len(members(dataset)) and all("timeline_pass" in s for s in states)

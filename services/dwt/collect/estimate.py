@@ -340,12 +340,9 @@ def plan_collection(
             duration, bound = pace, "request latency"
         if storing > duration:
             duration, bound = storing, "storing pages"
+    reading = {i.account_id for i in items if i.kind is Kind.FOLLOWING}
     too_big = {
-        a: size
-        for a in accounts
-        if policy.too_big(size := sizes.get(a))
-        and a not in {i.account_id for i in items if i.kind is Kind.FOLLOWING}
-        and "following_done_at" not in states.get(a, {})
+        a: size for a in accounts if policy.too_big(size := sizes.get(a)) and a not in reading
     }
     plan = CollectPlan(
         community=week.spec.community,

@@ -215,6 +215,7 @@ class Scheduler:
                 report.gave_up = self._give_up_message(now)
                 log.error("%s", report.gave_up)
             if report.gave_up is not None:
+                _record_skipped(report, queues)  # what the next run resumes
                 queues = {e: deque() for e in ENDPOINT_ORDER}  # drain what is in flight
             wake = self._dispatch(queues, in_flight, report, now)
             if self._throttled_since is not None:  # wake up to give up in time
@@ -255,8 +256,6 @@ class Scheduler:
             if self._clock() - last_progress >= self.progress_every:
                 self._progress(report, started, waiting)
                 last_progress = self._clock()
-        if report.gave_up is not None:
-            _record_skipped(report, queues)
         report.seconds = self._clock() - started
         self._progress(report, started, 0.0)
         return report

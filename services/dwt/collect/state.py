@@ -121,11 +121,11 @@ def following_due(
 ) -> list[str]:
     """Accounts whose follow list a run should start re-reading, in ``account_ids`` order.
 
-    Never read, or older than ``policy.max_age``: always (never read: unless larger than
-    ``policy.max_list_size``). Then the rolling budget: ``share`` × the accounts the known
-    lists hold (``sizes``; a list of unknown size counts one) × the weeks since the newest
-    refresh before this run, rounded (a weekly run re-reads ``share`` of them, a daily one
-    a seventh of that), less what this run already refreshed (a retry) and the over-age
+    Never read, or older than ``policy.max_age``: always — unless larger than
+    ``policy.max_list_size`` (never then). Then the rolling budget: ``share`` × the accounts
+    the known lists hold (``sizes``; a list of unknown size counts one) × the weeks since the
+    newest refresh before this run, rounded (a weekly run re-reads ``share`` of them, a
+    daily one a seventh of that), less what this run already refreshed (a retry) and the over-age
     ones; the lists expected to have changed most (change rate × age, learned rates or
     :data:`DEFAULT_CHANGE_RATE`) fill it, each while at least half of it fits, if their
     expected change reaches ``policy.min_change``. An unreadable account (protected,
@@ -152,9 +152,10 @@ def following_due(
         if _done_in_run(state, "following_done_at", done_since):
             refreshed_in_run += size(account) if done is not None else 0
             continue
+        if policy.too_big(sizes.get(account)):
+            continue  # not worth its price: the plan names it
         if done is None:
-            if not policy.too_big(sizes.get(account)):
-                never.append(account)
+            never.append(account)
             continue
         done = _aware(done)
         known.append((done, account))
