@@ -148,6 +148,12 @@ class Reconciler:
             estimatedSpend=None,
             capped=None,
             skipped=None,
+            followingAccounts=None,
+            userLookups=None,
+            spendByKind=None,
+            monthSpent=None,
+            monthForecast=None,
+            capReason=None,
         )
         try:
             submitted = self.ray.submit(submission, command, metadata)
@@ -345,6 +351,9 @@ class Reconciler:
                     status, patch, Running=("True", "Started", f"Ray job {job.submission_id}")
                 )
             return
+        if job.capped is not None:  # stopped at a cap: no retry would help (dwt.collect.budget)
+            self._finish(body, spec, status, patch, job, "Capped", job.capped, reason="Capped")
+            return
         if job.state == "SUCCEEDED":
             self._finish(body, spec, status, patch, job, "Succeeded", "run succeeded")
             return
@@ -530,7 +539,9 @@ class Reconciler:
             if name in collection:
                 record[name] = collection[name]
         history = [record, *list(status.get("history") or [])][: spec.history_limit]
-        counter = "succeeded" if phase == "Succeeded" else "failed"
+        # A Capped run is neither: it stopped where its budget said (the next one resumes).
+        counters = {"Succeeded": "succeeded", "Failed": "failed"}
+        counted = {c: status.get(c, 0) + 1 for c in [counters.get(phase)] if c}
         patch.status.update(
             phase=phase,
             finishedAt=_iso(now),
@@ -541,7 +552,7 @@ class Reconciler:
             waitingFor=None,
             rayUnreachableSince=None,
             rayCheckAt=None,
-            **{counter: status.get(counter, 0) + 1},
+            **counted,
             **collection,
         )
         if job is not None:
@@ -561,7 +572,7 @@ class Reconciler:
                 patch,
                 Running=("False", reason, message[-500:]),
                 Complete=("False", reason, message[-500:]),
-                Failed=("True", reason, message[-500:]),
+                Failed=("True" if phase == "Failed" else "False", reason, message[-500:]),
             )
         meta = body["metadata"]
         self.claims.release(spec.community, f"{meta['namespace']}/{meta['name']}")

@@ -39,16 +39,19 @@ JOBS = "discoverweekly.io/v1alpha1/communityjobs"
 GOOD, BAD = "good-bearer-token-123", "typo-bearer-token-456"
 # Sunday 29 November 2026, 05:30 UTC = 06:30 in Paris (CET, UTC+1).
 NOW = datetime(2026, 11, 29, 5, 30, tzinfo=UTC)
+FIRED = NOW + timedelta(minutes=31)  # 07:01 in Paris, when the daily run below fires
 
 
 @pytest.fixture(scope="module")
 def dataset():
-    return generate_community(members=16, communities=2, days=2, seed=5)
+    """A week ending at the schedule's firing (the test's clock, not the calendar's)."""
+    return generate_community(members=16, communities=2, days=2, seed=5, now=FIRED)
 
 
 @pytest.fixture(scope="module")
 def x_api(dataset):
-    with EmulatorServer(dataset, EmulatorConfig(tokens=[GOOD], rate_limit=10_000)) as server:
+    config = EmulatorConfig(tokens=[GOOD], rate_limit=10_000, shift_to_now=False)
+    with EmulatorServer(dataset, config) as server:
         yield server.base_url
 
 
@@ -99,7 +102,7 @@ def test_local_schedule_is_saved_shown_and_fires_at_the_hour_in_its_zone(
 
     clock.now = NOW + timedelta(minutes=29)  # 06:59 in Paris
     assert launcher.tick() == []
-    clock.now = NOW + timedelta(minutes=31)  # 07:01 in Paris (06:01 UTC)
+    clock.now = FIRED  # 07:01 in Paris (06:01 UTC)
     (run_id,) = launcher.tick()
     assert launcher.tick() == []  # fired once for today
     launcher.threads[run_id].join(60)
@@ -138,8 +141,13 @@ def test_members_are_looked_up_on_x(store, dataset, x_api):
     launcher = LocalLauncher(store, lookup_token=lambda: GOOD, x_api_base_url=x_api)
     handlers = create_app(store, launcher, _users()).handlers
     message = handlers.add_member("ann", "demo", f"https://x.com/{outside}?s=20", False)
-    # This launcher cannot collect: the member is added and collected on the next run.
-    assert message.startswith(f"Added @{outside}. They are collected on the next run")
+    # This launcher cannot collect: the member is added and collected on the next run; X
+    # billed the lookup, and the person is told what it cost.
+    assert message.startswith(
+        f"Added @{outside}. Looked up on X: 1 user lookups $0.01 = $0.01. "
+        "They are collected on the next run"
+    )
+    assert store[Coll.CHARGES].find_one({"community": "demo", "source": "lookup"})["usd"] == 0.01
     assert not message.error
     assert store[Coll.MEMBERS].find_one({"community": "demo", "username": outside})
     again = handlers.add_member("ann", "demo", outside.upper(), False)

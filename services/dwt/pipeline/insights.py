@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import cached_property
 
 import numpy as np
@@ -18,6 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import scipy.sparse as sp
 
+from dwt.collect.state import follows_age_days
 from dwt.pipeline.parallel import parallel_bond_matrix
 from dwt.pipeline.progress import Progress
 from dwt.pipeline.spec import RunSpec
@@ -32,6 +33,7 @@ from dwt.stages.summaries import bond_stats, cluster_profiles
 from dwt.stages.topics import TopicFinder
 from dwt.store import Coll, Store
 from dwt.store.candidates import excluded_accounts, record_candidates
+from dwt.store.runs import update_run
 
 
 class MissingInputError(RuntimeError):
@@ -107,7 +109,17 @@ def bonds(week: Week, run_id: str) -> dict[str, int]:
         community,
         ({"account_id": a, "activity": int(n)} for a, n in zip(ids, graph.activity_, strict=True)),
     )
-    return {"tweets": int(graph.activity_.sum()), "bonds": int(csr.nnz)}
+    # The follow lists behind these bonds are read on their own, slower cadence (they are
+    # billed per account): say how old they are.
+    ages = follows_age_days(store, ids.tolist(), datetime.now(UTC))
+    update_run(store, run_id, follows_used=ages)
+    told = {"follow_lists_never_read": int(ages["never_read"])}
+    if ages["median"] is not None:
+        told |= {
+            "follow_lists_median_age_days": float(ages["median"]),
+            "follow_lists_max_age_days": float(ages["max"]),
+        }
+    return {"tweets": int(graph.activity_.sum()), "bonds": int(csr.nnz), **told}
 
 
 def stored_bonds(store: Store, community: str, ids: pa.Array) -> sp.csr_matrix:

@@ -32,6 +32,8 @@ class Coll(enum.StrEnum):
     TOPICS = "topics"  # trending hashtags, terms and URLs per cluster and tier
     COLLECT_STATE = "collect_state"  # per account: collection checkpoints
     SESSIONS = "dashboard_sessions"  # the dashboard's logins (id: a digest of the cookie's)
+    CHARGES = "charges"  # what X billed: one document per collection attempt or lookup
+    API_LIMITS = "api_limits"  # per API key and endpoint: the limit X's headers reported
 
 
 #: The fields that identify a document; ``_id`` is made from them by :func:`doc_id`.
@@ -49,6 +51,8 @@ NATURAL_KEYS: dict[Coll, tuple[str, ...]] = {
     Coll.TOPICS: ("community", "cluster", "tier", "topic"),  # topic last: a URL's "/" is safe
     Coll.COLLECT_STATE: ("_id",),  # the account id
     Coll.SESSIONS: ("_id",),  # sha256 of the session id the cookie carries
+    Coll.CHARGES: ("_id",),  # "<run id>/<attempt>/<time>" or "lookup/<community>/<time>"
+    Coll.API_LIMITS: ("key", "endpoint"),  # a key's fingerprint, never the key
 }
 
 #: A cluster-tier's results in rank order (conversations and topics, as the dashboard lists them).
@@ -82,6 +86,10 @@ _SECONDARY: dict[Coll, list[IndexModel]] = {
     Coll.CONVERSATIONS: [_CLUSTER_TIER_RANK],
     Coll.TOPICS: [_CLUSTER_TIER_RANK],
     Coll.CLUSTERS: [IndexModel([("community", ASCENDING), ("run_id", ASCENDING)], name="run")],
+    Coll.CHARGES: [
+        IndexModel([("community", ASCENDING), ("at", DESCENDING)], name="community_time"),
+        IndexModel([("at", DESCENDING)], name="time"),
+    ],
     Coll.SESSIONS: [
         IndexModel([("user", ASCENDING)], name="user"),
         IndexModel([("expires_at", ASCENDING)], name="expiry"),
