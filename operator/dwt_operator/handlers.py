@@ -829,6 +829,8 @@ def build_registry(
     registry = registry or operator_registry()
     state: dict[str, Reconciler] = {}
     making = threading.Lock()  # sync handlers run in kopf's threads: one Reconciler
+    # The probe's own client: a readiness answer within the kubelet's probe timeout.
+    probe_ray = ray or RayJobs(settings.ray_address, settings.ray_auth_token_file, PROBE_TIMEOUT)
 
     def reconciler() -> Reconciler:
         with making:
@@ -889,6 +891,6 @@ def build_registry(
 
     @kopf.on.probe(id="ray", errors=kopf.ErrorsMode.PERMANENT, registry=registry)
     def ray_probe(**_: Any) -> str:
-        return reconciler().ray.version()
+        return probe_ray.version()
 
     return registry

@@ -40,7 +40,7 @@ TERMINAL = {"SUCCEEDED", "FAILED", "STOPPED", LOST}
 #: Exit status of a ``dwt run`` that found its community's store lease held by another run
 #: (EX_TEMPFAIL); it prints a ``busy`` progress event first.
 BUSY_EXIT = 75
-REQUEST_TIMEOUT = 10.0
+REQUEST_TIMEOUT = 30.0
 
 
 class RayUnavailable(Exception):

@@ -24,7 +24,9 @@ class OperatorSettings(BaseSettings):
         description="namespace of the Ray cluster: the key Secrets its pods mount and the "
         "workers to scale are there, whatever the CommunityJob's namespace",
     )
-    ray_timeout: float = Field(10.0, gt=0, description="seconds per Ray Jobs API request")
+    ray_timeout: float = Field(
+        30.0, gt=0, description="seconds per Ray Jobs API request (a busy head answers slowly)"
+    )
     ray_unreachable_limit: float = Field(
         300.0,
         gt=0,
