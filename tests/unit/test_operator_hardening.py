@@ -98,15 +98,32 @@ def raycluster(kube_api: KubeServer):
     ns = fresh_namespace(kube_api, "rc")
     created = create(kube_api, f"/apis/ray.io/v1/namespaces/{ns}/rayclusters", _raycluster(ns))
     rbac = f"/apis/rbac.authorization.k8s.io/v1/namespaces/{ns}"
-    rule = {"apiGroups": ["ray.io"], "resources": ["rayclusters"], "resourceNames": ["dwt"],
-            "verbs": ["get", "patch"]}
+    rule = {
+        "apiGroups": ["ray.io"],
+        "resources": ["rayclusters"],
+        "resourceNames": ["dwt"],
+        "verbs": ["get", "patch"],
+    }
     create(kube_api, f"{rbac}/roles", {"metadata": {"name": "dwt-operator"}, "rules": [rule]})
-    create(kube_api, f"{rbac}/rolebindings", {
-        "metadata": {"name": "dwt-operator"},
-        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role",
-                    "name": "dwt-operator"},
-        "subjects": [{"kind": "ServiceAccount", "name": install.service_account,
-                      "namespace": install.namespace}]})
+    create(
+        kube_api,
+        f"{rbac}/rolebindings",
+        {
+            "metadata": {"name": "dwt-operator"},
+            "roleRef": {
+                "apiGroup": "rbac.authorization.k8s.io",
+                "kind": "Role",
+                "name": "dwt-operator",
+            },
+            "subjects": [
+                {
+                    "kind": "ServiceAccount",
+                    "name": install.service_account,
+                    "namespace": install.namespace,
+                }
+            ],
+        },
+    )
     token = kube_api.token_for(install.namespace, install.service_account)
     wait_until_allowed(kube_api, token, f"/apis/ray.io/v1/namespaces/{ns}/rayclusters/dwt")
     return ns, created, kube_api.client(token)
