@@ -6,7 +6,8 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint install manifests browser clean servers kube-up bench-insights
+.PHONY: demo test lint install manifests browser clean servers kube-up bench-insights \
+        cluster-deps image cluster-up cluster-test
 
 $(STAMP): pyproject.toml requirements/constraints.txt
 	$(PYTHON) -c 'import sys; assert sys.version_info[:2] >= (3, 11), "Python 3.11+ is required"'
@@ -30,6 +31,24 @@ browser:
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else echo "chromium not installed (needs root): browser tests will be skipped"; fi; }
+
+# Debian packages for the product image and the single-node cluster: mmdebstrap and umoci
+# build the image; containerd, runc, the CNI plugins, iptables and conntrack run the node; gcc
+# and libc6-dev build the pod sandbox's pause binary. Installed when running as root, as CI does.
+CLUSTER_DEBS := mmdebstrap umoci containerd runc containernetworking-plugins iptables conntrack \
+                gcc libc6-dev curl
+cluster-deps:
+	@missing=$$(for p in $(CLUSTER_DEBS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	      --no-install-recommends $$missing >/dev/null; \
+	  else echo "missing Debian packages (install them as root): $$missing"; exit 1; fi; fi
+
+# The product's OCI image from Debian packages and PyPI (tools/image/build.py; cached by a hash
+# of its inputs in ~/.cache/dwt/image: unchanged inputs take a second). Prints REF PATH.
+image: $(STAMP) cluster-deps
+	$(BIN)/python tools/image/build.py
 
 # The real servers the tests start (FerretDB, etcd, kube-apiserver), built from the Go modules
 # in tools/servers/ into ~/.cache/dwt/servers (DWT_SERVERS_DIR); each is built once per version
