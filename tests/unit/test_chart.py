@@ -657,7 +657,7 @@ def test_dashboard_behind_an_oidc_proxy_is_reachable_only_from_it():
     dashboard = _labels(dict(pod_templates(objs))["dashboard"])
     assert _allowed(policies, {"app": "oauth2-proxy"}, dashboard, 8050)
     assert not _allowed(policies, INTRUDER, dashboard, 8050)
-    command = container(objs, "dashboard")["command"]
+    command = container(objs, "dashboard")["args"]
     assert command[command.index("--trusted-user-header") + 1] == "X-Auth-Request-User"
 
 
@@ -670,7 +670,7 @@ def test_operator_settings_point_at_the_charts_objects(
 ):
     objs = objects(option)
     operator = container(objs, "operator")
-    assert operator["command"] == [
+    assert operator["args"] == [
         "python",
         "-m",
         "dwt_operator",
@@ -775,14 +775,14 @@ def test_ray_node_environment_is_valid_dwt_settings(option: str):
 
 def test_ray_workers_join_the_head_service():
     objs = objects()
-    command = container(objs, "ray-worker")["command"]
+    command = container(objs, "ray-worker")["args"]
     (address,) = [a.split("=", 1)[1] for a in command if a.startswith("--address=")]
     host, port = address.rsplit(":", 1)
     service, namespace, _ = host.split(".", 2)
     assert namespace == NAMESPACE
     ports = {p["name"]: p["port"] for p in by_name(objs, "Service", service)["spec"]["ports"]}
     assert ports == {"gcs-server": int(port), "dashboard": 8265, "client": 10001}
-    head = container(objs, "ray-head")["command"]
+    head = container(objs, "ray-head")["args"]
     assert head[:4] == ["ray", "start", "--head", "--block"]
     assert "--dashboard-host=0.0.0.0" in head
     values = _chart().values["ray"]
@@ -797,7 +797,7 @@ def test_ray_workers_join_the_head_service():
 def test_dashboard_serves_in_cluster_mode():
     objs = objects()
     dashboard = container(objs, "dashboard")
-    command = dashboard["command"]
+    command = dashboard["args"]
     assert command[:3] == ["python", "-m", "dwt_dashboard"]
     flags = {
         arg: (
@@ -831,7 +831,7 @@ def test_dashboard_parses_the_charts_command_line():
     """The flags the chart passes are the dashboard's own (caught here, not in a pod)."""
     from dwt_dashboard.__main__ import _parser
 
-    args = _parser().parse_args(container(objects("users-and-oidc"), "dashboard")["command"][3:])
+    args = _parser().parse_args(container(objects("users-and-oidc"), "dashboard")["args"][3:])
     assert args.kube and args.namespace == NAMESPACE and args.port == 8050
 
 
@@ -935,12 +935,12 @@ def _dockerfile_venv() -> str:
 def test_dockerfile_builds_one_non_root_image_with_the_tested_versions():
     steps = _dockerfile()
     froms = [rest.split()[0] for ins, rest in steps if ins == "FROM"]
-    assert froms and all(f == "python:3.11-slim" for f in froms)
+    assert froms and all(f == "debian:bookworm-slim" for f in froms)  # tests/unit/test_image.py
     users = [rest for ins, rest in steps if ins == "USER"]
-    assert users[-1] == "10001"
+    assert users[-1] == "10001:10001"
     installs = [rest for ins, rest in steps if ins == "RUN" and "pip install" in rest]
     assert any(
-        "-c requirements/constraints.txt" in r and r.rstrip().endswith(" .") for r in installs
+        "-c requirements/constraints.txt ." in r for r in installs
     )
     assert _dockerfile_venv() == "/opt/venv"
     for ins, rest in steps:
@@ -969,7 +969,7 @@ def test_behind_a_tls_ingress_cookies_need_tls_and_the_proxy_is_believed():
     people, not the controller), and sets Secure cookies when the Ingress serves TLS."""
     def args(option: str) -> list[str]:
         dashboard = one(objects(option), "Deployment", "dashboard")
-        return dashboard["spec"]["template"]["spec"]["containers"][0]["command"]
+        return dashboard["spec"]["template"]["spec"]["containers"][0]["args"]
 
     behind = args("ingress")
     assert behind[behind.index("--secure-cookies") + 1] == "always"
