@@ -670,6 +670,7 @@ def test_operator_settings_point_at_the_charts_objects(
 ):
     objs = objects(option)
     operator = container(objs, "operator")
+    assert "command" not in operator  # the image's init (tini) stays PID 1
     assert operator["args"] == [
         "python",
         "-m",
