@@ -50,6 +50,17 @@ cluster-deps:
 image: $(STAMP) cluster-deps
 	$(BIN)/python tools/image/build.py
 
+# A real single-node Kubernetes cluster (tests/cluster) in a network namespace of its own, for a
+# person: node Ready, the images imported; prints the kubeconfig; Ctrl-C stops and cleans up.
+cluster-up: $(STAMP) cluster-deps image
+	tools/servers/build.sh etcd kube-apiserver kube-node coredns ferretdb
+	$(BIN)/python -m tests.cluster up
+
+# The same cluster, `helm install` of the chart, the end-to-end CommunityJob and the failure
+# tests; the last line is one JSON object of results and phase times (tests/cluster/conftest.py).
+cluster-test: $(STAMP) cluster-deps
+	$(BIN)/python -m tests.cluster test
+
 # The real servers the tests start (FerretDB, etcd, kube-apiserver), built from the Go modules
 # in tools/servers/ into ~/.cache/dwt/servers (DWT_SERVERS_DIR); each is built once per version
 # and flags. Needs Go >= 1.26; the first build takes ~15 CPU-minutes (see tests/README.md).
