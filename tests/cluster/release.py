@@ -281,46 +281,75 @@ def emulator_objects(ns: str, image: str, keys: list[str]) -> list[dict[str, Any
     ]
 
 
+DOCS = REPO / "docs" / "helm.md"
+DOCS_MARKER = "<!-- cluster-values"
+
+
+def documented_values() -> dict[str, Any]:
+    """The values block of docs/helm.md that a person copies (after its marker comment)."""
+    text = DOCS.read_text()
+    after = text[text.index(DOCS_MARKER) :]
+    block = after.split("```yaml\n", 1)[1].split("```", 1)[0]
+    return yaml.safe_load(block)
+
+
+def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in extra.items():
+        out[key] = (
+            _merge(out[key], value)
+            if isinstance(value, dict) and isinstance(out.get(key), dict)
+            else value
+        )
+    return out
+
+
 def chart_values(ns: str, image: str, user_line: str) -> dict[str, Any]:
-    """What a person sets for this cluster: the locally built image, the emulator as the X
-    API, FerretDB as an external MongoDB, requests sized for a 2-core node."""
+    """docs/helm.md's values with its placeholders filled in (the image built here, the users
+    line, the emulator as the X API), plus what this node needs: requests sized for two cores
+    and a quicker operator poll."""
     repository, tag = image.rsplit(":", 1)
+    values = documented_values()
+    if values["image"]["repository"] != repository or values["image"]["tag"] != "TAG":
+        raise ClusterFailed(f"docs/helm.md's values name {values['image']}, not {image}")
+    values["image"]["tag"] = tag
+    values["dashboard"]["users"]["lines"] = [user_line]
+    values["xApi"]["baseUrl"] = f"http://x-api.{ns}.svc"
+    if values["mongodb"]["external"] != {
+        "existingSecret": STORE_SECRET,
+        "existingSecretKey": "url",
+    }:
+        raise ClusterFailed(f"docs/helm.md's values name another store Secret: {values}")
     small = {"requests": {"cpu": "50m", "memory": "128Mi"}}
-    return {
-        "image": {"repository": repository, "tag": tag, "pullPolicy": "IfNotPresent"},
-        "xApi": {"baseUrl": f"http://x-api.{ns}.svc"},
-        "mongodb": {
-            "enabled": False,
-            "external": {"existingSecret": STORE_SECRET, "existingSecretKey": "url"},
-        },
-        "operator": {
-            "pollInterval": 2,
-            "resources": {**small, "limits": {"cpu": "1", "memory": "512Mi"}},
-        },
-        "dashboard": {
-            "users": {"lines": [user_line]},
-            "resources": {**small, "limits": {"cpu": "1", "memory": "1Gi"}},
-        },
-        "ray": {
-            "head": {
-                "numCpus": 1,
-                "shmSize": "256Mi",
-                "resources": {
-                    "requests": {"cpu": "200m", "memory": "768Mi"},
-                    "limits": {"cpu": "2", "memory": "3Gi"},
-                },
+    return _merge(
+        values,
+        {
+            "operator": {
+                "pollInterval": 2,
+                "resources": {**small, "limits": {"cpu": "1", "memory": "512Mi"}},
             },
-            "workers": {
-                "replicas": 1,
-                "numCpus": 1,
-                "shmSize": "256Mi",
-                "resources": {
-                    "requests": {"cpu": "100m", "memory": "384Mi"},
-                    "limits": {"cpu": "2", "memory": "2Gi"},
+            "dashboard": {"resources": {**small, "limits": {"cpu": "1", "memory": "1Gi"}}},
+            "ray": {
+                "head": {
+                    "numCpus": 1,
+                    "shmSize": "256Mi",
+                    "resources": {
+                        "requests": {"cpu": "200m", "memory": "768Mi"},
+                        "limits": {"cpu": "2", "memory": "3Gi"},
+                    },
+                },
+                "workers": {
+                    "replicas": 1,
+                    "numCpus": 1,
+                    "shmSize": "256Mi",
+                    "resources": {
+                        "requests": {"cpu": "100m", "memory": "384Mi"},
+                        "limits": {"cpu": "2", "memory": "2Gi"},
+                    },
                 },
             },
         },
-    }
+    )
 
 
 def apply(cluster: Cluster, objects: list[dict[str, Any]]) -> None:

@@ -17,7 +17,8 @@ source change only rebuilds the small second layer:
    dependency list of pyproject.toml and the source of the functions that build it.
 2. *project*: the project's wheel (built from the work tree) installed into that venv with
    ``--no-deps`` on an overlay, so the layer holds only what the install wrote. Key: the base's
-   key and the bytes of every file the wheel is built from.
+   key, the source of the functions that build this layer, and the bytes of every file the
+   wheel is built from.
 
 The tag is ``<version>-<first 12 hex of the project key>``; the result is an OCI archive
 (``oci-archive``: a tar of an OCI layout) at ``images/<tag>.tar`` in the cache, which
@@ -162,8 +163,9 @@ def source_of(*functions) -> str:
 
 
 def project_key(base: str) -> str:
+    recipe = source_of(project_layer, build_wheel, build_image, name_image, archive)
     return _digest(
-        [("base", base.encode())]
+        [("base", base.encode()), ("recipe", recipe.encode())]
         + [(str(p.relative_to(REPO)), p.read_bytes()) for p in project_files()]
     )
 
@@ -299,6 +301,18 @@ def oci_layout(layout: Path, tag: str, layers: list[Path], config: dict, epoch: 
         argv += ["--config.cmd", arg]
     run(argv)
     run(["umoci", "gc", "--layout", layout])
+
+
+def name_image(layout: Path, ref: str) -> None:
+    """Name the layout's one image: its tag (OCI's ref.name) and its full reference
+    (containerd's image.name), so ``ctr images import`` and ``kind load image-archive`` name
+    it without being told."""
+    index = json.loads((layout / "index.json").read_text())
+    for m in index["manifests"]:
+        annotations = m.setdefault("annotations", {})
+        annotations["org.opencontainers.image.ref.name"] = ref.rsplit(":", 1)[1]
+        annotations["io.containerd.image.name"] = ref
+    (layout / "index.json").write_text(json.dumps(index))
 
 
 def archive(layout: Path, out: Path, epoch: int) -> None:
@@ -613,11 +627,7 @@ def build_image(s: dict) -> tuple[str, Path]:
         project_layer(s, base, tmp / "project.tar")
         shutil.copytree(base / "oci", tmp / "oci", copy_function=os.link)
         oci_layout(tmp / "oci", "base", [tmp / "project.tar"], config, s["source_date_epoch"])
-        # One tag naming the finished image, as `ctr import --base-name REPO` expects.
-        index = json.loads((tmp / "oci/index.json").read_text())
-        for m in index["manifests"]:
-            m.setdefault("annotations", {})["org.opencontainers.image.ref.name"] = tag
-        (tmp / "oci/index.json").write_text(json.dumps(index))
+        name_image(tmp / "oci", ref)
         archive(tmp / "oci", tmp / "image.tar", s["source_date_epoch"])
         (tmp / "image.tar").rename(out)
         log(f"project layer and archive in {time.monotonic() - started:.0f}s")
@@ -658,6 +668,7 @@ def build_binary_image(
             {"user": user, "entrypoint": entrypoint, "workdir": "/"},
             epoch,
         )
+        name_image(tmp / "oci", ref)
         archive(tmp / "oci", out, epoch)
     return ref, out
 
