@@ -242,6 +242,8 @@ class Relay:
 
     def close(self) -> None:
         self._closing.set()
+        with contextlib.suppress(OSError):
+            self._listener.shutdown(socket.SHUT_RDWR)  # wakes the accepting thread
         self._listener.close()
         with self._lock:
             for s in list(self._conns):

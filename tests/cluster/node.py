@@ -432,6 +432,17 @@ def cgroup_dirs(root: str) -> list[Path]:
     return dirs
 
 
+def make_cgroups(root: str) -> None:
+    """The cluster's cgroup root in every hierarchy; cgroup v1's cpuset starts a new group
+    with no CPUs or memory nodes, so those are copied from its parent."""
+    for d in cgroup_dirs(root):
+        d.mkdir(parents=True, exist_ok=True)
+        for name in ("cpuset.cpus", "cpuset.mems"):
+            mine, parents = d / name, d.parent / name
+            if mine.exists() and not mine.read_text().strip():
+                mine.write_text(parents.read_text())
+
+
 def remove_cgroups(root: str) -> list[Path]:
     """rmdir the cgroup tree (deepest first); returns what could not be removed."""
     left = []
@@ -640,8 +651,7 @@ def run_cluster(
                     )
             (state / "resolv.conf").write_text("")
         with phases.step("containerd"):
-            for d in cgroup_dirs(cgroup_root):
-                d.mkdir(parents=True, exist_ok=True)
+            make_cgroups(cgroup_root)
             cni_conf = state / "cni" / "net.d"
             cni_conf.mkdir(parents=True)
             (cni_conf / "10-dwt.conflist").write_text(
