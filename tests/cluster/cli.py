@@ -31,11 +31,7 @@ def up(args: argparse.Namespace) -> int:
     with phases.step("images (build or cache)"):
         built = images.all_images()
 
-    def load(cluster) -> None:
-        for image in built.values():
-            cluster.import_image(image.archive, image.reference)
-
-    with run_cluster(phases, images=load) as cluster:
+    with run_cluster(phases, images=list(built.values())) as cluster:
         kubeconfig = cluster.kubeconfig
         if args.kubeconfig:
             args.kubeconfig.write_bytes(cluster.kubeconfig.read_bytes())

@@ -92,12 +92,8 @@ def cluster(built) -> Iterator[Any]:
 
     phases = Phases()
 
-    def load(c) -> None:
-        for image in built.values():
-            c.import_image(image.archive, image.reference)
-
     started = time.monotonic()
-    with run_cluster(phases, images=load) as c:
+    with run_cluster(phases, images=list(built.values())) as c:
         add_seconds("cluster", started)
         yield c
 

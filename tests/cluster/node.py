@@ -27,6 +27,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import dataclasses
+import fcntl
 import json
 import os
 import secrets
@@ -34,11 +35,12 @@ import shutil
 import signal
 import ssl
 import subprocess
+import tarfile
 import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +72,7 @@ KERNEL_SYSCTLS = (
 )
 CGROUP_MOUNTS = Path("/sys/fs/cgroup")
 RUNS = Path.home() / ".cache" / "dwt" / "cluster" / "runs"
+IMAGE_STORE = Path.home() / ".cache" / "dwt" / "cluster" / "containerd"
 CNI_BIN = Path("/usr/lib/cni")
 CNI_CACHE = Path("/var/lib/cni")
 IDENTITIES = {  # kubeconfig name -> (user, groups): the bootstrap RBAC roles' subjects
@@ -199,11 +202,22 @@ class Cluster:
     def import_image(self, archive: Path, reference: str) -> None:
         """Import an OCI archive into the node's containerd as ``reference`` (what a pull
         would have stored; the kubelet then finds it with imagePullPolicy IfNotPresent)."""
+        with tarfile.open(archive) as tar:
+            names = {m.name.removeprefix("./"): m for m in tar.getmembers()[:64]}
+            index = json.load(tar.extractfile(names["index.json"]))
+        (digest,) = {m["digest"] for m in index["manifests"]}
+        if self.image_digests().get(reference) == digest:
+            return  # imported by an earlier run into the kept image store, and unpacked
         repository = reference.rsplit(":", 1)[0]
         self.ctr("images", "import", "--base-name", repository, "--digests", str(archive))
         names = self.ctr("images", "list", "--quiet").stdout.split()
         if reference not in names:
             raise ClusterFailed(f"{archive} did not import as {reference} (have {names})")
+
+    def image_digests(self) -> dict[str, str]:
+        """reference -> manifest digest of the images the node's containerd holds."""
+        rows = self.ctr("images", "list").stdout.splitlines()[1:]
+        return {row.split()[0]: row.split()[2] for row in rows if len(row.split()) > 2}
 
     def check(self) -> None:
         """Raise `ServerFailed` (with its log) if a process of the cluster has exited."""
@@ -272,10 +286,10 @@ def _kubeconfig(path: Path, server: str, ca: Path, token: str) -> Path:
     return path
 
 
-def _containerd_config(state: Path, cni_conf: Path) -> str:
+def _containerd_config(state: Path, cni_conf: Path, root: Path) -> str:
     c = state / "containerd"
     return f"""version = 2
-root = "{c / "root"}"
+root = "{root}"
 state = "{c / "state"}"
 oom_score = 0
 [grpc]
@@ -399,6 +413,38 @@ def _kube_proxy_config(state: Path) -> dict:
         "iptables": {"minSyncPeriod": "1s", "syncPeriod": "30s"},
         "nodePortAddresses": [f"{NODE_IP}/32"],
     }
+
+
+# --- the node's image store, kept between runs ----------------------------------------------
+
+
+def image_store(stack: contextlib.ExitStack, state: Path) -> Path:
+    """containerd's root: the one in ~/.cache/dwt/cluster (its images stay unpacked, so the
+    next run imports the 430 MiB product image in seconds) while this run holds its lock, or
+    one under the state folder if another run holds it."""
+    IMAGE_STORE.mkdir(parents=True, exist_ok=True)
+    lock = open(IMAGE_STORE / "lock", "w")  # noqa: SIM115 - held until the stack closes
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        lock.close()
+        return state / "containerd" / "root"
+    stack.callback(lock.close)
+    return IMAGE_STORE / "root"
+
+
+def forget_containers(cluster: Cluster, keep: set[str]) -> None:
+    """A kept image store may hold a killed run's containers and old images: remove every
+    container (the kubelet starts from none) and every image but ``keep``."""
+    for container in cluster.ctr("containers", "list", "--quiet").stdout.split():
+        cluster.ctr("containers", "delete", container, check=False)
+    old = [
+        i
+        for i in cluster.ctr("images", "list", "--quiet").stdout.split()
+        if i.split("@")[0] not in keep and not i.startswith("sha256:")
+    ]
+    if old:
+        cluster.ctr("images", "remove", *old, check=False)
 
 
 # --- host state the cluster changes --------------------------------------------------------------
@@ -589,12 +635,13 @@ def _start(
 @contextlib.contextmanager
 def run_cluster(
     phases: Phases | None = None,
-    images: Callable[[Cluster], None] | None = None,
+    images: Sequence[Any] = (),
     state_parent: Path | None = None,
 ) -> Iterator[Cluster]:
     """Start the cluster, yield it once the node is Ready and CoreDNS answers; stop and clean
-    up everything afterwards. ``images(cluster)`` runs as soon as containerd is up (import
-    the images there), while the control plane starts."""
+    up everything afterwards. ``images`` (each with a ``reference`` and an OCI ``archive``)
+    are imported into the node's containerd once the API server is up; the pause image
+    (``localhost/pause:3.10``) must be one of them."""
     if os.geteuid() != 0:
         raise ClusterFailed("the single-node cluster needs root (namespaces, mounts, cgroups)")
     phases = phases or Phases()
@@ -610,6 +657,7 @@ def run_cluster(
     netns: Netns | None = None
     cluster: Cluster | None = None
     record_path: Path | None = None
+    stack = contextlib.ExitStack()
 
     def record() -> None:
         nonlocal record_path
@@ -658,7 +706,10 @@ def run_cluster(
                 json.dumps(_cni_config(network, state / "cni" / "ipam"), indent=2)
             )
             (state / "containerd").mkdir()
-            (state / "containerd" / "config.toml").write_text(_containerd_config(state, cni_conf))
+            root = image_store(stack, state)
+            (state / "containerd" / "config.toml").write_text(
+                _containerd_config(state, cni_conf, root)
+            )
             containerd = _start(
                 procs,
                 netns,
@@ -688,12 +739,21 @@ def run_cluster(
                     binary("etcd"),
                     f"--data-dir={state / 'etcd'}",
                     "--listen-client-urls=http://127.0.0.1:2379",
-                    "--advertise-client-urls=http://127.0.0.1:2379",
                     "--listen-peer-urls=http://127.0.0.1:2380",
                     "--unsafe-no-fsync",
                     "--log-level=warn",
                 ],
                 record,
+            )
+            procs["etcd"].wait_until(
+                lambda: (
+                    netns.run(
+                        ["curl", "-sf", "http://127.0.0.1:2379/health"], capture_output=True
+                    ).returncode
+                    == 0
+                ),
+                60,
+                "/health",
             )
             p = state / "pki"
             apiserver = _start(
@@ -745,8 +805,9 @@ def run_cluster(
                 lambda: cluster.request("GET", "/readyz", timeout=5)[0] == 200, 120, "/readyz"
             )
         with phases.step("images"):
-            if images is not None:
-                images(cluster)
+            forget_containers(cluster, keep={i.reference for i in images})
+            for image in images:
+                cluster.import_image(image.archive, image.reference)
         with phases.step("controller-manager, scheduler, kubelet, kube-proxy"):
             _start(
                 procs,
@@ -848,6 +909,7 @@ def run_cluster(
             )
             if record_path is not None:
                 record_path.unlink(missing_ok=True)
+            stack.close()
             if problems:
                 print("cluster: clean-up left: " + "; ".join(problems), flush=True)
 
