@@ -252,6 +252,8 @@ def emulator_objects(ns: str, image: str, keys: list[str]) -> list[dict[str, Any
                     "8080",
                     "--tokens-file",
                     "/etc/x-api/tokens",
+                    "--latency-ms",
+                    "50",
                     "--rate-limit",
                     "5000",
                 ],

@@ -99,10 +99,8 @@ def test_worker_killed_mid_run(release):
     delete_pod(release, workers[0], grace=0)
     final = wait_phase(release, "worker", ("Succeeded", "Failed"), FINISH)
     assert final["phase"] == "Succeeded", final
-    expected = members()[1]
-    assert final["counts"]["tweets_new"] == expected
-    with store(release) as s:
-        assert s.counts()["tweets"] == expected
+    with store(release) as s:  # over however many attempts it took
+        assert s.counts()["tweets"] == members()[1]
 
 
 def test_helm_upgrade_mid_run(release):
