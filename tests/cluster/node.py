@@ -479,14 +479,19 @@ def cgroup_dirs(root: str) -> list[Path]:
 
 
 def make_cgroups(root: str) -> None:
-    """The cluster's cgroup root in every hierarchy; cgroup v1's cpuset starts a new group
-    with no CPUs or memory nodes, so those are copied from its parent."""
+    """The cluster's cgroup root in every hierarchy. cgroup v1's cpuset starts a new group
+    with no CPUs or memory nodes, so those are copied from its parent; and its CPU weight is
+    the node's CPUs (1024 a CPU, what the kubelet gives the ``kubepods`` group inside it):
+    with the default 1024 every pod of the node together would weigh one host process."""
     for d in cgroup_dirs(root):
         d.mkdir(parents=True, exist_ok=True)
         for name in ("cpuset.cpus", "cpuset.mems"):
             mine, parents = d / name, d.parent / name
             if mine.exists() and not mine.read_text().strip():
                 mine.write_text(parents.read_text())
+        shares = d / "cpu.shares"
+        if shares.exists():
+            shares.write_text(str(1024 * (os.cpu_count() or 1)))
 
 
 def remove_cgroups(root: str) -> list[Path]:

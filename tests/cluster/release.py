@@ -20,6 +20,7 @@ import base64
 import dataclasses
 import datetime
 import secrets
+import threading
 import time
 from typing import Any
 
@@ -76,6 +77,12 @@ class Release:
 
         return helm.Config(kubeconfig_path=str(self.cluster.kubeconfig), namespace=self.namespace)
 
+    def helm_do(self, action: str, *args: Any, **kwargs: Any) -> Any:
+        """A Helm SDK action (install, upgrade, uninstall) on a thread of its own, so a
+        process of the cluster dying or Ctrl-C ends the wait (the SDK blocks in Go, where
+        Python's signals cannot reach); install and upgrade are then cancelled."""
+        return helm_do(self.cluster, self.helm, action, *args, **kwargs)
+
     def pods(self) -> list[dict[str, Any]]:
         status, body = self.cluster.request("GET", f"/api/v1/namespaces/{self.namespace}/pods")
         if status != 200:
@@ -89,6 +96,38 @@ class Release:
         if status != 200:
             raise ClusterFailed(f"service {name}: {status} {svc}")
         return svc["spec"]["clusterIP"]
+
+
+def helm_do(cluster: Cluster, config: Any, action: str, *args: Any, **kwargs: Any) -> Any:
+    import helm_python as helm
+
+    context = helm.HelmContext() if action in ("install", "upgrade") else None
+    if context is not None:
+        kwargs["context"] = context
+    outcome: list[Any] = []
+
+    def run() -> None:
+        try:
+            with config() as cfg:
+                outcome.append(("ok", getattr(cfg, action)(*args, **kwargs)))
+        except Exception as e:  # noqa: BLE001 - raised again in the caller's thread
+            outcome.append(("error", e))
+
+    thread = threading.Thread(target=run, name=f"helm-{action}", daemon=True)
+    thread.start()
+    try:
+        while thread.is_alive():
+            thread.join(1.0)
+            cluster.check()
+    except BaseException:
+        if context is not None:
+            context.cancel()
+        thread.join(30)
+        raise
+    kind, value = outcome[0]
+    if kind == "error":
+        raise value
+    return value
 
 
 def pod_ready(pod: dict[str, Any]) -> bool:
@@ -336,7 +375,7 @@ def chart_values(ns: str, image: str, user_line: str) -> dict[str, Any]:
                     "numCpus": 1,
                     "shmSize": "256Mi",
                     "resources": {
-                        "requests": {"cpu": "200m", "memory": "768Mi"},
+                        "requests": {"cpu": "500m", "memory": "768Mi"},
                         "limits": {"cpu": "2", "memory": "3Gi"},
                     },
                 },
@@ -414,8 +453,9 @@ def install(cluster: Cluster, image: str, ns: str = "dwt", timeout: int = 900) -
     )
     values = chart_values(ns, image, line)
     release = Release(cluster, ns, image, keys, "e2e", password, values)
-    with release.helm() as helm:
-        helm.install(str(CHART), RELEASE, values, namespace=ns, wait="watcher", timeout=timeout)
+    release.helm_do(
+        "install", str(CHART), RELEASE, values, namespace=ns, wait="watcher", timeout=timeout
+    )
     put_keys(cluster, ns, keys)
     wait_pods_ready(release)
     return release

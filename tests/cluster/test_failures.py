@@ -108,15 +108,15 @@ def test_helm_upgrade_mid_run(release):
     runs: it finishes, submitted once, and every pod is Ready on the new revision."""
     first = _start(release, "upgrade")
     values = {**release.values, "operator": {**release.values["operator"], "pollInterval": 3}}
-    with release.helm() as helm:
-        upgraded = helm.upgrade(
-            str(release_chart()),
-            RELEASE,
-            values,
-            namespace=release.namespace,
-            wait="watcher",
-            timeout=600,
-        )
+    upgraded = release.helm_do(
+        "upgrade",
+        str(release_chart()),
+        RELEASE,
+        values,
+        namespace=release.namespace,
+        wait="watcher",
+        timeout=600,
+    )
     assert upgraded["version"] == 2
     final = wait_phase(release, "upgrade", ("Succeeded", "Failed"), FINISH)
     assert final["phase"] == "Succeeded", final
@@ -162,8 +162,7 @@ def test_helm_uninstall_with_jobs_present(release):
     deleted: nothing is left Terminating (the namespace goes)."""
     _start(release, "uninstall")
     community_job(release, "scheduled", "f-uninstall", schedule="0 6 * * 1")
-    with release.helm() as helm:
-        helm.uninstall(RELEASE, wait="watcher", timeout=300)
+    release.helm_do("uninstall", RELEASE, wait="watcher", timeout=300)
     release.cluster.kubectl("delete", "namespace", release.namespace, "--wait=false")
 
     def gone() -> bool:
