@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+import pyarrow as pa
 import pyarrow.compute as pc
 
 from servers.operator_proc import create_job, events, get_job
@@ -21,20 +22,25 @@ TERMINAL = ("Succeeded", "Failed")
 
 
 def members() -> tuple[list[str], int]:
-    """The generated community's member usernames and how many tweets a run over them
-    collects (members whose timelines can be read: active ones)."""
+    """The generated community's members that X can show (active or protected: the dataset
+    also plants a suspended and a deleted one, which ``dwt members add`` rightly refuses) and
+    how many tweets a run over them collects (the active members' timelines)."""
     dataset = generated_dataset()
     users = dataset.users.filter(dataset.users["is_member"])
+    shown = users.filter(pc.is_in(users["state"], pa.array(["active", "protected"])))
     readable = users.filter(pc.equal(users["state"], "active")).column("id")
     tweets = pc.sum(pc.is_in(dataset.tweets["author_id"], readable)).as_py()
-    return users.column("username").to_pylist(), tweets
+    return shown.column("username").to_pylist(), tweets
 
 
 def add_members(release: Release, community: str, name: str) -> str:
     """``dwt members add`` in a Job of the product image: looked up on the (emulated) X API
     through its Service name, stored in FerretDB through its Service name (DNS, kube-proxy)."""
     usernames, _ = members()
-    return run_job(release, name, ["dwt", "members", "add", "--community", community, *usernames])
+    log = run_job(release, name, ["dwt", "members", "add", "--community", community, *usernames])
+    if f"added {len(usernames)} member(s)" not in log:
+        raise ClusterFailed(f"{name}: not every member was added:\n{log}")
+    return log
 
 
 def community_job(release: Release, name: str, community: str, **spec: Any) -> dict:

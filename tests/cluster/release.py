@@ -501,6 +501,7 @@ def run_job(release: Release, name: str, args: list[str], timeout: float = 300.0
                         "runAsNonRoot": True,
                         "runAsUser": 10001,
                         "runAsGroup": 10001,
+                        "fsGroup": 10001,
                         "seccompProfile": {"type": "RuntimeDefault"},
                     },
                     "containers": [

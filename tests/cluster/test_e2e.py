@@ -114,9 +114,8 @@ def test_services_resolve_by_name_in_the_pods(release):
 
 
 def test_a_community_job_runs_on_the_ray_pods(release):
-    log = add_members(release, COMMUNITY, "members-e2e")
+    add_members(release, COMMUNITY, "members-e2e")
     usernames, expected_tweets = members()
-    assert re.search(rf"\b{len(usernames)}\b", log) or "added" in log.lower(), log
     community_job(release, "weekly", COMMUNITY)
     status = wait_phase(release, "weekly", ("Succeeded", "Failed"), 900)
     SUMMARY["communityjob_phase"] = status["phase"]
