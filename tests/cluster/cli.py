@@ -88,7 +88,14 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     p_up = sub.add_parser("up", help="run a single-node cluster until Ctrl-C")
     p_up.add_argument("--kubeconfig", type=Path, help="also write the admin kubeconfig here")
-    p_test = sub.add_parser("test", help="the end-to-end and failure tests on a new cluster")
-    p_test.add_argument("pytest_args", nargs="*", help="more pytest arguments")
-    args = parser.parse_args(argv)
-    return up(args) if args.command == "up" else test(args)
+    sub.add_parser(
+        "test",
+        help="the end-to-end and failure tests on a new cluster (more arguments go to pytest)",
+    )
+    args, extra = parser.parse_known_args(argv)
+    if args.command == "up":
+        if extra:
+            parser.error(f"unrecognized arguments: {' '.join(extra)}")
+        return up(args)
+    args.pytest_args = extra
+    return test(args)
