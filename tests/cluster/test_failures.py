@@ -29,7 +29,7 @@ from .jobs import (
 from .node import wait_for
 from .release import FULLNAME, RELEASE, pod_ready, wait_pods_ready
 
-FINISH = 900  # s: a retried run on two cores, with the Ray head restarting
+FINISH = 600  # s: a retried run on two cores, with the Ray head restarting
 
 
 def _prefix(ray_job_id: str) -> str:
