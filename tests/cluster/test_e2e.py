@@ -127,7 +127,8 @@ def test_a_community_job_runs_on_the_ray_pods(release):
     # the operator in its pod submitted it once to the head pod; the workers it scaled
     # (2 keys x 1 per key) joined the head's Ray cluster
     assert status["keys"] == 2 and status["workers"] == 2
-    assert submissions(release, status["rayJobId"].rsplit("-a", 1)[0]) == [status["rayJobId"]]
+    told = [(e.get("reason"), e.get("message", "")[-400:]) for e in job_events(release, "weekly")]
+    assert submissions(release, status["rayJobId"].rsplit("-a", 1)[0]) == [status["rayJobId"]], told
     assert len([p for p in pods(release, "ray-worker") if pod_ready(p)]) == 2
     assert ray_nodes(release) == 3
     assert {"Submitted", "Succeeded"} <= {e.get("reason") for e in job_events(release, "weekly")}

@@ -117,7 +117,12 @@ def test_helm_upgrade_mid_run(release):
         wait="watcher",
         timeout=600,
     )
-    assert upgraded["version"] == 2
+    assert upgraded
+    # Helm's record of the release: revision 2 deployed (its Secret, as `helm history` reads)
+    code, record = release.cluster.request(
+        "GET", f"/api/v1/namespaces/{release.namespace}/secrets/sh.helm.release.v1.{RELEASE}.v2"
+    )
+    assert code == 200 and record["metadata"]["labels"]["status"] == "deployed", record
     final = wait_phase(release, "upgrade", ("Succeeded", "Failed"), FINISH)
     assert final["phase"] == "Succeeded", final
     assert submissions(release, _prefix(first["rayJobId"])) == [final["rayJobId"]]
