@@ -494,6 +494,16 @@ def make_cgroups(root: str) -> None:
             shares.write_text(str(1024 * (os.cpu_count() or 1)))
 
 
+def cgroup_pids(root: str) -> list[int]:
+    """Every process in the cluster's cgroup tree (its pods' containers)."""
+    pids: set[int] = set()
+    for top in cgroup_dirs(root):
+        for procs in top.rglob("cgroup.procs") if top.exists() else []:
+            with contextlib.suppress(OSError, ValueError):
+                pids |= {int(p) for p in procs.read_text().split()}
+    return sorted(pids)
+
+
 def remove_cgroups(root: str) -> list[Path]:
     """rmdir the cgroup tree (deepest first); returns what could not be removed."""
     left = []
@@ -604,6 +614,7 @@ def cleanup_stale() -> list[str]:
             ]
         )
         kill_pids(pids_with(data["socket"]))
+        kill_pids(cgroup_pids(data["cgroup_root"]), grace=2.0)  # containers the shims left
         unmount_under(state)
         remove_cgroups(data["cgroup_root"])
         Netns.delete(data["netns"])
@@ -986,6 +997,7 @@ def _stop(
         procs["containerd"].stop(timeout=15)
     # Shims outlive containerd (they are their containers' parents): only this socket's.
     kill_pids(pids_with(str(socket_path)))
+    kill_pids(cgroup_pids(cgroup_root), grace=2.0)  # any container a dead shim left behind
     left = unmount_under(state)
     if left:
         problems.append(f"mounts {left[:3]}")
