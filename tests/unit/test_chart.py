@@ -664,7 +664,7 @@ def test_dashboard_behind_an_oidc_proxy_is_reachable_only_from_it():
     dashboard = _labels(dict(pod_templates(objs))["dashboard"])
     assert _allowed(policies, {"app": "oauth2-proxy"}, dashboard, 8050)
     assert not _allowed(policies, INTRUDER, dashboard, 8050)
-    command = container(objs, "dashboard")["command"]
+    command = container(objs, "dashboard")["args"]
     assert command[command.index("--trusted-user-header") + 1] == "X-Auth-Request-User"
 
 
@@ -833,7 +833,7 @@ def test_the_ray_head_has_a_disruption_budget(option: str):
 def test_dashboard_serves_in_cluster_mode():
     objs = objects()
     dashboard = container(objs, "dashboard")
-    command = dashboard["command"]
+    command = dashboard["args"]
     assert command[:3] == ["python", "-m", "dwt_dashboard"]
     flags = {
         arg: (
@@ -867,7 +867,7 @@ def test_dashboard_parses_the_charts_command_line():
     """The flags the chart passes are the dashboard's own (caught here, not in a pod)."""
     from dwt_dashboard.__main__ import _parser
 
-    args = _parser().parse_args(container(objects("users-and-oidc"), "dashboard")["command"][3:])
+    args = _parser().parse_args(container(objects("users-and-oidc"), "dashboard")["args"][3:])
     assert args.kube and args.namespace == NAMESPACE and args.port == 8050
 
 
@@ -971,12 +971,12 @@ def _dockerfile_venv() -> str:
 def test_dockerfile_builds_one_non_root_image_with_the_tested_versions():
     steps = _dockerfile()
     froms = [rest.split()[0] for ins, rest in steps if ins == "FROM"]
-    assert froms and all(f == "python:3.11-slim" for f in froms)
+    assert froms and all(f == "debian:bookworm-slim" for f in froms)  # tests/unit/test_image.py
     users = [rest for ins, rest in steps if ins == "USER"]
-    assert users[-1] == "10001"
+    assert users[-1] == "10001:10001"
     installs = [rest for ins, rest in steps if ins == "RUN" and "pip install" in rest]
     assert any(
-        "-c requirements/constraints.txt" in r and r.rstrip().endswith(" .") for r in installs
+        "-c requirements/constraints.txt ." in r for r in installs
     )
     assert _dockerfile_venv() == "/opt/venv"
     for ins, rest in steps:
@@ -1005,7 +1005,7 @@ def test_behind_a_tls_ingress_cookies_need_tls_and_the_proxy_is_believed():
     people, not the controller), and sets Secure cookies when the Ingress serves TLS."""
     def args(option: str) -> list[str]:
         dashboard = one(objects(option), "Deployment", "dashboard")
-        return dashboard["spec"]["template"]["spec"]["containers"][0]["command"]
+        return dashboard["spec"]["template"]["spec"]["containers"][0]["args"]
 
     behind = args("ingress")
     assert behind[behind.index("--secure-cookies") + 1] == "always"
