@@ -88,6 +88,13 @@ class Settings(BaseSettings):
     x_monthly_post_cap: int | None = Field(
         None, ge=0, description="post reads X allows your account per month (0 = none)"
     )
+    keys_wait_s: float = Field(
+        120.0,
+        ge=0,
+        le=900,
+        description="how long a run waits for keys to appear in api_keys_dir (a mounted "
+        "Secret is refreshed by the kubelet about once a minute)",
+    )
     collect_give_up_s: float = Field(
         240.0,
         gt=0,

@@ -456,49 +456,11 @@ def install(cluster: Cluster, image: str, ns: str = "dwt", timeout: int = 900) -
     release.helm_do(
         "install", str(CHART), RELEASE, values, namespace=ns, wait="watcher", timeout=timeout
     )
+    # Right before the first run: its driver waits for the kubelet to refresh the mounted
+    # Secret (dwt.collect.keys.KeySource.wait_for_fingerprints), as a person's would.
     put_keys(cluster, ns, keys)
     wait_pods_ready(release)
-    wait_keys_mounted(release)
     return release
-
-
-def wait_keys_mounted(release: Release, timeout: float = 180.0) -> None:
-    """Until every Ray pod sees the keys in its mounted Secret. The kubelet refreshes a
-    Secret volume on its own period (up to about a minute): a run submitted before that finds
-    no keys on the Ray nodes (seen here: two attempts lost that way), although the operator,
-    which reads the Secret from the API, already counted them."""
-    code = f"import os; print(len(os.listdir('/var/run/dwt/keys/{KEYS_SECRET}')))"
-
-    def mounted() -> bool:
-        ray = [
-            p
-            for p in serving_pods(release.pods())
-            if p["metadata"]["labels"].get("app.kubernetes.io/component")
-            in ("ray-head", "ray-worker")
-        ]
-        counts = [
-            release.cluster.kubectl(
-                "-n",
-                release.namespace,
-                "exec",
-                p["metadata"]["name"],
-                "--",
-                "python",
-                "-c",
-                code,
-                check=False,
-            ).stdout.strip()
-            for p in ray
-        ]
-        return bool(ray) and all(c == str(len(release.keys)) for c in counts)
-
-    wait_for(
-        mounted,
-        timeout,
-        "the API keys in the Ray pods' mounted Secret",
-        check=release.cluster.check,
-        interval=3,
-    )
 
 
 def put_keys(cluster: Cluster, ns: str, keys: list[str]) -> None:

@@ -119,7 +119,11 @@ def test_a_community_job_runs_on_the_ray_pods(release):
     community_job(release, "weekly", COMMUNITY)
     status = wait_phase(release, "weekly", ("Succeeded", "Failed"), 900)
     SUMMARY["communityjob_phase"] = status["phase"]
-    assert status["phase"] == "Succeeded", status
+    told = "\n".join(
+        [f"{c.get('type')} {c.get('reason')}: {c.get('message')}" for c in status["conditions"]]
+        + [f"{e.get('reason')}: {e.get('message', '')}" for e in job_events(release, "weekly")]
+    )
+    assert status["phase"] == "Succeeded", told
     counts = status["counts"]
     assert counts["accounts"] == len(usernames)
     assert counts["tweets_new"] == expected_tweets
@@ -127,7 +131,6 @@ def test_a_community_job_runs_on_the_ray_pods(release):
     # the operator in its pod submitted it once to the head pod; the workers it scaled
     # (2 keys x 1 per key) joined the head's Ray cluster
     assert status["keys"] == 2 and status["workers"] == 2
-    told = [(e.get("reason"), e.get("message", "")[-400:]) for e in job_events(release, "weekly")]
     assert submissions(release, status["rayJobId"].rsplit("-a", 1)[0]) == [status["rayJobId"]], told
     assert len([p for p in pods(release, "ray-worker") if pod_ready(p)]) == 2
     assert ray_nodes(release) == 3

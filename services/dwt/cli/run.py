@@ -230,7 +230,12 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     if Step.COLLECT in spec.steps:
         keys = KeySource.of(settings)
         try:
-            count = len(keys.fingerprints())
+            count = len(
+                keys.wait_for_fingerprints(
+                    settings.keys_wait_s,
+                    told=lambda line: print(f"collect: {line}", file=sys.stderr),
+                )
+            )
         except NoKeysError as exc:
             print(f"dwt run: {exc}", file=sys.stderr)
             return 2

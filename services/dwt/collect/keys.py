@@ -7,6 +7,8 @@ node. So no key ever travels in a Ray task argument, job metadata or log line.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from pydantic import SecretStr
@@ -54,6 +56,28 @@ class KeySource:
                 "DWT_API_KEYS_DIR (a mounted Secret), or add keys in the dashboard"
             )
         return found
+
+    def wait_for_fingerprints(
+        self,
+        timeout_s: float,
+        *,
+        told: Callable[[str], None] = lambda line: None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> list[str]:
+        """:meth:`fingerprints`, waiting up to ``timeout_s`` for keys to appear in a mounted
+        Secret directory: the kubelet refreshes a Secret volume on its own period (about a
+        minute), so a run started right after the keys were added would find none, although
+        the Secret holds them. Without a directory there is nothing to wait for."""
+        deadline = clock() + timeout_s
+        while True:
+            try:
+                return self.fingerprints()
+            except NoKeysError:
+                if self.directory is None or clock() >= deadline:
+                    raise
+            told(f"no keys in {self.directory} yet; waiting for the mounted Secret to refresh")
+            sleep(min(5.0, max(0.0, deadline - clock())))
 
     def token(self, fingerprint: str) -> SecretStr:
         for token in self.tokens():
