@@ -634,9 +634,16 @@ def _polling() -> bool:
     """A callback request only a timer fired (the Jobs page): not a person's activity."""
     if flask.request.path != "/_dash-update-component":
         return False
-    body = flask.request.get_json(silent=True) or {}
-    changed = body.get("changedPropIds") or []
-    return bool(changed) and all(str(c).endswith(".n_intervals") for c in changed)
+    try:
+        body = flask.request.get_json(silent=True)
+    except RecursionError:  # refused by dwt_dashboard.callback_shapes
+        return False
+    changed = body.get("changedPropIds") if isinstance(body, dict) else None
+    return (
+        isinstance(changed, list)
+        and bool(changed)
+        and all(str(c).endswith(".n_intervals") for c in changed)
+    )
 
 
 def _refuse(status: int, text: str) -> flask.Response:

@@ -176,6 +176,14 @@ def members(store: Store, community: str) -> list[dict[str, Any]]:
     return rows
 
 
+def member_name(store: Store, community: str, account_id: str) -> str | None:
+    """A member's username (None for an account that is not a member of ``community``)."""
+    doc = store[Coll.MEMBERS].find_one(
+        {"community": community, "account_id": account_id}, {"username": 1}
+    )
+    return doc.get("username") if doc else None
+
+
 def member_ids(store: Store, community: str) -> set[str]:
     """The community's member account ids (one indexed read)."""
     cursor = store[Coll.MEMBERS].find({"community": community}, {"account_id": 1})
