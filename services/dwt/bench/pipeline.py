@@ -238,9 +238,7 @@ def _worker(argv: list[str], url: str, timeout_s: float) -> dict[str, Any]:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def measure_pipeline(
-    dataset: Dataset, url: str, *, timeout_s: float = 1800
-) -> dict[str, Any]:
+def measure_pipeline(dataset: Dataset, url: str, *, timeout_s: float = 1800) -> dict[str, Any]:
     """Load ``dataset`` into the (empty) store at ``url``, then run and clock the pipeline."""
     with tempfile.TemporaryDirectory(prefix="dwt-bench-pipeline-") as tmp:
         dataset.save(Path(tmp) / "week")

@@ -84,7 +84,5 @@ def _add(args: argparse.Namespace, settings: Settings, store: Store) -> int:
     for name, reason in result.unavailable.items():
         print(f"  @{name}: {reason.replace('_', ' ')}, not added", file=sys.stderr)
     if result.added:
-        print(
-            f"added {len(result.added)} member(s): " + ", ".join(f"@{u}" for u in result.added)
-        )
+        print(f"added {len(result.added)} member(s): " + ", ".join(f"@{u}" for u in result.added))
     return 0 if not result.unavailable else 1

@@ -22,10 +22,12 @@ from dwt.config import Settings
 from dwt.pipeline.insights import Week, default_shards
 from dwt.pipeline.progress import Progress
 from dwt.pipeline.runner import (
+    RUN_ID_MAX,
     RunFailed,
     RunRefused,
     community_known,
     new_run_id,
+    run_id_problem,
     run_pipeline,
     unknown_community,
     window_end_problem,
@@ -52,7 +54,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--spec-json", help="the spec as JSON (what the operator passes)")
     parser.add_argument("--window-days", type=int, help="days the window spans (1-30; default 7)")
     parser.add_argument("--weights", help="e.g. reply=50,quote=5")
-    parser.add_argument("--run-id", help="run id (a retried run reuses it); default: new")
+    parser.add_argument(
+        "--run-id",
+        type=_run_id,
+        help=f"run id (a retried run reuses it; 1-{RUN_ID_MAX} letters, digits, - or _); "
+        "default: new",
+    )
     parser.add_argument(
         "--now",
         type=_window_end,
@@ -111,6 +118,13 @@ def _shards(text: str) -> int:
     if not 1 <= value <= MAX_SHARDS:
         raise argparse.ArgumentTypeError(f"must be within 1-{MAX_SHARDS}, got {value}")
     return value
+
+
+def _run_id(text: str) -> str:
+    problem = run_id_problem(text)
+    if problem is not None:
+        raise argparse.ArgumentTypeError(problem)
+    return text
 
 
 def _price(text: str) -> float:

@@ -16,6 +16,7 @@ was); one refused after its collection step is recorded as ``failed`` with the r
 from __future__ import annotations
 
 import logging
+import re
 import time
 import uuid
 from collections.abc import Callable
@@ -132,6 +133,24 @@ class RunResult:
     timings: dict[str, float] = field(default_factory=dict)
 
 
+#: A run id: letters, digits, ``-`` and ``_`` (no ``/`` or ``.``: it names log lines, Ray
+#: submissions and documents, never a path), at most :data:`RUN_ID_MAX` characters (the
+#: operator's ids fit: dwt_operator.entrypoint.MAX_RUN_ID).
+RUN_ID_MAX = 200
+RUN_ID = re.compile(rf"[A-Za-z0-9][A-Za-z0-9_-]{{0,{RUN_ID_MAX - 1}}}")
+
+
+def run_id_problem(run_id: str) -> str | None:
+    """Why ``run_id`` cannot name a run (None when it can)."""
+    if RUN_ID.fullmatch(run_id):
+        return None
+    shown = run_id if len(run_id) <= 60 else run_id[:60] + "…"
+    return (
+        f"a run id is 1-{RUN_ID_MAX} letters, digits, '-' or '_' (starting with a letter or "
+        f"digit), got {shown!r} ({len(run_id):,} characters)"
+    )
+
+
 def new_run_id(community: str, now: datetime) -> str:
     return f"{community}-{now:%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:6]}"
 
@@ -160,6 +179,9 @@ def run_pipeline(
     run_id = run_id or (progress.run_id if progress else None) or new_run_id(spec.community, now)
     if progress is not None and progress.run_id != run_id:
         raise ValueError(f"progress reports run {progress.run_id!r}, not {run_id!r}")
+    problem = run_id_problem(run_id)
+    if problem is not None:
+        raise RunRefused(run_id[:RUN_ID_MAX], problem)
     handlers = {**INSIGHT_STEPS, **(steps or {})}
     missing = [s.value for s in spec.steps if s not in handlers]
     if missing:

@@ -44,9 +44,7 @@ class MongoBackend:
     """One database of a MongoDB server (the URL's path names it; ``dwt`` by default)."""
 
     def __init__(self, url: str) -> None:
-        self.client: MongoClient = MongoClient(
-            url, tz_aware=True, serverSelectionTimeoutMS=10_000
-        )
+        self.client: MongoClient = MongoClient(url, tz_aware=True, serverSelectionTimeoutMS=10_000)
         self.db = self.client[urlsplit(url).path.lstrip("/") or "dwt"]
 
     def collection(self, name: str) -> Collection:
@@ -125,8 +123,7 @@ class MongoBackend:
             return 0, None, None
         present = {**filter, field: {"$exists": True}} if field not in filter else dict(filter)
         ends = [
-            coll.find_one(present, {field: 1}, sort=[(field, direction)])
-            for direction in (1, -1)
+            coll.find_one(present, {field: 1}, sort=[(field, direction)]) for direction in (1, -1)
         ]
         first, last = (_get(doc, field.split(".")) if doc else None for doc in ends)
         return count, first, last

@@ -31,7 +31,9 @@ import pyarrow as pa
 import pyarrow.json as pa_json
 from pymongo import IndexModel
 
+from dwt.private import private_file
 from dwt.store import codec, updates
+from dwt.store.health import SCHEMA_VERSION, StoreDamaged, remember_good
 from dwt.store.ops import BulkResult, Update
 from dwt.store.query import Compiler, UnsupportedQuery, field_sql, order_by
 
@@ -86,13 +88,29 @@ class SqliteDatabase:
         self._local = threading.local()
         self._tables: set[str] = set()
         self._lock = threading.Lock()
-        path.parent.mkdir(parents=True, exist_ok=True)
+        try:  # the file and its -wal/-shm (SQLite gives them the file's mode) are private
+            private_file(path)
+        except OSError as exc:
+            raise StoreDamaged(path, f"cannot be created ({exc.strerror})") from None
+        self._schema_version()
+
+    def _schema_version(self) -> None:
+        """Mark the file with the schema it holds (checked by dwt.store.health on open)."""
+        conn = self.conn
+        if conn.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
+            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     @property
     def conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
         if conn is None or self._local.pid != os.getpid():
-            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            try:
+                conn = sqlite3.connect(
+                    self.path, isolation_level=None, check_same_thread=False, factory=_Checked
+                )
+            except sqlite3.Error as exc:
+                raise StoreDamaged(self.path, f"cannot be opened ({exc})") from None
+            conn.path = self.path
             for pragma in _PRAGMAS:
                 conn.execute(pragma)
             self._local.conn, self._local.pid = conn, os.getpid()
@@ -191,10 +209,39 @@ class SqliteDatabase:
         self._tables.clear()
 
     def close(self) -> None:
+        """Close this thread's connection, noting the file as it is now as good (it was
+        written through SQLite: the next open need not read it through again)."""
         conn = getattr(self._local, "conn", None)
         if conn is not None:
             conn.close()
             self._local.conn = None
+            remember_good(self.path)
+
+
+class _Checked(sqlite3.Connection):
+    """A connection whose statements say so when the file turns out damaged (SQLite's
+    "database disk image is malformed", "file is not a database") with :class:`StoreDamaged`
+    instead of a bare ``DatabaseError``; a busy or locked file stays an ``OperationalError``."""
+
+    path: Path
+
+    def execute(self, *args: Any) -> sqlite3.Cursor:  # type: ignore[override]
+        try:
+            return super().execute(*args)
+        except sqlite3.DatabaseError as exc:
+            raise _damaged(self.path, exc) from None
+
+    def executemany(self, *args: Any) -> sqlite3.Cursor:  # type: ignore[override]
+        try:
+            return super().executemany(*args)
+        except sqlite3.DatabaseError as exc:
+            raise _damaged(self.path, exc) from None
+
+
+def _damaged(path: Path, exc: sqlite3.DatabaseError) -> Exception:
+    if type(exc) is sqlite3.DatabaseError:  # not Operational, Integrity, Programming…
+        return StoreDamaged(path, f"is damaged ({exc})")
+    return exc
 
 
 class SqliteCollection:
@@ -239,8 +286,15 @@ class SqliteCollection:
         sql = f'SELECT doc FROM "{self.name}" WHERE {where}{order_by(sort)}'
         if limit:
             sql += f" LIMIT {int(limit)}"
-        for (text,) in self.db.conn.execute(sql, params):
-            yield codec.loads(text)
+        rows = self.db.conn.execute(sql, params)
+        while True:
+            try:  # rows are read as they are asked for: damage can show up here too
+                row = rows.fetchone()
+            except sqlite3.DatabaseError as exc:
+                raise _damaged(self.db.path, exc) from None
+            if row is None:
+                return
+            yield codec.loads(row[0])
 
     def arrow(
         self,
@@ -401,9 +455,7 @@ class SqliteCollection:
             keys = list(spec["key"].items())
             if any(field in arrays for field, _ in keys):
                 continue
-            columns = ", ".join(
-                f"{field_sql(f)} {'DESC' if d == -1 else 'ASC'}" for f, d in keys
-            )
+            columns = ", ".join(f"{field_sql(f)} {'DESC' if d == -1 else 'ASC'}" for f, d in keys)
             self.db.conn.execute(
                 f'CREATE INDEX IF NOT EXISTS "{self.name}.{spec["name"]}" '
                 f'ON "{self.name}" ({columns})'

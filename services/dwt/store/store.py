@@ -151,15 +151,18 @@ def open_backend(url: str) -> Backend:
     """The engine behind a store URL (``sqlite:///PATH`` or ``mongodb://…``)."""
     parts = urlsplit(url)
     if parts.scheme == "sqlite":
+        from dwt.store import health
         from dwt.store.sqlite import SqliteDatabase  # imported only when asked for
 
         path = url.removeprefix("sqlite:///").removeprefix("sqlite://")
         if not path or parts.query:
             raise StoreError(f"an embedded store URL is sqlite:///PATH, got {url!r}")
+        file = Path(path).expanduser()
+        health.check(file)  # a damaged file is refused before anything opens it to write
         # The interactions read runs on every insight step: SQLite keeps its Arrow line
         # ready in the tweets table instead of parsing each tweet's JSON at read time.
         lines = {Coll.TWEETS.value: (_TWEET_FIELDS, _TWEET_READ_SCHEMA)}
-        return SqliteDatabase(Path(path).expanduser(), ARRAY_FIELDS, lines)
+        return SqliteDatabase(file, ARRAY_FIELDS, lines)
     if parts.scheme in ("mongodb", "mongodb+srv"):
         from dwt.store.mongo import MongoBackend
 
