@@ -31,16 +31,33 @@ def ray_head(num_cpus: int = 2, env: dict[str, str] | None = None) -> Iterator[s
     from ray.job_submission import JobSubmissionClient
 
     dashboard = _free_port()
-    environ = {**os.environ, "RAY_AUTH_MODE": "disabled",
-               "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", **(env or {})}
+    environ = {
+        **os.environ,
+        "RAY_AUTH_MODE": "disabled",
+        "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",
+        **(env or {}),
+    }
     command = [
-        str(BIN / "ray"), "start", "--head", "--block", f"--port={_free_port()}",
-        "--node-ip-address=127.0.0.1", "--dashboard-host=127.0.0.1",
-        f"--dashboard-port={dashboard}", f"--num-cpus={num_cpus}", "--include-dashboard=true",
-        f"--ray-client-server-port={_free_port()}", f"--dashboard-agent-listen-port={_free_port()}",
+        str(BIN / "ray"),
+        "start",
+        "--head",
+        "--block",
+        f"--port={_free_port()}",
+        "--node-ip-address=127.0.0.1",
+        "--dashboard-host=127.0.0.1",
+        f"--dashboard-port={dashboard}",
+        f"--num-cpus={num_cpus}",
+        "--include-dashboard=true",
+        f"--ray-client-server-port={_free_port()}",
+        f"--dashboard-agent-listen-port={_free_port()}",
     ]
-    process = subprocess.Popen(command, env=environ, start_new_session=True,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    process = subprocess.Popen(
+        command,
+        env=environ,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     address = f"http://127.0.0.1:{dashboard}"
     try:
         deadline = time.time() + 90

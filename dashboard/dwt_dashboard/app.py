@@ -205,6 +205,9 @@ class Handlers:
                     "Add an API key first: they are collected once one exists.",
                     link=("API keys", "/keys"),
                 )
+        busy = self.busy(community)  # one run at a time, in the cluster too
+        if busy:
+            return Reply(f"They are collected on the next run ({busy})", link=("Jobs", "/jobs"))
         try:
             run_id = self.launcher.run(
                 community, {"steps": ["collect"], "members": {"scope": "new"}}

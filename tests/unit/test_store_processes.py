@@ -82,8 +82,13 @@ def _writer(url: str, worker: int, n: int) -> None:
     store = Store.open(url, ensure_indexes=False)
     for i in range(n):
         # Shared documents (every writer upserts the same ones) and a counter all increment.
-        store.upsert(Coll.ACCOUNTS, [{"_id": f"shared-{i % 20}", "username": f"s{i % 20}"},
-                                     {"_id": f"w{worker}-{i}", "username": f"w{worker}"}])
+        store.upsert(
+            Coll.ACCOUNTS,
+            [
+                {"_id": f"shared-{i % 20}", "username": f"s{i % 20}"},
+                {"_id": f"w{worker}-{i}", "username": f"w{worker}"},
+            ],
+        )
         store[Coll.COLLECT_STATE].update_one({"_id": "counter"}, {"$inc": {"n": 1}}, upsert=True)
         store.put_follows("shared", [f"{worker}-{i}"], last_page=False)
 

@@ -167,9 +167,13 @@ def _copy_store(url: str, directory: Path) -> str:
 
 
 def _holdings(url: str) -> dict[str, int]:
+    """Tweets stored, and the results of the week shown."""
     store = Store.open(url)
-    held = {c.value: store[c].count_documents({}) for c in (Coll.TWEETS, *RESULTS)}
-    clustered = store[Coll.MEMBERS].count_documents({"cluster": {"$gte": 0}})
+    held = {Coll.TWEETS.value: store[Coll.TWEETS].count_documents({})}
+    held |= {c.value: store[c].count_documents(store.shown(c, COMMUNITY)) for c in RESULTS}
+    clustered = store[Coll.PLACEMENTS].count_documents(
+        store.shown(Coll.PLACEMENTS, COMMUNITY, cluster={"$gte": 0})
+    )
     store.close()
     return held | {"members clustered": clustered}
 

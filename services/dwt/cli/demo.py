@@ -135,7 +135,7 @@ def serve_dashboard(
 def summarise(store: Store, community: str) -> str:
     """What a person looks at first: clusters, who to add, what is trending."""
     lines = ["", "clusters (largest first):"]
-    clusters = store[Coll.CLUSTERS].find({"community": community}).sort("cluster", 1)
+    clusters = store[Coll.CLUSTERS].find(store.shown(Coll.CLUSTERS, community)).sort("cluster", 1)
     for doc in clusters:
         if doc["cluster"] < 0:
             lines.append(f"  -  {doc['size']:>4} members with no interactions this week")
@@ -151,7 +151,9 @@ def summarise(store: Store, community: str) -> str:
             f"{cand['interactions']:>4} interactions from {cand['members']} members"
         )
     lines.append("trending conversations:")
-    trending = store[Coll.CONVERSATIONS].find({"community": community, "trending": True})
+    trending = store[Coll.CONVERSATIONS].find(
+        store.shown(Coll.CONVERSATIONS, community, trending=True)
+    )
     for conv in list(trending.sort([("size", -1)]).limit(5)):
         lines.append(
             f"  cluster {conv['cluster']} tier {conv['tier']}: {conv['size']} tweets "

@@ -20,7 +20,8 @@ from dwt.collect.keys import KeySource, NoKeysError
 from dwt.collect.step import CollectConfig, ScopeError, collect
 from dwt.config import Settings
 from dwt.pipeline.insights import Week, default_shards
-from dwt.pipeline.progress import Progress
+from dwt.pipeline.lease import HeldLease, hold
+from dwt.pipeline.progress import PREFIX, Progress
 from dwt.pipeline.runner import (
     RUN_ID_MAX,
     RunFailed,
@@ -34,6 +35,7 @@ from dwt.pipeline.runner import (
 )
 from dwt.pipeline.spec import STEP_ORDER, CommunityJobSpec, RunSpec, Step
 from dwt.store import Coll, Store
+from dwt.store.leases import RunBusy
 from dwt.store.runs import month_spend
 
 
@@ -232,6 +234,43 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     if not community_known(store, spec.community):  # before Ray starts
         print(f"dwt run: refused: {unknown_community(store, spec.community)}", file=sys.stderr)
         return 2
+    now = args.now or datetime.now(UTC)
+    run_id = args.run_id or new_run_id(spec.community, now)
+    try:  # one run per community: before Ray starts, before anything is written
+        lease = hold(store, spec.community, run_id)
+    except RunBusy as exc:
+        return _busy(exc)
+    try:
+        return _run(args, settings, spec, store, handlers, lease, now, run_id)
+    finally:
+        lease.release()
+
+
+#: The exit status of a run refused because another run of the community goes on (BSD's
+#: EX_TEMPFAIL: try again later); the operator requeues on it.
+EXIT_BUSY = 75
+
+
+def _busy(exc: RunBusy) -> int:
+    """Another run holds the lease: one ``DWT_PROGRESS`` line for whoever watches the logs
+    (the operator reads it from the Ray job's), a sentence, exit :data:`EXIT_BUSY`."""
+    event = {"event": "busy", "community": exc.community, "holder": exc.holder,
+             "message": str(exc)}  # fmt: skip
+    print(PREFIX + json.dumps(event), flush=True)
+    print(f"dwt run: not started: {exc}", file=sys.stderr)
+    return EXIT_BUSY
+
+
+def _run(
+    args: argparse.Namespace,
+    settings: Settings,
+    spec: RunSpec,
+    store: Store,
+    handlers: dict,
+    lease: HeldLease,
+    now: datetime,
+    run_id: str,
+) -> int:
     use_ray = args.ray if args.ray is not None else bool(settings.ray_address)
     shards = 1
     if use_ray:
@@ -240,8 +279,6 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         print(f"ray: {ensure_ray(settings.ray_address)}", file=sys.stderr)
         members = store.members(spec.community).num_rows
         shards = args.shards or default_shards(members, os.cpu_count() or 1)
-    now = args.now or datetime.now(UTC)
-    run_id = args.run_id or new_run_id(spec.community, now)
     human = None if args.json else (lambda line: print(line, file=sys.stderr))
     bars = StepBars() if sys.stderr.isatty() and not args.json else None
     progress = Progress(
@@ -261,6 +298,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             progress=progress,
             steps=handlers,
             allow_empty=args.allow_empty,
+            lease=lease,
         )
     except RunRefused as exc:
         print(f"dwt run: refused: {exc.reason}", file=sys.stderr)

@@ -195,6 +195,15 @@ class SqliteDatabase:
             conn.execute(f'DELETE FROM "{name}" WHERE {where}', params)
             conn.executemany(f'INSERT INTO "{name}" (_id, doc) VALUES (?, ?)', rows)
 
+    def insert_new(self, name: str, doc: Mapping[str, Any]) -> bool:
+        self.ensure_table(name)
+        with self.write() as conn:
+            cur = conn.execute(
+                f'INSERT OR IGNORE INTO "{name}" (_id, doc) VALUES (?, ?)',
+                (_doc_id(doc), codec.dumps(doc)),
+            )
+        return cur.rowcount == 1
+
     def table_names(self) -> list[str]:
         rows = self.conn.execute(
             "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
