@@ -141,7 +141,9 @@ def test_a_killed_collection_keeps_its_pages_and_the_rerun_reads_nothing_twice(
     argv = [DWT, "run", "--community", "k", "--steps", "collect", "--no-ray",
             "--window-days", "3", "--json"]  # fmt: skip
     with EmulatorServer(dataset, config) as x_api:
-        env = _env(tmp_path, x_api.base_url, DWT_STORE_URL=store_url)
+        # A short lease: the killed run's heartbeat stops, and the rerun may start once
+        # its lease is stale (it is refused with exit 75 until then).
+        env = _env(tmp_path, x_api.base_url, DWT_STORE_URL=store_url, DWT_RUN_LEASE_SECONDS="2")
         first = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         deadline = time.monotonic() + 120
         # Follow lists go first (their budget is the scarce one): kill once timeline pages
@@ -154,6 +156,12 @@ def test_a_killed_collection_keeps_its_pages_and_the_rerun_reads_nothing_twice(
         killed_at = x_api.stats()
         kept = Store.open(store_url)[Coll.TWEETS].count_documents({})
         rerun = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=240)
+        refused = 0
+        while rerun.returncode == 75 and time.monotonic() < deadline + 60:
+            refused += 1
+            assert '"event": "busy"' in rerun.stdout and '"community": "k"' in rerun.stdout
+            time.sleep(0.5)
+            rerun = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=240)
         served = x_api.stats()
     assert killed_at["posts_served"] >= 300 and rerun.returncode == 0, rerun.stderr[-3000:]
     # Every page written before the kill was kept (the old in-process store kept none).
@@ -163,5 +171,8 @@ def test_a_killed_collection_keeps_its_pages_and_the_rerun_reads_nothing_twice(
     # Read again: only what was in flight when the process died, at most one page per worker
     # (one key, the default workers per key) — never the pages already stored.
     in_flight_bound = 1 * 100
-    assert served["posts_served_again"] <= in_flight_bound
+    assert served["posts_served_again"] <= in_flight_bound, (killed_at["posts_served"], kept, served["posts_served"], stored, refused)
     assert served["posts_served_again"] < kept
+    # The killed run does not stay "running": the rerun found its lease stale.
+    runs = {r["_id"]: r["status"] for r in Store.open(store_url)[Coll.RUNS].find({})}
+    assert sorted(runs.values()) == ["abandoned", "succeeded"], runs
