@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint install manifests browser clean servers kube-up bench-insights
+.PHONY: demo test lint install manifests test-tools clean servers kube-up bench-insights
 
 $(STAMP): pyproject.toml requirements/constraints.txt
 	$(PYTHON) -c 'import sys; assert sys.version_info[:2] >= (3, 11), "Python 3.11+ is required"'
@@ -23,13 +23,18 @@ demo: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
-# Debian's Chromium for the dashboard's browser tests (Playwright drives it; no browser
-# download). Installed when running as root, as CI does; otherwise those tests skip.
-browser:
-	@command -v chromium >/dev/null 2>&1 || { \
+# Debian packages the tests use: Chromium for the dashboard's browser tests (Playwright drives
+# it; no browser download) and libfaketime for the suite's run on other days
+# (tests/unit/test_any_day.py). Installed when running as root, as CI does; otherwise the
+# tests that need them say "missing tool" and skip (they FAIL under CI=true).
+TEST_DEBS := chromium faketime
+test-tools:
+	@missing=""; for p in $(TEST_DEBS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
-	  else echo "chromium not installed (needs root): browser tests will be skipped"; fi; }
+	    echo "installing$$missing (Debian)"; apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else echo "not installed (needs root):$$missing: the tests that need them will be skipped"; fi; fi
 
 # The real servers the tests start (FerretDB, etcd, kube-apiserver), built from the Go modules
 # in tools/servers/ into ~/.cache/dwt/servers (DWT_SERVERS_DIR); each is built once per version
@@ -37,8 +42,14 @@ browser:
 servers:
 	tools/servers/build.sh
 
-test: lint browser servers
-	$(BIN)/python -m pytest
+# Each phase prints its time (tools/phase.sh); the last lines sum them up.
+test:
+	@tools/phase.sh install $(MAKE) --no-print-directory install
+	@tools/phase.sh lint $(MAKE) --no-print-directory lint
+	@tools/phase.sh test-tools $(MAKE) --no-print-directory test-tools
+	@tools/phase.sh servers $(MAKE) --no-print-directory servers
+	@tools/phase.sh pytest $(BIN)/python -m pytest || { tools/phase.sh --summary; exit 1; }
+	@tools/phase.sh --summary
 
 # A local kube-apiserver + etcd for a person (foreground; Ctrl-C stops it and removes its files).
 kube-up: $(STAMP)

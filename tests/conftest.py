@@ -5,7 +5,13 @@ file in the test's temporary directory) by default. A test module marked
 ``pytest.mark.both_stores`` runs each of its store tests twice: on the embedded store and on
 a fresh database of a real MongoDB wire-protocol server (FerretDB, built by ``make servers``,
 started once per session), dropped afterwards. ``DWT_TEST_MONGO_URL`` points the MongoDB
-half at another server instead (a real mongod, say).
+half at another server instead (a real mongod, say); ``pytest.mark.stores("mongo")`` runs a
+test on the MongoDB half only.
+
+A test that needs a tool the machine may lack is marked ``pytest.mark.needs_tool(name,
+present)``: without it the test is skipped locally with ``missing tool: NAME`` (listed at the
+end of the run), and FAILS under ``CI=true`` — CI installs every tool, so a skip there would
+hide a missing install step.
 
 Every test runs with ``DWT_DATA_DIR`` in its own temporary directory, so no test reads or
 writes the person's own store.
@@ -23,16 +29,41 @@ import pytest
 
 from dwt.store import Store
 from servers.fixtures import *  # noqa: F403 - ferretdb_url, kube_api (real servers)
+from vendored import RECORDED
 
-REPO = Path(__file__).resolve().parents[1]
-SHARED_DATA = Path(os.environ.get("DWT_SHARED_DATA", REPO.parent / "shared" / "data"))
 BACKENDS = ("sqlite", "mongo")
+
+
+ON_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+_MISSING_TOOLS: dict[str, list[str]] = {}
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "store_backend" in metafunc.fixturenames:
+        only = metafunc.definition.get_closest_marker("stores")
         marked = metafunc.definition.get_closest_marker("both_stores") is not None
-        metafunc.parametrize("store_backend", BACKENDS if marked else BACKENDS[:1], indirect=True)
+        backends = only.args if only else BACKENDS if marked else BACKENDS[:1]
+        metafunc.parametrize("store_backend", backends, indirect=True)
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    for mark in item.iter_markers("needs_tool"):
+        name, present = mark.args
+        if present:
+            continue
+        _MISSING_TOOLS.setdefault(name, []).append(item.nodeid)
+        if ON_CI:
+            pytest.fail(f"missing tool: {name} (CI=true: CI must install it; see the Makefile)")
+        pytest.skip(f"missing tool: {name}")
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    for name, tests in sorted(_MISSING_TOOLS.items()):
+        terminalreporter.write_line(
+            f"missing tool: {name} — {len(tests)} test(s) "
+            f"{'FAILED (CI=true)' if ON_CI else 'skipped'}; `make test` installs it as root",
+            red=True,
+        )
 
 
 @pytest.fixture(autouse=True)
@@ -82,10 +113,9 @@ def store(store_url: str) -> Iterator[Store]:
 
 @pytest.fixture(scope="session")
 def recorded_dir() -> Path:
-    path = SHARED_DATA / "x-api-v2-recorded"
-    if not path.is_dir():
-        pytest.skip(f"recorded X API responses not found at {path}")
-    return path
+    """The real X API v2 recordings vendored in tests/data/ (never skipped: they are ours)."""
+    assert any(RECORDED.glob("*.yaml")), f"recorded X API responses missing from {RECORDED}"
+    return RECORDED
 
 
 @pytest.fixture(scope="session")

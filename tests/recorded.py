@@ -1,4 +1,4 @@
-"""Read the VCR cassettes of real X API v2 responses in ``shared/data/x-api-v2-recorded``."""
+"""Read the VCR cassettes of real X API v2 responses vendored in ``tests/data/``."""
 
 from __future__ import annotations
 

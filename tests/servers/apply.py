@@ -16,7 +16,6 @@ fresh ones (`fresh_namespace`) and leaves them.
 
 from __future__ import annotations
 
-import os
 import subprocess
 import uuid
 from collections.abc import Iterable, Mapping
@@ -25,13 +24,13 @@ from typing import Any
 
 import yaml
 
+from vendored import kuberay_crd_file
+
 from .kube import KubeServer, wait_for
 
 REPO = Path(__file__).resolve().parents[2]
 MANIFESTS = REPO / "manifests"
 CHART = REPO / "charts" / "discover-weekly"
-SHARED_DATA = Path(os.environ.get("DWT_SHARED_DATA", REPO.parent / "shared" / "data"))
-KUBERAY_CRDS = SHARED_DATA / "kuberay-crds"
 
 RELEASE = "dwt"
 FULLNAME = f"{RELEASE}-discover-weekly"
@@ -152,10 +151,9 @@ def dashboard_token(kube: KubeServer, namespace: str) -> str:
     return token
 
 
-def kuberay_crd(plural: str = "rayclusters") -> dict[str, Any] | None:
-    """KubeRay's published CRD from the shared data, or None when it is not there."""
-    path = KUBERAY_CRDS / f"ray.io_{plural}.yaml"
-    return yaml.safe_load(path.read_text()) if path.is_file() else None
+def kuberay_crd(plural: str = "rayclusters") -> dict[str, Any]:
+    """KubeRay's published CRD (vendored in tests/data/)."""
+    return yaml.safe_load(kuberay_crd_file(plural).read_text())
 
 
 def api_resources(kube: KubeServer) -> list[dict[str, Any]]:

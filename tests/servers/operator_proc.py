@@ -40,6 +40,8 @@ from typing import Any, TypeVar
 
 import yaml
 
+from vendored import kuberay_crd_file
+
 from .kube import KubeServer
 from .process import Process, free_port, log_tail
 
@@ -48,8 +50,6 @@ T = TypeVar("T")
 REPO = Path(__file__).resolve().parents[2]
 MANIFESTS = REPO / "manifests"
 CHART = REPO / "charts" / "discover-weekly"
-SHARED_DATA = Path(os.environ.get("DWT_SHARED_DATA", REPO.parent / "shared" / "data"))
-KUBERAY_CRD = SHARED_DATA / "kuberay-crds" / "ray.io_rayclusters.yaml"
 GROUP, VERSION, PLURAL = "discoverweekly.io", "v1alpha1", "communityjobs"
 CONTAINER_LIVENESS = "http://0.0.0.0:8080/healthz"
 KOPF_FINALIZER = "kopf.zalando.org/KopfFinalizerMarker"
@@ -185,16 +185,14 @@ def install_chart(
 @functools.cache
 def _kuberay_crds() -> tuple[dict[str, Any], ...]:
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # 0.9 MB of YAML: parsed once
-    return tuple(d for d in yaml.load_all(KUBERAY_CRD.read_text(), Loader=loader) if d)
+    text = kuberay_crd_file("rayclusters").read_text()
+    return tuple(d for d in yaml.load_all(text, Loader=loader) if d)
 
 
-def install_kuberay_crd(kube: KubeServer) -> bool:
-    """KubeRay's published RayCluster CRD (shared data) into the server (created unless
-    there, then served); False if the file is absent."""
-    if not KUBERAY_CRD.is_file():
-        return False
+def install_kuberay_crd(kube: KubeServer) -> None:
+    """KubeRay's published RayCluster CRD (vendored in tests/data/) into the server
+    (created unless there, then served)."""
     kube.install_crds(_kuberay_crds(), timeout=60)
-    return True
 
 
 # --- the operator process ------------------------------------------------------------------------

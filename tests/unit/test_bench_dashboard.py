@@ -13,7 +13,7 @@ from dwt_dashboard.browser import CHROMIUM
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium is not installed")
+@pytest.mark.needs_tool("chromium", CHROMIUM.exists())
 def test_the_benchmark_opens_insights_and_reports_each_size(capsys):
     assert main(["bench", "dashboard", "--sizes", "120", "--json"]) == 0
     out = capsys.readouterr()

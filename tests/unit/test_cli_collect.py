@@ -33,6 +33,7 @@ def env(monkeypatch, server, store_url):
     return store_url
 
 
+@pytest.mark.calendar
 def test_members_then_collect_then_insights(env, server, capsys):
     dataset, _ = server
     users = dataset.users.filter(dataset.users["is_member"])

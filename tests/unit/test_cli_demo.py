@@ -14,6 +14,7 @@ from clirun import dwt
 from dwt.store import Coll, Store
 
 
+@pytest.mark.calendar
 def test_demo_collects_and_finds_the_communities(capsys, store_url: str):
     code = dwt(
         store_url,

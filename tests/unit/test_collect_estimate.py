@@ -186,6 +186,7 @@ def test_text_plan_names_the_binding_endpoint(members, capsys):
     assert "binding endpoint  following" in out and "post reads" in out
 
 
+@pytest.mark.calendar
 def test_after_a_collection_the_plan_is_incremental(members, server, capsys):
     store, _ = members
     _, running = server

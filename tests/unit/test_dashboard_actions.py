@@ -39,16 +39,19 @@ JOBS = "discoverweekly.io/v1alpha1/communityjobs"
 GOOD, BAD = "good-bearer-token-123", "typo-bearer-token-456"
 # Sunday 29 November 2026, 05:30 UTC = 06:30 in Paris (CET, UTC+1).
 NOW = datetime(2026, 11, 29, 5, 30, tzinfo=UTC)
+FIRED = NOW + timedelta(minutes=31)  # 07:01 in Paris, when the daily run below fires
 
 
 @pytest.fixture(scope="module")
 def dataset():
-    return generate_community(members=16, communities=2, days=2, seed=5)
+    """A week ending at the schedule's firing (the test's clock, not the calendar's)."""
+    return generate_community(members=16, communities=2, days=2, seed=5, now=FIRED)
 
 
 @pytest.fixture(scope="module")
 def x_api(dataset):
-    with EmulatorServer(dataset, EmulatorConfig(tokens=[GOOD], rate_limit=10_000)) as server:
+    config = EmulatorConfig(tokens=[GOOD], rate_limit=10_000, shift_to_now=False)
+    with EmulatorServer(dataset, config) as server:
         yield server.base_url
 
 
@@ -99,7 +102,7 @@ def test_local_schedule_is_saved_shown_and_fires_at_the_hour_in_its_zone(
 
     clock.now = NOW + timedelta(minutes=29)  # 06:59 in Paris
     assert launcher.tick() == []
-    clock.now = NOW + timedelta(minutes=31)  # 07:01 in Paris (06:01 UTC)
+    clock.now = FIRED  # 07:01 in Paris (06:01 UTC)
     (run_id,) = launcher.tick()
     assert launcher.tick() == []  # fired once for today
     launcher.threads[run_id].join(60)

@@ -24,11 +24,12 @@ from dwt_dashboard.auth import UserDirectory, user_line
 from dwt_dashboard.browser import CHROMIUM, launch
 from dwt_dashboard.launcher import LocalLauncher
 
+SAMPLE_NOW = datetime(2026, 11, 28, tzinfo=UTC)  # the end of the sample's week
 SHOTS = Path(__file__).resolve().parents[2] / "out" / "screenshots"
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium is not installed"),
+    pytest.mark.needs_tool("chromium", CHROMIUM.exists()),
 ]
 
 
@@ -38,14 +39,14 @@ def served(store: Store) -> Iterator[tuple[str, Store]]:
     run_pipeline(
         store,
         RunSpec(community="sample", steps=["discover", "bonds", "cluster", "content"]),
-        now=datetime(2026, 11, 28, tzinfo=UTC),
+        now=SAMPLE_NOW,
         progress=Progress(store, "r0", stream=None),
         run_id="r0",
     )
     users = UserDirectory.parse(user_line("ada", "correct horse", ["sample"]))
-    app = create_app(
-        store, LocalLauncher(store), users, clock=lambda: datetime(2026, 11, 28, tzinfo=UTC)
-    )
+    # The dashboard and the runs it launches share the sample week's clock.
+    clock = lambda: SAMPLE_NOW  # noqa: E731
+    app = create_app(store, LocalLauncher(store, clock=clock), users, clock=clock)
     server = make_server("127.0.0.1", 0, app.server, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

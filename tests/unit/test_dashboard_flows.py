@@ -33,7 +33,7 @@ WAIT = 15000
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium is not installed"),
+    pytest.mark.needs_tool("chromium", CHROMIUM.exists()),
 ]
 
 

@@ -16,7 +16,7 @@ import pytest
 from test_dashboard_map import _CY, _cy
 from werkzeug.serving import make_server
 
-from dwt.bench.dashboard import COMMUNITY, PASSWORD, USER, analysed_store
+from dwt.bench.dashboard import COMMUNITY, PASSWORD, USER, WEEK_END, analysed_store
 from dwt.stages.weights import PRESETS
 from dwt.store import Coll, Store
 from dwt_dashboard import data, layout, mapdata
@@ -31,7 +31,7 @@ WAIT = 20000
 
 browser_only = [
     pytest.mark.slow,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium is not installed"),
+    pytest.mark.needs_tool("chromium", CHROMIUM.exists()),
 ]
 
 
@@ -41,7 +41,8 @@ def _app(store: Store) -> Any:
         + "\n"
         + user_line(VIEWER, VIEWER_PASSWORD, [COMMUNITY], role="viewer", iterations=1000)
     )
-    return create_app(store, LocalLauncher(store), users)
+    clock = lambda: WEEK_END  # noqa: E731 - the analysed week's end, not the calendar's
+    return create_app(store, LocalLauncher(store, clock=clock), users, clock=clock)
 
 
 @contextmanager

@@ -125,7 +125,7 @@ def test_downloads_are_valid_files(analysed):
 
 browser_only = [
     pytest.mark.slow,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium is not installed"),
+    pytest.mark.needs_tool("chromium", CHROMIUM.exists()),
 ]
 
 #: The page's cytoscape instance (an empty stand-in until the map is there).
@@ -161,10 +161,8 @@ def site(analysed) -> Iterator[str]:
 
 
 @pytest.mark.parametrize("viewport", [(1440, 900), (390, 844)], ids=["desktop", "phone"])
+@pytest.mark.needs_tool("chromium", CHROMIUM.exists())
 def test_a_person_explores_the_map(site, analysed, viewport, tmp_path):
-    pytest.importorskip("playwright")
-    if not CHROMIUM.exists():
-        pytest.skip("Debian chromium is not installed")
     from playwright.sync_api import expect, sync_playwright
 
     data = mapdata.load(analysed, COMMUNITY)

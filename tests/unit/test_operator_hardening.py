@@ -4,7 +4,7 @@ derives run ids that stay unique for any valid namespace and name.
 
 Checked against the real API server (the session's ``kube_api``) with the operator's
 ServiceAccount from manifests/operator/ and, for KubeRay, KubeRay's published RayCluster CRD
-(shared data; those tests skip without it)."""
+(vendored in tests/data/)."""
 
 from __future__ import annotations
 
@@ -21,7 +21,6 @@ from dwt_operator.scaling import scale_workers
 from dwt_operator.settings import OperatorSettings
 from servers.kube import KubeServer
 from servers.operator_proc import (
-    KUBERAY_CRD,
     OperatorProcess,
     create,
     fresh_namespace,
@@ -92,8 +91,7 @@ def _raycluster(namespace: str) -> dict:
 def raycluster(kube_api: KubeServer):
     """(namespace, the created RayCluster, a CustomObjectsApi as the operator's
     ServiceAccount under the manifests' ClusterRole)."""
-    if not install_kuberay_crd(kube_api):
-        pytest.skip(f"KubeRay's RayCluster CRD not found at {KUBERAY_CRD} (shared data)")
+    install_kuberay_crd(kube_api)
     install = install_manifests(kube_api)
     ns = fresh_namespace(kube_api, "rc")
     created = create(kube_api, f"/apis/ray.io/v1/namespaces/{ns}/rayclusters", _raycluster(ns))

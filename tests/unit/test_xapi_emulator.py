@@ -23,10 +23,12 @@ from xapi_fixtures import (
     NOW,
     TOKEN,
     TOKEN_B,
+    ManualClock,
     running_emulator,
     small_world,
 )
 
+from dwt.collect.state import snowflake_time
 from dwt.xapi.emulator import EmulatorConfig, EmulatorConfigError, EmulatorServer
 from dwt.xapi.emulator.params import decode_token, encode_token
 
@@ -480,22 +482,44 @@ def test_search_window_is_seven_days(server: EmulatorServer):
 
 
 # --- time shift ----------------------------------------------------------------------------
-def test_shift_to_now_moves_times_not_ids(world: tuple[Any, dict[str, Any]], ids: dict):
+@pytest.mark.calendar
+def test_shift_to_now_moves_ids_with_times(world: tuple[Any, dict[str, Any]], ids: dict):
+    """X's ids carry their time: a shifted week's ids move with its timestamps, so the time
+    a client reads from an id is the served ``created_at`` (and a conversation, a reply or
+    a quote still points at its tweet)."""
     with running_emulator(world[0], shift_to_now=True) as srv:
         started = srv.emulator.started_at
-        tweet = get(srv, f"/2/tweets/{ids['alice_tweets'][0]}", **{"tweet.fields": "created_at"})
+        step = srv.emulator.shift_ms << 22
+        assert srv.emulator.shift_ms > 0
+        newest = str(int(ids["alice_tweets"][0]) + step)
+        assert "data" not in get(srv, f"/2/tweets/{ids['alice_tweets'][0]}").json()
+        tweet = get(srv, f"/2/tweets/{newest}", **{"tweet.fields": "created_at"})
         created = datetime.strptime(tweet.json()["data"]["created_at"], "%Y-%m-%dT%H:%M:%S.%f%z")
         assert abs(created.timestamp() - (started - 60)) < 1.0  # newest: NOW - 1 minute
-        assert tweet.json()["data"]["id"] == ids["alice_tweets"][0]
+        assert abs(snowflake_time(newest).timestamp() - created.timestamp()) < 0.001
         # a window in shifted time selects the same tweets as the stored one would
         start = datetime.fromtimestamp(started - 3 * 3600, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         r = get(srv, f"/2/users/{ALICE}/tweets", start_time=start, max_results=100)
         assert r.json()["meta"]["result_count"] == 5  # minutes 1, 41, 81, 121, 161
+        assert r.json()["meta"]["newest_id"] == newest
+        since = get(srv, f"/2/users/{ALICE}/tweets", since_id=r.json()["meta"]["oldest_id"])
+        assert since.json()["meta"]["result_count"] == 4
+        # a reply still points at its shifted parent, in the same shifted conversation
+        root = str(int(ids["thread_root"]) + step)
+        fields = {"tweet.fields": "conversation_id,referenced_tweets"}
+        thread = get(srv, "/2/tweets/search/recent", query=f"conversation_id:{root}", **fields)
+        served = thread.json()["data"]
+        assert root in {t["id"] for t in served}
+        assert all(t["conversation_id"] == root for t in served)
+        replies = [t for t in served if t["text"].startswith("@Carol_C reply")]
+        assert len(replies) == 3 and all(t["referenced_tweets"][0]["id"] == root for t in replies)
 
 
 # --- rate limits ---------------------------------------------------------------------------
 def test_rate_limit_headers_and_429(world: tuple[Any, dict[str, Any]]):
-    with running_emulator(world[0], rate_window_s=60, rate_limits={"user_tweets": 3}) as srv:
+    clock = ManualClock(start=6000.5)  # ten seconds into a minute's window
+    limits = {"rate_window_s": 60, "rate_limits": {"user_tweets": 3}}
+    with running_emulator(world[0], clock=clock, **limits) as srv:
         remaining = []
         for _ in range(3):
             r = get(srv, f"/2/users/{ALICE}/tweets")
@@ -512,8 +536,7 @@ def test_rate_limit_headers_and_429(world: tuple[Any, dict[str, Any]]):
             "status": 429,
         }
         assert r.headers["x-rate-limit-remaining"] == "0"
-        reset = int(r.headers["x-rate-limit-reset"])
-        assert time.time() < reset <= time.time() + 61
+        assert r.headers["x-rate-limit-reset"] == "6060"  # the window's end, epoch seconds
         # other keys and other endpoints have their own budgets
         assert get(srv, f"/2/users/{ALICE}/tweets", token=TOKEN_B).status_code == 200
         other = get(srv, f"/2/users/{ALICE}/mentions")
@@ -526,18 +549,19 @@ def test_rate_limit_headers_and_429(world: tuple[Any, dict[str, Any]]):
 
 
 def test_rate_window_resets(world: tuple[Any, dict[str, Any]]):
-    with running_emulator(world[0], rate_window_s=2, rate_limit=1) as srv:
-        # Windows are aligned on the epoch grid: start at the beginning of one, so the two
-        # requests cannot straddle a boundary on a busy machine.
-        time.sleep(2 - time.time() % 2 + 0.05)
+    clock = ManualClock(start=1000.1)  # windows are aligned on the epoch grid: [1000, 1002)
+    with running_emulator(world[0], clock=clock, rate_window_s=2, rate_limit=1) as srv:
         assert get(srv, f"/2/users/{ALICE}").status_code == 200
+        clock.sleep(1.8)  # 1001.9: the same window
         assert get(srv, f"/2/users/{ALICE}").status_code == 429
-        time.sleep(2 - time.time() % 2 + 0.05)
+        clock.sleep(0.1)  # 1002.0: the next one
         assert get(srv, f"/2/users/{ALICE}").status_code == 200
 
 
 def test_limits_hold_under_concurrency(world: tuple[Any, dict[str, Any]]):
-    with running_emulator(world[0], rate_window_s=60, rate_limits={"user_by_id": 50}) as srv:
+    clock = ManualClock()  # one window, however long the 80 requests take
+    limits = {"rate_window_s": 60, "rate_limits": {"user_by_id": 50}}
+    with running_emulator(world[0], clock=clock, **limits) as srv:
         statuses: Counter[int] = Counter()
         lock = threading.Lock()
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -22,10 +21,9 @@ import requests
 import yaml
 from xapi_fixtures import make_dataset, running_emulator, snowflake_time
 
+from vendored import RECORDED
+
 REPO = Path(__file__).resolve().parents[2]
-RECORDED = (
-    Path(os.environ.get("DWT_SHARED_DATA", REPO.parent / "shared" / "data")) / "x-api-v2-recorded"
-)
 TOKEN = "parity-token"
 
 #: cassette → (endpoint, the endpoint's default max_results, or None when not paginated)
@@ -42,11 +40,6 @@ CASES: dict[str, tuple[str, int | None]] = {
     "test_client_get_retweeters.yaml": ("retweeted_by", 100),
     "test_client_search_recent_tweets.yaml": ("search_recent", 10),
 }
-
-pytestmark = pytest.mark.skipif(
-    not RECORDED.is_dir(), reason=f"recorded X API responses not found at {RECORDED}"
-)
-
 
 def _interaction(name: str) -> dict[str, Any]:
     cassette = yaml.safe_load((RECORDED / name).read_text())

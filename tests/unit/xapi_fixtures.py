@@ -6,7 +6,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -199,11 +200,30 @@ def small_world() -> tuple[Dataset, dict[str, Any]]:
     return dataset, ids
 
 
+class ManualClock:
+    """A clock that moves only when told (``sleep`` moves it): rate windows and waits judged
+    on it do not depend on how fast the machine is. Starts a quarter into a whole second,
+    so a one-second window has room on both sides."""
+
+    def __init__(self, start: float | None = None) -> None:
+        self.now = float(int(time.time()) + 0.25 if start is None else start)
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += max(0.0, seconds)
+
+
 @contextmanager
 def running_emulator(
-    dataset: Dataset, tokens: Sequence[str] = (TOKEN, TOKEN_B), **config: Any
+    dataset: Dataset,
+    tokens: Sequence[str] = (TOKEN, TOKEN_B),
+    clock: Callable[[], float] = time.time,
+    **config: Any,
 ) -> Iterator[EmulatorServer]:
     """An emulator on 127.0.0.1 (free port) for the duration of a ``with`` block."""
     config.setdefault("shift_to_now", False)
-    with EmulatorServer(dataset, EmulatorConfig(tokens=tuple(tokens), **config)) as server:
+    settings = EmulatorConfig(tokens=tuple(tokens), **config)
+    with EmulatorServer(dataset, settings, clock=clock) as server:
         yield server

@@ -28,12 +28,11 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from dwt.bench.load import load_week
-from dwt.generate.generator import generate_community
+from dwt.generate.generator import DEFAULT_NOW, generate_community
 from dwt.pipeline.progress import Progress
 from dwt.pipeline.runner import run_pipeline
 from dwt.pipeline.spec import RunSpec
@@ -43,6 +42,8 @@ COMMUNITY = "bench"
 SIZES = (300, 3000, 10000)
 USER, PASSWORD = "bench", "bench-password"
 GOALS = {"blocking_s": 1.0, "interactive_s": {300: 2.0, 10000: 3.0}}
+#: The end of every generated week here; the served dashboard's clock, so "this week" is it.
+WEEK_END = DEFAULT_NOW
 
 #: Collects long tasks from the page's start (buffered: those before the observer, too).
 _OBSERVE = """
@@ -60,15 +61,15 @@ def analysed_store(url: str, members: int, seed: int = 1, tweets_per_member: flo
         members=members,
         communities=max(4, members // 150),
         seed=seed,
+        now=WEEK_END,
         tweets_per_member=tweets_per_member,
     )
     store = Store.open(url)
     load_week(store, dataset, COMMUNITY)
-    now = datetime.fromisoformat(dataset.meta["now"])
     run_pipeline(
         store,
         RunSpec(community=COMMUNITY, steps=["bonds", "cluster", "content"]),
-        now=now,
+        now=WEEK_END,
         progress=Progress(store, f"bench-{members}", stream=None),
         run_id=f"bench-{members}",
     )
@@ -86,7 +87,8 @@ def served(store: Store) -> Iterator[str]:
 
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request
     users = UserDirectory.parse(user_line(USER, PASSWORD, [COMMUNITY], iterations=1000))
-    app = create_app(store, LocalLauncher(store), users)
+    clock = lambda: WEEK_END  # noqa: E731 - the analysed week's end, not the calendar's
+    app = create_app(store, LocalLauncher(store, clock=clock), users, clock=clock)
     server = make_server("127.0.0.1", 0, app.server, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -140,6 +140,66 @@ class Dataset:
         for name, table in tables.items():
             _check_columns(f"{name}.parquet", table)
         return cls(meta=meta, **tables)
+
+
+#: Low bits of an X snowflake id below its milliseconds (``id = ms_since_epoch << 22 | …``).
+SNOWFLAKE_TIME_SHIFT = 22
+#: ``meta`` keys holding instants (ISO) and tweet ids, wherever they are nested.
+_META_TIMES = frozenset({"now", "start", "end"})
+_META_TWEET_IDS = frozenset({"conversation_id", "tweet_ids"})
+
+
+def shift_time(dataset: Dataset, ms: int) -> Dataset:
+    """The same world ``ms`` milliseconds later, as X would have recorded it then.
+
+    Every timestamp moves by ``ms`` and every tweet id by ``ms << 22``: the time an X id
+    carries (its snowflake) keeps agreeing with the served ``created_at``, ids stay unique
+    and keep their order, and replies, quotes and conversations still point at their tweets.
+    The truth in ``meta`` (windows, bursts and their tweet ids) moves with them. User ids
+    are not moved: an account is as old as it was.
+    """
+    if ms == 0:
+        return dataset
+    step = ms << SNOWFLAKE_TIME_SHIFT
+    tweets = dataset.tweets
+    for name in ("id", "referenced_id", "conversation_id"):
+        tweets = _set_column(tweets, name, _shift_ids(tweets.column(name), step))
+    tweets = _set_column(tweets, "created_at", _shift_times(tweets.column("created_at"), ms))
+    users = _set_column(
+        dataset.users, "created_at", _shift_times(dataset.users.column("created_at"), ms)
+    )
+    meta = _shift_meta(dataset.meta, ms, step)
+    return Dataset(users=users, tweets=tweets, follows=dataset.follows, meta=meta)
+
+
+def _set_column(table: pa.Table, name: str, values: pa.ChunkedArray) -> pa.Table:
+    return table.set_column(table.schema.get_field_index(name), table.schema.field(name), values)
+
+
+def _shift_ids(ids: pa.ChunkedArray, step: int) -> pa.ChunkedArray:
+    numbers = pc.cast(ids, pa.int64())
+    bounds = pc.min_max(numbers)
+    low, high = bounds["min"], bounds["max"]
+    if low.is_valid and (low.as_py() + step <= 0 or high.as_py() + step >= 2**63):
+        raise DatasetError(f"tweet ids cannot move by {step:,}: they would leave X's id range")
+    return pc.cast(pc.add(numbers, pa.scalar(step, pa.int64())), pa.string())
+
+
+def _shift_times(times: pa.ChunkedArray, ms: int) -> pa.ChunkedArray:
+    return pc.add(times, pa.scalar(timedelta(milliseconds=ms), pa.duration("ms")))
+
+
+def _shift_meta(value: Any, ms: int, step: int, key: str | None = None) -> Any:
+    if isinstance(value, dict):
+        return {k: _shift_meta(v, ms, step, k) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_shift_meta(v, ms, step, key) for v in value]
+    if key in _META_TIMES and isinstance(value, str):
+        moved = datetime.fromisoformat(value.replace("Z", "+00:00")) + timedelta(milliseconds=ms)
+        return moved.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    if key in _META_TWEET_IDS and isinstance(value, str) and value.isdigit():
+        return str(int(value) + step)
+    return value
 
 
 #: Columns every row must have (the emulator keys its indexes on them).

@@ -24,11 +24,11 @@ class EmulatorConfig:
     a dropped connection does that to X's answers now and then; X cannot be asked to);
     ``throttle_rate`` the share answered 429 *without* any ``x-rate-limit-*`` header (X's
     edge sends those when it sheds load, whatever the key's budget).
-    ``shift_to_now`` moves every timestamp so that the dataset's ``meta["now"]`` is the
-    moment the server started: a generated week then looks like the past seven days. Ids
-    are not moved, so the time an id carries (X's snowflakes) stays the dataset's: a
-    collector resuming from an id's time re-reads a few posts; serve a week generated to
-    end now, unshifted, where that matters.
+    ``shift_to_now`` moves the world so that the dataset's ``meta["now"]`` is the moment
+    the server started: a generated week then looks like the past seven days. Tweet ids
+    move with the timestamps (X's ids carry their time), so what a client derives from an
+    id agrees with the served ``created_at``. A test with its own clock serves a week
+    generated to end at that clock, unshifted.
     """
 
     tokens: tuple[str, ...] = ()

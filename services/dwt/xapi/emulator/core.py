@@ -12,7 +12,10 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
-from dwt.xapi.dataset import Dataset
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from dwt.xapi.dataset import Dataset, shift_time
 
 from .auth import KeyState, TokenRegistry
 from .config import EmulatorConfig
@@ -25,9 +28,11 @@ from .store import DataIndex
 class Emulator:
     """X API v2 as a dataset would answer it.
 
-    Served timestamps are the dataset's plus ``shift_ms``: with ``shift_to_now`` the
-    dataset's ``meta["now"]`` becomes the moment the emulator was created, so "the last
-    seven days" of search and collection windows cover the generated week.
+    With ``shift_to_now`` the dataset's ``meta["now"]`` becomes the moment the emulator was
+    created, so "the last seven days" of search and collection windows cover the generated
+    week: the world is moved once (:func:`~dwt.xapi.dataset.shift_time`: timestamps, and
+    tweet ids with them, as X's ids carry their time) and served as moved. ``dataset`` is
+    what is served; ``shift_ms`` says how far it moved.
     """
 
     def __init__(
@@ -36,19 +41,12 @@ class Emulator:
         self.config = config
         self.clock = clock
         self.started_at = clock()
-        self.index = DataIndex(dataset)
-        now = dataset.now
-        if now is not None:
-            self.dataset_now_ms: int | None = int(now.timestamp() * 1000)
-        elif self.index.n_tweets:
-            self.dataset_now_ms = int(self.index.created_ms.max())
-        else:
-            self.dataset_now_ms = None
         started_ms = int(self.started_at * 1000)
-        if config.shift_to_now and self.dataset_now_ms is not None:
-            self.shift_ms = started_ms - self.dataset_now_ms
-        else:
-            self.shift_ms = 0
+        now_ms = _dataset_now_ms(dataset)
+        self.shift_ms = started_ms - now_ms if config.shift_to_now and now_ms is not None else 0
+        self.dataset = shift_time(dataset, self.shift_ms)
+        self.index = DataIndex(self.dataset)
+        self.dataset_now_ms = None if now_ms is None else now_ms + self.shift_ms
         self.keys = TokenRegistry(config.tokens)
         self.limiter = RateLimiter(config.rate_window_s, config.limit_of, clock)
         self.faults = FaultInjector(
@@ -58,15 +56,15 @@ class Emulator:
             garble_rate=config.garble_rate,
             throttle_rate=config.throttle_rate,
         )
-        self.renderer = Renderer(self.index, self.shift_ms)
+        self.renderer = Renderer(self.index)
         self._lock = threading.Lock()
         self._counts: Counter[tuple[str, str, int]] = Counter()
         self._posts: Counter[int] = Counter()  # rows served as ``data``: X bills post reads
 
     def now_ms(self) -> int:
-        """The emulated present in served time (dataset time + shift)."""
+        """The emulated present: the dataset's ``now`` plus the time since the start."""
         real_ms = int(self.clock() * 1000)
-        if self.config.shift_to_now or self.dataset_now_ms is None:
+        if self.dataset_now_ms is None:
             return real_ms
         return self.dataset_now_ms + real_ms - int(self.started_at * 1000)
 
@@ -119,3 +117,13 @@ class Emulator:
             "posts_served": posts,
             "posts_served_again": posts - unique,
         }
+
+
+def _dataset_now_ms(dataset: Dataset) -> int | None:
+    """The instant the dataset's window ends: its ``meta["now"]``, else its newest tweet."""
+    if dataset.now is not None:
+        return int(dataset.now.timestamp() * 1000)
+    if dataset.tweets.num_rows:
+        newest = pc.max(dataset.tweets.column("created_at"))
+        return int(newest.cast(pa.int64()).as_py()) if newest.is_valid else None
+    return None

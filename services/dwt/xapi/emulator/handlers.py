@@ -135,7 +135,7 @@ def _render_tweets(em: Emulator, rows: np.ndarray, f: Fields) -> tuple[list, dic
 
 @dataclass(frozen=True)
 class Window:
-    """Filters shared by timelines and search, in *stored* (unshifted) milliseconds."""
+    """Filters shared by timelines and search (milliseconds, ids as numbers)."""
 
     start_ms: int | None = None
     end_ms: int | None = None
@@ -157,7 +157,7 @@ class Window:
 
 
 def _window(em: Emulator, p: Params) -> tuple[Window, int | None, int | None]:
-    """The window in stored time, plus the served start/end the caller asked for."""
+    """The window the caller asked for, plus its start/end."""
     start, end = p.time_ms("start_time"), p.time_ms("end_time")
     since, until = p.snowflake("since_id"), p.snowflake("until_id")
     if start is not None and end is not None and start >= end:
@@ -167,13 +167,7 @@ def _window(em: Emulator, p: Params) -> tuple[Window, int | None, int | None]:
             f"Invalid 'start_time':'{p.get('start_time')}'. 'start_time' must be before "
             f"'end_time':'{p.get('end_time')}'",
         )
-    shift = em.shift_ms
-    window = Window(
-        start_ms=None if start is None else start - shift,
-        end_ms=None if end is None else end - shift,
-        since_id=since,
-        until_id=until,
-    )
+    window = Window(start_ms=start, end_ms=end, since_id=since, until_id=until)
     return window, start, end
 
 
@@ -298,9 +292,9 @@ def search_recent(em: Emulator, args: MultiDict) -> Body:
     p.raise_if_invalid()
     mask = compile_query(query or "")(em.index) & em.index.visible
     if start is None:
-        mask &= em.index.created_ms >= oldest - em.shift_ms
+        mask &= em.index.created_ms >= oldest
     if end is None:
-        mask &= em.index.created_ms < now - em.shift_ms
+        mask &= em.index.created_ms < now
     rows = window.apply(em, em.index.desc_rows[mask[em.index.desc_rows]])
     return _tweet_page(em, rows, max_results, token, f, id_meta=True, previous=False)
 

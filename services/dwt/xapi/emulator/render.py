@@ -95,11 +95,10 @@ class Expanded:
 
 
 class Renderer:
-    """Turns index rows into v2 objects; ``shift_ms`` is added to every served timestamp."""
+    """Turns index rows into v2 objects."""
 
-    def __init__(self, index: DataIndex, shift_ms: int = 0) -> None:
+    def __init__(self, index: DataIndex) -> None:
         self.index = index
-        self.shift_ms = shift_ms
 
     # --- users ---------------------------------------------------------------------------
     def user(self, pos: int, fields: Iterable[str]) -> dict[str, Any]:
@@ -111,7 +110,7 @@ class Renderer:
         }
         wanted = set(fields)
         if "created_at" in wanted:
-            obj["created_at"] = format_time(int(ix.user_created_ms[pos]) + self.shift_ms)
+            obj["created_at"] = format_time(int(ix.user_created_ms[pos]))
         if "description" in wanted:
             obj["description"] = ix.descriptions[pos] or ""
         if "protected" in wanted:
@@ -159,7 +158,7 @@ class Renderer:
             if "author_id" in wanted and ix.author_pos[row] >= 0:
                 obj["author_id"] = ix.user_ids[ix.author_pos[row]]
             if "created_at" in wanted:
-                obj["created_at"] = format_time(int(ix.created_ms[row]) + self.shift_ms)
+                obj["created_at"] = format_time(int(ix.created_ms[row]))
             if convs is not None:
                 obj["conversation_id"] = convs[i] or ids[i]
             mentions: list[tuple[str, int | None]] = []

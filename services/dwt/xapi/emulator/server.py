@@ -2,12 +2,16 @@
 
 ``EmulatorServer(dataset, config).start()`` binds (port 0 picks a free one), serves each
 request on its own thread, and exposes ``base_url``; use it as a context manager to stop it.
+``clock`` (seconds since the epoch) drives its present and its rate windows: a test that
+must not depend on the wall clock gives it one of its own.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
+from collections.abc import Callable
 from types import TracebackType
 from typing import Any
 
@@ -47,8 +51,9 @@ class EmulatorServer:
         host: str = "127.0.0.1",
         port: int = 0,
         quiet: bool = True,
+        clock: Callable[[], float] = time.time,
     ) -> None:
-        self.emulator = Emulator(dataset, config)
+        self.emulator = Emulator(dataset, config, clock)
         self.app = create_app(self.emulator)
         self.host = host
         self.port = port
