@@ -469,3 +469,27 @@ def test_a_failed_statement_is_reported(store: Store, store_backend):
     assert store[Coll.ACCOUNTS].find_one({"_id": "a"})["username"] == "ann"
     written = store[Coll.ACCOUNTS].find_one({"_id": "b"})
     assert (written is None) if store_backend == "sqlite" else (written["username"] == "bo")
+
+
+def test_a_store_of_the_old_layout_shows_its_week_after_opening(store: Store, store_url: str):
+    """Results written before weeks existed (one set per community, ``_id`` without the run,
+    clusters and activity on the members) are adopted as the community's week on open."""
+    store.add_members("c", [{"id": "1", "username": "one"}, {"id": "2", "username": "two"}])
+    store[Coll.BONDS].insert_many(
+        [{"_id": "c/1", "community": "c", "run_id": "old", "source_id": "1", "targets": ["2"],
+          "weights": [0.5]}]
+    )  # fmt: skip
+    store[Coll.CLUSTERS].insert_many(
+        [{"_id": "c/0", "community": "c", "run_id": "old", "cluster": 0, "size": 2}]
+    )
+    store.set_member_fields(
+        "c",
+        [{"account_id": "1", "cluster": 0, "activity": 3, "x": 1.0, "y": 2.0},
+         {"account_id": "2", "cluster": 0, "activity": 1, "x": 3.0, "y": 4.0}],
+    )  # fmt: skip
+    reopened = Store.open(store_url)
+    assert published(reopened, "c") == {"bonds": "old", "clusters": "old", "content": None}
+    members = reopened.members("c").to_pylist()
+    assert [(m["cluster"], m["activity"]) for m in members] == [(0, 3), (0, 1)]
+    assert reopened.bond_lists("c").num_rows == 2  # member 2 got its (empty) list
+    assert Store.open(store_url).members("c").to_pylist() == members  # adopted once

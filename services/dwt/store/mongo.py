@@ -36,7 +36,6 @@ _BYTES_PER_COMMAND = 8 << 20
 _UPSERT_RACES = 5
 
 
-
 class MongoBackend:
     """One database of a MongoDB server (the URL's path names it; ``dwt`` by default)."""
 

@@ -195,6 +195,7 @@ class Store:
         store = cls(open_backend(url), redact_url(url))
         if ensure_indexes:
             store.ensure_indexes()
+            weeks.adopt_legacy(store, datetime.now(UTC))  # a store of the old layout
         return store
 
     def __repr__(self) -> str:

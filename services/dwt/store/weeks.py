@@ -71,3 +71,73 @@ def publish(store: Store, community: str, run_id: str, kinds: Iterable[str], now
     keep = {r for r in (*after.values(), *before.values()) if r}
     for coll in _KIND_OF:
         store[coll].delete_many({"community": community, "run_id": {"$nin": sorted(keep)}})
+
+
+def adopt_legacy(store: Store, now: datetime) -> list[str]:
+    """Publish what a store written before weeks existed shows: its results were kept one
+    set per community (``_id`` without the run), the members' cluster fields on the members
+    themselves. The run ids those results carry become the community's week, the members'
+    fields its placements and its bonds' activity; the communities adopted. Run on open;
+    a store already published, or with nothing of the old layout, is left as it is."""
+    from dwt.store.schema import doc_id
+
+    adopted = []
+    for community in [d["_id"] for d in store[Coll.COMMUNITIES].find({}, {"_id": 1})]:
+        if store[Coll.WEEKS].find_one({"_id": community}, {"_id": 1}) is not None:
+            continue
+        runs: dict[str, str] = {}
+        for kind, colls in RESULTS.items():
+            doc = store[colls[0]].find_one({"community": community}, {"run_id": 1})
+            if doc and doc.get("run_id") and f"/{doc['run_id']}/" not in doc["_id"]:
+                runs[kind] = doc["run_id"]
+        if not runs:
+            continue
+        members = list(store[Coll.MEMBERS].find({"community": community}))
+        if "clusters" in runs:
+            placed = [
+                {"community": community, "run_id": runs["clusters"], "account_id": m["account_id"],
+                 **{k: m[k] for k in ("cluster", "flow", "bond_stats", "x", "y") if k in m}}
+                for m in members if "cluster" in m
+            ]  # fmt: skip
+            for doc in placed:
+                doc["_id"] = doc_id(Coll.PLACEMENTS, doc)
+            store.backend.replace(
+                Coll.PLACEMENTS.value,
+                {"community": community, "run_id": runs["clusters"]},
+                runs["clusters"],
+                placed,
+            )
+        if "bonds" in runs:
+            _adopt_activity(store, community, runs["bonds"], members)
+        store[Coll.WEEKS].update_one(
+            {"_id": community},
+            {"$set": {**dict.fromkeys(KINDS), **runs, "run_id": max(runs.values()),
+                      "published_at": now, "before": dict.fromkeys(KINDS)}},
+            upsert=True,
+        )  # fmt: skip
+        adopted.append(community)
+    return adopted
+
+
+def _adopt_activity(store: Store, community: str, run_id: str, members: list[dict]) -> None:
+    """The old bonds documents (members with bonds only) get each member's activity; members
+    without bonds get an empty list, as the bonds step now writes them."""
+    from dwt.store.ops import Update
+    from dwt.store.schema import doc_id
+
+    have = {
+        d["source_id"]: d["_id"]
+        for d in store[Coll.BONDS].find(
+            {"community": community, "run_id": run_id}, {"source_id": 1}
+        )
+    }
+    ops = []
+    for m in members:
+        activity = int(m.get("activity") or 0)
+        if m["account_id"] in have:
+            ops.append(Update(have[m["account_id"]], {"$set": {"activity": activity}}))
+        else:
+            doc = {"community": community, "run_id": run_id, "source_id": m["account_id"]}
+            fields = {**doc, "targets": [], "weights": [], "activity": activity}
+            ops.append(Update(doc_id(Coll.BONDS, doc), {"$set": fields}, upsert=True))
+    store.bulk_update(Coll.BONDS, ops)
