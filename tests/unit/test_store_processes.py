@@ -170,7 +170,7 @@ def test_a_killed_collection_keeps_its_pages_and_the_rerun_reads_nothing_twice(
     # Read again: only what was in flight when the process died, at most one page per worker
     # (one key, the default workers per key) — never the pages already stored.
     in_flight_bound = 1 * 100
-    assert served["posts_served_again"] <= in_flight_bound, (killed_at["posts_served"], kept, served["posts_served"], stored, refused)
+    assert served["posts_served_again"] <= in_flight_bound
     assert served["posts_served_again"] < kept
     # The killed run does not stay "running": the rerun found its lease stale.
     runs = {r["_id"]: r["status"] for r in Store.open(store_url)[Coll.RUNS].find({})}
