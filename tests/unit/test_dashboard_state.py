@@ -118,6 +118,8 @@ def test_a_dead_run_never_blocks_the_run_button(sample):
         assert run["status"] == "abandoned", run_id
     runs = {r["run_id"]: r for r in data.runs(sample, "sample")}
     assert runs["r-killed"]["status"] == "abandoned" and "heartbeat" in runs["r-killed"]["error"]
+    jobs = str(handlers.page("ann", "/jobs", "sample"))
+    assert "abandoned (abandoned: its heartbeat stopped" in jobs and "className='error'" in jobs
     started = handlers.launch("ann", "sample", data.weight_defaults())
     assert started.startswith("Started run ") and not started.error
     handlers.launcher.threads[started.split()[2].rstrip(";")].join(60)
