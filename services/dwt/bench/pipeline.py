@@ -100,6 +100,9 @@ class ClockedBackend:
     def span(self, name: str, filter: Mapping[str, Any], field: str) -> tuple[int, Any, Any]:
         return self.clocked(self.inner.span, name, filter, field)
 
+    def insert_new(self, name: str, doc: Mapping[str, Any]) -> bool:
+        return self.clocked(self.inner.insert_new, name, doc)
+
     def replace(
         self, name: str, filter: Mapping[str, Any], run_id: str, docs: Sequence[Mapping[str, Any]]
     ) -> None:
