@@ -16,6 +16,7 @@ reader build the columns in C++.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import hashlib
 import io
@@ -88,11 +89,41 @@ class SqliteDatabase:
         self._local = threading.local()
         self._tables: set[str] = set()
         self._lock = threading.Lock()
+        self._conns: list[sqlite3.Connection] = []  # every thread's, closed at exit
+        self._conns_lock = threading.Lock()
         try:  # the file and its -wal/-shm (SQLite gives them the file's mode) are private
             private_file(path)
         except OSError as exc:
             raise StoreDamaged(path, f"cannot be created ({exc.strerror})") from None
         self._schema_version()
+        self._seen = self._stat()
+        # A process that ends normally leaves the file as SQLite wrote it: the next open
+        # need not read it through again. A killed one leaves no note, so it is checked.
+        atexit.register(self._close_all)
+
+    def _stat(self) -> tuple[int, int, int] | None:
+        try:
+            found = self.path.stat()
+        except OSError:
+            return None
+        return found.st_size, found.st_mtime_ns, found.st_ino
+
+    def _untouched(self) -> bool:
+        """Whether nobody but this process changed the file since its last write."""
+        return self._seen is not None and self._stat() == self._seen
+
+    def _close_all(self) -> None:
+        """At exit: close every connection this process opened (their last checkpoint is
+        this process's own write) and, if nobody else changed the file meanwhile, note it
+        as good (a file changed behind its back is checked again on the next open)."""
+        untouched = self._untouched()
+        with self._conns_lock:
+            conns, self._conns = self._conns, []
+        for conn in conns:
+            with contextlib.suppress(sqlite3.Error):  # closed already, or another thread's
+                conn.close()
+        if untouched:
+            remember_good(self.path)
 
     def _schema_version(self) -> None:
         """Mark the file with the schema it holds (checked by dwt.store.health on open)."""
@@ -114,6 +145,8 @@ class SqliteDatabase:
             for pragma in _PRAGMAS:
                 conn.execute(pragma)
             self._local.conn, self._local.pid = conn, os.getpid()
+            with self._conns_lock:
+                self._conns.append(conn)
         return conn
 
     @contextlib.contextmanager
@@ -127,6 +160,7 @@ class SqliteDatabase:
             conn.execute("ROLLBACK")
             raise
         conn.execute("COMMIT")
+        self._seen = self._stat()  # what this process's own write left
 
     def ensure_table(self, name: str) -> None:
         if name in self._tables:
@@ -222,9 +256,13 @@ class SqliteDatabase:
         written through SQLite: the next open need not read it through again)."""
         conn = getattr(self._local, "conn", None)
         if conn is not None:
+            untouched = self._untouched()
             conn.close()
             self._local.conn = None
-            remember_good(self.path)
+            with self._conns_lock:
+                self._conns = [c for c in self._conns if c is not conn]
+            if untouched:
+                remember_good(self.path)
 
 
 class _Checked(sqlite3.Connection):
