@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from dashboard_client import login
 from dwt.bench.callbacks import (
     COMMUNITIES,
@@ -25,6 +27,8 @@ from dwt.bench.callbacks import (
     user_name,
 )
 from dwt_dashboard.callback_shapes import value_check
+
+pytestmark = pytest.mark.slow  # processes, servers or thousands of requests
 
 
 def test_every_callback_in_every_hostile_shape_is_refused_and_leaks_nothing(tmp_path):

@@ -21,8 +21,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import pytest
+
 from dwt_dashboard.auth import FORM_BODY_MAX, LoginThrottle, client_network, user_line
 from revproxy import Client, ReverseProxy
+
+pytestmark = pytest.mark.slow  # processes, servers or thousands of requests
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 

@@ -38,7 +38,7 @@ from dwt_dashboard.app import Handlers
 from dwt_dashboard.auth import UserDirectory, user_line
 from dwt_dashboard.launcher import DailySchedule, LauncherError, LocalLauncher
 
-pytestmark = pytest.mark.both_stores
+pytestmark = [pytest.mark.both_stores, pytest.mark.slow]
 
 COMMUNITY = "sample"
 NOW = "2026-11-28T00:00:00+00:00"

@@ -28,6 +28,8 @@ from dwt.samples import load_sample
 from dwt.store import Store
 from dwt.store.health import StoreDamaged, check
 
+pytestmark = pytest.mark.slow  # processes, servers or thousands of requests
+
 COMMUNITY = "sample"
 TRACEBACK = "Traceback (most recent call last)"
 #: Every command that opens the store, reading or writing.

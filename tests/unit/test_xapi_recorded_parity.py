@@ -41,6 +41,7 @@ CASES: dict[str, tuple[str, int | None]] = {
     "test_client_search_recent_tweets.yaml": ("search_recent", 10),
 }
 
+
 def _interaction(name: str) -> dict[str, Any]:
     cassette = yaml.safe_load((RECORDED / name).read_text())
     (interaction,) = [
