@@ -1,11 +1,14 @@
 """Access control: one rule (:meth:`Access.allows`), checked once, before anything is read.
 
 Every Dash callback is registered through :func:`guarded_callback`, which names what the
-callback needs (:class:`Need`) and finds the community it touches in the request itself
-(the ``community`` dropdown's value, which every callback but the shared keys' must take).
-The guard asks the rule before the callback runs; a refused callback never runs, so it can
-neither act nor read, and answers with a refusal message (or nothing). The login guard
-(:func:`dwt_dashboard.auth.install`) has refused requests without a user before that.
+callback needs (:class:`Need`) and checks the community the callback will use: the argument
+it receives in the ``community`` dropdown's position (every callback but the shared keys'
+must take it). The guard asks the rule before the callback runs; a refused callback never
+runs, so it can neither act nor read, and answers with a refusal message (or nothing).
+Before that, the login guard (:func:`dwt_dashboard.auth.install`) refused requests without
+a user, and :mod:`dwt_dashboard.callback_shapes` refused (400) any request whose entries
+are not exactly the callback's registration, so what the guard checks is what the callback
+gets.
 
 The rule: a user may READ a community with any role in it, WRITE (act: candidates, members,
 runs, schedule) as editor or admin, ADMIN (see its people, end their sessions) as admin;
