@@ -302,6 +302,7 @@ class Handlers:
         summary = plan.summary()
         return {
             **summary,
+            "charges": plan.bill(),
             "keys": keys,
             "timeline": plan.passes.get("timeline", {}),
             "following": plan.passes.get("following", {}),

@@ -16,6 +16,7 @@ from dwt.store import Coll, Store, leases
 from dwt.store.candidates import pending_candidates
 from dwt.store.runs import recent_runs
 from dwt.store.weeks import last_published, shown_run
+from dwt.xapi.prices import bill_words
 
 #: One line per bond weight, shown next to its slider.
 WEIGHT_HELP: dict[str, str] = {
@@ -368,10 +369,11 @@ def runs(store: Store, community: str, limit: int = 20) -> list[dict[str, Any]]:
                 "progress": progress,
                 "error": run.get("error"),
                 # Recorded by collection when it ran (dwt.store.runs: the run's
-                # ``collection``); absent for runs that did not collect.
-                "post_reads": (run.get("collection") or {}).get("post_reads"),
-                "estimated_spend": (run.get("collection") or {}).get("estimated_spend_usd"),
+                # ``collection``, with what X billed item by item); absent for runs that
+                # did not collect.
+                "charges": (run.get("collection") or {}).get("charges"),
                 "capped": bool((run.get("collection") or {}).get("capped")),
+                "cap_reason": (run.get("collection") or {}).get("cap_reason"),
             }
         )
     return out
@@ -411,12 +413,16 @@ COUNT_WORDS: dict[str, tuple[str, bool]] = {
     "tweets_fetched": ("tweets collected", False),
     "tweets_new": ("new tweets", False),
     "accounts": ("accounts read", False),
-    "follows": ("follow lists read", False),
+    "follow_lists": ("follow lists read", False),
+    "follows": ("follow-list accounts read", False),
     "requests": ("API requests", False),
     "post_reads": ("posts read", False),
     "candidates": ("candidates found", False),
     "tweets": ("tweets analysed", False),
     "bonds": ("bonds", False),
+    "follow_lists_median_age_days": ("days: median age of the follow lists used", False),
+    "follow_lists_max_age_days": ("days: the oldest follow list used", False),
+    "follow_lists_never_read": ("members' follow lists never read", True),
     "clusters": ("clusters", False),
     "isolated": ("members without bonds", False),
     "conversations": ("conversations", False),
@@ -444,14 +450,12 @@ def count_words(counts: dict[str, Any]) -> str:
 
 
 def spend_words(run: dict[str, Any]) -> str:
-    """Posts read and the estimated spend of a run, when the run recorded them."""
+    """What X billed a run, item by item, and the cap it stopped at, when it recorded them."""
     parts = []
-    if isinstance(run.get("post_reads"), int | float):
-        parts.append(f"{run['post_reads']:,} posts read")
-    if isinstance(run.get("estimated_spend"), int | float):
-        parts.append(f"about ${run['estimated_spend']:,.2f}")
+    if run.get("charges"):
+        parts.append("X billed " + bill_words(run["charges"]))
     if run.get("capped"):
-        parts.append("stopped at the read cap")
+        parts.append(f"stopped at {run.get('cap_reason') or 'a cap'}")
     return " · ".join(parts)
 
 

@@ -9,6 +9,7 @@ from zoneinfo import available_timezones
 
 from dash import dcc, html
 
+from dwt.xapi.prices import bill_words
 from dwt_dashboard import data, insights_map
 from dwt_dashboard.replies import is_error
 
@@ -137,7 +138,14 @@ def runs_table(runs: list[dict[str, Any]]) -> html.Table:
                 [
                     html.Td(run["run_id"]),
                     html.Td(run["kind"]),
-                    html.Td(status, className="error" if run["status"] in ENDED_BADLY else ""),
+                    html.Td(
+                        status,
+                        className={
+                            "failed": "error",
+                            "abandoned": "error",
+                            "capped": "warning",
+                        }.get(run["status"], ""),
+                    ),
                     html.Td(" ".join(run["steps"])),
                     html.Td(_fmt_time(run["started_at"])),
                     html.Td(
@@ -1020,12 +1028,22 @@ def collection_plan(plan: dict[str, Any] | str | None) -> Any:
         f"({t.get('incremental', 0):,} since their last read), {t.get('resumed', 0):,} resumed; "
         f"{f.get('new', 0):,} follow lists to read.",
         (
-            f"Slowest endpoint: {plan['binding_endpoint']}, "
-            f"{_duration(plan['duration_s'])} with {max(keys, 1)} API key(s)."
+            f"About {_duration(plan['duration_s'])} with {max(keys, 1)} API key(s) "
+            f"({plan['bound']})."
             if plan["binding_endpoint"]
             else "Nothing to fetch."
         ),
-        f"About {plan['post_reads']:,} posts read, estimated ${plan['cost_usd']:,.2f}.",
+        f"X would bill about {bill_words(plan['charges'])}.",
+        *(
+            [
+                f"This month: ${plan['month']['spent_usd']:,.2f} spent; about "
+                f"${plan['month']['forecast_usd']:,.2f} at a run every "
+                f"{plan['month']['cadence_days']:.1f} days."
+            ]
+            if plan.get("month")
+            else []
+        ),
+        *(f"Warning: {w}" for w in plan.get("warnings") or []),
         *plan["notes"],
     ]
     if not keys:

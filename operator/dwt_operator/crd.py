@@ -25,7 +25,7 @@ KIND = "CommunityJob"
 PLURAL = "communityjobs"
 SINGULAR = "communityjob"
 SHORT_NAMES = ["cjob"]  # not "cj": that is CronJob's (a test checks the built-in ones)
-PHASES = ["Pending", "Running", "Succeeded", "Failed", "Suspended"]
+PHASES = ["Pending", "Running", "Succeeded", "Failed", "Suspended", "Capped"]
 
 _DROP = {"title", "additionalProperties", "$defs", "uniqueItems"}
 
@@ -128,7 +128,11 @@ def status_schema() -> dict[str, Any]:
             "bindingEndpoint": string,
             "durationSeconds": {"type": "number"},
             "postReads": {"type": "integer"},
-            "costUsd": {"type": "number"},
+            "followingAccounts": {"type": "integer"},
+            "userLookups": {"type": "integer"},
+            "costUsd": {"type": "number", "description": "USD, every charge X would make"},
+            "bound": string,
+            "warnings": {"type": "array", "items": string},
         },
     }
     return {
@@ -151,8 +155,21 @@ def status_schema() -> dict[str, Any]:
             "history": {"type": "array", "items": run},
             "collectionPlan": plan,
             "postReads": {"type": "integer", "description": "posts read (billed) by the run"},
-            "estimatedSpend": {"type": "number", "description": "USD, at pricePerRead"},
-            "capped": {"type": "boolean", "description": "stopped at maxPostReads"},
+            "followingAccounts": {"type": "integer", "description": "follow-list accounts billed"},
+            "userLookups": {"type": "integer", "description": "user lookups billed"},
+            "estimatedSpend": {"type": "number", "description": "USD, every charge of the run"},
+            "spendByKind": {
+                "type": "object",
+                "description": "USD per resource X billed (posts, followingAccounts, userLookups)",
+                "additionalProperties": {"type": "number"},
+            },
+            "monthSpent": {"type": "number", "description": "USD the community spent this month"},
+            "monthForecast": {
+                "type": "number",
+                "description": "USD the month will cost at its cadence",
+            },
+            "capped": {"type": "boolean", "description": "stopped at a cap (ours or X's)"},
+            "capReason": {"type": "string", "description": "which cap, in X's words for X's"},
             "skipped": {
                 "type": "object",
                 "description": "accounts left per endpoint when the run stopped at the cap",

@@ -214,6 +214,9 @@ class Reconciler:
                 patch.status["phase"] = phase
                 self._condition(patch, "Running", "Started", f"Ray job {job.submission_id}")
             return
+        if job.capped is not None:  # stopped at a cap: no retry would help (dwt.collect.budget)
+            self._finish(body, spec, status, patch, job, "Capped", job.capped, reason="Capped")
+            return
         if job.state == "SUCCEEDED":
             self._finish(body, spec, status, patch, job, "Succeeded", "run succeeded")
             return

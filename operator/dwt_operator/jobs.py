@@ -42,6 +42,16 @@ class JobState:
     def terminal(self) -> bool:
         return self.state in TERMINAL
 
+    @property
+    def capped(self) -> str | None:
+        """Why a finished run stopped at a cap (its own or X's), or None: such a run is
+        neither a success nor a failure a retry could mend (``dwt run`` exits 3)."""
+        if not self.terminal or not self.collection.get("capped"):
+            return None
+        left = ", ".join(f"{e} {n}" for e, n in (self.collection.get("skipped") or {}).items())
+        reason = self.collection.get("capReason") or "a cap"
+        return f"stopped at {reason}; skipped: {left or 'nothing'}; the next run resumes"
+
 
 def read_progress(logs: str) -> tuple[dict[str, int], dict[str, Any]]:
     """Counts (from step and summary events) and per-step progress from job logs."""
@@ -70,9 +80,12 @@ def read_progress(logs: str) -> tuple[dict[str, int], dict[str, Any]]:
 
 def read_collection(logs: str) -> dict[str, Any]:
     """The collect step's plan and spend, from its progress lines, as status fields:
-    ``collectionPlan`` (made before the first request), and once the step is done
-    ``postReads``, ``estimatedSpend`` (USD), ``capped`` and ``skipped`` (accounts left per
-    endpoint at the cap). Empty when the job did not collect."""
+    ``collectionPlan`` (made before the first request: requests, what binds, the itemised
+    estimate, warnings), and once the step is done what X billed — ``postReads``,
+    ``followingAccounts``, ``userLookups``, ``estimatedSpend`` (USD, every charge) and
+    ``spendByKind`` — the month (``monthSpent``, ``monthForecast``), ``capped``,
+    ``capReason`` and ``skipped`` (accounts left per endpoint at the cap). Empty when the
+    job did not collect."""
     plan: dict[str, Any] | None = None
     spend: dict[str, Any] | None = None
     for line in logs.splitlines():
@@ -92,16 +105,33 @@ def read_collection(logs: str) -> dict[str, Any]:
             "bindingEndpoint": plan.get("binding_endpoint") or "",
             "durationSeconds": float(plan.get("duration_s") or 0.0),
             "postReads": int(plan.get("post_reads") or 0),
+            "followingAccounts": int(plan.get("following_accounts") or 0),
+            "userLookups": int(plan.get("user_lookups") or 0),
             "costUsd": float(plan.get("cost_usd") or 0.0),
+            "bound": str(plan.get("bound") or ""),
+            "warnings": [str(w) for w in plan.get("warnings") or []],
         }
     if spend is not None:
+        usd = (spend.get("charges") or {}).get("usd") or {}
+        month = spend.get("month") or {}
         status.update(
             postReads=int(spend.get("post_reads") or 0),
+            followingAccounts=int(spend.get("following_accounts") or 0),
+            userLookups=int(spend.get("user_lookups") or 0),
             estimatedSpend=float(spend.get("estimated_spend_usd") or 0.0),
+            spendByKind={_camel(k): float(v) for k, v in usd.items() if k != "total"},
+            monthSpent=float(month.get("spent_usd") or 0.0),
+            monthForecast=float(month.get("forecast_usd") or 0.0),
             capped=bool(spend.get("capped")),
+            capReason=str(spend.get("cap_reason") or ""),
             skipped={k: int(v) for k, v in (spend.get("skipped") or {}).items()},
         )
     return status
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
 
 
 class RayJobs:

@@ -17,6 +17,9 @@ from urllib.parse import urlsplit, urlunsplit
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from dwt.xapi.endpoints import parse_limits
+from dwt.xapi.prices import Tariff, parse_prices
+
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 
 #: URL schemes the store accepts: the embedded store, a MongoDB server.
@@ -72,11 +75,60 @@ class Settings(BaseSettings):
         None, description="Ray cluster address; unset starts a local Ray in-process."
     )
     log_level: LogLevel = "INFO"
+    x_rate_limits: str | None = Field(
+        None,
+        description="requests per 15 minutes per key where your X plan differs from X's "
+        "table, e.g. following=15,user_tweets=1500 (a legacy Pro plan)",
+    )
+    x_prices: str | None = Field(
+        None,
+        description="USD per resource where your X plan differs from X's price table, e.g. "
+        "posts=0,following_accounts=0,user_lookups=0 (a legacy subscription)",
+    )
+    x_monthly_post_cap: int | None = Field(
+        None, ge=0, description="post reads X allows your account per month (0 = none)"
+    )
+    collect_give_up_s: float = Field(
+        240.0,
+        gt=0,
+        le=3600,
+        description="stop collecting when X answers 429 without rate-limit headers and no "
+        "request succeeds for this long (seconds)",
+    )
 
     @field_validator("log_level", mode="before")
     @classmethod
     def _upper_level(cls, value: Any) -> Any:
         return value.upper() if isinstance(value, str) else value
+
+    @field_validator("x_rate_limits")
+    @classmethod
+    def _check_limits(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_limits(value)
+        return value
+
+    @field_validator("x_prices")
+    @classmethod
+    def _check_prices(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_prices(value)
+        return value
+
+    def tariff(self) -> Tariff:
+        """X's prices, limits and monthly post cap as this account has them: X's tables,
+        with the ``x_*`` settings in their place where set."""
+        tariff = Tariff()
+        if self.x_rate_limits or self.x_prices:
+            tariff = tariff.override(
+                "settings",
+                prices=parse_prices(self.x_prices or ""),
+                limits=parse_limits(self.x_rate_limits or ""),
+            )
+        if self.x_monthly_post_cap is not None:
+            cap = self.x_monthly_post_cap or None
+            tariff = tariff.override("settings", monthly_post_cap=cap)
+        return tariff
 
     @field_validator("store_url")
     @classmethod
@@ -162,6 +214,9 @@ class Settings(BaseSettings):
             "api_keys": f"{len(self.bearer_tokens())} configured",
             "ray_address": self.ray_address or "(local)",
             "log_level": self.log_level,
+            "x_rate_limits": self.x_rate_limits or "(X's table)",
+            "x_prices": self.x_prices or "(X's table)",
+            "x_monthly_post_cap": self.x_monthly_post_cap,
         }
 
     def configure_logging(self) -> None:

@@ -11,6 +11,7 @@ import pytest
 from dwt.cli import main
 from dwt.generate import generate_community
 from dwt.store import Coll, Store
+from dwt.store.runs import month_spend
 from dwt.xapi.emulator import EmulatorConfig, EmulatorServer
 
 pytestmark = pytest.mark.both_stores  # the embedded store and MongoDB (FerretDB)
@@ -38,8 +39,16 @@ def test_members_then_collect_then_insights(env, server, capsys):
     dataset, _ = server
     users = dataset.users.filter(dataset.users["is_member"])
     active = users.filter(pc.equal(users["state"], "active")).column("username").to_pylist()
+    _, running = server
+    running.emulator.billing.advance(86_400)  # a new UTC day: X bills every resource again
+    before = running.stats()["bill"]
     assert main(["members", "add", "--community", "demo", *active[:20]]) == 0
-    assert "added 20 member(s)" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "added 20 member(s)" in out
+    # X bills each user a lookup returns; the command says what it cost
+    assert "looked up on X: 20 user lookups $0.20 = $0.20" in out
+    looked_up = running.stats()["bill"]
+    assert looked_up["user_lookups"] - before["user_lookups"] == 20
     code = main(
         [
             "run",
@@ -62,12 +71,24 @@ def test_members_then_collect_then_insights(env, server, capsys):
     assert store[Coll.TWEETS].count_documents({}) == counts["tweets_new"]
     assert counts["clusters"] >= 1 and counts["conversations"] > 0
     assert "collect: 1 API key(s)" in err
-    # The run's post reads and spend, and the month's, at the spec's price.
+    # The run's charges, item by item, are what X (the emulator) billed; the month adds
+    # the lookup to them.
+    bill = running.stats()["bill"]
     collection, month = result["collection"], result["month"]
     assert collection["post_reads"] == counts["post_reads"] == counts["tweets_fetched"]
-    assert collection["estimated_spend_usd"] == pytest.approx(counts["post_reads"] * 0.005)
+    assert collection["charges"]["posts"] == bill["posts"] - looked_up["posts"]
+    following = bill["following_accounts"] - looked_up["following_accounts"]
+    assert collection["charges"]["following_accounts"] == following == counts["follows"]
+    billed = bill["usd"]["total"] - looked_up["usd"]["total"]
+    assert collection["spend_usd"] == pytest.approx(billed, abs=1e-6)
     assert collection["capped"] is False and "plan" not in collection
-    assert month["runs"] == 1 and month["post_reads"] == counts["post_reads"]
+    # the ledger holds the lookup and the run: all X billed; the summary's month is its own
+    ledger = store[Coll.CHARGES].find({"community": "demo"})
+    total = sum(d["usd"] for d in ledger)
+    assert total == pytest.approx(bill["usd"]["total"] - before["usd"]["total"], abs=1e-3)
+    spent = month_spend(store, "demo", month["month"])["spend_usd"]
+    assert month["spent_usd"] == pytest.approx(spent, abs=1e-4)
+    assert month["forecast_usd"] >= month["spent_usd"]
 
 
 def test_run_summary_shows_spend_and_the_cap(env, server, capsys):
@@ -75,12 +96,15 @@ def test_run_summary_shows_spend_and_the_cap(env, server, capsys):
     active = [u["username"] for u in dataset.users.to_pylist() if u["is_member"]][:10]
     assert main(["members", "add", "--community", "demo", *active]) == 0
     spec = '{"community": "demo", "steps": ["collect"], "collection": {"maxPostReads": 150}}'
-    assert main(["run", "--spec-json", spec, "--window-days", "2", "--no-ray"]) == 0
-    out = capsys.readouterr().out
-    assert "post reads" in out and "(cap 150)" in out
-    capped = next(line for line in out.splitlines() if "stopped at cap" in line)
-    assert "user_tweets" in capped
-    assert "month " in out and "run(s)" in out
+    # a run stopped at a cap is neither a success nor a failure: exit 3, one sentence
+    assert main(["run", "--spec-json", spec, "--window-days", "2", "--no-ray"]) == 3
+    out, err = capsys.readouterr()
+    assert "collection stopped at collection.maxPostReads 150 after" in err
+    assert "the next run resumes" in err
+    assert "X billed" in out and "post reads 150" in out and ": capped" in out
+    stopped = next(line for line in out.splitlines() if "skipped" in line)
+    assert "user_tweets" in stopped
+    assert "month " in out and "spent" in out
 
 
 def test_unknown_usernames_are_reported_not_added(env, capsys):

@@ -135,7 +135,7 @@ def test_second_run_fetches_only_what_is_new(community, dataset, keys):
         first = run_collect(community, dataset, server, keys, run_id="r1")
         counts = community.counts()
         second = run_collect(community, dataset, server, keys, run_id="r2")
-    assert community.counts() == counts | {"runs": 2}
+    assert community.counts() == counts | {"runs": 2, "charges": 2}  # a run, a ledger entry
     assert second["tweets_new"] == 0 and second["follows"] == 0  # lists are fresh
     readable = sum(m["state"] == "active" for m in members(dataset))
     # One "anything newer?" request per readable account, nothing paged again.

@@ -19,10 +19,12 @@ from collect_fixtures import (
 from dwt.collect.keys import KeySource
 from dwt.collect.state import FollowingPolicy, following_due, follows_age_days
 from dwt.generate import generate_community
+from dwt.pipeline.runner import StepCapped
 from dwt.store import Coll, Store
 from dwt.store.runs import month_bounds, month_spend, record_collection
 from dwt.xapi.dataset import Dataset
 from dwt.xapi.emulator import EmulatorServer
+from dwt.xapi.prices import Charges, Tariff
 
 pytestmark = pytest.mark.both_stores
 
@@ -144,7 +146,9 @@ def test_overlapping_windows_fetch_since_the_floor_and_pay_once(community, datas
 
 def test_the_cap_stops_the_run_records_what_it_skipped_and_loses_nothing(community, dataset, keys):
     with _emulator(dataset) as server:
-        capped = _collect(community, server, keys, "cap", dataset.now, maxPostReads=120)
+        with pytest.raises(StepCapped, match="maxPostReads 120") as stopped:
+            _collect(community, server, keys, "cap", dataset.now, maxPostReads=120)
+        capped = stopped.value.counts
         capped_reads = server.stats()["posts_served"]
         run = community[Coll.RUNS].find_one({"_id": "cap"})["collection"]
         stored = _stored(community)
@@ -166,23 +170,30 @@ def test_the_cap_stops_the_run_records_what_it_skipped_and_loses_nothing(communi
 
 
 def test_spend_per_run_and_per_month(community, dataset, keys):
+    prices = {"posts": 0.01, "followingAccounts": 0.002}
     with _emulator(dataset) as server:
-        counts = _collect(community, server, keys, "spend", dataset.now, pricePerRead=0.01)
+        counts = _collect(community, server, keys, "spend", dataset.now, prices=prices)
     run = community[Coll.RUNS].find_one({"_id": "spend"})["collection"]
-    assert run["post_reads"] == counts["post_reads"] > 0
-    assert run["estimated_spend_usd"] == pytest.approx(counts["post_reads"] * 0.01)
-    assert run["plan"]["binding_endpoint"] == "following"  # every list was new
+    follows = run["charges"]["following_accounts"]
+    assert run["post_reads"] == counts["post_reads"] > 0 and follows == counts["follows"] > 0
+    assert run["spend_usd"] == pytest.approx(counts["post_reads"] * 0.01 + follows * 0.002)
+    assert run["charges"]["usd"]["posts"] == pytest.approx(counts["post_reads"] * 0.01)
+    assert run["plan"]["bound"] == "request latency"  # at 2026 limits it all fits a window
     ages = run["follows_age_days"]
     unreadable = sum(m["state"] != "active" for m in members(dataset))
     assert ages["never_read"] == unreadable and 0 <= ages["median"] <= ages["max"] < 0.01
-    # A retried attempt adds its reads to the same run; the month adds runs up.
-    record_collection(community, "spend", 100, 0.01)
-    month = month_spend(community, "c", datetime.now(UTC))
-    assert month["runs"] == 1 and month["post_reads"] == counts["post_reads"] + 100
-    assert month["estimated_spend_usd"] == pytest.approx((counts["post_reads"] + 100) * 0.01)
-    last_month = month_spend(community, "c", datetime.now(UTC) - timedelta(days=40))
-    assert last_month["runs"] == 0 and last_month["post_reads"] == 0
-    assert month_spend(community, "other", datetime.now(UTC))["runs"] == 0
+    # A retried attempt adds its charges to the same run; the month adds the ledger up.
+    at = community[Coll.CHARGES].find_one({"run_id": "spend"})["at"]
+    tariff = Tariff().override("test", prices={"posts": 0.01})
+    record_collection(community, "spend", Charges(posts=100), tariff, at)
+    again = community[Coll.RUNS].find_one({"_id": "spend"})["collection"]
+    assert again["post_reads"] == counts["post_reads"] + 100
+    month = month_spend(community, "c", at)
+    assert month["runs"] == 1 and month["posts"] == counts["post_reads"] + 100
+    assert month["spend_usd"] == pytest.approx(again["spend_usd"], abs=1e-4)
+    last_month = month_spend(community, "c", at - timedelta(days=40))
+    assert last_month["runs"] == 0 and last_month["posts"] == 0
+    assert month_spend(community, "other", at)["runs"] == 0
 
 
 def test_follow_list_ages(community, dataset):

@@ -141,8 +141,13 @@ def test_members_are_looked_up_on_x(store, dataset, x_api):
     launcher = LocalLauncher(store, lookup_token=lambda: GOOD, x_api_base_url=x_api)
     handlers = create_app(store, launcher, _users()).handlers
     message = handlers.add_member("ann", "demo", f"https://x.com/{outside}?s=20", False)
-    # This launcher cannot collect: the member is added and collected on the next run.
-    assert message.startswith(f"Added @{outside}. They are collected on the next run")
+    # This launcher cannot collect: the member is added and collected on the next run; X
+    # billed the lookup, and the person is told what it cost.
+    assert message.startswith(
+        f"Added @{outside}. Looked up on X: 1 user lookups $0.01 = $0.01. "
+        "They are collected on the next run"
+    )
+    assert store[Coll.CHARGES].find_one({"community": "demo", "source": "lookup"})["usd"] == 0.01
     assert not message.error
     assert store[Coll.MEMBERS].find_one({"community": "demo", "username": outside})
     again = handlers.add_member("ann", "demo", outside.upper(), False)

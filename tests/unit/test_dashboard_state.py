@@ -138,10 +138,15 @@ def test_weights_start_from_the_run_the_clusters_come_from(sample):
 def test_run_counts_in_words():
     counts = {"tweets_fetched": 5602, "keys_disabled": 0, "failed": 2, "accounts": 12}
     assert data.count_words(counts) == "5,602 tweets collected · 12 accounts read · 2 reads failed"
-    assert data.spend_words({"post_reads": 5602, "estimated_spend": 28.01}) == (
-        "5,602 posts read · about $28.01"
+    usd = {"posts": 28.01, "following_accounts": 7.38, "user_lookups": 0, "total": 35.39}
+    bill = {"posts": 5602, "following_accounts": 738, "user_lookups": 0, "usd": usd}
+    assert data.spend_words({"charges": bill}) == (
+        "X billed 5,602 posts $28.01 + 738 follow-list accounts $7.38 = $35.39"
     )
     assert data.spend_words({}) == ""
+    # accounts a follow list returned are not follow lists
+    words = data.count_words({"follows": 31397, "follow_lists": 738})
+    assert words == "738 follow lists read · 31,397 follow-list accounts read"
 
 
 def test_the_digest_tells_the_week(sample):
@@ -180,9 +185,20 @@ def test_collection_is_planned_and_runs_show_their_reads(sample):
     assert plan["accounts"] == 4 and plan["binding_endpoint"] and plan["keys"] == 0
     page = str(handlers.page("ann", "/collection", "sample"))
     assert "Next collection, planned" in page and "No API key yet" in page
-    assert "timelines to read" in page and "estimated $" in page
-    run = {"collection": {"post_reads": 5602, "estimated_spend_usd": 28.01, "capped": True}}
+    assert "timelines to read" in page and "X would bill about" in page
+    assert "This month: $0.00 spent" in page
+    usd = {"posts": 28.01, "following_accounts": 0, "user_lookups": 0, "total": 28.01}
+    bill = {"posts": 5602, "following_accounts": 0, "user_lookups": 0, "usd": usd}
+    run = {
+        "status": "capped",
+        "collection": {
+            "charges": bill, "capped": True, "cap_reason": "collection.maxSpendPerRun $30.00",
+        },
+    }  # fmt: skip
     sample[Coll.RUNS].update_one({"_id": "r1"}, {"$set": run})
     (shown,) = data.runs(sample, "sample")
-    assert data.spend_words(shown) == "5,602 posts read · about $28.01 · stopped at the read cap"
-    assert "5,602 posts read" in str(handlers.page("ann", "/jobs", "sample"))
+    assert data.spend_words(shown) == (
+        "X billed 5,602 posts $28.01 = $28.01 · stopped at collection.maxSpendPerRun $30.00"
+    )
+    jobs = str(handlers.page("ann", "/jobs", "sample"))
+    assert "5,602 posts $28.01" in jobs and "warning" in jobs

@@ -326,6 +326,42 @@ def test_collection_plan_and_spend_reach_the_status_and_history(world, events):
     assert cr.status["history"][0]["capped"] is True
 
 
+def test_every_charge_and_the_month_reach_the_status_and_a_capped_run_is_not_retried(world, events):
+    logs = "\n".join(
+        [
+            'DWT_PROGRESS {"event": "progress", "step": "collect", "done": 0, "total": 9, '
+            '"plan": {"accounts": 9, "keys": 1, "requests": {"following": 9}, "post_reads": 40, '
+            '"following_accounts": 2700, "user_lookups": 0, "cost_usd": 27.2, '
+            '"bound": "request latency", "warnings": ["the estimate $27.20 exceeds ..."]}}',
+            'DWT_PROGRESS {"event": "progress", "step": "collect", "done": 6, "total": 9, '
+            '"spend": {"post_reads": 30, "following_accounts": 1800, "user_lookups": 0, '
+            '"estimated_spend_usd": 18.15, "charges": {"usd": {"posts": 0.15, '
+            '"following_accounts": 18.0, "user_lookups": 0.0, "total": 18.15}}, '
+            '"month": {"spent_usd": 25.0, "forecast_usd": 90.5}, "capped": true, '
+            '"cap_reason": "collection.maxSpendPerRun $20.00", "skipped": {"following": 3}}}',
+        ]
+    )
+    collection = read_collection(logs)
+    plan = collection["collectionPlan"]
+    assert plan["followingAccounts"] == 2700 and plan["costUsd"] == 27.2
+    assert plan["bound"] == "request latency" and plan["warnings"]
+    assert collection["followingAccounts"] == 1800 and collection["estimatedSpend"] == 18.15
+    assert collection["spendByKind"] == {
+        "posts": 0.15, "followingAccounts": 18.0, "userLookups": 0.0,
+    }  # fmt: skip
+    assert collection["monthSpent"] == 25.0 and collection["monthForecast"] == 90.5
+    cr = CR({"steps": ["collect"], "backoffLimit": 3})
+    cr.on_spec(world.reconciler)
+    job = world.ray.jobs["dwt-team-weekly-g1-a0"]
+    job.update(state="FAILED", collection=collection)  # `dwt run` exits 3 at a cap
+    cr.on_timer(world.reconciler)
+    assert cr.status["phase"] == "Capped" and cr.status["retryAt"] is None
+    assert "collection.maxSpendPerRun $20.00" in cr.status["message"]
+    assert "following 3" in cr.status["message"]
+    assert cr.status["history"][0]["phase"] == "Capped"
+    assert len(world.ray.jobs) == 1  # no retry: it would stop at the same cap
+
+
 def test_a_kuberay_worker_group_is_scaled_by_a_guarded_merge_patch():
     from dwt_operator.scaling import ScalingError, scale_workers
 

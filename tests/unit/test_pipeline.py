@@ -54,7 +54,12 @@ def test_all_insight_steps(sample: Store):
         "trending": 0,
         "topics": 0,  # seven tweets: no topic in two of them
         "trending_topics": 0,
+        # the sample's follows were stored without a collection: no list was read by one
+        "follow_lists_never_read": 4,
     }
+    assert sample[Coll.RUNS].find_one({"_id": result.run_id})["follows_used"] == {
+        "median": None, "max": None, "never_read": 4,
+    }  # fmt: skip
     members = shown_members(sample, "sample")
     assert members["1001"]["cluster"] == members["1002"]["cluster"] == 0
     assert members["1004"]["cluster"] == -1  # the protected account never tweeted
@@ -195,6 +200,7 @@ def test_empty_community(store: Store):
         "trending": 0,
         "topics": 0,
         "trending_topics": 0,
+        "follow_lists_never_read": 0,
     }
 
 

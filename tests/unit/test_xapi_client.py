@@ -37,6 +37,7 @@ from dwt.model.fields import (
 from dwt.model.interactions import TweetKind, normalise_page
 from dwt.xapi.client import BaseUrlAdapter, Page, RateLimit, XClient, key_fingerprint
 from dwt.xapi.emulator import EmulatorServer
+from dwt.xapi.endpoints import DEFAULT_LIMITS
 from dwt.xapi.errors import (
     AccountUnavailable,
     ForbiddenKey,
@@ -104,7 +105,7 @@ def test_user_tweets_all_pages_newest_first(client: XClient, ids: dict):
     assert got == ids["alice_tweets"] and len(set(got)) == ALICE_TWEETS
     assert [p.next_token is None for p in pages] == [False, False, True]
     assert pages[0].meta["result_count"] == 100
-    assert all(p.rate is not None and p.rate.limit == 1500 for p in pages)
+    assert all(p.rate is not None and p.rate.limit == DEFAULT_LIMITS["user_tweets"] for p in pages)
     remaining = [p.rate.remaining for p in pages if p.rate]
     assert remaining == sorted(remaining, reverse=True)
 
@@ -182,7 +183,7 @@ def test_following_pages_of_1000(client: XClient):
     got = [u["id"] for p in pages for u in p.data]
     assert len(got) == len(set(got))
     assert all(set(u) == {"id", *USER_FIELDS} for u in pages[0].data)
-    assert pages[-1].rate is not None and pages[-1].rate.limit == 15
+    assert pages[-1].rate is not None and pages[-1].rate.limit == DEFAULT_LIMITS["following"]
 
 
 def test_lookups(client: XClient, ids: dict):
@@ -201,7 +202,7 @@ def test_lookups(client: XClient, ids: dict):
         ids["dave_tweets"][0]: "protected",
         ids["frank_tweets"][0]: "not_found",
     }
-    assert tweets.rate is not None and tweets.rate.limit == 300
+    assert tweets.rate is not None and tweets.rate.limit == DEFAULT_LIMITS["tweets"]
     with pytest.raises(ValueError):
         client.lookup_users()
 

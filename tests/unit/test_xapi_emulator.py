@@ -31,6 +31,7 @@ from xapi_fixtures import (
 from dwt.collect.state import snowflake_time
 from dwt.xapi.emulator import EmulatorConfig, EmulatorConfigError, EmulatorServer
 from dwt.xapi.emulator.params import decode_token, encode_token
+from dwt.xapi.endpoints import DEFAULT_LIMITS
 
 TIME_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
 RATE_HEADERS = ("x-rate-limit-limit", "x-rate-limit-remaining", "x-rate-limit-reset")
@@ -630,4 +631,4 @@ def test_config_validation():
     config = EmulatorConfig(tokens=("secret-token",), rate_limit=7, rate_limits={"following": 2})
     assert config.limit_of("following") == 2 and config.limit_of("user_tweets") == 7
     assert "secret-token" not in repr(config)
-    assert EmulatorConfig(tokens=("t",)).limit_of("user_tweets") == 1500
+    assert EmulatorConfig(tokens=("t",)).limit_of("user_tweets") == DEFAULT_LIMITS["user_tweets"]

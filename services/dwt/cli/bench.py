@@ -14,24 +14,33 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     which = parser.add_subparsers(dest="bench", required=True, metavar="BENCH")
     collect = which.add_parser(
         "collect",
-        help="collection against X's limits' ratios (timelines, follow lists), first and "
-        "weekly, for 1, 2, 4 and 8 keys: efficiency, throughput, weekly cost, plan error",
+        help="collection on X's 2026 limits' ratios and prices, first (limit-bound) and "
+        "weekly (latency-bound), for 1, 2, 4 and 8 keys, scored against the emulator's bill: "
+        "bill and plan errors, efficiency, throughput, weekly cost; then a header-less 429 "
+        "storm and X's monthly cap: time to end",
     )
     collect.add_argument("--keys", default="1,2,4,8", help="key counts (comma-separated)")
-    collect.add_argument("--window", type=float, default=2.0, help="rate window, seconds")
+    collect.add_argument("--window", type=float, default=4.0, help="rate window, seconds")
     collect.add_argument(
         "--following-limit",
         type=int,
-        default=1,
+        default=5,
         help="following requests per window per key; the other limits keep X's ratios "
-        "(timelines 100x, lookups 20x)",
+        "(timelines 33x, lookups 1x)",
     )
     collect.add_argument(
-        "--seconds", type=float, default=60.0, help="planned length of a first collection"
+        "--windows", type=int, default=4, help="rate windows a first collection spans"
+    )
+    collect.add_argument(
+        "--latency-ms",
+        type=float,
+        default=250.0,
+        help="the emulator's added latency (a round trip to X takes 100-300 ms)",
     )
     collect.add_argument(
         "--share", type=float, default=0.15, help="follow lists re-read per week (0-1)"
     )
+    collect.add_argument("--repeats", type=int, default=1, help="times to run it all")
     collect.add_argument("--no-ray", action="store_true", help="threads instead of Ray actors")
     collect.add_argument("--json", action="store_true", help="end with one JSON line")
     insights = which.add_parser(
@@ -78,33 +87,37 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         print("dwt bench collect: --keys needs positive integers", file=sys.stderr)
         return 2
     bad = (
-        args.window <= 0
-        or args.seconds < args.window
+        not args.window > 0
+        or args.windows < 1
         or args.following_limit < 1
+        or args.repeats < 1
         or not 0 <= args.share <= 1
+        or not 0 <= args.latency_ms <= 60_000
     )
     if bad:
         print(
-            "dwt bench collect: needs --window > 0, --seconds >= --window, "
-            "--following-limit >= 1 and --share within 0-1",
+            "dwt bench collect: needs --window > 0, --windows >= 1, --following-limit >= 1, "
+            "--repeats >= 1, --share within 0-1 and --latency-ms within 0-60000",
             file=sys.stderr,
         )
         return 2
-    rows = run_bench(
+    rows, stops = run_bench(
         keys,
         window=args.window,
         following_limit=args.following_limit,
-        seconds=args.seconds,
+        windows=args.windows,
         share=args.share,
+        latency_ms=args.latency_ms,
+        repeats=args.repeats,
         use_ray=not args.no_ray,
         echo=lambda line: print(line, file=sys.stderr if args.json else sys.stdout),
     )
-    result = summary(rows)
+    result = summary(rows, stops)
     if args.json:
         print(json.dumps(result))
     else:
         for name, value in result.items():
-            if name != "rows":
+            if name not in ("rows", "refusals"):
                 print(f"{name}: {value}")
     return 0
 

@@ -16,6 +16,7 @@ from dwt.config import Settings
 from dwt.xapi.dataset import Dataset, DatasetError
 from dwt.xapi.emulator import EmulatorConfig, EmulatorConfigError, EmulatorServer
 from dwt.xapi.endpoints import DEFAULT_WINDOW_S, ENDPOINTS
+from dwt.xapi.prices import MONTHLY_POST_CAP, Resource, parse_prices
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -53,6 +54,29 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="NAME=N",
         help=f"requests per window for one endpoint (repeatable); NAME is one of "
         f"{', '.join(ENDPOINTS)}",
+    )
+    billing = parser.add_argument_group("billing (default: X's pay-per-use prices and cap)")
+    billing.add_argument(
+        "--price",
+        action="append",
+        default=[],
+        metavar="RESOURCE=USD",
+        help="price per resource (repeatable); RESOURCE is one of "
+        + ", ".join(r.value for r in Resource),
+    )
+    billing.add_argument(
+        "--monthly-post-cap",
+        type=int,
+        default=MONTHLY_POST_CAP,
+        metavar="N",
+        help=f"post reads a month before 429 UsageCapExceeded (default {MONTHLY_POST_CAP:,}; "
+        "0: none)",
+    )
+    billing.add_argument(
+        "--credits",
+        type=float,
+        metavar="USD",
+        help="prepaid credit balance; once spent, 402 CreditsDepleted (default: unlimited)",
     )
     faults = parser.add_argument_group("injected faults")
     faults.add_argument(
@@ -117,6 +141,10 @@ def build_config(args: argparse.Namespace, settings: Settings) -> EmulatorConfig
             raise UsageError(f"--endpoint-limit wants NAME=N, got {item!r}")
         per_endpoint[name.strip()] = int(value)
     try:
+        prices = {r.value: v for r, v in parse_prices(",".join(args.price)).items()}
+    except ValueError as exc:
+        raise UsageError(f"--price: {exc}") from exc
+    try:
         return EmulatorConfig(
             tokens=tuple(tokens),
             rate_window_s=args.rate_window,
@@ -128,6 +156,9 @@ def build_config(args: argparse.Namespace, settings: Settings) -> EmulatorConfig
             shift_to_now=args.shift_to_now,
             garble_rate=args.garble_rate,
             throttle_rate=args.throttle_rate,
+            prices=prices,
+            monthly_post_cap=args.monthly_post_cap or None,
+            credits_usd=args.credits,
         )
     except EmulatorConfigError as exc:
         raise UsageError(str(exc)) from exc

@@ -13,6 +13,7 @@ from dwt.pipeline.runner import community_known, unknown_community
 from dwt.pipeline.spec import COMMUNITY_PATTERN
 from dwt.store import Store
 from dwt.xapi.errors import XApiError
+from dwt.xapi.prices import bill_words
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -77,6 +78,7 @@ def _add(args: argparse.Namespace, settings: Settings, store: Store) -> int:
             core=args.core,
             token=token.get_secret_value(),
             base_url=settings.x_api_base_url,
+            tariff=settings.tariff(),
         )
     except XApiError as exc:
         print(f"dwt members: X API: {exc}", file=sys.stderr)
@@ -85,4 +87,8 @@ def _add(args: argparse.Namespace, settings: Settings, store: Store) -> int:
         print(f"  @{name}: {reason.replace('_', ' ')}, not added", file=sys.stderr)
     if result.added:
         print(f"added {len(result.added)} member(s): " + ", ".join(f"@{u}" for u in result.added))
+    if result.bill is not None:
+        print(f"looked up on X: {bill_words(result.bill)}")
+    else:
+        print("looked up on X: nothing (every account was known here): $0.00")
     return 0 if not result.unavailable else 1

@@ -15,7 +15,8 @@ import yaml
 from pydantic import ValidationError
 
 from dwt.cli.progressbar import StepBars
-from dwt.collect.estimate import DEFAULT_PRICE_PER_READ, plan_collection
+from dwt.collect.budget import month_budget
+from dwt.collect.estimate import plan_collection
 from dwt.collect.keys import KeySource, NoKeysError
 from dwt.collect.step import CollectConfig, ScopeError, collect
 from dwt.config import Settings
@@ -24,6 +25,7 @@ from dwt.pipeline.lease import HeldLease, hold
 from dwt.pipeline.progress import PREFIX, Progress
 from dwt.pipeline.runner import (
     RUN_ID_MAX,
+    RunCapped,
     RunFailed,
     RunRefused,
     community_known,
@@ -36,7 +38,10 @@ from dwt.pipeline.runner import (
 from dwt.pipeline.spec import STEP_ORDER, CommunityJobSpec, RunSpec, Step
 from dwt.store import Coll, Store
 from dwt.store.leases import RunBusy
-from dwt.store.runs import month_spend
+from dwt.xapi.prices import bill_words
+
+#: Exit status of a run that stopped at a cap (ours or X's): not a failure, not a success.
+EXIT_CAPPED = 3
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -48,7 +53,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         + ". The spec comes from --spec (a CommunityJob or a bare spec, YAML or JSON), "
         "--spec-json, or the flags; flags override the spec. Refused (exit 2, nothing "
         "changed): an unknown community, a window before 2006 or in the future, and — "
-        "unless --allow-empty — a window in which no member tweeted.",
+        "unless --allow-empty — a window in which no member tweeted. Exit status: 0 "
+        "succeeded, 1 failed, 2 refused, 3 stopped at a spend or read cap (ours or X's: "
+        "what was read is kept, the next run resumes).",
     )
     parser.add_argument("--community", help="community name (overrides the spec's)")
     parser.add_argument("--steps", help="comma-separated steps (default: all)")
@@ -90,15 +97,26 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--plan",
         action="store_true",
         help="with collect among the steps: print the collection plan (passes, requests "
-        "per endpoint, the time the binding rate limit implies on the configured keys, "
-        "post reads and their cost) and exit, without any request to X or write",
+        "per endpoint, the time the rate limits and request latency imply on the "
+        "configured keys, what X would bill item by item, the month's spend and forecast, "
+        "and a warning for each cap the estimate passes) and exit, without any request to "
+        "X or write",
     )
     parser.add_argument(
-        "--price-per-read",
+        "--max-spend-per-run",
         type=_price,
         default=None,
-        help="USD per post read for --plan (default: the spec's collection.pricePerRead, "
-        f"{DEFAULT_PRICE_PER_READ})",
+        metavar="USD",
+        help="stop collecting before a run spends more, every charge counted (overrides "
+        "collection.maxSpendPerRun)",
+    )
+    parser.add_argument(
+        "--max-spend-per-month",
+        type=_price,
+        default=None,
+        metavar="USD",
+        help="stop collecting before the community's UTC month spends more (overrides "
+        "collection.maxSpendPerMonth)",
     )
     parser.add_argument(
         "--progress",
@@ -188,6 +206,12 @@ def build_spec(args: argparse.Namespace) -> RunSpec:
         raw["steps"] = [s.strip() for s in args.steps.split(",") if s.strip()]
     if args.window_days is not None:
         raw["windowDays"] = args.window_days
+    for flag, name in (
+        ("max_spend_per_run", "maxSpendPerRun"),
+        ("max_spend_per_month", "maxSpendPerMonth"),
+    ):
+        if getattr(args, flag, None) is not None:
+            raw["collection"] = dict(raw.get("collection") or {}) | {name: getattr(args, flag)}
     if args.weights:
         weights = dict(raw.get("weights") or {})
         for item in args.weights.split(","):
@@ -228,7 +252,13 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             return 2
         print(f"collect: {count} API key(s), X API at {settings.x_api_base_url}", file=sys.stderr)
         # --no-ray means threads even when a Ray runtime is already up in this process.
-        config = CollectConfig(keys=keys, base_url=settings.x_api_base_url, use_ray=args.ray)
+        config = CollectConfig(
+            keys=keys,
+            base_url=settings.x_api_base_url,
+            use_ray=args.ray,
+            tariff=settings.tariff(),
+            give_up_s=settings.collect_give_up_s,
+        )
         handlers[Step.COLLECT] = functools.partial(collect, config=config)
     store = Store.open(settings.store_url_value)
     if not community_known(store, spec.community):  # before Ray starts
@@ -303,6 +333,12 @@ def _run(
     except RunRefused as exc:
         print(f"dwt run: refused: {exc.reason}", file=sys.stderr)
         return 2
+    except RunCapped as exc:
+        print(f"dwt run: {exc.message}", file=sys.stderr)
+        summary = {"run_id": exc.run_id, "status": "capped", **_recorded(store, exc.run_id)}
+        summary.update(_spending(store, spec, exc.run_id))
+        print(json.dumps(summary, default=str) if args.json else _table(summary))
+        return EXIT_CAPPED
     except RunFailed as exc:
         print(f"dwt run: {exc}", file=sys.stderr)
         return 1
@@ -316,20 +352,32 @@ def _run(
         "timings": result.timings,
     }
     if Step.COLLECT in spec.steps:
-        summary.update(_spending(store, spec.community, result.run_id))
+        summary.update(_spending(store, spec, result.run_id))
     print(json.dumps(summary, default=str) if args.json else _table(summary))
     return 0
 
 
-def _spending(store: Store, community: str, run_id: str) -> dict[str, Any]:
-    """The run's post reads, spend, cap and follow-list ages, and the month's total."""
-    doc = store[Coll.RUNS].find_one({"_id": run_id}, {"collection": 1, "started_at": 1}) or {}
+def _recorded(store: Store, run_id: str) -> dict[str, Any]:
+    doc = store[Coll.RUNS].find_one({"_id": run_id}, {"counts": 1, "timings": 1}) or {}
+    return {"counts": doc.get("counts") or {}, "timings": doc.get("timings") or {}}
+
+
+def _spending(store: Store, spec: RunSpec, run_id: str) -> dict[str, Any]:
+    """The run's charges, caps and follow-list ages, and the month: spent and forecast."""
+    doc = store[Coll.RUNS].find_one({"_id": run_id}, {"collection": 1}) or {}
     collection = doc.get("collection") or {}
-    collection.pop("plan", None)  # the plan was shown when the run started
+    for name in ("plan", "timing", "tariff_sources"):  # the plan was shown when it started
+        collection.pop(name, None)
     for skipped in (collection.get("skipped") or {}).values():
         skipped.pop("listed", None)  # counts here; the run record lists the accounts
-    started = doc.get("started_at") or datetime.now(UTC)
-    return {"collection": collection, "month": month_spend(store, community, started)}
+    month = month_budget(
+        store,
+        spec.community,
+        datetime.now(UTC),
+        window_days=spec.window_days,
+        cap_usd=spec.collection.max_spend_per_month,
+    )
+    return {"collection": collection, "month": month.as_dict()}
 
 
 def _print_plan(args: argparse.Namespace, settings: Settings, spec: RunSpec) -> int:
@@ -338,9 +386,9 @@ def _print_plan(args: argparse.Namespace, settings: Settings, spec: RunSpec) -> 
         print("dwt run: --plan needs collect among the steps", file=sys.stderr)
         return 2
     try:
-        keys = len(KeySource.of(settings).fingerprints())
+        keys = KeySource.of(settings).fingerprints()
     except NoKeysError:
-        keys = 0
+        keys = []
     store = Store.open(settings.store_url_value)
     if not community_known(store, spec.community):
         print(f"dwt run: refused: {unknown_community(store, spec.community)}", file=sys.stderr)
@@ -349,7 +397,7 @@ def _print_plan(args: argparse.Namespace, settings: Settings, spec: RunSpec) -> 
     week = Week(store, spec, args.now or now)
     try:
         plan = plan_collection(
-            week, keys, now=now, run_id=args.run_id, price_per_read=args.price_per_read
+            week, keys or 0, now=now, run_id=args.run_id, tariff=settings.tariff()
         )
     except ScopeError as exc:
         print(f"dwt run: {exc}", file=sys.stderr)
@@ -364,18 +412,27 @@ def _table(summary: dict[str, Any]) -> str:
     lines += [f"  {k + ' time':<16} {v:.2f}s" for k, v in summary["timings"].items()]
     collection, month = summary.get("collection"), summary.get("month")
     if collection:
-        cap = collection.get("max_post_reads")
-        lines.append(
-            f"  {'post reads':<16} {collection.get('post_reads', 0)} × "
-            f"${collection.get('price_per_read', 0):g} ≈ "
-            f"${collection.get('estimated_spend_usd', 0):,.2f}"
-            + (f" (cap {cap})" if cap is not None else "")
-        )
+        charges = collection.get("charges") or {}
+        lines.append(f"  {'X billed':<16} {bill_words(charges)}")
+        caps = [
+            f"{name} {collection[key]:,}"
+            if key == "max_post_reads"
+            else f"{name} ${collection[key]:,.2f}"
+            for key, name in (
+                ("max_post_reads", "post reads"),
+                ("max_spend_per_run", "per run"),
+                ("max_spend_per_month", "per month"),
+            )
+            if collection.get(key) is not None
+        ]
+        if caps:
+            lines.append(f"  {'caps':<16} {', '.join(caps)}")
         if collection.get("capped"):
             left = ", ".join(
                 f"{e} {s['accounts']}" for e, s in (collection.get("skipped") or {}).items()
             )
-            lines.append(f"  {'stopped at cap':<16} skipped: {left or 'nothing'}")
+            lines.append(f"  {'stopped at':<16} {collection.get('cap_reason') or 'a cap'}")
+            lines.append(f"  {'skipped':<16} {left or 'nothing'}")
         ages = collection.get("follows_age_days") or {}
         if ages.get("max") is not None:
             lines.append(
@@ -383,8 +440,9 @@ def _table(summary: dict[str, Any]) -> str:
                 f"{ages['max']:.1f} d, {ages.get('never_read', 0)} never read"
             )
     if month:
+        cap = f" of ${month['cap_usd']:,.2f}" if month.get("cap_usd") is not None else ""
         lines.append(
-            f"  {'month ' + month['month']:<16} {month['post_reads']} post reads in "
-            f"{month['runs']} run(s) ≈ ${month['estimated_spend_usd']:,.2f}"
+            f"  {'month ' + month['month']:<16} ${month['spent_usd']:,.2f} spent{cap}; about "
+            f"${month['forecast_usd']:,.2f} at a run every {month['cadence_days']:.1f} d"
         )
     return "\n".join(lines)

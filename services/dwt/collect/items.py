@@ -58,9 +58,12 @@ class Outcome:
     """A worker's answer for one item.
 
     ``status`` is one of: ``fetched`` (``data``/``includes``/``next_token`` set),
-    ``deferred`` (the key's budget is spent until ``until``), ``unavailable`` (the account
-    is ``reason``: protected/suspended/not_found), ``key_rejected`` (401/403: retire the
-    key), ``failed`` (transient errors outlasted the worker's retries, or a bad request).
+    ``deferred`` (the key's budget is spent until ``until``; ``until`` None: X gave no reset
+    time), ``unavailable`` (the account is ``reason``: protected/suspended/not_found),
+    ``key_rejected`` (401/403: retire the key), ``refused`` (X's bill stops every key: the
+    monthly post cap or the credit balance, ``message`` in X's words), ``failed`` (transient
+    errors outlasted the worker's retries, or a bad request). ``seconds``: time spent on
+    the request(s), retries included.
     """
 
     item: WorkItem
@@ -76,3 +79,4 @@ class Outcome:
     message: str | None = None
     retryable: bool = True
     requests: int = 0  # HTTP requests this answer cost (retries included)
+    seconds: float = 0.0

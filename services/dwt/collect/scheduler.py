@@ -7,11 +7,21 @@ when no key can take any queued work it blocks until the earliest reset, or unti
 in-flight page comes back — never a busy loop, never a fixed sleep. Every fetched page is
 written to the store and checkpointed at once (I/O stays here, in the driver).
 
-X bills every post a timeline page returns. With ``max_post_reads`` the scheduler sends a
-timeline page only while the reads so far, plus a full page for every timeline page in
-flight and this one, stay within the cap; once it cannot, nothing new is sent on any
-endpoint, the pages in flight are stored, and the work left is recorded per endpoint
-(``report.skipped``). Its checkpoints stay in the store, so the next run resumes it.
+X bills every resource a page returns (:mod:`dwt.xapi.prices`): each post of a timeline
+page, each account of a follow-list page; the report counts them (``report.charges``). With
+a cap — ``max_spend_usd`` (dollars, every charge) or ``max_post_reads`` — a page is sent
+only while the charges so far, plus the most every page in flight and this one can cost (a
+full timeline page; a follow-list page of the accounts its list has left, as last known),
+stay within it. The first page of an endpoint that does not fit closes that endpoint: its
+work left is recorded (``report.skipped``) and the other endpoints go on while theirs fit.
+A refusal from X's bill (429 ``UsageCapExceeded``, 402 ``CreditsDepleted``) closes every
+endpoint at once. Either way the pages in flight are stored and ``report.capped`` says why;
+checkpoints stay in the store, so the next run resumes.
+
+A 429 without rate-limit headers (X's edge shedding load) says nothing about when to come
+back: that key and endpoint back off, doubling from :data:`THROTTLE_BACKOFF_S` up to a
+ceiling, and when no request has succeeded for ``give_up_s`` while they keep coming, the run
+stops sending and says so (``report.gave_up``) instead of retrying forever.
 """
 
 from __future__ import annotations
@@ -29,13 +39,19 @@ from dwt.collect.items import Budget, Kind, Outcome, WorkItem
 from dwt.collect.pool import Pool
 from dwt.collect.state import record_page, record_unavailable
 from dwt.store import Store
+from dwt.xapi.prices import Charges, Resource, Tariff
 
 log = logging.getLogger(__name__)
 
-#: Following first: its budget is the scarce one (15 requests per 15 minutes against the
-#: timeline's 1,500), so a key that may send one should never leave it unspent behind
-#: timeline pages; it runs out after a few requests and the timelines take the rest.
+#: Following first: its budget is the scarce one (dwt.xapi.endpoints: 300 requests per 15
+#: minutes against the timeline's 10,000), so a key that may send one should never leave it
+#: unspent behind timeline pages; the timelines take the rest.
 ENDPOINT_ORDER = ("following", "user_tweets")
+#: The most accounts one follow-list page returns (``max_results``).
+FOLLOWING_PAGE = 1000
+#: First wait after a 429 without rate-limit headers; it doubles per further one, up to the
+#: ceiling (``backoff_ceiling_s``).
+THROTTLE_BACKOFF_S = 1.0
 
 
 class AllKeysRejectedError(RuntimeError):
@@ -72,10 +88,19 @@ class CollectReport:
     failed: list[tuple[str, str, str]] = field(default_factory=list)
     requeued_lost: int = 0  # items whose worker died mid-request
     stopped: bool = False  # asked to stop before the work was done
-    capped: bool = False  # stopped at the post-read cap
+    capped: bool = False  # stopped at a cap (ours or X's): ``cap_reason`` says which
+    cap_reason: str | None = None
+    refused_by_x: bool = False  # X's bill refused (monthly post cap, credits)
+    gave_up: str | None = None  # why the run stopped sending (header-less 429s), a sentence
     skipped: dict[str, list[str]] = field(default_factory=dict)  # endpoint → accounts left
     keys: dict[str, KeyReport] = field(default_factory=dict)
     seconds: float = 0.0
+    charges: Charges = field(default_factory=Charges)  # what X billed, by resource
+    follow_lists: int = 0  # follow lists read to their end
+    #: endpoint → requests, seconds the workers spent on them (``http_s``), the driver spent
+    #: storing their pages (``store_s``), and from dispatch to stored (``cycle_s``: what a
+    #: collector's turn takes, the driver's queue and Ray's round trip included)
+    timing: dict[str, dict[str, float]] = field(default_factory=dict)
 
 
 class Scheduler:
@@ -97,13 +122,41 @@ class Scheduler:
         sleep: Callable[[float], None] = time.sleep,
         max_post_reads: int | None = None,
         page_size: int = 100,
+        tariff: Tariff | None = None,
+        max_spend_usd: float | None = None,
+        cap_reason: str = "",
+        posts_reason: str = "",
+        list_sizes: dict[str, int] | None = None,
+        give_up_s: float = 240.0,
+        backoff_ceiling_s: float = 60.0,
     ) -> None:
         if max_post_reads is not None and max_post_reads < 0:
             raise ValueError(f"max_post_reads must be >= 0, got {max_post_reads}")
+        if max_spend_usd is not None and not max_spend_usd >= 0:
+            raise ValueError(f"max_spend_usd must be >= 0, got {max_spend_usd}")
         if page_size < 1:
             raise ValueError(f"page_size must be >= 1, got {page_size}")
+        if not give_up_s > 0 or not backoff_ceiling_s > 0:
+            raise ValueError("give_up_s and backoff_ceiling_s must be > 0")
         self.max_post_reads = max_post_reads
         self.page_size = page_size
+        self.tariff = tariff or Tariff()
+        self.max_spend_usd = max_spend_usd
+        self.cap_reason = cap_reason or (
+            f"the spend cap of ${max_spend_usd:,.2f}" if max_spend_usd is not None else ""
+        )
+        self.posts_reason = posts_reason or (
+            f"the cap of {max_post_reads:,} post reads" if max_post_reads is not None else ""
+        )
+        self.list_sizes = dict(list_sizes or {})
+        self.give_up_s = give_up_s
+        self.backoff_ceiling_s = backoff_ceiling_s
+        self._listed: dict[str, int] = defaultdict(int)  # account → list accounts read (pass)
+        self._streak: dict[tuple[str, str], int] = defaultdict(int)  # header-less 429s
+        self._throttled_since: float | None = None
+        self._throttled = 0
+        self._closed: set[str] = set()  # endpoints closed by a cap
+        self._sent: dict[Any, float] = {}  # handle → when it was dispatched
         self.store = store
         self.pool = pool
         self.max_attempts = max_attempts
@@ -158,10 +211,20 @@ class Scheduler:
             if stop is not None and stop.is_set():
                 report.stopped = True
                 queues = {e: deque() for e in ENDPOINT_ORDER}  # drain what is in flight
-            wake = self._dispatch(queues, in_flight, report, now)
-            if report.capped and any(queues.values()):
-                _record_skipped(report, queues)
+            if self._gives_up(now) and report.gave_up is None:
+                report.gave_up = self._give_up_message(now)
+                log.error("%s", report.gave_up)
+            if report.gave_up is not None:
+                _record_skipped(report, queues)  # what the next run resumes
                 queues = {e: deque() for e in ENDPOINT_ORDER}  # drain what is in flight
+            wake = self._dispatch(queues, in_flight, report, now)
+            if self._throttled_since is not None:  # wake up to give up in time
+                deadline = self._throttled_since + self.give_up_s
+                wake = min(wake, deadline) if wake else deadline
+            for endpoint in self._closed:
+                if queues.get(endpoint):
+                    _record_skipped(report, {endpoint: queues[endpoint]})
+                    queues[endpoint] = deque()  # drain what is in flight
             if not in_flight:
                 if not any(queues.values()):
                     break
@@ -181,7 +244,14 @@ class Scheduler:
             timeout = max(0.0, wake - now) + 0.01 if wake else None
             for handle, result in self.pool.wait(list(in_flight), timeout):
                 slot, item = in_flight.pop(handle)
+                sent = self._sent.pop(handle, None)
                 self._handle(slot, item, result, queues, pending, report)
+                if sent is not None:  # dispatch to stored: what a collector's turn takes
+                    timing = report.timing.get(item.endpoint)
+                    if timing is not None:
+                        timing["cycle_s"] = timing.get("cycle_s", 0.0) + (
+                            time.perf_counter() - sent
+                        )
             waiting = 0.0
             if self._clock() - last_progress >= self.progress_every:
                 self._progress(report, started, waiting)
@@ -189,6 +259,20 @@ class Scheduler:
         report.seconds = self._clock() - started
         self._progress(report, started, 0.0)
         return report
+
+    # ---- header-less 429s ---------------------------------------------------------------
+
+    def _gives_up(self, now: float) -> bool:
+        since = self._throttled_since
+        return since is not None and now - since >= self.give_up_s
+
+    def _give_up_message(self, now: float) -> str:
+        waited = now - (self._throttled_since or now)
+        return (
+            f"X answered {self._throttled} request(s) with 429 and no rate-limit headers "
+            f"and none succeeded for {waited:.0f}s; collection stopped (what was read is "
+            "stored, the next run resumes)"
+        )
 
     def _dispatch(
         self,
@@ -204,34 +288,58 @@ class Scheduler:
         for slot, item in in_flight.values():
             flying[self.pool.key_ids[slot], item.endpoint] += 1
         wake = 0.0
-        reading = sum(1 for _, item in in_flight.values() if item.kind is Kind.TIMELINE)
+        reserved = Charges()
+        for _, item in in_flight.values():
+            reserved += self._most(item)
         for slot, key in enumerate(self.pool.key_ids):
-            if report.capped:
-                break
             if slot in busy or slot in self._dead or report.keys[key].disabled:
                 continue
             for endpoint in ENDPOINT_ORDER:
-                if not queues[endpoint]:
+                if not queues[endpoint] or endpoint in self._closed:
                     continue
-                if endpoint == "user_tweets" and not self._may_read(report, reading + 1):
-                    report.capped = True
-                    break
+                most = self._most(queues[endpoint][0])
+                over = self._over(report, reserved + most)
+                if over is not None:
+                    self._close_endpoint(endpoint, report, over)
+                    continue
                 until = self._blocked_until(key, endpoint, now, flying[key, endpoint])
                 if until:
                     wake = until if not wake else min(wake, until)
                     continue
                 item = queues[endpoint].popleft()
-                in_flight[self.pool.submit(slot, item)] = (slot, item)
+                handle = self.pool.submit(slot, item)
+                in_flight[handle] = (slot, item)
+                self._sent[handle] = time.perf_counter()
                 flying[key, endpoint] += 1
-                reading += item.kind is Kind.TIMELINE
+                reserved += most
                 break
         return wake
 
-    def _may_read(self, report: CollectReport, pages: int) -> bool:
-        """Whether ``pages`` timeline pages (in flight and new) could not take the run's
-        post reads past the cap, each returning a full page."""
-        cap = self.max_post_reads
-        return cap is None or report.tweets + pages * self.page_size <= cap
+    def _most(self, item: WorkItem) -> Charges:
+        """The most one page of ``item`` can be billed: a full timeline page, or the
+        accounts its follow list has left as last known (a full page when unknown)."""
+        if item.kind is Kind.TIMELINE:
+            return Charges(posts=self.page_size)
+        size = self.list_sizes.get(item.account_id)
+        left = FOLLOWING_PAGE if size is None else max(1, size - self._listed[item.account_id])
+        return Charges(following_accounts=min(FOLLOWING_PAGE, left))
+
+    def _over(self, report: CollectReport, planned: Charges) -> str | None:
+        """The cap the charges so far plus ``planned`` would pass (None: within them)."""
+        total = report.charges + planned
+        if self.max_post_reads is not None and total.posts > self.max_post_reads:
+            return self.posts_reason
+        cap = self.max_spend_usd
+        if cap is not None and total.usd(self.tariff) > cap + 1e-9:
+            return self.cap_reason
+        return None
+
+    def _close_endpoint(self, endpoint: str, report: CollectReport, reason: str) -> None:
+        """Send nothing more on ``endpoint``: its next page would pass a cap."""
+        self._closed.add(endpoint)
+        report.capped = True
+        report.cap_reason = report.cap_reason or reason
+        log.warning("no more %s requests: the next could pass %s", endpoint, reason)
 
     def _handle(
         self,
@@ -260,21 +368,40 @@ class Scheduler:
             keys.budgets[item.endpoint] = result.budget
             self._budget[key, item.endpoint] = result.budget
         now = datetime.now(UTC)
+        timing = report.timing.setdefault(
+            item.endpoint, {"requests": 0, "http_s": 0.0, "store_s": 0.0, "cycle_s": 0.0}
+        )
+        timing["requests"] += result.requests
+        timing["http_s"] += result.seconds
         if result.status == "fetched":
             keys.pages += 1
+            self._streak.pop((key, item.endpoint), None)
+            self._throttled_since = None
+            started = time.perf_counter()
             written, complete = record_page(self.store, result, now, self._accounts_seen)
+            timing["store_s"] += time.perf_counter() - started
             if item.kind is Kind.TIMELINE:
                 report.tweets += len(result.data)
                 report.new_tweets += written.inserted
+                report.charges.add(Resource.POST, len(result.data))
             else:
                 report.follows += len(result.data)
+                report.charges.add(Resource.FOLLOWING, len(result.data))
+                self._listed[item.account_id] += len(result.data)
+                report.follow_lists += bool(complete)
             if result.next_token:
                 queue.appendleft(item.next_page(result.next_token))  # finish accounts first
             elif complete:
                 self._close(item, pending, report)
-        elif result.status == "deferred":
-            self._blocked[key, item.endpoint] = result.until or self._clock() + 1.0
+        elif result.status == "deferred" and result.until is None:
+            self._back_off(key, item.endpoint)
             queue.appendleft(item)
+        elif result.status == "deferred":
+            self._blocked[key, item.endpoint] = result.until
+            queue.appendleft(item)
+        elif result.status == "refused":
+            queue.appendleft(item)
+            self._refused(result.message or "X refused to serve more", report)
         elif result.status == "unavailable":
             record_unavailable(self.store, item, result.reason or "not_found", now)
             report.unavailable[result.reason or "not_found"] += 1
@@ -292,6 +419,25 @@ class Scheduler:
             self._retry(item, result.message or "failed", queue, pending, report)
         else:
             self._give_up(item, result.message or "failed", pending, report)
+
+    def _back_off(self, key: str, endpoint: str) -> None:
+        """A 429 without rate-limit headers: wait, doubling per further one, to a ceiling."""
+        self._streak[key, endpoint] += 1
+        self._throttled += 1
+        now = self._clock()
+        if self._throttled_since is None:
+            self._throttled_since = now
+        delay = THROTTLE_BACKOFF_S * 2 ** (self._streak[key, endpoint] - 1)
+        self._blocked[key, endpoint] = now + min(self.backoff_ceiling_s, delay)
+
+    def _refused(self, message: str, report: CollectReport) -> None:
+        """X's bill refuses every key: close every endpoint at once, with X's words."""
+        if not report.refused_by_x:
+            report.refused_by_x = True
+            report.capped = True
+            report.cap_reason = message
+            log.error("collection stopped: %s", message)
+        self._closed.update(ENDPOINT_ORDER)
 
     def _retry(
         self,

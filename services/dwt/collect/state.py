@@ -7,16 +7,20 @@ it stopped; once the last page is in, the newest id seen becomes the floor of th
 pass. A following pass does the same for follow lists and, when complete, removes the
 follows that were not seen again (unfollows). Every write is an idempotent upsert.
 
-Follow lists have their own, slower cadence (:class:`FollowingPolicy`): the following
-endpoint allows 15 requests per 15 minutes against the timeline's 1,500, so re-reading
-every list every week would make a weekly run cost hours. A list is read when its member
-joins, then a rolling share of the members per week of elapsed time is re-read, oldest
-first, and any list older than the maximum age is re-read whatever the share.
+Follow lists have their own, slower cadence (:class:`FollowingPolicy`): X bills every
+account a list returns ($0.010 each, :mod:`dwt.xapi.prices`), so a first collection's lists
+cost several times its posts and re-reading every list every week would too. A list is read
+when its member joins, then a rolling budget of accounts per week of elapsed time is spent
+on the lists expected to have changed most (each list's change rate, learned when it was
+last re-read, × its age; the oldest first while nothing is learned), and any list older
+than the maximum age is re-read whatever the budget. Members following more accounts than
+``max_list_size`` are not read at all (the plan says so).
 """
 
 from __future__ import annotations
 
 import math
+import statistics
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -25,6 +29,7 @@ from typing import Any
 from dwt.collect.items import Kind, Outcome, WorkItem
 from dwt.model.fields import TWEET_FIELDS
 from dwt.store import Coll, Store, WriteSummary
+from dwt.store.store import FollowChange
 
 #: X's snowflake ids count milliseconds from this instant (2010-11-04).
 TWITTER_EPOCH_MS = 1288834974657
@@ -40,20 +45,32 @@ def snowflake_time(tweet_id: str) -> datetime:
     return datetime.fromtimestamp(((int(tweet_id) >> 22) + TWITTER_EPOCH_MS) / 1000, tz=UTC)
 
 
+#: Share of a follow list assumed to change per week until its own rate is learned.
+DEFAULT_CHANGE_RATE = 0.02
+
+
 @dataclass(frozen=True)
 class FollowingPolicy:
-    """When follow lists are re-read: ``share`` of the members per week since the last
-    refresh (oldest lists first), every list older than ``max_age`` (``None``: no maximum
-    age; zero: every run), and every list never read."""
+    """When follow lists are read. Every list never read (up to ``max_list_size`` accounts;
+    None: any size) and every list older than ``max_age`` (None: no maximum age; zero: every
+    run). Then, per week since the last refresh, ``share`` of the accounts the known lists
+    hold (what reading them all would cost), spent on the lists whose expected change —
+    change rate × age — is largest, if at least ``min_change``."""
 
     share: float = 0.15
     max_age: timedelta | None = timedelta(days=60)
+    min_change: float = 0.0
+    max_list_size: int | None = None
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.share <= 1.0:
             raise ValueError(f"following refresh share must be within [0, 1], got {self.share}")
         if self.max_age is not None and self.max_age < timedelta(0):
             raise ValueError(f"following max age must be >= 0, got {self.max_age}")
+        if not 0.0 <= self.min_change <= 1.0:
+            raise ValueError(f"following min change must be within [0, 1], got {self.min_change}")
+        if self.max_list_size is not None and self.max_list_size < 1:
+            raise ValueError(f"following max list size must be >= 1, got {self.max_list_size}")
 
     @classmethod
     def of(cls, collection: Any) -> FollowingPolicy:
@@ -61,7 +78,37 @@ class FollowingPolicy:
         return cls(
             share=collection.following_refresh_share,
             max_age=timedelta(days=collection.following_refresh_days),
+            min_change=collection.following_min_change,
+            max_list_size=collection.following_max_list_size,
         )
+
+    def too_big(self, size: int | None) -> bool:
+        return size is not None and self.max_list_size is not None and size > self.max_list_size
+
+
+def list_sizes(
+    store: Store, account_ids: Sequence[str], states: dict[str, dict[str, Any]]
+) -> dict[str, int]:
+    """The last known size of each account's follow list: the size its last read found,
+    else its stored list's, else its ``following_count`` (accounts unknown left out)."""
+    sizes = {
+        a: int(states[a]["following_size"])
+        for a in account_ids
+        if isinstance(states.get(a, {}).get("following_size"), int)
+    }
+    missing = [a for a in account_ids if a not in sizes]
+    if missing:
+        for doc in store[Coll.FOLLOWS].find({"_id": {"$in": missing}}, {"targets": 1}):
+            if doc.get("targets") is not None:
+                sizes[doc["_id"]] = len(doc["targets"])
+    missing = [a for a in account_ids if a not in sizes]
+    if missing:
+        cursor = store[Coll.ACCOUNTS].find({"_id": {"$in": missing}}, {"public_metrics": 1})
+        for doc in cursor:
+            count = (doc.get("public_metrics") or {}).get("following_count")
+            if isinstance(count, int):
+                sizes[doc["_id"]] = count
+    return sizes
 
 
 def following_due(
@@ -70,17 +117,27 @@ def following_due(
     now: datetime,
     policy: FollowingPolicy,
     done_since: datetime | None = None,
+    sizes: dict[str, int] | None = None,
 ) -> list[str]:
     """Accounts whose follow list a run should start re-reading, in ``account_ids`` order.
 
-    Never read, or older than ``policy.max_age``: always. Then the rolling share: the
-    quota is ``share`` × the accounts with a list × the weeks since the newest refresh
-    before this run, rounded (a weekly run re-reads ``share`` of them, a daily one a seventh of
-    that), less what this run already refreshed (a retry) and the over-age ones; the
-    oldest lists fill it. An unreadable account (protected, suspended...) counts as read
-    when it was last found so, so it is tried again in its turn, not every run. Accounts
-    with a pass under way (resumed anyway) or done in this run are left out.
+    Never read, or older than ``policy.max_age``: always — unless larger than
+    ``policy.max_list_size`` (never then). Then the rolling budget: ``share`` × the accounts
+    the known lists hold (``sizes``; a list of unknown size counts one) × the weeks since the
+    newest refresh before this run, rounded (a weekly run re-reads ``share`` of them, a
+    daily one a seventh of that), less what this run already refreshed (a retry) and the over-age
+    ones; the lists expected to have changed most (change rate × age, learned rates or
+    :data:`DEFAULT_CHANGE_RATE`) fill it, each while at least half of it fits, if their
+    expected change reaches ``policy.min_change``. An unreadable account (protected,
+    suspended...) counts as read when it was last found so, so it is tried again in its
+    turn, not every run. Accounts with a pass under way (resumed anyway) or done in this
+    run are left out.
     """
+    sizes = sizes or {}
+
+    def size(account: str) -> int:
+        return max(1, sizes.get(account, 1))
+
     never: list[str] = []
     known: list[tuple[datetime, str]] = []
     refreshed_in_run = 0
@@ -93,25 +150,51 @@ def following_due(
         if done is None and state.get("status", "active") != "active":
             done = state.get("status_seen_at")  # unreadable: tried then, in the rotation
         if _done_in_run(state, "following_done_at", done_since):
-            refreshed_in_run += done is not None
+            refreshed_in_run += size(account) if done is not None else 0
             continue
+        if policy.too_big(sizes.get(account)):
+            continue  # not worth its price: the plan names it
         if done is None:
             never.append(account)
             continue
         done = _aware(done)
         known.append((done, account))
         latest = done if latest is None or done > latest else latest
-    if not known:
-        return never
+    if not known or latest is None:
+        return [a for a in account_ids if a in set(never)]
     max_age = policy.max_age
     aged = {a for d, a in known if max_age is not None and d <= now - max_age}
-    weeks = max(0.0, (now - latest).total_seconds()) / timedelta(days=7).total_seconds()
-    # Rounded to the nearest: a rerun minutes later re-reads nothing, and a share below one
-    # list builds up over the days since the newest refresh.
-    quota = math.floor(policy.share * (len(known) + refreshed_in_run) * weeks + 0.5)
-    quota = max(0, quota - refreshed_in_run - len(aged))
-    rest = sorted((d, a) for d, a in known if a not in aged)
-    due = set(never) | aged | {a for _, a in rest[:quota]}
+    week = timedelta(days=7).total_seconds()
+    weeks = max(0.0, (now - latest).total_seconds()) / week
+    held = sum(size(a) for _, a in known) + refreshed_in_run
+    # Rounded to the nearest: a rerun minutes later re-reads nothing, and a budget below
+    # one list builds up over the days since the newest refresh.
+    quota = math.floor(policy.share * held * weeks + 0.5)
+    quota -= refreshed_in_run + sum(size(a) for a in aged)
+    learned = [
+        float(r)
+        for r in (states.get(a, {}).get("following_change_rate") for _, a in known)
+        if isinstance(r, int | float)
+    ]
+    prior = statistics.median(learned) if learned else DEFAULT_CHANGE_RATE
+
+    def expected(done: datetime, account: str) -> float:
+        rate = states.get(account, {}).get("following_change_rate")
+        rate = float(rate) if isinstance(rate, int | float) else prior
+        return rate * max(0.0, (now - done).total_seconds()) / week
+
+    ranked = sorted(
+        ((expected(d, a), d, a) for d, a in known if a not in aged),
+        key=lambda t: (-t[0], t[1]),
+    )
+    chosen: set[str] = set()
+    spent = 0
+    for change, _, account in ranked:
+        if change < policy.min_change or spent + size(account) / 2 > quota:
+            continue
+        chosen.add(account)
+        spent += size(account)
+    due = set(never) | aged | chosen
     return [a for a in account_ids if a in due]
 
 
@@ -173,17 +256,19 @@ def plan_passes(
     following: FollowingPolicy | None,
     done_since: datetime | None = None,
     states: dict[str, dict[str, Any]] | None = None,
+    sizes: dict[str, int] | None = None,
 ) -> tuple[list[WorkItem], list[NewPass]]:
     """What :func:`plan` does, without writing: the items, and the passes it would start
     (the rest of the items resume unfinished passes). Reads the store only (``states``:
-    the accounts' checkpoints, when the caller has read them already)."""
+    the accounts' checkpoints, ``sizes``: their follow lists' :func:`list_sizes`, when the
+    caller has read them already)."""
     if states is None:
         states = load_states(store, account_ids)
-    due = (
-        set(following_due(states, account_ids, now, following, done_since))
-        if following is not None
-        else set()
-    )
+    due: set[str] = set()
+    if following is not None:
+        if sizes is None:
+            sizes = list_sizes(store, account_ids, states)
+        due = set(following_due(states, account_ids, now, following, done_since, sizes))
     items: list[WorkItem] = []
     new_passes: list[NewPass] = []
     for account in account_ids:
@@ -294,18 +379,30 @@ def _record_following(store: Store, outcome: Outcome, now: datetime) -> tuple[Wr
     users = [u for u in outcome.data if u.get("id") and u.get("username")]
     written = store.put_accounts(users) if users else WriteSummary()
     last = not outcome.next_token
-    store.put_follows(account, [u["id"] for u in users], last_page=last)
+    change = store.put_follows(account, [u["id"] for u in users], last_page=last)
     state = store[Coll.COLLECT_STATE]
-    if not last:
+    if change is None:  # not the last page
         state.update_one(
             {"_id": account}, {"$set": {"following_pass.next_token": outcome.next_token}}
         )
         return written, False
-    state.update_one(
-        {"_id": account},
-        {"$set": {"following_done_at": now}, "$unset": {"following_pass": ""}},
-    )
+    done: dict[str, Any] = {"following_done_at": now, "following_size": change.current}
+    rate = _change_rate(change, now)
+    if rate is not None:
+        done["following_change_rate"] = rate
+    state.update_one({"_id": account}, {"$set": done, "$unset": {"following_pass": ""}})
     return written, True
+
+
+def _change_rate(change: FollowChange, now: datetime) -> float | None:
+    """Share of a list followed or unfollowed per week since it was last read (None when
+    it was never read before, or moments ago)."""
+    if change.changed is None or change.previous_at is None:
+        return None
+    weeks = (now - _aware(change.previous_at)).total_seconds() / timedelta(days=7).total_seconds()
+    if weeks < 1 / 7:  # under a day: too short to say anything about a week
+        return None
+    return round(change.changed / max(1, change.previous or 0, change.current) / weeks, 6)
 
 
 def record_unavailable(store: Store, item: WorkItem, reason: str, now: datetime) -> None:

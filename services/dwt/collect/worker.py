@@ -12,6 +12,7 @@ import logging
 import random
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -20,6 +21,7 @@ from dwt.collect.keys import KeySource
 from dwt.xapi.client import Page, RateLimit, XClient
 from dwt.xapi.errors import (
     AccountUnavailable,
+    BillingRefused,
     ForbiddenKey,
     InvalidRequest,
     RateLimited,
@@ -58,6 +60,11 @@ class KeyWorker:
 
     def fetch(self, item: WorkItem) -> Outcome:
         """Fetch ``item``'s page; every failure becomes an :class:`Outcome`, none raises."""
+        started = time.perf_counter()
+        outcome = self._fetch(item)
+        return replace(outcome, seconds=time.perf_counter() - started)
+
+    def _fetch(self, item: WorkItem) -> Outcome:
         known = self.client.rate_limit(item.endpoint)
         if known and known.remaining == 0 and known.reset_at and known.reset_at > time.time():
             return self._outcome(item, "deferred", 0, until=known.reset_at)  # no wasted 429
@@ -68,6 +75,8 @@ class KeyWorker:
                 page = next(self._pages(item), None)
             except RateLimited as exc:
                 return self._outcome(item, "deferred", requests, until=exc.reset_at)
+            except BillingRefused as exc:
+                return self._outcome(item, "refused", requests, message=str(exc), retryable=False)
             except AccountUnavailable as exc:
                 return self._outcome(item, "unavailable", requests, reason=exc.reason)
             except (UnauthorizedKey, ForbiddenKey) as exc:

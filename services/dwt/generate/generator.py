@@ -164,7 +164,7 @@ def generate_community(
         topics.words,
         handles,
         user_ids,
-        user_metrics(r_metrics, world, source, target, tweets_by_account, now_ms),
+        user_metrics(r_metrics, world, source, target, tweets_by_account, now_ms, days),
         now_ms,
     )
     follow_order = np.lexsort((world.ids[target], world.ids[source]))

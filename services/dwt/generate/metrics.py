@@ -1,8 +1,12 @@
 """Public metrics: engagement counts per tweet and follower/following/tweet counts per user.
 
-The dataset only holds the community's corner of X, so every count is what was generated
+The dataset only holds the community's corner of X, so most counts are what was generated
 here plus an "outside world" share: a tweet's retweet_count is at least the retweets of it
-in the table, a member's followers_count at least its followers in the follow table.
+in the table, a member's followers_count at least its followers in the follow table. Two are
+exact, as X's are for what it serves: following_count is the length of the follow list the
+emulator serves (X bills a list by its accounts, and a plan prices it by this count), and
+tweet_count is the tweets here plus a history at the account's own pace (its rate in the
+generated days, give or take), so a plan made from tweet_count / age is as good as on X.
 """
 
 from __future__ import annotations
@@ -50,8 +54,9 @@ def user_metrics(
     target: np.ndarray,
     tweets: np.ndarray,
     now_ms: int,
+    days: int,
 ) -> dict[str, np.ndarray]:
-    """followers/following/tweet/listed counts: the dataset's edges plus the outside world."""
+    """followers/following/tweet/listed counts (see the module doc)."""
     n, m = world.accounts, world.members
     followers = np.bincount(target, minlength=n).astype(np.int64)
     following = np.bincount(source, minlength=n).astype(np.int64)
@@ -61,9 +66,11 @@ def user_metrics(
         global_share = world.outsider_probs.mean(axis=0)
         reach[m:] = np.exp(rng.normal(6.0, 1.5, world.outsiders)) * (1.0 + 2_000.0 * global_share)
     followers += np.round(reach).astype(np.int64)
-    following += np.round(np.exp(rng.normal(5.0, 1.0, n))).astype(np.int64)
     age_days = (now_ms - world.created_ms) / DAY_MS
-    history = np.round(age_days * np.exp(rng.normal(0.0, 1.2, n))).astype(np.int64)
+    # Silent accounts still posted now and then before the generated days; the noise has
+    # mean 1 (lognormal with mu = -sigma^2 / 2), so tweet_count / age is unbiased.
+    pace = np.maximum(tweets / max(1, days), 0.05 * np.exp(rng.normal(0.0, 1.0, n)))
+    history = np.round(age_days * pace * np.exp(rng.normal(-0.125, 0.5, n))).astype(np.int64)
     return {
         "followers_count": followers,
         "following_count": following,

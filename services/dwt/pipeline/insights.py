@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import cached_property
 
 import numpy as np
@@ -19,6 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import scipy.sparse as sp
 
+from dwt.collect.state import follows_age_days
 from dwt.pipeline.parallel import parallel_bond_matrix
 from dwt.pipeline.progress import Progress
 from dwt.pipeline.spec import RunSpec
@@ -33,6 +34,7 @@ from dwt.stages.summaries import bond_stats, cluster_profiles
 from dwt.stages.topics import TopicFinder
 from dwt.store import Coll, Store
 from dwt.store.candidates import excluded_accounts, record_candidates
+from dwt.store.runs import update_run
 
 
 class MissingInputError(RuntimeError):
@@ -105,8 +107,19 @@ def bonds(week: Week, run_id: str) -> dict[str, int]:
         }
         for row in range(len(ids))
     ]
-    week.store.replace_results(Coll.BONDS, week.spec.community, run_id, docs)
-    return {"tweets": int(graph.activity_.sum()), "bonds": int(csr.nnz)}
+    store, community = week.store, week.spec.community
+    store.replace_results(Coll.BONDS, community, run_id, docs)
+    # The follow lists behind these bonds are read on their own, slower cadence (they are
+    # billed per account): say how old they are.
+    ages = follows_age_days(store, ids.tolist(), datetime.now(UTC))
+    update_run(store, run_id, follows_used=ages)
+    told = {"follow_lists_never_read": int(ages["never_read"])}
+    if ages["median"] is not None:
+        told |= {
+            "follow_lists_median_age_days": float(ages["median"]),
+            "follow_lists_max_age_days": float(ages["max"]),
+        }
+    return {"tweets": int(graph.activity_.sum()), "bonds": int(csr.nnz), **told}
 
 
 def stored_bonds(store: Store, community: str, ids: pa.Array) -> sp.csr_matrix:

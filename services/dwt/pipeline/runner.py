@@ -4,6 +4,11 @@ The same function runs under ``dwt run`` on a laptop and as the driver of a Ray 
 cluster. A step that fails stops the run: the run record says which step and why, the
 error is re-raised (never swallowed), and results of earlier steps stay stored.
 
+A step stopped by a cap (:class:`StepCapped`: collection at the run's or the month's spend
+cap, its post-read cap, or X's bill refusing) ends the run as ``capped`` — not succeeded:
+the record keeps the step's counts and the sentence saying which cap and what was skipped,
+the later steps do not run, and :class:`RunCapped` is raised.
+
 Some runs are refused (:class:`RunRefused`) instead, because running them would destroy
 results or cannot mean anything: a community the store does not know, a window ending
 before X existed, or a window with no tweet of any member — the insight steps would
@@ -50,6 +55,26 @@ class RunFailed(RuntimeError):
         super().__init__(f"run {run_id}: step {step} failed: {message}")
         self.run_id = run_id
         self.step = step
+
+
+class StepCapped(Exception):
+    """A step stopped at a cap; ``counts`` are what it did, ``message`` says which cap and
+    what it left (one sentence)."""
+
+    def __init__(self, counts: dict[str, int], message: str) -> None:
+        super().__init__(message)
+        self.counts = counts
+        self.message = message
+
+
+class RunCapped(RunFailed):
+    """The run stopped at a cap (see :class:`StepCapped`); its status is ``capped``."""
+
+    def __init__(self, run_id: str, step: str, message: str) -> None:
+        RuntimeError.__init__(self, f"run {run_id}: {message}")
+        self.run_id = run_id
+        self.step = step
+        self.message = message
 
 
 class RunRefused(RunFailed):
@@ -260,6 +285,12 @@ def _steps(
         try:
             lease.check()  # taken over (this process was stopped too long): stop here
             counts = handlers[step](week, run_id)
+        except StepCapped as exc:
+            progress.finish(step.value, time.perf_counter() - started, exc.counts)
+            progress.summary("capped", exc.message)
+            finish_run(store, run_id, "capped", datetime.now(UTC), error=exc.message)
+            log.warning("run %s: %s", run_id, exc.message)
+            raise RunCapped(run_id, step.value, exc.message) from None
         except Exception as exc:
             message = f"{type(exc).__name__}: {exc}"
             progress.fail(step.value, message)

@@ -143,19 +143,53 @@ class Weights(_Model):
         return BondWeights(**self.model_dump(by_alias=False))
 
 
+class Prices(_Model):
+    """USD per resource X bills (unset: the account's, else X's table, dwt.xapi.prices)."""
+
+    posts: float | None = Field(None, ge=0, le=10, description="USD per post read")
+    following_accounts: float | None = Field(
+        None, ge=0, le=10, description="USD per account a following list returns"
+    )
+    user_lookups: float | None = Field(None, ge=0, le=10, description="USD per user looked up")
+
+    def given(self) -> dict[str, float]:
+        """The prices set here, by resource name (dwt.xapi.prices.Resource values)."""
+        return {k: v for k, v in self.model_dump(by_alias=False).items() if v is not None}
+
+
+class RateLimits(_Model):
+    """Requests per 15 minutes per app key for the endpoints collection uses (unset: what
+    the key's answers said, else X's table, dwt.xapi.endpoints) — e.g. a legacy plan's."""
+
+    user_tweets: int | None = Field(None, ge=1, le=10**6, description="GET /2/users/:id/tweets")
+    following: int | None = Field(None, ge=1, le=10**6, description="GET /2/users/:id/following")
+    users_by: int | None = Field(None, ge=1, le=10**6, description="GET /2/users/by")
+    users: int | None = Field(None, ge=1, le=10**6, description="GET /2/users")
+
+    def given(self) -> dict[str, int]:
+        """The limits set here, by endpoint name (dwt.xapi.endpoints names)."""
+        return {k: v for k, v in self.model_dump(by_alias=False).items() if v is not None}
+
+
+#: USD bounds of the spend caps (a run or a month above this is a typo).
+MAX_SPEND = 1_000_000.0
+
+
 class Collection(_Model):
     api_keys_secret: str | None = Field(
         None, description="Secret (cluster) holding one API key per entry; never the keys"
     )
     workers_per_key: int = Field(1, ge=1, le=16)
     max_workers: int = Field(32, ge=1, le=512)
-    # Follow lists cost 15 requests per 15 minutes per key: they are read when a member
-    # joins, then a rolling share per week (oldest first), and at the latest at this age.
+    # Follow lists are billed per account they return (dwt.xapi.prices): they are read
+    # when a member joins, then on a rolling budget per week (most changed per dollar
+    # first), and at the latest at this age.
     following_refresh_share: float = Field(
         0.15,
         ge=0,
         le=1,
-        description="share of members whose follow list is re-read per week, oldest first",
+        description="share of the follow-list accounts re-read per week (by their price), "
+        "the lists expected to have changed most first",
     )
     following_refresh_days: int = Field(
         60,
@@ -164,14 +198,48 @@ class Collection(_Model):
         description="maximum age of a follow list: older ones are re-read whatever the "
         "share; 0 = every run",
     )
+    following_min_change: float = Field(
+        0.0,
+        ge=0,
+        le=1,
+        description="re-read a list (within the share) only when this share of its accounts "
+        "is expected to have changed since it was read (its change rate × its age)",
+    )
+    following_max_list_size: int | None = Field(
+        5000,
+        ge=1,
+        le=10**7,
+        description="members following more accounts are not read (a list costs its size "
+        "× the price); none = read every list",
+    )
     max_post_reads: int | None = Field(
         None,
         ge=0,
         le=10**9,
         description="stop collecting before this many post reads in one run (none = no cap)",
     )
-    price_per_read: float = Field(
-        0.005, ge=0, le=10, description="USD per post read, for estimates and spend reports"
+    max_spend_per_run: float | None = Field(
+        None,
+        ge=0,
+        le=MAX_SPEND,
+        allow_inf_nan=False,
+        description="USD, every charge: stop a run before it spends more (none = no cap)",
+    )
+    max_spend_per_month: float | None = Field(
+        None,
+        ge=0,
+        le=MAX_SPEND,
+        allow_inf_nan=False,
+        description="USD, every charge of the community in a UTC month (none = no cap)",
+    )
+    prices: Prices = Field(default_factory=Prices)
+    rate_limits: RateLimits = Field(default_factory=RateLimits)
+    monthly_post_cap: int | None = Field(
+        None,
+        ge=0,
+        le=10**10,
+        description="post reads X allows per month (unset: the account's, else X's "
+        "pay-per-use cap; a legacy Basic plan has 10,000, Pro 1,000,000; 0 = none)",
     )
 
 

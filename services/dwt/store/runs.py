@@ -3,10 +3,12 @@
 The run id is the natural key, so a retried run (same id) updates its record instead of
 adding one; the operator derives the id from the CommunityJob, the CLI makes a fresh one.
 
-A run that collected carries a ``collection`` sub-document: the post reads X billed and
-their estimated spend (added up over a retried run's attempts, since each attempt paid),
-the price used, the cap and whether it stopped there, what it skipped, and how old the
-follow lists are. :func:`month_spend` adds the month's runs up for a community.
+A run that collected carries a ``collection`` sub-document: what X billed, itemised
+(``charges``: posts, follow-list accounts, user lookups, with their dollars — added up over a
+retried run's attempts, since each attempt paid), ``post_reads`` and ``spend_usd`` in total,
+the prices used, the caps and whether it stopped at one, what it skipped, and how old the
+follow lists are. Every attempt, and every lookup of ``dwt members add``, also leaves one
+document in the ``charges`` ledger; :func:`month_spend` adds a UTC month of it up.
 """
 
 from __future__ import annotations
@@ -14,10 +16,11 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Any
 
-from pymongo import DESCENDING
+from pymongo import ASCENDING, DESCENDING
 
 from dwt.store.schema import Coll
 from dwt.store.store import Store
+from dwt.xapi.prices import Charges, Resource, Tariff
 
 
 def start_run(
@@ -83,21 +86,96 @@ def recent_runs(store: Store, community: str, limit: int = 10) -> list[dict[str,
 
 
 def record_collection(
-    store: Store, run_id: str, post_reads: int, price_per_read: float, **fields: Any
-) -> None:
-    """Add one collection attempt's post reads and spend to the run; set ``fields``
-    (``capped``, ``skipped``, ``follows_age_days``, ``plan``...) under ``collection``."""
-    if post_reads < 0 or price_per_read < 0:
-        raise ValueError("post reads and price per read must be >= 0")
-    update: dict[str, Any] = {
-        "$inc": {
-            "collection.post_reads": int(post_reads),
-            "collection.estimated_spend_usd": round(post_reads * price_per_read, 6),
-        },
-        "$set": {"collection.price_per_read": price_per_read}
+    store: Store,
+    run_id: str,
+    charges: Charges,
+    tariff: Tariff,
+    now: datetime,
+    **fields: Any,
+) -> dict[str, Any]:
+    """Add one collection attempt's charges to the run (and one document to the ledger);
+    set ``fields`` (``capped``, ``skipped``, ``follows_age_days``, ``plan``...) under
+    ``collection``. Returns the attempt's itemised bill."""
+    bill = charges.bill(tariff)
+    doc = store[Coll.RUNS].find_one({"_id": run_id}, {"community": 1, "attempts": 1}) or {}
+    inc: dict[str, Any] = {
+        "collection.post_reads": charges.posts,
+        "collection.spend_usd": bill["usd"]["total"],
+    }
+    for resource in Resource:
+        inc[f"collection.charges.{resource.value}"] = charges.count(resource)
+        inc[f"collection.charges.usd.{resource.value}"] = bill["usd"][resource.value]
+    inc["collection.charges.usd.total"] = bill["usd"]["total"]
+    prices = {r.value: tariff.price(r) for r in Resource}
+    update = {
+        "$inc": inc,
+        "$set": {"collection.prices": prices}
         | {f"collection.{name}": value for name, value in fields.items()},
     }
     store[Coll.RUNS].update_one({"_id": run_id}, update)
+    _ledger(
+        store,
+        f"{run_id}/{doc.get('attempts', 1)}/{now.isoformat()}",
+        doc.get("community"),
+        "run",
+        bill,
+        now,
+        run_id=run_id,
+    )
+    return bill
+
+
+def record_lookup(
+    store: Store, community: str, charges: Charges, tariff: Tariff, now: datetime
+) -> dict[str, Any]:
+    """Put a lookup's charges (``dwt members add``, the dashboard) in the ledger."""
+    bill = charges.bill(tariff)
+    _ledger(store, f"lookup/{community}/{now.isoformat()}", community, "lookup", bill, now)
+    return bill
+
+
+def _ledger(
+    store: Store,
+    charge_id: str,
+    community: str | None,
+    source: str,
+    bill: dict[str, Any],
+    now: datetime,
+    **extra: Any,
+) -> None:
+    counts = {r.value: bill[r.value] for r in Resource}
+    doc = {
+        "_id": charge_id,
+        "community": community,
+        "source": source,
+        "at": now,
+        **counts,
+        "usd": bill["usd"]["total"],
+        **extra,
+    }
+    store.upsert(Coll.CHARGES, [doc])
+
+
+def run_spend(store: Store, run_id: str) -> float:
+    """USD the run's collection attempts were billed so far."""
+    doc = store[Coll.RUNS].find_one({"_id": run_id}, {"collection": 1}) or {}
+    return float((doc.get("collection") or {}).get("spend_usd") or 0.0)
+
+
+def recent_charges(store: Store, community: str, limit: int = 8) -> list[dict[str, Any]]:
+    """The community's latest collection charges (one per attempt), newest first."""
+    cursor = store[Coll.CHARGES].find({"community": community, "source": "run"})
+    return list(cursor.sort("at", DESCENDING).limit(limit))
+
+
+def last_collection(store: Store, community: str) -> dict[str, Any] | None:
+    """The ``collection`` record of the community's latest run that collected."""
+    cursor = store[Coll.RUNS].find(
+        {"community": community, "collection.timing": {"$exists": True}}, {"collection": 1}
+    )
+    for doc in cursor.sort("started_at", DESCENDING).limit(1):
+        return doc.get("collection")
+    return None
 
 
 def month_bounds(month: str | date | datetime) -> tuple[datetime, datetime]:
@@ -114,27 +192,31 @@ def month_bounds(month: str | date | datetime) -> tuple[datetime, datetime]:
     return first, following
 
 
-def month_spend(store: Store, community: str, month: str | date | datetime) -> dict[str, Any]:
-    """Post reads and estimated spend of ``community``'s runs started in ``month`` (UTC):
-    ``{"month", "runs", "post_reads", "estimated_spend_usd"}``; runs that did not collect
-    count for nothing."""
+def month_spend(
+    store: Store, community: str | None, month: str | date | datetime
+) -> dict[str, Any]:
+    """What X billed in ``month`` (UTC), from the ledger: ``{"month", "runs", "lookups",
+    "posts", "following_accounts", "user_lookups", "spend_usd"}`` for ``community`` (None:
+    the whole account, every community — what X's monthly post cap counts)."""
     first, following = month_bounds(month)
-    cursor = store[Coll.RUNS].find(
-        {"community": community, "started_at": {"$gte": first, "$lt": following}},
-        {"collection": 1},
-    )
-    runs = reads = 0
+    query: dict[str, Any] = {"at": {"$gte": first, "$lt": following}}
+    if community is not None:
+        query["community"] = community
+    total = Charges()
+    runs: set[str] = set()
+    lookups = 0
     spend = 0.0
-    for doc in cursor:
-        collection = doc.get("collection") or {}
-        if "post_reads" not in collection:
-            continue
-        runs += 1
-        reads += int(collection["post_reads"])
-        spend += float(collection.get("estimated_spend_usd") or 0.0)
+    for doc in store[Coll.CHARGES].find(query).sort("at", ASCENDING):
+        total += Charges.of(doc)
+        spend += float(doc.get("usd") or 0.0)
+        if doc.get("source") == "run":
+            runs.add(str(doc.get("run_id")))
+        else:
+            lookups += 1
     return {
         "month": f"{first:%Y-%m}",
-        "runs": runs,
-        "post_reads": reads,
-        "estimated_spend_usd": round(spend, 4),
+        "runs": len(runs),
+        "lookups": lookups,
+        **{r.value: total.count(r) for r in Resource},
+        "spend_usd": round(spend, 4),
     }

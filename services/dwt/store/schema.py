@@ -35,6 +35,8 @@ class Coll(enum.StrEnum):
     PLACEMENTS = "placements"  # per member and cluster step: cluster, flow, position, stats
     WEEKS = "weeks"  # per community: the runs whose results are shown (dwt.store.weeks)
     LEASES = "run_leases"  # per community: the one run allowed to go on (dwt.store.leases)
+    CHARGES = "charges"  # what X billed: one document per collection attempt or lookup
+    API_LIMITS = "api_limits"  # per API key and endpoint: the limit X's headers reported
 
 
 #: The fields that identify a document; ``_id`` is made from them by :func:`doc_id`.
@@ -58,6 +60,8 @@ NATURAL_KEYS: dict[Coll, tuple[str, ...]] = {
     Coll.SESSIONS: ("_id",),  # sha256 of the session id the cookie carries
     Coll.WEEKS: ("_id",),  # the community
     Coll.LEASES: ("_id",),  # the community
+    Coll.CHARGES: ("_id",),  # "<run id>/<attempt>/<time>" or "lookup/<community>/<time>"
+    Coll.API_LIMITS: ("key", "endpoint"),  # a key's fingerprint, never the key
 }
 
 #: The collections that hold a step's results, by the step that writes them.
@@ -101,6 +105,10 @@ _SECONDARY: dict[Coll, list[IndexModel]] = {
     Coll.TOPICS: [_CLUSTER_TIER_RANK, _RUN],
     Coll.CLUSTERS: [_RUN],
     Coll.PLACEMENTS: [_RUN],
+    Coll.CHARGES: [
+        IndexModel([("community", ASCENDING), ("at", DESCENDING)], name="community_time"),
+        IndexModel([("at", DESCENDING)], name="time"),
+    ],
     Coll.SESSIONS: [
         IndexModel([("user", ASCENDING)], name="user"),
         IndexModel([("expires_at", ASCENDING)], name="expiry"),

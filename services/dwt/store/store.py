@@ -181,6 +181,18 @@ def open_backend(url: str) -> Backend:
     )
 
 
+@dataclass(frozen=True)
+class FollowChange:
+    """How a follow list changed when read again: its previous and current sizes, the
+    accounts followed or unfollowed since (None: never read before), and when it was
+    last read before."""
+
+    previous: int | None
+    current: int
+    changed: int | None
+    previous_at: datetime | None
+
+
 class Store:
     """Typed access to the product's collections. Create with :meth:`open`."""
 
@@ -300,10 +312,11 @@ class Store:
 
     def put_follows(
         self, source_id: str, target_ids: Iterable[str], *, last_page: bool = True
-    ) -> None:
+    ) -> FollowChange | None:
         """Record accounts ``source_id`` follows. A follow list may come in pages: earlier
         pages gather in ``pass_targets``; the last one makes the list current, so accounts
-        no longer followed drop out and a repeated page changes nothing."""
+        no longer followed drop out and a repeated page changes nothing. The last page
+        returns how the list changed (what its refresh found, for the refresh cadence)."""
         coll = self[Coll.FOLLOWS]
         targets = list(dict.fromkeys(str(t) for t in target_ids))
         # A bulk update, which applies an upsert again when another writer inserted the
@@ -312,15 +325,23 @@ class Store:
             Coll.FOLLOWS,
             [Update(source_id, {"$addToSet": {"pass_targets": {"$each": targets}}}, upsert=True)],
         )
-        if last_page:
-            doc = coll.find_one({"_id": source_id}, {"pass_targets": 1}) or {}
-            coll.update_one(
-                {"_id": source_id},
-                {
-                    "$set": {"targets": doc.get("pass_targets", []), "seen_at": datetime.now(UTC)},
-                    "$unset": {"pass_targets": ""},
-                },
-            )
+        if not last_page:
+            return None
+        doc = coll.find_one({"_id": source_id}, {"pass_targets": 1, "targets": 1, "seen_at": 1})
+        doc = doc or {}
+        current = doc.get("pass_targets", [])
+        coll.update_one(
+            {"_id": source_id},
+            {
+                "$set": {"targets": current, "seen_at": datetime.now(UTC)},
+                "$unset": {"pass_targets": ""},
+            },
+        )
+        previous = doc.get("targets")
+        changed = None if previous is None else len(set(previous) ^ set(current))
+        return FollowChange(
+            None if previous is None else len(previous), len(current), changed, doc.get("seen_at")
+        )
 
     def add_members(
         self,

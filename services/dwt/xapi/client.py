@@ -39,6 +39,7 @@ from dwt.xapi.errors import (
     TransientServerError,
     UnauthorizedKey,
     XApiError,
+    billing_refusal,
     unavailable_reason,
 )
 
@@ -274,6 +275,7 @@ class XClient:
             try:
                 return call(*args)
             except tweepy.TooManyRequests as exc:
+                _raise_if_billing(exc, endpoint)
                 rate = RateLimit.from_headers(exc.response.headers)
                 reset_at = rate.reset_at if rate else None
                 limit = rate.limit if rate else None
@@ -320,6 +322,7 @@ class XClient:
                     f"{endpoint}: answer cut off ({type(exc).__name__})", endpoint=endpoint
                 ) from None
             except tweepy.HTTPException as exc:
+                _raise_if_billing(exc, endpoint)
                 status = exc.response.status_code
                 raise XApiError(
                     f"{endpoint}: unexpected HTTP {status} {_detail(exc)}",
@@ -377,7 +380,7 @@ class XClient:
     def following_pages(
         self, user_id: str, pagination_token: str | None = None, max_results: int = 1000
     ) -> Iterator[Page]:
-        """The accounts ``user_id`` follows, up to 1000 a page (the endpoint allows 15/15 min)."""
+        """The accounts ``user_id`` follows, up to 1000 a page (each billed, dwt.xapi.prices)."""
         return self._pages(
             "following",
             self._tweepy.get_users_following,
@@ -507,6 +510,23 @@ def _check_body(response: requests.Response, endpoint: str) -> None:
     ):
         raise malformed("'errors' is not a list of objects")
     response.json = lambda **_: body  # type: ignore[method-assign]
+
+
+def _raise_if_billing(exc: tweepy.HTTPException, endpoint: str) -> None:
+    """429 ``UsageCapExceeded`` and 402 ``CreditsDepleted`` are X's bill, not a rate
+    limit: raise them as such, with X's words."""
+    try:
+        body = exc.response.json()
+    except ValueError:
+        body = None
+    found = billing_refusal(exc.response.status_code, body)
+    if found is not None:
+        kind, words = found
+        raise kind(
+            f"X refused {endpoint} ({exc.response.status_code} {words})",
+            endpoint=endpoint,
+            status=exc.response.status_code,
+        ) from None
 
 
 def _errors(exc: tweepy.HTTPException) -> list[dict[str, Any]]:

@@ -2,9 +2,10 @@
 
 What to do differs per kind: wait for the window (``RateLimited``), retire the key
 (``UnauthorizedKey``, ``ForbiddenKey``), skip the account (``AccountUnavailable``), retry
-later (``TransientServerError`` and its ``MalformedAnswer``) or fix the code
-(``InvalidRequest``). No message ever contains a bearer token; keys are named by a short
-fingerprint.
+later (``TransientServerError`` and its ``MalformedAnswer``), fix the code
+(``InvalidRequest``), or stop collecting until the person pays or the month turns
+(``BillingRefused``: ``UsageCapped``, ``CreditsDepleted``). No message ever contains a
+bearer token; keys are named by a short fingerprint.
 """
 
 from __future__ import annotations
@@ -46,6 +47,34 @@ class RateLimited(XApiError):
         )
         self.reset_at = reset_at
         self.limit = limit
+
+
+class BillingRefused(XApiError):
+    """X refuses to serve more until its bill allows it: nothing any key can do, so a run
+    stops at once (its checkpoints let the next run resume). The message is X's own."""
+
+
+class UsageCapped(BillingRefused):
+    """429 ``UsageCapExceeded``: the plan's monthly post cap is reached (no reset header:
+    it lasts until the billing cycle ends)."""
+
+
+class CreditsDepleted(BillingRefused):
+    """402 ``CreditsDepleted``: the account's prepaid credit balance is spent."""
+
+
+def billing_refusal(status: int, body: Any) -> tuple[type[BillingRefused], str] | None:
+    """Which billing refusal an answer is, with X's words (None when it is not one): a 429
+    whose body says ``UsageCapExceeded`` (type ``…/usage-capped``), or a 402."""
+    body = body if isinstance(body, Mapping) else {}
+    title, detail = str(body.get("title") or ""), str(body.get("detail") or "")
+    kind = str(body.get("type") or "")
+    words = f"{title}: {detail}" if detail else title
+    if status == 402:
+        return CreditsDepleted, words or "Payment Required (credits depleted)"
+    if status == 429 and (title == "UsageCapExceeded" or kind.endswith("/usage-capped")):
+        return UsageCapped, words or "UsageCapExceeded"
+    return None
 
 
 class UnauthorizedKey(XApiError):

@@ -39,6 +39,11 @@ def create_app(emulator: Emulator) -> Flask:
     app = Flask("dwt.xapi.emulator")
     em = emulator
 
+    def _billed(body: dict[str, Any], owner: str = "") -> Response:
+        """Answer ``body`` (200) and bill what it returns (:mod:`.billing`)."""
+        em.billing.charge(g.label or UNAUTHENTICATED, g.endpoint or "unknown", body, owner)
+        return _json(body)
+
     @app.before_request
     def _gate() -> Response | None:
         g.label, g.endpoint, g.decision = None, None, None
@@ -55,6 +60,9 @@ def create_app(emulator: Emulator) -> Flask:
             return _json(problems.client_forbidden(label), 403, PROBLEM_JSON)
         if g.endpoint == "unknown":
             return _json(problems.route_not_found(request.path), 404)
+        refused = em.billing.refusal(g.endpoint)
+        if refused is not None:  # X's billing answers: no budget spent, no reset promised
+            return _json(refused[1], refused[0], PROBLEM_JSON)
         decision = em.limiter.acquire(label, g.endpoint)
         g.decision = decision
         if not decision.allowed:
@@ -110,6 +118,16 @@ def create_app(emulator: Emulator) -> Flask:
     def _stats() -> Response:
         return _json(em.stats())
 
+    @app.post("/_emulator/billing/advance")
+    def _advance_billing() -> Response:
+        """Move the meter's clock on by ``?seconds=`` (a benchmark's "a week later")."""
+        try:
+            seconds = float(request.args.get("seconds", "0"))
+        except ValueError:
+            return _json({"detail": "seconds must be a number"}, 400)
+        em.billing.advance(seconds)
+        return _json(em.billing.stats())
+
     @app.get("/_emulator/health")
     def _health() -> Response:
         return _json({"status": "ok", "tweets": em.index.n_tweets, "users": len(em.index.user_ids)})
@@ -117,55 +135,55 @@ def create_app(emulator: Emulator) -> Flask:
     # --- users ---------------------------------------------------------------------------
     @app.get("/2/users/by/username/<username>")
     def _users_by_username(username: str) -> Response:
-        return _json(handlers.users_by_username(em, username, request.args))
+        return _billed(handlers.users_by_username(em, username, request.args))
 
     @app.get("/2/users/by")
     def _users_by() -> Response:
-        return _json(handlers.users_by(em, request.args))
+        return _billed(handlers.users_by(em, request.args))
 
     @app.get("/2/users")
     def _users() -> Response:
-        return _json(handlers.users(em, request.args))
+        return _billed(handlers.users(em, request.args))
 
     @app.get("/2/users/<user_id>")
     def _user(user_id: str) -> Response:
-        return _json(handlers.user_by_id(em, user_id, request.args))
+        return _billed(handlers.user_by_id(em, user_id, request.args))
 
     @app.get("/2/users/<user_id>/tweets")
     def _user_tweets(user_id: str) -> Response:
-        return _json(handlers.user_tweets(em, user_id, request.args))
+        return _billed(handlers.user_tweets(em, user_id, request.args))
 
     @app.get("/2/users/<user_id>/mentions")
     def _user_mentions(user_id: str) -> Response:
-        return _json(handlers.user_mentions(em, user_id, request.args))
+        return _billed(handlers.user_mentions(em, user_id, request.args))
 
     @app.get("/2/users/<user_id>/following")
     def _following(user_id: str) -> Response:
-        return _json(handlers.follows(em, user_id, request.args, followers=False))
+        return _billed(handlers.follows(em, user_id, request.args, followers=False), owner=user_id)
 
     @app.get("/2/users/<user_id>/followers")
     def _followers(user_id: str) -> Response:
-        return _json(handlers.follows(em, user_id, request.args, followers=True))
+        return _billed(handlers.follows(em, user_id, request.args, followers=True), owner=user_id)
 
     # --- tweets --------------------------------------------------------------------------
     @app.get("/2/tweets")
     def _tweets() -> Response:
-        return _json(handlers.tweets_lookup(em, request.args))
+        return _billed(handlers.tweets_lookup(em, request.args))
 
     @app.get("/2/tweets/search/recent")
     def _search_recent() -> Response:
-        return _json(handlers.search_recent(em, request.args))
+        return _billed(handlers.search_recent(em, request.args))
 
     @app.get("/2/tweets/<tweet_id>")
     def _tweet(tweet_id: str) -> Response:
-        return _json(handlers.tweet_by_id(em, tweet_id, request.args))
+        return _billed(handlers.tweet_by_id(em, tweet_id, request.args))
 
     @app.get("/2/tweets/<tweet_id>/quote_tweets")
     def _quote_tweets(tweet_id: str) -> Response:
-        return _json(handlers.quote_tweets(em, tweet_id, request.args))
+        return _billed(handlers.quote_tweets(em, tweet_id, request.args))
 
     @app.get("/2/tweets/<tweet_id>/retweeted_by")
     def _retweeted_by(tweet_id: str) -> Response:
-        return _json(handlers.retweeted_by(em, tweet_id, request.args))
+        return _billed(handlers.retweeted_by(em, tweet_id, request.args))
 
     return app

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from dwt.xapi.endpoints import DEFAULT_LIMITS, DEFAULT_WINDOW_S, ENDPOINTS
+from dwt.xapi.prices import MONTHLY_POST_CAP, Resource
 
 
 class EmulatorConfigError(ValueError):
@@ -29,6 +30,12 @@ class EmulatorConfig:
     move with the timestamps (X's ids carry their time), so what a client derives from an
     id agrees with the served ``created_at``. A test with its own clock serves a week
     generated to end at that clock, unshifted.
+
+    Billing (:mod:`.billing`): ``prices`` replaces list prices per resource (``posts``,
+    ``following_accounts``, ``user_lookups``); ``monthly_post_cap`` post reads a month
+    before post endpoints answer 429 ``UsageCapExceeded`` (None: no cap); ``credits_usd``
+    the prepaid balance, after which billed endpoints answer 402 ``CreditsDepleted``
+    (None: unlimited).
     """
 
     tokens: tuple[str, ...] = ()
@@ -41,6 +48,9 @@ class EmulatorConfig:
     shift_to_now: bool = True
     garble_rate: float = 0.0
     throttle_rate: float = 0.0
+    prices: Mapping[str, float] = field(default_factory=dict)
+    monthly_post_cap: int | None = MONTHLY_POST_CAP
+    credits_usd: float | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "tokens", tuple(t.strip() for t in self.tokens if t.strip()))
@@ -64,6 +74,19 @@ class EmulatorConfig:
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:  # NaN fails this too
                 raise EmulatorConfigError(f"{name} must be within [0, 1], got {value}")
+        names = {r.value for r in Resource}
+        for name, price in dict(self.prices).items():
+            if name not in names:
+                raise EmulatorConfigError(f"unknown resource {name!r} in prices; one of {names}")
+            if not (math.isfinite(price) and 0 <= price <= 10):
+                raise EmulatorConfigError(f"price of {name} must be within 0-10, got {price}")
+        object.__setattr__(self, "prices", dict(self.prices))
+        if self.monthly_post_cap is not None and self.monthly_post_cap < 0:
+            raise EmulatorConfigError(f"monthly_post_cap must be >= 0, got {self.monthly_post_cap}")
+        if self.credits_usd is not None and not (
+            math.isfinite(self.credits_usd) and self.credits_usd >= 0
+        ):
+            raise EmulatorConfigError(f"credits_usd must be >= 0, got {self.credits_usd}")
         if not (math.isfinite(self.latency_ms) and 0 <= self.latency_ms <= 60_000):
             raise EmulatorConfigError(
                 f"latency_ms must be within [0, 60000], got {self.latency_ms}"
@@ -83,5 +106,7 @@ class EmulatorConfig:
             f"rate_limit={self.rate_limit}, rate_limits={self.rate_limits}, "
             f"fail_rate={self.fail_rate}, fail_seed={self.fail_seed}, "
             f"latency_ms={self.latency_ms}, shift_to_now={self.shift_to_now}, "
-            f"garble_rate={self.garble_rate}, throttle_rate={self.throttle_rate})"
+            f"garble_rate={self.garble_rate}, throttle_rate={self.throttle_rate}, "
+            f"prices={self.prices}, monthly_post_cap={self.monthly_post_cap}, "
+            f"credits_usd={self.credits_usd})"
         )

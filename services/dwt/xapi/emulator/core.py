@@ -16,8 +16,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from dwt.xapi.dataset import Dataset, shift_time
+from dwt.xapi.prices import Resource
 
 from .auth import KeyState, TokenRegistry
+from .billing import Billing
 from .config import EmulatorConfig
 from .faults import FaultInjector
 from .ratelimit import RateLimiter
@@ -57,6 +59,12 @@ class Emulator:
             throttle_rate=config.throttle_rate,
         )
         self.renderer = Renderer(self.index)
+        self.billing = Billing(
+            {Resource(k): v for k, v in config.prices.items()},
+            config.monthly_post_cap,
+            config.credits_usd,
+            clock,
+        )
         self._lock = threading.Lock()
         self._counts: Counter[tuple[str, str, int]] = Counter()
         self._posts: Counter[int] = Counter()  # rows served as ``data``: X bills post reads
@@ -116,6 +124,8 @@ class Emulator:
             # (a collector that pays twice for a post shows here).
             "posts_served": posts,
             "posts_served_again": posts - unique,
+            # What X would bill (every resource at its price, once per UTC day).
+            "bill": self.billing.stats(),
         }
 
 

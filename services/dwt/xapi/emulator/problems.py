@@ -130,3 +130,31 @@ def not_authorized(resource_type: str, parameter: str, value: str, section: str 
         value,
         section,
     )
+
+
+#: The emulated developer account's id, as X quotes it in billing answers.
+ACCOUNT_ID = 1_790_000_000_000_000_000
+
+
+def usage_capped(period: str = "Monthly", scope: str = "Product") -> dict[str, Any]:
+    """429 past the plan's monthly post cap, as X sends it (no ``x-rate-limit-*`` headers
+    promise a reset: the cap lasts until the billing cycle ends)."""
+    return {
+        "account_id": ACCOUNT_ID,
+        "product_name": "pay-per-use",
+        "title": "UsageCapExceeded",
+        "period": period,
+        "scope": scope,
+        "detail": f"Usage cap exceeded: {period} {scope.lower()} cap",
+        "type": f"{PROBLEMS}/usage-capped",
+    }
+
+
+def credits_depleted() -> dict[str, Any]:
+    """402 when the account's prepaid credit balance is spent (X: "Payment Required")."""
+    return {
+        "title": "CreditsDepleted",
+        "detail": f"Your enrolled account [{ACCOUNT_ID}] does not have any credits to fulfill "
+        "this request.",
+        "type": f"{PROBLEMS}/credits",
+    }
