@@ -2,6 +2,8 @@
 
 Started with ``ray start --head --block`` in its own process group and stopped by ending
 that group — ``ray stop`` would also stop any other Ray runtime of the test session.
+`RayHead` can also be killed (SIGKILL to the group: as an OOM kill or a deleted pod ends a
+head) and started again on the same ports: a *replaced* head, empty, at the same address.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 BIN = Path(sys.executable).parent
@@ -25,56 +27,137 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-@contextmanager
-def ray_head(num_cpus: int = 2, env: dict[str, str] | None = None) -> Iterator[str]:
-    """Yield the Jobs API address (``http://127.0.0.1:PORT``) of a fresh Ray head."""
-    from ray.job_submission import JobSubmissionClient
+class RayHead:
+    """One Ray head's ports and process; `address` is its Jobs API."""
 
-    dashboard = _free_port()
-    environ = {
-        **os.environ,
-        "RAY_AUTH_MODE": "disabled",
-        "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",
-        **(env or {}),
-    }
-    command = [
-        str(BIN / "ray"),
-        "start",
-        "--head",
-        "--block",
-        f"--port={_free_port()}",
-        "--node-ip-address=127.0.0.1",
-        "--dashboard-host=127.0.0.1",
-        f"--dashboard-port={dashboard}",
-        f"--num-cpus={num_cpus}",
-        "--include-dashboard=true",
-        f"--ray-client-server-port={_free_port()}",
-        f"--dashboard-agent-listen-port={_free_port()}",
-    ]
-    process = subprocess.Popen(
-        command,
-        env=environ,
-        start_new_session=True,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    address = f"http://127.0.0.1:{dashboard}"
-    try:
-        deadline = time.time() + 90
+    def __init__(self, num_cpus: int = 2, env: dict[str, str] | None = None) -> None:
+        self.num_cpus = num_cpus
+        self.env = {
+            **os.environ,
+            "RAY_AUTH_MODE": "disabled",
+            "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",
+            **(env or {}),
+        }
+        self.ports = {
+            name: _free_port()
+            for name in ("gcs", "dashboard", "client", "agent", "metrics", "agent_grpc")
+        }
+        self.address = f"http://127.0.0.1:{self.ports['dashboard']}"
+        self.process: subprocess.Popen | None = None
+        self.starts = 0
+
+    def command(self) -> list[str]:
+        ports = self.ports
+        return [
+            str(BIN / "ray"),
+            "start",
+            "--head",
+            "--block",
+            f"--port={ports['gcs']}",
+            "--node-ip-address=127.0.0.1",
+            "--dashboard-host=127.0.0.1",
+            f"--dashboard-port={ports['dashboard']}",
+            f"--num-cpus={self.num_cpus}",
+            "--include-dashboard=true",
+            f"--ray-client-server-port={ports['client']}",
+            f"--dashboard-agent-listen-port={ports['agent']}",
+            f"--metrics-export-port={ports['metrics']}",
+            f"--dashboard-agent-grpc-port={ports['agent_grpc']}",
+        ]
+
+    def _spawn(self) -> subprocess.Popen:
+        return subprocess.Popen(
+            self.command(),
+            env=self.env,
+            start_new_session=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+
+    def start(self, timeout: float = 120) -> RayHead:
+        """Start it and wait until it runs a job: its Jobs API answers before its job agent
+        is up (a submission gets 500 "No available agent to submit job" until then), so a
+        no-op job ``rayhead-ready-<n>`` is submitted and waited for."""
+        from ray.job_submission import JobSubmissionClient
+
+        self.process = self._spawn()
+        self.starts += 1
+        probe = f"rayhead-ready-{self.starts}"
+        deadline = time.time() + timeout
         while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"ray head exited: {process.stderr.read().decode()[-800:]}")
+            if self.process.poll() is not None:
+                said = self.process.stderr.read().decode()[-800:]
+                if "timed out during startup" in said and time.time() < deadline:
+                    # An overloaded machine: Ray gave up waiting for its own GCS. What it
+                    # started (in its process group) goes, then again.
+                    with suppress(ProcessLookupError):
+                        os.killpg(self.process.pid, signal.SIGKILL)
+                    self.process = self._spawn()
+                    continue
+                raise RuntimeError(f"ray head exited: {said}")
             try:
-                JobSubmissionClient(address).list_jobs()
-                break
+                client = JobSubmissionClient(self.address)
+                if probe not in {j.submission_id for j in client.list_jobs()}:
+                    client.submit_job(entrypoint="true", submission_id=probe)
+                ran = client.get_job_status(probe).value == "SUCCEEDED"
             except (ConnectionError, RuntimeError, OSError):
-                if time.time() > deadline:
-                    raise RuntimeError("ray head did not answer within 90 s") from None
-                time.sleep(0.5)
-        yield address
-    finally:
-        os.killpg(process.pid, signal.SIGINT)  # `ray start --block` stops its node on Ctrl-C
+                ran = False  # not up yet: asked again, until the deadline
+            if ran:
+                return self
+            if time.time() > deadline:
+                self.stop()
+                raise RuntimeError(f"ray head did not run a job within {timeout:.0f} s")
+            time.sleep(0.5)
+
+    def stop(self, kill: bool = False) -> None:
+        """End it: SIGINT to its process group (``ray start --block`` stops its node), or
+        with ``kill`` SIGKILL to every process it started (as an OOM kill or a deleted pod
+        ends a head: Ray's workers and job drivers run in groups and sessions of their own,
+        so the group alone would leave them running)."""
+        if self.process is None:
+            return
+        process, self.process = self.process, None
+        if kill:
+            for pid in [process.pid, *_descendants(process.pid)]:
+                with suppress(ProcessLookupError):  # ended meanwhile
+                    os.kill(pid, signal.SIGKILL)
+            process.wait(timeout=30)
+            return
+        try:
+            os.killpg(process.pid, signal.SIGINT)
+        except ProcessLookupError:
+            return
         try:
             process.wait(timeout=30)
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=30)
+
+
+def _descendants(root: int) -> list[int]:
+    """Every process below ``root`` (from /proc: each process's parent)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue  # gone meanwhile
+        pid = int(stat.parent.name)
+        ppid = int(text.rsplit(")", 1)[1].split()[1])
+        children.setdefault(ppid, []).append(pid)
+    found, todo = [], [root]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+@contextmanager
+def ray_head(num_cpus: int = 2, env: dict[str, str] | None = None) -> Iterator[str]:
+    """Yield the Jobs API address (``http://127.0.0.1:PORT``) of a fresh Ray head."""
+    head = RayHead(num_cpus, env).start(timeout=90)
+    try:
+        yield head.address
+    finally:
+        head.stop()

@@ -151,7 +151,36 @@ def status_schema() -> dict[str, Any]:
             "keys": {"type": "integer"},
             "counts": counts,
             "progress": {"type": "object", "x-kubernetes-preserve-unknown-fields": True},
-            "conditions": {"type": "array", "items": condition},
+            # One entry per type (conditions.TYPES), merged by type by server-side apply.
+            "conditions": {
+                "type": "array",
+                "items": condition,
+                "x-kubernetes-list-type": "map",
+                "x-kubernetes-list-map-keys": ["type"],
+            },
+            "lastSuccessfulTime": time,
+            "succeeded": {"type": "integer", "description": "runs that succeeded"},
+            "failed": {"type": "integer", "description": "runs that failed (after retries)"},
+            "waits": {
+                "type": "integer",
+                "description": "resubmissions of this attempt after its community was busy",
+            },
+            "retryAt": time,
+            "waitingFor": {
+                "type": "string",
+                "description": "the run or CommunityJob holding the community this run waits for",
+            },
+            "rayUnreachableSince": time,
+            "rayCheckAt": time,
+            "unstopped": {
+                "type": "array",
+                "description": "Ray jobs a stop could not reach; stopped once Ray answers",
+                "items": string,
+            },
+            "rerunToken": {
+                "type": "string",
+                "description": "the value of the discoverweekly.io/rerun annotation last run",
+            },
             "history": {"type": "array", "items": run},
             "collectionPlan": plan,
             "postReads": {"type": "integer", "description": "posts read (billed) by the run"},
@@ -216,6 +245,23 @@ def crd() -> dict[str, Any]:
                         },
                         {"name": "Schedule", "type": "string", "jsonPath": ".spec.schedule"},
                         {"name": "Last run", "type": "date", "jsonPath": ".status.startedAt"},
+                        {
+                            "name": "Last success",
+                            "type": "date",
+                            "jsonPath": ".status.lastSuccessfulTime",
+                        },
+                        {
+                            "name": "Succeeded",
+                            "type": "integer",
+                            "jsonPath": ".status.succeeded",
+                            "priority": 1,
+                        },
+                        {
+                            "name": "Failed",
+                            "type": "integer",
+                            "jsonPath": ".status.failed",
+                            "priority": 1,
+                        },
                         {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
                     ],
                     "schema": {

@@ -1,8 +1,8 @@
 """The Ray job a CommunityJob run becomes: ids and the ``dwt run`` command line.
 
-The submission id is derived from the resource and its trigger (spec generation or
-scheduled time) plus the attempt, so a restarted operator re-derives the same id and Ray
-refuses a second submission. Ids are unique per resource and trigger for any valid
+The submission id is derived from the resource and its trigger (spec generation,
+scheduled time or rerun token) plus the attempt, so a restarted operator re-derives the
+same id and Ray refuses a second submission. Ids are unique per resource and trigger for any valid
 namespace and name: ``dwt-<namespace>-<name>-<trigger>`` when that reads back unambiguously
 and fits, else a readable prefix, a hash of the full identity, then the trigger (a name
 near 253 characters cut at 200 used to drop the trigger, so a new spec reused the old
@@ -53,8 +53,15 @@ def schedule_trigger(fire: datetime) -> str:
     return f"s{fire:%Y%m%d%H%M}"
 
 
-def submission_id(run: str, attempt: int) -> str:
-    return f"{run}-a{attempt}"
+def rerun_trigger(token: str) -> str:
+    """The trigger of a run asked for by the rerun annotation: one per token value."""
+    return "r" + hashlib.sha256(token.encode()).hexdigest()[:_DIGEST]
+
+
+def submission_id(run: str, attempt: int, waits: int = 0) -> str:
+    """Attempt ``attempt`` of ``run``; ``waits``: its resubmissions after the community
+    was busy (Ray refuses an id twice, and such a submission is not an attempt)."""
+    return f"{run}-a{attempt}" + (f"-w{waits}" if waits else "")
 
 
 def keys_secret(spec: CommunityJobSpec, settings: OperatorSettings) -> str:

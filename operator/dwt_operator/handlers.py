@@ -1,13 +1,22 @@
 """kopf handlers: CommunityJob → Ray job, and the job's state back into the CR's status.
 
 * spec created/changed (or operator resumed): a one-off job submits a run for the new
-  spec generation; ``suspend`` stops the running job.
+  spec generation until its run has finished — after that, edits and suspend/resume start
+  nothing, and a new value of the annotation ``discoverweekly.io/rerun`` runs it once more;
+  ``suspend`` stops the running job.
 * a timer polls the running job: progress and counts from its ``DWT_PROGRESS`` lines,
   the deadline, success, failure with retries (``backoffLimit``, doubling delay) and the
-  schedule (``concurrencyPolicy`` Forbid or Replace).
-* deletion stops the job (kopf's finalizer holds the CR until then).
+  schedule (``concurrencyPolicy`` Forbid or Replace). A job Ray no longer knows (404: the
+  head was replaced) is a failed attempt; Ray unreachable is tried again with a growing
+  delay and fails the attempt after ``ray_unreachable_limit``; a run whose community is
+  busy (another run holds it) waits and is resubmitted, which is not an attempt. The
+  deadline counts through all of these.
+* deletion stops the job (kopf's finalizer holds the CR until then); when Ray does not
+  answer, a Warning Event says so and the deletion goes on.
 * a spec the model refuses (an edit the schema let through: a time zone, a schedule that
   never fires) fails the job with the reason, and stops the Ray job the edit replaces.
+* probes (``/healthz``): the Kubernetes API lets the operator list CommunityJobs, and
+  Ray's Jobs API answers.
 
 Submission ids are derived, not stored first: a restarted operator computes the same id
 and Ray refuses to run it twice. Every transition posts a Kubernetes Event.
@@ -16,7 +25,8 @@ and Ray refuses to run it twice. Every transition posts a Kubernetes Event.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -24,13 +34,15 @@ import kopf
 from pydantic import ValidationError
 
 from dwt.pipeline.spec import CommunityJobSpec, Step
-from dwt_operator import crd, entrypoint, scaling, schedule
-from dwt_operator.jobs import PHASES, JobState, RayJobs
+from dwt_operator import conditions, crd, entrypoint, scaling, schedule
+from dwt_operator.communities import ACTIVE, CommunityClaims, holds_run
+from dwt_operator.jobs import LOST, PHASES, JobState, RayJobs, RayUnavailable
 from dwt_operator.settings import OperatorSettings
 
 log = logging.getLogger(__name__)
-ACTIVE = ("Pending", "Running")
 RESOURCE = (crd.GROUP, crd.VERSION, crd.PLURAL)
+RERUN_ANNOTATION = f"{crd.GROUP}/rerun"
+PROBE_TIMEOUT = 5.0
 
 
 def _now() -> datetime:
@@ -61,7 +73,11 @@ def kube_apis() -> dict[str, Any]:
 
 
 class Reconciler:
-    """The operator's decisions, separated from kopf's plumbing for testing."""
+    """The operator's decisions, separated from kopf's plumbing for testing.
+
+    Handlers receive the status as the API server last had it and write into
+    ``patch.status``; where a later step of the same call must see an earlier one's
+    writes (a run finished, then the schedule), it reads :func:`_current`."""
 
     def __init__(
         self,
@@ -74,6 +90,7 @@ class Reconciler:
         self.ray = ray
         self.kube = kube
         self.clock = clock
+        self.claims = CommunityClaims()
 
     # ---- starting runs --------------------------------------------------------------------
 
@@ -81,43 +98,48 @@ class Reconciler:
         self,
         body: Any,
         spec: CommunityJobSpec,
+        status: Mapping[str, Any],
         patch: Any,
         trigger: str,
         attempt: int = 0,
+        waits: int = 0,
         started: datetime | None = None,
+        holders: Iterable[str] = (),
     ) -> None:
+        """Submit attempt ``attempt`` of the run for ``trigger``, unless another job of this
+        operator runs the community (then wait for it, in status)."""
         namespace, name = body["metadata"]["namespace"], body["metadata"]["name"]
+        job = f"{namespace}/{name}"
         run = entrypoint.run_id(namespace, name, trigger)
-        submission = entrypoint.submission_id(run, attempt)
+        submission = entrypoint.submission_id(run, attempt, waits)
         now = self.clock()
-        status = patch.status
-        if Step.COLLECT in spec.steps and self.kube is not None:
-            secret = entrypoint.keys_secret(spec, self.settings)
-            try:
-                keys = scaling.count_keys(self.kube["core"], namespace, secret)
-            except scaling.KeysSecretError as exc:
-                self._fail(body, patch, str(exc), reason=exc.reason)
-                return
-            workers = scaling.desired_workers(
-                keys, spec.collection.workers_per_key, spec.collection.max_workers
-            )
-            try:
-                scaling.scale_workers(self.kube, namespace, workers, self.settings)
-            except scaling.ScalingError as exc:
-                self._fail(body, patch, str(exc), reason=exc.reason)
-                return
-            status["keys"], status["workers"] = keys, workers
-        command = entrypoint.command(spec, run, self.settings)
-        metadata = {"communityjob": f"{namespace}/{name}", "run": run, "attempt": str(attempt)}
-        submitted = self.ray.submit(submission, command, metadata)
-        status.update(
-            phase="Pending",
+        out = patch.status
+        out.update(
             runId=run,
-            rayJobId=submission,
             attempt=attempt,
+            waits=waits,
             startedAt=_iso(started or now),
             finishedAt=None,
             retryAt=None,
+            waitingFor=None,
+        )
+        holder = self.claims.claim(spec.community, job, holders)
+        if holder is not None:
+            message = (
+                f"community {spec.community} is being run by CommunityJob {holder}; this run "
+                f"waits for it (checked again every {self.settings.busy_retry:.0f}s)"
+            )
+            self._wait_for_community(body, status, patch, now, f"CommunityJob {holder}", message)
+            return
+        scales = Step.COLLECT in spec.steps and self.kube is not None
+        if scales and not self._scale_for_keys(body, spec, status, patch):
+            self.claims.release(spec.community, job)
+            return
+        command = entrypoint.command(spec, run, self.settings)
+        metadata = {"communityjob": job, "run": run, "attempt": str(attempt)}
+        out.update(
+            phase="Pending",
+            rayJobId=submission,
             counts={},
             progress={},
             # The last run's collection figures go; history keeps them.
@@ -126,93 +148,208 @@ class Reconciler:
             estimatedSpend=None,
             capped=None,
             skipped=None,
-            message=f"submitted Ray job {submission}",
+            followingAccounts=None,
+            userLookups=None,
+            spendByKind=None,
+            monthSpent=None,
+            monthForecast=None,
+            capReason=None,
         )
-        self._condition(patch, "Running", "Submitted", f"Ray job {submission}")
+        try:
+            submitted = self.ray.submit(submission, command, metadata)
+        except RayUnavailable as exc:
+            # Not submitted (or its answer was lost: the retry's check finds it): the same
+            # id is tried again, and the attempt fails once Ray stays away too long.
+            self._ray_unreachable(body, spec, _current(status, patch), patch, now, exc, retry=True)
+            return
+        out.update(message=f"submitted Ray job {submission}", rayUnreachableSince=None)
+        self._conditions(
+            status,
+            patch,
+            Running=("True", "Submitted", f"Ray job {submission}"),
+            Complete=("False", "RunInProgress", f"run {run}"),
+            Failed=("False", "RunInProgress", f"run {run}"),
+            Suspended=("False", "NotSuspended", ""),
+        )
         if submitted:
             kopf.info(body, reason="Submitted", message=f"Ray job {submission} ({trigger})")
 
+    def _scale_for_keys(
+        self, body: Any, spec: CommunityJobSpec, status: Mapping[str, Any], patch: Any
+    ) -> bool:
+        """Count the keys and scale the workers, both in the Ray cluster's namespace (its
+        pods mount the Secret; the job's namespace may be any other); False once the job
+        failed for it."""
+        assert self.kube is not None
+        where = self.settings.ray_namespace
+        secret = entrypoint.keys_secret(spec, self.settings)
+        try:
+            keys = scaling.count_keys(self.kube["core"], where, secret)
+            workers = scaling.desired_workers(
+                keys, spec.collection.workers_per_key, spec.collection.max_workers
+            )
+            scaling.scale_workers(self.kube, where, workers, self.settings)
+        except (scaling.KeysSecretError, scaling.ScalingError) as exc:
+            self._fail(body, status, patch, str(exc), reason=exc.reason)
+            return False
+        patch.status.update(keys=keys, workers=workers)
+        return True
+
     # ---- events from kopf ---------------------------------------------------------------------
 
-    def on_spec(self, body: Any, spec: dict, status: dict, meta: dict, patch: Any) -> None:
+    def on_spec(
+        self,
+        body: Any,
+        spec: dict,
+        status: dict,
+        meta: dict,
+        patch: Any,
+        holders: Iterable[str] = (),
+    ) -> None:
+        """A new spec (or the operator resumed). A one-off job runs for a new spec
+        generation until its run has finished; after that only the rerun annotation
+        starts one (see :func:`finished_one_off`)."""
         generation = meta.get("generation", 1)
-        parsed = self.parse(body, spec, patch, replacing=status)
+        parsed = self.parse(body, spec, status, patch, replacing=status)
         if parsed is None:
             patch.status["observedGeneration"] = generation
             return
         if parsed.suspend:
-            self._stop_active(body, status, "suspended")
-            patch.status.update(
-                phase="Suspended", message="suspended", observedGeneration=generation
-            )
+            self._suspend(body, parsed, status, patch)
+            patch.status["observedGeneration"] = generation
             return
-        if status.get("phase") == "Suspended":
-            patch.status["phase"] = "Pending"
-        if parsed.schedule is None and status.get("observedGeneration") != generation:
-            if status.get("phase") in ACTIVE and status.get("rayJobId"):
-                self._stop_active(body, status, "replaced by a new spec")
-            self.start(body, parsed, patch, entrypoint.generation_trigger(generation))
-        elif parsed.schedule is not None and not status.get("phase"):
+        resumed = status.get("phase") == "Suspended"
+        if resumed:
+            self._conditions(status, patch, Suspended=("False", "Resumed", "spec.suspend is false"))
+            patch.status.update(phase=_settled_phase(status), message="resumed")
+        started = False
+        if parsed.schedule is None:
+            if finished_one_off(status):
+                if status.get("observedGeneration") != generation or resumed:
+                    patch.status["message"] = (
+                        f"run {status.get('runId')} finished; a one-off job runs once: set the "
+                        f"annotation {RERUN_ANNOTATION} to a new value to run it again"
+                    )
+            elif status.get("observedGeneration") != generation:
+                if _in_flight(status):
+                    self._stop_active(body, status, patch, "replaced by a new spec")
+                patch.status["rerunToken"] = _rerun_token(body)  # this run answers it too
+                self.start(
+                    body,
+                    parsed,
+                    status,
+                    patch,
+                    entrypoint.generation_trigger(generation),
+                    holders=holders,
+                )
+                started = True
+        elif not status.get("phase"):
             patch.status.update(phase="Pending", message=f"waiting for {parsed.schedule}")
+        if not started:
+            self._rerun(body, parsed, _current(status, patch), patch, holders)
         patch.status["observedGeneration"] = generation
 
-    def on_timer(self, body: Any, spec: dict, status: dict, patch: Any) -> None:
-        parsed = self.parse(body, spec, patch, quiet=True)
+    def on_timer(
+        self,
+        body: Any,
+        spec: dict,
+        status: dict,
+        patch: Any,
+        holders: Iterable[str] = (),
+    ) -> None:
+        parsed = self.parse(body, spec, status, patch, quiet=True)
         if parsed is None:
             return
+        job = f"{body['metadata']['namespace']}/{body['metadata']['name']}"
+        if not holds_run(status):
+            self.claims.release(parsed.community, job)
+        self._stop_leftovers(status, patch)
         if parsed.suspend:
             # Also here, not only in on_spec: a tick that read the body just before the
             # spec changed may have written "Running" after on_spec wrote "Suspended".
-            if status.get("phase") != "Suspended":
-                self._stop_active(body, status, "suspended")
-                patch.status.update(phase="Suspended", message="suspended")
+            self._suspend(body, parsed, status, patch)
             return
         now = self.clock()
-        if status.get("phase") in ACTIVE and status.get("rayJobId") and not status.get("retryAt"):
+        if _in_flight(status):
             self._follow(body, parsed, status, patch, now)
-        elif status.get("retryAt") and now >= _parse_time(status["retryAt"]):
-            run_trigger = status["runId"].rsplit("-", 1)[-1]
-            self.start(
-                body,
-                parsed,
-                patch,
-                run_trigger,
-                attempt=status.get("attempt", 0) + 1,
-                started=_parse_time(status.get("startedAt")),
-            )
+        elif status.get("phase") in ACTIVE and status.get("retryAt"):
+            if self._past_deadline(parsed, status, now):
+                self._deadline(body, parsed, status, patch, None)
+            elif now >= _parse_time(status["retryAt"]):
+                self.start(
+                    body,
+                    parsed,
+                    status,
+                    patch,
+                    status["runId"].rsplit("-", 1)[-1],
+                    attempt=status.get("attempt", 0),
+                    waits=status.get("waits", 0),
+                    started=_parse_time(status.get("startedAt")),
+                    holders=holders,
+                )
+        current = _current(status, patch)
+        self._rerun(body, parsed, current, patch, holders)
         if parsed.schedule is not None:
-            self._schedule(body, parsed, status, patch, now)
+            self._schedule(body, parsed, _current(status, patch), patch, now, holders)
 
-    def on_delete(self, body: Any, status: dict) -> None:
-        self._stop_active(body, status, "CommunityJob deleted")
+    def on_rerun(
+        self,
+        body: Any,
+        spec: dict,
+        status: dict,
+        patch: Any,
+        holders: Iterable[str] = (),
+    ) -> None:
+        """The rerun annotation changed. ``patch`` is shared with the cycle's other
+        handlers (a spec change in the same update has already written to it)."""
+        parsed = self.parse(body, spec, status, patch, quiet=True)
+        if parsed is not None and not parsed.suspend:
+            self._rerun(body, parsed, _current(status, patch), patch, holders)
+
+    def on_delete(self, body: Any, spec: dict, status: dict) -> None:
+        """Stop the job's Ray job; never block on Ray: when it does not answer, the
+        deletion goes on with a Warning Event saying the Ray job could not be stopped."""
+        self._stop_active(body, status, None, "CommunityJob deleted")
+        community = (spec or {}).get("community")
+        if community:
+            meta = body["metadata"]
+            self.claims.release(community, f"{meta['namespace']}/{meta['name']}")
 
     # ---- following a running job ----------------------------------------------------------
 
     def _follow(
         self, body: Any, spec: CommunityJobSpec, status: dict, patch: Any, now: datetime
     ) -> None:
-        job = self.ray.state(status["rayJobId"])
-        started = _parse_time(status.get("startedAt")) or now
-        deadline = spec.active_deadline_seconds
-        if deadline and not job.terminal and now - started > timedelta(seconds=deadline):
-            self.ray.stop(job.submission_id)
-            self._finish(
-                body,
-                spec,
-                status,
-                patch,
-                job,
-                "Failed",
-                f"deadline of {deadline}s exceeded",
-                reason="DeadlineExceeded",
-            )
+        check_at = _parse_time(status.get("rayCheckAt"))
+        job: JobState | None = None
+        problem: RayUnavailable | None = None
+        if check_at is None or now >= check_at:
+            try:
+                job = self.ray.state(status["rayJobId"])
+            except RayUnavailable as exc:
+                problem = exc
+        if self._past_deadline(spec, status, now) and (job is None or not job.terminal):
+            self._deadline(body, spec, status, patch, job)
+            return
+        if job is None:
+            if problem is not None:
+                self._ray_unreachable(body, spec, status, patch, now, problem, retry=False)
+            return
+        if status.get("rayUnreachableSince"):
+            patch.status.update(rayUnreachableSince=None, rayCheckAt=None)
+            kopf.info(body, reason="RayReachable", message=f"Ray answers again ({job.state})")
+        if job.state == LOST:
+            self._attempt_failed(body, spec, status, patch, now, job, job.message, "JobLost")
             return
         patch.status.update(counts=job.counts, progress=job.progress, **job.collection)
         if not job.terminal:
             phase = PHASES.get(job.state, "Running")
             if phase != status.get("phase"):
                 patch.status["phase"] = phase
-                self._condition(patch, "Running", "Started", f"Ray job {job.submission_id}")
+            if phase == "Running":
+                self._conditions(
+                    status, patch, Running=("True", "Started", f"Ray job {job.submission_id}")
+                )
             return
         if job.capped is not None:  # stopped at a cap: no retry would help (dwt.collect.budget)
             self._finish(body, spec, status, patch, job, "Capped", job.capped, reason="Capped")
@@ -220,65 +357,241 @@ class Reconciler:
         if job.state == "SUCCEEDED":
             self._finish(body, spec, status, patch, job, "Succeeded", "run succeeded")
             return
-        attempt = status.get("attempt", 0)
+        if job.busy is not None:
+            holder = job.busy["holder"] or "another run"
+            message = job.busy["message"] or (
+                f"community {job.busy['community'] or spec.community} is busy: run {holder} "
+                "holds its store lease"
+            )
+            self._wait_for_community(
+                body, status, patch, now, holder, message, consumed=job.submission_id
+            )
+            return
         message = (job.message or job.state) + (f"\n{job.log_tail}" if job.log_tail else "")
+        self._attempt_failed(body, spec, status, patch, now, job, message, "Failed")
+
+    def _attempt_failed(
+        self,
+        body: Any,
+        spec: CommunityJobSpec,
+        status: Mapping[str, Any],
+        patch: Any,
+        now: datetime,
+        job: JobState | None,
+        message: str,
+        reason: str,
+    ) -> None:
+        """An attempt ended without success (failed, lost, or Ray away too long): retry
+        with a doubling delay within ``backoffLimit``, else the run failed."""
+        attempt = status.get("attempt", 0)
+        patch.status.update(rayUnreachableSince=None, rayCheckAt=None)
+        what = {
+            "JobLost": f"Ray job {status.get('rayJobId')} was lost",
+            "RayUnreachable": "Ray was unreachable",
+        }.get(reason, f"attempt {attempt + 1} failed")
         if attempt < spec.backoff_limit:
             delay = self.settings.retry_backoff * 2**attempt
             patch.status.update(
                 phase="Pending",
+                attempt=attempt + 1,
+                waits=0,
                 retryAt=_iso(now + timedelta(seconds=delay)),
+                waitingFor=None,
                 message=f"attempt {attempt + 1} failed, retry in {delay:.0f}s: {message[-1500:]}",
             )
+            self._conditions(status, patch, Running=("False", reason, message[-500:]))
             kopf.warn(
-                body, reason="Retrying", message=f"attempt {attempt + 1} failed: {job.message}"
+                body,
+                reason="Retrying" if reason == "Failed" else reason,
+                message=f"{what} (attempt {attempt + 1} of {spec.backoff_limit + 1}); "
+                f"retry in {delay:.0f}s: {message[:200]}",
             )
             return
-        self._finish(body, spec, status, patch, job, "Failed", message[-3000:], reason="Failed")
+        self._finish(body, spec, status, patch, job, "Failed", message[-3000:], reason=reason)
+
+    def _ray_unreachable(
+        self,
+        body: Any,
+        spec: CommunityJobSpec,
+        status: Mapping[str, Any],
+        patch: Any,
+        now: datetime,
+        problem: RayUnavailable,
+        retry: bool,
+    ) -> None:
+        """Ray did not answer: tried again with a growing delay (as long as it has been
+        away, between the poll interval and a minute, and not past the limit), said in
+        status; once away for
+        ``ray_unreachable_limit`` the attempt fails. ``retry``: the submission is what
+        failed (tried again at ``retryAt``), else the following of a submitted job."""
+        since = _parse_time(status.get("rayUnreachableSince")) or now
+        away = (now - since).total_seconds()
+        limit = self.settings.ray_unreachable_limit
+        if not status.get("rayUnreachableSince"):
+            patch.status["rayUnreachableSince"] = _iso(now)
+            kopf.warn(
+                body,
+                reason="RayUnreachable",
+                message=f"{problem}; trying again for up to {limit:.0f}s",
+            )
+        if away >= limit:
+            if not retry and status.get("rayJobId"):
+                # It may still run where Ray cannot be reached: stopped (now or once Ray
+                # answers) so that the retry does not run beside it.
+                self._stop(body, status["rayJobId"], "Ray unreachable too long", status, patch)
+            self._attempt_failed(
+                body,
+                spec,
+                status,
+                patch,
+                now,
+                None,
+                f"Ray unreachable for {away:.0f}s: {problem}",
+                "RayUnreachable",
+            )
+            return
+        poll = self.settings.poll_interval
+        delay = min(max(poll, away), 60.0, max(poll, limit - away))
+        at = _iso(now + timedelta(seconds=delay))
+        patch.status.update(
+            message=f"Ray unreachable since {_iso(since)} (the attempt fails after "
+            f"{limit:.0f}s): {problem}; next try at {at}",
+            **({"phase": "Pending", "retryAt": at} if retry else {"rayCheckAt": at}),
+        )
+        self._conditions(status, patch, Running=("Unknown", "RayUnreachable", str(problem)))
+
+    def _wait_for_community(
+        self,
+        body: Any,
+        status: Mapping[str, Any],
+        patch: Any,
+        now: datetime,
+        holder: str,
+        message: str,
+        consumed: str | None = None,
+    ) -> None:
+        """Another run holds the community: not an attempt; resubmitted after
+        ``busy_retry`` (a new submission id when ``consumed`` used one) while the deadline
+        still counts."""
+        waits = status.get("waits", 0) + (1 if consumed else 0)
+        patch.status.update(
+            phase="Pending",
+            waits=waits,
+            retryAt=_iso(now + timedelta(seconds=self.settings.busy_retry)),
+            waitingFor=holder,
+            message=message,
+        )
+        was = next((c for c in status.get("conditions") or [] if c.get("type") == "Running"), {})
+        self._conditions(status, patch, Running=("False", "CommunityBusy", message))
+        if was.get("reason") != "CommunityBusy":
+            kopf.info(body, reason="CommunityBusy", message=message[:500])
+
+    def _past_deadline(self, spec: CommunityJobSpec, status: Mapping[str, Any], now: datetime):
+        deadline = spec.active_deadline_seconds
+        started = _parse_time(status.get("startedAt"))
+        return bool(deadline and started and now - started > timedelta(seconds=deadline))
+
+    def _deadline(
+        self,
+        body: Any,
+        spec: CommunityJobSpec,
+        status: Mapping[str, Any],
+        patch: Any,
+        job: JobState | None,
+    ) -> None:
+        if status.get("rayJobId") and not status.get("retryAt"):
+            self._stop(body, status["rayJobId"], "deadline exceeded", status, patch)
+        self._finish(
+            body,
+            spec,
+            status,
+            patch,
+            job,
+            "Failed",
+            f"deadline of {spec.active_deadline_seconds}s exceeded",
+            reason="DeadlineExceeded",
+        )
 
     def _finish(
         self,
         body: Any,
         spec: CommunityJobSpec,
-        status: dict,
+        status: Mapping[str, Any],
         patch: Any,
-        job: JobState,
+        job: JobState | None,
         phase: str,
         message: str,
         reason: str = "Succeeded",
     ) -> None:
         now = self.clock()
+        counts = job.counts if job is not None else dict(status.get("counts") or {})
+        collection = job.collection if job is not None else {}
         record = {
             "runId": status.get("runId"),
-            "rayJobId": job.submission_id,
+            "rayJobId": status.get("rayJobId"),
             "phase": phase,
             "startedAt": status.get("startedAt"),
             "finishedAt": _iso(now),
-            "counts": job.counts,
+            "counts": counts,
             "message": message[:500],
         }
         for name in ("postReads", "estimatedSpend", "capped"):
-            if name in job.collection:
-                record[name] = job.collection[name]
+            if name in collection:
+                record[name] = collection[name]
         history = [record, *list(status.get("history") or [])][: spec.history_limit]
+        # A Capped run is neither: it stopped where its budget said (the next one resumes).
+        counters = {"Succeeded": "succeeded", "Failed": "failed"}
+        counted = {c: status.get(c, 0) + 1 for c in [counters.get(phase)] if c}
         patch.status.update(
             phase=phase,
             finishedAt=_iso(now),
             message=message,
-            counts=job.counts,
-            progress=job.progress,
+            counts=counts,
             history=history,
             retryAt=None,
-            **job.collection,
+            waitingFor=None,
+            rayUnreachableSince=None,
+            rayCheckAt=None,
+            **counted,
+            **collection,
         )
-        self._condition(patch, phase, reason, message[:500])
+        if job is not None:
+            patch.status["progress"] = job.progress
+        if phase == "Succeeded":
+            patch.status["lastSuccessfulTime"] = _iso(now)
+            self._conditions(
+                status,
+                patch,
+                Running=("False", reason, message),
+                Complete=("True", reason, message),
+                Failed=("False", reason, message),
+            )
+        else:
+            self._conditions(
+                status,
+                patch,
+                Running=("False", reason, message[-500:]),
+                Complete=("False", reason, message[-500:]),
+                Failed=("True" if phase == "Failed" else "False", reason, message[-500:]),
+            )
+        meta = body["metadata"]
+        self.claims.release(spec.community, f"{meta['namespace']}/{meta['name']}")
         (kopf.info if phase == "Succeeded" else kopf.warn)(
-            body, reason=reason, message=f"Ray job {job.submission_id}: {message[:300]}"
+            body,
+            reason=reason,
+            message=f"Ray job {status.get('rayJobId')}: {message[:300]}",
         )
 
-    # ---- schedules ------------------------------------------------------------------------
+    # ---- schedules and reruns -------------------------------------------------------------
 
     def _schedule(
-        self, body: Any, spec: CommunityJobSpec, status: dict, patch: Any, now: datetime
+        self,
+        body: Any,
+        spec: CommunityJobSpec,
+        status: Mapping[str, Any],
+        patch: Any,
+        now: datetime,
+        holders: Iterable[str],
     ) -> None:
         last = (
             _parse_time(status.get("lastScheduleTime"))
@@ -289,13 +602,31 @@ class Reconciler:
         if fire is None:
             return
         patch.status["lastScheduleTime"] = _iso(fire)
-        running = status.get("phase") in ACTIVE and status.get("rayJobId")
+        running = status.get("phase") in ACTIVE and status.get("runId")
         if running and spec.concurrency_policy == "Forbid":
             kopf.info(body, reason="Skipped", message=f"{_iso(fire)}: previous run still running")
             return
         if running:
-            self._stop_active(body, status, f"replaced by the run of {_iso(fire)}")
-        self.start(body, spec, patch, entrypoint.schedule_trigger(fire))
+            self._stop_active(body, status, patch, f"replaced by the run of {_iso(fire)}")
+            meta = body["metadata"]
+            self.claims.release(spec.community, f"{meta['namespace']}/{meta['name']}")
+        self.start(body, spec, status, patch, entrypoint.schedule_trigger(fire), holders=holders)
+
+    def _rerun(
+        self,
+        body: Any,
+        spec: CommunityJobSpec,
+        status: Mapping[str, Any],
+        patch: Any,
+        holders: Iterable[str],
+    ) -> None:
+        """A new value of the rerun annotation runs the job once more with its current spec
+        (one-off or scheduled), once no run of it is going on."""
+        token = _rerun_token(body)
+        if not token or token == status.get("rerunToken") or status.get("phase") in ACTIVE:
+            return
+        patch.status["rerunToken"] = token
+        self.start(body, spec, status, patch, entrypoint.rerun_trigger(token), holders=holders)
 
     # ---- helpers --------------------------------------------------------------------------
 
@@ -303,9 +634,10 @@ class Reconciler:
         self,
         body: Any,
         spec: dict,
+        status: Mapping[str, Any],
         patch: Any,
         quiet: bool = False,
-        replacing: dict | None = None,
+        replacing: Mapping[str, Any] | None = None,
     ) -> CommunityJobSpec | None:
         """The spec, or None once the job is Failed for it. ``replacing``: the status of
         the run the new spec replaces; a run still going is stopped (it ran the previous
@@ -317,39 +649,129 @@ class Reconciler:
                 return None
             message = f"invalid spec: {exc}"
             running = replacing or {}
-            if (
-                running.get("phase") in ACTIVE
-                and running.get("rayJobId")
-                and not running.get("retryAt")
-            ):
-                self._stop_active(body, running, "replaced by an invalid spec")
+            if _in_flight(running):
+                self._stop_active(body, running, patch, "replaced by an invalid spec")
                 message = (
                     f"stopped Ray job {running['rayJobId']} (it ran the previous spec); " + message
                 )
-            self._fail(body, patch, message, reason="InvalidSpec")
+            self._fail(body, status, patch, message, reason="InvalidSpec")
             return None
 
-    def _stop_active(self, body: Any, status: dict, why: str) -> None:
-        if status.get("phase") in ACTIVE and status.get("rayJobId"):
-            self.ray.stop(status["rayJobId"])
-            kopf.info(body, reason="Stopped", message=f"Ray job {status['rayJobId']}: {why}")
+    def _stop_active(
+        self, body: Any, status: Mapping[str, Any], patch: Any | None, why: str
+    ) -> None:
+        if _in_flight(status):
+            self._stop(body, status["rayJobId"], why, status, patch)
 
-    def _fail(self, body: Any, patch: Any, message: str, reason: str) -> None:
+    def _stop(
+        self,
+        body: Any,
+        submission: str,
+        why: str,
+        status: Mapping[str, Any],
+        patch: Any | None,
+    ) -> None:
+        """Stop a Ray job; when Ray does not answer, a Warning Event says the job could not
+        be stopped and (unless the CommunityJob is going: ``patch`` None) ``unstopped``
+        keeps it, stopped on a later tick once Ray answers."""
+        try:
+            self.ray.stop(submission)
+        except RayUnavailable as exc:
+            later = "" if patch is None else "; stopped once Ray answers again"
+            message = f"Ray job {submission} could not be stopped ({why}): {exc}{later}"
+            log.warning("%s", message)
+            kopf.warn(body, reason="StopFailed", message=message[:500])
+            if patch is not None:
+                kept = set(_current(status, patch).get("unstopped") or [])
+                patch.status["unstopped"] = sorted(kept | {submission})
+            return
+        kopf.info(body, reason="Stopped", message=f"Ray job {submission}: {why}")
+
+    def _stop_leftovers(self, status: Mapping[str, Any], patch: Any) -> None:
+        """Stop the Ray jobs an earlier stop could not reach (the first failure ends the
+        try: Ray is still away)."""
+        left = list(status.get("unstopped") or [])
+        for submission in list(left):
+            try:
+                self.ray.stop(submission)
+            except RayUnavailable:
+                break
+            left.remove(submission)
+        if left != list(status.get("unstopped") or []):
+            patch.status["unstopped"] = left or None
+
+    def _fail(
+        self, body: Any, status: Mapping[str, Any], patch: Any, message: str, reason: str
+    ) -> None:
         # No retryAt left behind: a pending retry would start again on every tick.
-        patch.status.update(phase="Failed", message=message, retryAt=None)
-        self._condition(patch, "Failed", reason, message[:500])
+        patch.status.update(phase="Failed", message=message, retryAt=None, waitingFor=None)
+        self._conditions(
+            status,
+            patch,
+            Running=("False", reason, message),
+            Complete=("False", reason, message),
+            Failed=("True", reason, message),
+        )
         kopf.warn(body, reason=reason, message=message[:500])
 
-    def _condition(self, patch: Any, kind: str, reason: str, message: str) -> None:
-        patch.status["conditions"] = [
-            {
-                "type": kind,
-                "status": "True",
-                "reason": reason,
-                "message": message,
-                "lastTransitionTime": _iso(self.clock()),
-            }
-        ]
+    def _suspend(
+        self, body: Any, spec: CommunityJobSpec, status: Mapping[str, Any], patch: Any
+    ) -> None:
+        """Stop the running job; no run and no schedule until resumed."""
+        if status.get("phase") == "Suspended":
+            return
+        self._stop_active(body, status, patch, "suspended")
+        patch.status.update(phase="Suspended", message="suspended", retryAt=None)
+        changes = {"Suspended": ("True", "Suspended", "spec.suspend is true")}
+        if conditions.status_of(status.get("conditions"), "Running") not in (None, "False"):
+            changes["Running"] = ("False", "Suspended", "suspended")
+        self._conditions(status, patch, **changes)
+        meta = body["metadata"]
+        self.claims.release(spec.community, f"{meta['namespace']}/{meta['name']}")
+
+    def _conditions(
+        self, status: Mapping[str, Any], patch: Any, **changes: tuple[str, str, str]
+    ) -> None:
+        current = patch.status.get("conditions") or status.get("conditions")
+        patch.status["conditions"] = conditions.updated(current, _iso(self.clock()), changes)
+
+
+def _current(status: Mapping[str, Any], patch: Any) -> dict[str, Any]:
+    """The status once ``patch`` is applied (a merge patch: None removes a field)."""
+    merged = {**status, **patch.status}
+    return {k: v for k, v in merged.items() if v is not None}
+
+
+def _in_flight(status: Mapping[str, Any]) -> bool:
+    """A submitted Ray job that is (as far as the status knows) still going."""
+    return (
+        status.get("phase") in ACTIVE and bool(status.get("rayJobId")) and not status.get("retryAt")
+    )
+
+
+def finished_one_off(status: Mapping[str, Any]) -> bool:
+    """Whether the job's latest run has finished (it is in ``history``, which only
+    finished runs enter: Succeeded, or Failed after its retries or deadline). A one-off job
+    runs once: after that, spec edits and suspend/resume start nothing."""
+    history = status.get("history") or []
+    return (
+        bool(history)
+        and history[0].get("runId") == status.get("runId")
+        and status.get("phase") not in ACTIVE
+    )
+
+
+def _settled_phase(status: Mapping[str, Any]) -> str:
+    """The phase a resumed job returns to: its finished run's, else Pending."""
+    if finished_one_off(status):
+        return str(status["history"][0].get("phase") or "Pending")
+    return "Pending"
+
+
+def _rerun_token(body: Any) -> str | None:
+    annotations = body["metadata"].get("annotations") or {}
+    token = annotations.get(RERUN_ANNOTATION)
+    return str(token) if token else None
 
 
 def operator_registry() -> kopf.OperatorRegistry:
@@ -367,6 +789,34 @@ def operator_registry() -> kopf.OperatorRegistry:
     return registry
 
 
+def kubernetes_access(kube: dict[str, Any] | None, namespaces: list[str]) -> str:
+    """List CommunityJobs as the handlers do (one per watched namespace, else cluster-wide):
+    what the readiness probe asks. Raises when the API server refuses or does not answer."""
+    from kubernetes.client.exceptions import ApiException
+
+    if kube is None:
+        raise RuntimeError("no Kubernetes client")
+    custom = kube["custom"]
+    args = (crd.GROUP, crd.VERSION)
+    try:
+        for namespace in namespaces or [None]:
+            if namespace is None:
+                custom.list_cluster_custom_object(
+                    *args, crd.PLURAL, limit=1, _request_timeout=PROBE_TIMEOUT
+                )
+            else:
+                custom.list_namespaced_custom_object(
+                    *args, namespace, crd.PLURAL, limit=1, _request_timeout=PROBE_TIMEOUT
+                )
+    except ApiException as exc:
+        where = ", ".join(namespaces) or "all namespaces"
+        raise RuntimeError(
+            f"the Kubernetes API refused listing CommunityJobs in {where}: {exc.status} "
+            f"{exc.reason}"
+        ) from None
+    return "ok"
+
+
 def build_registry(
     settings: OperatorSettings | None = None,
     ray: RayJobs | None = None,
@@ -378,30 +828,69 @@ def build_registry(
     settings = settings or OperatorSettings()
     registry = registry or operator_registry()
     state: dict[str, Reconciler] = {}
+    making = threading.Lock()  # sync handlers run in kopf's threads: one Reconciler
+    # The probe's own client: a readiness answer within the kubelet's probe timeout.
+    probe_ray = ray or RayJobs(settings.ray_address, settings.ray_auth_token_file, PROBE_TIMEOUT)
 
     def reconciler() -> Reconciler:
-        if "r" not in state:
-            jobs = ray or RayJobs(settings.ray_address, settings.ray_auth_token_file)
-            state["r"] = Reconciler(settings, jobs, kube())
-        return state["r"]
+        with making:
+            if "r" not in state:
+                jobs = ray or RayJobs(
+                    settings.ray_address, settings.ray_auth_token_file, settings.ray_timeout
+                )
+                state["r"] = Reconciler(settings, jobs, kube())
+            return state["r"]
 
     @kopf.on.startup(registry=registry)
     def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
         settings.posting.level = logging.INFO
         settings.watching.server_timeout = 60
 
+    @kopf.index(*RESOURCE, id="community_runs", registry=registry)  # the handlers' kwarg
+    def community_runs(namespace: str, name: str, spec: Any, status: Any, **_: Any) -> dict:
+        """The CommunityJobs holding a run, by community (see communities.py). An empty
+        mapping, not None, for the others: kopf keeps an object's last entry on None."""
+        community = (spec or {}).get("community")
+        if community and holds_run(status or {}):
+            return {community: f"{namespace}/{name}"}
+        return {}
+
+    def holders(index: Any, spec: Any) -> list[str]:
+        community = (spec or {}).get("community")
+        return list(index.get(community, [])) if community else []
+
     @kopf.on.create(*RESOURCE, registry=registry)
     @kopf.on.update(*RESOURCE, field="spec", registry=registry)
     @kopf.on.resume(*RESOURCE, registry=registry)
-    def spec_changed(body: Any, spec: Any, status: Any, meta: Any, patch: Any, **_: Any) -> None:
-        reconciler().on_spec(body, spec, status, meta, patch)
+    def spec_changed(
+        body: Any, spec: Any, status: Any, meta: Any, patch: Any, community_runs: Any, **_: Any
+    ) -> None:
+        reconciler().on_spec(body, spec, status, meta, patch, holders(community_runs, spec))
+
+    @kopf.on.update(
+        *RESOURCE, field=["metadata", "annotations", RERUN_ANNOTATION], registry=registry
+    )
+    def rerun_asked(
+        body: Any, spec: Any, status: Any, patch: Any, community_runs: Any, **_: Any
+    ) -> None:
+        reconciler().on_rerun(body, spec, status, patch, holders(community_runs, spec))
 
     @kopf.timer(*RESOURCE, interval=settings.poll_interval, registry=registry)
-    def poll(body: Any, spec: Any, status: Any, patch: Any, **_: Any) -> None:
-        reconciler().on_timer(body, spec, status, patch)
+    def poll(body: Any, spec: Any, status: Any, patch: Any, community_runs: Any, **_: Any) -> None:
+        reconciler().on_timer(body, spec, status, patch, holders(community_runs, spec))
 
     @kopf.on.delete(*RESOURCE, registry=registry)
-    def deleted(body: Any, status: Any, **_: Any) -> None:
-        reconciler().on_delete(body, status)
+    def deleted(body: Any, spec: Any, status: Any, **_: Any) -> None:
+        reconciler().on_delete(body, spec, status)
+
+    # Readiness: /healthz answers 200 only while both hold (kopf caches it for 10 s). A
+    # failing probe fails at once (no retries: kopf would hold the probe's answer back).
+    @kopf.on.probe(id="kubernetes", errors=kopf.ErrorsMode.PERMANENT, registry=registry)
+    def kubernetes_probe(**_: Any) -> str:
+        return kubernetes_access(reconciler().kube, settings.namespaces)
+
+    @kopf.on.probe(id="ray", errors=kopf.ErrorsMode.PERMANENT, registry=registry)
+    def ray_probe(**_: Any) -> str:
+        return probe_ray.version()
 
     return registry

@@ -2,11 +2,23 @@
 
 Progress and counts come from the job itself: ``dwt run --progress`` prints structured
 ``DWT_PROGRESS`` lines, read here from the job's logs. The operator needs no database.
+
+Two failures are told apart, because the operator answers them differently:
+
+* :class:`RayUnavailable` — Ray did not answer (connection refused, a timeout, a 5xx, a
+  refused token). Every request has a timeout: Ray's SDK sends none, and a head that stopped
+  answering would hold the operator's handler forever.
+* a *lost* job — Ray answers, but has no job with that id (404): the head was replaced (a
+  new head starts empty; drivers run on the head, so an OOM kill does it) or the job's
+  record is gone. :meth:`RayJobs.state` reports it as the terminal state ``LOST``.
 """
 
 from __future__ import annotations
 
 import logging
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,7 +35,16 @@ PHASES = {
     "FAILED": "Failed",
     "STOPPED": "Failed",
 }
-TERMINAL = {"SUCCEEDED", "FAILED", "STOPPED"}
+LOST = "LOST"
+TERMINAL = {"SUCCEEDED", "FAILED", "STOPPED", LOST}
+#: Exit status of a ``dwt run`` that found its community's store lease held by another run
+#: (EX_TEMPFAIL); it prints a ``busy`` progress event first.
+BUSY_EXIT = 75
+REQUEST_TIMEOUT = 30.0
+
+
+class RayUnavailable(Exception):
+    """Ray's Jobs API did not answer, or refused the operator (not a missing job)."""
 
 
 @dataclass
@@ -37,6 +58,7 @@ class JobState:
     progress: dict[str, Any] = field(default_factory=dict)
     log_tail: str = ""
     collection: dict[str, Any] = field(default_factory=dict)  # see read_collection
+    busy: dict[str, Any] | None = None  # see read_busy
 
     @property
     def terminal(self) -> bool:
@@ -76,6 +98,21 @@ def read_progress(logs: str) -> tuple[dict[str, int], dict[str, Any]]:
                 }
             )
     return {k: int(v) for k, v in counts.items() if isinstance(v, int | float)}, steps
+
+
+def read_busy(logs: str) -> dict[str, Any] | None:
+    """The driver's ``busy`` event (``community``, ``holder``: the run holding the
+    community's store lease, ``message``), or None: ``dwt run`` prints it, then exits with
+    :data:`BUSY_EXIT`, when another run holds the lease."""
+    for line in reversed(logs.splitlines()):
+        event = parse_progress_line(line)
+        if event is not None and event.get("event") == "busy":
+            return {
+                "community": str(event.get("community") or ""),
+                "holder": str(event.get("holder") or ""),
+                "message": str(event.get("message") or ""),
+            }
+    return None
 
 
 def read_collection(logs: str) -> dict[str, Any]:
@@ -134,55 +171,144 @@ def _camel(name: str) -> str:
     return head + "".join(part.title() for part in rest)
 
 
+def _status_code(exc: Exception) -> int | None:
+    """The HTTP status of a Jobs SDK error (it raises ``RuntimeError("Request failed with
+    status code N: ...")``)."""
+    match = re.search(r"status code (\d{3})", str(exc))
+    return int(match.group(1)) if match else None
+
+
+@contextmanager
+def _answering(what: str) -> Iterator[None]:
+    """Turn every way Ray can fail to answer into :class:`RayUnavailable`; a 404 (and any
+    other 4xx: the request's fault, not Ray's) stays a ``RuntimeError``."""
+    import requests
+    from ray.exceptions import AuthenticationError
+
+    try:
+        yield
+    except (requests.RequestException, ConnectionError, TimeoutError) as exc:
+        raise RayUnavailable(f"{what}: {type(exc).__name__}: {exc}") from None
+    except AuthenticationError as exc:
+        raise RayUnavailable(f"{what}: Ray refused the operator's token: {exc}") from None
+    except RuntimeError as exc:
+        code = _status_code(exc)
+        if code is not None and code >= 500:
+            raise RayUnavailable(f"{what}: {exc}") from None
+        raise
+
+
+def _client_class(request_timeout: float) -> type:
+    from ray.job_submission import JobSubmissionClient
+
+    class BoundedClient(JobSubmissionClient):
+        """Ray's client with a timeout on every request (the SDK sends none)."""
+
+        timeout = request_timeout
+
+        def _do_request(self, method: str, endpoint: str, **kwargs: Any) -> Any:
+            kwargs.setdefault("timeout", self.timeout)
+            return super()._do_request(method, endpoint, **kwargs)
+
+    return BoundedClient
+
+
 class RayJobs:
-    """Thin wrapper over ``ray.job_submission.JobSubmissionClient``."""
+    """Thin wrapper over ``ray.job_submission.JobSubmissionClient``.
 
-    def __init__(self, address: str, token_file: str | None = None) -> None:
-        from ray.job_submission import JobSubmissionClient
+    The client is made on first use, not here (Ray's client asks the head for its version
+    when made): an operator that starts while Ray is down reports Ray unreachable in each
+    job's status instead of failing every handler."""
 
-        headers = {}
-        if token_file:
-            headers["Authorization"] = f"Bearer {Path(token_file).read_text().strip()}"
-        self.client = JobSubmissionClient(address, headers=headers or None)
+    def __init__(
+        self, address: str, token_file: str | None = None, timeout: float = REQUEST_TIMEOUT
+    ) -> None:
+        self.address = address
+        self.token_file = token_file
+        self.timeout = timeout
+        self._client: Any = None
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            headers = {}
+            if self.token_file:
+                headers["Authorization"] = f"Bearer {Path(self.token_file).read_text().strip()}"
+            with _answering(f"Ray at {self.address}"):
+                client = _client_class(self.timeout)
+                self._client = client(self.address, headers=headers or None)
+        return self._client
+
+    def version(self) -> str:
+        """Ray's version, as the head answers it (the readiness probe asks)."""
+        with _answering(f"Ray at {self.address}"):
+            return str(self.client.get_version())
 
     def submit(self, submission_id: str, entrypoint: str, metadata: dict[str, str]) -> bool:
-        """Submit unless a job with this id exists; True if this call submitted it."""
+        """Submit unless a job with this id exists; True if this call submitted it. A
+        submission whose answer was lost (a timeout) is found by the next call's check."""
         if self.exists(submission_id):
             return False
-        try:
-            self.client.submit_job(
-                entrypoint=entrypoint, submission_id=submission_id, metadata=metadata
-            )
-        except RuntimeError as exc:
-            if "already exists" in str(exc) or self.exists(submission_id):
-                return False  # a concurrent or earlier submission won
-            raise
+        with _answering(f"submitting Ray job {submission_id}"):
+            try:
+                self.client.submit_job(
+                    entrypoint=entrypoint, submission_id=submission_id, metadata=metadata
+                )
+            except RuntimeError as exc:
+                if "already exists" in str(exc) or self.exists(submission_id):
+                    return False  # a concurrent or earlier submission won
+                raise
         return True
 
     def exists(self, submission_id: str) -> bool:
-        try:
-            self.client.get_job_info(submission_id)
-        except RuntimeError as exc:
-            if "does not exist" in str(exc) or "404" in str(exc):
-                return False
-            raise
+        with _answering(f"reading Ray job {submission_id}"):
+            try:
+                self.client.get_job_info(submission_id)
+            except RuntimeError as exc:
+                if _status_code(exc) == 404 or "does not exist" in str(exc):
+                    return False
+                raise
         return True
 
     def state(self, submission_id: str) -> JobState:
-        info = self.client.get_job_info(submission_id)
-        logs = self.client.get_job_logs(submission_id)
+        """The job's state, progress and counts; state ``LOST`` when Ray has no such job."""
+        with _answering(f"reading Ray job {submission_id}"):
+            try:
+                info = self.client.get_job_info(submission_id)
+                logs = self.client.get_job_logs(submission_id)
+            except RuntimeError as exc:
+                if _status_code(exc) != 404:
+                    raise
+                return JobState(
+                    submission_id,
+                    LOST,
+                    f"Ray at {self.address} has no job {submission_id} (404): the Ray head "
+                    "was replaced, or the job's record is gone",
+                )
         counts, progress = read_progress(logs)
         status = getattr(info.status, "value", str(info.status))
         tail = "\n".join(
             line for line in logs.splitlines()[-15:] if not line.startswith("DWT_PROGRESS")
         )
+        busy = read_busy(logs) if status == "FAILED" else None
         return JobState(
-            submission_id, status, info.message or "", counts, progress, tail, read_collection(logs)
+            submission_id,
+            status,
+            info.message or "",
+            counts,
+            progress,
+            tail,
+            read_collection(logs),
+            busy,
         )
 
     def stop(self, submission_id: str) -> bool:
-        try:
-            return bool(self.client.stop_job(submission_id))
-        except RuntimeError as exc:
-            log.warning("stopping %s: %s", submission_id, exc)
-            return False
+        """Ask Ray to stop the job; False when it had ended or Ray has no such job. Raises
+        :class:`RayUnavailable` when Ray does not answer: the caller says so."""
+        with _answering(f"stopping Ray job {submission_id}"):
+            try:
+                return bool(self.client.stop_job(submission_id))
+            except RuntimeError as exc:
+                if _status_code(exc) == 404:
+                    return False
+                raise

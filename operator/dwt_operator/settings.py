@@ -19,6 +19,19 @@ class OperatorSettings(BaseSettings):
     ray_auth_token_file: str | None = Field(
         None, description="file holding the Ray token (Ray 2.60 enables token auth)"
     )
+    ray_namespace: str = Field(
+        "discover-weekly",
+        description="namespace of the Ray cluster: the key Secrets its pods mount and the "
+        "workers to scale are there, whatever the CommunityJob's namespace",
+    )
+    ray_timeout: float = Field(
+        30.0, gt=0, description="seconds per Ray Jobs API request (a busy head answers slowly)"
+    )
+    ray_unreachable_limit: float = Field(
+        300.0,
+        gt=0,
+        description="seconds Ray may stay unreachable before the attempt counts as failed",
+    )
     namespaces: list[str] = Field(default_factory=list, description="watched; empty = all")
     default_keys_secret: str = Field("x-api-keys", description="when a job names none")
     keys_mount_root: str = Field(
@@ -32,3 +45,6 @@ class OperatorSettings(BaseSettings):
     workers_group: str = Field("collectors", description="RayCluster worker group to scale")
     poll_interval: float = Field(5.0, gt=0, description="seconds between job status polls")
     retry_backoff: float = Field(10.0, ge=0, description="first retry delay; doubles")
+    busy_retry: float = Field(
+        60.0, gt=0, description="seconds before resubmitting a run whose community was busy"
+    )

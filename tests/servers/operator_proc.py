@@ -32,6 +32,7 @@ import re
 import sys
 import textwrap
 import time
+import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterable, Mapping
@@ -93,13 +94,17 @@ def _docs(paths: Iterable[Path]) -> list[dict[str, Any]]:
 
 
 def _container(deployment: Mapping[str, Any]) -> tuple[tuple[str, ...], dict[str, str]]:
+    """What the container runs after the image's entrypoint (an init, tini, as PID 1: the
+    Deployment gives ``args`` and no ``command``) and its plain environment."""
     (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    if "command" in container:
+        raise AssertionError(f"the operator's command replaces the image's init: {container}")
     env = {}
     for item in container.get("env") or []:
         if "value" not in item:
             raise AssertionError(f"operator env {item['name']} is not a plain value: {item}")
         env[item["name"]] = str(item["value"])
-    return tuple(container["command"]), env
+    return tuple(container["args"]), env
 
 
 def apply(
@@ -163,7 +168,12 @@ def install_chart(
     and workers or a RayCluster, MongoDB, dashboard, Secrets, NetworkPolicies)."""
     install_crds(kube)
     kube.ensure_namespace(namespace)
-    objects = render_chart(namespace, values, release)
+    # Not its hooks: `helm install` does not create the pre-delete hook's Job and account.
+    objects = [
+        o
+        for o in render_chart(namespace, values, release)
+        if "helm.sh/hook" not in (o["metadata"].get("annotations") or {})
+    ]
     apply(kube, objects)
     deployment = next(
         o
@@ -240,7 +250,8 @@ class OperatorProcess:
 
     def start(self, timeout: float = 90.0) -> OperatorProcess:
         """Start it (a new token: as a new pod would get) and wait until it watches
-        CommunityJobs (the API server's own count of WATCH requests) and its probe answers."""
+        CommunityJobs (the API server's own count of WATCH requests) and its health server
+        answers (ready or not: `ready` says which)."""
         token = self.kube.token_for(self.install.namespace, self.install.service_account)
         self.kube.write_kubeconfig(self.kubeconfig, token, namespace=self.install.namespace)
         env = {
@@ -255,21 +266,34 @@ class OperatorProcess:
             self.wait_for(
                 lambda: watches(self.kube) > before, timeout, "the operator to watch CommunityJobs"
             )
-            self.wait_for(self.alive, timeout, "the operator's liveness probe")
+            self.wait_for(self.alive, timeout, "the operator's health server")
         except BaseException:
             self.stop()
             raise
         return self
 
-    def alive(self) -> bool:
-        """Whether its liveness endpoint answers 200 (what the Deployment's probes ask)."""
+    def health(self) -> tuple[int, str] | None:
+        """Its health endpoint's answer (status, body), None when nothing answers. 200
+        while its probes pass (the Kubernetes API lets it list CommunityJobs, Ray answers);
+        500 otherwise. kopf keeps an answer for 10 s."""
         try:
             with urllib.request.urlopen(
-                f"http://127.0.0.1:{self.port}/healthz", timeout=5
+                f"http://127.0.0.1:{self.port}/healthz", timeout=20
             ) as response:
-                return response.status == 200
+                return response.status, response.read().decode(errors="replace")
+        except urllib.error.HTTPError as error:
+            return error.code, error.read().decode(errors="replace")
         except OSError:
-            return False
+            return None
+
+    def alive(self) -> bool:
+        """Whether its health server answers at all (the Deployment's liveness probe)."""
+        return self.health() is not None
+
+    def ready(self) -> bool:
+        """Whether its health endpoint answers 200 (the Deployment's readiness probe)."""
+        answer = self.health()
+        return answer is not None and answer[0] == 200
 
     def stop(self) -> int | None:
         """SIGTERM (kopf stops gracefully), then SIGKILL after 20 s; the exit status."""
@@ -546,6 +570,13 @@ progress({{"event": "step", "step": "bonds", "state": "running"}})
 if community == "fail-once" and calls.read_text() == "1":
     print("Traceback: boom on the first attempt", flush=True)
     sys.exit(1)
+if community.startswith("busy") and calls.read_text() == "1":
+    # What `dwt run` does when another run holds the community's store lease.
+    progress({{"event": "busy", "community": community, "holder": "dwt-elsewhere-g1",
+               "message": f"community {{community}} is being run by dwt-elsewhere-g1"}})
+    sys.exit(75)
+if community.startswith("lost") and calls.read_text() == "1":
+    time.sleep(300)  # until its Ray head is replaced
 if community.startswith("slow"):
     time.sleep(300)
 if community.startswith("nap"):
@@ -557,8 +588,9 @@ progress({{"event": "summary", "status": "succeeded", "counts": {{"bonds": 7}}}}
 
 def write_stand_in(directory: Path) -> tuple[Path, Path]:
     """A ``dwt`` stand-in script (see `STAND_IN`: ``fail-once`` fails its first attempt,
-    ``slow*`` sleeps 300 s, ``nap*`` 5 s, anything else succeeds in a second with counts
-    {"bonds": 7})
+    ``busy*`` finds its community busy on its first call (the driver's ``busy`` event, exit
+    75), ``lost*`` sleeps 300 s on its first call, ``slow*`` sleeps 300 s, ``nap*`` 5 s,
+    anything else succeeds in a second with counts {"bonds": 7})
     and the directory where it counts its runs; returns (script, calls directory)."""
     state = directory / "calls"
     state.mkdir(parents=True, exist_ok=True)

@@ -1,8 +1,9 @@
 """Where `tools/servers/build.sh` puts each server's binary, computed the same way it does.
 
 The single source of truth is ``tools/servers/versions.txt`` (one line per server: name,
-version, Go module, Go package, binary) together with each server's ``go.mod``, ``go.sum`` and
-``build.flags``; a binary lives in
+version, Go module, Go package, binary; a line may build several binaries of one module, its
+packages and binaries then comma-separated) together with each server's ``go.mod``, ``go.sum``
+and ``build.flags``; a binary lives in
 ``${DWT_SERVERS_DIR:-~/.cache/dwt/servers}/<name>-<version>-<key>/<binary>``, where ``key`` is
 the first 16 hex digits of the SHA-256 of that manifest line (single spaces, newline) followed
 by the three files' bytes. Change any of them and the path changes, so a stale binary is never
@@ -39,6 +40,11 @@ class Server:
         """The Go main module this server is built from (tools/servers/<name>)."""
         return SERVERS_SRC / self.name
 
+    @property
+    def binaries(self) -> tuple[str, ...]:
+        """The binaries this line builds (one, or several of one module)."""
+        return tuple(self.binary.split(","))
+
     def line(self) -> str:
         return " ".join((self.name, self.version, self.module, self.package, self.binary))
 
@@ -50,13 +56,17 @@ class Server:
                 digest.update(path.read_bytes())
         return digest.hexdigest()[:16]
 
-    def path(self) -> Path:
-        """Where build.sh puts (or has put) the binary."""
-        return cache_dir() / f"{self.name}-{self.version}-{self.key()}" / self.binary
+    def path(self, binary: str | None = None) -> Path:
+        """Where build.sh puts (or has put) the binary (the line's only one by default)."""
+        if binary is None:
+            (binary,) = self.binaries
+        if binary not in self.binaries:
+            raise KeyError(f"{self.name} builds {self.binaries}, not {binary}")
+        return cache_dir() / f"{self.name}-{self.version}-{self.key()}" / binary
 
-    def require(self) -> Path:
+    def require(self, binary: str | None = None) -> Path:
         """The built binary; `ServerNotBuilt` (saying to run `make servers`) if it is missing."""
-        path = self.path()
+        path = self.path(binary)
         if not os.access(path, os.X_OK):
             raise ServerNotBuilt(
                 f"{self.name} {self.version} is not built ({path} is missing): {BUILD_HINT}"
@@ -88,5 +98,15 @@ def server(name: str) -> Server:
 
 
 def binary(name: str) -> Path:
-    """Path of a built server binary (`ServerNotBuilt` if `make servers` has not built it)."""
-    return server(name).require()
+    """Path of a built binary, by its name (`ServerNotBuilt` if `make servers` has not built
+    it); several binaries may come from one line (kube-node)."""
+    for s in servers().values():
+        if name in s.binaries:
+            return s.require(name)
+    raise KeyError(f"no line of {MANIFEST} builds {name}")
+
+
+def binary_paths() -> dict[str, Path]:
+    """binary name -> where build.sh puts it, for every binary of the manifest (what
+    ``build.sh --print-paths`` prints)."""
+    return {b: s.path(b) for s in servers().values() for b in s.binaries}

@@ -193,8 +193,11 @@ def test_helm_sdk_installs_upgrades_and_keeps_generated_secrets(kube_api: KubeSe
     install_project_crds(kube_api)
     ns = fresh_namespace(kube_api, "helm")
     config = helm_config(kube_api, ns)
+    # No uninstall hook: its Job would never run here (no kubelet), and Helm waits for it.
+    # test_the_uninstall_hook_* runs what it runs.
+    no_hook = {"operator": {"cleanupOnUninstall": False}}
     with helm.Chart.load(CHART) as chart:
-        first = config.install(chart, RELEASE, {}, namespace=ns, timeout=60)
+        first = config.install(chart, RELEASE, no_hook, namespace=ns, timeout=60)
         assert (first["revision"], first["status"]) == (1, "deployed")
         installed = secrets(kube_api, ns)
         assert set(GENERATED) | {KEYS_SECRET, f"{FULLNAME}-dashboard-users"} == set(installed)
@@ -215,7 +218,7 @@ def test_helm_sdk_installs_upgrades_and_keeps_generated_secrets(kube_api: KubeSe
         before = secrets(kube_api, ns)
 
         upgraded = config.upgrade(
-            chart, RELEASE, {"dashboard": {"replicas": 2}}, namespace=ns, timeout=60
+            chart, RELEASE, {**no_hook, "dashboard": {"replicas": 2}}, namespace=ns, timeout=60
         )
         assert (upgraded["revision"], upgraded["status"]) == (2, "deployed")
         assert secrets(kube_api, ns) == before  # every generated value and the key kept
@@ -229,7 +232,7 @@ def test_helm_sdk_installs_upgrades_and_keeps_generated_secrets(kube_api: KubeSe
         assert "kept due to the resource policy" in gone["info"]
         assert set(secrets(kube_api, ns)) == set(KEPT)
 
-        again = config.install(chart, RELEASE, {}, namespace=ns, timeout=60)
+        again = config.install(chart, RELEASE, no_hook, namespace=ns, timeout=60)
         assert again["status"] == "deployed"
         after = secrets(kube_api, ns)
     for name in KEPT:  # read back through `lookup`, not drawn anew
@@ -347,3 +350,63 @@ def test_operator_account_may_do_what_the_operator_does_and_no_more(
         content_type="application/merge-patch+json",
     )
     assert status == 200
+
+
+def test_the_ray_heads_disruption_budget_holds_evictions_of_the_head_only(kube_api: KubeServer):
+    """The Eviction API (what `kubectl drain` calls) under the chart's PodDisruptionBudget:
+    the Ready head's eviction is refused (429), a worker's goes through, and a head that is
+    not Ready may go (unhealthyPodEvictionPolicy AlwaysAllow). Pods are made from the
+    chart's templates and marked Running as a kubelet would (none runs here); no
+    controller-manager computes the budget's status, and the server refuses while it is
+    not computed — the head's refusal therefore shows the budget selects it, and the
+    others' evictions that it does not hold them."""
+    install_project_crds(kube_api)
+    ns = fresh_namespace(kube_api, "pdb")
+    docs = render_chart({}, ns)
+    apply(kube_api, docs)
+    (budget,) = [d for d in docs if d["kind"] == "PodDisruptionBudget"]
+    pods = dict(pod_templates(docs))
+    # Pods that name no ServiceAccount get `default`, which a controller-manager would make.
+    kube_api._ok(
+        "POST",
+        f"/api/v1/namespaces/{ns}/serviceaccounts",
+        {"metadata": {"name": "default"}},
+        allow=[409],
+    )
+
+    def running(description: str, ready: bool) -> str:
+        pod = kube_api._ok("POST", f"/api/v1/namespaces/{ns}/pods", pods[description])
+        name = pod["metadata"]["name"]
+        kube_api._ok(
+            "PATCH",
+            f"/api/v1/namespaces/{ns}/pods/{name}/status",
+            {
+                "status": {
+                    "phase": "Running",
+                    "conditions": [{"type": "Ready", "status": "True" if ready else "False"}],
+                }
+            },
+            content_type="application/merge-patch+json",
+        )
+        return name
+
+    def evict(name: str) -> int:
+        return kube_api.request(
+            "POST",
+            f"/api/v1/namespaces/{ns}/pods/{name}/eviction",
+            {
+                "apiVersion": "policy/v1",
+                "kind": "Eviction",
+                "metadata": {"name": name, "namespace": ns},
+            },
+        )[0]
+
+    head_deployment = f"Deployment/{FULLNAME}-ray-head"
+    head = running(head_deployment, ready=True)
+    worker = running(f"Deployment/{FULLNAME}-ray-worker", ready=True)
+    broken_head = running(head_deployment, ready=False)
+    assert budget["metadata"]["name"] == f"{FULLNAME}-ray-head"
+    assert evict(head) == 429
+    assert kube_api.request("GET", f"/api/v1/namespaces/{ns}/pods/{head}")[0] == 200
+    assert evict(worker) == 201
+    assert evict(broken_head) == 201

@@ -249,7 +249,7 @@ def test_the_chart_trusts_the_header_only_behind_its_network_policy():
         for d in docs
         if d and d["kind"] == "Deployment" and d["metadata"]["name"].endswith("-dashboard")
     ]
-    command = deployment["spec"]["template"]["spec"]["containers"][0]["command"]
+    command = deployment["spec"]["template"]["spec"]["containers"][0]["args"]
     from dwt_dashboard.__main__ import _parser
 
     args = _parser().parse_args(command[3:])

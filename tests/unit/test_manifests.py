@@ -37,12 +37,66 @@ def test_operator_and_crd_manifests_are_valid_kubernetes_objects():
 
 
 def test_rbac_grants_no_wildcards_and_no_secret_listing():
-    (role,) = [o for o in _objects("operator") if o["kind"] == "ClusterRole"]
-    for rule in role["rules"]:
-        assert "*" not in rule["verbs"] and "*" not in rule["resources"], rule
-        assert "*" not in rule.get("apiGroups", [])
-        if "secrets" in rule["resources"]:
-            assert rule["verbs"] == ["get"]  # count one Secret's keys, never list them all
+    roles = [o for o in _objects("operator") if o["kind"] in ("ClusterRole", "Role")]
+    for role in roles:
+        for rule in role["rules"]:
+            assert "*" not in rule["verbs"] and "*" not in rule["resources"], rule
+            assert "*" not in rule.get("apiGroups", [])
+            if "secrets" in rule["resources"]:
+                assert rule["verbs"] == ["get"]  # count one Secret's keys, never list them all
+
+
+def _env(deployment: dict) -> dict[str, str]:
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    return {e["name"]: e["value"] for e in container["env"]}
+
+
+def test_secrets_and_workers_are_granted_by_name_in_the_ray_namespace_only():
+    """The ClusterRole reads no Secret and scales nothing; a Role in the Ray cluster's
+    namespace grants the one keys Secret and the one worker Deployment the operator's
+    settings name (where its Ray pods mount the keys: DWT_OPERATOR_RAY_NAMESPACE)."""
+    objs = _objects("operator")
+    (cluster_role,) = [o for o in objs if o["kind"] == "ClusterRole"]
+    cluster_wide = {r for rule in cluster_role["rules"] for r in rule["resources"]}
+    assert not cluster_wide & {"secrets", "deployments/scale", "deployments", "rayclusters"}
+    (role,) = [o for o in objs if o["kind"] == "Role"]
+    (binding,) = [o for o in objs if o["kind"] == "RoleBinding"]
+    (deployment,) = [o for o in objs if o["kind"] == "Deployment"]
+    env = _env(deployment)
+    assert role["metadata"]["namespace"] == env["DWT_OPERATOR_RAY_NAMESPACE"]
+    assert binding["metadata"]["namespace"] == role["metadata"]["namespace"]
+    assert binding["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role",
+                                  "name": role["metadata"]["name"]}
+    (subject,) = binding["subjects"]
+    assert subject["name"] == deployment["spec"]["template"]["spec"]["serviceAccountName"]
+    rules = {res: rule for rule in role["rules"] for res in rule["resources"]}
+    assert set(rules) == {"secrets", "deployments/scale"}
+    assert rules["secrets"]["resourceNames"] == [env["DWT_OPERATOR_DEFAULT_KEYS_SECRET"]]
+    assert env["DWT_OPERATOR_WORKERS_KIND"] == "deployment"
+    assert rules["deployments/scale"]["resourceNames"] == [env["DWT_OPERATOR_WORKERS_NAME"]]
+
+
+def test_manifests_and_chart_grant_the_operator_the_same_verbs():
+    """Parity: per resource, the verbs of manifests/operator/ (cluster-wide) and of the
+    chart's operator Role and ClusterRole (one namespace) are the same; only the scope
+    differs (and kopf's ClusterKopfPeering, cluster-wide only)."""
+    from servers.operator_proc import render_chart
+
+    def verbs(objs: list[dict]) -> dict[str, set[str]]:
+        found: dict[str, set[str]] = {}
+        for role in objs:
+            labels = role["metadata"].get("labels") or {}
+            if role["kind"] not in ("Role", "ClusterRole") or labels.get(
+                    "app.kubernetes.io/component", "operator") != "operator":
+                continue
+            for rule in role["rules"]:
+                for resource in rule["resources"]:
+                    found.setdefault(resource, set()).update(rule["verbs"])
+        return found
+
+    manifests = verbs(_objects("operator"))
+    assert manifests.pop("clusterkopfpeerings") == {"get", "list", "watch", "patch"}
+    assert manifests == verbs(render_chart("discover-weekly"))
 
 
 def test_operator_pod_is_locked_down():
@@ -96,6 +150,7 @@ def test_kubectl_apply_as_documented(kube_api: KubeServer):
     kube_api.kubectl("apply", "--validate=strict", "-n", ns, "-f", examples)
     listed = json.loads(kube_api.kubectl("get", "cjob", "-n", ns, "-o", "json").stdout)
     table = kube_api.kubectl("get", "communityjobs", "-n", ns).stdout
+    wide = kube_api.kubectl("get", "communityjobs", "-n", ns, "-o", "wide").stdout
     by_category = kube_api.kubectl("get", "discoverweekly", "-n", ns, "-o", "name").stdout
     described = kube_api.kubectl("describe", "cjob", "ai-ethics-weekly", "-n", ns).stdout
     kube_api.kubectl("delete", "cjob", "--all", "-n", ns)
@@ -117,7 +172,9 @@ def test_kubectl_apply_as_documented(kube_api: KubeServer):
     }
     assert weekly["spec"]["collection"]["workersPerKey"] == 2  # as written, not defaulted
     header = table.splitlines()[0].split()
-    assert header == ["NAME", "PHASE", "COMMUNITY", "SCHEDULE", "LAST", "RUN", "AGE"]
+    assert header == ["NAME", "PHASE", "COMMUNITY", "SCHEDULE", "LAST", "RUN", "LAST", "SUCCESS",
+                      "AGE"]
+    assert wide.splitlines()[0].split()[-3:] == ["SUCCEEDED", "FAILED", "AGE"]
     assert re.search(r"ai-ethics-weekly\s+ai-ethics\s+0 6 \* \* 1", table)
     assert "Europe/Paris" in described and "Kind:         CommunityJob" in described
 

@@ -19,6 +19,7 @@ from dwt_operator import entrypoint
 from dwt_operator.handlers import build_registry
 from dwt_operator.scaling import scale_workers
 from dwt_operator.settings import OperatorSettings
+from servers.apply import wait_until_allowed
 from servers.kube import KubeServer
 from servers.operator_proc import (
     OperatorProcess,
@@ -90,12 +91,41 @@ def _raycluster(namespace: str) -> dict:
 @pytest.fixture
 def raycluster(kube_api: KubeServer):
     """(namespace, the created RayCluster, a CustomObjectsApi as the operator's
-    ServiceAccount under the manifests' ClusterRole)."""
+    ServiceAccount): the manifests grant no RayCluster, so the namespace gets the Role rule
+    the operator's scaling error names (get, patch on rayclusters named dwt)."""
     install_kuberay_crd(kube_api)
     install = install_manifests(kube_api)
     ns = fresh_namespace(kube_api, "rc")
     created = create(kube_api, f"/apis/ray.io/v1/namespaces/{ns}/rayclusters", _raycluster(ns))
+    rbac = f"/apis/rbac.authorization.k8s.io/v1/namespaces/{ns}"
+    rule = {
+        "apiGroups": ["ray.io"],
+        "resources": ["rayclusters"],
+        "resourceNames": ["dwt"],
+        "verbs": ["get", "patch"],
+    }
+    create(kube_api, f"{rbac}/roles", {"metadata": {"name": "dwt-operator"}, "rules": [rule]})
+    create(
+        kube_api,
+        f"{rbac}/rolebindings",
+        {
+            "metadata": {"name": "dwt-operator"},
+            "roleRef": {
+                "apiGroup": "rbac.authorization.k8s.io",
+                "kind": "Role",
+                "name": "dwt-operator",
+            },
+            "subjects": [
+                {
+                    "kind": "ServiceAccount",
+                    "name": install.service_account,
+                    "namespace": install.namespace,
+                }
+            ],
+        },
+    )
     token = kube_api.token_for(install.namespace, install.service_account)
+    wait_until_allowed(kube_api, token, f"/apis/ray.io/v1/namespaces/{ns}/rayclusters/dwt")
     return ns, created, kube_api.client(token)
 
 

@@ -117,53 +117,82 @@ def _reasons(cluster: Cluster, ns: str) -> list[str]:
     return [e.get("reason") for e in events(cluster.kube, ns)]
 
 
-def test_a_collect_job_counts_keys_and_scales_workers_under_the_cluster_role(cluster, ns):
-    # The manifests' Deployment: workers are the Deployment dwt-ray-worker in the job's
-    # namespace; the ClusterRole lets the operator read any Secret and scale Deployments.
-    assert cluster.operator.env["DWT_OPERATOR_WORKERS_NAME"] == "dwt-ray-worker"
-    create(
-        cluster.kube,
-        f"/api/v1/namespaces/{ns}/secrets",
-        secret(ns, "team-keys", ["k1", "k2", "k3"]),
+RAY_NAMESPACE = "discover-weekly"  # manifests/operator/: where the Ray cluster runs
+
+
+def _replace(cluster: Cluster, path: str, body: dict | None, name: str) -> None:
+    """Make ``path/name`` be ``body`` (None: absent). The Ray namespace is shared by the
+    session's cluster-wide tests, so each sets what it needs."""
+    if cluster.kube.request("GET", f"{path}/{name}")[0] == 200:
+        cluster.kube.request("DELETE", f"{path}/{name}")
+    if body is not None:
+        create(cluster.kube, path, body)
+
+
+def _ray_namespace(cluster: Cluster, keys: list[str] | None, workers: bool) -> None:
+    _replace(
+        cluster,
+        f"/api/v1/namespaces/{RAY_NAMESPACE}/secrets",
+        secret(RAY_NAMESPACE, "x-api-keys", keys) if keys is not None else None,
+        "x-api-keys",
     )
-    create(cluster.kube, f"/apis/apps/v1/namespaces/{ns}/deployments", worker_deployment(ns))
+    _replace(
+        cluster,
+        f"/apis/apps/v1/namespaces/{RAY_NAMESPACE}/deployments",
+        worker_deployment(RAY_NAMESPACE) if workers else None,
+        "dwt-ray-worker",
+    )
+
+
+def test_a_collect_job_counts_keys_and_scales_workers_under_the_cluster_role(cluster, ns):
+    # The manifests' Deployment: workers are the Deployment dwt-ray-worker and keys the
+    # Secret x-api-keys in the Ray cluster's namespace (its Role grants those two by name).
+    assert cluster.operator.env["DWT_OPERATOR_WORKERS_NAME"] == "dwt-ray-worker"
+    assert cluster.operator.env["DWT_OPERATOR_RAY_NAMESPACE"] == RAY_NAMESPACE
+    _ray_namespace(cluster, ["k1", "k2", "k3"], workers=True)
     create_job(
         cluster.kube,
         ns,
         "collect",
         community="quick",
         steps=["collect"],
-        collection={"apiKeysSecret": "team-keys", "workersPerKey": 2, "maxWorkers": 5},
+        collection={"workersPerKey": 2, "maxWorkers": 5},
     )
     status = _wait_phase(cluster, ns, "collect", "Succeeded", "Failed")
     assert status["phase"] == "Succeeded", status.get("message")
     assert status["keys"] == 3 and status["workers"] == 5  # 3 keys × 2, capped at 5
     _, workers = cluster.kube.request(
-        "GET", f"/apis/apps/v1/namespaces/{ns}/deployments/dwt-ray-worker"
+        "GET", f"/apis/apps/v1/namespaces/{RAY_NAMESPACE}/deployments/dwt-ray-worker"
     )
     assert workers["spec"]["replicas"] == 5
 
 
 def test_a_missing_key_secret_fails_the_job_saying_what_to_create(cluster, ns):
+    _ray_namespace(cluster, None, workers=True)
     _apply(cluster, ns, "nokeys", community="quick", steps=["collect"])
     status = _wait_phase(cluster, ns, "nokeys", "Failed", "Succeeded", "Running")
     assert status["phase"] == "Failed" and "rayJobId" not in status
-    assert f"Secret x-api-keys with the API keys not found in namespace {ns}" in status["message"]
-    assert f"kubectl create secret generic x-api-keys -n {ns}" in status["message"]
+    message = status["message"]
+    assert f"Secret x-api-keys with the API keys not found in namespace {RAY_NAMESPACE}" in message
+    assert f"kubectl create secret generic x-api-keys -n {RAY_NAMESPACE}" in message
     assert "NoApiKeys" in _reasons(cluster, ns)
 
 
 def test_a_collect_job_without_the_worker_deployment_fails_saying_what_to_create(cluster, ns):
     # The API server's 404 on deployments/scale: a Failed job with the fix, not a handler
     # kopf retries every minute while the job shows no phase, Event or message.
-    create(cluster.kube, f"/api/v1/namespaces/{ns}/secrets", secret(ns, "x-api-keys", ["k"]))
+    _ray_namespace(cluster, ["k"], workers=False)
     _apply(cluster, ns, "noworkers", community="quick", steps=["collect"])
     status = _wait_phase(cluster, ns, "noworkers", "Failed", "Succeeded", "Running")
     assert status["phase"] == "Failed" and "rayJobId" not in status
     message = status["message"]
-    assert f"Deployment dwt-ray-worker with the Ray workers not found in namespace {ns}" in message
+    assert (
+        f"Deployment dwt-ray-worker with the Ray workers not found in namespace {RAY_NAMESPACE}"
+        in message
+    )
     assert "DWT_OPERATOR_WORKERS_KIND=none" in message
-    assert status["conditions"][0]["reason"] == "WorkersNotFound"
+    failed = next(c for c in status["conditions"] if c["type"] == "Failed")
+    assert failed["status"] == "True" and failed["reason"] == "WorkersNotFound"
     warnings = [e for e in events(cluster.kube, ns, "noworkers") if e["type"] == "Warning"]
     assert [e["reason"] for e in warnings] == ["WorkersNotFound"]
 
@@ -233,14 +262,15 @@ def test_an_operator_restart_never_submits_twice(cluster, ns):
 @pytest.mark.timeout(420)
 def test_schedules_fire_and_obey_their_concurrency_policy(cluster, ns):
     # Every minute; the first run sleeps, so the second firing meets it still running.
-    # Forbid and Replace run side by side (a firing is up to a minute away).
+    # Forbid and Replace run side by side (a firing is up to a minute away), each its own
+    # community (two runs of one community never run at once).
     policies = {"every-f": "Forbid", "every-r": "Replace"}
     for name, policy in policies.items():
         _apply(
             cluster,
             ns,
             name,
-            community="slow-sched",
+            community=f"slow-sched-{name[-1]}",
             schedule="* * * * *",
             concurrencyPolicy=policy,
         )

@@ -1,5 +1,10 @@
 """The operator's decisions (dwt_operator.handlers.Reconciler) with a fake Ray and fake
-Kubernetes APIs: submission, mirroring, retries, deadline, suspend, schedule, deletion."""
+Kubernetes APIs: submission, mirroring, retries, deadline, suspend, schedule, deletion, a
+lost or unreachable Ray, one-off jobs that ran, a busy community, conditions.
+
+The fake Ray is the reconciler's seam (the same calls, failures as jobs.RayJobs raises
+them); the same behaviours against a real Ray head and API server are in
+test_operator_failures.py."""
 
 from __future__ import annotations
 
@@ -13,18 +18,34 @@ import kopf
 import pytest
 
 from dwt_operator import handlers
-from dwt_operator.jobs import JobState, read_collection, read_progress
+from dwt_operator.jobs import (
+    LOST,
+    JobState,
+    RayUnavailable,
+    read_busy,
+    read_collection,
+    read_progress,
+)
 from dwt_operator.settings import OperatorSettings
 
 T0 = datetime(2026, 11, 30, 5, 0, tzinfo=UTC)
 
 
 class FakeRay:
+    """Ray as jobs.RayJobs presents it: ``down`` makes every call raise RayUnavailable; a
+    job it does not hold is LOST (a replaced head forgets its jobs)."""
+
     def __init__(self):
         self.jobs: dict[str, dict] = {}
         self.stopped: list[str] = []
+        self.down = False
+
+    def _answer(self):
+        if self.down:
+            raise RayUnavailable("reading Ray job: ConnectionError: connection refused")
 
     def submit(self, submission_id, entrypoint, metadata):
+        self._answer()
         if submission_id in self.jobs:
             return False
         self.jobs[submission_id] = {
@@ -36,6 +57,9 @@ class FakeRay:
         return True
 
     def state(self, submission_id):
+        self._answer()
+        if submission_id not in self.jobs:
+            return JobState(submission_id, LOST, f"Ray has no job {submission_id} (404)")
         job = self.jobs[submission_id]
         return JobState(
             submission_id,
@@ -45,9 +69,13 @@ class FakeRay:
             {},
             job.get("tail", ""),
             job.get("collection", {}),
+            job.get("busy"),
         )
 
     def stop(self, submission_id):
+        self._answer()
+        if submission_id not in self.jobs:
+            return False
         self.stopped.append(submission_id)
         self.jobs[submission_id]["state"] = "STOPPED"
         return True
@@ -56,8 +84,10 @@ class FakeRay:
 class FakeCore:
     def __init__(self, keys):
         self.keys = keys
+        self.read: list[tuple[str, str]] = []
 
     def read_namespaced_secret(self, name, namespace):
+        self.read.append((name, namespace))
         data = {f"key-{i}": base64.b64encode(b"secret").decode() for i in range(self.keys)}
         return SimpleNamespace(data=data)
 
@@ -108,29 +138,41 @@ def world():
 class CR:
     """A CommunityJob as kopf hands it over, with the status kept between calls."""
 
-    def __init__(self, spec, generation=1):
+    def __init__(self, spec, generation=1, name="weekly"):
         self.spec = {"community": "ai-ethics", **spec}
         self.status: dict = {}
         self.meta = {
-            "name": "weekly",
+            "name": name,
             "namespace": "team",
             "generation": generation,
             "creationTimestamp": "2026-11-30T04:00:00Z",
+            "annotations": {},
         }
 
     @property
     def body(self):
         return {"metadata": self.meta, "spec": self.spec, "status": self.status}
 
-    def on_spec(self, reconciler):
-        patch = SimpleNamespace(status={})
-        reconciler.on_spec(self.body, self.spec, dict(self.status), self.meta, patch)
-        self.status.update(patch.status)
+    def _apply(self, patch):
+        # A merge patch, as the API server applies it: None removes the field.
+        for key, value in patch.status.items():
+            if value is None:
+                self.status.pop(key, None)
+            else:
+                self.status[key] = value
 
-    def on_timer(self, reconciler):
+    def on_spec(self, reconciler, holders=()):
         patch = SimpleNamespace(status={})
-        reconciler.on_timer(self.body, self.spec, dict(self.status), patch)
-        self.status.update(patch.status)
+        reconciler.on_spec(self.body, self.spec, dict(self.status), self.meta, patch, holders)
+        self._apply(patch)
+
+    def on_timer(self, reconciler, holders=()):
+        patch = SimpleNamespace(status={})
+        reconciler.on_timer(self.body, self.spec, dict(self.status), patch, holders)
+        self._apply(patch)
+
+    def condition(self, kind):
+        return next(c for c in self.status["conditions"] if c["type"] == kind)
 
 
 def test_a_one_off_job_is_submitted_once_with_keys_scaled(world, events):
@@ -138,7 +180,9 @@ def test_a_one_off_job_is_submitted_once_with_keys_scaled(world, events):
     cr.on_spec(world.reconciler)
     (job_id,) = world.ray.jobs
     assert job_id == "dwt-team-weekly-g1-a0" and cr.status["phase"] == "Pending"
-    assert world.apps.scaled == [("dwt-ray-worker", "team", 6)]  # 3 keys x 2
+    # Keys and workers where the Ray cluster runs, not in the job's namespace (team).
+    assert world.apps.scaled == [("dwt-ray-worker", "discover-weekly", 6)]  # 3 keys x 2
+    assert world.kube["core"].read == [("x-keys", "discover-weekly")]
     assert cr.status["workers"] == 6 and cr.status["keys"] == 3
     command = world.ray.jobs[job_id]["entrypoint"]
     words = shlex.split(command)
@@ -166,7 +210,9 @@ def test_progress_is_mirrored_then_success_recorded(world, events):
     cr.on_timer(world.reconciler)
     assert cr.status["phase"] == "Succeeded" and cr.status["finishedAt"] == "2026-11-30T05:05:00Z"
     assert cr.status["history"][0]["counts"] == {"tweets": 12, "clusters": 3}
-    assert cr.status["conditions"][0]["type"] == "Succeeded"
+    assert cr.condition("Complete")["status"] == "True"
+    assert cr.condition("Running")["status"] == "False"
+    assert cr.status["succeeded"] == 1 and cr.status["lastSuccessfulTime"] == "2026-11-30T05:05:00Z"
     assert world.apps.scaled == []  # no collection, no scaling
 
 
@@ -207,7 +253,8 @@ def test_a_run_past_its_deadline_is_stopped(world, events):
     cr.on_timer(world.reconciler)
     assert world.ray.stopped == ["dwt-team-weekly-g1-a0"]
     assert cr.status["phase"] == "Failed" and "deadline" in cr.status["message"]
-    assert cr.status["conditions"][0]["reason"] == "DeadlineExceeded"
+    assert cr.condition("Failed")["reason"] == "DeadlineExceeded"
+    assert cr.condition("Failed")["status"] == "True" and cr.status["failed"] == 1
 
 
 def test_suspend_stops_and_resume_runs_again(world, events):
@@ -227,7 +274,7 @@ def test_suspend_stops_and_resume_runs_again(world, events):
 def test_deletion_stops_the_running_job(world, events):
     cr = CR({"steps": ["bonds"]})
     cr.on_spec(world.reconciler)
-    world.reconciler.on_delete(cr.body, cr.status)
+    world.reconciler.on_delete(cr.body, cr.spec, cr.status)
     assert world.ray.stopped == ["dwt-team-weekly-g1-a0"]
 
 
@@ -318,7 +365,7 @@ def test_collection_plan_and_spend_reach_the_status_and_history(world, events):
     job = world.ray.jobs["dwt-team-weekly-g1-a0"]
     job.update(state="RUNNING", collection={"collectionPlan": collection["collectionPlan"]})
     cr.on_timer(world.reconciler)
-    assert cr.status["collectionPlan"]["postReads"] == 400 and cr.status["postReads"] is None
+    assert cr.status["collectionPlan"]["postReads"] == 400 and "postReads" not in cr.status
     job.update(state="SUCCEEDED", collection=collection)
     cr.on_timer(world.reconciler)
     assert cr.status["postReads"] == 300 and cr.status["estimatedSpend"] == 1.5
@@ -355,7 +402,8 @@ def test_every_charge_and_the_month_reach_the_status_and_a_capped_run_is_not_ret
     job = world.ray.jobs["dwt-team-weekly-g1-a0"]
     job.update(state="FAILED", collection=collection)  # `dwt run` exits 3 at a cap
     cr.on_timer(world.reconciler)
-    assert cr.status["phase"] == "Capped" and cr.status["retryAt"] is None
+    assert cr.status["phase"] == "Capped" and "retryAt" not in cr.status
+    assert cr.condition("Failed")["status"] == "False" and "failed" not in cr.status
     assert "collection.maxSpendPerRun $20.00" in cr.status["message"]
     assert "following 3" in cr.status["message"]
     assert cr.status["history"][0]["phase"] == "Capped"
@@ -445,9 +493,9 @@ def test_a_forbidden_keys_secret_fails_the_job_saying_which_rule_is_missing(worl
     cr.on_spec(world.reconciler)  # no exception: kopf would retry it forever
     assert cr.status["phase"] == "Failed" and world.ray.jobs == {}
     message = cr.status["message"]
-    assert "secrets/x-keys" in message and "namespace team" in message
+    assert "secrets/x-keys" in message and "namespace discover-weekly" in message
     assert "forbidden" in message and "grant get on secrets named x-keys" in message
-    assert cr.status["conditions"][0]["reason"] == "ApiKeysForbidden"
+    assert cr.condition("Failed")["reason"] == "ApiKeysForbidden"
     ((kind, reason, said),) = events
     assert (kind, reason) == ("warn", "ApiKeysForbidden") and "x-keys" in said
 
@@ -457,7 +505,8 @@ def test_a_missing_keys_secret_fails_the_job_naming_it(world, events):
     cr = CR({"steps": ["collect"], "collection": {"apiKeysSecret": "x-keys"}})
     cr.on_spec(world.reconciler)
     assert cr.status["phase"] == "Failed"
-    assert "x-keys" in cr.status["message"] and "namespace team" in cr.status["message"]
+    assert "x-keys" in cr.status["message"]
+    assert "namespace discover-weekly" in cr.status["message"]
     assert [e[:2] for e in events] == [("warn", "NoApiKeys")]
 
 
@@ -471,7 +520,7 @@ def test_a_keys_secret_lost_before_a_retry_fails_once_not_every_tick(world, even
     for _ in range(3):
         world.clock.now += timedelta(minutes=1)
         cr.on_timer(world.reconciler)
-    assert cr.status["phase"] == "Failed" and cr.status["retryAt"] is None
+    assert cr.status["phase"] == "Failed" and "retryAt" not in cr.status
     assert [e[1] for e in events].count("ApiKeysForbidden") == 1
 
 
@@ -519,13 +568,271 @@ def test_a_253_character_name_runs_each_spec_change(world, events):
     cr.meta["name"] = long_name
     cr.on_spec(world.reconciler)
     (first,) = world.ray.jobs
-    world.ray.jobs[first]["state"] = "SUCCEEDED"
+    world.ray.jobs[first]["state"] = "RUNNING"
     cr.on_timer(world.reconciler)
-    assert cr.status["phase"] == "Succeeded"
-    cr.spec["weights"] = {"reply": 50}
+    assert cr.status["phase"] == "Running"
+    cr.spec["weights"] = {"reply": 50}  # an edit before the run finished replaces it
     cr.meta["generation"] = 2
     cr.on_spec(world.reconciler)
     second = cr.status["rayJobId"]
     assert second != first and set(world.ray.jobs) == {first, second}
     assert cr.status["phase"] == "Pending" and world.ray.jobs[second]["state"] == "PENDING"
+    assert world.ray.stopped == [first]
     assert [e[1] for e in events].count("Submitted") == 2
+
+
+# ---- issue 22: a lost or unreachable Ray, finished one-off jobs, busy communities --------
+
+
+def _running(world, cr, job_id="dwt-team-weekly-g1-a0"):
+    world.ray.jobs[job_id]["state"] = "RUNNING"
+    cr.on_timer(world.reconciler)
+    assert cr.status["phase"] == "Running"
+
+
+def test_a_lost_ray_job_is_a_failed_attempt_retried_under_a_new_id(world, events):
+    cr = CR({"steps": ["bonds"], "backoffLimit": 1})
+    cr.on_spec(world.reconciler)
+    _running(world, cr)
+    world.ray.jobs.clear()  # the head was replaced: the new one has no such job
+    cr.on_timer(world.reconciler)
+    assert cr.status["phase"] == "Pending" and cr.status["attempt"] == 1
+    assert "was lost" in events[-1][2] and events[-1][:2] == ("warn", "JobLost")
+    assert cr.condition("Running") | {"lastTransitionTime": None} == {
+        "type": "Running",
+        "status": "False",
+        "reason": "JobLost",
+        "message": "Ray has no job dwt-team-weekly-g1-a0 (404)",
+        "lastTransitionTime": None,
+    }
+    world.clock.now += timedelta(seconds=11)
+    cr.on_timer(world.reconciler)
+    assert (
+        cr.status["rayJobId"] == "dwt-team-weekly-g1-a1"
+        and "dwt-team-weekly-g1-a1" in world.ray.jobs
+    )
+    world.ray.jobs.clear()  # lost again: the backoff limit is spent
+    cr.on_timer(world.reconciler)
+    assert cr.status["phase"] == "Failed" and cr.condition("Failed")["reason"] == "JobLost"
+    assert cr.status["failed"] == 1 and cr.status["history"][0]["phase"] == "Failed"
+
+
+def test_the_deadline_holds_while_ray_is_unreachable(world, events):
+    cr = CR({"steps": ["bonds"], "activeDeadlineSeconds": 120})
+    cr.on_spec(world.reconciler)
+    _running(world, cr)
+    world.ray.down = True
+    world.clock.now += timedelta(seconds=30)
+    cr.on_timer(world.reconciler)
+    assert cr.status["phase"] == "Running" and "Ray unreachable since" in cr.status["message"]
+    assert cr.condition("Running")["status"] == "Unknown"
+    assert [e[:2] for e in events].count(("warn", "RayUnreachable")) == 1
+    world.clock.now += timedelta(seconds=100)  # 130 s after the start
+    cr.on_timer(world.reconciler)
+    assert cr.status["phase"] == "Failed" and cr.condition("Failed")["reason"] == "DeadlineExceeded"
+    # The stop could not reach Ray: said, kept, and done once Ray answers.
+    assert ("warn", "StopFailed") in [e[:2] for e in events]
+    assert cr.status["unstopped"] == ["dwt-team-weekly-g1-a0"]
+    world.ray.down = False
+    cr.on_timer(world.reconciler)
+    assert world.ray.stopped == ["dwt-team-weekly-g1-a0"] and "unstopped" not in cr.status
+
+
+def test_ray_unreachable_too_long_fails_the_attempt_with_a_growing_delay(world, events):
+    world.settings = OperatorSettings(ray_unreachable_limit=100, poll_interval=5)
+    world.reconciler = handlers.Reconciler(world.settings, world.ray, world.kube, world.clock)
+    cr = CR({"steps": ["bonds"], "backoffLimit": 0})
+    cr.on_spec(world.reconciler)
+    _running(world, cr)
+    world.ray.down = True
+    calls = []
+    state = world.ray.state
+    world.ray.state = lambda job_id: calls.append(world.clock.now) or state(job_id)
+    for _ in range(60):
+        world.clock.now += timedelta(seconds=5)
+        cr.on_timer(world.reconciler)
+        if cr.status["phase"] != "Running":
+            break
+    # Asked again after 5, 10, 20, 40, 80 s: the delay doubles (as long as Ray has been
+    # away), and the last try is at the limit...
+    offsets = [(c - calls[0]).total_seconds() for c in calls]
+    assert offsets == [0, 5, 10, 20, 40, 80, 100], offsets
+    # ...and the attempt fails once it has been away for the limit.
+    assert cr.status["phase"] == "Failed" and cr.condition("Failed")["reason"] == "RayUnreachable"
+    assert "Ray unreachable for" in cr.status["message"]
+
+
+def test_a_submission_ray_does_not_answer_is_tried_again_with_the_same_id(world, events):
+    world.ray.down = True
+    cr = CR({"steps": ["bonds"]})
+    cr.on_spec(world.reconciler)
+    assert cr.status["phase"] == "Pending" and cr.status["retryAt"]
+    assert cr.status["rayJobId"] == "dwt-team-weekly-g1-a0" and world.ray.jobs == {}
+    assert "Ray unreachable" in cr.status["message"]
+    world.ray.down = False
+    world.clock.now += timedelta(seconds=10)
+    cr.on_timer(world.reconciler)
+    assert list(world.ray.jobs) == ["dwt-team-weekly-g1-a0"] and cr.status["attempt"] == 0
+    assert "rayUnreachableSince" not in cr.status and "retryAt" not in cr.status
+
+
+def test_deletion_never_blocks_on_an_unreachable_ray(world, events):
+    cr = CR({"steps": ["bonds"]})
+    cr.on_spec(world.reconciler)
+    world.ray.down = True
+    world.reconciler.on_delete(cr.body, cr.spec, cr.status)  # returns: kopf drops its finalizer
+    ((kind, _, message),) = [e for e in events if e[1] == "StopFailed"]
+    assert kind == "warn" and "dwt-team-weekly-g1-a0 could not be stopped" in message
+
+
+def test_a_finished_one_off_job_is_not_rerun_by_an_edit_or_a_resume(world, events):
+    cr = CR({"steps": ["bonds"]})
+    cr.on_spec(world.reconciler)
+    world.ray.jobs["dwt-team-weekly-g1-a0"]["state"] = "SUCCEEDED"
+    cr.on_timer(world.reconciler)
+    assert cr.status["phase"] == "Succeeded"
+    for generation, change in enumerate(
+        [{"weights": {"reply": 9}}, {"suspend": True}, {"suspend": False}], start=2
+    ):
+        cr.spec.update(change)
+        cr.meta["generation"] = generation
+        cr.on_spec(world.reconciler)
+        cr.on_timer(world.reconciler)
+    assert list(world.ray.jobs) == ["dwt-team-weekly-g1-a0"]
+    assert cr.status["phase"] == "Succeeded" and cr.status["observedGeneration"] == 4
+    assert "discoverweekly.io/rerun" in cr.status["message"]
+    assert cr.condition("Suspended")["status"] == "False"
+    assert cr.condition("Complete")["status"] == "True"
+    # The annotation runs it once per value, with the current spec.
+    cr.meta["annotations"]["discoverweekly.io/rerun"] = "2026-12-01"
+    cr.on_spec(world.reconciler)
+    cr.on_timer(world.reconciler)
+    (rerun,) = [j for j in world.ray.jobs if j != "dwt-team-weekly-g1-a0"]
+    assert rerun.startswith("dwt-team-weekly-r") and cr.status["rayJobId"] == rerun
+    assert '"reply":9' in world.ray.jobs[rerun]["entrypoint"]
+    world.ray.jobs[rerun]["state"] = "SUCCEEDED"
+    cr.on_timer(world.reconciler)
+    cr.on_timer(world.reconciler)
+    assert len(world.ray.jobs) == 2 and cr.status["succeeded"] == 2
+
+
+def test_a_suspended_unfinished_one_off_job_runs_again_on_resume(world, events):
+    cr = CR({"steps": ["bonds"]})
+    cr.on_spec(world.reconciler)
+    _running(world, cr)
+    cr.spec["suspend"] = True
+    cr.meta["generation"] = 2
+    cr.on_spec(world.reconciler)
+    assert cr.condition("Suspended")["status"] == "True"
+    assert cr.condition("Running")["reason"] == "Suspended"
+    cr.spec["suspend"] = False
+    cr.meta["generation"] = 3
+    cr.on_spec(world.reconciler)
+    assert cr.status["rayJobId"] == "dwt-team-weekly-g3-a0"  # it never finished
+
+
+def test_a_busy_community_waits_without_spending_an_attempt(world, events):
+    cr = CR({"steps": ["bonds"], "backoffLimit": 0, "activeDeadlineSeconds": 600})
+    cr.on_spec(world.reconciler)
+    world.ray.jobs["dwt-team-weekly-g1-a0"].update(
+        state="FAILED",
+        message="Job entrypoint command failed with exit code 75",
+        busy={"community": "ai-ethics", "holder": "dwt-other-weekly-g4", "message": "busy!"},
+    )
+    cr.on_timer(world.reconciler)
+    assert cr.status["phase"] == "Pending" and cr.status["attempt"] == 0
+    assert cr.status["waitingFor"] == "dwt-other-weekly-g4" and cr.status["message"] == "busy!"
+    assert cr.condition("Running")["reason"] == "CommunityBusy"
+    assert [e[:2] for e in events][-1] == ("info", "CommunityBusy")
+    world.clock.now += timedelta(seconds=61)
+    cr.on_timer(world.reconciler)
+    assert cr.status["rayJobId"] == "dwt-team-weekly-g1-a0-w1"  # Ray refuses an id twice
+    assert "waitingFor" not in cr.status and cr.status["attempt"] == 0
+    # Busy again, then the deadline passes while it waits: Failed, not waiting forever.
+    world.ray.jobs["dwt-team-weekly-g1-a0-w1"].update(
+        state="FAILED", busy={"community": "ai-ethics", "holder": "x", "message": "busy"}
+    )
+    cr.on_timer(world.reconciler)
+    assert cr.status["waits"] == 2 and cr.status["phase"] == "Pending"
+    world.clock.now += timedelta(seconds=600)
+    cr.on_timer(world.reconciler)
+    assert cr.status["phase"] == "Failed" and cr.condition("Failed")["reason"] == "DeadlineExceeded"
+
+
+def test_one_active_run_per_community_within_the_operator(world, events):
+    first, second = CR({"steps": ["bonds"]}), CR({"steps": ["bonds"]}, name="again")
+    first.on_spec(world.reconciler)
+    second.on_spec(world.reconciler)
+    assert list(world.ray.jobs) == ["dwt-team-weekly-g1-a0"]
+    assert second.status["phase"] == "Pending" and second.status["waitingFor"] == (
+        "CommunityJob team/weekly"
+    )
+    assert (
+        "community ai-ethics is being run by CommunityJob team/weekly" in second.status["message"]
+    )
+    assert second.condition("Running")["reason"] == "CommunityBusy"
+    # A restarted operator knows the holder from kopf's index, not from its own claims.
+    restarted = handlers.Reconciler(world.settings, world.ray, world.kube, world.clock)
+    world.clock.now += timedelta(seconds=61)
+    second.on_timer(restarted, holders=["team/weekly"])
+    assert len(world.ray.jobs) == 1 and second.status["phase"] == "Pending"
+    world.ray.jobs["dwt-team-weekly-g1-a0"]["state"] = "SUCCEEDED"
+    first.on_timer(world.reconciler)
+    world.clock.now += timedelta(seconds=61)
+    second.on_timer(world.reconciler)
+    assert second.status["rayJobId"] == "dwt-team-again-g1-a0" and len(world.ray.jobs) == 2
+
+
+def test_a_condition_moves_its_transition_time_only_when_its_status_changes(world, events):
+    cr = CR({"steps": ["bonds"]})
+    cr.on_spec(world.reconciler)
+    submitted = cr.condition("Running")
+    assert submitted["status"] == "True" and submitted["reason"] == "Submitted"
+    assert [c["type"] for c in cr.status["conditions"]] == [
+        "Running",
+        "Complete",
+        "Failed",
+        "Suspended",
+    ]
+    world.clock.now += timedelta(minutes=1)
+    _running(world, cr)
+    started = cr.condition("Running")
+    assert started["reason"] == "Started"
+    assert started["lastTransitionTime"] == submitted["lastTransitionTime"]  # still True
+    world.ray.jobs["dwt-team-weekly-g1-a0"]["state"] = "SUCCEEDED"
+    world.clock.now += timedelta(minutes=1)
+    cr.on_timer(world.reconciler)
+    assert cr.condition("Running")["lastTransitionTime"] == "2026-11-30T05:02:00Z"
+    assert cr.condition("Complete")["lastTransitionTime"] == "2026-11-30T05:02:00Z"
+    assert cr.condition("Failed")["lastTransitionTime"] == submitted["lastTransitionTime"]
+
+
+def test_the_busy_event_is_read_from_the_drivers_logs():
+    logs = "\n".join(
+        [
+            'DWT_PROGRESS {"event": "step", "step": "collect", "state": "running"}',
+            'DWT_PROGRESS {"event": "busy", "community": "ai-ethics", "holder": "run-7", '
+            '"message": "community ai-ethics is being run by run-7"}',
+        ]
+    )
+    assert read_busy(logs) == {
+        "community": "ai-ethics",
+        "holder": "run-7",
+        "message": "community ai-ethics is being run by run-7",
+    }
+    assert read_busy('DWT_PROGRESS {"event": "summary"}\nbusy') is None
+
+
+def test_the_schedule_keeps_firing_after_a_lost_run(world, events):
+    cr = CR({"steps": ["bonds"], "schedule": "0 6 * * *", "backoffLimit": 0})
+    cr.on_spec(world.reconciler)
+    world.clock.now = datetime(2026, 12, 1, 6, 0, 30, tzinfo=UTC)
+    cr.on_timer(world.reconciler)
+    first = cr.status["rayJobId"]
+    world.ray.jobs.clear()  # the head was replaced mid-run
+    cr.on_timer(world.reconciler)
+    assert cr.status["phase"] == "Failed" and cr.condition("Failed")["reason"] == "JobLost"
+    world.clock.now = datetime(2026, 12, 2, 6, 0, 30, tzinfo=UTC)
+    cr.on_timer(world.reconciler)
+    assert cr.status["rayJobId"] != first and cr.status["phase"] == "Pending"
+    assert cr.status["lastScheduleTime"] == "2026-12-02T06:00:00Z"

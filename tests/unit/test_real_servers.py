@@ -48,8 +48,9 @@ def test_manifest_version_is_what_go_mod_requires(name: str) -> None:
     assert (server.source / "go.sum").is_file()
 
 
-def test_kube_apiserver_staging_modules_are_the_same_minor() -> None:
-    server = paths.server("kube-apiserver")
+@pytest.mark.parametrize("name", ["kube-apiserver", "kube-node"])
+def test_kube_staging_modules_are_the_same_minor(name: str) -> None:
+    server = paths.server(name)
     go_mod = (server.source / "go.mod").read_text()
     major, minor, patch = server.version.lstrip("v").split(".")
     replaces = dict(re.findall(r"^\t(k8s\.io/\S+) => \1 (v\S+)$", go_mod, re.MULTILINE))
@@ -70,6 +71,23 @@ def test_kube_apiserver_staging_modules_are_the_same_minor() -> None:
         assert f"-X {package}.gitMinor={minor} " in flags
 
 
+def test_kube_node_builds_from_the_api_servers_module_graph() -> None:
+    """Same requirements and replacements as kube-apiserver: the node's binaries reuse its Go
+    build cache (go.sum only adds the sums of the packages the node needs)."""
+    def graph(server: paths.Server) -> list[str]:
+        text = (server.source / "go.mod").read_text()
+        return [line for line in text.splitlines()
+                if line.strip() and not line.startswith(("//", "module "))]
+
+    apiserver, node = paths.server("kube-apiserver"), paths.server("kube-node")
+    assert graph(node) == graph(apiserver)
+    assert (node.version, node.module) == (apiserver.version, apiserver.module)
+    sums = (node.source / "go.sum").read_text().splitlines()
+    assert set((apiserver.source / "go.sum").read_text().splitlines()) <= set(sums)
+    assert (node.source / "build.flags").read_text() == \
+        (apiserver.source / "build.flags").read_text()
+
+
 def test_paths_agree_with_build_sh(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     env = {**os.environ, "DWT_SERVERS_DIR": str(tmp_path)}
     out = subprocess.run(
@@ -82,7 +100,9 @@ def test_paths_agree_with_build_sh(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     ).stdout
     from_build_sh = dict(line.split(" ", 1) for line in out.splitlines())
     monkeypatch.setenv("DWT_SERVERS_DIR", str(tmp_path))
-    assert from_build_sh == {name: str(s.path()) for name, s in paths.servers().items()}
+    assert from_build_sh == {name: str(path) for name, path in paths.binary_paths().items()}
+    assert {"ferretdb", "etcd", "kube-apiserver", "kubelet", "kube-proxy", "coredns",
+            "kube-controller-manager", "kube-scheduler"} <= set(from_build_sh)
 
 
 def test_a_missing_binary_says_to_run_make_servers(

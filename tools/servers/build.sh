@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Builds the real servers the tests start (FerretDB, etcd, kube-apiserver) from the Go modules
-# next to this script, as listed in versions.txt, each into
+# Builds the real servers the tests start (FerretDB, etcd, kube-apiserver, and the single-node
+# cluster's kubelet, kube-proxy, kube-controller-manager, kube-scheduler and CoreDNS) from the Go
+# modules next to this script, as listed in versions.txt, each into
 #   ${DWT_SERVERS_DIR:-$HOME/.cache/dwt/servers}/<name>-<version>-<key>/<binary>
 # where <key> hashes the server's versions.txt line and its folder's go.mod, go.sum and
 # build.flags. A binary already there is not rebuilt; Go's own caches ($(go env GOCACHE),
@@ -8,7 +9,7 @@
 # paths (tests/unit/test_real_servers.py checks that they agree).
 #
 #   tools/servers/build.sh [NAME...]                 build (all by default), one line per binary
-#   tools/servers/build.sh --print-paths [NAME...]   print "NAME PATH" without building
+#   tools/servers/build.sh --print-paths [NAME...]   print "BINARY PATH" without building
 #
 # Needs Go >= 1.26 (GO=/path/to/go to choose one) and the module proxy or a warm module cache.
 # Cold on 2 cores: kube-apiserver ~8 CPU-minutes (~7.5 min wall, ~2.5 GB of build cache, 2.3 GB
@@ -53,6 +54,14 @@ find_go() {
 
 now() { date +%s.%N; }
 
+# Whether every binary of a comma-separated list is in the folder.
+all_built() {
+    local dir=$1 b
+    local -a binaries
+    IFS=, read -r -a binaries <<<"$2"
+    for b in "${binaries[@]}"; do [[ -x $dir/$b ]] || return 1; done
+}
+
 tmpdirs=()
 cleanup() { if ((${#tmpdirs[@]})); then rm -rf "${tmpdirs[@]}"; fi; }
 trap cleanup EXIT
@@ -81,7 +90,15 @@ build_one() {
     tmp=$(mktemp -d "$out/.build-$name.XXXXXX")
     tmpdirs+=("$tmp")
 
-    local -a args=(build -trimpath -buildvcs=false -mod=readonly -ldflags "$ldflags" -o "$tmp/$binary")
+    # One binary, or several from one `go build` (comma-separated packages and binaries: they
+    # compile their shared packages once and link in parallel).
+    local -a packages binaries
+    IFS=, read -r -a packages <<<"$package"
+    IFS=, read -r -a binaries <<<"$binary"
+    mkdir -p "$tmp/out"
+    local output=$tmp/out/
+    ((${#packages[@]} > 1)) || output=$tmp/out/$binary
+    local -a args=(build -trimpath -buildvcs=false -mod=readonly -ldflags "$ldflags" -o "$output")
     [[ -z $tags ]] || args+=(-tags "$tags")
     if [[ -n $version_txt ]]; then
         # Build from a copy of the module with its version file written (see build.flags).
@@ -97,11 +114,13 @@ build_one() {
         printf '\nreplace %s => %s\n' "$module" "$tmp/src" >>"$tmp/mod/go.mod"
         args+=(-modfile "$tmp/mod/go.mod")
     fi
-    (cd "$dir" && env "${env[@]}" nice -n "${DWT_BUILD_NICE:-10}" "$go" "${args[@]}" "$package")
-    mkdir -p "$tmp/out"
-    mv "$tmp/$binary" "$tmp/out/$binary"
+    (cd "$dir" && env "${env[@]}" nice -n "${DWT_BUILD_NICE:-10}" "$go" "${args[@]}" "${packages[@]}")
+    local b
+    for b in "${binaries[@]}"; do
+        [[ -x $tmp/out/$b ]] || { echo "build.sh: $name: go build made no $b" >&2; exit 1; }
+    done
     # Another build may have finished first: keep whichever got there.
-    mv -T "$tmp/out" "$dest" 2>/dev/null || [[ -x $dest/$binary ]]
+    mv -T "$tmp/out" "$dest" 2>/dev/null || all_built "$dest" "$binary"
 }
 
 main() {
@@ -113,18 +132,21 @@ main() {
         key=$(cache_key "$name" "$version" "$module" "$package" "$binary")
         dest=$out/$name-$version-$key
         if [[ $mode == print ]]; then
-            echo "$name $dest/$binary"
+            local b
+            local -a binaries
+            IFS=, read -r -a binaries <<<"$binary"
+            for b in "${binaries[@]}"; do echo "$b $dest/$b"; done
             continue
         fi
         start=$(now)
-        if [[ -x $dest/$binary ]]; then
+        if all_built "$dest" "$binary"; then
             status=cached
         else
             echo "$name $version: building $package (this can take minutes) ..." >&2
             build_one "$name" "$version" "$module" "$package" "$binary" "$dest"
             status=built
         fi
-        awk -v n="$name" -v s="$status" -v p="$dest/$binary" -v t0="$start" -v t1="$(now)" \
+        awk -v n="$name" -v s="$status" -v p="$dest/${binary//,/,$dest/}" -v t0="$start" -v t1="$(now)" \
             'BEGIN { printf "%-15s %-6s %s (%.1fs)\n", n, s, p, t1 - t0 }'
     done < <(manifest)
     if ((${#only[@]})) && ((found != ${#only[@]})); then

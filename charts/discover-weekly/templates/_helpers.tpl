@@ -215,6 +215,15 @@ ports:
     containerPort: 8265
   - name: client
     containerPort: 10001
+# A head starting on a busy node may take minutes: liveness and readiness begin once it
+# answers, so a slow start is not killed in a loop.
+startupProbe:
+  httpGet:
+    path: /api/gcs_healthz
+    port: 8265
+  periodSeconds: 5
+  timeoutSeconds: 5
+  failureThreshold: 60
 readinessProbe:
   httpGet:
     path: /api/gcs_healthz
@@ -233,6 +242,13 @@ livenessProbe:
 {{- end -}}
 
 {{- define "dwt.ray.workerProbes" -}}
+startupProbe:
+  httpGet:
+    path: /api/local_raylet_healthz
+    port: 52365
+  periodSeconds: 5
+  timeoutSeconds: 5
+  failureThreshold: 60
 readinessProbe:
   httpGet:
     path: /api/local_raylet_healthz
