@@ -17,6 +17,7 @@ import argparse
 import ipaddress
 import logging
 import os
+import sys
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ from dwt.collect.keys import KeySource
 from dwt.collect.step import CollectConfig
 from dwt.config import SettingsError, load_settings
 from dwt.store import Store
+from dwt.store.health import StoreDamaged
 from dwt_dashboard.app import create_app
 from dwt_dashboard.auth import OIDC_USER_HEADER, SECURE_COOKIE_MODES, SessionPolicy, UserDirectory
 from dwt_dashboard.keys import FileKeyStore, KeyStore, SecretKeyStore
@@ -172,8 +174,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = load_settings({"data_dir": args.data_dir})
     except SettingsError as exc:
-        raise SystemExit(f"python -m dwt_dashboard: {exc}") from None
-    store = Store.open(settings.store_url_value)
+        print(f"python -m dwt_dashboard: {exc}", file=sys.stderr)
+        return 2
+    try:
+        store = Store.open(settings.store_url_value)
+    except StoreDamaged as exc:
+        print(f"python -m dwt_dashboard: {exc}", file=sys.stderr)
+        return 2
     launcher, keys = (_kube if args.kube else _local)(args, store)
     app: Any = create_app(
         store,

@@ -1,11 +1,14 @@
 """Access control: one rule (:meth:`Access.allows`), checked once, before anything is read.
 
 Every Dash callback is registered through :func:`guarded_callback`, which names what the
-callback needs (:class:`Need`) and finds the community it touches in the request itself
-(the ``community`` dropdown's value, which every callback but the shared keys' must take).
-The guard asks the rule before the callback runs; a refused callback never runs, so it can
-neither act nor read, and answers with a refusal message (or nothing). The login guard
-(:func:`dwt_dashboard.auth.install`) has refused requests without a user before that.
+callback needs (:class:`Need`) and checks the community the callback will use: the argument
+it receives in the ``community`` dropdown's position (every callback but the shared keys'
+must take it). The guard asks the rule before the callback runs; a refused callback never
+runs, so it can neither act nor read, and answers with a refusal message (or nothing).
+Before that, the login guard (:func:`dwt_dashboard.auth.install`) refused requests without
+a user, and :mod:`dwt_dashboard.callback_shapes` refused (400) any request whose entries
+are not exactly the callback's registration, so what the guard checks is what the callback
+gets.
 
 The rule: a user may READ a community with any role in it, WRITE (act: candidates, members,
 runs, schedule) as editor or admin, ADMIN (see its people, end their sessions) as admin;
@@ -123,25 +126,33 @@ def guarded_callback(
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """``app.callback(*dependencies, **kwargs)``, with the rule checked first.
 
-    ``need`` is what the callback needs, or a function of the request's input and state
-    values (``{"url.pathname": "/keys", ...}``) giving it. Unless it needs KEYS only, the
-    callback must take ``community.value``; that value is the community checked. A refusal
-    returns :data:`REFUSALS`'s text in output ``message`` (no output changes otherwise)."""
+    ``need`` is what the callback needs, or a function of the callback's own arguments by
+    name (``{"url.pathname": "/keys", ...}``) giving it. Unless it needs KEYS only, the
+    callback must take ``community.value``; the community checked is the argument the
+    callback receives in that position (never a value found elsewhere in the request: the
+    request's shape was checked against this registration by
+    :mod:`dwt_dashboard.callback_shapes`). A refusal returns :data:`REFUSALS`'s text in
+    output ``message`` (no output changes otherwise)."""
     outputs = [d for d in dependencies if isinstance(d, Output)]
-    reads = {f"{d.component_id}.{d.component_property}" for d in dependencies
-             if isinstance(d, Input | State)}  # fmt: skip
-    if need is not Need.KEYS and COMMUNITY not in reads:
+    # Dash passes the inputs' values first, then the states', each in registration order.
+    ordered = [d for d in dependencies if isinstance(d, Input)] + [
+        d for d in dependencies if isinstance(d, State)
+    ]
+    names = [f"{d.component_id}.{d.component_property}" for d in ordered]
+    if need is not Need.KEYS and COMMUNITY not in names:
         raise TypeError("a dashboard callback must take State('community', 'value')")
 
     def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(fn)
         def guarded(*args: Any) -> Any:
-            values = {**dash.ctx.inputs, **dash.ctx.states}
+            if len(args) != len(names):  # Dash always passes one per dependency
+                raise PreventUpdate
+            values = {n: v for n, v in zip(names, args, strict=True) if not n.startswith("{")}
             wanted = need(values) if callable(need) else need
             user, community = current_user(), values.get(COMMUNITY)
             if not access.allows(user, community, wanted):
                 log.warning(
-                    "refused %s: %s may not %s %r", fn.__name__, user, wanted.value, community
+                    "refused %s: %s may not %s %.80r", fn.__name__, user, wanted.value, community
                 )
                 if message is None:
                     raise PreventUpdate

@@ -25,7 +25,7 @@ from dwt.pipeline.spec import RunSpec
 from dwt.stages import weights as weights_module
 from dwt.store import Coll, Store, StoreError
 from dwt.store.candidates import apply_actions
-from dwt_dashboard import data, insights_map, layout, mapdata
+from dwt_dashboard import callback_shapes, data, insights_map, layout, mapdata
 from dwt_dashboard.access import REFUSALS, Access, Need, guarded_callback
 from dwt_dashboard.auth import (
     LoginThrottle,
@@ -205,6 +205,9 @@ class Handlers:
                     "Add an API key first: they are collected once one exists.",
                     link=("API keys", "/keys"),
                 )
+        busy = self.busy(community)  # one run at a time, in the cluster too
+        if busy:
+            return Reply(f"They are collected on the next run ({busy})", link=("Jobs", "/jobs"))
         try:
             run_id = self.launcher.run(
                 community, {"steps": ["collect"], "members": {"scope": "new"}}
@@ -479,6 +482,7 @@ def create_app(
         secure_cookies=secure_cookies,
         csp=content_security_policy(app.csp_hashes()),
     )
+    callback_shapes.install(app)  # after the login guard, before Dash reads a request
 
     def serve_layout() -> Any:
         user = current_user()
@@ -537,7 +541,7 @@ def create_app(
     ask_first(
         "member-del", "account", Need.WRITE,
         lambda account, community: (
-            f"Remove @{data.usernames(store, [account]).get(account, account)} from {community}?"
+            f"Remove @{data.member_name(store, community, account) or account} from {community}?"
         ),
     )  # fmt: skip
 

@@ -60,6 +60,15 @@ _USERNAME = re.compile(r"^[A-Za-z0-9_.@+-]{1,254}$")
 _COMMUNITY = re.compile(r"^[^\s:,=]+$")
 #: Longer passwords are refused unhashed (PBKDF2 of megabytes is a denial of service).
 PASSWORD_MAX = 1024
+#: The largest request body the dashboard reads (a callback with the page's state); the
+#: WSGI server refuses a larger declared body before reading it (dwt_dashboard.serve).
+MAX_BODY = 4 * 1024 * 1024
+#: The largest body of the login and logout forms, and each field's longest value: checked
+#: before the form is parsed, urlencoded or multipart alike.
+FORM_BODY_MAX = 16 * 1024
+FORM_FIELDS_MAX = {"username": USERNAME_MAX, "password": PASSWORD_MAX, "next": 2000,
+                   "csrf_token": 128}  # fmt: skip
+FORM_PATHS = ("/login", "/logout")
 #: Every community, in a users-file grant (``*=viewer``).
 EVERY_COMMUNITY = "*"
 #: The header oauth2-proxy sets on the requests it forwards (``--pass-user-headers``, on by
@@ -306,6 +315,19 @@ def current_user() -> str | None:
 
 # ---- throttling ----------------------------------------------------------------------------
 
+#: The prefix one IPv6 client holds: a /64 is one subscriber's network (2^64 addresses).
+IPV6_CLIENT_PREFIX = 64
+
+
+def client_network(address: str) -> str:
+    """What the throttle counts as one client: an IPv4 address, or an IPv6 address's /64
+    (anyone holding one /64 could otherwise try 2^64 addresses)."""
+    found = _address(address)
+    if found is None or found.version == 4:
+        return str(found) if found is not None else address
+    network = ipaddress.ip_network(f"{found}/{IPV6_CLIENT_PREFIX}", strict=False)
+    return str(network)
+
 
 class LoginThrottle:
     """Refuses logins for a while after ``limit`` failures for one username from one address,
@@ -335,6 +357,7 @@ class LoginThrottle:
 
     @staticmethod
     def _keys(address: str, username: str) -> list[tuple[str, str]]:
+        address = client_network(address)
         pair = hashlib.sha256(f"{address}\0{username[:USERNAME_MAX]}".encode()).hexdigest()[:32]
         return [(f"a:{address[:64]}", "address"), (f"u:{pair}", "user")]
 
@@ -624,6 +647,18 @@ def login_url(target: str | None) -> str:
     return "/login" if back == "/" else f"/login?{urlencode({'next': back})}"
 
 
+def _form_fields() -> Any:
+    """The posted form, or None when a field is longer than :data:`FORM_FIELDS_MAX` allows
+    (Werkzeug caps multipart fields only; the body cap bounds the whole form first)."""
+    form = flask.request.form
+    for name, values in form.lists():
+        limit = FORM_FIELDS_MAX.get(name, 0)
+        if any(len(v) > limit for v in values):
+            log.warning("form field %.40r too long from %s", name, flask.request.remote_addr)
+            return None
+    return form
+
+
 def _csrf_ok() -> bool:
     expected = flask.session.get("csrf")
     given = flask.request.form.get("csrf_token", "")
@@ -634,9 +669,16 @@ def _polling() -> bool:
     """A callback request only a timer fired (the Jobs page): not a person's activity."""
     if flask.request.path != "/_dash-update-component":
         return False
-    body = flask.request.get_json(silent=True) or {}
-    changed = body.get("changedPropIds") or []
-    return bool(changed) and all(str(c).endswith(".n_intervals") for c in changed)
+    try:
+        body = flask.request.get_json(silent=True)
+    except RecursionError:  # refused by dwt_dashboard.callback_shapes
+        return False
+    changed = body.get("changedPropIds") if isinstance(body, dict) else None
+    return (
+        isinstance(changed, list)
+        and bool(changed)
+        and all(str(c).endswith(".n_intervals") for c in changed)
+    )
 
 
 def _refuse(status: int, text: str) -> flask.Response:
@@ -667,7 +709,9 @@ def install(
     server.config.update(
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
-        MAX_FORM_MEMORY_SIZE=16 * 1024,  # the login form's fields: no 100 KB usernames
+        MAX_CONTENT_LENGTH=MAX_BODY,
+        MAX_FORM_MEMORY_SIZE=FORM_BODY_MAX,  # multipart fields (urlencoded: _form_fields)
+        MAX_FORM_PARTS=len(FORM_FIELDS_MAX) + 4,
     )
     server.session_interface = _CookieInterface(secure_cookies, proxies)
     throttle = LoginThrottle() if throttle is None else throttle
@@ -691,6 +735,18 @@ def install(
             shown = html.escape(claimed[:USERNAME_MAX] or "nobody")
             return None, _refuse(403, f"{shown} may not use this dashboard.")
         return claimed, None
+
+    @server.before_request
+    def _body_cap() -> flask.Response | None:
+        """A declared body over the cap is refused before a byte of it is read (the forms
+        have a smaller one); an undeclared one is cut at the cap as it is read."""
+        request = flask.request
+        if request.path in FORM_PATHS:
+            request.max_content_length = FORM_BODY_MAX
+        cap = request.max_content_length
+        if cap is not None and (request.content_length or 0) > cap:
+            return _refuse(413, f"The request is larger than {cap:,} bytes.")
+        return None
 
     @server.before_request
     def _guard() -> flask.Response | None:
@@ -738,7 +794,9 @@ def install(
             return flask.redirect("/")  # the proxy logs people in
         if flask.request.method == "GET":
             return _form(next_path=safe_next(flask.request.args.get("next")))
-        form = flask.request.form
+        form = _form_fields()
+        if form is None:
+            return _refuse(413, "A field of the form is too long.")
         back = safe_next(form.get("next"))
         if not _csrf_ok():
             return _form('<p class="error">The form expired: log in again.</p>', back), 400

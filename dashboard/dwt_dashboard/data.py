@@ -12,9 +12,10 @@ from typing import Any
 
 from dwt.pipeline.spec import Weights
 from dwt.stages.weights import BondWeights
-from dwt.store import Coll, Store
+from dwt.store import Coll, Store, leases
 from dwt.store.candidates import pending_candidates
 from dwt.store.runs import recent_runs
+from dwt.store.weeks import last_published, shown_run
 from dwt.xapi.prices import bill_words
 
 #: One line per bond weight, shown next to its slider.
@@ -94,11 +95,15 @@ def usernames(store: Store, account_ids: list[str]) -> dict[str, str]:
 def week_window(
     store: Store, community: str, now: datetime | None = None
 ) -> tuple[datetime, datetime]:
-    """The week the insights describe: the latest succeeded run's window, else 7 days to now."""
-    run = store[Coll.RUNS].find_one(
-        {"community": community, "status": "succeeded", "params.window": {"$exists": True}},
-        sort=[("started_at", -1)],
-    )
+    """The week the insights describe: the window of the run that published the results
+    shown, else of the latest succeeded run, else 7 days to now."""
+    published = last_published(store, community)
+    run = store[Coll.RUNS].find_one({"_id": published}) if published else None
+    if not run or "window" not in (run.get("params") or {}):
+        run = store[Coll.RUNS].find_one(
+            {"community": community, "status": "succeeded", "params.window": {"$exists": True}},
+            sort=[("started_at", -1)],
+        )
     if run:
         window = run["params"]["window"]
         return datetime.fromisoformat(window["since"]), datetime.fromisoformat(window["until"])
@@ -117,7 +122,7 @@ def overview(store: Store, community: str, now: datetime | None = None) -> dict[
         {"author_id": {"$in": member_ids}, "created_at": {"$gte": since, "$lt": until}}
     )
     clusters = store[Coll.CLUSTERS].count_documents(
-        {"community": community, "cluster": {"$gte": 0}}
+        store.shown(Coll.CLUSTERS, community, cluster={"$gte": 0})
     )
     return {
         "members": len(member_ids),
@@ -177,6 +182,14 @@ def members(store: Store, community: str) -> list[dict[str, Any]]:
     return rows
 
 
+def member_name(store: Store, community: str, account_id: str) -> str | None:
+    """A member's username (None for an account that is not a member of ``community``)."""
+    doc = store[Coll.MEMBERS].find_one(
+        {"community": community, "account_id": account_id}, {"username": 1}
+    )
+    return doc.get("username") if doc else None
+
+
 def member_ids(store: Store, community: str) -> set[str]:
     """The community's member account ids (one indexed read)."""
     cursor = store[Coll.MEMBERS].find({"community": community}, {"account_id": 1})
@@ -211,7 +224,7 @@ def clusters(store: Store, community: str, *, members: bool = True) -> list[dict
     ``members=False`` leaves the member lists out (the Insights page needs them for one
     cluster only, and at 10,000 members resolving every name costs a tenth of a second)."""
     projection = {"_id": 0} if members else {"_id": 0, "members": 0}
-    docs = list(store[Coll.CLUSTERS].find({"community": community}, projection))
+    docs = list(store[Coll.CLUSTERS].find(store.shown(Coll.CLUSTERS, community), projection))
     return _clusters_out(store, docs)
 
 
@@ -219,7 +232,9 @@ def cluster(store: Store, community: str, number: int | None) -> dict[str, Any] 
     """One cluster, as :func:`clusters` gives it (members included); None if there is none."""
     if number is None:
         return None
-    doc = store[Coll.CLUSTERS].find_one({"community": community, "cluster": number}, {"_id": 0})
+    doc = store[Coll.CLUSTERS].find_one(
+        store.shown(Coll.CLUSTERS, community, cluster=number), {"_id": 0}
+    )
     return _clusters_out(store, [doc])[0] if doc else None
 
 
@@ -257,7 +272,7 @@ def conversations(
     reaches as far as conversation ``opened`` when it ranks below ``limit``."""
     docs = list(
         store[Coll.CONVERSATIONS].find(
-            {"community": community, "cluster": cluster, "tier": tier}, {"_id": 0}
+            store.shown(Coll.CONVERSATIONS, community, cluster=cluster, tier=tier), {"_id": 0}
         )
     )
     docs.sort(key=lambda d: (not d.get("trending", False), d["rank"]))
@@ -297,7 +312,7 @@ def conversation(
     """One of the community's conversations as :func:`conversations` gives them (None if
     the community has none by that id)."""
     doc = store[Coll.CONVERSATIONS].find_one(
-        {"community": community, "conversation_id": conversation_id}, {"_id": 0}
+        store.shown(Coll.CONVERSATIONS, community, conversation_id=conversation_id), {"_id": 0}
     )
     return _conversations_out(store, [doc], tweets)[0] if doc else None
 
@@ -445,19 +460,22 @@ def spend_words(run: dict[str, Any]) -> str:
 
 
 def active_run(store: Store, community: str) -> dict[str, Any] | None:
-    """The community's run in progress, if any (the newest): one run at a time."""
-    return store[Coll.RUNS].find_one(
-        {"community": community, "status": "running"}, sort=[("started_at", -1)]
-    )
+    """The community's run in progress, if any: the one holding the community's lease
+    (a run whose heartbeat stopped is marked abandoned here, and blocks nothing)."""
+    lease = leases.sweep(store, community, datetime.now(UTC))
+    if lease is None:
+        return None
+    run = store[Coll.RUNS].find_one({"_id": lease.run_id}) or {"_id": lease.run_id}
+    return {**run, "heartbeat_at": lease.heartbeat_at}
 
 
 def clusters_run(store: Store, community: str) -> dict[str, Any] | None:
-    """The run the clusters shown come from (the cluster docs carry its id), with the bond
-    weights it used; None before the first clustering."""
-    doc = store[Coll.CLUSTERS].find_one({"community": community}, {"run_id": 1})
-    if not doc or not doc.get("run_id"):
+    """The run the clusters shown come from, with the bond weights it used; None before
+    the first clustering."""
+    shown = shown_run(store, Coll.CLUSTERS, community)
+    if not shown:
         return None
-    run = store[Coll.RUNS].find_one({"_id": doc["run_id"]}) or {"_id": doc["run_id"]}
+    run = store[Coll.RUNS].find_one({"_id": shown}) or {"_id": shown}
     return {
         "run_id": run["_id"],
         "finished_at": run.get("finished_at"),
@@ -483,7 +501,7 @@ def current_weights(store: Store, community: str) -> tuple[dict[str, float], str
 def conversation_total(store: Store, community: str, cluster: int, tier: int) -> int:
     """How many conversations a cluster has at a tier (the list shows the first ones)."""
     return store[Coll.CONVERSATIONS].count_documents(
-        {"community": community, "cluster": cluster, "tier": tier}
+        store.shown(Coll.CONVERSATIONS, community, cluster=cluster, tier=tier)
     )
 
 
@@ -498,7 +516,7 @@ def trending(store: Store, community: str, limit: int = DIGEST_TRENDING) -> list
     opening tweet and a link into the conversation view of the Insights page."""
     docs = list(
         store[Coll.CONVERSATIONS].find(
-            {"community": community, "trending": True},
+            store.shown(Coll.CONVERSATIONS, community, trending=True),
             {"_id": 0, "cluster": 1, "tier": 1, "conversation_id": 1, "size": 1,
              "participants": 1, "tweet_ids": 1, "engagement": 1},
         )
@@ -509,7 +527,9 @@ def trending(store: Store, community: str, limit: int = DIGEST_TRENDING) -> list
     found = {t["_id"]: t for t in store[Coll.TWEETS].find({"_id": {"$in": firsts}}, {"text": 1})}
     labels = {
         d["cluster"]: d.get("label") or ""
-        for d in store[Coll.CLUSTERS].find({"community": community}, {"cluster": 1, "label": 1})
+        for d in store[Coll.CLUSTERS].find(
+            store.shown(Coll.CLUSTERS, community), {"cluster": 1, "label": 1}
+        )
     }
     return [
         {
@@ -542,7 +562,7 @@ def topics(store: Store, community: str, per_cluster: int = DIGEST_TOPICS) -> di
     """Trending topics per cluster (hashtags, terms, links) from the ``topics`` results,
     best ranked first; empty when no step has written topics."""
     out: dict[int, list[dict[str, Any]]] = {}
-    for d in _ranked_topics(store, {"community": community}):
+    for d in _ranked_topics(store, store.shown(Coll.TOPICS, community)):
         shown = out.setdefault(d["cluster"], [])
         if len(shown) < per_cluster:
             shown.append({k: d.get(k) for k in TOPIC_FIELDS})
@@ -565,7 +585,7 @@ def cluster_topics(
     the tweets that make it (author, text, time, link to X)."""
     if cluster is None:
         return []
-    docs = _ranked_topics(store, {"community": community, "cluster": cluster})[:limit]
+    docs = _ranked_topics(store, store.shown(Coll.TOPICS, community, cluster=cluster))[:limit]
     found = tweets_by_id(store, [t for d in docs for t in (d.get("tweet_ids") or [])[:tweets]])
     return [
         {
@@ -586,7 +606,8 @@ def cluster_changes(store: Store, community: str) -> list[dict[str, Any]]:
     (``change`` from :class:`dwt.stages.identity.ClusterMatcher`), in words."""
     out = []
     docs = store[Coll.CLUSTERS].find(
-        {"community": community, "change": {"$in": list(CHANGE_WORDS)}}, {"_id": 0, "members": 0}
+        store.shown(Coll.CLUSTERS, community, change={"$in": list(CHANGE_WORDS)}),
+        {"_id": 0, "members": 0},
     )
     for d in sorted(docs, key=lambda d: d["cluster"]):
         name = f"Cluster {d['cluster']}" + (f" ({d['label']})" if d.get("label") else "")
@@ -614,7 +635,9 @@ def digest(store: Store, community: str, now: datetime | None = None) -> dict[st
     found = overview(store, community, now)
     names = {
         d["cluster"]: d.get("label") or ""
-        for d in store[Coll.CLUSTERS].find({"community": community}, {"cluster": 1, "label": 1})
+        for d in store[Coll.CLUSTERS].find(
+            store.shown(Coll.CLUSTERS, community), {"cluster": 1, "label": 1}
+        )
     }
     last = found["runs"][0] if found["runs"] else None
     return {

@@ -226,12 +226,16 @@ def member_panel(store: Store, community: str, data: mapdata.MapData, i: int) ->
     account, name = data.ids[i], data.names[i]
     cluster = data.cluster_of(int(data.cluster[i]))
     doc = (
-        store[Coll.MEMBERS].find_one(
-            {"community": community, "account_id": account}, {"bond_stats": 1, "core": 1}
+        store[Coll.PLACEMENTS].find_one(
+            store.shown(Coll.PLACEMENTS, community, account_id=account), {"bond_stats": 1}
         )
         or {}
     )
     stats = doc.get("bond_stats") or {}
+    member = (
+        store[Coll.MEMBERS].find_one({"community": community, "account_id": account}, {"core": 1})
+        or {}
+    )
     partners = data.partners(i)
     tier_ids = [stats.get(f"tier{t}_partner") for t in TIER_NAMES]
     names = _names(store, [a for a in tier_ids if a])
@@ -258,7 +262,7 @@ def member_panel(store: Store, community: str, data: mapdata.MapData, i: int) ->
                         rel="noopener",
                         id="member-link",
                     ),
-                    " (core)" if doc.get("core") else "",
+                    " (core)" if member.get("core") else "",
                 ]
             ),
             html.P(

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from dwt.private import private_dir
 from dwt.xapi.client import XClient, key_fingerprint
 from dwt.xapi.errors import ForbiddenKey, UnauthorizedKey, XApiError
 
@@ -110,7 +111,7 @@ class FileKeyStore(KeyStore):
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(self.path.parent)
         fd = os.open(self.path.with_name(self.path.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)

@@ -21,10 +21,12 @@ from pydantic import ValidationError
 
 from dwt.collect.lookup import add_members_by_username
 from dwt.collect.step import CollectConfig, collect
+from dwt.pipeline.lease import HeldLease, hold
 from dwt.pipeline.progress import Progress
 from dwt.pipeline.runner import RunFailed, new_run_id, run_pipeline
 from dwt.pipeline.spec import CommunityJobSpec, RunSpec, Step
 from dwt.store import Coll, Store
+from dwt.store.leases import RunBusy
 from dwt.xapi.errors import XApiError
 from dwt_operator.entrypoint import schedule_trigger
 from dwt_operator.schedule import due, next_fire
@@ -162,17 +164,30 @@ class LocalLauncher:
             steps[Step.COLLECT] = lambda week, run_id: collect(week, run_id, config)
         now = self.clock()
         run_id = run_id or new_run_id(community, now)
+        try:  # one run per community, whoever starts it: refused here, at once
+            lease = hold(self.store, community, run_id)
+        except RunBusy as exc:
+            raise LauncherError(str(exc)) from None
         lines: deque[str] = deque(maxlen=LOG_LINES)
         self.logs[run_id] = lines
         thread = threading.Thread(
-            target=self._run, args=(run_spec, run_id, now, steps, lines), name=run_id, daemon=True
+            target=self._run,
+            args=(run_spec, run_id, now, steps, lines, lease),
+            name=run_id,
+            daemon=True,
         )
         self.threads[run_id] = thread
         thread.start()
         return run_id
 
     def _run(
-        self, spec: RunSpec, run_id: str, now: datetime, steps: dict, lines: deque[str]
+        self,
+        spec: RunSpec,
+        run_id: str,
+        now: datetime,
+        steps: dict,
+        lines: deque[str],
+        lease: HeldLease,
     ) -> None:
         def tell(line: str) -> None:
             lines.append(f"{datetime.now(UTC):%H:%M:%S} {line}")
@@ -186,6 +201,7 @@ class LocalLauncher:
                 now=now,
                 progress=Progress(self.store, run_id, stream=None, human=tell),
                 steps=steps,
+                lease=lease,
             )
             tell("succeeded")
         except RunFailed as exc:
@@ -254,7 +270,7 @@ class LocalLauncher:
             run_id = f"{doc['_id']}-{schedule_trigger(fire)}"
             try:
                 started.append(self.run(doc["_id"], {}, run_id=run_id))
-            except ValueError as exc:
+            except (ValueError, LauncherError) as exc:  # LauncherError: another run goes on
                 log.error("scheduled run of %s at %s not started: %s", doc["_id"], fire, exc)
         return started
 

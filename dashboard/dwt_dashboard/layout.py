@@ -112,6 +112,18 @@ def step_progress(step: str, p: dict[str, Any]) -> html.Div:
     return html.Div(parts, className="progress")
 
 
+#: Run statuses told as errors: a step failed, or the run's process died (its heartbeat
+#: stopped: dwt.store.leases).
+ENDED_BADLY = ("failed", "abandoned")
+
+
+def _stopped(run: dict[str, Any], progress: dict[str, Any]) -> dict[str, Any]:
+    """A step an abandoned run left "running" is shown stopped, not running."""
+    if run["status"] == "abandoned" and progress.get("state") == "running":
+        return {**progress, "state": "stopped"}
+    return progress
+
+
 def runs_table(runs: list[dict[str, Any]]) -> html.Table:
     head = html.Tr(
         [html.Th(h) for h in ("run", "kind", "status", "steps", "started", "progress", "counts")]
@@ -128,11 +140,17 @@ def runs_table(runs: list[dict[str, Any]]) -> html.Table:
                     html.Td(run["kind"]),
                     html.Td(
                         status,
-                        className={"failed": "error", "capped": "warning"}.get(run["status"], ""),
+                        className={
+                            "failed": "error",
+                            "abandoned": "error",
+                            "capped": "warning",
+                        }.get(run["status"], ""),
                     ),
                     html.Td(" ".join(run["steps"])),
                     html.Td(_fmt_time(run["started_at"])),
-                    html.Td([step_progress(s, p) for s, p in run["progress"].items()]),
+                    html.Td(
+                        [step_progress(s, _stopped(run, p)) for s, p in run["progress"].items()]
+                    ),
                     html.Td(counts),
                 ]
             )
@@ -153,7 +171,7 @@ def last_run(run: dict[str, Any] | None) -> html.Div | html.P:
     """The last run's state in one line: what, how it ended, what it counted."""
     if run is None:
         return html.P("No run yet: start one from Insights or set a daily schedule.")
-    failed = run["status"] == "failed"
+    failed = run["status"] in ENDED_BADLY
     counts = data.count_words(run["counts"])
     return html.Div(
         [

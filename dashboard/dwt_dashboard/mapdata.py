@@ -25,6 +25,7 @@ import scipy.sparse as sp
 from dwt.pipeline.insights import stored_bonds
 from dwt.stages.cluster import ISOLATED
 from dwt.store import Coll, Store
+from dwt.store.weeks import published
 
 PALETTE = [
     "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
@@ -94,15 +95,9 @@ class MapData:
 def _key(store: Store, community: str) -> tuple[Any, ...]:
     """What identifies an analysis: the runs that stored the clusters and the bonds, and the
     member count (removing members changes the map without a new run)."""
-    clusters = store[Coll.CLUSTERS].find_one({"community": community}, {"run_id": 1})
-    bonds = store[Coll.BONDS].find_one({"community": community}, {"run_id": 1})
+    shown = published(store, community)
     members = store[Coll.MEMBERS].count_documents({"community": community})
-    return (
-        community,
-        clusters and clusters.get("run_id"),
-        bonds and bonds.get("run_id"),
-        members,
-    )
+    return community, shown["clusters"], shown["bonds"], members
 
 
 _CACHE: OrderedDict[tuple[Any, ...], MapData] = OrderedDict()
@@ -151,14 +146,12 @@ def prefetch(store: Store, community: str) -> threading.Thread:
 
 
 def _read(store: Store, community: str) -> MapData:
-    members = store.table(
-        Coll.MEMBERS, {"community": community}, [("account_id", 1)], {}, MAP_MEMBERS
-    )
+    members = store.member_results(community, MAP_MEMBERS)
     members = members.filter(pc.is_valid(members.column("cluster")))
     ids = members.column("account_id").combine_chunks()
     n = len(ids)
     docs = store[Coll.CLUSTERS].find(
-        {"community": community},
+        store.shown(Coll.CLUSTERS, community),
         {"cluster": 1, "label": 1, "size": 1, "x": 1, "y": 1, "radius": 1, "central": 1},
     )
     clusters = sorted(

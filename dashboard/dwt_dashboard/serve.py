@@ -1,5 +1,16 @@
 """Serving the dashboard with waitress: a production WSGI server, pure Python, threaded, so
-a long callback never holds up another person's page."""
+a long callback never holds up another person's page.
+
+Two of waitress's defaults are changed on purpose:
+
+* ``clear_untrusted_proxy_headers`` is off: waitress would drop ``X-Forwarded-For`` and
+  ``-Proto`` before the app sees them (it trusts one proxy address or all, never a CIDR),
+  and behind an ingress every client would then be the proxy. The app's own check
+  (:class:`dwt_dashboard.auth.TrustedProxies`, ``--trusted-proxy CIDR``) believes them only
+  from a configured proxy, as without waitress.
+* ``max_request_body_size`` is the app's cap (:data:`dwt_dashboard.auth.MAX_BODY`): a
+  larger declared body is answered 413 before any of it is read (waitress's default is 1 GiB).
+"""
 
 from __future__ import annotations
 
@@ -12,6 +23,8 @@ from typing import Any
 
 from waitress.server import create_server
 
+from dwt_dashboard.auth import MAX_BODY
+
 #: What stops the server cleanly: Ctrl-C, and SIGTERM (``kill``, Kubernetes stopping a pod).
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
@@ -19,7 +32,15 @@ STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 def serve(app: Any, host: str, port: int, on_ready: Callable[[str], None]) -> None:
     """Serve the Dash ``app`` until Ctrl-C or SIGTERM; ``on_ready`` gets the address (port 0:
     any free port)."""
-    server = create_server(app.server, host=host, port=port, threads=8, ident="dwt-dashboard")
+    server = create_server(
+        app.server,
+        host=host,
+        port=port,
+        threads=8,
+        ident="dwt-dashboard",
+        clear_untrusted_proxy_headers=False,  # the app decides whom to believe
+        max_request_body_size=MAX_BODY,
+    )
     with _stopped_by_signals():
         on_ready(f"http://{host}:{server.effective_port}/")
         try:

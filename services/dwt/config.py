@@ -151,6 +151,18 @@ class Settings(BaseSettings):
             )
         return value
 
+    @field_validator("data_dir")
+    @classmethod
+    def _check_data_dir(cls, value: Path) -> Path:
+        """A directory the store can live in: not a file, not a pseudo-filesystem
+        (``/proc``, ``/sys``, ``/dev``: nothing written there is kept)."""
+        resolved = value.expanduser().resolve()
+        if resolved.parts[1:2] in (("proc",), ("sys",), ("dev",)):
+            raise ValueError(f"{value} is on a pseudo-filesystem ({resolved}); choose a directory")
+        if resolved.exists() and not resolved.is_dir():
+            raise ValueError(f"{value} is not a directory")
+        return value
+
     @field_validator("x_api_base_url")
     @classmethod
     def _check_base_url(cls, value: str) -> str:

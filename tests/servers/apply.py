@@ -48,13 +48,18 @@ def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
 
-def fresh_namespace(kube: KubeServer, prefix: str,
-                    labels: Mapping[str, str] | None = None) -> str:
+def fresh_namespace(kube: KubeServer, prefix: str, labels: Mapping[str, str] | None = None) -> str:
     """A new namespace ``<prefix>-<random>`` (with ``labels``), Active at once."""
     name = unique(prefix)
-    kube._ok("POST", "/api/v1/namespaces", {
-        "apiVersion": "v1", "kind": "Namespace",
-        "metadata": {"name": name, "labels": dict(labels or {})}})
+    kube._ok(
+        "POST",
+        "/api/v1/namespaces",
+        {
+            "apiVersion": "v1",
+            "kind": "Namespace",
+            "metadata": {"name": name, "labels": dict(labels or {})},
+        },
+    )
     return name
 
 
@@ -68,20 +73,32 @@ def yaml_docs(*paths: Path) -> list[dict[str, Any]]:
     return docs
 
 
-def render_chart(values: Mapping[str, Any], namespace: str,
-                 release: str = RELEASE) -> list[dict[str, Any]]:
+def render_chart(
+    values: Mapping[str, Any], namespace: str, release: str = RELEASE
+) -> list[dict[str, Any]]:
     """The chart's objects as `helm template` renders them (offline: `lookup` finds nothing)."""
     import helm_python as helm
 
     with helm.Chart.load(CHART) as chart:
         files = chart.render(dict(values), name=release, namespace=namespace)
-    return [doc for path, text in sorted(files.items()) if path.endswith(".yaml")
-            for doc in yaml.safe_load_all(text) if doc]
+    return [
+        doc
+        for path, text in sorted(files.items())
+        if path.endswith(".yaml")
+        for doc in yaml.safe_load_all(text)
+        if doc
+    ]
 
 
-def apply(kube: KubeServer, docs: Iterable[Mapping[str, Any]] | Path, *args: str,
-          token: str | None = None, server_side: bool = True, dry_run: bool = False,
-          check: bool = True) -> subprocess.CompletedProcess[str]:
+def apply(
+    kube: KubeServer,
+    docs: Iterable[Mapping[str, Any]] | Path,
+    *args: str,
+    token: str | None = None,
+    server_side: bool = True,
+    dry_run: bool = False,
+    check: bool = True,
+) -> subprocess.CompletedProcess[str]:
     """``kubectl apply --validate=strict`` of ``docs`` (objects, or a file/folder given by
     path), server-side by default, as the admin or ``token``; ``args`` go to kubectl (``-n
     NS``...). Raises AssertionError on failure when ``check``."""
@@ -93,8 +110,7 @@ def apply(kube: KubeServer, docs: Iterable[Mapping[str, Any]] | Path, *args: str
     if isinstance(docs, Path):
         return kube.kubectl("apply", *flags, *args, "-f", str(docs), token=token, check=check)
     text = yaml.safe_dump_all([dict(d) for d in docs], sort_keys=False)
-    return kube.kubectl("apply", *flags, *args, "-f", "-", input=text, token=token,
-                        check=check)
+    return kube.kubectl("apply", *flags, *args, "-f", "-", input=text, token=token, check=check)
 
 
 def ensure_crds(kube: KubeServer, crds: Iterable[Mapping[str, Any]]) -> list[str]:
@@ -113,10 +129,12 @@ def install_project_crds(kube: KubeServer) -> list[str]:
     return ensure_crds(kube, yaml_docs(CHART / "crds"))
 
 
-def chart_in_fresh_namespace(kube: KubeServer, prefix: str,
-                             values: Mapping[str, Any] | None = None,
-                             labels: Mapping[str, str] | None = None,
-                             ) -> tuple[str, list[dict[str, Any]]]:
+def chart_in_fresh_namespace(
+    kube: KubeServer,
+    prefix: str,
+    values: Mapping[str, Any] | None = None,
+    labels: Mapping[str, str] | None = None,
+) -> tuple[str, list[dict[str, Any]]]:
     """The chart (``values``: default) applied as the admin into a new namespace, its CRDs
     first; returns the namespace and the objects."""
     install_project_crds(kube)
@@ -164,22 +182,33 @@ def wait_until_allowed(kube: KubeServer, token: str, path: str, timeout: float =
     wait_for(lambda: can(kube, token, "GET", path) == 200, timeout, f"GET {path} allowed")
 
 
-def pod_from_template(owner: Mapping[str, Any],
-                      template: Mapping[str, Any]) -> dict[str, Any]:
+def pod_from_template(owner: Mapping[str, Any], template: Mapping[str, Any]) -> dict[str, Any]:
     """The Pod a controller would make from a workload's pod template (a StatefulSet's
     volumeClaimTemplates become the PVC volumes its controller adds)."""
     spec = dict(template["spec"])
     claims = (owner.get("spec") or {}).get("volumeClaimTemplates") or []
     if claims:
-        spec["volumes"] = [*spec.get("volumes", []), *({
-            "name": c["metadata"]["name"],
-            "persistentVolumeClaim": {
-                "claimName": f"{c['metadata']['name']}-{owner['metadata']['name']}-0"},
-        } for c in claims)]
-    return {"apiVersion": "v1", "kind": "Pod",
-            "metadata": {"generateName": f"{owner['metadata']['name']}-",
-                         "labels": dict((template.get("metadata") or {}).get("labels") or {})},
-            "spec": spec}
+        spec["volumes"] = [
+            *spec.get("volumes", []),
+            *(
+                {
+                    "name": c["metadata"]["name"],
+                    "persistentVolumeClaim": {
+                        "claimName": f"{c['metadata']['name']}-{owner['metadata']['name']}-0"
+                    },
+                }
+                for c in claims
+            ),
+        ]
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {
+            "generateName": f"{owner['metadata']['name']}-",
+            "labels": dict((template.get("metadata") or {}).get("labels") or {}),
+        },
+        "spec": spec,
+    }
 
 
 def pod_templates(docs: Iterable[Mapping[str, Any]]) -> list[tuple[str, dict[str, Any]]]:
@@ -194,8 +223,9 @@ def pod_templates(docs: Iterable[Mapping[str, Any]]) -> list[tuple[str, dict[str
             spec = doc["spec"]
             pods.append((f"{name} head", pod_from_template(doc, spec["headGroupSpec"]["template"])))
             for group in spec.get("workerGroupSpecs") or []:
-                pods.append((f"{name} {group['groupName']}",
-                             pod_from_template(doc, group["template"])))
+                pods.append(
+                    (f"{name} {group['groupName']}", pod_from_template(doc, group["template"]))
+                )
     return pods
 
 

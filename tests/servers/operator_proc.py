@@ -58,6 +58,7 @@ KOPF_FINALIZER = "kopf.zalando.org/KopfFinalizerMarker"
 
 # --- installing --------------------------------------------------------------------------------
 
+
 @dataclasses.dataclass(frozen=True)
 class Install:
     """What an install put into the server for the operator: where its ServiceAccount is,
@@ -73,9 +74,16 @@ class Install:
 
     def object(self, kind: str, component: str | None = None) -> Mapping[str, Any]:
         """The one applied object of ``kind`` (and ``app.kubernetes.io/component``)."""
-        found = [o for o in self.objects if o["kind"] == kind and (
-            component is None
-            or (o["metadata"].get("labels") or {}).get("app.kubernetes.io/component") == component)]
+        found = [
+            o
+            for o in self.objects
+            if o["kind"] == kind
+            and (
+                component is None
+                or (o["metadata"].get("labels") or {}).get("app.kubernetes.io/component")
+                == component
+            )
+        ]
         if len(found) != 1:
             raise AssertionError(f"{len(found)} {kind} objects for {component}")
         return found[0]
@@ -99,8 +107,9 @@ def _container(deployment: Mapping[str, Any]) -> tuple[tuple[str, ...], dict[str
     return tuple(container["args"]), env
 
 
-def apply(kube: KubeServer, objects: Iterable[Mapping[str, Any]],
-          kubeconfig: Path | None = None) -> None:
+def apply(
+    kube: KubeServer, objects: Iterable[Mapping[str, Any]], kubeconfig: Path | None = None
+) -> None:
     """``kubectl apply`` the objects (one YAML stream) as the admin."""
     text = yaml.safe_dump_all([dict(o) for o in objects], sort_keys=False)
     kube.kubectl("apply", "-f", "-", input=text, kubeconfig=kubeconfig)
@@ -125,23 +134,33 @@ def install_manifests(kube: KubeServer) -> Install:
     return Install(
         namespace=deployment["metadata"]["namespace"],
         service_account=deployment["spec"]["template"]["spec"]["serviceAccountName"],
-        command=command, env=env, watched=tuple(json.loads(env.get(
-            "DWT_OPERATOR_NAMESPACES", "[]"))), objects=tuple(objects))
+        command=command,
+        env=env,
+        watched=tuple(json.loads(env.get("DWT_OPERATOR_NAMESPACES", "[]"))),
+        objects=tuple(objects),
+    )
 
 
-def render_chart(namespace: str, values: Mapping[str, Any] | None = None,
-                 release: str = "dwt") -> list[dict[str, Any]]:
+def render_chart(
+    namespace: str, values: Mapping[str, Any] | None = None, release: str = "dwt"
+) -> list[dict[str, Any]]:
     """The chart's objects as ``helm template`` renders them (Helm's Go SDK), release
     ``release`` in ``namespace``."""
     import helm_python as helm
 
     files = helm.Chart.load(CHART).render(dict(values or {}), name=release, namespace=namespace)
-    return [doc for path, text in sorted(files.items()) if path.endswith(".yaml")
-            for doc in yaml.safe_load_all(text) if doc]
+    return [
+        doc
+        for path, text in sorted(files.items())
+        if path.endswith(".yaml")
+        for doc in yaml.safe_load_all(text)
+        if doc
+    ]
 
 
-def install_chart(kube: KubeServer, namespace: str, values: Mapping[str, Any] | None = None,
-                  release: str = "dwt") -> Install:
+def install_chart(
+    kube: KubeServer, namespace: str, values: Mapping[str, Any] | None = None, release: str = "dwt"
+) -> Install:
     """Apply the chart's CRDs (its crds/ are manifests/crds/, checked by test_chart) and
     EVERY object the chart renders for ``release`` in ``namespace`` (a fresh one): the
     namespaced operator's ServiceAccount, Role, RoleBinding, ClusterRole (CRDs and
@@ -150,18 +169,27 @@ def install_chart(kube: KubeServer, namespace: str, values: Mapping[str, Any] | 
     install_crds(kube)
     kube.ensure_namespace(namespace)
     # Not its hooks: `helm install` does not create the pre-delete hook's Job and account.
-    objects = [o for o in render_chart(namespace, values, release)
-               if "helm.sh/hook" not in (o["metadata"].get("annotations") or {})]
+    objects = [
+        o
+        for o in render_chart(namespace, values, release)
+        if "helm.sh/hook" not in (o["metadata"].get("annotations") or {})
+    ]
     apply(kube, objects)
-    deployment = next(o for o in objects if o["kind"] == "Deployment" and (
-        o["metadata"]["labels"].get("app.kubernetes.io/component") == "operator"))
+    deployment = next(
+        o
+        for o in objects
+        if o["kind"] == "Deployment"
+        and (o["metadata"]["labels"].get("app.kubernetes.io/component") == "operator")
+    )
     command, env = _container(deployment)
     return Install(
         namespace=namespace,
         service_account=deployment["spec"]["template"]["spec"]["serviceAccountName"],
-        command=command, env=env,
+        command=command,
+        env=env,
         watched=tuple(json.loads(env.get("DWT_OPERATOR_NAMESPACES", "[]"))),
-        objects=tuple(objects))
+        objects=tuple(objects),
+    )
 
 
 @functools.cache
@@ -179,6 +207,7 @@ def install_kuberay_crd(kube: KubeServer) -> None:
 
 # --- the operator process ------------------------------------------------------------------------
 
+
 class OperatorFailed(AssertionError):
     """The operator process exited; the message ends with its log's tail."""
 
@@ -189,8 +218,7 @@ class OperatorProcess:
     ``DWT_OPERATOR_RAY_ADDRESS``; ``None`` removes one). A context manager: starts, waits
     until it watches CommunityJobs, stops (SIGTERM, as the kubelet does) at the end."""
 
-    def __init__(self, kube: KubeServer, install: Install, tmp_dir: Path,
-                 **overrides: Any) -> None:
+    def __init__(self, kube: KubeServer, install: Install, tmp_dir: Path, **overrides: Any) -> None:
         self.kube = kube
         self.install = install
         self.tmp_dir = Path(tmp_dir)
@@ -225,17 +253,19 @@ class OperatorProcess:
         CommunityJobs (the API server's own count of WATCH requests) and its health server
         answers (ready or not: `ready` says which)."""
         token = self.kube.token_for(self.install.namespace, self.install.service_account)
-        self.kube.write_kubeconfig(self.kubeconfig, token,
-                                   namespace=self.install.namespace)
-        env = {k: v for k, v in os.environ.items()
-               if k in ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "TZ")}
+        self.kube.write_kubeconfig(self.kubeconfig, token, namespace=self.install.namespace)
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if k in ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "TZ")
+        }
         env.update(self.env, KUBECONFIG=str(self.kubeconfig), PYTHONUNBUFFERED="1")
         before = watches(self.kube)
-        self.process = Process("dwt-operator", self.argv(), self.log, env=env,
-                               cwd=self.tmp_dir)
+        self.process = Process("dwt-operator", self.argv(), self.log, env=env, cwd=self.tmp_dir)
         try:
-            self.wait_for(lambda: watches(self.kube) > before, timeout,
-                          "the operator to watch CommunityJobs")
+            self.wait_for(
+                lambda: watches(self.kube) > before, timeout, "the operator to watch CommunityJobs"
+            )
             self.wait_for(self.alive, timeout, "the operator's health server")
         except BaseException:
             self.stop()
@@ -247,8 +277,9 @@ class OperatorProcess:
         while its probes pass (the Kubernetes API lets it list CommunityJobs, Ray answers);
         500 otherwise. kopf keeps an answer for 10 s."""
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/healthz",
-                                        timeout=20) as response:
+            with urllib.request.urlopen(
+                f"http://127.0.0.1:{self.port}/healthz", timeout=20
+            ) as response:
                 return response.status, response.read().decode(errors="replace")
         except urllib.error.HTTPError as error:
             return error.code, error.read().decode(errors="replace")
@@ -293,8 +324,11 @@ class OperatorProcess:
         namespaces, or all): once it is gone nothing would release them, and a later test
         deleting one (a cluster-wide operator also finalizes other tests' jobs) would wait
         forever. Returns ``namespace/name`` of those released."""
-        paths = ([_jobs_path(ns) for ns in self.install.watched] if self.install.watched
-                 else [f"/apis/{GROUP}/{VERSION}/{PLURAL}"])
+        paths = (
+            [_jobs_path(ns) for ns in self.install.watched]
+            if self.install.watched
+            else [f"/apis/{GROUP}/{VERSION}/{PLURAL}"]
+        )
         released = []
         for path in paths:
             for item in _ok(self.kube.request("GET", path), "list jobs")["items"]:
@@ -304,10 +338,11 @@ class OperatorProcess:
                     continue
                 kept = [f for f in finalizers if f != KOPF_FINALIZER] or None
                 self.kube.request(
-                    "PATCH", _jobs_path(meta["namespace"], meta["name"]),
-                    {"metadata": {"finalizers": kept,
-                                  "resourceVersion": meta["resourceVersion"]}},
-                    content_type="application/merge-patch+json")
+                    "PATCH",
+                    _jobs_path(meta["namespace"], meta["name"]),
+                    {"metadata": {"finalizers": kept, "resourceVersion": meta["resourceVersion"]}},
+                    content_type="application/merge-patch+json",
+                )
                 released.append(f"{meta['namespace']}/{meta['name']}")
         return released
 
@@ -318,14 +353,19 @@ class OperatorProcess:
     def problems(self) -> list[str]:
         """Its log's WARNING, ERROR and CRITICAL lines and tracebacks: kopf survives a 403 on
         an Event or its peering by logging it, so a gap in the RBAC shows here."""
-        return [line for line in self.output().splitlines()
-                if re.search(r" (WARNING|ERROR|CRITICAL) |^Traceback", line)]
+        return [
+            line
+            for line in self.output().splitlines()
+            if re.search(r" (WARNING|ERROR|CRITICAL) |^Traceback", line)
+        ]
 
     def check(self) -> None:
         """Raise `OperatorFailed` (with the log's tail) if a started process has exited."""
         if self.process is not None and not self.process.running():
-            raise OperatorFailed(f"python -m dwt_operator exited with status "
-                                 f"{self.process.popen.returncode}:\n{log_tail(self.log, 60)}")
+            raise OperatorFailed(
+                f"python -m dwt_operator exited with status "
+                f"{self.process.popen.returncode}:\n{log_tail(self.log, 60)}"
+            )
 
     def wait_for(self, predicate: Callable[[], T], timeout: float, message: str) -> T:
         """Poll ``predicate`` (every 0.25 s) until truthy; fail at once if the operator dies,
@@ -337,8 +377,10 @@ class OperatorProcess:
             if result:
                 return result
             if time.monotonic() > deadline:
-                raise AssertionError(f"timed out after {timeout:.0f}s waiting for {message}; "
-                                     f"operator log:\n{log_tail(self.log, 40)}")
+                raise AssertionError(
+                    f"timed out after {timeout:.0f}s waiting for {message}; "
+                    f"operator log:\n{log_tail(self.log, 40)}"
+                )
             time.sleep(0.25)
 
 
@@ -348,18 +390,22 @@ def watches(kube: KubeServer, resource: str = PLURAL, group: str = GROUP) -> int
     status, text = kube.request("GET", "/metrics")
     if status != 200:
         raise AssertionError(f"GET /metrics -> {status}")
-    pattern = re.compile(r'^apiserver_longrunning_requests\{(?P<labels>[^}]*)\} (?P<n>\S+)$',
-                         re.M)
+    pattern = re.compile(r"^apiserver_longrunning_requests\{(?P<labels>[^}]*)\} (?P<n>\S+)$", re.M)
     total = 0
     for match in pattern.finditer(text):
         labels = dict(re.findall(r'(\w+)="([^"]*)"', match["labels"]))
-        if (labels.get("verb") == "WATCH" and labels.get("group") == group
-                and labels.get("resource") == resource and not labels.get("subresource")):
+        if (
+            labels.get("verb") == "WATCH"
+            and labels.get("group") == group
+            and labels.get("resource") == resource
+            and not labels.get("subresource")
+        ):
             total += int(float(match["n"]))
     return total
 
 
 # --- objects -----------------------------------------------------------------------------------
+
 
 def fresh_namespace(kube: KubeServer, prefix: str) -> str:
     """A new namespace ``<prefix><8 hex>``, no ``-`` in it so run ids stay readable
@@ -382,14 +428,20 @@ def _ok(result: tuple[int, Any], what: str) -> Any:
 
 
 def community_job(namespace: str, name: str, **spec: Any) -> dict[str, Any]:
-    return {"apiVersion": f"{GROUP}/{VERSION}", "kind": "CommunityJob",
-            "metadata": {"name": name, "namespace": namespace}, "spec": spec}
+    return {
+        "apiVersion": f"{GROUP}/{VERSION}",
+        "kind": "CommunityJob",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": spec,
+    }
 
 
 def create_job(kube: KubeServer, namespace: str, name: str, **spec: Any) -> dict[str, Any]:
     """Create a CommunityJob (as the admin: a person's ``kubectl apply``)."""
-    return _ok(kube.request("POST", _jobs_path(namespace),
-                            community_job(namespace, name, **spec)), f"create {name}")
+    return _ok(
+        kube.request("POST", _jobs_path(namespace), community_job(namespace, name, **spec)),
+        f"create {name}",
+    )
 
 
 def get_job(kube: KubeServer, namespace: str, name: str) -> dict[str, Any] | None:
@@ -403,10 +455,18 @@ def job_status(kube: KubeServer, namespace: str, name: str) -> dict[str, Any]:
     return (get_job(kube, namespace, name) or {}).get("status") or {}
 
 
-def patch_job(kube: KubeServer, namespace: str, name: str,
-              patch: Mapping[str, Any]) -> dict[str, Any]:
-    return _ok(kube.request("PATCH", _jobs_path(namespace, name), dict(patch),
-                            content_type="application/merge-patch+json"), f"patch {name}")
+def patch_job(
+    kube: KubeServer, namespace: str, name: str, patch: Mapping[str, Any]
+) -> dict[str, Any]:
+    return _ok(
+        kube.request(
+            "PATCH",
+            _jobs_path(namespace, name),
+            dict(patch),
+            content_type="application/merge-patch+json",
+        ),
+        f"patch {name}",
+    )
 
 
 def delete_jobs(kube: KubeServer, namespace: str, timeout: float = 30.0) -> list[str]:
@@ -422,15 +482,20 @@ def delete_jobs(kube: KubeServer, namespace: str, timeout: float = 30.0) -> list
         time.sleep(0.25)
     forced = [n for n in names if get_job(kube, namespace, n) is not None]
     for name in forced:
-        kube.request("PATCH", _jobs_path(namespace, name), {"metadata": {"finalizers": None}},
-                     content_type="application/merge-patch+json")
+        kube.request(
+            "PATCH",
+            _jobs_path(namespace, name),
+            {"metadata": {"finalizers": None}},
+            content_type="application/merge-patch+json",
+        )
     return forced
 
 
 def events(kube: KubeServer, namespace: str, name: str | None = None) -> list[dict[str, Any]]:
     """The core/v1 Events in ``namespace`` (about the object ``name``, if given)."""
-    items = _ok(kube.request("GET", f"/api/v1/namespaces/{namespace}/events"),
-                "list events")["items"]
+    items = _ok(kube.request("GET", f"/api/v1/namespaces/{namespace}/events"), "list events")[
+        "items"
+    ]
     return [e for e in items if name is None or e["involvedObject"].get("name") == name]
 
 
@@ -439,8 +504,13 @@ def secret(namespace: str, name: str, keys: Iterable[str]) -> dict[str, Any]:
     import base64
 
     data = {f"key-{i}": base64.b64encode(k.encode()).decode() for i, k in enumerate(keys)}
-    return {"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
-            "metadata": {"name": name, "namespace": namespace}, "data": data}
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "type": "Opaque",
+        "metadata": {"name": name, "namespace": namespace},
+        "data": data,
+    }
 
 
 def put_keys(kube: KubeServer, namespace: str, name: str, keys: Iterable[str]) -> None:
@@ -448,8 +518,12 @@ def put_keys(kube: KubeServer, namespace: str, name: str, keys: Iterable[str]) -
     page does: a merge patch of its data."""
     path = f"/api/v1/namespaces/{namespace}/secrets/{name}"
     _ok(
-        kube.request("PATCH", path, {"data": secret(namespace, name, keys)["data"]},
-                     content_type="application/merge-patch+json"),
+        kube.request(
+            "PATCH",
+            path,
+            {"data": secret(namespace, name, keys)["data"]},
+            content_type="application/merge-patch+json",
+        ),
         f"PATCH {path}",
     )
 
@@ -463,11 +537,17 @@ def worker_deployment(namespace: str, name: str = "dwt-ray-worker") -> dict[str,
     """A plain Ray worker Deployment (as the chart's, reduced): the operator scales it."""
     labels = {"app": name}
     return {
-        "apiVersion": "apps/v1", "kind": "Deployment",
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
         "metadata": {"name": name, "namespace": namespace},
-        "spec": {"replicas": 1, "selector": {"matchLabels": labels},
-                 "template": {"metadata": {"labels": labels},
-                              "spec": {"containers": [{"name": "ray", "image": "ray"}]}}},
+        "spec": {
+            "replicas": 1,
+            "selector": {"matchLabels": labels},
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {"containers": [{"name": "ray", "image": "ray"}]},
+            },
+        },
     }
 
 

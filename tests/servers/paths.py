@@ -68,8 +68,9 @@ class Server:
         """The built binary; `ServerNotBuilt` (saying to run `make servers`) if it is missing."""
         path = self.path(binary)
         if not os.access(path, os.X_OK):
-            raise ServerNotBuilt(f"{self.name} {self.version} is not built ({path} is missing): "
-                                 f"{BUILD_HINT}")
+            raise ServerNotBuilt(
+                f"{self.name} {self.version} is not built ({path} is missing): {BUILD_HINT}"
+            )
         return path
 
 

@@ -50,17 +50,28 @@ def log_tail(path: Path, lines: int = 40) -> str:
 class Process:
     """A server subprocess whose output goes to a log file; `stop` ends it (TERM, then KILL)."""
 
-    def __init__(self, name: str, argv: Sequence[str | Path], log: Path,
-                 env: Mapping[str, str] | None = None, cwd: Path | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        argv: Sequence[str | Path],
+        log: Path,
+        env: Mapping[str, str] | None = None,
+        cwd: Path | None = None,
+    ) -> None:
         self.name = name
         self.log = log
         self.argv = [str(a) for a in argv]
         self._log_file = open(log, "ab")  # noqa: SIM115 - closed in stop()
         # Own session: a terminal's Ctrl-C reaches only Python, which stops servers in order.
         self.popen = subprocess.Popen(
-            self.argv, stdin=subprocess.DEVNULL, stdout=self._log_file,
-            stderr=subprocess.STDOUT, env=dict(os.environ if env is None else env), cwd=cwd,
-            start_new_session=True, preexec_fn=_die_with_parent,
+            self.argv,
+            stdin=subprocess.DEVNULL,
+            stdout=self._log_file,
+            stderr=subprocess.STDOUT,
+            env=dict(os.environ if env is None else env),
+            cwd=cwd,
+            start_new_session=True,
+            preexec_fn=_die_with_parent,
         )
 
     @property
@@ -74,8 +85,9 @@ class Process:
         """Raise `ServerFailed` (with the log's tail) if the process has exited."""
         code = self.popen.poll()
         if code is not None:
-            raise ServerFailed(f"{self.name} exited with status {code}; {self.log}:\n"
-                               f"{log_tail(self.log)}")
+            raise ServerFailed(
+                f"{self.name} exited with status {code}; {self.log}:\n{log_tail(self.log)}"
+            )
 
     def wait_until(self, ready: Callable[[], T | None], timeout: float, what: str) -> T:
         """Poll ``ready`` until it returns something truthy; fail if the process exits or after
@@ -89,8 +101,10 @@ class Process:
                 if result:
                     return result
             if time.monotonic() > deadline:
-                raise ServerFailed(f"{self.name}: {what} not ready after {timeout:.0f}s; "
-                                   f"{self.log}:\n{log_tail(self.log)}")
+                raise ServerFailed(
+                    f"{self.name}: {what} not ready after {timeout:.0f}s; "
+                    f"{self.log}:\n{log_tail(self.log)}"
+                )
             time.sleep(delay)
             delay = min(delay * 1.5, 0.2)
 

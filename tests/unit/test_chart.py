@@ -1003,6 +1003,7 @@ def test_behind_a_tls_ingress_cookies_need_tls_and_the_proxy_is_believed():
     """Behind the Ingress every request comes from the ingress controller: the dashboard
     believes its X-Forwarded-For only from `trustedProxies` (so the login throttle sees
     people, not the controller), and sets Secure cookies when the Ingress serves TLS."""
+
     def args(option: str) -> list[str]:
         dashboard = one(objects(option), "Deployment", "dashboard")
         return dashboard["spec"]["template"]["spec"]["containers"][0]["args"]

@@ -73,9 +73,11 @@ def secrets(kube: KubeServer, ns: str) -> dict[str, dict[str, str]]:
     """The namespace's Secrets (Helm's release records left out): name -> decoded data."""
     items = kube._ok("GET", f"/api/v1/namespaces/{ns}/secrets")["items"]
     return {
-        s["metadata"]["name"]: {k: base64.b64decode(v).decode()
-                                for k, v in (s.get("data") or {}).items()}
-        for s in items if s.get("type") != "helm.sh/release.v1"
+        s["metadata"]["name"]: {
+            k: base64.b64decode(v).decode() for k, v in (s.get("data") or {}).items()
+        }
+        for s in items
+        if s.get("type") != "helm.sh/release.v1"
     }
 
 
@@ -87,8 +89,9 @@ def test_every_option_dry_runs_and_applies_into_a_fresh_namespace(kube_api: Kube
     ensure_crds(kube_api, [kuberay_crd()])
     assert "default" in options and len(options) >= 9
     namespaces = {option: fresh_namespace(kube_api, "chart") for option in options}
-    rendered = {option: render_chart(values, namespaces[option])
-                for option, values in options.items()}
+    rendered = {
+        option: render_chart(values, namespaces[option]) for option, values in options.items()
+    }
     docs = [doc for objs in rendered.values() for doc in objs]
     dry = apply(kube_api, docs, dry_run=True).stdout.splitlines()
     assert len(dry) == len(docs) and all(line.endswith("(server dry run)") for line in dry)
@@ -99,10 +102,15 @@ def test_every_option_dry_runs_and_applies_into_a_fresh_namespace(kube_api: Kube
     assert len(done.stdout.splitlines()) == len(docs)
 
     def versions(objs: list[dict[str, Any]]) -> dict[str, str]:  # as the server has them
-        listed = json.loads(kube_api.kubectl(
-            "get", "-f", "-", "-o", "json", input=yaml.safe_dump_all(objs)).stdout)["items"]
-        return {f"{o['kind']}/{o['metadata'].get('namespace', '')}/{o['metadata']['name']}":
-                o["metadata"]["resourceVersion"] for o in listed}
+        listed = json.loads(
+            kube_api.kubectl("get", "-f", "-", "-o", "json", input=yaml.safe_dump_all(objs)).stdout
+        )["items"]
+        return {
+            f"{o['kind']}/{o['metadata'].get('namespace', '')}/{o['metadata']['name']}": o[
+                "metadata"
+            ]["resourceVersion"]
+            for o in listed
+        }
 
     assert len(versions(docs)) == len(docs)  # all there, one object per rendered document
     # Applying the default again changes nothing: no field fights the server's defaults.
@@ -123,7 +131,8 @@ def test_rayclusters_are_accepted_by_kuberays_schema(kube_api: KubeServer):
         apply(kube_api, [cluster], dry_run=True)
         apply(kube_api, docs)
         live = kube_api._ok(
-            "GET", f"/apis/ray.io/v1/namespaces/{ns}/rayclusters/{cluster['metadata']['name']}")
+            "GET", f"/apis/ray.io/v1/namespaces/{ns}/rayclusters/{cluster['metadata']['name']}"
+        )
         spec = live["spec"]
         assert spec["authOptions"] == {"mode": "token", "secretName": f"{FULLNAME}-ray-auth"}
         assert spec["enableInTreeAutoscaling"] is (option == "kuberay-autoscaling")
@@ -131,10 +140,14 @@ def test_rayclusters_are_accepted_by_kuberays_schema(kube_api: KubeServer):
         assert group["groupName"] == "collectors"
         assert group["replicas"] == cluster["spec"]["workerGroupSpecs"][0]["replicas"]
         # The pod templates come back as written (KubeRay's schema keeps them whole).
-        assert spec["headGroupSpec"]["template"]["spec"]["containers"][0]["env"] == \
-            cluster["spec"]["headGroupSpec"]["template"]["spec"]["containers"][0]["env"]
-        bad = {**cluster, "spec": {**cluster["spec"], "workerGroupSpecs": [
-            {**group, "replicaz": 2}]}}
+        assert (
+            spec["headGroupSpec"]["template"]["spec"]["containers"][0]["env"]
+            == cluster["spec"]["headGroupSpec"]["template"]["spec"]["containers"][0]["env"]
+        )
+        bad = {
+            **cluster,
+            "spec": {**cluster["spec"], "workerGroupSpecs": [{**group, "replicaz": 2}]},
+        }
         refused = apply(kube_api, [bad], dry_run=True, check=False)
         assert refused.returncode != 0 and "replicaz" in refused.stderr
 
@@ -150,19 +163,23 @@ def test_every_pod_is_admitted_under_the_restricted_pod_security_standard(
     done = apply(kube_api, docs)
     assert "violate PodSecurity" not in done.stderr, done.stderr  # the workloads' templates
     # Pods that name no ServiceAccount get `default`, which a controller-manager would make.
-    kube_api._ok("POST", f"/api/v1/namespaces/{ns}/serviceaccounts",
-                 {"metadata": {"name": "default"}}, allow=[409])
+    kube_api._ok(
+        "POST",
+        f"/api/v1/namespaces/{ns}/serviceaccounts",
+        {"metadata": {"name": "default"}},
+        allow=[409],
+    )
     pods = pod_templates(docs)
     assert len(pods) >= 4
     for name, pod in pods:
         status, body = kube_api.request(
-            "POST", f"/api/v1/namespaces/{ns}/pods?dryRun=All&fieldValidation=Strict", pod)
+            "POST", f"/api/v1/namespaces/{ns}/pods?dryRun=All&fieldValidation=Strict", pod
+        )
         assert status == 201, f"{name}: {body}"
     # The check bites: a root container is refused in this namespace.
     name, pod = pods[0]
     pod["spec"]["securityContext"] = {**pod["spec"]["securityContext"], "runAsNonRoot": False}
-    status, body = kube_api.request(
-        "POST", f"/api/v1/namespaces/{ns}/pods?dryRun=All", pod)
+    status, body = kube_api.request("POST", f"/api/v1/namespaces/{ns}/pods?dryRun=All", pod)
     assert status == 403 and 'violates PodSecurity "restricted' in body["message"]
 
 
@@ -191,18 +208,23 @@ def test_helm_sdk_installs_upgrades_and_keeps_generated_secrets(kube_api: KubeSe
         token = kube_api.token_for(ns, DASHBOARD_SA)
         wait_until_allowed(kube_api, token, f"/api/v1/namespaces/{ns}/secrets/{KEYS_SECRET}")
         status, _ = kube_api.request(
-            "PATCH", f"/api/v1/namespaces/{ns}/secrets/{KEYS_SECRET}",
-            {"data": {"key-1": base64.b64encode(b"bearer-1").decode()}}, token=token,
-            content_type="application/merge-patch+json")
+            "PATCH",
+            f"/api/v1/namespaces/{ns}/secrets/{KEYS_SECRET}",
+            {"data": {"key-1": base64.b64encode(b"bearer-1").decode()}},
+            token=token,
+            content_type="application/merge-patch+json",
+        )
         assert status == 200
         before = secrets(kube_api, ns)
 
-        upgraded = config.upgrade(chart, RELEASE, {**no_hook, "dashboard": {"replicas": 2}},
-                                  namespace=ns, timeout=60)
+        upgraded = config.upgrade(
+            chart, RELEASE, {**no_hook, "dashboard": {"replicas": 2}}, namespace=ns, timeout=60
+        )
         assert (upgraded["revision"], upgraded["status"]) == (2, "deployed")
         assert secrets(kube_api, ns) == before  # every generated value and the key kept
         dashboard = kube_api._ok(
-            "GET", f"/apis/apps/v1/namespaces/{ns}/deployments/{FULLNAME}-dashboard")
+            "GET", f"/apis/apps/v1/namespaces/{ns}/deployments/{FULLNAME}-dashboard"
+        )
         assert dashboard["spec"]["replicas"] == 2
         assert [r["revision"] for r in config.history(RELEASE)] == [1, 2]
 
@@ -234,16 +256,21 @@ def test_operator_account_may_do_what_the_operator_does_and_no_more(
     settings = OperatorSettings()
     assert settings.namespaces == [ns]
 
-    kube_api._ok("PATCH", f"/api/v1/namespaces/{ns}/secrets/{settings.default_keys_secret}",
-                 {"data": {"key-a": "YQ==", "key-b": "Yg==", "key-c": "Yw=="}},
-                 content_type="application/merge-patch+json")
+    kube_api._ok(
+        "PATCH",
+        f"/api/v1/namespaces/{ns}/secrets/{settings.default_keys_secret}",
+        {"data": {"key-a": "YQ==", "key-b": "Yg==", "key-c": "Yw=="}},
+        content_type="application/merge-patch+json",
+    )
     token = kube_api.token_for(ns, OPERATOR_SA)
     jobs = JOBS_PATH.format(ns=ns)
     wait_until_allowed(kube_api, token, jobs)
     client = kube_api.client(token)
-    apis = {"core": kubernetes.client.CoreV1Api(client),
-            "apps": kubernetes.client.AppsV1Api(client),
-            "custom": kubernetes.client.CustomObjectsApi(client)}
+    apis = {
+        "core": kubernetes.client.CoreV1Api(client),
+        "apps": kubernetes.client.AppsV1Api(client),
+        "custom": kubernetes.client.CustomObjectsApi(client),
+    }
 
     assert count_keys(apis["core"], ns, settings.default_keys_secret) == 3
     with pytest.raises(KeysSecretError) as refused:  # any other Secret: 403, said plainly
@@ -252,17 +279,23 @@ def test_operator_account_may_do_what_the_operator_does_and_no_more(
     scale_workers(apis, ns, 6, settings)
     if settings.workers_kind == "raycluster":
         live = kube_api._ok(
-            "GET", f"/apis/ray.io/v1/namespaces/{ns}/rayclusters/{settings.workers_name}")
+            "GET", f"/apis/ray.io/v1/namespaces/{ns}/rayclusters/{settings.workers_name}"
+        )
         (group,) = live["spec"]["workerGroupSpecs"]
         assert group["replicas"] == 6 and group["maxReplicas"] >= 6
     else:
         live = kube_api._ok(
-            "GET", f"/apis/apps/v1/namespaces/{ns}/deployments/{settings.workers_name}")
+            "GET", f"/apis/apps/v1/namespaces/{ns}/deployments/{settings.workers_name}"
+        )
         assert live["spec"]["replicas"] == 6
 
     # What kopf and the operator do with CommunityJobs: watch, patch status, post Events.
-    job = {"apiVersion": "discoverweekly.io/v1alpha1", "kind": "CommunityJob",
-           "metadata": {"name": "weekly"}, "spec": {"community": "ai-ethics"}}
+    job = {
+        "apiVersion": "discoverweekly.io/v1alpha1",
+        "kind": "CommunityJob",
+        "metadata": {"name": "weekly"},
+        "spec": {"community": "ai-ethics"},
+    }
     kube_api._ok("POST", jobs, job)
     as_operator = {
         ("GET", f"{jobs}?watch=1&timeoutSeconds=1"): 200,
@@ -278,23 +311,44 @@ def test_operator_account_may_do_what_the_operator_does_and_no_more(
     got = {key: kube_api.request(*key, token=token)[0] for key in as_operator}
     assert got == as_operator
     status, body = kube_api.request(
-        "PATCH", f"{jobs}/weekly/status", {"status": {"phase": "Running", "runId": "r1"}},
-        token=token, content_type="application/merge-patch+json")
+        "PATCH",
+        f"{jobs}/weekly/status",
+        {"status": {"phase": "Running", "runId": "r1"}},
+        token=token,
+        content_type="application/merge-patch+json",
+    )
     assert status == 200 and body["status"]["phase"] == "Running"
-    status, _ = kube_api.request("PATCH", f"{jobs}/weekly", {"spec": {"suspend": True}},
-                                 token=token, content_type="application/merge-patch+json")
+    status, _ = kube_api.request(
+        "PATCH",
+        f"{jobs}/weekly",
+        {"spec": {"suspend": True}},
+        token=token,
+        content_type="application/merge-patch+json",
+    )
     assert status == 200
-    event = {"apiVersion": "v1", "kind": "Event", "metadata": {"generateName": "weekly."},
-             "involvedObject": {"apiVersion": job["apiVersion"], "kind": "CommunityJob",
-                                "name": "weekly", "namespace": ns},
-             "reason": "Started", "message": "run r1", "type": "Normal"}
+    event = {
+        "apiVersion": "v1",
+        "kind": "Event",
+        "metadata": {"generateName": "weekly."},
+        "involvedObject": {
+            "apiVersion": job["apiVersion"],
+            "kind": "CommunityJob",
+            "name": "weekly",
+            "namespace": ns,
+        },
+        "reason": "Started",
+        "message": "run r1",
+        "type": "Normal",
+    }
     status, _ = kube_api.request("POST", f"/api/v1/namespaces/{ns}/events", event, token=token)
     assert status == 201
     status, _ = kube_api.request(
-        "PATCH", f"/apis/kopf.dev/v1/namespaces/{ns}/kopfpeerings/default",
-        {"status": {"dwt-1": {"priority": 0, "lastseen": "2026-01-01T00:00:00",
-                              "lifetime": 60}}}, token=token,
-        content_type="application/merge-patch+json")
+        "PATCH",
+        f"/apis/kopf.dev/v1/namespaces/{ns}/kopfpeerings/default",
+        {"status": {"dwt-1": {"priority": 0, "lastseen": "2026-01-01T00:00:00", "lifetime": 60}}},
+        token=token,
+        content_type="application/merge-patch+json",
+    )
     assert status == 200
 
 
@@ -313,22 +367,39 @@ def test_the_ray_heads_disruption_budget_holds_evictions_of_the_head_only(kube_a
     (budget,) = [d for d in docs if d["kind"] == "PodDisruptionBudget"]
     pods = dict(pod_templates(docs))
     # Pods that name no ServiceAccount get `default`, which a controller-manager would make.
-    kube_api._ok("POST", f"/api/v1/namespaces/{ns}/serviceaccounts",
-                 {"metadata": {"name": "default"}}, allow=[409])
+    kube_api._ok(
+        "POST",
+        f"/api/v1/namespaces/{ns}/serviceaccounts",
+        {"metadata": {"name": "default"}},
+        allow=[409],
+    )
 
     def running(description: str, ready: bool) -> str:
         pod = kube_api._ok("POST", f"/api/v1/namespaces/{ns}/pods", pods[description])
         name = pod["metadata"]["name"]
-        kube_api._ok("PATCH", f"/api/v1/namespaces/{ns}/pods/{name}/status", {"status": {
-            "phase": "Running",
-            "conditions": [{"type": "Ready", "status": "True" if ready else "False"}]}},
-            content_type="application/merge-patch+json")
+        kube_api._ok(
+            "PATCH",
+            f"/api/v1/namespaces/{ns}/pods/{name}/status",
+            {
+                "status": {
+                    "phase": "Running",
+                    "conditions": [{"type": "Ready", "status": "True" if ready else "False"}],
+                }
+            },
+            content_type="application/merge-patch+json",
+        )
         return name
 
     def evict(name: str) -> int:
-        return kube_api.request("POST", f"/api/v1/namespaces/{ns}/pods/{name}/eviction", {
-            "apiVersion": "policy/v1", "kind": "Eviction",
-            "metadata": {"name": name, "namespace": ns}})[0]
+        return kube_api.request(
+            "POST",
+            f"/api/v1/namespaces/{ns}/pods/{name}/eviction",
+            {
+                "apiVersion": "policy/v1",
+                "kind": "Eviction",
+                "metadata": {"name": name, "namespace": ns},
+            },
+        )[0]
 
     head_deployment = f"Deployment/{FULLNAME}-ray-head"
     head = running(head_deployment, ready=True)

@@ -175,8 +175,10 @@ def _cluster(store, run_id, steps=("cluster",), **clustering):
 
     spec = RunSpec(community="gen", steps=list(steps), clustering=clustering)
     run_pipeline(store, spec, run_id=run_id, now=NOW, progress=Progress(store, run_id, stream=None))
-    members = {m["account_id"]: m["cluster"] for m in store[Coll.MEMBERS].find({})}
-    docs = {d["cluster"]: d for d in store[Coll.CLUSTERS].find({"community": "gen"})}
+    from results import shown, shown_members
+
+    members = {a: m["cluster"] for a, m in shown_members(store, "gen").items()}
+    docs = {d["cluster"]: d for d in shown(store, Coll.CLUSTERS, "gen")}
     return members, docs
 
 

@@ -25,19 +25,30 @@ API_VERSION = "discoverweekly.io/v1alpha1"
 
 VALID: dict[str, dict[str, Any]] = {
     "minimal": {},
-    "weekly-example": {"schedule": "0 6 * * 1", "timeZone": "Europe/Paris",
-                       "collection": {"apiKeysSecret": "x-api-keys", "workersPerKey": 2},
-                       "activeDeadlineSeconds": 21600, "historyLimit": 8},
+    "weekly-example": {
+        "schedule": "0 6 * * 1",
+        "timeZone": "Europe/Paris",
+        "collection": {"apiKeysSecret": "x-api-keys", "workersPerKey": 2},
+        "activeDeadlineSeconds": 21600,
+        "historyLimit": 8,
+    },
     "macro": {"schedule": "@weekly"},
     "names-and-steps": {"schedule": "*/15 8-18 * JAN-MAR mon-fri", "steps": ["bonds"]},
     "cron-extras": {"schedule": "0 0 L * ?"},
     "tab-separated": {"schedule": "0\t6\t*\t*\t1"},
     "listed-members": {"members": {"scope": "listed", "accounts": ["ada", "1234"]}},
-    "bounds": {"windowDays": 30, "weights": {"reply": 1_000_000, "tweet": 0},
-               "clustering": {"seed": 2**32 - 1, "trials": 1000},
-               "content": {"eps": 1, "trendSigma": 0}, "backoffLimit": 0},
-    "nulls": {"schedule": None, "activeDeadlineSeconds": None,
-              "collection": {"apiKeysSecret": None}},
+    "bounds": {
+        "windowDays": 30,
+        "weights": {"reply": 1_000_000, "tweet": 0},
+        "clustering": {"seed": 2**32 - 1, "trials": 1000},
+        "content": {"eps": 1, "trendSigma": 0},
+        "backoffLimit": 0,
+    },
+    "nulls": {
+        "schedule": None,
+        "activeDeadlineSeconds": None,
+        "collection": {"apiKeysSecret": None},
+    },
     "snake-case-and-text": {"window_days": "3", "weights": {"reply": "50"}},
 }
 
@@ -79,10 +90,13 @@ def namespace(kube_api: KubeServer) -> str:
 
 def server_create(kube: KubeServer, ns: str, spec: dict[str, Any]) -> tuple[int, Any]:
     """A dry-run create with strict field validation (kubectl's default)."""
-    job = {"apiVersion": API_VERSION, "kind": "CommunityJob",
-           "metadata": {"generateName": "parity-"}, "spec": spec}
-    return kube.request("POST", JOBS_PATH.format(ns=ns) + "?dryRun=All&fieldValidation=Strict",
-                        job)
+    job = {
+        "apiVersion": API_VERSION,
+        "kind": "CommunityJob",
+        "metadata": {"generateName": "parity-"},
+        "spec": spec,
+    }
+    return kube.request("POST", JOBS_PATH.format(ns=ns) + "?dryRun=All&fieldValidation=Strict", job)
 
 
 @pytest.mark.parametrize("spec", VALID.values(), ids=VALID.keys())

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from dashboard_client import login
+from dwt.bench.callbacks import replays, server_callbacks
 from dwt.pipeline.progress import Progress
 from dwt.pipeline.runner import run_pipeline
 from dwt.pipeline.spec import RunSpec
@@ -147,76 +148,6 @@ def _values(store: Store) -> dict[str, Any]:
     return {"values": values, "wildcards": wildcards}
 
 
-def _concrete(raw_id: str, wildcards: dict) -> dict | str:
-    if not raw_id.startswith("{"):
-        return raw_id
-    pattern = json.loads(raw_id)
-    concrete = {}
-    for key, value in pattern.items():
-        if isinstance(value, list):  # ["ALL"] and the like
-            assert (pattern["type"], key) in wildcards, (
-                f"no sample value for {pattern['type']}.{key}: add one to _values()"
-            )
-            value = wildcards[(pattern["type"], key)]
-        concrete[key] = value
-    return concrete
-
-
-def _dep(dep: dict, concrete: dict | str, value: Any, pattern: bool) -> Any:
-    """A request's entry for ``dep``: a list of them for an ALL wildcard, one for MATCH."""
-    entry = {"id": concrete, "property": dep["property"], "value": value}
-    return [entry] if pattern and '"ALL"' in dep["id"] else entry
-
-
-def _value_of(dep: dict, values: dict) -> Any:
-    key = f"{dep['id']}.{dep['property']}"
-    if dep["property"] in ("n_clicks", "n_intervals"):
-        return 1
-    return values.get(key)
-
-
-def _replays(output: str, spec: dict, sample: dict) -> list[tuple[str, dict]]:
-    """One request per input (as the trigger), and per page for the page callback."""
-    values, wildcards = sample["values"], sample["wildcards"]
-    outputs = [
-        [_concrete(i, wildcards), p]
-        for i, p in (o.rsplit(".", 1) for o in output.strip(".").split("..."))
-    ]
-    paths = PATHS if any(d["id"] == "url" for d in spec["inputs"]) else [None]
-    found = []
-    for path in paths:
-        given = {**values, **({"url.pathname": path} if path else {})}
-        inputs, changed = [], []
-        for dep in spec["inputs"]:
-            concrete = _concrete(dep["id"], wildcards)
-            is_pattern = isinstance(concrete, dict)
-            inputs.append(_dep(dep, concrete, _value_of(dep, given), is_pattern))
-            name = (
-                json.dumps(concrete, separators=(",", ":"), sort_keys=True)
-                if is_pattern
-                else concrete
-            )
-            changed.append(f"{name}.{dep['property']}")
-        state = []
-        for dep in spec["state"]:
-            concrete = _concrete(dep["id"], wildcards)
-            state.append(_dep(dep, concrete, _value_of(dep, given), isinstance(concrete, dict)))
-        for trigger in changed:
-            body = {
-                "output": output,
-                "outputs": [{"id": i, "property": p} for i, p in outputs]
-                if len(outputs) > 1
-                else {"id": outputs[0][0], "property": outputs[0][1]},
-                "inputs": inputs,
-                "state": state,
-                "changedPropIds": [trigger],
-            }
-            found.append(
-                (f"{output} ← {trigger}" + (f" at {path}" if path else ""), body | {"_path": path})
-            )
-    return found
-
-
 def _refused(response) -> bool:
     """No output at all (204), an HTTP refusal, or only a refusal message."""
     if response.status_code in (204, 401, 403):
@@ -232,12 +163,6 @@ def _refused(response) -> bool:
     )
 
 
-def _server_callbacks(app) -> dict:
-    """The callbacks the server runs (clientside ones run in the browser: the page's own
-    data only, never a request, so there is nothing for the rule to check)."""
-    return {k: s for k, s in app.callback_map.items() if "callback" in s}
-
-
 def _post(client, body: dict):
     return client.post(
         "/_dash-update-component", json={k: v for k, v in body.items() if k != "_path"}
@@ -247,7 +172,7 @@ def _post(client, body: dict):
 def test_every_callback_goes_through_the_rule(world):
     app, _, _ = world
     assert app.callback_map, "no callbacks registered?"
-    for key, spec in _server_callbacks(app).items():
+    for key, spec in server_callbacks(app).items():
         assert hasattr(spec["callback"], "dwt_need"), f"{key} was not registered guarded"
 
 
@@ -256,9 +181,9 @@ def test_every_callback_refuses_outsiders_and_viewers_before_reading(world):
     sample = _values(store)
     markers = _markers(store)
     before = _snapshot(store, keys_file)
-    server = _server_callbacks(app)
-    replays = [r for key, spec in server.items() for r in _replays(key, spec, sample)]
-    assert len(replays) >= len(server)
+    server = server_callbacks(app)
+    bodies = [r for key, spec in server.items() for r in replays(key, spec, sample)]
+    assert len(bodies) >= len(server)
 
     outsider = app.server.test_client()
     assert login(outsider, "bob", "bobpw").status_code == 302
@@ -267,7 +192,7 @@ def test_every_callback_refuses_outsiders_and_viewers_before_reading(world):
     anonymous = app.server.test_client()
 
     problems = []
-    for name, body in replays:
+    for name, body in bodies:
         for who, client in (("logged out", anonymous), ("bob (community B)", outsider)):
             response = _post(client, body)
             text = response.get_data(as_text=True)
@@ -287,7 +212,7 @@ def test_every_callback_refuses_outsiders_and_viewers_before_reading(world):
     # The replays are real: the same requests from A's admin do show A's data and act.
     owner = app.server.test_client()
     login(owner, "ann", "annpw")
-    page = [b for n, b in replays if b["output"] == "page.children" and b["_path"] == "/users"]
+    page = [b for n, b in bodies if b["output"] == "page.children" and b["_path"] == "/users"]
     shown = _post(owner, page[0]).get_data(as_text=True)
     assert any(m in shown for m in markers)
 

@@ -18,6 +18,7 @@ from werkzeug.serving import make_server
 from dwt.collect.keys import KeySource
 from dwt.collect.step import CollectConfig
 from dwt.store import Coll, Store
+from dwt.store.leases import release, take
 from dwt.store.runs import finish_run, start_run
 from dwt_dashboard.app import create_app
 from dwt_dashboard.auth import UserDirectory, user_line
@@ -212,12 +213,14 @@ def test_one_run_at_a_time_and_an_ended_session_comes_back(served, size):
         expect(page.locator("#w-reply-value")).not_to_have_text(before, timeout=WAIT)
 
         # A run in progress: the button is disabled and says why; the server refuses too.
-        start_run(store, "r-busy", "sample", ["collect"], {}, NOW)  # as a runner does
+        lease = take(store, "sample", "r-busy", datetime.now(UTC))  # as a runner does
+        start_run(store, "r-busy", "sample", ["collect"], {}, NOW)
         expect(page.locator("#run-button")).to_be_disabled(timeout=WAIT)
         expect(page.locator("#run-state")).to_contain_text("run r-busy is still running")
         refused = app.handlers.launch("ada", "sample", {})
         assert refused.error and "r-busy is still running" in refused
         finish_run(store, "r-busy", "succeeded", NOW)
+        release(store, lease)
         expect(page.locator("#run-button")).to_be_enabled(timeout=WAIT)
         fits_the_screen(page)
         page.screenshot(path=str(SHOTS / f"flow-insights-{size}.png"), full_page=True)

@@ -270,7 +270,7 @@ def test_weight_controls_are_what_the_launched_run_carries(small):
     from playwright.sync_api import expect, sync_playwright
 
     seed = {n: PRESETS["seed"].to_dict()[n] for n in data.weight_defaults()}
-    with _served(small) as (base, _), sync_playwright() as pw:
+    with _served(small) as (base, app), sync_playwright() as pw:
         browser = launch(pw)
         page = browser.new_page(viewport={"width": 1440, "height": 900})
         _log_in(page, base, USER, PASSWORD)
@@ -302,6 +302,7 @@ def test_weight_controls_are_what_the_launched_run_carries(small):
         expect(page.locator("#run-result")).to_contain_text("Started run", timeout=WAIT)
         run_id = re.search(r"Started run (\S+);", page.locator("#run-result").inner_text())[1]
         browser.close()
+        app.handlers.launcher.threads[run_id].join(120)  # the run goes on in a thread
     params = small[Coll.RUNS].find_one({"_id": run_id})["params"]
     expected = seed | {"normalize": True, "follow_share": 0.55, "reply": reply}
     assert data.weights_of(params["weights"]) == expected

@@ -135,15 +135,22 @@ def test_the_dashboards_account_reaches_only_its_own_secret(x_api, kube_api: Kub
     listing = kube_api.request("GET", f"/api/v1/namespaces/{ns}/secrets", token=token)
     assert listing[0] == 403
     assert kube_api.request("GET", "/api/v1/secrets", token=token)[0] == 403
-    assert kube_api.request("POST", f"/api/v1/namespaces/{ns}/secrets",
-                            {"metadata": {"name": "new"}}, token=token)[0] == 403
-    assert kube_api.request("DELETE", f"/api/v1/namespaces/{ns}/secrets/{KEYS_SECRET}",
-                            token=token)[0] == 403
+    assert (
+        kube_api.request(
+            "POST", f"/api/v1/namespaces/{ns}/secrets", {"metadata": {"name": "new"}}, token=token
+        )[0]
+        == 403
+    )
+    assert (
+        kube_api.request("DELETE", f"/api/v1/namespaces/{ns}/secrets/{KEYS_SECRET}", token=token)[0]
+        == 403
+    )
     assert "stolen" not in json.dumps(kube_api._ok("GET", f"/api/v1/namespaces/{ns}/secrets"))
     # The same Secret name in another namespace is out of reach too.
     elsewhere = fresh_namespace(kube_api, "keys-elsewhere")
-    kube_api._ok("POST", f"/api/v1/namespaces/{elsewhere}/secrets",
-                 {"metadata": {"name": KEYS_SECRET}})
+    kube_api._ok(
+        "POST", f"/api/v1/namespaces/{elsewhere}/secrets", {"metadata": {"name": KEYS_SECRET}}
+    )
     with pytest.raises(KeyRefused, match="answered 403"):
         SecretKeyStore(core, elsewhere, KEYS_SECRET, x_api).list()
 
@@ -152,7 +159,8 @@ def test_a_secret_the_chart_did_not_make_is_said_missing(x_api, store, kube_api:
     """With apiKeys.existingSecret the person makes the Secret; until then the dashboard's
     Role (for that name) lets it see that the Secret is missing (404), not forbidden."""
     ns, _ = chart_in_fresh_namespace(
-        kube_api, "keys-existing", {"apiKeys": {"existingSecret": "team-keys"}})
+        kube_api, "keys-existing", {"apiKeys": {"existingSecret": "team-keys"}}
+    )
     core = kubernetes.client.CoreV1Api(kube_api.client(dashboard_token(kube_api, ns)))
     keys = SecretKeyStore(core, ns, "team-keys", x_api)
     users = UserDirectory.parse(user_line("ada", "pw", ["sample"], iterations=1000))
@@ -182,9 +190,7 @@ def test_keys_added_at_once_are_all_kept(tmp_path):
         except Exception as exc:  # noqa: BLE001 - collected and asserted empty below
             errors.append(exc)
 
-    threads = [
-        threading.Thread(target=add, args=(added[t * 15 : (t + 1) * 15],)) for t in range(6)
-    ]
+    threads = [threading.Thread(target=add, args=(added[t * 15 : (t + 1) * 15],)) for t in range(6)]
     for thread in threads:
         thread.start()
     for thread in threads:

@@ -68,8 +68,7 @@ def test_runs_become_valid_community_jobs(kube_api: KubeServer, cluster, store):
     assert weights["reply"] == 50 and weights["quote"] == BondWeights().quote
     assert "apiKeysSecret" not in job["spec"]["collection"]  # no collect step, no keys
     assert by_run[second]["spec"]["collection"]["apiKeysSecret"] == KEYS_SECRET
-    assert by_run[second]["spec"]["steps"] == ["collect", "discover", "bonds", "cluster",
-                                              "content"]
+    assert by_run[second]["spec"]["steps"] == ["collect", "discover", "bonds", "cluster", "content"]
     assert job["metadata"]["labels"] == {
         "discoverweekly.io/community": "ai-ethics",
         "app.kubernetes.io/created-by": "dwt-dashboard",
@@ -86,16 +85,17 @@ def test_specs_reach_the_server_as_they_were_checked(kube_api: KubeServer, clust
     ns, token = cluster
     launcher = launcher_for(kube_api, token, ns, store)
     launcher.run("ai-ethics", {"steps": ["bonds"], "window_days": 3})
-    launcher.run("open-source", {"steps": ["bonds"], "weights": {"reply": "50"},
-                                 "clustering": {"trials": 20.0}})
+    launcher.run(
+        "open-source",
+        {"steps": ["bonds"], "weights": {"reply": "50"}, "clustering": {"trials": 20.0}},
+    )
     specs = {j["spec"]["community"]: j["spec"] for j in stored_jobs(kube_api, ns)}
     assert specs["ai-ethics"]["windowDays"] == 3
     assert specs["open-source"]["weights"]["reply"] == 50
     assert specs["open-source"]["clustering"]["trials"] == 20
 
 
-def test_the_daily_schedule_is_one_job_created_then_patched(kube_api: KubeServer, cluster,
-                                                            store):
+def test_the_daily_schedule_is_one_job_created_then_patched(kube_api: KubeServer, cluster, store):
     ns, token = cluster
     launcher = launcher_for(kube_api, token, ns, store)
     users = UserDirectory.parse(user_line("ann", "right", ["demo"], iterations=1000))
@@ -116,12 +116,19 @@ def test_the_daily_schedule_is_one_job_created_then_patched(kube_api: KubeServer
     # The Jobs page follows the CommunityJobs as the operator reports them (its status,
     # written here as the admin: the dashboard's account may not touch status).
     run_id = launcher.run("demo", {"steps": ["bonds", "cluster", "content"]})
-    (name,) = [j["metadata"]["name"] for j in stored_jobs(kube_api, ns)
-               if entrypoint.run_id(ns, j["metadata"]["name"], "g1") == run_id]
+    (name,) = [
+        j["metadata"]["name"]
+        for j in stored_jobs(kube_api, ns)
+        if entrypoint.run_id(ns, j["metadata"]["name"], "g1") == run_id
+    ]
     status = {"status": {"phase": "Failed", "runId": run_id, "message": "boom\nlast line"}}
     path = f"{JOBS_PATH.format(ns=ns)}/{name}/status"
-    assert kube_api.request("PATCH", path, status, token=token,
-                            content_type="application/merge-patch+json")[0] == 403
+    assert (
+        kube_api.request(
+            "PATCH", path, status, token=token, content_type="application/merge-patch+json"
+        )[0]
+        == 403
+    )
     kube_api._ok("PATCH", path, status, content_type="application/merge-patch+json")
     jobs = {j["name"]: j for j in launcher.jobs("demo")}
     assert jobs[name]["phase"] == "Failed" and jobs["demo-daily"]["schedule"] == "0 21 * * *"
@@ -160,22 +167,33 @@ def test_the_dashboards_account_may_do_no_more(kube_api: KubeServer, cluster, st
     assert stored_jobs(kube_api, other) == []
 
 
-def test_cluster_mode_reads_its_kubeconfig(kube_api: KubeServer, cluster, store, tmp_path,
-                                           monkeypatch: pytest.MonkeyPatch):
+def test_cluster_mode_reads_its_kubeconfig(
+    kube_api: KubeServer, cluster, store, tmp_path, monkeypatch: pytest.MonkeyPatch
+):
     """`python -m dwt_dashboard --kube` outside a pod takes the kubeconfig (here: the
     dashboard account's token) and builds its launcher and key store on it."""
     ns, token = cluster
     monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
     kubeconfig = str(kube_api.write_kubeconfig(tmp_path / "config", token))
     monkeypatch.setenv("KUBECONFIG", kubeconfig)  # read when `kubernetes` is first imported:
-    monkeypatch.setattr(kubernetes.config.kube_config, "KUBE_CONFIG_DEFAULT_LOCATION",
-                        kubeconfig)
+    monkeypatch.setattr(kubernetes.config.kube_config, "KUBE_CONFIG_DEFAULT_LOCATION", kubeconfig)
     # load_kube_config replaces the client's global default: put it back afterwards.
-    monkeypatch.setattr(kubernetes.client.Configuration, "_default",
-                        kubernetes.client.Configuration._default)
+    monkeypatch.setattr(
+        kubernetes.client.Configuration, "_default", kubernetes.client.Configuration._default
+    )
     args = _parser().parse_args(
-        ["--users", str(tmp_path / "users"), "--kube", "--namespace", ns,
-         "--keys-secret", KEYS_SECRET, "--x-api-base-url", "http://127.0.0.1:9"])
+        [
+            "--users",
+            str(tmp_path / "users"),
+            "--kube",
+            "--namespace",
+            ns,
+            "--keys-secret",
+            KEYS_SECRET,
+            "--x-api-base-url",
+            "http://127.0.0.1:9",
+        ]
+    )
     launcher, keys = _kube(args, store)
     assert keys is not None and keys.list() == []  # the chart's Secret, empty
     run_id = launcher.run("ai-ethics", {"steps": ["bonds"]})

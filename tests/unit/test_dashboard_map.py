@@ -21,6 +21,7 @@ from dwt.store import Coll, Store
 from dwt_dashboard import mapdata
 from dwt_dashboard.browser import CHROMIUM, launch
 from dwt_dashboard.insights_map import MapHandlers
+from results import shown, shown_members
 
 SHOTS = Path(__file__).resolve().parents[2] / "out" / "screenshots"
 
@@ -36,7 +37,7 @@ def analysed(tmp_path_factory) -> Iterator[Store]:
 def test_the_map_uses_the_stored_positions_and_every_cluster(analysed):
     data = mapdata.load(analysed, COMMUNITY)
     assert data.placed and len(data.ids) == 300
-    docs = {d["cluster"]: d for d in analysed[Coll.CLUSTERS].find({"community": COMMUNITY})}
+    docs = {d["cluster"]: d for d in shown(analysed, Coll.CLUSTERS, COMMUNITY)}
     nodes = [e for e in mapdata.overview(data, 3) if "position" in e]
     assert sorted(n["data"]["cluster"] for n in nodes) == sorted(docs)  # one node per cluster
     for n in nodes:
@@ -46,7 +47,7 @@ def test_the_map_uses_the_stored_positions_and_every_cluster(analysed):
     sizes = {n["data"]["cluster"]: n["data"]["size"] for n in nodes}
     big, small = max(docs, key=lambda c: docs[c]["size"]), min(docs, key=lambda c: docs[c]["size"])
     assert sizes[big] > sizes[small]  # sized by members
-    member = analysed[Coll.MEMBERS].find_one({"community": COMMUNITY, "account_id": data.ids[0]})
+    member = shown_members(analysed, COMMUNITY)[data.ids[0]]
     assert tuple(data.xy[0]) == (member["x"], member["y"])
     assert mapdata.load(analysed, COMMUNITY) is data  # cached for the analysis
 

@@ -5,12 +5,13 @@ digest's parts, pasted usernames, and the login's way back (``next``, no open re
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from test_dashboard import analysed_sample
 
 from dwt.store import Coll, Store
+from dwt.store.leases import release, take
 from dwt.store.runs import finish_run, start_run
 from dwt_dashboard import data, layout
 from dwt_dashboard.app import create_app
@@ -84,14 +85,41 @@ def test_adding_members_says_what_happened_and_candidates_exclude_members(sample
 
 def test_one_run_at_a_time(sample):
     handlers = _handlers(sample)
+    lease = take(sample, "sample", "r-busy", datetime.now(UTC))  # as a runner does
     start_run(sample, "r-busy", "sample", ["collect"], {}, NOW)
     refused = handlers.launch("ann", "sample", data.weight_defaults())
     assert refused.error and refused.startswith("Not started: run r-busy is still running")
     page = str(handlers.weights_body("ann", "sample"))  # the weights panel, opened
     assert "run r-busy is still running" in page and "id='run-button'" in page
     assert "disabled=True" in page.split("id='run-button'")[1].split(")")[0]
+    # Adding members does not start a collection beside it, nor does the schedule.
+    said = handlers.collect_new("sample")
+    assert "collected on the next run" in said and "r-busy" in said
     finish_run(sample, "r-busy", "failed", NOW, error="boom")
+    release(sample, lease)
     assert handlers.busy("sample") is None
+    started = handlers.launch("ann", "sample", data.weight_defaults())
+    assert started.startswith("Started run ") and not started.error
+    handlers.launcher.threads[started.split()[2].rstrip(";")].join(60)
+
+
+def test_a_dead_run_never_blocks_the_run_button(sample):
+    """A run killed without releasing its lease (or left ``running`` before leases existed)
+    blocks nothing once its heartbeat is older than the timeout: the dashboard marks it
+    abandoned and the button comes back."""
+    handlers = _handlers(sample)
+    long_ago = datetime.now(UTC) - timedelta(hours=1)
+    take(sample, "sample", "r-killed", long_ago)  # its process died: no heartbeat since
+    start_run(sample, "r-killed", "sample", ["bonds"], {}, long_ago)
+    start_run(sample, "r-older", "sample", ["collect"], {}, long_ago)  # no lease at all
+    assert handlers.busy("sample") is None
+    for run_id in ("r-killed", "r-older"):
+        run = sample[Coll.RUNS].find_one({"_id": run_id})
+        assert run["status"] == "abandoned", run_id
+    runs = {r["run_id"]: r for r in data.runs(sample, "sample")}
+    assert runs["r-killed"]["status"] == "abandoned" and "heartbeat" in runs["r-killed"]["error"]
+    jobs = str(handlers.page("ann", "/jobs", "sample"))
+    assert "abandoned (abandoned: its heartbeat stopped" in jobs and "className='error'" in jobs
     started = handlers.launch("ann", "sample", data.weight_defaults())
     assert started.startswith("Started run ") and not started.error
     handlers.launcher.threads[started.split()[2].rstrip(";")].join(60)

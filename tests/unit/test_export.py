@@ -18,6 +18,7 @@ from dwt.pipeline.runner import run_pipeline
 from dwt.pipeline.spec import RunSpec
 from dwt.samples import load_sample
 from dwt.store import Coll, Store
+from results import shown, shown_members
 
 pytestmark = pytest.mark.both_stores  # the embedded store and MongoDB (FerretDB)
 
@@ -68,13 +69,13 @@ def _export(url: str, out: Path, *args: str) -> int:
 
 
 def _stored(store: Store):
-    members = {m["account_id"]: m for m in store[Coll.MEMBERS].find({"community": "sample"})}
+    members = shown_members(store, "sample")
     bonds = {
         (b["source_id"], t): w
-        for b in store[Coll.BONDS].find({"community": "sample"})
+        for b in shown(store, Coll.BONDS, "sample")
         for t, w in zip(b["targets"], b["weights"], strict=True)
     }
-    labels = {c["cluster"]: c["label"] for c in store[Coll.CLUSTERS].find()}
+    labels = {c["cluster"]: c["label"] for c in shown(store, Coll.CLUSTERS, "sample")}
     return members, bonds, labels
 
 
@@ -136,7 +137,7 @@ def test_tables_match_the_store(ran: Store, store_url: str, tmp_path: Path):
     assert brook["tier3_partner"] == "2001" and brook["tier3_partner_username"] == "outsider_olu"
     assert rows[0]["core"] is True and rows[3]["status"] == "protected"
 
-    stored = sorted(ran[Coll.CLUSTERS].find(), key=lambda c: c["cluster"])
+    stored = sorted(shown(ran, Coll.CLUSTERS, "sample"), key=lambda c: c["cluster"])
     clusters = json.loads((tmp_path / "clusters.json").read_text())
     assert [c["cluster"] for c in clusters] == [c["cluster"] for c in stored]
     assert [c["member_ids"] for c in clusters] == [c["members"] for c in stored]
@@ -146,7 +147,9 @@ def test_tables_match_the_store(ran: Store, store_url: str, tmp_path: Path):
     assert csv_clusters.column("size").to_pylist() == [c["size"] for c in stored]
     assert csv_clusters.column("hashtags").to_pylist()[1] == ";".join(stored[1]["hashtags"])
 
-    stored = list(ran[Coll.CONVERSATIONS].find().sort([("cluster", 1), ("tier", 1), ("rank", 1)]))
+    stored = sorted(
+        shown(ran, Coll.CONVERSATIONS, "sample"), key=lambda c: (c["cluster"], c["tier"], c["rank"])
+    )
     conversations = json.loads((tmp_path / "conversations.json").read_text())
     assert len(conversations) == len(stored) == 4
     top = conversations[0]

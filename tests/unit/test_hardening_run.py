@@ -19,6 +19,7 @@ from dwt.pipeline.runner import RunRefused, run_pipeline
 from dwt.pipeline.spec import RunSpec, Step
 from dwt.samples import load_sample
 from dwt.store import Coll, Store
+from results import shown, shown_members
 
 NOW = "2026-11-28T00:00:00+00:00"
 RESULTS = (Coll.BONDS, Coll.CLUSTERS, Coll.CONVERSATIONS)
@@ -40,8 +41,8 @@ def _snapshot(url: str) -> dict:
     store = Store.open(url)
     results = {c: sorted(store[c].find(), key=lambda d: d["_id"]) for c in RESULTS}
     members = {
-        m["account_id"]: (m.get("cluster"), m.get("activity"), m.get("run_id"))
-        for m in store[Coll.MEMBERS].find()
+        a: (m.get("cluster"), m.get("activity"), m.get("run_id"))
+        for a, m in shown_members(store, "sample").items()
     }
     return {"results": results, "members": members, "runs": store[Coll.RUNS].count_documents({})}
 
@@ -90,7 +91,9 @@ def test_empty_window_says_how_to_run_anyway_and_allow_empty_does(analysed, caps
     assert out["status"] == "succeeded" and counts["tweets"] == 0
     # Follows alone still make bonds, but with no tweet every member is silent: no cluster.
     assert counts["clusters"] == 0 and counts["isolated"] > 0
-    assert Store.open(analysed)[Coll.CLUSTERS].count_documents({"cluster": {"$gte": 0}}) == 0
+    store = Store.open(analysed)
+    assert store[Coll.CLUSTERS].count_documents(store.shown(Coll.CLUSTERS, "sample")) > 0
+    assert not shown(store, Coll.CLUSTERS, "sample", cluster={"$gte": 0})
 
 
 def test_unknown_community_is_refused_and_records_no_run(analysed, capsys, monkeypatch):
@@ -190,7 +193,7 @@ def test_a_failed_step_tells_why_without_a_traceback(analysed, tmp_path: Path):
     import sys
 
     store = Store.open(analysed)
-    store[Coll.MEMBERS].update_many({}, {"$unset": {"cluster": ""}})  # content needs clusters
+    store[Coll.PLACEMENTS].delete_many({})  # content needs the members' clusters
     env = {**os.environ, "DWT_STORE_URL": analysed}
     args = ["run", "--community", "sample", "--steps", "content", "--now", NOW, "--no-ray"]
 

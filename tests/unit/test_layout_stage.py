@@ -16,6 +16,7 @@ from dwt.samples import load_sample
 from dwt.stages.cluster import ISOLATED
 from dwt.stages.layout import MapLayout, map_discs, strongest_bonds, sunflower
 from dwt.store import Coll
+from results import shown_members
 
 
 def planted(n: int, k: int, seed: int = 0, degree: int = 8, mixing: float = 0.05):
@@ -107,7 +108,7 @@ def test_the_cluster_step_stores_positions_on_members_and_discs_on_clusters(stor
         progress=Progress(store, "r0", stream=None),
         run_id="r0",
     )
-    members = list(store[Coll.MEMBERS].find({"community": "sample"}))
+    members = list(shown_members(store, "sample").values())
     assert members and all(isinstance(m["x"], float) and isinstance(m["y"], float)
                            for m in members)  # fmt: skip
     clusters = {d["cluster"]: d for d in store[Coll.CLUSTERS].find({"community": "sample"})}

@@ -112,7 +112,6 @@ def test_operator_pod_is_locked_down():
         assert not [e["name"] for e in container["env"] if secretish.search(e["name"])]
 
 
-
 @needs_kubectl
 def test_kubectl_apply_as_documented(kube_api: KubeServer):
     """README: CRDs, then the operator, then an example; each first as a server-side dry run
@@ -124,21 +123,30 @@ def test_kubectl_apply_as_documented(kube_api: KubeServer):
         kube_api.kubectl("apply", "--validate=strict", "--dry-run=server", "-f", path)
         kube_api.kubectl("apply", "--validate=strict", "-f", path)
     # Applying again changes nothing: the server keeps the objects exactly as written.
-    again = kube_api.kubectl("apply", "--validate=strict", "-f", str(MANIFESTS / "crds"),
-                             "-f", str(MANIFESTS / "operator")).stdout.splitlines()
+    again = kube_api.kubectl(
+        "apply",
+        "--validate=strict",
+        "-f",
+        str(MANIFESTS / "crds"),
+        "-f",
+        str(MANIFESTS / "operator"),
+    ).stdout.splitlines()
     assert again and all(line.endswith(" unchanged") for line in again), again
-    operator = json.loads(kube_api.kubectl(
-        "get", "deployment,serviceaccount", "-n", "discover-weekly", "-o", "json").stdout)
+    operator = json.loads(
+        kube_api.kubectl(
+            "get", "deployment,serviceaccount", "-n", "discover-weekly", "-o", "json"
+        ).stdout
+    )
     assert {i["metadata"]["name"] for i in operator["items"]} == {"dwt-operator"}
 
     # The examples go into a namespace of their own (no operator of another test sees them).
     ns = fresh_namespace(kube_api, "examples")
     examples = str(MANIFESTS / "examples")
-    dry = kube_api.kubectl("apply", "--validate=strict", "--dry-run=server", "-n", ns,
-                           "-f", examples).stdout
+    dry = kube_api.kubectl(
+        "apply", "--validate=strict", "--dry-run=server", "-n", ns, "-f", examples
+    ).stdout
     assert dry.count("(server dry run)") == 3
-    assert json.loads(kube_api.kubectl("get", "cjob", "-n", ns, "-o", "json").stdout)[
-        "items"] == []
+    assert json.loads(kube_api.kubectl("get", "cjob", "-n", ns, "-o", "json").stdout)["items"] == []
     kube_api.kubectl("apply", "--validate=strict", "-n", ns, "-f", examples)
     listed = json.loads(kube_api.kubectl("get", "cjob", "-n", ns, "-o", "json").stdout)
     table = kube_api.kubectl("get", "communityjobs", "-n", ns).stdout
@@ -155,8 +163,13 @@ def test_kubectl_apply_as_documented(kube_api: KubeServer):
     assert weights["reply"] == 1 and weights["normalize"] is True
     assert weights["followShare"] == 0.5
     assert weekly["spec"]["clustering"] == {
-        "algorithm": "infomap", "trials": 10, "seed": 42, "directed": True,
-        "weightTransform": "sqrt", "preferModular": True}
+        "algorithm": "infomap",
+        "trials": 10,
+        "seed": 42,
+        "directed": True,
+        "weightTransform": "sqrt",
+        "preferModular": True,
+    }
     assert weekly["spec"]["collection"]["workersPerKey"] == 2  # as written, not defaulted
     header = table.splitlines()[0].split()
     assert header == ["NAME", "PHASE", "COMMUNITY", "SCHEDULE", "LAST", "RUN", "LAST", "SUCCESS",
@@ -167,50 +180,71 @@ def test_kubectl_apply_as_documented(kube_api: KubeServer):
 
 
 def _bad(name: str, **spec) -> dict:
-    return {"apiVersion": GROUP_VERSION, "kind": "CommunityJob", "metadata": {"name": name},
-            "spec": {"community": "ai-ethics", **spec}}
+    return {
+        "apiVersion": GROUP_VERSION,
+        "kind": "CommunityJob",
+        "metadata": {"name": name},
+        "spec": {"community": "ai-ethics", **spec},
+    }
 
 
 #: A bad CommunityJob, and what the real API server says about it (field by field).
 BAD_JOBS = {
     "schedule-words": (
         _bad("bad-schedule", schedule="every monday"),
-        ['spec.schedule: Invalid value: "every monday": spec.schedule in body should match']),
+        ['spec.schedule: Invalid value: "every monday": spec.schedule in body should match'],
+    ),
     "schedule-six-fields": (
         _bad("bad-schedule-six", schedule="0 0 6 * * 1"),
-        ['spec.schedule: Invalid value: "0 0 6 * * 1"']),
+        ['spec.schedule: Invalid value: "0 0 6 * * 1"'],
+    ),
     "reply-1e308": (
         _bad("bad-reply", weights={"reply": 1e308}),
-        ["spec.weights.reply: Invalid value: 1e+308: spec.weights.reply in body should be "
-         "less than or equal to 1e+06"]),
+        [
+            "spec.weights.reply: Invalid value: 1e+308: spec.weights.reply in body should be "
+            "less than or equal to 1e+06"
+        ],
+    ),
     "negative-weight": (
         _bad("bad-negative", weights={"quote": -5}),
-        ["spec.weights.quote: Invalid value: -5: spec.weights.quote in body should be greater "
-         "than or equal to 0"]),
+        [
+            "spec.weights.quote: Invalid value: -5: spec.weights.quote in body should be greater "
+            "than or equal to 0"
+        ],
+    ),
     "unknown-field": (
         _bad("bad-unknown", bogus=1),
-        ['strict decoding error: unknown field "spec.bogus"']),
+        ['strict decoding error: unknown field "spec.bogus"'],
+    ),
     "unknown-nested-field": (
         _bad("bad-unknown-nested", weights={"replies": 5}),
-        ['strict decoding error: unknown field "spec.weights.replies"']),
+        ['strict decoding error: unknown field "spec.weights.replies"'],
+    ),
     "community": (
         _bad("bad-community", community="Not Valid"),
-        ['spec.community: Invalid value: "Not Valid": spec.community in body should match']),
+        ['spec.community: Invalid value: "Not Valid": spec.community in body should match'],
+    ),
     "no-community": (
         {**_bad("bad-no-community"), "spec": {"steps": ["bonds"]}},
-        ["spec.community: Required value"]),
+        ["spec.community: Required value"],
+    ),
     "step": (
         _bad("bad-step", steps=["collect", "sing"]),
-        ['spec.steps[1]: Unsupported value: "sing": supported values: "collect", "discover"']),
+        ['spec.steps[1]: Unsupported value: "sing": supported values: "collect", "discover"'],
+    ),
     "repeated-step": (
         _bad("bad-repeat", steps=["bonds", "bonds"]),
-        ['spec.steps[1]: Duplicate value: "bonds"']),
+        ['spec.steps[1]: Duplicate value: "bonds"'],
+    ),
     "window-and-several-fields": (
         _bad("bad-several", windowDays=31, concurrencyPolicy="Allow"),
-        ["spec.windowDays: Invalid value: 31: spec.windowDays in body should be less than or "
-         "equal to 30",
-         'spec.concurrencyPolicy: Unsupported value: "Allow": supported values: "Forbid", '
-         '"Replace"']),
+        [
+            "spec.windowDays: Invalid value: 31: spec.windowDays in body should be less than or "
+            "equal to 30",
+            'spec.concurrencyPolicy: Unsupported value: "Allow": supported values: "Forbid", '
+            '"Replace"',
+        ],
+    ),
 }
 
 
@@ -225,8 +259,9 @@ def test_bad_community_jobs_are_refused_field_by_field(
     path = tmp_path / f"{case}.yaml"
     path.write_text(yaml.safe_dump(job))
     for mode in (["--dry-run=server"], []):
-        refused = kube_api.kubectl("apply", "--validate=strict", *mode, "-n", ns, "-f",
-                                   str(path), check=False)
+        refused = kube_api.kubectl(
+            "apply", "--validate=strict", *mode, "-n", ns, "-f", str(path), check=False
+        )
         assert refused.returncode != 0, refused.stdout
         for message in messages:
             assert message in refused.stderr, refused.stderr

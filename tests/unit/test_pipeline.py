@@ -15,6 +15,7 @@ from dwt.stages.weights import PRESETS
 from dwt.store import Coll, Store
 from dwt.store.candidates import Action, apply_actions, pending_candidates
 from dwt.store.runs import recent_runs
+from results import shown_members, shown_one
 
 pytestmark = pytest.mark.both_stores  # the embedded store and MongoDB (FerretDB)
 
@@ -59,17 +60,17 @@ def test_all_insight_steps(sample: Store):
     assert sample[Coll.RUNS].find_one({"_id": result.run_id})["follows_used"] == {
         "median": None, "max": None, "never_read": 4,
     }  # fmt: skip
-    members = {m["account_id"]: m for m in sample[Coll.MEMBERS].find()}
+    members = shown_members(sample, "sample")
     assert members["1001"]["cluster"] == members["1002"]["cluster"] == 0
     assert members["1004"]["cluster"] == -1  # the protected account never tweeted
     assert members["1002"]["bond_stats"]["tier1_partner"] == "1001"
     assert members["1002"]["activity"] == 3
-    bonds = sample[Coll.BONDS].find_one({"source_id": "1002"})
+    bonds = shown_one(sample, Coll.BONDS, "sample", source_id="1002")
     # Balanced weights: the member's bonds sum to 1; its reply partner holds most of it.
     assert dict(zip(bonds["targets"], bonds["weights"], strict=True)) == pytest.approx(
         {"1001": 8 / 9, "1003": 1 / 9}
     )
-    top = sample[Coll.CONVERSATIONS].find_one({"cluster": 0, "tier": 1, "rank": 0})
+    top = shown_one(sample, Coll.CONVERSATIONS, "sample", cluster=0, tier=1, rank=0)
     assert top["conversation_id"] == "1862000000000000001" and top["size"] == 3
     (run,) = recent_runs(sample, "sample")
     assert run["status"] == "succeeded" and set(run["timings"]) == set(INSIGHTS)
@@ -83,7 +84,7 @@ def test_seed_preset_keeps_the_prototype_bonds(sample: Store):
     """The ``seed`` preset is the 2020 prototype's raw rule: a reply 100, a follower 0.01
     per tweet of the account it follows."""
     _run(sample, ["bonds"], weights=PRESETS["seed"].to_dict())
-    bonds = sample[Coll.BONDS].find_one({"source_id": "1002"})
+    bonds = shown_one(sample, Coll.BONDS, "sample", source_id="1002")
     assert dict(zip(bonds["targets"], bonds["weights"], strict=True)) == pytest.approx(
         {"1001": 101.03, "1003": 0.03}
     )

@@ -33,6 +33,7 @@ def unique(prefix: str) -> str:
 
 # --- the manifest, the Go modules and the cache paths agree -----------------------------------
 
+
 def go_mod_requires(go_mod: str) -> dict[str, str]:
     """module -> version from a go.mod's require lines (single and block form)."""
     found = re.findall(r"^(?:require\s+|\t)(\S+)\s+(v\S+)(?:\s*//.*)?$", go_mod, re.MULTILINE)
@@ -53,8 +54,14 @@ def test_kube_staging_modules_are_the_same_minor(name: str) -> None:
     go_mod = (server.source / "go.mod").read_text()
     major, minor, patch = server.version.lstrip("v").split(".")
     replaces = dict(re.findall(r"^\t(k8s\.io/\S+) => \1 (v\S+)$", go_mod, re.MULTILINE))
-    assert {"k8s.io/api", "k8s.io/apimachinery", "k8s.io/apiserver", "k8s.io/client-go",
-            "k8s.io/component-base", "k8s.io/kube-aggregator"} <= set(replaces)
+    assert {
+        "k8s.io/api",
+        "k8s.io/apimachinery",
+        "k8s.io/apiserver",
+        "k8s.io/client-go",
+        "k8s.io/component-base",
+        "k8s.io/kube-aggregator",
+    } <= set(replaces)
     assert set(replaces.values()) == {f"v0.{minor}.{patch}"}
     # the version the binary reports (ldflags) is the pinned one
     flags = (server.source / "build.flags").read_text()
@@ -83,8 +90,14 @@ def test_kube_node_builds_from_the_api_servers_module_graph() -> None:
 
 def test_paths_agree_with_build_sh(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     env = {**os.environ, "DWT_SERVERS_DIR": str(tmp_path)}
-    out = subprocess.run(["bash", str(BUILD_SH), "--print-paths"], env=env, check=True,
-                         capture_output=True, text=True, timeout=60).stdout
+    out = subprocess.run(
+        ["bash", str(BUILD_SH), "--print-paths"],
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    ).stdout
     from_build_sh = dict(line.split(" ", 1) for line in out.splitlines())
     monkeypatch.setenv("DWT_SERVERS_DIR", str(tmp_path))
     assert from_build_sh == {name: str(path) for name, path in paths.binary_paths().items()}
@@ -92,14 +105,16 @@ def test_paths_agree_with_build_sh(tmp_path: Path, monkeypatch: pytest.MonkeyPat
             "kube-controller-manager", "kube-scheduler"} <= set(from_build_sh)
 
 
-def test_a_missing_binary_says_to_run_make_servers(tmp_path: Path,
-                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_missing_binary_says_to_run_make_servers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("DWT_SERVERS_DIR", str(tmp_path))
     with pytest.raises(paths.ServerNotBuilt, match=r"run `make servers`"):
         paths.binary("ferretdb")
 
 
 # --- FerretDB ---------------------------------------------------------------------------------
+
 
 @pytest.mark.slow
 def test_ferretdb_crud_index_and_drop(ferretdb_url: str) -> None:
@@ -110,8 +125,12 @@ def test_ferretdb_crud_index_and_drop(ferretdb_url: str) -> None:
         items.insert_many([{"_id": i, "handle": f"user{i}", "score": i * 10} for i in range(5)])
         assert items.count_documents({"score": {"$gte": 20}}) == 3
         items.update_one({"_id": 1}, {"$set": {"score": 99}, "$push": {"tags": "x"}})
-        assert items.find_one({"_id": 1}) == {"_id": 1, "handle": "user1", "score": 99,
-                                              "tags": ["x"]}
+        assert items.find_one({"_id": 1}) == {
+            "_id": 1,
+            "handle": "user1",
+            "score": 99,
+            "tags": ["x"],
+        }
         assert [d["_id"] for d in items.find({}, {"_id": 1}).sort("score", -1).limit(2)] == [1, 4]
 
         index = items.create_index("handle", unique=True)
@@ -126,6 +145,7 @@ def test_ferretdb_crud_index_and_drop(ferretdb_url: str) -> None:
 
 
 # --- kube-apiserver ---------------------------------------------------------------------------
+
 
 @pytest.mark.slow
 def test_kube_reports_the_pinned_version(kube_api: KubeServer) -> None:
@@ -156,25 +176,44 @@ def test_kube_serviceaccount_token_and_rbac(kube_api: KubeServer) -> None:
     assert status == 403
     assert f"system:serviceaccount:{ns}:reader" in body["message"]  # authenticated, not allowed
 
-    kube_api.request("POST", f"/apis/rbac.authorization.k8s.io/v1/namespaces/{ns}/roles", {
-        "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
-        "metadata": {"name": "read-configmaps"},
-        "rules": [{"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get", "list"]}],
-    })
+    kube_api.request(
+        "POST",
+        f"/apis/rbac.authorization.k8s.io/v1/namespaces/{ns}/roles",
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "Role",
+            "metadata": {"name": "read-configmaps"},
+            "rules": [{"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get", "list"]}],
+        },
+    )
     status, _ = kube_api.request(
-        "POST", f"/apis/rbac.authorization.k8s.io/v1/namespaces/{ns}/rolebindings", {
-            "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+        "POST",
+        f"/apis/rbac.authorization.k8s.io/v1/namespaces/{ns}/rolebindings",
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "RoleBinding",
             "metadata": {"name": "reader"},
-            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role",
-                        "name": "read-configmaps"},
+            "roleRef": {
+                "apiGroup": "rbac.authorization.k8s.io",
+                "kind": "Role",
+                "name": "read-configmaps",
+            },
             "subjects": [{"kind": "ServiceAccount", "name": "reader", "namespace": ns}],
-        })
+        },
+    )
     assert status == 201
     # the RBAC authorizer reads through an informer: the binding takes effect within moments
-    wait_for(lambda: kube_api.request("GET", configmaps, token=token)[0] == 200, 10,
-             "the RoleBinding to take effect")
-    status, _ = kube_api.request("POST", configmaps, {
-        "apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "nope"}}, token=token)
+    wait_for(
+        lambda: kube_api.request("GET", configmaps, token=token)[0] == 200,
+        10,
+        "the RoleBinding to take effect",
+    )
+    status, _ = kube_api.request(
+        "POST",
+        configmaps,
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "nope"}},
+        token=token,
+    )
     assert status == 403  # the Role allows get/list only
     status, _ = kube_api.request("GET", "/api/v1/namespaces/default/configmaps", token=token)
     assert status == 403  # and only in its namespace

@@ -14,6 +14,7 @@ from dwt.stages.bonds import BondGraph
 from dwt.stages.cluster import ISOLATED, InfomapClusters, silent_members
 from dwt.stages.weights import PRESETS
 from dwt.store import INTERACTIONS_SCHEMA
+from results import shown_members
 
 KINDS = np.array(["tweet", "reply", "retweet", "quote"])
 
@@ -161,7 +162,7 @@ def test_the_cluster_step_isolates_a_silent_member(store):
     assert result.counts["clusters"] == 1 and result.counts["isolated"] == 2
     bonds = {d["source_id"]: d["targets"] for d in store[Coll.BONDS].find()}
     assert "1005" in bonds["1001"]  # the follow-only bond is there, and stays stored
-    members = {m["account_id"]: m["cluster"] for m in store[Coll.MEMBERS].find()}
+    members = {a: m["cluster"] for a, m in shown_members(store, "sample").items()}
     assert members["1005"] == members["1004"] == ISOLATED
     isolated = store[Coll.CLUSTERS].find_one({"community": "sample", "cluster": ISOLATED})
     assert sorted(isolated["members"]) == ["1004", "1005"]

@@ -27,6 +27,7 @@ from dwt.store import (
 from dwt.store.ops import Update
 from dwt.store.query import UnsupportedQuery
 from dwt.store.schema import doc_id
+from dwt.store.weeks import publish, published
 
 pytestmark = pytest.mark.both_stores
 
@@ -47,9 +48,9 @@ def test_ids_are_made_from_natural_keys(store: Store):
     assert (
         doc_id(
             Coll.CONVERSATIONS,
-            {"community": "c", "cluster": 2, "tier": 1, "conversation_id": "rt:9"},
+            {"community": "c", "run_id": "r1", "cluster": 2, "tier": 1, "conversation_id": "rt:9"},
         )
-        == "c/2/1/rt:9"
+        == "c/r1/2/1/rt:9"
     )
     for coll, key in NATURAL_KEYS.items():
         assert key == ("_id",) or all(k.isidentifier() for k in key), coll
@@ -197,28 +198,50 @@ def _conversations(ids: range, **fields) -> list[dict]:
     return [{"cluster": 0, "tier": 1, "conversation_id": str(i), "size": i, **fields} for i in ids]
 
 
+def _shown(store: Store, community: str) -> dict[str, dict]:
+    return {d["_id"]: d for d in store[Coll.CONVERSATIONS].find(
+        store.shown(Coll.CONVERSATIONS, community))}  # fmt: skip
+
+
 @pytest.mark.timeout(60)  # FerretDB 1.24 stalled for minutes on a re-run's per-doc upserts
-@pytest.mark.parametrize("ids_per_delete", [None, 7], ids=["one-delete", "chunked-deletes"])
-def test_a_rerun_replaces_every_result_and_leaves_nothing_behind(
-    store: Store, ids_per_delete: int | None, monkeypatch
-):
-    if ids_per_delete:  # MongoDB deletes the rewritten ids in chunks (16 MB per command)
-        monkeypatch.setattr("dwt.store.mongo._IDS_PER_DELETE", ids_per_delete)
+def test_a_runs_results_are_shown_together_when_it_publishes(store: Store):
     # More than 100 documents: one update command of that many stalls FerretDB 1.24.
     store.replace_results(Coll.CONVERSATIONS, "c", "r1", _conversations(range(150), old=True))
+    assert _shown(store, "c") == {}  # written, not shown: r1 has not published
+    publish(store, "c", "r1", ["content"], T0)
     store.replace_results(Coll.CONVERSATIONS, "other", "o1", _conversations(range(3)))
+    publish(store, "other", "o1", ["content"], T0)
     # The next run finds 120 of those conversations again and 30 new ones, without "old".
     second = _conversations(range(30, 180))
     assert store.replace_results(Coll.CONVERSATIONS, "c", "r2", second) == 150
-    docs = {d["_id"]: d for d in store[Coll.CONVERSATIONS].find({"community": "c"})}
-    assert sorted(docs) == sorted(f"c/0/1/{i}" for i in range(30, 180))
+    assert sorted(_shown(store, "c")) == sorted(f"c/r1/0/1/{i}" for i in range(150))
+    # The same run again (a retry) rewrites its own documents only.
+    store.replace_results(Coll.CONVERSATIONS, "c", "r2", second)
+    publish(store, "c", "r2", ["content"], T0)
+    docs = _shown(store, "c")
+    assert sorted(docs) == sorted(f"c/r2/0/1/{i}" for i in range(30, 180))
     assert {d["run_id"] for d in docs.values()} == {"r2"}
     assert not any("old" in d for d in docs.values())  # whole documents, not merged ones
-    assert docs["c/0/1/42"]["size"] == 42
-    # The same run again (a retry) changes nothing; another community is never touched.
-    store.replace_results(Coll.CONVERSATIONS, "c", "r2", second)
-    assert store[Coll.CONVERSATIONS].count_documents({"community": "c"}) == 150
-    assert store[Coll.CONVERSATIONS].count_documents({"community": "other", "run_id": "o1"}) == 3
+    assert docs["c/r2/0/1/42"]["size"] == 42
+    # r1 is kept one publish longer (a reader may have read the old pointer), then gone.
+    assert store[Coll.CONVERSATIONS].count_documents({"community": "c"}) == 300
+    store.replace_results(Coll.CONVERSATIONS, "c", "r3", second)
+    publish(store, "c", "r3", ["content"], T0)
+    assert store[Coll.CONVERSATIONS].count_documents({"community": "c", "run_id": "r1"}) == 0
+    assert store[Coll.CONVERSATIONS].count_documents({"community": "c"}) == 300  # r2, r3
+    assert len(_shown(store, "other")) == 3  # another community is never touched
+
+
+def test_a_run_that_never_published_leaves_nothing_shown_and_is_collected(store: Store):
+    store.replace_results(Coll.CONVERSATIONS, "c", "r1", _conversations(range(4)))
+    publish(store, "c", "r1", ["content"], T0)
+    store.replace_results(Coll.CONVERSATIONS, "c", "dead", _conversations(range(9)))  # killed
+    assert len(_shown(store, "c")) == 4
+    assert published(store, "c") == {"bonds": None, "clusters": None, "content": "r1"}
+    store.replace_results(Coll.CONVERSATIONS, "c", "r2", _conversations(range(2)))
+    publish(store, "c", "r2", ["content"], T0)
+    assert store[Coll.CONVERSATIONS].count_documents({"community": "c", "run_id": "dead"}) == 0
+    assert len(_shown(store, "c")) == 2
 
 
 @pytest.mark.timeout(120)
@@ -241,7 +264,7 @@ def test_the_content_step_run_again_replaces_its_results(store: Store):
         assert runs[run_id].status == "succeeded"
     assert runs["r2"].counts["conversations"] > 100  # enough to have stalled FerretDB
     for coll, count in ((Coll.CONVERSATIONS, "conversations"), (Coll.TOPICS, "topics")):
-        docs = list(store[coll].find({"community": "gen"}, {"run_id": 1}))
+        docs = list(store[coll].find(store.shown(coll, "gen"), {"run_id": 1}))
         assert len(docs) == runs["r2"].counts[count]
         assert {d["run_id"] for d in docs} == ({"r2"} if docs else set())
 
@@ -257,12 +280,15 @@ def test_a_writer_inserting_the_same_results_meanwhile_is_replaced(store: Store)
     assert sorted(coll.find({"community": "c"}), key=lambda d: d["_id"]) == docs
 
 
-def test_replacing_with_nothing_clears_a_community(store: Store):
+def test_publishing_nothing_clears_a_community(store: Store):
     store.replace_results(Coll.CONVERSATIONS, "other", "o1", _conversations(range(2)))
+    publish(store, "other", "o1", ["content"], T0)
     store.replace_results(Coll.CONVERSATIONS, "c", "r1", _conversations(range(5)))
+    publish(store, "c", "r1", ["content"], T0)
     assert store.replace_results(Coll.CONVERSATIONS, "c", "r3", []) == 0
-    assert store[Coll.CONVERSATIONS].count_documents({"community": "c"}) == 0
-    assert store[Coll.CONVERSATIONS].count_documents({"community": "other"}) == 2
+    publish(store, "c", "r3", ["content"], T0)
+    assert _shown(store, "c") == {}
+    assert len(_shown(store, "other")) == 2
 
 
 # ---- the query and update language, held to the same answers on both engines -----------
@@ -329,9 +355,7 @@ def test_sort_limit_projection_and_types_round_trip(store: Store):
     assert by_two == ["r4", "r2", "r1", "r3"]
     assert coll.find_one({"_id": "r1"}, {"status": 1}) == {"_id": "r1", "status": "succeeded"}
     assert coll.find_one({"_id": "r1"}, {"_id": 0, "counts": 1}) == {"counts": {"tweets": 5}}
-    assert coll.find_one({"_id": "r1"}, {"counts.tweets": 1, "_id": 0}) == {
-        "counts": {"tweets": 5}
-    }
+    assert coll.find_one({"_id": "r1"}, {"counts.tweets": 1, "_id": 0}) == {"counts": {"tweets": 5}}
     latest = coll.find_one({"community": "a", "status": "succeeded"}, sort=[("started_at", -1)])
     assert latest["_id"] == "r1"
     # Milliseconds are kept (MongoDB's precision), microseconds dropped as a server does.
@@ -445,3 +469,27 @@ def test_a_failed_statement_is_reported(store: Store, store_backend):
     assert store[Coll.ACCOUNTS].find_one({"_id": "a"})["username"] == "ann"
     written = store[Coll.ACCOUNTS].find_one({"_id": "b"})
     assert (written is None) if store_backend == "sqlite" else (written["username"] == "bo")
+
+
+def test_a_store_of_the_old_layout_shows_its_week_after_opening(store: Store, store_url: str):
+    """Results written before weeks existed (one set per community, ``_id`` without the run,
+    clusters and activity on the members) are adopted as the community's week on open."""
+    store.add_members("c", [{"id": "1", "username": "one"}, {"id": "2", "username": "two"}])
+    store[Coll.BONDS].insert_many(
+        [{"_id": "c/1", "community": "c", "run_id": "old", "source_id": "1", "targets": ["2"],
+          "weights": [0.5]}]
+    )  # fmt: skip
+    store[Coll.CLUSTERS].insert_many(
+        [{"_id": "c/0", "community": "c", "run_id": "old", "cluster": 0, "size": 2}]
+    )
+    store.set_member_fields(
+        "c",
+        [{"account_id": "1", "cluster": 0, "activity": 3, "x": 1.0, "y": 2.0},
+         {"account_id": "2", "cluster": 0, "activity": 1, "x": 3.0, "y": 4.0}],
+    )  # fmt: skip
+    reopened = Store.open(store_url)
+    assert published(reopened, "c") == {"bonds": "old", "clusters": "old", "content": None}
+    members = reopened.members("c").to_pylist()
+    assert [(m["cluster"], m["activity"]) for m in members] == [(0, 3), (0, 1)]
+    assert reopened.bond_lists("c").num_rows == 2  # member 2 got its (empty) list
+    assert Store.open(store_url).members("c").to_pylist() == members  # adopted once

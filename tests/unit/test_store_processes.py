@@ -81,8 +81,13 @@ def _writer(url: str, worker: int, n: int) -> None:
     store = Store.open(url, ensure_indexes=False)
     for i in range(n):
         # Shared documents (every writer upserts the same ones) and a counter all increment.
-        store.upsert(Coll.ACCOUNTS, [{"_id": f"shared-{i % 20}", "username": f"s{i % 20}"},
-                                     {"_id": f"w{worker}-{i}", "username": f"w{worker}"}])
+        store.upsert(
+            Coll.ACCOUNTS,
+            [
+                {"_id": f"shared-{i % 20}", "username": f"s{i % 20}"},
+                {"_id": f"w{worker}-{i}", "username": f"w{worker}"},
+            ],
+        )
         store[Coll.COLLECT_STATE].update_one({"_id": "counter"}, {"$inc": {"n": 1}}, upsert=True)
         store.put_follows("shared", [f"{worker}-{i}"], last_page=False)
 
@@ -135,7 +140,9 @@ def test_a_killed_collection_keeps_its_pages_and_the_rerun_reads_nothing_twice(
     argv = [DWT, "run", "--community", "k", "--steps", "collect", "--no-ray",
             "--window-days", "3", "--json"]  # fmt: skip
     with EmulatorServer(dataset, config) as x_api:
-        env = _env(tmp_path, x_api.base_url, DWT_STORE_URL=store_url)
+        # A short lease: the killed run's heartbeat stops, and the rerun may start once
+        # its lease is stale (it is refused with exit 75 until then).
+        env = _env(tmp_path, x_api.base_url, DWT_STORE_URL=store_url, DWT_RUN_LEASE_SECONDS="2")
         first = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         deadline = time.monotonic() + 120
         # Follow lists go first (their budget is the scarce one): kill once timeline pages
@@ -148,6 +155,12 @@ def test_a_killed_collection_keeps_its_pages_and_the_rerun_reads_nothing_twice(
         killed_at = x_api.stats()
         kept = Store.open(store_url)[Coll.TWEETS].count_documents({})
         rerun = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=240)
+        refused = 0
+        while rerun.returncode == 75 and time.monotonic() < deadline + 60:
+            refused += 1
+            assert '"event": "busy"' in rerun.stdout and '"community": "k"' in rerun.stdout
+            time.sleep(0.5)
+            rerun = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=240)
         served = x_api.stats()
     assert killed_at["posts_served"] >= 300 and rerun.returncode == 0, rerun.stderr[-3000:]
     # Every page written before the kill was kept (the old in-process store kept none).
@@ -159,3 +172,6 @@ def test_a_killed_collection_keeps_its_pages_and_the_rerun_reads_nothing_twice(
     in_flight_bound = 1 * 100
     assert served["posts_served_again"] <= in_flight_bound
     assert served["posts_served_again"] < kept
+    # The killed run does not stay "running": the rerun found its lease stale.
+    runs = {r["_id"]: r["status"] for r in Store.open(store_url)[Coll.RUNS].find({})}
+    assert sorted(runs.values()) == ["abandoned", "succeeded"], runs

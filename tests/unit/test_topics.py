@@ -326,7 +326,7 @@ def test_content_step_writes_trending_topics(generated):
     assert len(hot) == result.counts["trending_topics"]
     for doc in docs:
         assert doc["run_id"] == "r1" and doc["kind"] in ("hashtag", "term", "url")
-        assert doc["_id"] == f"gen/{doc['cluster']}/{doc['tier']}/{doc['topic']}"
+        assert doc["_id"] == f"gen/r1/{doc['cluster']}/{doc['tier']}/{doc['topic']}"
         assert len(doc["tweet_ids"]) == doc["count"] and doc["first_at"] <= doc["last_at"]
     by_topic: dict[str, set] = {}
     for doc in hot:

@@ -13,13 +13,24 @@ Two halves, each row scored on the two numbers that must be 0:
   collected and analysed week; it must exit 2 with a sentence. *Lost* is stored tweets
   and results (bonds, clusters, conversations) that are gone afterwards.
 
-For both, *traceback* says whether ``Traceback (most recent call last)`` reached the
-person's terminal (stdout or stderr). The run takes well under a minute on two cores.
+- **Damaged stores.** A copy of that store truncated, with its header overwritten, with
+  garbage in the middle, or a directory in its place: ``dwt members list`` must exit 2 with
+  a sentence and leave the file's bytes as they were (*lost* counts a changed file).
+- **Hostile callback requests** (:mod:`dwt.bench.callbacks`): every dashboard callback ×
+  every user of the other community × every hostile shape; ``callback_cases`` requests,
+  ``cross_community_leaks`` answers holding the other community's names, ids or
+  conversation ids (goal 0), and the answers with the wrong status or a store change.
+
+For the processes, *traceback* says whether ``Traceback (most recent call last)`` reached
+the person's terminal (stdout or stderr). Each gets :data:`TIMEOUT_S` seconds; one that
+runs out is counted in ``timeouts`` (its own failure), never as a row without a traceback.
+The run takes a few minutes on two busy cores.
 """
 
 from __future__ import annotations
 
 import concurrent.futures as cf
+import hashlib
 import logging
 import os
 import sqlite3
@@ -80,10 +91,20 @@ class Row:
     seconds: float
     note: str = ""
     hopeless: bool = False  # the loss cannot be helped (not counted in data_lost)
+    timed_out: bool = False  # ran out of TIMEOUT_S: a failure of its own, not "no traceback"
 
 
-def _dwt(args: list[str], env: dict[str, str], timeout: float = 120) -> tuple[int, str, float]:
-    """Run ``dwt ARGS`` as a person would; (exit code, everything printed, seconds)."""
+#: Seconds each process gets: generous, so a loaded machine is not mistaken for a hang.
+TIMEOUT_S = 300.0
+TIMED_OUT = -9
+
+
+def _dwt(
+    args: list[str], env: dict[str, str], timeout: float | None = None
+) -> tuple[int, str, float]:
+    """Run ``dwt ARGS`` as a person would; (exit code, everything printed, seconds). A run
+    that outlives ``timeout`` (default :data:`TIMEOUT_S`) is killed: :data:`TIMED_OUT`."""
+    timeout = TIMEOUT_S if timeout is None else timeout
     started = time.perf_counter()
     try:
         done = subprocess.run(
@@ -96,9 +117,13 @@ def _dwt(args: list[str], env: dict[str, str], timeout: float = 120) -> tuple[in
         )
         code, text = done.returncode, done.stdout + done.stderr
     except subprocess.TimeoutExpired as exc:
-        code = -9
-        text = f"timed out after {timeout:.0f}s\n{exc.stdout or ''}{exc.stderr or ''}"
+        code = TIMED_OUT
+        text = f"timed out after {timeout:.0f}s\n{_text(exc.stdout)}{_text(exc.stderr)}"
     return code, text, time.perf_counter() - started
+
+
+def _text(out: bytes | str | None) -> str:
+    return out.decode(errors="replace") if isinstance(out, bytes) else out or ""
 
 
 def _env(store_url: str, data_dir: Path, **extra: str) -> dict[str, str]:
@@ -148,7 +173,7 @@ def run_fault(fault: Fault, dataset: Dataset, workdir: Path) -> tuple[Row, str]:
         note += " | " + _last_line(text)
     row = Row(fault.name, code, 1 if fault.hopeless else 0, expected, stored,
               max(0, expected - stored), TRACEBACK in text, round(seconds, 1), note,
-              fault.hopeless)  # fmt: skip
+              fault.hopeless, code == TIMED_OUT)  # fmt: skip
     return row, url
 
 
@@ -167,9 +192,13 @@ def _copy_store(url: str, directory: Path) -> str:
 
 
 def _holdings(url: str) -> dict[str, int]:
+    """Tweets stored, and the results of the week shown."""
     store = Store.open(url)
-    held = {c.value: store[c].count_documents({}) for c in (Coll.TWEETS, *RESULTS)}
-    clustered = store[Coll.MEMBERS].count_documents({"cluster": {"$gte": 0}})
+    held = {Coll.TWEETS.value: store[Coll.TWEETS].count_documents({})}
+    held |= {c.value: store[c].count_documents(store.shown(c, COMMUNITY)) for c in RESULTS}
+    clustered = store[Coll.PLACEMENTS].count_documents(
+        store.shown(Coll.PLACEMENTS, COMMUNITY, cluster={"$gte": 0})
+    )
     store.close()
     return held | {"members clustered": clustered}
 
@@ -209,12 +238,84 @@ def run_input(label: str, argv: list[str], analysed_url: str, directory: Path) -
     # Configured as a person's machine is (keys and an X API address), so a refusal is for
     # the input, not for a missing setting; nothing listens at the address.
     env = _env(url, directory, DWT_API_KEYS=KEYS[0], DWT_X_API_BASE_URL="http://127.0.0.1:9")
-    code, text, seconds = _dwt(argv, env, timeout=30)
+    code, text, seconds = _dwt(argv, env)
     after = _holdings(url)
     lost = sum(max(0, before[k] - after.get(k, 0)) for k in before)
     note = _last_line(text)
     return Row(label, code, 2, sum(before.values()), sum(after.values()), lost,
-               TRACEBACK in text, round(seconds, 1), note)  # fmt: skip
+               TRACEBACK in text, round(seconds, 1), note,
+               timed_out=code == TIMED_OUT)  # fmt: skip
+
+
+def _truncate(path: Path) -> None:
+    with open(path, "r+b") as f:
+        f.truncate(path.stat().st_size // 2 + 100)
+
+
+def _overwrite_header(path: Path) -> None:
+    with open(path, "r+b") as f:
+        f.write(b"\x00" * 100)
+
+
+def _garbage(path: Path) -> None:
+    size, page = path.stat().st_size, 4096
+    with open(path, "r+b") as f:
+        f.seek(size // 2 // page * page)
+        f.write(bytes(range(256)) * (min(8 * page, size // 3) // 256))
+
+
+def _a_directory(path: Path) -> None:
+    path.unlink()
+    path.mkdir()
+
+
+DAMAGE: dict[str, Callable[[Path], None]] = {
+    "truncated": _truncate,
+    "header overwritten": _overwrite_header,
+    "garbage in the middle": _garbage,
+    "dwt.db a directory": _a_directory,
+}
+
+
+def run_damage(label: str, analysed_url: str, directory: Path) -> Row:
+    """``dwt members list`` on a damaged copy of the analysed store: exit 2, a sentence, the
+    file's bytes unchanged (*lost*: 1 when they changed)."""
+    url = _copy_store(analysed_url, directory)
+    path = Path(url.removeprefix("sqlite:///"))
+    for name in ("dwt.db-wal", "dwt.db-shm", ".dwt.db.checked"):
+        (directory / name).unlink(missing_ok=True)
+    DAMAGE[label](path)
+    before = _digest(path)
+    code, text, seconds = _dwt(["members", "list", "--community", COMMUNITY], _env(url, directory))
+    lost = int(_digest(path) != before)
+    return Row(f"store: {label}", code, 2, 1, 1 - lost, lost, TRACEBACK in text,
+               round(seconds, 1), _last_line(text), timed_out=code == TIMED_OUT)  # fmt: skip
+
+
+def _digest(path: Path) -> str:
+    if path.is_dir():
+        return "directory"
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def run_callbacks(workdir: Path) -> dict[str, Any]:
+    """The hostile callback replay (dwt.bench.callbacks) on a world of its own."""
+    from dwt.bench.callbacks import build_world, run_replay
+
+    logging.getLogger("dwt_dashboard").setLevel(logging.ERROR)  # a line per refusal
+    directory = workdir / "callbacks"
+    directory.mkdir()
+    world = build_world(directory)
+    report = run_replay(world)
+    world.store.close()
+    return {
+        "callback_cases": report.cases,
+        "cross_community_leaks": report.leaks,
+        "callback_wrong_status": report.wrong_status,
+        "callback_store_changes": report.store_changes,
+        "callback_server_errors": report.server_errors,
+        "callback_problems": report.problems[:10],
+    }
 
 
 def run_bench(echo: Callable[[str], None] = print, workers: int = 3) -> dict[str, Any]:
@@ -246,17 +347,36 @@ def run_bench(echo: Callable[[str], None] = print, workers: int = 3) -> dict[str
                 )
             )
         _table(echo, "bad input", rows)
+        with cf.ThreadPoolExecutor(workers) as pool:
+            damaged = list(
+                pool.map(
+                    lambda i: run_damage(i[1], analysed, workdir / f"damage-{i[0]}"),
+                    enumerate(DAMAGE),
+                )
+            )
+        _table(echo, "damaged store", damaged)
+        callbacks = run_callbacks(workdir)
+    processes = faults + rows + damaged
     result = {
         "faults": [asdict(r) for r in faults],
         "inputs": [asdict(r) for r in rows],
-        "data_lost": sum(r.lost for r in faults + rows if not r.hopeless),
-        "tracebacks": sum(r.traceback for r in faults + rows),
-        "wrong_exit": sum(r.exit != r.expected_exit for r in faults + rows),
+        "damaged_stores": [asdict(r) for r in damaged],
+        "data_lost": sum(r.lost for r in processes if not r.hopeless),
+        "tracebacks": sum(r.traceback for r in processes),
+        "timeouts": sum(r.timed_out for r in processes),
+        "wrong_exit": sum(r.exit != r.expected_exit for r in processes),
+        **callbacks,
         "seconds": round(time.perf_counter() - started, 1),
     }
     echo(
+        f"callbacks: {result['callback_cases']} hostile requests, cross-community leaks: "
+        f"{result['cross_community_leaks']} (goal 0), wrong status: "
+        f"{result['callback_wrong_status']}, store changes: {result['callback_store_changes']}"
+    )
+    echo(
         f"data lost: {result['data_lost']} (goal 0), tracebacks: {result['tracebacks']} "
-        f"(goal 0), unexpected exit codes: {result['wrong_exit']}, {result['seconds']}s"
+        f"(goal 0), timeouts: {result['timeouts']} (goal 0), unexpected exit codes: "
+        f"{result['wrong_exit']}, {result['seconds']}s"
     )
     return result
 
@@ -268,5 +388,6 @@ def _table(echo: Callable[[str], None], title: str, rows: list[Row]) -> None:
         echo(
             f"{r.name:<40} {r.exit:>4} {r.expected:>8} {r.stored:>7} "
             f"{str(r.lost) + ('*' if r.hopeless else ''):>5} "
-            f"{'yes' if r.traceback else 'no':>3} {r.seconds:>5.1f}  {r.note}"
+            f"{'t/o' if r.timed_out else 'yes' if r.traceback else 'no':>3} {r.seconds:>5.1f}"
+            f"  {r.note}"
         )

@@ -100,6 +100,9 @@ class ClockedBackend:
     def span(self, name: str, filter: Mapping[str, Any], field: str) -> tuple[int, Any, Any]:
         return self.clocked(self.inner.span, name, filter, field)
 
+    def insert_new(self, name: str, doc: Mapping[str, Any]) -> bool:
+        return self.clocked(self.inner.insert_new, name, doc)
+
     def replace(
         self, name: str, filter: Mapping[str, Any], run_id: str, docs: Sequence[Mapping[str, Any]]
     ) -> None:
@@ -238,9 +241,7 @@ def _worker(argv: list[str], url: str, timeout_s: float) -> dict[str, Any]:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def measure_pipeline(
-    dataset: Dataset, url: str, *, timeout_s: float = 1800
-) -> dict[str, Any]:
+def measure_pipeline(dataset: Dataset, url: str, *, timeout_s: float = 1800) -> dict[str, Any]:
     """Load ``dataset`` into the (empty) store at ``url``, then run and clock the pipeline."""
     with tempfile.TemporaryDirectory(prefix="dwt-bench-pipeline-") as tmp:
         dataset.save(Path(tmp) / "week")

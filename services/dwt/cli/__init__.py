@@ -15,9 +15,12 @@ from collections.abc import Sequence
 
 from dwt import __version__
 from dwt.config import SettingsError, load_settings
+from dwt.store.health import StoreDamaged
 
 #: Sub-command modules, in the order ``dwt --help`` lists them.
-COMMANDS = ("demo", "run", "members", "generate", "emulator", "export", "bench", "config")
+COMMANDS = (
+    "demo", "run", "members", "generate", "emulator", "export", "store", "bench", "config",
+)  # fmt: skip
 
 #: Global flags → settings fields. API keys and the store URL (which may hold a MongoDB
 #: password) have no flag: argv is visible to every user of the machine, so they come from
@@ -60,6 +63,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.getLogger("dwt").debug("settings: %s", settings.describe())
     try:
         return int(args.handler(args, settings) or 0)
+    except StoreDamaged as exc:  # the sentence says which file and what to do
+        print(f"dwt: {exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("dwt: interrupted", file=sys.stderr)
         return 130

@@ -23,6 +23,7 @@ from dwt.generate import generate_community
 from dwt.pipeline.progress import Progress
 from dwt.pipeline.runner import new_run_id, run_pipeline
 from dwt.pipeline.spec import RunSpec, Step
+from dwt.private import write_private
 from dwt.store import Coll, Store
 from dwt.store.candidates import pending_candidates
 from dwt.xapi.emulator import EmulatorConfig, EmulatorServer
@@ -63,7 +64,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     with EmulatorServer(dataset, config) as server, tempfile.TemporaryDirectory() as tmp:
         say(f"X API v2 emulator at {server.base_url}")
         keys_file = Path(tmp) / "api-keys"  # collectors read keys where they run
-        keys_file.write_text(DEMO_KEY)
+        write_private(keys_file, DEMO_KEY)
         store = Store.open(settings.store_url_value)
         say(f"store: {settings.store_url_redacted} (every later dwt command sees it)")
         members = dataset.users.filter(dataset.users["is_member"]).select(["id", "username"])
@@ -134,7 +135,7 @@ def serve_dashboard(
 def summarise(store: Store, community: str) -> str:
     """What a person looks at first: clusters, who to add, what is trending."""
     lines = ["", "clusters (largest first):"]
-    clusters = store[Coll.CLUSTERS].find({"community": community}).sort("cluster", 1)
+    clusters = store[Coll.CLUSTERS].find(store.shown(Coll.CLUSTERS, community)).sort("cluster", 1)
     for doc in clusters:
         if doc["cluster"] < 0:
             lines.append(f"  -  {doc['size']:>4} members with no interactions this week")
@@ -150,7 +151,9 @@ def summarise(store: Store, community: str) -> str:
             f"{cand['interactions']:>4} interactions from {cand['members']} members"
         )
     lines.append("trending conversations:")
-    trending = store[Coll.CONVERSATIONS].find({"community": community, "trending": True})
+    trending = store[Coll.CONVERSATIONS].find(
+        store.shown(Coll.CONVERSATIONS, community, trending=True)
+    )
     for conv in list(trending.sort([("size", -1)]).limit(5)):
         lines.append(
             f"  cluster {conv['cluster']} tier {conv['tier']}: {conv['size']} tweets "

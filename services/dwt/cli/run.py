@@ -21,19 +21,23 @@ from dwt.collect.keys import KeySource, NoKeysError
 from dwt.collect.step import CollectConfig, ScopeError, collect
 from dwt.config import Settings
 from dwt.pipeline.insights import Week, default_shards
-from dwt.pipeline.progress import Progress
+from dwt.pipeline.lease import HeldLease, hold
+from dwt.pipeline.progress import PREFIX, Progress
 from dwt.pipeline.runner import (
+    RUN_ID_MAX,
     RunCapped,
     RunFailed,
     RunRefused,
     community_known,
     new_run_id,
+    run_id_problem,
     run_pipeline,
     unknown_community,
     window_end_problem,
 )
 from dwt.pipeline.spec import STEP_ORDER, CommunityJobSpec, RunSpec, Step
 from dwt.store import Coll, Store
+from dwt.store.leases import RunBusy
 from dwt.xapi.prices import bill_words
 
 #: Exit status of a run that stopped at a cap (ours or X's): not a failure, not a success.
@@ -59,7 +63,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--spec-json", help="the spec as JSON (what the operator passes)")
     parser.add_argument("--window-days", type=int, help="days the window spans (1-30; default 7)")
     parser.add_argument("--weights", help="e.g. reply=50,quote=5")
-    parser.add_argument("--run-id", help="run id (a retried run reuses it); default: new")
+    parser.add_argument(
+        "--run-id",
+        type=_run_id,
+        help=f"run id (a retried run reuses it; 1-{RUN_ID_MAX} letters, digits, - or _); "
+        "default: new",
+    )
     parser.add_argument(
         "--now",
         type=_window_end,
@@ -129,6 +138,13 @@ def _shards(text: str) -> int:
     if not 1 <= value <= MAX_SHARDS:
         raise argparse.ArgumentTypeError(f"must be within 1-{MAX_SHARDS}, got {value}")
     return value
+
+
+def _run_id(text: str) -> str:
+    problem = run_id_problem(text)
+    if problem is not None:
+        raise argparse.ArgumentTypeError(problem)
+    return text
 
 
 def _price(text: str) -> float:
@@ -253,6 +269,43 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     if not community_known(store, spec.community):  # before Ray starts
         print(f"dwt run: refused: {unknown_community(store, spec.community)}", file=sys.stderr)
         return 2
+    now = args.now or datetime.now(UTC)
+    run_id = args.run_id or new_run_id(spec.community, now)
+    try:  # one run per community: before Ray starts, before anything is written
+        lease = hold(store, spec.community, run_id)
+    except RunBusy as exc:
+        return _busy(exc)
+    try:
+        return _run(args, settings, spec, store, handlers, lease, now, run_id)
+    finally:
+        lease.release()
+
+
+#: The exit status of a run refused because another run of the community goes on (BSD's
+#: EX_TEMPFAIL: try again later); the operator requeues on it.
+EXIT_BUSY = 75
+
+
+def _busy(exc: RunBusy) -> int:
+    """Another run holds the lease: one ``DWT_PROGRESS`` line for whoever watches the logs
+    (the operator reads it from the Ray job's), a sentence, exit :data:`EXIT_BUSY`."""
+    event = {"event": "busy", "community": exc.community, "holder": exc.holder,
+             "message": str(exc)}  # fmt: skip
+    print(PREFIX + json.dumps(event), flush=True)
+    print(f"dwt run: not started: {exc}", file=sys.stderr)
+    return EXIT_BUSY
+
+
+def _run(
+    args: argparse.Namespace,
+    settings: Settings,
+    spec: RunSpec,
+    store: Store,
+    handlers: dict,
+    lease: HeldLease,
+    now: datetime,
+    run_id: str,
+) -> int:
     use_ray = args.ray if args.ray is not None else bool(settings.ray_address)
     shards = 1
     if use_ray:
@@ -261,8 +314,6 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         print(f"ray: {ensure_ray(settings.ray_address)}", file=sys.stderr)
         members = store.members(spec.community).num_rows
         shards = args.shards or default_shards(members, os.cpu_count() or 1)
-    now = args.now or datetime.now(UTC)
-    run_id = args.run_id or new_run_id(spec.community, now)
     human = None if args.json else (lambda line: print(line, file=sys.stderr))
     bars = StepBars() if sys.stderr.isatty() and not args.json else None
     progress = Progress(
@@ -282,6 +333,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             progress=progress,
             steps=handlers,
             allow_empty=args.allow_empty,
+            lease=lease,
         )
     except RunRefused as exc:
         print(f"dwt run: refused: {exc.reason}", file=sys.stderr)

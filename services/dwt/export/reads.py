@@ -13,6 +13,7 @@ from collections.abc import Iterable
 import pyarrow as pa
 
 from dwt.store import Coll, Store
+from dwt.store.weeks import shown_run
 
 TIERS = (1, 2, 3)
 
@@ -91,14 +92,10 @@ TOPICS_SCHEMA = pa.schema(
 
 
 def _table(
-    store: Store,
-    coll: Coll,
-    community: str,
-    sort: dict[str, int],
-    schema: pa.Schema,
-    project: dict[str, str] | None = None,
+    store: Store, coll: Coll, community: str, sort: dict[str, int], schema: pa.Schema
 ) -> pa.Table:
-    return store.table(coll, {"community": community}, list(sort.items()), project or {}, schema)
+    """The community's results shown (the week its last complete run published)."""
+    return store.table(coll, store.shown(coll, community), list(sort.items()), {}, schema)
 
 
 def member_details(store: Store, community: str) -> pa.Table:
@@ -108,7 +105,7 @@ def member_details(store: Store, community: str) -> pa.Table:
         for tier in TIERS
         for part in ("partner", "weight")
     }
-    return _table(store, Coll.MEMBERS, community, {"account_id": 1}, MEMBER_DETAILS_SCHEMA, stats)
+    return store.member_results(community, MEMBER_DETAILS_SCHEMA, stats)
 
 
 def clusters(store: Store, community: str) -> pa.Table:
@@ -137,10 +134,10 @@ def topics(store: Store, community: str) -> pa.Table:
 
 
 def content_ran(store: Store, community: str) -> bool:
-    """Whether a content step ever finished for the community: tells "no conversations this
-    week" (write empty files) from "never looked" (say which step to run)."""
-    query = {"community": community, "steps": "content", "status": "succeeded"}
-    return store[Coll.RUNS].find_one(query, {"_id": 1}) is not None
+    """Whether a content step's results are shown for the community: tells "no
+    conversations this week" (write empty files) from "never looked" (say which step to
+    run)."""
+    return shown_run(store, Coll.CONVERSATIONS, community) is not None
 
 
 def usernames(store: Store, account_ids: Iterable[str]) -> dict[str, str]:

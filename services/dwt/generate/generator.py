@@ -53,6 +53,12 @@ DEFAULT_NOW = datetime(2026, 11, 29, tzinfo=UTC)
 #: Bursts last 1-3 hours; a window holds at most one burst per this many hours.
 HOURS_PER_BURST = 4
 MAX_DAYS = 366
+#: Sizes past these are refused before any work (10^12 members asked for 5.46 TiB): the
+#: product's goal is 10^4 members and 10^6 tweets a week; a hundred times that still fits.
+MAX_MEMBERS = 1_000_000
+MAX_ACCOUNTS = 5_000_000  # outsiders
+MAX_TWEETS = 100_000_000  # members x tweets per member
+MAX_SEED = 2**63 - 1
 
 
 class GenerateError(ValueError):
@@ -296,6 +302,24 @@ def _check(
     ):
         if not isinstance(value, int | np.integer) or isinstance(value, bool) or value < low:
             problems.append(f"{name} must be an integer >= {low}, got {value!r}")
+    if not problems:
+        for name, value, most in (
+            ("members", members, MAX_MEMBERS),
+            ("communities", communities, MAX_MEMBERS),
+            ("outsiders", outsiders, MAX_ACCOUNTS),
+            ("seed", seed, MAX_SEED),
+        ):
+            if value > most:
+                problems.append(f"{name} must be at most {most:,}, got {value:,}")
+    if (
+        not problems
+        and isinstance(tweets_per_member, int | float)
+        and members * tweets_per_member > MAX_TWEETS
+    ):
+        problems.append(
+            f"members x tweets per member must be at most {MAX_TWEETS:,} tweets, got "
+            f"{members * tweets_per_member:,.0f}"
+        )
     if not problems:
         if members < communities:
             problems.append(

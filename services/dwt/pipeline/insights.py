@@ -1,9 +1,10 @@
 """The insight steps (discover, bonds, cluster, content): load columns, run the stage,
 write results in bulk. The stages themselves (``dwt.stages``) never touch the store.
 
-Each step can run alone: cluster reads the bonds the last bonds step stored, content reads
-the clusters the last cluster step stored, so ``--steps content`` after a weights change
-reuses what is there.
+Each step writes its results under the run's id; they are shown only once the whole run
+succeeded and published them (:mod:`dwt.store.weeks`). Each step can run alone: cluster
+reads the bonds shown, content the clusters shown, so ``--steps content`` after a weights
+change reuses what is there.
 """
 
 from __future__ import annotations
@@ -95,20 +96,19 @@ def bonds(week: Week, run_id: str) -> dict[str, int]:
 
     csr = graph.matrix_
     ids = np.asarray(graph.members_.to_pylist(), dtype=object)
+    # One document per member (its bonds, possibly none, and its activity), kept under the
+    # run until the run publishes its week (dwt.store.weeks).
     docs = [
         {
             "source_id": ids[row],
             "targets": ids[csr.indices[csr.indptr[row] : csr.indptr[row + 1]]].tolist(),
             "weights": csr.data[csr.indptr[row] : csr.indptr[row + 1]].tolist(),
+            "activity": int(graph.activity_[row]),
         }
-        for row in np.flatnonzero(np.diff(csr.indptr))
+        for row in range(len(ids))
     ]
     store, community = week.store, week.spec.community
     store.replace_results(Coll.BONDS, community, run_id, docs)
-    store.set_member_fields(
-        community,
-        ({"account_id": a, "activity": int(n)} for a, n in zip(ids, graph.activity_, strict=True)),
-    )
     # The follow lists behind these bonds are read on their own, slower cadence (they are
     # billed per account): say how old they are.
     ages = follows_age_days(store, ids.tolist(), datetime.now(UTC))
@@ -191,15 +191,16 @@ def cluster(week: Week, run_id: str) -> dict[str, int]:
     stats = bond_stats(
         week.members, labels, graph.matrix_, week.interactions, graph.weights
     ).to_pylist()
-    store.set_member_fields(
+    store.replace_results(
+        Coll.PLACEMENTS,
         community,
+        run_id,
         (
             {
                 "account_id": row.pop("account_id"),
                 "cluster": int(label),
                 "flow": float(flow),
                 "bond_stats": row,
-                "run_id": run_id,
                 "x": round(float(x), 1),
                 "y": round(float(y), 1),
             }

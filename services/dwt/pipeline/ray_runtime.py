@@ -19,7 +19,11 @@ from __future__ import annotations
 
 import logging
 import os
+import secrets
 import sys
+from pathlib import Path
+
+from dwt.private import FILE_MODE, write_private
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +62,21 @@ def _reload_ray_config() -> None:
         Config.initialize("")
 
 
+def private_auth_token() -> Path | None:
+    """Ray's default token file (``~/.ray/auth_token``), made 0600 in a 0700 ``~/.ray`` before
+    Ray starts: Ray writes it with the umask's mode, readable by every local user (who could
+    then submit work). An existing one is tightened; None when the token comes from
+    ``RAY_AUTH_TOKEN`` or ``RAY_AUTH_TOKEN_PATH`` instead."""
+    if os.environ.get("RAY_AUTH_TOKEN") or os.environ.get("RAY_AUTH_TOKEN_PATH"):
+        return None
+    path = Path.home() / ".ray" / "auth_token"
+    if path.exists():
+        if path.stat().st_mode & 0o077:
+            path.chmod(FILE_MODE)
+        return path
+    return write_private(path, secrets.token_hex(32))
+
+
 def ensure_ray(
     address: str | None = None,
     num_cpus: int | None = None,
@@ -77,6 +96,7 @@ def ensure_ray(
         ray.init(address=address, log_to_driver=True)
         return f"cluster at {address}"
     _token_auth_on()
+    private_auth_token()
     cpus = num_cpus or os.cpu_count()
     ray.init(
         # "local": a new runtime even if `ray start` left a cluster (or its stale record

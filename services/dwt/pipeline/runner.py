@@ -21,6 +21,7 @@ was); one refused after its collection step is recorded as ``failed`` with the r
 from __future__ import annotations
 
 import logging
+import re
 import time
 import uuid
 from collections.abc import Callable
@@ -28,10 +29,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from dwt.pipeline import insights
+from dwt.pipeline.lease import HeldLease, hold
 from dwt.pipeline.progress import Progress
 from dwt.pipeline.spec import RunSpec, Step
 from dwt.store import Coll, Store
 from dwt.store.runs import finish_run, start_run
+from dwt.store.weeks import STEP_KINDS, publish
 
 log = logging.getLogger(__name__)
 
@@ -157,6 +160,24 @@ class RunResult:
     timings: dict[str, float] = field(default_factory=dict)
 
 
+#: A run id: letters, digits, ``-`` and ``_`` (no ``/`` or ``.``: it names log lines, Ray
+#: submissions and documents, never a path), at most :data:`RUN_ID_MAX` characters (the
+#: operator's ids fit: dwt_operator.entrypoint.MAX_RUN_ID).
+RUN_ID_MAX = 200
+RUN_ID = re.compile(rf"[A-Za-z0-9][A-Za-z0-9_-]{{0,{RUN_ID_MAX - 1}}}")
+
+
+def run_id_problem(run_id: str) -> str | None:
+    """Why ``run_id`` cannot name a run (None when it can)."""
+    if RUN_ID.fullmatch(run_id):
+        return None
+    shown = run_id if len(run_id) <= 60 else run_id[:60] + "…"
+    return (
+        f"a run id is 1-{RUN_ID_MAX} letters, digits, '-' or '_' (starting with a letter or "
+        f"digit), got {shown!r} ({len(run_id):,} characters)"
+    )
+
+
 def new_run_id(community: str, now: datetime) -> str:
     return f"{community}-{now:%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:6]}"
 
@@ -171,6 +192,7 @@ def run_pipeline(
     shards: int = 1,
     steps: dict[Step, StepFunction] | None = None,
     allow_empty: bool = False,
+    lease: HeldLease | None = None,
 ) -> RunResult:
     """Run ``spec.steps`` for ``spec.community`` against ``store``.
 
@@ -179,12 +201,43 @@ def run_pipeline(
     time is UTC). Raises :class:`RunRefused` (see the module doc) for an unknown
     community, a window ending before X existed, fewer than one shard, or — unless
     ``allow_empty`` — a window without any member's tweet.
+
+    One run per community: the run holds the community's lease (``lease``, taken by the
+    caller, else taken here: :class:`~dwt.store.leases.RunBusy` when another run holds it)
+    until it ends, and gives it back however it ends. The steps' results are published
+    together once every step succeeded (:mod:`dwt.store.weeks`): a run that fails or is
+    killed leaves the previous week shown.
     """
+    try:
+        now, run_id, handlers = _checked(store, spec, run_id, now, progress, shards, steps)
+        if lease is None:
+            lease = hold(store, spec.community, run_id)  # RunBusy: another run goes on
+        if lease.run_id != run_id or lease.lease.community != spec.community:
+            raise ValueError(f"the lease held is {lease.lease.community}'s for {lease.run_id}")
+        return _steps(store, spec, run_id, now, progress, shards, handlers, allow_empty, lease)
+    finally:
+        if lease is not None:
+            lease.release()
+
+
+def _checked(
+    store: Store,
+    spec: RunSpec,
+    run_id: str | None,
+    now: datetime | None,
+    progress: Progress | None,
+    shards: int,
+    steps: dict[Step, StepFunction] | None,
+) -> tuple[datetime, str, dict[Step, StepFunction]]:
+    """The window's end, the run id and the step handlers, or :class:`RunRefused`."""
     now = now or datetime.now(UTC)
     now = now if now.tzinfo else now.replace(tzinfo=UTC)
     run_id = run_id or (progress.run_id if progress else None) or new_run_id(spec.community, now)
     if progress is not None and progress.run_id != run_id:
         raise ValueError(f"progress reports run {progress.run_id!r}, not {run_id!r}")
+    problem = run_id_problem(run_id)
+    if problem is not None:
+        raise RunRefused(run_id[:RUN_ID_MAX], problem)
     handlers = {**INSIGHT_STEPS, **(steps or {})}
     missing = [s.value for s in spec.steps if s not in handlers]
     if missing:
@@ -195,6 +248,20 @@ def run_pipeline(
         raise RunRefused(run_id, str(window_end_problem(now)))
     if not community_known(store, spec.community):
         raise RunRefused(run_id, unknown_community(store, spec.community))
+    return now, run_id, handlers
+
+
+def _steps(
+    store: Store,
+    spec: RunSpec,
+    run_id: str,
+    now: datetime,
+    progress: Progress | None,
+    shards: int,
+    handlers: dict[Step, StepFunction],
+    allow_empty: bool,
+    lease: HeldLease,
+) -> RunResult:
     progress = progress or Progress(store, run_id)
     week = insights.Week(store, spec, now, shards=shards, progress=progress)
     first_insight = next((s for s in spec.steps if s is not Step.COLLECT), None)
@@ -216,6 +283,7 @@ def run_pipeline(
         progress.start(step.value)
         started = time.perf_counter()
         try:
+            lease.check()  # taken over (this process was stopped too long): stop here
             counts = handlers[step](week, run_id)
         except StepCapped as exc:
             progress.finish(step.value, time.perf_counter() - started, exc.counts)
@@ -237,6 +305,15 @@ def run_pipeline(
         progress.finish(step.value, time.perf_counter() - started, counts)
         if step is Step.COLLECT:
             week.forget()
+    kinds = [STEP_KINDS[s.value] for s in spec.steps if s.value in STEP_KINDS]
+    try:
+        lease.check()
+        publish(store, spec.community, run_id, kinds, datetime.now(UTC))
+    except Exception as exc:
+        message = f"{type(exc).__name__}: {exc}"
+        progress.summary("failed", message)
+        finish_run(store, run_id, "failed", datetime.now(UTC), error=f"publish: {message}")
+        raise RunFailed(run_id, "publish", message) from exc
     finish_run(store, run_id, "succeeded", datetime.now(UTC))
     progress.summary("succeeded")
     return RunResult(run_id, "succeeded", dict(progress.counts), dict(progress.timings))

@@ -16,7 +16,7 @@ from bson import encode
 from bson.raw_bson import RawBSONDocument
 from pymongo import MongoClient
 from pymongo.collection import Collection
-from pymongo.errors import BulkWriteError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from dwt.store.ops import BulkResult, Update
 from dwt.store.store import StoreError
@@ -35,18 +35,12 @@ _BYTES_PER_COMMAND = 8 << 20
 #: Times an upsert that collided with another writer's insert of its ``_id`` is retried.
 _UPSERT_RACES = 5
 
-#: Ids per ``$in`` of one delete: the 673,000 conversation ids of a 10k-member week in one
-#: command would pass MongoDB's 16 MB limit.
-_IDS_PER_DELETE = 20_000
-
 
 class MongoBackend:
     """One database of a MongoDB server (the URL's path names it; ``dwt`` by default)."""
 
     def __init__(self, url: str) -> None:
-        self.client: MongoClient = MongoClient(
-            url, tz_aware=True, serverSelectionTimeoutMS=10_000
-        )
+        self.client: MongoClient = MongoClient(url, tz_aware=True, serverSelectionTimeoutMS=10_000)
         self.db = self.client[urlsplit(url).path.lstrip("/") or "dwt"]
 
     def collection(self, name: str) -> Collection:
@@ -125,8 +119,7 @@ class MongoBackend:
             return 0, None, None
         present = {**filter, field: {"$exists": True}} if field not in filter else dict(filter)
         ends = [
-            coll.find_one(present, {field: 1}, sort=[(field, direction)])
-            for direction in (1, -1)
+            coll.find_one(present, {field: 1}, sort=[(field, direction)]) for direction in (1, -1)
         ]
         first, last = (_get(doc, field.split(".")) if doc else None for doc in ends)
         return count, first, last
@@ -134,18 +127,16 @@ class MongoBackend:
     def replace(
         self, name: str, filter: Mapping[str, Any], run_id: str, docs: Sequence[Mapping[str, Any]]
     ) -> None:
-        # Whole documents, as the embedded store writes them: delete the ones this set
-        # rewrites, insert the set, then delete what other runs left. Two deletes and one
-        # insert whatever the set's size — no update per document, which on a wire-protocol
-        # server without an `_id` fast path (FerretDB) costs a collection scan each, and in
-        # FerretDB 1.24 stalls from the 100th update of one command (docs/store.md).
+        # ``filter`` selects one run's results, which nobody reads before the run publishes
+        # them (dwt.store.weeks): delete what an earlier attempt left, insert the set. One
+        # delete and one insert whatever the set's size, whole documents, no update per
+        # document — which on a wire-protocol server without an `_id` fast path (FerretDB)
+        # costs a collection scan each, and in FerretDB 1.24 stalls from the 100th update
+        # of one command (docs/store.md).
         coll = self.db[name]
+        coll.delete_many(dict(filter))
         if docs:
-            ids = [d["_id"] for d in docs]
-            for start in range(0, len(ids), _IDS_PER_DELETE):  # a command is at most 16 MB
-                coll.delete_many({**filter, "_id": {"$in": ids[start : start + _IDS_PER_DELETE]}})
             self._insert_or_replace(coll, docs)
-        coll.delete_many({**filter, "run_id": {"$ne": run_id}})
 
     def _insert_or_replace(self, coll: Collection, docs: Sequence[Mapping[str, Any]]) -> None:
         """Insert ``docs``; one another writer inserted meanwhile (the same run re-run at
@@ -163,6 +154,13 @@ class MongoBackend:
             for error in errors:
                 doc = docs[error["index"]]
                 coll.replace_one({"_id": doc["_id"]}, doc, upsert=True)
+
+    def insert_new(self, name: str, doc: Mapping[str, Any]) -> bool:
+        try:
+            self.db[name].insert_one(dict(doc))
+        except DuplicateKeyError:
+            return False
+        return True
 
     def drop(self) -> None:
         self.client.drop_database(self.db.name)

@@ -70,6 +70,16 @@ def finish_run(
     update_run(store, run_id, **fields)
 
 
+def abandon_run(store: Store, run_id: str, now: datetime, reason: str) -> bool:
+    """Mark a run that is still ``running`` as ``abandoned`` (its process is gone); whether
+    it was. A run that finished meanwhile keeps its status."""
+    done = store[Coll.RUNS].update_one(
+        {"_id": run_id, "status": "running"},
+        {"$set": {"status": "abandoned", "finished_at": now, "error": reason}},
+    )
+    return bool(done.modified_count)
+
+
 def recent_runs(store: Store, community: str, limit: int = 10) -> list[dict[str, Any]]:
     cursor = store[Coll.RUNS].find({"community": community}).sort("started_at", DESCENDING)
     return list(cursor.limit(limit))

@@ -32,6 +32,9 @@ class Coll(enum.StrEnum):
     TOPICS = "topics"  # trending hashtags, terms and URLs per cluster and tier
     COLLECT_STATE = "collect_state"  # per account: collection checkpoints
     SESSIONS = "dashboard_sessions"  # the dashboard's logins (id: a digest of the cookie's)
+    PLACEMENTS = "placements"  # per member and cluster step: cluster, flow, position, stats
+    WEEKS = "weeks"  # per community: the runs whose results are shown (dwt.store.weeks)
+    LEASES = "run_leases"  # per community: the one run allowed to go on (dwt.store.leases)
     CHARGES = "charges"  # what X billed: one document per collection attempt or lookup
     API_LIMITS = "api_limits"  # per API key and endpoint: the limit X's headers reported
 
@@ -45,21 +48,36 @@ NATURAL_KEYS: dict[Coll, tuple[str, ...]] = {
     Coll.FOLLOWS: ("_id",),  # the source account: one follow list per account
     Coll.TWEETS: ("_id",),
     Coll.RUNS: ("_id",),
-    Coll.BONDS: ("community", "source_id"),  # one adjacency list per member
-    Coll.CLUSTERS: ("community", "cluster"),
-    Coll.CONVERSATIONS: ("community", "cluster", "tier", "conversation_id"),
-    Coll.TOPICS: ("community", "cluster", "tier", "topic"),  # topic last: a URL's "/" is safe
+    # A step's results are kept under the run that made them: a week's results become
+    # visible together when the run publishes them (dwt.store.weeks).
+    Coll.BONDS: ("community", "run_id", "source_id"),  # one adjacency list per member
+    Coll.CLUSTERS: ("community", "run_id", "cluster"),
+    Coll.PLACEMENTS: ("community", "run_id", "account_id"),
+    Coll.CONVERSATIONS: ("community", "run_id", "cluster", "tier", "conversation_id"),
+    # topic last: a URL's "/" is safe
+    Coll.TOPICS: ("community", "run_id", "cluster", "tier", "topic"),
     Coll.COLLECT_STATE: ("_id",),  # the account id
     Coll.SESSIONS: ("_id",),  # sha256 of the session id the cookie carries
+    Coll.WEEKS: ("_id",),  # the community
+    Coll.LEASES: ("_id",),  # the community
     Coll.CHARGES: ("_id",),  # "<run id>/<attempt>/<time>" or "lookup/<community>/<time>"
     Coll.API_LIMITS: ("key", "endpoint"),  # a key's fingerprint, never the key
 }
 
+#: The collections that hold a step's results, by the step that writes them.
+RESULTS: dict[str, tuple[Coll, ...]] = {
+    "bonds": (Coll.BONDS,),
+    "clusters": (Coll.CLUSTERS, Coll.PLACEMENTS),
+    "content": (Coll.CONVERSATIONS, Coll.TOPICS),
+}
+
 #: A cluster-tier's results in rank order (conversations and topics, as the dashboard lists them).
 _CLUSTER_TIER_RANK = IndexModel(
-    [("community", ASCENDING), ("cluster", ASCENDING), ("tier", ASCENDING), ("rank", ASCENDING)],
-    name="community_cluster_tier_rank",
-)
+    [("community", ASCENDING), ("run_id", ASCENDING), ("cluster", ASCENDING),
+     ("tier", ASCENDING), ("rank", ASCENDING)],
+    name="community_run_cluster_tier_rank",
+)  # fmt: skip
+_RUN = IndexModel([("community", ASCENDING), ("run_id", ASCENDING)], name="run")
 
 #: Secondary indexes, for the queries the stages and the dashboard make.
 _SECONDARY: dict[Coll, list[IndexModel]] = {
@@ -82,10 +100,11 @@ _SECONDARY: dict[Coll, list[IndexModel]] = {
     Coll.RUNS: [
         IndexModel([("community", ASCENDING), ("started_at", DESCENDING)], name="community_time")
     ],
-    Coll.BONDS: [IndexModel([("community", ASCENDING), ("run_id", ASCENDING)], name="run")],
-    Coll.CONVERSATIONS: [_CLUSTER_TIER_RANK],
-    Coll.TOPICS: [_CLUSTER_TIER_RANK],
-    Coll.CLUSTERS: [IndexModel([("community", ASCENDING), ("run_id", ASCENDING)], name="run")],
+    Coll.BONDS: [_RUN],
+    Coll.CONVERSATIONS: [_CLUSTER_TIER_RANK, _RUN],
+    Coll.TOPICS: [_CLUSTER_TIER_RANK, _RUN],
+    Coll.CLUSTERS: [_RUN],
+    Coll.PLACEMENTS: [_RUN],
     Coll.CHARGES: [
         IndexModel([("community", ASCENDING), ("at", DESCENDING)], name="community_time"),
         IndexModel([("at", DESCENDING)], name="time"),

@@ -16,6 +16,7 @@ reader build the columns in C++.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import hashlib
 import io
@@ -31,7 +32,9 @@ import pyarrow as pa
 import pyarrow.json as pa_json
 from pymongo import IndexModel
 
+from dwt.private import private_file
 from dwt.store import codec, updates
+from dwt.store.health import SCHEMA_VERSION, StoreDamaged, remember_good
 from dwt.store.ops import BulkResult, Update
 from dwt.store.query import Compiler, UnsupportedQuery, field_sql, order_by
 
@@ -86,16 +89,64 @@ class SqliteDatabase:
         self._local = threading.local()
         self._tables: set[str] = set()
         self._lock = threading.Lock()
-        path.parent.mkdir(parents=True, exist_ok=True)
+        self._conns: list[sqlite3.Connection] = []  # every thread's, closed at exit
+        self._conns_lock = threading.Lock()
+        try:  # the file and its -wal/-shm (SQLite gives them the file's mode) are private
+            private_file(path)
+        except OSError as exc:
+            raise StoreDamaged(path, f"cannot be created ({exc.strerror})") from None
+        self._schema_version()
+        self._seen = self._stat()
+        # A process that ends normally leaves the file as SQLite wrote it: the next open
+        # need not read it through again. A killed one leaves no note, so it is checked.
+        atexit.register(self._close_all)
+
+    def _stat(self) -> tuple[int, int, int] | None:
+        try:
+            found = self.path.stat()
+        except OSError:
+            return None
+        return found.st_size, found.st_mtime_ns, found.st_ino
+
+    def _untouched(self) -> bool:
+        """Whether nobody but this process changed the file since its last write."""
+        return self._seen is not None and self._stat() == self._seen
+
+    def _close_all(self) -> None:
+        """At exit: close every connection this process opened (their last checkpoint is
+        this process's own write) and, if nobody else changed the file meanwhile, note it
+        as good (a file changed behind its back is checked again on the next open)."""
+        untouched = self._untouched()
+        with self._conns_lock:
+            conns, self._conns = self._conns, []
+        for conn in conns:
+            with contextlib.suppress(sqlite3.Error):  # closed already, or another thread's
+                conn.close()
+        if untouched:
+            remember_good(self.path)
+
+    def _schema_version(self) -> None:
+        """Mark the file with the schema it holds (checked by dwt.store.health on open)."""
+        conn = self.conn
+        if conn.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
+            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     @property
     def conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
         if conn is None or self._local.pid != os.getpid():
-            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            try:
+                conn = sqlite3.connect(
+                    self.path, isolation_level=None, check_same_thread=False, factory=_Checked
+                )
+            except sqlite3.Error as exc:
+                raise StoreDamaged(self.path, f"cannot be opened ({exc})") from None
+            conn.path = self.path
             for pragma in _PRAGMAS:
                 conn.execute(pragma)
             self._local.conn, self._local.pid = conn, os.getpid()
+            with self._conns_lock:
+                self._conns.append(conn)
         return conn
 
     @contextlib.contextmanager
@@ -109,6 +160,7 @@ class SqliteDatabase:
             conn.execute("ROLLBACK")
             raise
         conn.execute("COMMIT")
+        self._seen = self._stat()  # what this process's own write left
 
     def ensure_table(self, name: str) -> None:
         if name in self._tables:
@@ -177,6 +229,15 @@ class SqliteDatabase:
             conn.execute(f'DELETE FROM "{name}" WHERE {where}', params)
             conn.executemany(f'INSERT INTO "{name}" (_id, doc) VALUES (?, ?)', rows)
 
+    def insert_new(self, name: str, doc: Mapping[str, Any]) -> bool:
+        self.ensure_table(name)
+        with self.write() as conn:
+            cur = conn.execute(
+                f'INSERT OR IGNORE INTO "{name}" (_id, doc) VALUES (?, ?)',
+                (_doc_id(doc), codec.dumps(doc)),
+            )
+        return cur.rowcount == 1
+
     def table_names(self) -> list[str]:
         rows = self.conn.execute(
             "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
@@ -191,10 +252,43 @@ class SqliteDatabase:
         self._tables.clear()
 
     def close(self) -> None:
+        """Close this thread's connection, noting the file as it is now as good (it was
+        written through SQLite: the next open need not read it through again)."""
         conn = getattr(self._local, "conn", None)
         if conn is not None:
+            untouched = self._untouched()
             conn.close()
             self._local.conn = None
+            with self._conns_lock:
+                self._conns = [c for c in self._conns if c is not conn]
+            if untouched:
+                remember_good(self.path)
+
+
+class _Checked(sqlite3.Connection):
+    """A connection whose statements say so when the file turns out damaged (SQLite's
+    "database disk image is malformed", "file is not a database") with :class:`StoreDamaged`
+    instead of a bare ``DatabaseError``; a busy or locked file stays an ``OperationalError``."""
+
+    path: Path
+
+    def execute(self, *args: Any) -> sqlite3.Cursor:  # type: ignore[override]
+        try:
+            return super().execute(*args)
+        except sqlite3.DatabaseError as exc:
+            raise _damaged(self.path, exc) from None
+
+    def executemany(self, *args: Any) -> sqlite3.Cursor:  # type: ignore[override]
+        try:
+            return super().executemany(*args)
+        except sqlite3.DatabaseError as exc:
+            raise _damaged(self.path, exc) from None
+
+
+def _damaged(path: Path, exc: sqlite3.DatabaseError) -> Exception:
+    if type(exc) is sqlite3.DatabaseError:  # not Operational, Integrity, Programming…
+        return StoreDamaged(path, f"is damaged ({exc})")
+    return exc
 
 
 class SqliteCollection:
@@ -239,8 +333,15 @@ class SqliteCollection:
         sql = f'SELECT doc FROM "{self.name}" WHERE {where}{order_by(sort)}'
         if limit:
             sql += f" LIMIT {int(limit)}"
-        for (text,) in self.db.conn.execute(sql, params):
-            yield codec.loads(text)
+        rows = self.db.conn.execute(sql, params)
+        while True:
+            try:  # rows are read as they are asked for: damage can show up here too
+                row = rows.fetchone()
+            except sqlite3.DatabaseError as exc:
+                raise _damaged(self.db.path, exc) from None
+            if row is None:
+                return
+            yield codec.loads(row[0])
 
     def arrow(
         self,
@@ -401,9 +502,7 @@ class SqliteCollection:
             keys = list(spec["key"].items())
             if any(field in arrays for field, _ in keys):
                 continue
-            columns = ", ".join(
-                f"{field_sql(f)} {'DESC' if d == -1 else 'ASC'}" for f, d in keys
-            )
+            columns = ", ".join(f"{field_sql(f)} {'DESC' if d == -1 else 'ASC'}" for f, d in keys)
             self.db.conn.execute(
                 f'CREATE INDEX IF NOT EXISTS "{self.name}.{spec["name"]}" '
                 f'ON "{self.name}" ({columns})'

@@ -23,6 +23,7 @@ import pyarrow.compute as pc
 
 from dwt.config import redact_url
 from dwt.model.documents import tweet_documents, user_document
+from dwt.store import weeks
 from dwt.store.ops import BulkResult, Update
 from dwt.store.schema import (
     ARRAY_FIELDS,
@@ -95,6 +96,9 @@ _TWEET_READ_SCHEMA = pa.schema(
     + [(m, pa.int64()) for m in _ENGAGEMENT]
 )
 FOLLOWS_SCHEMA = pa.schema([("source_id", pa.string()), ("target_id", pa.string())])
+#: A member document's own fields (the rest of a member's row comes from the week shown).
+MEMBER_FIELDS = frozenset({"account_id", "username", "core", "source", "status",
+                           "status_seen_at", "added_at"})  # fmt: skip
 MEMBERS_SCHEMA = pa.schema(
     [
         ("account_id", pa.string()),
@@ -140,7 +144,11 @@ class Backend(Protocol):
         self, name: str, filter: Mapping[str, Any], run_id: str, docs: Sequence[Mapping[str, Any]]
     ) -> None:
         """Make ``docs`` (each with its ``_id`` and ``run_id``) the documents matching
-        ``filter``, so that a reader sees either the old set or the new one."""
+        ``filter`` (one run's results, read by nobody until the run publishes them)."""
+
+    def insert_new(self, name: str, doc: Mapping[str, Any]) -> bool:
+        """Insert ``doc`` unless a document with its ``_id`` exists; whether it was (one
+        atomic step: of two writers, exactly one inserts)."""
 
     def drop(self) -> None: ...
 
@@ -151,15 +159,18 @@ def open_backend(url: str) -> Backend:
     """The engine behind a store URL (``sqlite:///PATH`` or ``mongodb://…``)."""
     parts = urlsplit(url)
     if parts.scheme == "sqlite":
+        from dwt.store import health
         from dwt.store.sqlite import SqliteDatabase  # imported only when asked for
 
         path = url.removeprefix("sqlite:///").removeprefix("sqlite://")
         if not path or parts.query:
             raise StoreError(f"an embedded store URL is sqlite:///PATH, got {url!r}")
+        file = Path(path).expanduser()
+        health.check(file)  # a damaged file is refused before anything opens it to write
         # The interactions read runs on every insight step: SQLite keeps its Arrow line
         # ready in the tweets table instead of parsing each tweet's JSON at read time.
         lines = {Coll.TWEETS.value: (_TWEET_FIELDS, _TWEET_READ_SCHEMA)}
-        return SqliteDatabase(Path(path).expanduser(), ARRAY_FIELDS, lines)
+        return SqliteDatabase(file, ARRAY_FIELDS, lines)
     if parts.scheme in ("mongodb", "mongodb+srv"):
         from dwt.store.mongo import MongoBackend
 
@@ -196,6 +207,7 @@ class Store:
         store = cls(open_backend(url), redact_url(url))
         if ensure_indexes:
             store.ensure_indexes()
+            weeks.adopt_legacy(store, datetime.now(UTC))  # a store of the old layout
         return store
 
     def __repr__(self) -> str:
@@ -258,6 +270,11 @@ class Store:
                 update["$setOnInsert"] = {k: v for k, v in on_insert.items() if k not in fields}
             ops.append(Update(doc_id(coll, doc), update, upsert=True))
         return WriteSummary.of(self.bulk_update(coll, ops), len(ops))
+
+    def insert_new(self, coll: Coll, doc: Mapping[str, Any]) -> bool:
+        """Insert ``doc`` (with its ``_id``) unless one with that ``_id`` exists; whether it
+        was inserted. Of two writers inserting the same ``_id`` at once exactly one does."""
+        return self.backend.insert_new(Coll(coll).value, doc)
 
     def bulk_update(self, coll: Coll, ops: Sequence[Update]) -> BulkResult:
         """Apply updates by ``_id`` in one batch (one transaction in the embedded store)."""
@@ -368,16 +385,21 @@ class Store:
     def replace_results(
         self, coll: Coll, community: str, run_id: str, docs: Iterable[Mapping[str, Any]]
     ) -> int:
-        """Make ``docs`` (tagged with ``run_id``) the community's results in ``coll``, whole
-        documents in place of what an earlier run left. The embedded store does it in one
-        transaction (readers see the old set or the new one); MongoDB by two deletes and one
-        insert (docs/store.md). Re-running a run is harmless. Returns how many documents
-        were written."""
+        """Write ``docs`` as ``run_id``'s results of the community in ``coll``, whole
+        documents in place of what an earlier attempt of the same run left. Nobody sees
+        them until the run publishes its week (:func:`dwt.store.weeks.publish`); the shown
+        results are not touched. Returns how many documents were written."""
         tagged = [{**doc, "community": community, "run_id": run_id} for doc in docs]
         for doc in tagged:
             doc["_id"] = doc_id(coll, doc)
-        self.backend.replace(Coll(coll).value, {"community": community}, run_id, tagged)
+        mine = {"community": community, "run_id": run_id}
+        self.backend.replace(Coll(coll).value, mine, run_id, tagged)
         return len(tagged)
+
+    def shown(self, coll: Coll, community: str, **match: Any) -> dict[str, Any]:
+        """The filter selecting the community's results in ``coll`` that are shown (those
+        of the run that published them last), with ``match``'s fields."""
+        return weeks.shown(self, coll, community, **match)
 
     def remove_members(self, community: str, account_ids: Iterable[str]) -> int:
         ids = [doc_id(Coll.MEMBERS, {"community": community, "account_id": a}) for a in account_ids]
@@ -405,10 +427,46 @@ class Store:
         return self.backend.span(Coll(coll).value, filter, field)
 
     def members(self, community: str) -> pa.Table:
-        """The community's members (MEMBERS_SCHEMA), by account id."""
-        return self.table(
-            Coll.MEMBERS, {"community": community}, [("account_id", 1)], {}, MEMBERS_SCHEMA
+        """The community's members (MEMBERS_SCHEMA), by account id, with the activity and
+        cluster of the week shown."""
+        return self.member_results(community, MEMBERS_SCHEMA)
+
+    def member_results(
+        self, community: str, schema: pa.Schema, fields: Mapping[str, str] | None = None
+    ) -> pa.Table:
+        """The community's members with ``schema``'s columns, by account id: the member's
+        own fields (:data:`MEMBER_FIELDS`), ``activity`` from the bonds shown, and the rest
+        (cluster, flow, position, ``bond_stats.…`` through ``fields``) from the placements
+        of the clustering shown; null where a step has not run."""
+        fields = dict(fields or {})
+        own = [n for n in schema.names if n in MEMBER_FIELDS]
+        table = self.table(
+            Coll.MEMBERS,
+            {"community": community},
+            [("account_id", 1)],
+            {n: fields.get(n, n) for n in own},
+            pa.schema([schema.field(n) for n in own]),
         )
+        if "activity" in schema.names:
+            activity = self.table(
+                Coll.BONDS,
+                self.shown(Coll.BONDS, community),
+                [],
+                {"account_id": "source_id", "activity": "activity"},
+                pa.schema([("account_id", pa.string()), schema.field("activity")]),
+            )
+            table = table.join(activity, "account_id", join_type="left outer")
+        placed = [n for n in schema.names if n not in own and n != "activity"]
+        if placed:
+            placements = self.table(
+                Coll.PLACEMENTS,
+                self.shown(Coll.PLACEMENTS, community),
+                [],
+                {"account_id": "account_id", **{n: fields.get(n, n) for n in placed}},
+                pa.schema([("account_id", pa.string()), *(schema.field(n) for n in placed)]),
+            )
+            table = table.join(placements, "account_id", join_type="left outer")
+        return table.sort_by("account_id").select(schema.names).cast(schema)
 
     def interactions(
         self,
@@ -435,10 +493,11 @@ class Store:
         return read.drop_columns(list(_ENGAGEMENT)).append_column("engagement", engagement)
 
     def bond_lists(self, community: str) -> pa.Table:
-        """The stored bonds: one adjacency list per source member (BOND_LISTS_SCHEMA)."""
+        """The bonds shown: one adjacency list per source member (BOND_LISTS_SCHEMA)."""
         return self.table(
-            Coll.BONDS, {"community": community}, [("source_id", 1)], {}, BOND_LISTS_SCHEMA
-        )
+            Coll.BONDS, self.shown(Coll.BONDS, community), [("source_id", 1)], {},
+            BOND_LISTS_SCHEMA,
+        )  # fmt: skip
 
     def follows(self, account_ids: Sequence[str] | None = None) -> pa.Table:
         """Follow edges (source follows target), both ends restricted to ``account_ids``."""

@@ -104,7 +104,7 @@ def _read(store: Store, counts: dict[str, Any]) -> StoreReading:
 
 
 def _docs(store: Store, coll: Coll) -> list[dict[str, Any]]:
-    return list(store[coll].find({"community": COMMUNITY}))
+    return list(store[coll].find(store.shown(coll, COMMUNITY)))
 
 
 def _rerun_without_ids(store: Store, now: Any) -> list[dict[str, Any]]:
