@@ -182,6 +182,28 @@ def test_an_unchanged_file_is_not_read_through_again(healthy, tmp_path):
         check(path)
 
 
+def test_opening_the_store_again_keeps_this_processs_locks(tmp_path):
+    """Closing any handle on the file drops every POSIX lock this process holds on it,
+    SQLite's included: a second open that read the header, or reopened the file to make it
+    private, let another process's last close checkpoint and delete the write-ahead log
+    under this one's connection (CI: "database disk image is malformed" after a rerun)."""
+    url = f"sqlite:///{tmp_path / 'dwt.db'}"
+    first = Store.open(url)
+    first.add_members("c", [{"id": "1", "username": "one"}])
+    first.members("c")  # this process now reads through the write-ahead log
+    assert check(tmp_path / "dwt.db") == "open here"
+    again = Store.open(url)  # the second open in this process
+    other = ("import sys; from dwt.store import Store; s = Store.open(sys.argv[1]); "
+             "s.add_members('c', [{'id': '2', 'username': 'two'}]); s.close()")  # fmt: skip
+    subprocess.run([sys.executable, "-c", other, url], check=True, timeout=120)
+    assert (tmp_path / "dwt.db-wal").exists()  # the other process was not the last
+    first.add_members("c", [{"id": "3", "username": "three"}])
+    assert sorted(again.members("c").column("username").to_pylist()) == ["one", "three", "two"]
+    assert check(tmp_path / "dwt.db", force=True) == "open here"  # quick_check passed
+    first.close()
+    again.close()
+
+
 def test_the_store_and_its_directory_are_private(tmp_path):
     data_dir = tmp_path / "new" / "dwt"
     store = Store.open(f"sqlite:///{data_dir / 'dwt.db'}")

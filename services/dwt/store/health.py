@@ -8,6 +8,12 @@ does not know; and, when the file changed since the last check that passed, SQLi
 modification time, inode) is kept beside the store (``.dwt.db.checked``), so an unchanged
 file is not read through again on every command.
 
+The file is read with a plain handle only before this process opens it through SQLite:
+closing any handle on a file drops every POSIX lock the process holds on it, SQLite's
+included, and another process closing its connection may then checkpoint and delete the
+write-ahead log under ours (https://www.sqlite.org/howtocorrupt.html, 2.2). Once open here,
+:func:`check` trusts the open connections, or with ``force`` asks SQLite alone.
+
 A damaged store raises :class:`StoreDamaged`, whose message names the file and what to do
 (restore a backup, ``dwt store check``, ``dwt store backup``); the commands print it and
 exit 2 without a traceback.
@@ -19,6 +25,7 @@ import json
 import os
 import sqlite3
 import stat
+import threading
 from pathlib import Path
 
 from dwt.private import write_private
@@ -36,6 +43,12 @@ WHAT_TO_DO = (
     "restore it from a backup (`dwt store backup` makes one) or move it aside to start "
     "afresh; `dwt store check` says what is wrong"
 )
+
+
+#: Store files ((device, inode)) this process has opened through SQLite; see the docstring.
+_OPEN_HERE: set[tuple[int, int]] = set()
+#: Held from a file's first check until it is open, so two threads never interleave them.
+OPENING = threading.RLock()
 
 
 class StoreDamaged(StoreError):
@@ -74,7 +87,8 @@ def remember_good(path: Path) -> None:
 def check(path: Path, *, force: bool = False) -> str:
     """Refuse (:class:`StoreDamaged`) a store file that is not a healthy SQLite store of a
     known schema; ``"new"`` when there is none yet, ``"unchanged"`` when it did not change
-    since it last passed (nothing read), ``"ok"`` after a passing ``quick_check``.
+    since it last passed (nothing read), ``"ok"`` after a passing ``quick_check``, ``"open
+    here"`` when this process already has it open (only ``quick_check``, with ``force``).
     ``force`` checks even an unchanged file."""
     try:
         found = path.stat()
@@ -88,12 +102,23 @@ def check(path: Path, *, force: bool = False) -> str:
         raise StoreDamaged(path, "is not a regular file")
     if found.st_size == 0:
         return "new"
+    if (found.st_dev, found.st_ino) in _OPEN_HERE:
+        if force:
+            _quick_check(path)
+        return "open here"
     if not force and _checked(path, found):
         return "unchanged"
     _check_header(path, found.st_size)
     _quick_check(path)
     remember_good(path)
     return "ok"
+
+
+def opened_here(path: Path) -> None:
+    """Note that this process now holds SQLite connections on ``path`` (call under
+    :data:`OPENING`, after the engine opened it): its header is never read again here."""
+    found = path.stat()
+    _OPEN_HERE.add((found.st_dev, found.st_ino))
 
 
 def _check_header(path: Path, size: int) -> None:

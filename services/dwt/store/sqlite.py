@@ -32,7 +32,7 @@ import pyarrow as pa
 import pyarrow.json as pa_json
 from pymongo import IndexModel
 
-from dwt.private import private_file
+from dwt.private import FILE_MODE, private_file
 from dwt.store import codec, updates
 from dwt.store.health import SCHEMA_VERSION, StoreDamaged, remember_good
 from dwt.store.ops import BulkResult, Update
@@ -92,7 +92,10 @@ class SqliteDatabase:
         self._conns: list[sqlite3.Connection] = []  # every thread's, closed at exit
         self._conns_lock = threading.Lock()
         try:  # the file and its -wal/-shm (SQLite gives them the file's mode) are private
-            private_file(path)
+            if path.exists():  # by name: closing a handle on it would drop SQLite's locks
+                os.chmod(path, FILE_MODE)
+            else:
+                private_file(path)
         except OSError as exc:
             raise StoreDamaged(path, f"cannot be created ({exc.strerror})") from None
         self._schema_version()

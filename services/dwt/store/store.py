@@ -166,11 +166,14 @@ def open_backend(url: str) -> Backend:
         if not path or parts.query:
             raise StoreError(f"an embedded store URL is sqlite:///PATH, got {url!r}")
         file = Path(path).expanduser()
-        health.check(file)  # a damaged file is refused before anything opens it to write
         # The interactions read runs on every insight step: SQLite keeps its Arrow line
         # ready in the tweets table instead of parsing each tweet's JSON at read time.
         lines = {Coll.TWEETS.value: (_TWEET_FIELDS, _TWEET_READ_SCHEMA)}
-        return SqliteDatabase(file, ARRAY_FIELDS, lines)
+        with health.OPENING:
+            health.check(file)  # a damaged file is refused before anything opens it to write
+            database = SqliteDatabase(file, ARRAY_FIELDS, lines)
+            health.opened_here(file)
+        return database
     if parts.scheme in ("mongodb", "mongodb+srv"):
         from dwt.store.mongo import MongoBackend
 
