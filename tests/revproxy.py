@@ -12,7 +12,6 @@ One request per connection (``Connection: close``).
 
 from __future__ import annotations
 
-import contextlib
 import http.client
 import select
 import socket
@@ -79,14 +78,21 @@ class ReverseProxy:
                 ("Connection", "close"),
             ]
             length = int(next((v for k, v in kept if k.lower() == "content-length"), "0"))
-            upstream = socket.create_connection(self.upstream, source_address=("127.0.0.1", 0))
-            with upstream:
-                out = line + "\r\n" + "".join(f"{k}: {v}\r\n" for k, v in kept) + "\r\n"
-                upstream.sendall(out.encode("latin-1"))
-                self._stream_body(client, upstream, body, length)
-                with contextlib.suppress(ConnectionResetError):  # closed after answering
+            answered = False
+            try:
+                upstream = socket.create_connection(self.upstream, source_address=("127.0.0.1", 0))
+                with upstream:
+                    out = line + "\r\n" + "".join(f"{k}: {v}\r\n" for k, v in kept) + "\r\n"
+                    upstream.sendall(out.encode("latin-1"))
+                    self._stream_body(client, upstream, body, length)
                     while chunk := upstream.recv(CHUNK):
                         client.sendall(chunk)
+                        answered = True
+            except OSError as exc:
+                if not answered:  # as an ingress does: the client learns what went wrong
+                    reason = f"upstream: {exc!r}".encode()
+                    head = f"HTTP/1.1 502 Bad Gateway\r\nContent-Length: {len(reason)}\r\n"
+                    client.sendall(head.encode() + b"Connection: close\r\n\r\n" + reason)
 
     @staticmethod
     def _stream_body(

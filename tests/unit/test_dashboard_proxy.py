@@ -13,9 +13,11 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import select
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -46,17 +48,24 @@ def dashboard(tmp_path: Path, *flags: str) -> Iterator[tuple[int, int]]:
     args = [sys.executable, "-m", "dwt_dashboard", "--users", str(users), "--port", "0",
             "--data-dir", str(tmp_path / "data"), *flags]  # fmt: skip
     proc = subprocess.Popen(args, env=env, stderr=subprocess.PIPE, text=True)
+    log: list[str] = []
     try:
         port = None
         deadline = time.monotonic() + 120
         while port is None and time.monotonic() < deadline:
             line = proc.stderr.readline()
+            log.append(line)
             if not line and proc.poll() is not None:
                 break
             if found := re.search(r"serving http://127\.0\.0\.1:(\d+)/", line):
                 port = int(found.group(1))
-        assert port, "the dashboard did not start"
+        assert port, "the dashboard did not start:\n" + "".join(log)
+        # Its log is read on (a full pipe would stall the server) and shown if the test fails.
+        threading.Thread(target=lambda: log.extend(proc.stderr), daemon=True).start()
         yield port, proc.pid
+    except BaseException:
+        print(f"the dashboard (exit {proc.poll()}) logged:\n" + "".join(log[-60:]))
+        raise
     finally:
         proc.terminate()
         proc.wait(10)
@@ -124,15 +133,21 @@ def _rss_kib(pid: int) -> int:
 
 
 def _post_head(port: int, path: str, length: int, first: bytes) -> tuple[int, float]:
-    """POST declaring ``length`` bytes, send ``first`` of them, read the answer's status."""
+    """POST declaring ``length`` bytes and read the answer's status; ``first`` bytes of the
+    body are sent only if no answer came within 10 s of the head.
+
+    An answer before the body is the refusal asked for. Sending the body anyway would race
+    the server's close: a socket closed with unread data resets the connection, and the
+    client may see the reset before the answer (CI did: ECONNRESET)."""
     started = time.monotonic()
     with socket.create_connection(("127.0.0.1", port), source_address=("127.0.0.7", 0)) as s:
         s.sendall(
             f"POST {path} HTTP/1.1\r\nHost: dashboard\r\nContent-Length: {length}\r\n"
             "Content-Type: application/x-www-form-urlencoded\r\n\r\n".encode()
         )
-        with contextlib.suppress(OSError):  # refused before the body: the answer waits
-            s.sendall(first)
+        if not select.select([s], [], [], 10)[0]:
+            with contextlib.suppress(OSError):  # refused meanwhile: the answer waits
+                s.sendall(first)
         s.settimeout(60)
         answer = b""
         while b"\r\n" not in answer:
