@@ -25,10 +25,11 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 
 # Debian packages the tests use: Chromium for the dashboard's browser tests (Playwright drives
-# it; no browser download) and libfaketime for the suite's run on other days
-# (tests/unit/test_any_day.py). Installed when running as root, as CI does; otherwise the
-# tests that need them say "missing tool" and skip (they FAIL under CI=true).
-TEST_DEBS := chromium faketime
+# it; no browser download), libfaketime for the suite's run on other days
+# (tests/unit/test_any_day.py) and iproute2 (`ip netns`) for the two-node Ray cluster in a
+# network namespace (tests/unit/test_ray_multinode.py). Installed when running as root, as CI
+# does; otherwise the tests that need them say "missing tool" and skip (they FAIL under CI=true).
+TEST_DEBS := chromium faketime iproute2
 test-tools:
 	@missing=""; for p in $(TEST_DEBS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \

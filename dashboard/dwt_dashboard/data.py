@@ -10,6 +10,8 @@ import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pyarrow.compute as pc
+
 from dwt.pipeline.spec import Weights
 from dwt.stages.weights import BondWeights
 from dwt.store import Coll, Store, leases
@@ -269,16 +271,33 @@ def conversations(
 ) -> list[dict[str, Any]]:
     """A cluster's conversations at a tier, trending first, then by the pipeline's rank,
     each with its first ``tweets`` tweets (author, text, time, link) in order; the list
-    reaches as far as conversation ``opened`` when it ranks below ``limit``."""
+    reaches as far as conversation ``opened`` when it ranks below ``limit``. The top ones
+    (and every trending one) are documents; a list reaching past them reads the run's
+    columnar table of all of them."""
     docs = list(
         store[Coll.CONVERSATIONS].find(
             store.shown(Coll.CONVERSATIONS, community, cluster=cluster, tier=tier), {"_id": 0}
         )
     )
+    at = [i for i, d in enumerate(docs) if opened and d["conversation_id"] == opened]
+    reaches_past = not at and (opened or limit > len(docs))
+    if reaches_past and conversation_total(store, community, cluster, tier) > len(docs):
+        docs = _all_conversations(store, community, cluster, tier)
     docs.sort(key=lambda d: (not d.get("trending", False), d["rank"]))
     at = [i for i, d in enumerate(docs) if opened and d["conversation_id"] == opened]
     docs = docs[: max(limit, at[0] + 1 if at else 0)]
     return _conversations_out(store, docs, tweets)
+
+
+def _all_conversations(
+    store: Store, community: str, cluster: int, tier: int
+) -> list[dict[str, Any]]:
+    """Every conversation of a cluster at a tier, from the run's columnar table."""
+    from dwt.export.reads import conversations as every
+
+    table = every(store, community)
+    mine = pc.and_(pc.equal(table["cluster"], cluster), pc.equal(table["tier"], tier))
+    return table.filter(mine).to_pylist()
 
 
 def _conversations_out(
@@ -499,7 +518,14 @@ def current_weights(store: Store, community: str) -> tuple[dict[str, float], str
 
 
 def conversation_total(store: Store, community: str, cluster: int, tier: int) -> int:
-    """How many conversations a cluster has at a tier (the list shows the first ones)."""
+    """How many conversations a cluster has at a tier (the list shows the first ones): as
+    the content step counted them, else (a store written before it kept its columnar
+    table) the documents."""
+    run = shown_run(store, Coll.TABLES, community)
+    parts = store.table_fields(community, "conversations", run) if run else []
+    if parts:
+        key = f"{cluster}/{tier}"
+        return sum(int((p.get("totals") or {}).get(key, 0)) for p in parts)
     return store[Coll.CONVERSATIONS].count_documents(
         store.shown(Coll.CONVERSATIONS, community, cluster=cluster, tier=tier)
     )

@@ -39,13 +39,13 @@ def test_discover_bonds_ratio():
 
 
 def test_clock_stages_times_each_stage_and_puts_the_originals_back():
-    import dwt.pipeline.insights as steps
+    import dwt.pipeline.tasks as steps
     from dwt.stages.cluster import InfomapClusters
 
     fit, profiles = InfomapClusters.fit, steps.cluster_profiles
     stages = {
         "infomap": ("dwt.stages.cluster", "InfomapClusters", "fit"),
-        "cluster_profiles": ("dwt.pipeline.insights", "cluster_profiles"),
+        "cluster_profiles": ("dwt.pipeline.tasks", "cluster_profiles"),
     }
     with clock_stages(stages) as seconds:
         assert InfomapClusters.fit is not fit and steps.cluster_profiles is not profiles

@@ -193,7 +193,7 @@ class _Renumbered(InfomapClusters):
 
 
 def test_rerunning_the_cluster_step_keeps_the_numbers(generated, monkeypatch):
-    from dwt.pipeline import insights
+    from dwt.pipeline import tasks
 
     first, docs = _cluster(generated, "r1", steps=("bonds", "cluster"), seed=1)
     assert len({c for c in first.values() if c >= 0}) >= 3
@@ -201,7 +201,7 @@ def test_rerunning_the_cluster_step_keeps_the_numbers(generated, monkeypatch):
     assert "change" not in docs.get(ISOLATED, {})
 
     # A different seed and a raw numbering turned round: the same groups, the same numbers.
-    monkeypatch.setattr(insights, "InfomapClusters", _Renumbered)
+    monkeypatch.setattr(tasks, "InfomapClusters", _Renumbered)  # the step runs it in-process
     second, docs = _cluster(generated, "r2", seed=7)
     assert second == first
     clustered = {c: d for c, d in docs.items() if c >= 0}

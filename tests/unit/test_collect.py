@@ -18,7 +18,7 @@ from dwt.collect.step import CollectConfig, ScopeError, collect
 from dwt.pipeline.progress import Progress
 from dwt.pipeline.runner import RunFailed, run_pipeline
 from dwt.pipeline.spec import RunSpec, Step
-from dwt.store import Coll, Store
+from dwt.store import Coll, Store, StoreError
 from dwt.xapi.dataset import Dataset
 from dwt.xapi.emulator import EmulatorServer
 
@@ -143,29 +143,35 @@ def test_second_run_fetches_only_what_is_new(community, dataset, keys):
     assert first["requests"] > second["requests"]
 
 
-class CrashingStore(Store):
-    """A store whose writes fail after a number of pages, as if the driver were killed."""
+def test_a_killed_run_resumes_and_fetches_nothing_twice(
+    community, dataset, keys, store_url, monkeypatch
+):
+    """The driver dies after 15 timeline pages (its scheduling loop interrupted, as by a
+    kill): the collectors stored every page they fetched with its checkpoint, so the next
+    run resumes where each account stopped."""
+    from dwt.collect import pool as pools
+    from dwt.collect.items import Kind, Outcome
 
-    def __init__(self, store: Store, pages: int) -> None:
-        super().__init__(store.backend, store.url)
-        self.pages_left = pages
-
-    def put_tweets(self, page, tweet_fields=(), accounts_seen=None):
-        if self.pages_left == 0:
-            raise KeyboardInterrupt("driver killed")
-        self.pages_left -= 1
-        return super().put_tweets(page, tweet_fields, accounts_seen)
-
-
-def test_a_killed_run_resumes_and_fetches_nothing_twice(community, dataset, keys, store_url):
     with emulator(dataset, rate_limit=1000) as clean_server:
         fresh = add_community(Store.open(store_url + "_clean"), dataset)
         clean = run_collect(fresh, dataset, clean_server, keys, page_size=5)
         fresh.drop()
-    crashing = CrashingStore(community, pages=15)
+    original, answered = pools.ThreadPool.wait, []
+
+    def wait_then_die(self, handles, timeout):
+        done = original(self, handles, timeout)
+        answered.extend(
+            r for _, r in done if isinstance(r, Outcome) and r.item.kind is Kind.TIMELINE
+        )
+        if len(answered) >= 15:
+            raise KeyboardInterrupt("driver killed")
+        return done
+
     with emulator(dataset, rate_limit=1000) as server:
+        monkeypatch.setattr(pools.ThreadPool, "wait", wait_then_die)
         with pytest.raises(KeyboardInterrupt):
-            run_collect(crashing, dataset, server, keys, page_size=5)
+            run_collect(community, dataset, server, keys, page_size=5)
+        monkeypatch.setattr(pools.ThreadPool, "wait", original)
         in_progress = community[Coll.COLLECT_STATE].count_documents(
             {"timeline_pass.next_token": {"$ne": None}}
         )
@@ -176,6 +182,44 @@ def test_a_killed_run_resumes_and_fetches_nothing_twice(community, dataset, keys
     # Only pages in flight when the driver died (one per worker at most) are fetched again.
     assert total <= clean["requests"] + len(KEYS)
     assert resumed["requests"] < clean["requests"]
+
+
+def test_a_page_and_its_checkpoint_are_one_write(community, dataset, keys, monkeypatch):
+    """On the embedded store a page's tweets and the checkpoint that says they are stored
+    commit together: a collector failing between them leaves neither, and says so."""
+    from dwt.collect import state
+    from dwt.collect.items import Kind
+
+    if not community.url.startswith("sqlite"):
+        pytest.skip("MongoDB has no transaction without a replica set: ordered writes there")
+    fail = {"left": 3}
+    lost: list[str] = []
+    absent: list[int] = []
+    original = state._record_page
+
+    def fails_after_the_tweets(store, outcome, now, seen):
+        if lost and not absent:  # the first write after the failure: was it rolled back?
+            absent.append(store[Coll.TWEETS].count_documents({"_id": {"$in": lost}}))
+        written = original(store, outcome, now, seen)
+        if outcome.item.kind is not Kind.TIMELINE or not outcome.data:
+            return written
+        fail["left"] -= 1
+        if fail["left"] == 0:
+            lost.extend(t["id"] for t in outcome.data)
+            raise StoreError("disk full (injected after the tweets were written)")
+        return written
+
+    monkeypatch.setattr(state, "_record_page", fails_after_the_tweets)
+    with emulator(dataset, rate_limit=1000) as server:
+        counts = run_collect(community, dataset, server, keys, page_size=5, max_attempts=2)
+        billed = server.stats()["bill"]
+    assert lost and absent == [0]  # the tweets went with the checkpoint that failed
+    assert counts["failed"] == 0  # the page was fetched again and stored
+    # X bills a post once per UTC day: the page read twice is charged once, as X bills it.
+    charges = community[Coll.RUNS].find_one({"_id": "r1"})["collection"]["charges"]
+    assert charges["posts"] == billed["posts"] and billed["posts"] > 0
+    stored = stored_tweets(community)
+    assert len(stored) == len(set(stored)) and set(stored) == expected_tweets(dataset)
 
 
 def test_retried_run_skips_accounts_it_already_did(community, dataset, keys):

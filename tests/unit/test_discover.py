@@ -7,7 +7,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
-from dwt.stages.discover import CANDIDATES_SCHEMA, directed_pairs, discover_candidates
+from dwt.stages.discover import (
+    CANDIDATES_SCHEMA,
+    directed_pairs,
+    discover_candidates,
+    merge_candidates,
+)
 from dwt.store import INTERACTIONS_SCHEMA
 
 
@@ -140,3 +145,28 @@ def test_same_ranking_as_a_group_by(seed):
     assert not set(excluded) & set(
         discover_candidates(week, members, excluded, None)["account_id"].to_pylist()
     )
+
+
+@pytest.mark.parametrize("shards", [1, 2, 3])
+def test_author_shards_merged_rank_as_the_whole_week(shards):
+    """Candidates found per shard of authors and merged are the whole week's, in order."""
+    rng = np.random.default_rng(7)
+    authors = [f"m{i}" for i in range(6)]
+    outsiders = [f"o{i}" for i in range(12)]
+    rows = [
+        (str(a), str(rng.choice(["tweet", "reply", "quote"])), [str(t) for t in targets])
+        for a, targets in zip(
+            rng.choice(authors, 200),
+            (rng.choice(outsiders + authors, 2) for _ in range(200)),
+            strict=True,
+        )
+    ]
+    week = _week(rows)
+    excluded = ["o3"]
+    whole = discover_candidates(week, authors, excluded, top=5)
+    parts = [
+        discover_candidates(week.filter(pc.is_in(week["author_id"], pa.array(group))), authors)
+        for group in (authors[i::shards] for i in range(shards))
+    ]
+    assert merge_candidates(parts, excluded, top=5) == whole
+    assert merge_candidates([], excluded, top=5).num_rows == 0

@@ -190,6 +190,7 @@ def test_missing_steps_are_named(loaded: Store, store_url: str, tmp_path: Path, 
 def test_empty_results_and_removed_members(ran: Store, store_url: str, tmp_path: Path, capsys):
     # The content step ran and found nothing: empty tables, not a warning.
     ran[Coll.CONVERSATIONS].delete_many({})
+    ran[Coll.TABLES].delete_many({})  # every conversation: the run's columnar table
     ran.remove_members("sample", ["1003"])
     assert _export(store_url, tmp_path, "--formats", "csv,graphml") == 0
     assert pacsv.read_csv(tmp_path / "conversations.csv").num_rows == 0

@@ -159,6 +159,23 @@ def test_interactions_read_is_columnar_and_filtered(store: Store):
     assert window.column("tweet_id").to_pylist() == ["1862000000000000004", "1862000000000000005"]
 
 
+def test_reads_stream_in_bounded_record_batches(store: Store):
+    """A read comes a few rows at a time (memory bounded by a batch, never one string of
+    the whole read), and the batches hold exactly what the whole read holds."""
+    load_sample(store)
+    batches = list(store.interaction_batches(rows=3))
+    assert [b.num_rows for b in batches] and max(b.num_rows for b in batches) <= 3
+    assert sum(b.num_rows for b in batches) == 7
+    streamed = pa.Table.from_batches(batches).sort_by("tweet_id")
+    assert streamed == store.interactions()
+    members = list(store.batches(Coll.MEMBERS, {}, [("account_id", -1)], {}, MEMBERS_SCHEMA, 2))
+    assert [b.num_rows for b in members] == [2, 2]
+    ids = pa.Table.from_batches(members).column("account_id").to_pylist()
+    assert ids == sorted(ids, reverse=True)  # the engine's sort, across batches
+    with pytest.raises(ValueError, match="rows must be >= 1"):
+        next(store.batches(Coll.MEMBERS, {}, [], {}, MEMBERS_SCHEMA, 0))
+
+
 def test_follows_and_members_tables(store: Store):
     load_sample(store)
     follows = store.follows()
@@ -263,10 +280,18 @@ def test_the_content_step_run_again_replaces_its_results(store: Store):
         runs[run_id] = run_pipeline(store, spec, now=dataset.now, run_id=run_id, progress=progress)
         assert runs[run_id].status == "succeeded"
     assert runs["r2"].counts["conversations"] > 100  # enough to have stalled FerretDB
-    for coll, count in ((Coll.CONVERSATIONS, "conversations"), (Coll.TOPICS, "topics")):
+    for coll in (Coll.CONVERSATIONS, Coll.TOPICS, Coll.TABLES):
         docs = list(store[coll].find(store.shown(coll, "gen"), {"run_id": 1}))
-        assert len(docs) == runs["r2"].counts[count]
-        assert {d["run_id"] for d in docs} == ({"r2"} if docs else set())
+        assert docs and {d["run_id"] for d in docs} == {"r2"}
+    topics = store.shown(Coll.TOPICS, "gen")
+    assert len(list(store[Coll.TOPICS].find(topics))) == runs["r2"].counts["topics"]
+    # Every conversation is in the run's columnar table; the top ones are documents too.
+    schema = pa.schema([("conversation_id", pa.string()), ("rank", pa.int64())])
+    table = store.result_table("gen", "conversations", "r2", schema)
+    assert table.num_rows == runs["r2"].counts["conversations"]
+    shown = store.shown(Coll.CONVERSATIONS, "gen")
+    top = store[Coll.CONVERSATIONS].find(shown, {"conversation_id": 1})
+    assert {d["conversation_id"] for d in top} <= set(table["conversation_id"].to_pylist())
 
 
 @pytest.mark.stores("mongo")  # the embedded store replaces in one transaction

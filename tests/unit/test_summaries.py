@@ -6,7 +6,14 @@ import numpy as np
 import pyarrow as pa
 import scipy.sparse as sp
 
-from dwt.stages.summaries import BOND_STATS_SCHEMA, PROFILES_SCHEMA, bond_stats, cluster_profiles
+from dwt.stages.summaries import (
+    BOND_STATS_SCHEMA,
+    PROFILES_SCHEMA,
+    bond_stats,
+    cluster_profiles,
+    member_hashtags,
+    outsider_partners,
+)
 from dwt.stages.weights import PRESETS
 from dwt.store import INTERACTIONS_SCHEMA
 
@@ -51,7 +58,10 @@ WEEK = _week(
 def test_profiles():
     flow = np.array([0.1, 0.3, 0.2, 0.2, 0.0])
     rows = {
-        r["cluster"]: r for r in cluster_profiles(MEMBERS, LABELS, BONDS, flow, WEEK).to_pylist()
+        r["cluster"]: r
+        for r in cluster_profiles(
+            MEMBERS, LABELS, BONDS, flow, member_hashtags(MEMBERS, WEEK)
+        ).to_pylist()
     }
     assert set(rows) == {-1, 0, 1}
     assert rows[0]["size"] == 2 and rows[0]["members"] == ["b", "a"]  # by flow
@@ -66,14 +76,19 @@ def test_profiles():
 
 
 def test_bond_stats_per_tier():
-    stats = {r["account_id"]: r for r in bond_stats(MEMBERS, LABELS, BONDS, WEEK).to_pylist()}
+    stats = {
+        r["account_id"]: r
+        for r in bond_stats(MEMBERS, LABELS, BONDS, outsider_partners(MEMBERS, WEEK)).to_pylist()
+    }
     assert (stats["a"]["tier1_partner"], stats["a"]["tier1_weight"]) == ("b", 7.0)
     assert (stats["a"]["tier2_partner"], stats["a"]["tier2_weight"]) == ("c", 1.0)
     assert stats["b"]["tier2_partner"] == "d"
     # Balanced weights count every kind alike: c replied to x once, quoted and mentioned y.
     assert (stats["c"]["tier3_partner"], stats["c"]["tier3_weight"]) == ("y", 2.0)
     # The seed's weights: a reply (100) outweighs a quote (10) and a mention (0.1).
-    seed = bond_stats(MEMBERS, LABELS, BONDS, WEEK, PRESETS["seed"]).to_pylist()
+    seed = bond_stats(
+        MEMBERS, LABELS, BONDS, outsider_partners(MEMBERS, WEEK, PRESETS["seed"])
+    ).to_pylist()
     assert (seed[2]["account_id"], seed[2]["tier3_partner"], seed[2]["tier3_weight"]) == (
         "c",
         "x",
@@ -86,8 +101,31 @@ def test_bond_stats_per_tier():
 def test_empty_community():
     empty = _week([])
     assert (
-        cluster_profiles([], np.array([]), sp.csr_matrix((0, 0)), np.array([]), empty).num_rows == 0
+        cluster_profiles(
+            [], np.array([]), sp.csr_matrix((0, 0)), np.array([]), member_hashtags([], empty)
+        ).num_rows
+        == 0
     )
-    assert bond_stats([], np.array([]), sp.csr_matrix((0, 0)), empty).num_rows == 0
-    profiles = cluster_profiles(["a"], np.array([-1]), sp.csr_matrix((1, 1)), np.zeros(1), empty)
+    outsiders = outsider_partners([], empty)
+    assert bond_stats([], np.array([]), sp.csr_matrix((0, 0)), outsiders).num_rows == 0
+    profiles = cluster_profiles(
+        ["a"], np.array([-1]), sp.csr_matrix((1, 1)), np.zeros(1), member_hashtags(["a"], empty)
+    )
     assert profiles.schema == PROFILES_SCHEMA and profiles.column("hashtags").to_pylist() == [[]]
+
+
+def test_per_author_tables_of_shards_put_together_equal_the_whole():
+    """Hashtag counts and outside partners found per shard of authors and concatenated give
+    the profiles and bond stats of the whole week."""
+    flow = np.array([0.1, 0.3, 0.2, 0.2, 0.0])
+    shards = [["a", "c", "e"], ["b", "d"]]
+    parts = [WEEK.filter(pa.compute.is_in(WEEK["author_id"], pa.array(s))) for s in shards]
+    tags = pa.concat_tables([member_hashtags(MEMBERS, p) for p in parts])
+    outsiders = pa.concat_tables([outsider_partners(MEMBERS, p) for p in parts])
+    whole_tags, whole_out = member_hashtags(MEMBERS, WEEK), outsider_partners(MEMBERS, WEEK)
+    assert cluster_profiles(MEMBERS, LABELS, BONDS, flow, tags) == cluster_profiles(
+        MEMBERS, LABELS, BONDS, flow, whole_tags
+    )
+    assert bond_stats(MEMBERS, LABELS, BONDS, outsiders) == bond_stats(
+        MEMBERS, LABELS, BONDS, whole_out
+    )

@@ -258,7 +258,7 @@ def _phase(
     if not items:
         raise RuntimeError(f"{keys} key(s), {phase}: nothing was planned")
     pool_cls = RayPool if setup.use_ray else ThreadPool
-    pool = pool_cls(source, key_ids, base_url, page_size=setup.page_size)
+    pool = pool_cls(source, key_ids, base_url, store, page_size=setup.page_size)
     run_id = f"{phase}-{keys}"
     start_run(store, run_id, COMMUNITY, ["collect"], {}, now)
     try:
@@ -267,7 +267,6 @@ def _phase(
         time.sleep(setup.window - time.time() % setup.window + 0.01)  # on a fresh window
         started = time.time()
         report = Scheduler(
-            store,
             pool,
             page_size=setup.page_size,
             tariff=setup.tariff,

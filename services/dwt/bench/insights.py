@@ -233,12 +233,12 @@ def _ray_time(
     week: IndexedWeek, weights: BondWeights, shards: int, expected: sp.csr_matrix
 ) -> tuple[float | None, str]:
     """The Ray-sharded bonds (after one warm-up call), checked against the in-process ones."""
-    from dwt.pipeline.parallel import parallel_bond_matrix, ray_ready
+    from dwt.pipeline.insights import ray_ready, sharded_bond_matrix
 
     if not ray_ready():
         return None, "ray: not running"
-    parallel_bond_matrix(week, weights, shards)  # ships the function, starts the workers
-    matrix, seconds = _median_time(lambda: parallel_bond_matrix(week, weights, shards), 3)
+    sharded_bond_matrix(week, weights, shards)  # ships the function, starts the workers
+    matrix, seconds = _median_time(lambda: sharded_bond_matrix(week, weights, shards), 3)
     same = abs(matrix - expected).max() <= 1e-9 * max(abs(expected).max(), 1.0)
     return round(seconds, 4), f"ray: {shards} shards" + ("" if same else ", DIFFERS")
 

@@ -1,5 +1,7 @@
 """Fill a store with a generated week the way collection does: X API v2 pages through the
-store's own writes.
+store's own writes (:func:`load_week`), or — for benchmarks at sizes where a page per
+transaction takes most of an hour — the same documents written whole, in large batches
+(:func:`load_week_bulk`, labelled "bulk-loaded" wherever its figures are shown).
 
 Benchmarks that time the pipeline "as the product runs it" need the store to hold what a
 collection would have left; going through the emulator over HTTP would time the emulator,
@@ -49,4 +51,60 @@ def load_week(store: Store, dataset: Dataset, community: str) -> WriteSummary:
         includes = renderer.expand_tweets(page, located, EXPANSIONS, TWEET_FIELDS, USER_FIELDS)
         body = {"data": tweets, "includes": includes.includes()}
         written += store.put_tweets(body, TWEET_FIELDS, seen)
+    return written
+
+
+#: Documents per batch of the bulk loader.
+BULK = 20_000
+
+
+def load_week_bulk(store: Store, dataset: Dataset, community: str) -> int:
+    """The documents :func:`load_week` would leave (the same pages through the same
+    normaliser), written whole in batches of :data:`BULK`: not collection's page-by-page
+    upserts. Returns how many tweets were written."""
+    from datetime import UTC, datetime
+
+    from dwt.model.documents import tweet_documents, user_document
+    from dwt.store import Coll
+
+    users = dataset.users
+    members = users.filter(users["is_member"]).select(["id", "username"])
+    store.add_members(community, members.to_pylist(), source="import")
+    follows = dataset.follows.sort_by("source_id")
+    lists = follows.group_by("source_id", use_threads=False).aggregate([("target_id", "list")])
+    now = datetime.now(UTC)
+    docs = [
+        {"_id": s, "targets": t, "seen_at": now}
+        for s, t in zip(
+            lists["source_id"].to_pylist(), lists["target_id_list"].to_pylist(), strict=True
+        )
+    ]
+    for start in range(0, len(docs), BULK):
+        store.backend.put(Coll.FOLLOWS.value, docs[start : start + BULK])
+    renderer = Renderer(DataIndex(dataset))
+    member_set = pa.array(members.column("id").to_pylist(), pa.string())
+    rows = np.flatnonzero(pc.is_in(dataset.tweets["author_id"], member_set).to_numpy(False))
+    tweets: dict[str, dict] = {}
+    accounts: dict[str, dict] = {}
+    written = 0
+
+    def flush() -> None:
+        store.backend.put(Coll.TWEETS.value, list(tweets.values()))
+        store.backend.put(Coll.ACCOUNTS.value, list(accounts.values()))
+        tweets.clear()
+        accounts.clear()
+
+    for start in range(0, len(rows), PAGE):
+        page = rows[start : start + PAGE]
+        data, located = renderer.tweets(page, TWEET_FIELDS, want_mentions=True)
+        includes = renderer.expand_tweets(page, located, EXPANSIONS, TWEET_FIELDS, USER_FIELDS)
+        body = {"data": data, "includes": includes.includes()}
+        for doc in tweet_documents(body, TWEET_FIELDS):
+            tweets[doc["_id"]] = doc | {"collected_at": now}
+        for user in body["includes"].get("users") or []:
+            accounts[str(user["id"])] = user_document(user) | {"seen_at": now}
+        written += len(data)
+        if len(tweets) >= BULK:
+            flush()
+    flush()
     return written

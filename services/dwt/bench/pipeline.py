@@ -46,13 +46,15 @@ COMMUNITY = "bench"
 #: The stages clocked inside the steps: name -> (module, attribute[, method]); a method is
 #: clocked on its class, a function where the steps' module looks it up.
 CLOCKED_STAGES: dict[str, tuple[str, ...]] = {
-    "bond_matrix": ("dwt.pipeline.insights", "parallel_bond_matrix"),
+    "bond_matrix": ("dwt.pipeline.tasks", "bond_rows"),
     "infomap": ("dwt.stages.cluster", "InfomapClusters", "fit"),
     "layout": ("dwt.stages.layout", "MapLayout", "fit"),
-    "cluster_profiles": ("dwt.pipeline.insights", "cluster_profiles"),
-    "bond_stats": ("dwt.pipeline.insights", "bond_stats"),
-    "conversations": ("dwt.stages.content", "ContentFinder", "fit"),
-    "topics": ("dwt.stages.topics", "TopicFinder", "fit"),
+    "cluster_profiles": ("dwt.pipeline.tasks", "cluster_profiles"),
+    "bond_stats": ("dwt.pipeline.tasks", "bond_stats"),
+    "conversations": ("dwt.stages.content", "ContentFinder", "prepare"),
+    "trends": ("dwt.stages.content", "ContentFinder", "finish"),
+    "topics": ("dwt.stages.topics", "TopicFinder", "prepare"),
+    "topic_bursts": ("dwt.stages.topics", "TopicFinder", "finish"),
 }
 STEPS = ("discover", "bonds", "cluster", "content")
 #: The variable that carries the store URL to the workers (never argv: it may hold a password).
@@ -87,15 +89,22 @@ class ClockedBackend:
     def bulk_update(self, name: str, ops: Sequence[Update]) -> BulkResult:
         return self.clocked(self.inner.bulk_update, name, ops)
 
-    def arrow(
+    def batches(
         self,
         name: str,
         filter: Mapping[str, Any],
         sort: Sequence[tuple[str, int]],
         fields: Mapping[str, str],
         schema: pa.Schema,
-    ) -> pa.Table:
-        return self.clocked(self.inner.arrow, name, filter, sort, fields, schema)
+        **rows: int,
+    ) -> Iterator[pa.RecordBatch]:
+        """The batches of the read, each clocked while the engine makes it."""
+        read = self.inner.batches(name, filter, sort, fields, schema, **rows)
+        while True:
+            batch = self.clocked(_next_batch, name, read)
+            if batch is None:
+                return
+            yield batch
 
     def span(self, name: str, filter: Mapping[str, Any], field: str) -> tuple[int, Any, Any]:
         return self.clocked(self.inner.span, name, filter, field)
@@ -108,11 +117,23 @@ class ClockedBackend:
     ) -> None:
         self.clocked(self.inner.replace, name, filter, run_id, docs)
 
+    def put(self, name: str, docs: Sequence[Mapping[str, Any]]) -> None:
+        self.clocked(self.inner.put, name, docs)
+
+    def transaction(self) -> Any:
+        return self.inner.transaction()
+
     def drop(self) -> None:
         self.inner.drop()
 
     def close(self) -> None:
         self.inner.close()
+
+
+def _next_batch(name: str, read: Iterator[pa.RecordBatch]) -> pa.RecordBatch | None:
+    """The next batch of a read of collection ``name`` (None at its end); clocked as
+    ``_next_batch <name>``."""
+    return next(read, None)
 
 
 class _ClockedCollection:
@@ -196,7 +217,7 @@ def run(url: str, now: datetime) -> dict[str, Any]:
 
     baseline = _peak_rss_mb()
     backend = ClockedBackend(open_backend(url))
-    store = Store(backend, redact_url(url))
+    store = Store(backend, redact_url(url), url)
     spec = RunSpec(community=COMMUNITY, steps=list(STEPS))
     with clock_stages() as stage_s:
         start = time.perf_counter()

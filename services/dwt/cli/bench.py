@@ -61,6 +61,29 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "and tracebacks shown (goal: 0 and 0)",
     )
     faults.add_argument("--json", action="store_true", help="end with one JSON line")
+    ray = which.add_parser(
+        "ray",
+        help="the insight steps on a real 2-raylet Ray cluster (in a network namespace) "
+        "against the in-process run of the same week: off-driver CPU share, driver and "
+        "worker memory, CPU per member, speed-up on 1 and 2 nodes with a model for K, "
+        "NMI and trending conversations against the in-process run (needs root for "
+        "`ip netns`)",
+    )
+    ray.add_argument("--members", type=int, default=10_000, help="members of the week")
+    ray.add_argument(
+        "--big-members",
+        type=int,
+        default=30_000,
+        help="members of the large week run once on 2 nodes for the workers' memory "
+        "(bulk-loaded; 0 skips it)",
+    )
+    ray.add_argument("--tweets-per-member", type=float, default=103.0)
+    ray.add_argument("--repeats", type=int, default=1, help="runs on 1 and 2 nodes each")
+    ray.add_argument("--shards", type=int, default=0, help="shards of authors (0: by size)")
+    ray.add_argument(
+        "--bulk", action="store_true", help="bulk-load the week too (not as collection writes)"
+    )
+    ray.add_argument("--json", action="store_true", help="end with one JSON line")
     dashboard = which.add_parser(
         "dashboard",
         help="Insights in headless Chromium for 300, 3,000 and 10,000 members: main-thread "
@@ -80,6 +103,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         return run_dashboard(args)
     if args.bench == "faults":
         return run_faults(args)
+    if args.bench == "ray":
+        return run_ray(args)
     from dwt.bench.collect import run_bench, summary
 
     keys = [int(k) for k in args.keys.split(",") if k.strip().lstrip("-").isdigit()]
@@ -132,6 +157,34 @@ def run_insights(args: argparse.Namespace) -> int:
     result = run_bench(
         config, echo=lambda line: print(line, file=sys.stderr if args.json else sys.stdout)
     )
+    if args.json:
+        print(json.dumps(result))
+    return 0
+
+
+def run_ray(args: argparse.Namespace) -> int:
+    from dwt.bench.ray import run_bench
+
+    if args.members < 10 or args.big_members < 0 or args.repeats < 1 or args.shards < 0:
+        print(
+            "dwt bench ray: needs --members >= 10, --big-members >= 0, --repeats >= 1 and "
+            "--shards >= 0",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        result = run_bench(
+            args.members,
+            big_members=args.big_members,
+            tweets_per_member=args.tweets_per_member,
+            repeats=args.repeats,
+            shards=args.shards,
+            bulk=args.bulk,
+            echo=lambda line: print(line, file=sys.stderr if args.json else sys.stdout),
+        )
+    except RuntimeError as exc:
+        print(f"dwt bench ray: {exc}", file=sys.stderr)
+        return 1
     if args.json:
         print(json.dumps(result))
     return 0

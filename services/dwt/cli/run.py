@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import functools
 import json
-import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,7 +19,7 @@ from dwt.collect.estimate import plan_collection
 from dwt.collect.keys import KeySource, NoKeysError
 from dwt.collect.step import CollectConfig, ScopeError, collect
 from dwt.config import Settings
-from dwt.pipeline.insights import Week, default_shards
+from dwt.pipeline.insights import Week
 from dwt.pipeline.lease import HeldLease, hold
 from dwt.pipeline.progress import PREFIX, Progress
 from dwt.pipeline.runner import (
@@ -90,7 +89,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--shards",
         type=_shards,
-        help=f"author shards for bonds, 1-{MAX_SHARDS} (default: auto)",
+        help=f"with Ray: shards of authors the insight steps run over, 1-{MAX_SHARDS} "
+        "(default: by the week's size; small weeks run in this process)",
     )
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     parser.add_argument(
@@ -307,13 +307,11 @@ def _run(
     run_id: str,
 ) -> int:
     use_ray = args.ray if args.ray is not None else bool(settings.ray_address)
-    shards = 1
     if use_ray:
         from dwt.pipeline.ray_runtime import ensure_ray
 
         print(f"ray: {ensure_ray(settings.ray_address)}", file=sys.stderr)
-        members = store.members(spec.community).num_rows
-        shards = args.shards or default_shards(members, os.cpu_count() or 1)
+    shards = (args.shards or 0) if use_ray else 0
     human = None if args.json else (lambda line: print(line, file=sys.stderr))
     bars = StepBars() if sys.stderr.isatty() and not args.json else None
     progress = Progress(

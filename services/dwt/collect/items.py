@@ -62,8 +62,12 @@ class Outcome:
     time), ``unavailable`` (the account is ``reason``: protected/suspended/not_found),
     ``key_rejected`` (401/403: retire the key), ``refused`` (X's bill stops every key: the
     monthly post cap or the credit balance, ``message`` in X's words), ``failed`` (transient
-    errors outlasted the worker's retries, or a bad request). ``seconds``: time spent on
-    the request(s), retries included.
+    errors outlasted the worker's retries, or a bad request, or the page could not be
+    stored). ``seconds``: time spent on the request(s), retries included.
+
+    The collector stores what it fetched itself (:meth:`KeyWorker.fetch`): the driver gets
+    ``count`` (posts or accounts the page returned: what X billed), ``inserted`` (new
+    tweets), whether the pass is ``complete``, and ``store_seconds``; ``data`` stays empty.
     """
 
     item: WorkItem
@@ -80,3 +84,8 @@ class Outcome:
     retryable: bool = True
     requests: int = 0  # HTTP requests this answer cost (retries included)
     seconds: float = 0.0
+    count: int = 0  # posts or accounts the page returned
+    inserted: int = 0  # tweets new to the store
+    complete: bool = False  # the account's pass is done
+    stored: bool = False  # the collector wrote the page and moved the checkpoint
+    store_seconds: float = 0.0

@@ -1,9 +1,11 @@
 """Where collectors run: Ray actors (the product) or threads (tests, ``--no-ray``).
 
 Both pools run one :class:`KeyWorker` per slot and answer the same two calls, ``submit``
-and ``wait``, so the scheduler does not know which it drives. A Ray actor that dies is
-restarted by Ray (``max_restarts``); its in-flight calls come back as exceptions, which the
-scheduler re-queues.
+and ``wait``, so the scheduler does not know which it drives. Each collector writes the
+pages it fetches to ``store`` itself (an actor opens it from a
+:class:`~dwt.store.ref.StoreRef`, never a secret sent). A Ray actor that dies is restarted
+by Ray (``max_restarts``); its in-flight calls come back as exceptions, which the scheduler
+re-queues.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from typing import Any, Protocol
 from dwt.collect.items import Outcome, WorkItem
 from dwt.collect.keys import KeySource
 from dwt.collect.worker import KeyWorker
+from dwt.store import Store
+from dwt.store.ref import StoreRef
 
 
 class Pool(Protocol):
@@ -35,10 +39,12 @@ class Pool(Protocol):
 class ThreadPool:
     """One thread per worker slot, each with its own client (like an actor)."""
 
-    def __init__(self, keys: KeySource, key_ids: Sequence[str], base_url: str, **worker: Any):
+    def __init__(
+        self, keys: KeySource, key_ids: Sequence[str], base_url: str, store: Store, **worker: Any
+    ):
         self.key_ids = list(key_ids)
         self._executors = [cf.ThreadPoolExecutor(1, f"collector-{i}") for i in range(len(key_ids))]
-        self._workers = [KeyWorker(keys, k, base_url, **worker) for k in self.key_ids]
+        self._workers = [KeyWorker(keys, k, base_url, store=store, **worker) for k in self.key_ids]
 
     def submit(self, slot: int, item: WorkItem) -> cf.Future:
         return self._executors[slot].submit(self._workers[slot].fetch, item)
@@ -63,6 +69,7 @@ class RayPool:
         keys: KeySource,
         key_ids: Sequence[str],
         base_url: str,
+        store: Store,
         max_restarts: int = 5,
         **worker: Any,
     ):
@@ -73,7 +80,10 @@ class RayPool:
         remote = ray.remote(KeyWorker).options(
             num_cpus=0, max_restarts=max_restarts, max_task_retries=0
         )
-        self.actors = [remote.remote(keys, key, base_url, **worker) for key in self.key_ids]
+        ref = StoreRef.of(store)
+        self.actors = [
+            remote.remote(keys, key, base_url, store=ref, **worker) for key in self.key_ids
+        ]
 
     def ready(self, timeout: float = 120.0) -> None:
         """Block until every actor is constructed (benchmarks time the steady state)."""

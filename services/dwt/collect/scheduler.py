@@ -4,8 +4,9 @@ Work sits in one queue per endpoint in the driver, not in the workers, so a key 
 budget is spent never holds work another key could do. Before dispatching, the scheduler
 checks the key's budget as the API last reported it (minus requests already in flight);
 when no key can take any queued work it blocks until the earliest reset, or until an
-in-flight page comes back — never a busy loop, never a fixed sleep. Every fetched page is
-written to the store and checkpointed at once (I/O stays here, in the driver).
+in-flight page comes back — never a busy loop, never a fixed sleep. The collectors store
+the pages they fetch and move the checkpoints themselves (:mod:`dwt.collect.worker`); the
+driver only schedules, on the counts they answer with.
 
 X bills every resource a page returns (:mod:`dwt.xapi.prices`): each post of a timeline
 page, each account of a follow-list page; the report counts them (``report.charges``). With
@@ -31,14 +32,11 @@ import threading
 import time
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from dwt.collect.items import Budget, Kind, Outcome, WorkItem
 from dwt.collect.pool import Pool
-from dwt.collect.state import record_page, record_unavailable
-from dwt.store import Store
 from dwt.xapi.prices import Charges, Resource, Tariff
 
 log = logging.getLogger(__name__)
@@ -47,6 +45,10 @@ log = logging.getLogger(__name__)
 #: minutes against the timeline's 10,000), so a key that may send one should never leave it
 #: unspent behind timeline pages; the timelines take the rest.
 ENDPOINT_ORDER = ("following", "user_tweets")
+#: What X bills for each item a page of a kind returns.
+_RESOURCE = {Kind.TIMELINE: Resource.POST, Kind.FOLLOWING: Resource.FOLLOWING}
+#: Seconds in a UTC day: X bills each resource once per UTC day.
+_DAY_S = 86_400
 #: The most accounts one follow-list page returns (``max_results``).
 FOLLOWING_PAGE = 1000
 #: First wait after a 429 without rate-limit headers; it doubles per further one, up to the
@@ -104,7 +106,7 @@ class CollectReport:
 
 
 class Scheduler:
-    """Runs work items to completion on a :class:`Pool`, writing results to ``store``.
+    """Runs work items to completion on a :class:`Pool` (whose collectors store the pages).
 
     ``on_progress(report, waiting_s, eta_s)`` is called at most every ``progress_every``
     seconds and once at the end.
@@ -112,7 +114,6 @@ class Scheduler:
 
     def __init__(
         self,
-        store: Store,
         pool: Pool,
         *,
         max_attempts: int = 5,
@@ -157,7 +158,6 @@ class Scheduler:
         self._throttled = 0
         self._closed: set[str] = set()  # endpoints closed by a cap
         self._sent: dict[Any, float] = {}  # handle → when it was dispatched
-        self.store = store
         self.pool = pool
         self.max_attempts = max_attempts
         self.on_progress = on_progress
@@ -168,7 +168,8 @@ class Scheduler:
         self._budget: dict[tuple[str, str], Budget] = {}
         self._deaths: dict[int, int] = defaultdict(int)  # slot → consecutive deaths
         self._dead: dict[int, str] = {}  # slot → why it was given up on
-        self._accounts_seen: set[str] = set()  # accounts written by this run
+        # (page, UTC day) → what X billed for it when it was read but could not be stored
+        self._unstored: dict[tuple[WorkItem, int], int] = {}
 
     # ---- budgets --------------------------------------------------------------------------
 
@@ -367,31 +368,29 @@ class Scheduler:
         if result.budget is not None:
             keys.budgets[item.endpoint] = result.budget
             self._budget[key, item.endpoint] = result.budget
-        now = datetime.now(UTC)
         timing = report.timing.setdefault(
             item.endpoint, {"requests": 0, "http_s": 0.0, "store_s": 0.0, "cycle_s": 0.0}
         )
         timing["requests"] += result.requests
         timing["http_s"] += result.seconds
+        timing["store_s"] += result.store_seconds  # the collector stored the page
+        if result.status == "failed" and result.count:  # read (and billed), not stored
+            self._charge(item, result.count, report, stored=False)
         if result.status == "fetched":
             keys.pages += 1
             self._streak.pop((key, item.endpoint), None)
             self._throttled_since = None
-            started = time.perf_counter()
-            written, complete = record_page(self.store, result, now, self._accounts_seen)
-            timing["store_s"] += time.perf_counter() - started
+            self._charge(item, result.count, report, stored=True)
             if item.kind is Kind.TIMELINE:
-                report.tweets += len(result.data)
-                report.new_tweets += written.inserted
-                report.charges.add(Resource.POST, len(result.data))
+                report.tweets += result.count
+                report.new_tweets += result.inserted
             else:
-                report.follows += len(result.data)
-                report.charges.add(Resource.FOLLOWING, len(result.data))
-                self._listed[item.account_id] += len(result.data)
-                report.follow_lists += bool(complete)
+                report.follows += result.count
+                self._listed[item.account_id] += result.count
+                report.follow_lists += bool(result.complete)
             if result.next_token:
                 queue.appendleft(item.next_page(result.next_token))  # finish accounts first
-            elif complete:
+            elif result.complete:
                 self._close(item, pending, report)
         elif result.status == "deferred" and result.until is None:
             self._back_off(key, item.endpoint)
@@ -402,8 +401,7 @@ class Scheduler:
         elif result.status == "refused":
             queue.appendleft(item)
             self._refused(result.message or "X refused to serve more", report)
-        elif result.status == "unavailable":
-            record_unavailable(self.store, item, result.reason or "not_found", now)
+        elif result.status == "unavailable":  # the collector marked the account
             report.unavailable[result.reason or "not_found"] += 1
             self._close(item, pending, report)
         elif result.status == "key_rejected":
@@ -419,6 +417,16 @@ class Scheduler:
             self._retry(item, result.message or "failed", queue, pending, report)
         else:
             self._give_up(item, result.message or "failed", pending, report)
+
+    def _charge(self, item: WorkItem, count: int, report: CollectReport, stored: bool) -> None:
+        """Count what X bills for a page of ``count`` items. X bills a resource once per UTC
+        day, so a page read again the same day because its collector could not store it is
+        charged only for what it returns beyond the earlier read."""
+        page = (replace(item, attempt=0), int(self._clock() // _DAY_S))
+        earlier = self._unstored.pop(page, 0) if stored else self._unstored.get(page, 0)
+        report.charges.add(_RESOURCE[item.kind], max(0, count - earlier))
+        if not stored:
+            self._unstored[page] = max(earlier, count)
 
     def _back_off(self, key: str, endpoint: str) -> None:
         """A 429 without rate-limit headers: wait, doubling per further one, to a ceiling."""

@@ -342,8 +342,17 @@ def start_passes(store: Store, passes: Iterable[NewPass], now: datetime) -> None
 def record_page(
     store: Store, outcome: Outcome, now: datetime, accounts_seen: set[str] | None = None
 ) -> tuple[WriteSummary, bool]:
-    """Store a fetched page and move the account's checkpoint; returns (what was written,
-    whether the pass is complete). ``accounts_seen``: see :meth:`Store.put_tweets`."""
+    """Store a fetched page and move the account's checkpoint, in one transaction (the
+    embedded store; in that order on MongoDB: every write is idempotent, so a page stored
+    without its checkpoint is stored again, harmlessly); returns (what was written, whether
+    the pass is complete). ``accounts_seen``: see :meth:`Store.put_tweets`."""
+    with store.transaction():
+        return _record_page(store, outcome, now, accounts_seen)
+
+
+def _record_page(
+    store: Store, outcome: Outcome, now: datetime, accounts_seen: set[str] | None
+) -> tuple[WriteSummary, bool]:
     item = outcome.item
     if item.kind is Kind.FOLLOWING:
         return _record_following(store, outcome, now)

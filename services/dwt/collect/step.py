@@ -31,9 +31,9 @@ from dwt.collect.keys import KeySource
 from dwt.collect.pool import Pool, RayPool, ThreadPool
 from dwt.collect.scheduler import CollectReport, Scheduler
 from dwt.collect.state import follows_age_days, never_collected, start_passes
-from dwt.pipeline.insights import Week
-from dwt.pipeline.parallel import ray_ready
+from dwt.pipeline.insights import Week, ray_ready
 from dwt.pipeline.runner import StepCapped
+from dwt.store import Store
 from dwt.store.limits import put_learned_limits
 from dwt.store.runs import record_collection, update_run
 from dwt.xapi.prices import Tariff, bill_words
@@ -90,7 +90,7 @@ def accounts_in_scope(week: Week) -> list[str]:
     return list(dict.fromkeys(wanted))
 
 
-def make_pool(config: CollectConfig, key_slots: list[str]) -> Pool:
+def make_pool(config: CollectConfig, key_slots: list[str], store: Store) -> Pool:
     worker = {
         "page_size": config.page_size,
         "retries": config.retries,
@@ -99,7 +99,7 @@ def make_pool(config: CollectConfig, key_slots: list[str]) -> Pool:
     }
     use_ray = ray_ready() if config.use_ray is None else config.use_ray
     cls = RayPool if use_ray else ThreadPool
-    return cls(config.keys, key_slots, config.base_url, **worker)
+    return cls(config.keys, key_slots, config.base_url, store, **worker)
 
 
 def collect(week: Week, run_id: str, config: CollectConfig) -> dict[str, int]:
@@ -120,7 +120,7 @@ def collect(week: Week, run_id: str, config: CollectConfig) -> dict[str, int]:
     items = planned.items
     accounts = planned.accounts
     caps = planned.caps
-    pool = make_pool(config, slots(key_ids, spec.workers_per_key, spec.max_workers))
+    pool = make_pool(config, slots(key_ids, spec.workers_per_key, spec.max_workers), week.store)
     if week.progress is not None:
         week.progress.advance("collect", 0, accounts, workers=len(pool.key_ids), plan=forecast)
 
@@ -132,7 +132,6 @@ def collect(week: Week, run_id: str, config: CollectConfig) -> dict[str, int]:
 
     try:
         report = Scheduler(
-            week.store,
             pool,
             max_attempts=config.max_attempts,
             on_progress=told,

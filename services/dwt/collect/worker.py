@@ -1,23 +1,34 @@
-"""A collector for one API key: fetches one page per call and says what happened.
+"""A collector for one API key: fetches one page per call, stores it, says what happened.
 
 Runs as a Ray actor (one per key × workersPerKey) or as a thread in-process; the code is
 the same. It never sleeps through a rate-limit window — a spent budget is answered at
 once with ``deferred`` so the driver can give the work to another key — and it retries
 transient server errors a few times with exponential backoff before reporting them.
+
+It writes what it fetched itself — the page's tweets and accounts (idempotent upserts)
+and the account's checkpoint, in one transaction (:func:`dwt.collect.state.record_page`)
+— and answers the driver with counts: pages never travel back to the driver, which only
+schedules.
 """
 
 from __future__ import annotations
 
 import logging
 import random
+import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
+
+from pymongo.errors import PyMongoError
 
 from dwt.collect.items import Budget, Kind, Outcome, WorkItem
 from dwt.collect.keys import KeySource
+from dwt.collect.state import record_page, record_unavailable
+from dwt.store import Store, StoreError
+from dwt.store.ref import StoreRef
 from dwt.xapi.client import Page, RateLimit, XClient
 from dwt.xapi.errors import (
     AccountUnavailable,
@@ -46,8 +57,11 @@ class KeyWorker:
         backoff_s: float = 0.25,
         timeout_s: float = 30.0,
         sleep: Callable[[float], None] = time.sleep,
+        store: Store | StoreRef | None = None,
     ) -> None:
         self.key_id = key_id
+        self._store = store
+        self._accounts_seen: set[str] = set()  # accounts this collector already wrote
         self.client = XClient(keys.token(key_id), base_url=base_url, timeout=timeout_s)
         self.page_size = page_size
         self.retries = retries
@@ -59,10 +73,51 @@ class KeyWorker:
         return f"KeyWorker({self.key_id})"
 
     def fetch(self, item: WorkItem) -> Outcome:
-        """Fetch ``item``'s page; every failure becomes an :class:`Outcome`, none raises."""
+        """Fetch ``item``'s page and store it; every failure becomes an :class:`Outcome`,
+        none raises."""
         started = time.perf_counter()
         outcome = self._fetch(item)
-        return replace(outcome, seconds=time.perf_counter() - started)
+        seconds = time.perf_counter() - started
+        return self._stored(replace(outcome, seconds=seconds, count=len(outcome.data)))
+
+    @property
+    def store(self) -> Store | None:
+        if isinstance(self._store, StoreRef):
+            self._store = self._store.open()  # in the actor's process, once
+        return self._store
+
+    def _stored(self, outcome: Outcome) -> Outcome:
+        """Write what ``outcome`` brought (the page and its checkpoint, or an account that
+        cannot be read) and keep only counts; a page that cannot be stored fails, with
+        what X billed for it."""
+        store = self.store
+        if store is None or outcome.status not in ("fetched", "unavailable"):
+            return outcome
+        started = time.perf_counter()
+        now = datetime.now(UTC)
+        try:
+            if outcome.status == "unavailable":
+                record_unavailable(store, outcome.item, outcome.reason or "not_found", now)
+                return replace(outcome, stored=True)
+            written, complete = record_page(store, outcome, now, self._accounts_seen)
+        except (StoreError, sqlite3.Error, PyMongoError) as exc:
+            log.warning("%s: storing a page of %s failed: %s", self.key_id, outcome.item, exc)
+            return replace(
+                outcome,
+                status="failed",
+                data=[],
+                includes={},
+                message=f"storing the page failed: {exc}",
+            )
+        return replace(
+            outcome,
+            data=[],
+            includes={},
+            inserted=written.inserted,
+            complete=complete,
+            stored=True,
+            store_seconds=time.perf_counter() - started,
+        )
 
     def _fetch(self, item: WorkItem) -> Outcome:
         known = self.client.rate_limit(item.endpoint)

@@ -114,15 +114,15 @@ def clusters(store: Store, community: str) -> pa.Table:
 
 
 def conversations(store: Store, community: str) -> pa.Table:
-    """The conversations the last content step stored (CONVERSATIONS_SCHEMA), in rank order
-    within each cluster and tier."""
-    return _table(
-        store,
-        Coll.CONVERSATIONS,
-        community,
-        {"cluster": 1, "tier": 1, "rank": 1},
-        CONVERSATIONS_SCHEMA,
-    )
+    """Every conversation the last content step found (CONVERSATIONS_SCHEMA), in rank order
+    within each cluster and tier: its columnar table (the documents hold the top ones)."""
+    run = shown_run(store, Coll.TABLES, community)
+    schema = pa.schema([f for f in CONVERSATIONS_SCHEMA if f.name != "run_id"])
+    found = store.result_table(community, "conversations", run, schema) if run else None
+    if found is None:
+        return CONVERSATIONS_SCHEMA.empty_table()
+    found = found.sort_by([("cluster", "ascending"), ("tier", "ascending"), ("rank", "ascending")])
+    return found.append_column("run_id", pa.array([run] * found.num_rows, pa.string()))
 
 
 def topics(store: Store, community: str) -> pa.Table:

@@ -1,62 +1,104 @@
-"""The insight steps (discover, bonds, cluster, content): load columns, run the stage,
-write results in bulk. The stages themselves (``dwt.stages``) never touch the store.
+"""The insight steps (discover, bonds, cluster, content): the week's partitions fanned out as
+tasks (:mod:`dwt.pipeline.tasks`) on an executor (:mod:`dwt.pipeline.executor`). The stages
+themselves (``dwt.stages``) never touch the store; the tasks read their partition and write
+what they make, in bulk, under the run's id (what an earlier attempt of the run left is
+cleared first); the run publishes them once every step succeeded (:mod:`dwt.store.weeks`).
 
-Each step writes its results under the run's id; they are shown only once the whole run
-succeeded and published them (:mod:`dwt.store.weeks`). Each step can run alone: cluster
-reads the bonds shown, content the clusters shown, so ``--steps content`` after a weights
-change reuses what is there.
+Where the tasks run is chosen by the week's measured size (:func:`choose_executor`): on
+Ray, over shards of authors, once the window holds :data:`RAY_MIN_TWEETS` member tweets and
+a Ray runtime is up; in this process, as one shard, below it (a Ray task costs ~10 ms and
+ships its inputs; a small week is done before a cluster's workers have its data). The run
+record says, per step, where it ran, how many tasks and on which nodes (``placement``).
+
+Each step can run alone: cluster reads the bonds shown, content the clusters shown, so
+``--steps content`` after a weights change reuses what is there.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from functools import cached_property
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import scipy.sparse as sp
 
-from dwt.collect.state import follows_age_days
-from dwt.pipeline.parallel import parallel_bond_matrix
+from dwt.pipeline import tasks
+from dwt.pipeline.executor import Executor, InProcess, OnRay, StoreRef, placement
 from dwt.pipeline.progress import Progress
 from dwt.pipeline.spec import RunSpec
-from dwt.stages.bonds import BondGraph, IndexedWeek
-from dwt.stages.cluster import ISOLATED, InfomapClusters, silent_members
+from dwt.stages.bonds import FollowGraph, IndexedWeek, RowInputs, bond_rows, stack_rows
+from dwt.stages.cluster import ISOLATED
 from dwt.stages.columns import ints
-from dwt.stages.content import ContentFinder
-from dwt.stages.discover import discover_candidates
-from dwt.stages.identity import ClusterMatcher
-from dwt.stages.layout import MapLayout, map_discs
-from dwt.stages.summaries import bond_stats, cluster_profiles
-from dwt.stages.topics import TopicFinder
+from dwt.stages.weights import BondWeights
 from dwt.store import Coll, Store
-from dwt.store.candidates import excluded_accounts, record_candidates
 from dwt.store.runs import update_run
+from dwt.store.schema import RESULTS
 
 
 class MissingInputError(RuntimeError):
     """A step needs results of an earlier step that were never stored."""
 
 
+#: Member tweets in the window from which the steps run on Ray (when a runtime is up).
+RAY_MIN_TWEETS = 200_000
+#: Member tweets per shard of authors on Ray (a shard's table is ~30 MB at this size).
+TWEETS_PER_SHARD = 100_000
+#: The most shards a run makes (each step's tasks grow with them).
+MAX_SHARDS = 256
+
+
+def ray_ready() -> bool:
+    try:
+        import ray
+    except ImportError:  # pragma: no cover - ray is a dependency
+        return False
+    return ray.is_initialized()
+
+
+def choose_executor(tweets: int, shards: int = 0) -> tuple[Executor, int]:
+    """Where the steps run and over how many shards of authors: ``shards`` (≥ 1) forces
+    Ray with that many when a runtime is up; otherwise Ray from :data:`RAY_MIN_TWEETS`
+    member tweets, with a shard per :data:`TWEETS_PER_SHARD` and at least one per CPU of
+    the cluster; this process, as one shard, without Ray or below it."""
+    if not ray_ready():
+        return InProcess(), 1
+    if shards >= 1:
+        return OnRay(), min(shards, MAX_SHARDS)
+    if tweets < RAY_MIN_TWEETS:
+        return InProcess(), 1
+    import ray
+
+    cpus = int(ray.cluster_resources().get("CPU", 1))
+    wanted = max(cpus, math.ceil(tweets / TWEETS_PER_SHARD))
+    return OnRay(), min(wanted, MAX_SHARDS)
+
+
 @dataclass
 class Week:
-    """The columns every insight step reads, loaded once per run."""
+    """A run's week: its members, where its tasks run, and its partitions, made once."""
 
     store: Store
     spec: RunSpec
     now: datetime
-    shards: int = 1
+    shards: int = 0  # 0: chosen by size (choose_executor)
     progress: Progress | None = None
-    graph: BondGraph | None = None
+    executor: Executor | None = None
+    run_id: str = ""
+    #: What the bonds step left for the cluster step: bond blocks and each member's tweets.
+    blocks: list[Any] | None = field(default=None, repr=False)
+    activity: np.ndarray | None = field(default=None, repr=False)
     labels: np.ndarray | None = field(default=None, repr=False)
 
     def forget(self) -> None:
-        """Drop the loaded columns (after collection changed what the store holds)."""
-        for name in ("member_table", "members", "interactions", "follows"):
+        """Drop what was loaded (after collection changed what the store holds)."""
+        for name in ("member_table", "members", "tweet_count", "ctx", "parts", "plan"):
             self.__dict__.pop(name, None)
+        self.executor = None if self.shards == 0 else self.executor
 
     @property
     def since(self) -> datetime:
@@ -71,55 +113,153 @@ class Week:
         return self.member_table.column("account_id").combine_chunks()
 
     @cached_property
-    def interactions(self) -> pa.Table:
-        return self.store.interactions(self.members.to_pylist(), self.since, self.now)
+    def tweet_count(self) -> int:
+        """Member tweets in the window (counted by the store, nothing read)."""
+        match = {
+            "author_id": {"$in": self.members.to_pylist()},
+            "created_at": {"$gte": self.since, "$lt": self.now},
+        }
+        return self.store.span(Coll.TWEETS, match, "created_at")[0]
 
     @cached_property
-    def follows(self) -> pa.Table:
-        return self.store.follows(self.members.to_pylist())
+    def plan(self) -> tuple[Executor, list[np.ndarray]]:
+        """The executor and the shards of authors (member indices, interleaved)."""
+        executor, shards = self.executor, self.shards or 1
+        if executor is None:
+            executor, shards = choose_executor(self.tweet_count, self.shards)
+            self.executor = executor
+        n = len(self.members)
+        return executor, [np.arange(i, n, shards) for i in range(min(shards, max(n, 1)))]
+
+    @property
+    def ex(self) -> Executor:
+        return self.plan[0]
+
+    @property
+    def blocks_of_rows(self) -> list[np.ndarray]:
+        return self.plan[1]
+
+    @cached_property
+    def ctx(self) -> Any:
+        """The run's :class:`~dwt.pipeline.tasks.RunContext`, shared once."""
+        context = tasks.RunContext(
+            StoreRef.of(self.store),
+            self.spec.community,
+            self.run_id,
+            self.spec,
+            self.since,
+            self.now,
+            self.members,
+        )
+        return self.ex.put(context)
+
+    @cached_property
+    def parts(self) -> list[Any]:
+        """The week read once: one table of interactions per shard of authors."""
+        return [
+            self.ex.submit("read", f"read-{s}", tasks.read_shard, self.ctx, rows)
+            for s, rows in enumerate(self.blocks_of_rows)
+        ]
+
+    def record(self, step: str) -> dict[str, Any]:
+        """Record where ``step``'s tasks ran (the run record's ``placement``: per step, and
+        ``tasks``: every task so far, with its node, CPU and wall seconds)."""
+        every = self.ex.task_records()
+        records = [r for r in every if r.step in (step, "read")]
+        where = placement(records, self.ex.where)
+        if self.run_id:
+            fields: dict[str, Any] = {f"placement.{s}": p for s, p in where.items()}
+            fields["tasks"] = [r.as_dict() for r in every]
+            update_run(self.store, self.run_id, **fields)
+        return where
+
+
+def _fresh(week: Week, kind: str) -> None:
+    """What an earlier attempt of this run left of the step's results goes before its tasks
+    write theirs (a retry resumes the same run id; the tasks write parts, not a whole set)."""
+    for coll in RESULTS[kind]:
+        week.store.clear_results(coll, week.spec.community, week.run_id)
 
 
 def discover(week: Week, run_id: str) -> dict[str, int]:
-    spec = week.spec
-    excluded = excluded_accounts(week.store, spec.community, week.now)
-    ranked = discover_candidates(week.interactions, week.members, excluded, spec.discover.top)
-    record_candidates(week.store, spec.community, run_id, ranked, week.now)
-    return {"candidates": ranked.num_rows}
+    week.run_id = run_id
+    ex, ctx = week.ex, week.ctx
+    parts = [
+        ex.submit("discover", f"discover-{s}", tasks.discover_part, ctx, part)
+        for s, part in enumerate(week.parts)
+    ]
+    merged = ex.submit("discover", "discover-merge", tasks.discover_merge, ctx, *parts)
+    found = ex.get(merged)
+    week.record("discover")
+    return {"candidates": int(found)}
 
 
 def bonds(week: Week, run_id: str) -> dict[str, int]:
-    indexed = IndexedWeek.from_tables(week.members, week.interactions, week.follows)
-    estimator = BondGraph(week.spec.weights.bond_weights())
-    matrix = parallel_bond_matrix(indexed, estimator.weights, week.shards)
-    graph = estimator.fit_indexed(week.members, indexed, matrix)
-    week.graph = graph
-
-    csr = graph.matrix_
-    ids = np.asarray(graph.members_.to_pylist(), dtype=object)
-    # One document per member (its bonds, possibly none, and its activity), kept under the
-    # run until the run publishes its week (dwt.store.weeks).
-    docs = [
-        {
-            "source_id": ids[row],
-            "targets": ids[csr.indices[csr.indptr[row] : csr.indptr[row + 1]]].tolist(),
-            "weights": csr.data[csr.indptr[row] : csr.indptr[row + 1]].tolist(),
-            "activity": int(graph.activity_[row]),
-        }
-        for row in range(len(ids))
+    week.run_id = run_id
+    _fresh(week, "bonds")
+    ex, ctx, rows = week.ex, week.ctx, week.blocks_of_rows
+    graph, ages = ex.submit("bonds", "follow-graph", tasks.read_follows, ctx, returns=2)
+    handles = ex.put(rows)
+    inputs = [
+        ex.submit(
+            "bonds", f"pairs-{s}", tasks.bond_inputs, ctx, part, handles, returns=2 + len(rows)
+        )
+        for s, part in enumerate(week.parts)
     ]
-    store, community = week.store, week.spec.community
-    store.replace_results(Coll.BONDS, community, run_id, docs)
+    blocks, sizes = [], []
+    for b, block_rows in enumerate(rows):
+        aimed = [shard[2 + b] for shard in inputs]
+        block, size = ex.submit(
+            "bonds",
+            f"block-{b}",
+            tasks.bond_block,
+            ctx,
+            block_rows,
+            graph,
+            inputs[b][0],
+            inputs[b][1],
+            *aimed,
+            returns=2,
+        )
+        blocks.append(block)
+        sizes.append(size)
+    activity = np.zeros(len(week.members), dtype=np.int64)
+    bonds_count = 0
+    for block_rows, (count, nnz) in zip(rows, ex.get(sizes), strict=True):
+        activity[block_rows] = count
+        bonds_count += nnz
+    week.blocks, week.activity = blocks, activity
     # The follow lists behind these bonds are read on their own, slower cadence (they are
     # billed per account): say how old they are.
-    ages = follows_age_days(store, ids.tolist(), datetime.now(UTC))
-    update_run(store, run_id, follows_used=ages)
+    ages = ex.get(ages)
+    update_run(week.store, run_id, follows_used=ages)
     told = {"follow_lists_never_read": int(ages["never_read"])}
     if ages["median"] is not None:
         told |= {
             "follow_lists_median_age_days": float(ages["median"]),
             "follow_lists_max_age_days": float(ages["max"]),
         }
-    return {"tweets": int(graph.activity_.sum()), "bonds": int(csr.nnz), **told}
+    week.record("bonds")
+    return {"tweets": int(activity.sum()), "bonds": int(bonds_count), **told}
+
+
+def sharded_bond_matrix(
+    week: IndexedWeek, weights: BondWeights, shards: int, executor: Executor | None = None
+) -> sp.csr_matrix:
+    """The bonds stage alone as blocks of rows on ``executor`` (Ray's when a runtime is up,
+    else this process), stacked: for benchmarks of the stage without the store."""
+    ex = executor or (OnRay() if ray_ready() else InProcess())
+    graph = ex.put(week.follow_graph())
+    rows = [np.arange(i, week.n, shards) for i in range(min(shards, max(week.n, 1)))]
+    blocks = [
+        ex.submit("bonds", f"block-{b}", _bond_block, ex.put(week.row_inputs(r)), graph, weights)
+        for b, r in enumerate(rows)
+    ]
+    return stack_rows(week.n, list(zip(rows, ex.get(blocks), strict=True)))
+
+
+def _bond_block(inputs: RowInputs, graph: FollowGraph, weights: BondWeights) -> sp.csr_matrix:
+    return bond_rows(inputs, graph, weights)
 
 
 def stored_bonds(store: Store, community: str, ids: pa.Array) -> sp.csr_matrix:
@@ -143,91 +283,46 @@ def stored_bonds(store: Store, community: str, ids: pa.Array) -> sp.csr_matrix:
     )
 
 
-def _stored_graph(week: Week) -> BondGraph:
-    """The bond graph the last bonds step stored, restricted to the current members."""
+def _stored_activity(week: Week) -> np.ndarray:
+    """The members' tweets as the last bonds step stored them (MissingInputError: none)."""
     activity = week.member_table.column("activity")
     if activity.null_count == len(activity) and len(activity):
         raise MissingInputError("no bonds stored for this community: run the bonds step first")
-    graph = BondGraph(week.spec.weights.bond_weights())
-    graph.members_ = week.members
-    graph.matrix_ = stored_bonds(week.store, week.spec.community, week.members)
-    graph.activity_ = ints(pc.fill_null(activity, 0))
-    return graph
+    return ints(pc.fill_null(activity, 0))
 
 
 def cluster(week: Week, run_id: str) -> dict[str, int]:
-    graph = week.graph or _stored_graph(week)
-    spec = week.spec.clustering
-    model = InfomapClusters(
-        trials=spec.trials,
-        seed=spec.seed,
-        directed=spec.directed,
-        weight_transform=spec.weight_transform,
-        prefer_modular=spec.prefer_modular,
+    week.run_id = run_id
+    _fresh(week, "clusters")
+    ex, ctx = week.ex, week.ctx
+    blocks = week.blocks or []
+    activity = week.activity if week.blocks is not None else _stored_activity(week)
+    inputs = [
+        ex.submit("cluster", f"inputs-{s}", tasks.cluster_inputs, ctx, part, returns=3)
+        for s, part in enumerate(week.parts)
+    ]
+    parts = [i[0] for i in inputs] + [i[1] for i in inputs] + [i[2] for i in inputs]
+    labels, counts = ex.submit(
+        "cluster",
+        "infomap",
+        tasks.cluster_all,
+        ctx,
+        _previous_labels(week),
+        activity,
+        len(inputs),
+        *parts,
+        *blocks,
+        returns=2,
+        spread=False,
     )
-    # Silent members (no tweet, nothing directed at them) go to ISOLATED, not to a
-    # singleton cluster made of their follow-only bonds (dwt.stages.cluster).
-    model.fit(graph.matrix_, graph.activity_, silent_members(week.members, week.interactions))
-    # Last week's numbers for the same groups (dwt.stages.identity): "cluster 5" stays 5.
-    matcher = ClusterMatcher().fit(_previous_labels(week), model.labels_)
-    labels = matcher.labels_
-    week.labels = labels
-
-    store, community = week.store, week.spec.community
-    profiles = cluster_profiles(week.members, labels, graph.matrix_, model.flow_, week.interactions)
-    changes = {row.pop("cluster"): row for row in matcher.changes_.to_pylist()}
-    # The map's positions, once per analysis (dwt.stages.layout): the dashboard draws them.
-    placed = MapLayout(seed=spec.seed).fit(graph.matrix_, labels)
-    discs = map_discs(placed)
-    store.replace_results(
-        Coll.CLUSTERS,
-        community,
-        run_id,
-        (
-            _with_change(doc, changes.get(doc["cluster"])) | discs[doc["cluster"]]
-            for doc in profiles.to_pylist()
-        ),
-    )
-    stats = bond_stats(
-        week.members, labels, graph.matrix_, week.interactions, graph.weights
-    ).to_pylist()
-    store.replace_results(
-        Coll.PLACEMENTS,
-        community,
-        run_id,
-        (
-            {
-                "account_id": row.pop("account_id"),
-                "cluster": int(label),
-                "flow": float(flow),
-                "bond_stats": row,
-                "x": round(float(x), 1),
-                "y": round(float(y), 1),
-            }
-            for row, label, flow, (x, y) in zip(
-                stats, labels, model.flow_, placed.positions_, strict=True
-            )
-        ),
-    )
-    return {
-        "clusters": model.n_clusters_,
-        "isolated": int((labels == ISOLATED).sum()),
-    }
+    week.labels = np.asarray(ex.get(labels))
+    week.record("cluster")
+    return dict(ex.get(counts))
 
 
 def _previous_labels(week: Week) -> np.ndarray:
     """The clusters the members carry from the last cluster step (-1: none, or new)."""
     return ints(pc.fill_null(week.member_table.column("cluster"), ISOLATED))
-
-
-def _with_change(doc: dict, change: dict | None) -> dict:
-    """A cluster's doc with how it changed since the last clustering (``change``: kept,
-    grew, shrank, split, merged or new; ``size_before``, ``previous``, ``similarity``);
-    the isolated group has none."""
-    if change is None:
-        return doc
-    change.pop("size", None)  # the profile has it
-    return {**doc, **change}
 
 
 def _stored_labels(week: Week) -> np.ndarray:
@@ -239,86 +334,51 @@ def _stored_labels(week: Week) -> np.ndarray:
 
 
 def content(week: Week, run_id: str) -> dict[str, int]:
+    week.run_id = run_id
+    _fresh(week, "content")
     labels = week.labels if week.labels is not None else _stored_labels(week)
-    spec = week.spec.content
-    finder = ContentFinder(
-        bucket=timedelta(minutes=spec.bucket_minutes),
-        trend_sigma=spec.trend_sigma,
-        trend_min=spec.trend_min,
-        eps=spec.eps,
-        min_samples=spec.min_samples,
-    ).fit(week.interactions, week.members, labels, window=(week.since, week.now))
-    conversations = finder.conversations_
-    week.store.replace_results(
-        Coll.CONVERSATIONS, week.spec.community, run_id, conversations.to_pylist()
-    )
-    trending = conversations.column("trending").to_pylist()
-    counts = {"conversations": conversations.num_rows, "trending": int(sum(trending))}
-    if spec.topics.enabled:
-        counts |= _topics(week, run_id, labels)
-    return counts
-
-
-#: Where the topics step finds a tweet's text and expanded URLs in a tweet document.
-_TEXT_FIELDS = {"tweet_id": "_id", "text": "text", "urls": "entities.urls"}
-_TEXT_SCHEMA = pa.schema(
-    [
-        ("tweet_id", pa.string()),
-        ("text", pa.string()),
-        ("urls", pa.list_(pa.struct([("expanded_url", pa.string()), ("url", pa.string())]))),
+    activity = week.activity
+    if activity is None:
+        activity = ints(pc.fill_null(week.member_table.column("activity"), 0))
+    ex, ctx, parts = week.ex, week.ctx, week.parts
+    groups = max(1, min(len(parts), len(np.unique(labels))))
+    group_of = tasks.content_groups(labels, activity, groups)
+    shared_labels, shared_groups = ex.put(labels), ex.put(group_of)
+    pieces = [
+        ex.submit(
+            "content", f"split-{s}", tasks.split_shard, ctx, part, shared_groups, groups,
+            returns=groups,
+        )
+        for s, part in enumerate(parts)
+    ]  # fmt: skip
+    if groups == 1:
+        pieces = [(p,) for p in pieces]
+    prepared = [
+        ex.submit(
+            "content",
+            f"prepare-{g}",
+            tasks.content_prepare,
+            ctx,
+            shared_labels,
+            shared_groups,
+            g,
+            *(shard[g] for shard in pieces),
+            returns=2,
+        )
+        for g in range(groups)
     ]
-)
-
-
-def _with_text(week: Week, interactions: pa.Table, since: datetime, until: datetime) -> pa.Table:
-    """``interactions`` with the ``text`` and ``urls`` of its standalone tweets (the only
-    ones topics read), in one columnar read of the tweets collection."""
-    match = {
-        "author_id": {"$in": week.members.to_pylist()},
-        "created_at": {"$gte": since, "$lt": until},
-        "dwt.kind": {"$in": ["tweet", "quote"]},
-    }
-    read = week.store.table(Coll.TWEETS, match, [("_id", 1)], _TEXT_FIELDS, _TEXT_SCHEMA)
-    at = pc.index_in(interactions.column("tweet_id"), value_set=read.column("tweet_id"))
-    urls = read.column("urls").combine_chunks()
-    expanded = pc.coalesce(
-        pc.struct_field(pc.list_flatten(urls), "expanded_url"),
-        pc.struct_field(pc.list_flatten(urls), "url"),
+    totals = ex.submit(
+        "content", "totals", tasks.content_totals, ctx, *(p[0] for p in prepared), spread=False
     )
-    url_lists = pa.ListArray.from_arrays(urls.offsets, expanded, mask=urls.is_null())
-    return interactions.append_column("text", pc.take(read.column("text"), at)).append_column(
-        "urls", pc.take(url_lists, at)
-    )
-
-
-def _topics(week: Week, run_id: str, labels: np.ndarray) -> dict[str, int]:
-    """Trending hashtags, terms and URLs of standalone tweets (dwt.stages.topics), each
-    against its own baseline: this window and ``historyDays`` before it."""
-    spec = week.spec.content.topics
-    interactions = _with_text(week, week.interactions, week.since, week.now)
-    history = None
-    if spec.history_days:
-        start = week.since - timedelta(days=spec.history_days)
-        earlier = week.store.interactions(week.members.to_pylist(), start, week.since)
-        history = _with_text(week, earlier, start, week.since) if earlier.num_rows else None
-    finder = TopicFinder(
-        bucket=timedelta(minutes=spec.bucket_minutes),
-        span=spec.span_buckets,
-        min_count=spec.min_count,
-        min_members=spec.min_members,
-        min_ratio=spec.min_ratio,
-        max_p=spec.max_p,
-        top=spec.top,
-        terms=spec.terms,
-    ).fit(interactions, week.members, labels, window=(week.since, week.now), history=history)
-    topics = finder.topics_
-    week.store.replace_results(Coll.TOPICS, week.spec.community, run_id, topics.to_pylist())
-    return {
-        "topics": topics.num_rows,
-        "trending_topics": int(pc.sum(topics.column("trending")).as_py() or 0),
-    }
-
-
-def default_shards(n_members: int, cpus: int) -> int:
-    """Enough shards to use the CPUs on large weeks, one for small ones (Ray overhead)."""
-    return max(1, min(cpus, math.ceil(n_members / 2000)))
+    finished = [
+        ex.submit("content", f"finish-{g}", tasks.content_finish, ctx, p[1], totals)
+        for g, p in enumerate(prepared)
+    ]
+    counts: dict[str, int] = {"conversations": 0, "trending": 0}
+    if week.spec.content.topics.enabled:
+        counts |= {"topics": 0, "trending_topics": 0}
+    for part in ex.get(finished):
+        for name, value in part.items():
+            counts[name] = counts.get(name, 0) + int(value)
+    week.record("content")
+    return counts

@@ -130,7 +130,7 @@ def unknown_community(store: Store, community: str) -> str:
 def _empty_window(week: insights.Week) -> str | None:
     """Why the insight steps must not run on this week (None when they may)."""
     members = week.member_table.num_rows
-    if members and week.interactions.num_rows:
+    if members and week.tweet_count:
         return None
     who = (
         f"community {week.spec.community!r} has no members"
@@ -189,7 +189,7 @@ def run_pipeline(
     run_id: str | None = None,
     now: datetime | None = None,
     progress: Progress | None = None,
-    shards: int = 1,
+    shards: int = 0,
     steps: dict[Step, StepFunction] | None = None,
     allow_empty: bool = False,
     lease: HeldLease | None = None,
@@ -198,9 +198,10 @@ def run_pipeline(
 
     ``steps`` maps each step to its function (the insight steps by default; the command
     line adds collection when API keys are configured). ``now`` ends the window (a naive
-    time is UTC). Raises :class:`RunRefused` (see the module doc) for an unknown
-    community, a window ending before X existed, fewer than one shard, or — unless
-    ``allow_empty`` — a window without any member's tweet.
+    time is UTC). ``shards``: shards of authors on Ray (0: chosen by the week's size, see
+    :func:`~dwt.pipeline.insights.choose_executor`). Raises :class:`RunRefused` (see the
+    module doc) for an unknown community, a window ending before X existed, a negative
+    shard count, or — unless ``allow_empty`` — a window without any member's tweet.
 
     One run per community: the run holds the community's lease (``lease``, taken by the
     caller, else taken here: :class:`~dwt.store.leases.RunBusy` when another run holds it)
@@ -242,8 +243,8 @@ def _checked(
     missing = [s.value for s in spec.steps if s not in handlers]
     if missing:
         raise ValueError(f"no handler for step(s) {', '.join(missing)} in this run")
-    if shards < 1:
-        raise RunRefused(run_id, f"shards must be at least 1, got {shards}")
+    if shards < 0:
+        raise RunRefused(run_id, f"shards must be at least 1 (0: by size), got {shards}")
     if now < X_BIRTH:
         raise RunRefused(run_id, str(window_end_problem(now)))
     if not community_known(store, spec.community):
@@ -263,7 +264,7 @@ def _steps(
     lease: HeldLease,
 ) -> RunResult:
     progress = progress or Progress(store, run_id)
-    week = insights.Week(store, spec, now, shards=shards, progress=progress)
+    week = insights.Week(store, spec, now, shards=shards, progress=progress, run_id=run_id)
     first_insight = next((s for s in spec.steps if s is not Step.COLLECT), None)
     if first_insight is spec.steps[0] and not allow_empty:
         reason = _empty_window(week)  # the week is loaded once, for the steps too

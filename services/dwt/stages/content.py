@@ -30,12 +30,22 @@ bursts on the independent source; this rule flags only planted bursts there (24 
 on tuning seeds 3-5) and 31 of 33 on ``dwt generate`` seeds 3-12.
 
 Related slices in a cluster (same participants, hashtags, time, or a quote of the same
-conversation) share a ``related`` group, found with DBSCAN over the same sparse features.
+conversation) share a ``related`` group (numbered within the cluster), found with DBSCAN over
+the same sparse features.
+
+Everything but the trend baseline's community mean is per cluster, so the stage runs on
+partitions of whole clusters (:meth:`ContentFinder.prepare`, then :meth:`ContentFinder.finish`
+with the community's mean fastest run: a mean of integer peaks, the same summed in any order).
+A partition's tweets may point at tweets of another partition (a retweet joins the
+conversation of what it retweets; a chain of replies without conversation ids is followed to
+its root): those are given as ``context`` (:func:`context_needed` says which), used to
+resolve conversations, never counted.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Self
 
@@ -102,6 +112,50 @@ CONVERSATIONS_SCHEMA = pa.schema(
 )
 
 
+@dataclass(frozen=True)
+class _Runs:
+    """Per (slice, run) key: the slice, the run, its tweets and distinct authors; per
+    slice its fastest run's tweets (``peak``)."""
+
+    key_slice: np.ndarray
+    key_run: np.ndarray
+    count: np.ndarray
+    members: np.ndarray
+    peak: np.ndarray
+
+
+@dataclass(frozen=True)
+class ContentPart:
+    """One partition of whole clusters between :meth:`ContentFinder.prepare` and
+    :meth:`ContentFinder.finish`: its member tweets (``week``, TWEETS_SCHEMA ``tweets``),
+    conversation ``slices``, their runs, and the sum of its slices' fastest runs."""
+
+    week: pa.Table
+    tweets: pa.Table
+    slices: pa.Table
+    window: tuple[datetime, datetime]
+    runs: _Runs
+    peak_sum: float
+
+
+def context_needed(tweets: pa.Table, known: pa.Array, own: bool = True) -> pa.Array:
+    """The ids of tweets that resolving the conversations of ``tweets`` needs and ``known``
+    lacks: what retweets retweet (``own`` tweets only: a retweet joins that conversation),
+    and what replies and retweets without a conversation id point at (their chain)."""
+    kind, ref = tweets.column("kind"), tweets.column("referenced_id")
+    chained = pc.and_(
+        pc.is_null(tweets.column("conversation_id")),
+        pc.fill_null(pc.is_in(kind, pa.array(["reply", "retweet"])), False),
+    )
+    if own:
+        chained = pc.or_(chained, pc.fill_null(pc.equal(kind, "retweet"), False))
+    wanted = pc.unique(ref.filter(pc.and_(chained, pc.is_valid(ref))))
+    wanted = (
+        pa.chunked_array([wanted]).combine_chunks() if len(wanted) else pa.array([], pa.string())
+    )
+    return wanted.filter(pc.invert(pc.is_in(wanted, value_set=known)))
+
+
 class ContentFinder:
     """Estimator-style content discovery.
 
@@ -161,15 +215,31 @@ class ContentFinder:
 
         ``labels`` is the cluster of each member (same order as ``members``).
         """
+        part = self.prepare(interactions, members, labels, window)
+        return self.finish(part, community_peak(part.peak_sum, part.slices.num_rows))
+
+    def prepare(
+        self,
+        interactions: pa.Table,
+        members: Sequence[str] | pa.Array,
+        labels: np.ndarray,
+        window: tuple[datetime, datetime] | None = None,
+        context: pa.Table | None = None,
+    ) -> ContentPart:
+        """The first half of :meth:`fit` on one partition of whole clusters: tiers,
+        conversations (``context``: tweets of other partitions these may point at, same
+        columns), slices and each slice's fastest run. ``peak_sum`` of every partition,
+        over their slices, makes the community's mean for :meth:`finish`."""
         ids, labels = member_labels(members, labels)
         author = pc.index_in(interactions.column("author_id"), value_set=ids)
         week = interactions.filter(pc.is_valid(author))
         author = ints(author.drop_null())
         cluster = labels[author]
         tier = _tiers(week, ids, labels, cluster)
-        self.window_ = window or window_of(week.column("created_at"))
-        conversation = self._conversations(week, cluster)
-        self.tweets_ = pa.table(
+        window = window or window_of(week.column("created_at"))
+        self.window_ = window
+        conversation = self._conversations(week, cluster, context)
+        tweets = pa.table(
             {
                 "tweet_id": week.column("tweet_id"),
                 "author_id": week.column("author_id"),
@@ -181,10 +251,20 @@ class ContentFinder:
             },
             schema=TWEETS_SCHEMA,
         )
-        slices = _slices(self.tweets_)
-        trends = self._trends(slices)
+        slices = _slices(tweets)
+        runs = self._runs(tweets, slices, window)
+        return ContentPart(week, tweets, slices, window, runs, float(runs.peak.sum()))
+
+    def finish(self, part: ContentPart, community_peak: float) -> Self:
+        """Test each slice of ``part`` for a trend against its cluster-tier's baseline
+        (shrunk toward ``community_peak``, :func:`community_peak` of every partition),
+        group related slices and rank: sets ``tweets_``, ``conversations_``, ``trends_``."""
+        self.window_ = part.window
+        self.tweets_ = part.tweets
+        slices = part.slices
+        trends = self._tested(slices, part.runs, community_peak)
         slices = slices.append_column("trending", trends.column("trending"))
-        slices = slices.append_column("related", pa.array(self._related(slices, week)))
+        slices = slices.append_column("related", pa.array(self._related(slices, part.week)))
         slices = slices.append_column("slice", pa.array(np.arange(slices.num_rows)))
         ranked = rank_within_tiers(slices, _RANK_ORDER)
         self.trends_ = trends.take(ranked.column("slice"))
@@ -193,7 +273,13 @@ class ContentFinder:
 
     # ---- conversations -------------------------------------------------------------------
 
-    def _conversations(self, week: pa.Table, cluster: np.ndarray) -> pa.ChunkedArray:
+    def _conversations(
+        self, own: pa.Table, cluster: np.ndarray, context: pa.Table | None = None
+    ) -> pa.ChunkedArray:
+        """Each tweet's conversation (module doc); ``context`` tweets resolve references."""
+        week = own
+        if context is not None and context.num_rows:
+            week = pa.concat_tables([own, context.select(own.column_names).cast(own.schema)])
         conv = week.column("conversation_id")
         # A retweet belongs to the conversation of what it retweets.
         is_rt = pc.fill_null(pc.equal(week.column("kind"), "retweet"), False)
@@ -205,7 +291,8 @@ class ContentFinder:
         )
         conv = pc.if_else(pc.and_(is_rt, pc.is_valid(ref)), ref_conv, conv)
 
-        conv = self._from_reply_chains(week, conv, ref_pos)
+        conv = self._from_reply_chains(week, conv, ref_pos).slice(0, own.num_rows)
+        week = own
         missing = np.flatnonzero(pc.is_null(conv).to_numpy(zero_copy_only=False))
         if len(missing) == 0:
             return conv
@@ -281,11 +368,10 @@ class ContentFinder:
 
     # ---- trends --------------------------------------------------------------------------
 
-    def _trends(self, slices: pa.Table) -> pa.Table:
-        """Per slice: its fastest run, the baseline and score of the test, and whether it
-        trends (see the module doc). Whole-array: one (slice, run) key per tweet and run."""
-        tweets = self.tweets_
-        bucket, n_buckets = time_buckets(tweets.column("created_at"), self.window_, self.bucket)
+    def _runs(self, tweets: pa.Table, slices: pa.Table, window: tuple[datetime, datetime]) -> _Runs:
+        """Per (slice, run of ``trend_span`` buckets): its tweets and distinct authors; per
+        slice its fastest run's count (``peak``). Whole-array: one key per tweet and run."""
+        bucket, n_buckets = time_buckets(tweets.column("created_at"), window, self.bucket)
         width = min(self.trend_span, n_buckets)
         n_runs = n_buckets - width + 1
         # Every tweet counts in each run that covers its bucket: run r is r .. r + width - 1.
@@ -300,11 +386,16 @@ class ContentFinder:
         pairs = np.unique(key * n_authors + author[tweet])
         members = np.bincount(np.searchsorted(keys, pairs // n_authors), minlength=len(keys))
         key_slice, key_run = keys // n_runs, keys % n_runs
-
-        n = slices.num_rows
-        peak = np.zeros(n)
+        peak = np.zeros(slices.num_rows)
         np.maximum.at(peak, key_slice, count)
-        baseline = _peak_baseline(slices, peak)[key_slice]
+        return _Runs(key_slice, key_run, count, members, peak)
+
+    def _tested(self, slices: pa.Table, runs: _Runs, community_peak: float) -> pa.Table:
+        """Per slice: its fastest run, the baseline and score of the test, and whether it
+        trends (see the module doc)."""
+        key_slice, key_run, count, members = runs.key_slice, runs.key_run, runs.count, runs.members
+        n = slices.num_rows
+        baseline = _peak_baseline(slices, runs.peak, community_peak)[key_slice]
         score = poisson_score(count, baseline)
         passed = (
             (count >= self.trend_min)
@@ -364,23 +455,25 @@ class ContentFinder:
         features = (to_slice @ tweet_tokens).tocsr()
         cluster = slices.column("cluster").to_numpy()
         size = slices.column("size").to_numpy()
-        offset = 0
         for c in np.unique(cluster):
             rows = np.flatnonzero(cluster == c)
             rows = rows[np.argsort(-size[rows], kind="stable")[: self.related_top]]
-            labels = self._dbscan(features[rows])
-            related[rows] = np.where(labels >= 0, labels + offset, -1)
-            offset += max(int(labels.max()) + 1, 0)
+            related[rows] = self._dbscan(features[rows])  # groups numbered within the cluster
         return related
 
 
 # ---- helpers -------------------------------------------------------------------------------
 
 
-def _peak_baseline(slices: pa.Table, peak: np.ndarray) -> np.ndarray:
+def community_peak(peak_sum: float, slices: int) -> float:
+    """The community's mean fastest run, from every partition's ``peak_sum`` and slices."""
+    return peak_sum / slices if slices else 0.0
+
+
+def _peak_baseline(slices: pa.Table, peak: np.ndarray, community: float) -> np.ndarray:
     """Each slice's baseline: the mean fastest run of the *other* slices of its cluster and
-    tier (a burst does not raise its own bar), shrunk toward the community's mean by
-    ``SHRINK`` pseudo-slices."""
+    tier (a burst does not raise its own bar), shrunk toward the community's mean
+    (``community``) by ``SHRINK`` pseudo-slices."""
     if len(peak) == 0:
         return peak
     group = ints(slices.column("cluster")) * 4 + ints(slices.column("tier"))
@@ -388,7 +481,7 @@ def _peak_baseline(slices: pa.Table, peak: np.ndarray) -> np.ndarray:
     group = group.reshape(-1)
     total = np.bincount(group, weights=peak)[group] - peak
     others = np.bincount(group)[group] - 1
-    return (total + SHRINK * peak.mean()) / (others + SHRINK)
+    return (total + SHRINK * community) / (others + SHRINK)
 
 
 def tweet_tiers(
@@ -420,7 +513,7 @@ def _tiers(week: pa.Table, ids: pa.Array, labels: np.ndarray, cluster: np.ndarra
 
 def _tokens(week: pa.Table, bucket: timedelta, start: datetime | None) -> sp.csr_matrix:
     """Tweets × tokens counts: participants (u:), hashtags (#), 6-bucket time (t:), and the
-    conversation a tweet belongs to or quotes (c:)."""
+    conversation a tweet belongs to or quotes (c:); a column per token, in token order."""
     n = week.num_rows
     rows, tokens = [], []
 
@@ -441,16 +534,22 @@ def _tokens(week: pa.Table, bucket: timedelta, start: datetime | None) -> sp.csr
         slot = (seconds(week.column("created_at")) - start.timestamp()) // width
         add(every, pa.array(np.nan_to_num(slot, nan=-1).astype(np.int64).astype(str)), "t")
     all_rows = np.concatenate(rows) if rows else np.zeros(0, np.int64)
-    codes = pc.dictionary_encode(pa.chunked_array(tokens, pa.string())).combine_chunks()
-    cols = ints(codes.indices)
-    return sp.csr_matrix(
-        (np.ones(len(cols)), (all_rows, cols)), shape=(n, max(len(codes.dictionary), 1))
-    )
+    # Columns in token order, not in the order tweets come: a cluster's rows get the same
+    # columns, in the same order, whatever other tweets are beside them (their sums, and
+    # so DBSCAN's distances at exactly eps, do not depend on the partition).
+    every = pa.chunked_array(tokens, pa.string())
+    vocabulary = pc.unique(every).sort()
+    cols = ints(pc.index_in(every, value_set=vocabulary))
+    return sp.csr_matrix((np.ones(len(cols)), (all_rows, cols)), shape=(n, max(len(vocabulary), 1)))
 
 
 def _slices(tweets: pa.Table) -> pa.Table:
+    """One row per (cluster, tier, conversation), its tweet ids oldest first; rows in that
+    order by start (Arrow's group order depends on what else the table holds, and the
+    related groups' numbers follow the rows' order)."""
     keys = ["cluster", "tier", "conversation_id"]
     ordered = tweets.sort_by([("created_at", "ascending"), ("tweet_id", "ascending")])
+    order = [(k, "ascending") for k in ("cluster", "tier", "started_at", "conversation_id")]
     return (
         ordered.group_by(keys, use_threads=False)
         .aggregate(
@@ -466,6 +565,7 @@ def _slices(tweets: pa.Table) -> pa.Table:
         .rename_columns(
             [*keys, "tweet_ids", "size", "participants", "engagement", "started_at", "last_at"]
         )
+        .sort_by(order)
     )
 
 

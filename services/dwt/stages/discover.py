@@ -97,3 +97,26 @@ def discover_candidates(
         },
         schema=CANDIDATES_SCHEMA,
     )
+
+
+def merge_candidates(
+    parts: Sequence[pa.Table], excluded: Iterable[str] = (), top: int | None = 30
+) -> pa.Table:
+    """The candidates of disjoint author shards (each from :func:`discover_candidates` with
+    ``top=None``) as :func:`discover_candidates` ranks the whole week: interactions and
+    distinct members summed per account (a member is in one shard), excluded accounts
+    dropped, sorted before the ``top`` is taken."""
+    if top is not None and top < 0:
+        raise ValueError(f"top must be >= 0, got {top}")
+    table = pa.concat_tables([CANDIDATES_SCHEMA.empty_table(), *parts])
+    summed = table.group_by("account_id", use_threads=False).aggregate(
+        [("interactions", "sum"), ("members", "sum")]
+    )
+    summed = summed.rename_columns(["account_id", "interactions", "members"])
+    gone = pc.is_in(summed.column("account_id"), value_set=pa.array(list(excluded), pa.string()))
+    ranked = summed.filter(pc.invert(gone)).sort_by(
+        [("interactions", "descending"), ("members", "descending"), ("account_id", "ascending")]
+    )
+    if top is not None:
+        ranked = ranked.slice(0, top)
+    return ranked.select(CANDIDATES_SCHEMA.names).cast(CANDIDATES_SCHEMA)

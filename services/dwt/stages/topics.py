@@ -23,12 +23,20 @@ union of the runs that pass.
 
 Everything is whole-array work: a sparse tweets × topics matrix, then ``np.unique`` /
 ``bincount`` group-bys over (cluster-tier, topic, run) keys; no per-tweet Python.
+
+Only the vocabulary (terms common enough in the whole community, every hashtag and URL) and
+each topic's community-wide counts are not per cluster, and they are counts: the stage runs
+on partitions of whole clusters (:meth:`TopicFinder.prepare`), their :class:`TopicCounts`
+summed into one :class:`TopicVocabulary` (:meth:`TopicFinder.vocabulary`), then each
+partition finishes on its own (:meth:`TopicFinder.finish`). Topics are ordered by kind and
+text, never by the order tweets were read in.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Self
 
@@ -144,16 +152,51 @@ class TopicFinder:
         cluster of each member. ``history`` holds earlier tweets (same columns): their
         topic counts join each topic's baseline, counted in the authors' current clusters.
         """
+        part = self.prepare(interactions, members, labels, window, history)
+        return self.finish(part, self.vocabulary([part.counts]))
+
+    def prepare(
+        self,
+        interactions: pa.Table,
+        members: Sequence[str] | pa.Array,
+        labels: np.ndarray,
+        window: tuple[datetime, datetime] | None = None,
+        history: pa.Table | None = None,
+    ) -> TopicsPart:
+        """The standalone tweets of one partition of whole clusters (arguments as
+        :meth:`fit`'s) and their :class:`TopicCounts`."""
         ids, labels = member_labels(members, labels)
         week = _standalone(interactions, ids, labels)
-        self.window_ = window or window_of(week.table.column("created_at"))
-        bucket, n_buckets = time_buckets(week.table.column("created_at"), self.window_, self.bucket)
-        vocabulary = _Vocabulary.fit(week.table, self.min_count if self.terms else 0)
-        rows, topic = vocabulary.occurrences(week.table, fitted=True)
-        past = None
+        window = window or window_of(week.table.column("created_at"))
+        old = None
         if history is not None and history.num_rows:
             old = _standalone(history, ids, labels)
-            past = (old, *vocabulary.occurrences(old.table))
+        terms = self.terms and self.min_count > 0
+        found = _Terms.of(week.table) if terms else _Terms.none()
+        past = _Terms.of(old.table) if terms and old is not None else _Terms.none()
+        counts = TopicCounts(
+            entities=_entity_counts(week.table),
+            terms=found.counts(),
+            past_entities=_entity_counts(old.table) if old is not None else _empty_counts(),
+            past_terms=past.counts(),
+            tweets=week.table.num_rows,
+            past_tweets=old.table.num_rows if old is not None else 0,
+        )
+        return TopicsPart(week, old, window, found, past, counts)
+
+    def vocabulary(self, counts: Sequence[TopicCounts]) -> TopicVocabulary:
+        """The community's topics and their counts, from every partition's counts."""
+        return TopicVocabulary.of(TopicCounts.merge(counts), self.min_count if self.terms else 0)
+
+    def finish(self, part: TopicsPart, vocabulary: TopicVocabulary) -> Self:
+        """Test the topics of one partition against their baselines: sets ``topics_``."""
+        self.window_ = part.window
+        week = part.week
+        bucket, n_buckets = time_buckets(week.table.column("created_at"), self.window_, self.bucket)
+        rows, topic = vocabulary.occurrences(week.table, part.terms)
+        past = None
+        if part.history is not None:
+            past = (part.history, *vocabulary.occurrences(part.history.table, part.past_terms))
         self.topics_ = self._bursts(week, bucket, n_buckets, vocabulary, rows, topic, past)
         return self
 
@@ -164,7 +207,7 @@ class TopicFinder:
         week: _Standalone,
         bucket: np.ndarray,
         n_buckets: int,
-        vocabulary: _Vocabulary,
+        vocabulary: TopicVocabulary,
         rows: np.ndarray,
         topic: np.ndarray,
         past: tuple[_Standalone, np.ndarray, np.ndarray] | None,
@@ -186,15 +229,15 @@ class TopicFinder:
         ).reshape(n_groups, n_buckets)
         group_total = per_bucket.sum(axis=1).astype(np.float64)
         pair_topic = pairs % n_topics
-        topic_all = np.bincount(topic, minlength=n_topics).astype(np.float64)
-        all_total = float(len(week.group_key))
+        # The community's counts (every partition, earlier weeks included).
+        topic_all = np.zeros(n_topics)
+        topic_all[: len(vocabulary.topic_all)] = vocabulary.topic_all
+        all_total = float(vocabulary.all_total)
         # Earlier weeks: their counts join both sides of each topic's share.
         past_pair = np.zeros(n_pairs)
         past_group = np.zeros(n_groups)
         if past is not None:
             old, old_rows, old_topic = past
-            topic_all += np.bincount(old_topic, minlength=n_topics)
-            all_total += len(old.group_key)
             pos = np.searchsorted(group_keys, old.group_key)
             known = (pos < n_groups) & (group_keys[np.minimum(pos, n_groups - 1)] == old.group_key)
             past_group = np.bincount(pos[known], minlength=n_groups).astype(np.float64)
@@ -301,7 +344,7 @@ class TopicFinder:
         pairs: np.ndarray,
         n_topics: int,
         group_keys: np.ndarray,
-        vocabulary: _Vocabulary,
+        vocabulary: TopicVocabulary,
         per_bucket: np.ndarray,
         totals: _Totals,
     ) -> pa.Table:
@@ -417,74 +460,167 @@ def _standalone(interactions: pa.Table, ids: pa.Array, labels: np.ndarray) -> _S
     return _Standalone(table, author_index, cluster * 4 + tier)
 
 
-class _Vocabulary:
-    """The week's topics (strings and kinds) and how to find them in a table of tweets."""
+#: In how many tweets each topic appears.
+_COUNTS_SCHEMA = pa.schema([("topic", pa.string()), ("tweets", pa.int64())])
 
-    def __init__(
-        self,
-        topics: pa.Array,
-        kinds: pa.Array,
-        vectorizer: CountVectorizer | None,
-        fitted_terms: sp.csr_matrix | None = None,
-    ):
-        self.topics = topics
-        self.kinds = kinds
-        self.vectorizer = vectorizer
-        self.fitted_terms = fitted_terms  # the fitted table's tweets × terms (fit_transform)
+
+def _empty_counts() -> pa.Table:
+    return _COUNTS_SCHEMA.empty_table()
+
+
+@dataclass(frozen=True)
+class TopicCounts:
+    """What the community's vocabulary needs from one partition: in how many standalone
+    tweets each hashtag and URL (``entities``) and each term appears, in the window and
+    before it (``past_…``), and how many standalone tweets there are. Counts: summed in
+    any order, the same."""
+
+    entities: pa.Table
+    terms: pa.Table
+    past_entities: pa.Table
+    past_terms: pa.Table
+    tweets: int
+    past_tweets: int
 
     @classmethod
-    def fit(cls, table: pa.Table, min_df: int) -> _Vocabulary:
-        """Hashtags and URLs as they come; terms in at least ``min_df`` tweets (0: none)."""
-        vectorizer = None
-        matrix = None
-        terms = pa.array([], pa.string())
+    def merge(cls, parts: Sequence[TopicCounts]) -> TopicCounts:
+        def summed(tables: list[pa.Table]) -> pa.Table:
+            table = pa.concat_tables([_empty_counts(), *tables])
+            grouped = table.group_by("topic", use_threads=False).aggregate([("tweets", "sum")])
+            return grouped.rename_columns(["topic", "tweets"]).cast(_COUNTS_SCHEMA)
+
+        return cls(
+            summed([p.entities for p in parts]),
+            summed([p.terms for p in parts]),
+            summed([p.past_entities for p in parts]),
+            summed([p.past_terms for p in parts]),
+            sum(p.tweets for p in parts),
+            sum(p.past_tweets for p in parts),
+        )
+
+
+class _Terms:
+    """The terms of a table's standalone tweets: a tweets × terms 0/1 matrix over its own
+    ``names`` (every term at least once; the vocabulary keeps the common ones)."""
+
+    def __init__(self, matrix: sp.csr_matrix | None, names: pa.Array) -> None:
+        self.matrix = matrix
+        self.names = names
+
+    @classmethod
+    def none(cls) -> _Terms:
+        return cls(None, pa.array([], pa.string()))
+
+    @classmethod
+    def of(cls, table: pa.Table) -> _Terms:
         text = _clean_text(table)
-        if min_df and text is not None and len(text) >= min_df:
-            vectorizer = CountVectorizer(
-                stop_words=STOP_WORDS, token_pattern=_TOKEN, min_df=min_df, binary=True
-            )
-            try:
-                matrix = vectorizer.fit_transform(text)
-                terms = pa.array(vectorizer.get_feature_names_out().tolist(), pa.string())
-            except ValueError:  # scikit-learn's "empty vocabulary": no term is common enough
-                vectorizer, matrix = None, None
-        tags, urls = _hashtags(table)[1], _urls(table)[1]
-        values = pa.concat_arrays([tags, urls]).unique()
-        is_tag = pc.starts_with(values, "#")
-        topics = pa.concat_arrays([values, terms])
+        if not text:
+            return cls.none()
+        vectorizer = CountVectorizer(stop_words=STOP_WORDS, token_pattern=_TOKEN, binary=True)
+        try:
+            matrix = vectorizer.fit_transform(text).tocsr()
+        except ValueError:  # scikit-learn's "empty vocabulary": only stop words
+            return cls.none()
+        return cls(matrix, pa.array(vectorizer.get_feature_names_out().tolist(), pa.string()))
+
+    def counts(self) -> pa.Table:
+        if self.matrix is None:
+            return _empty_counts()
+        tweets = np.asarray(self.matrix.sum(axis=0)).ravel().astype(np.int64)
+        return pa.table({"topic": self.names, "tweets": tweets}, schema=_COUNTS_SCHEMA)
+
+
+def _entity_counts(table: pa.Table) -> pa.Table:
+    """In how many of ``table``'s tweets each hashtag and URL appears."""
+    (tag_rows, tags), (url_rows, urls) = _hashtags(table), _urls(table)
+    found = pa.table(
+        {
+            "row": pa.array(np.concatenate([tag_rows, url_rows]), pa.int64()),
+            "topic": pa.concat_arrays([tags, urls]).cast(pa.string()),
+        }
+    ).filter(pc.is_valid(pa.concat_arrays([tags, urls])))
+    once = found.group_by(["row", "topic"], use_threads=False).aggregate([])
+    counted = once.group_by("topic", use_threads=False).aggregate([("row", "count")])
+    return counted.rename_columns(["topic", "tweets"]).cast(_COUNTS_SCHEMA)
+
+
+@dataclass(frozen=True)
+class TopicsPart:
+    """One partition between :meth:`TopicFinder.prepare` and :meth:`TopicFinder.finish`."""
+
+    week: _Standalone
+    history: _Standalone | None
+    window: tuple[datetime, datetime]
+    terms: _Terms
+    past_terms: _Terms
+    counts: TopicCounts
+
+
+class TopicVocabulary:
+    """The community's topics (hashtags and URLs in kind-then-text order, then the terms in
+    at least ``min_df`` standalone tweets, in text order), the tweets each appears in
+    (``topic_all``, earlier weeks included) and all standalone tweets (``all_total``)."""
+
+    def __init__(self, topics: pa.Array, kinds: pa.Array, n_entities: int,
+                 topic_all: np.ndarray, all_total: int) -> None:  # fmt: skip
+        self.topics = topics
+        self.kinds = kinds
+        self.n_entities = n_entities
+        self.topic_all = topic_all
+        self.all_total = all_total
+
+    @classmethod
+    def of(cls, counts: TopicCounts, min_df: int) -> TopicVocabulary:
+        terms = pa.array([], pa.string())
+        if min_df and counts.tweets >= min_df:
+            common = counts.terms.filter(pc.greater_equal(counts.terms.column("tweets"), min_df))
+            terms = common.column("topic").combine_chunks().sort()
+        entities = counts.entities.column("topic").combine_chunks().sort()
+        is_tag = pc.starts_with(entities, "#")
+        entities = pa.concat_arrays([entities.filter(is_tag), entities.filter(pc.invert(is_tag))])
+        topics = pa.concat_arrays([entities, terms])
         kinds = pa.concat_arrays(
             [
-                pc.if_else(is_tag, KIND_HASHTAG, KIND_URL),
+                pc.if_else(pc.starts_with(entities, "#"), KIND_HASHTAG, KIND_URL),
                 pa.array([KIND_TERM] * len(terms), pa.string()),
             ]
         )
-        return cls(topics, kinds, vectorizer, matrix)
+        topic_all = np.zeros(len(topics))
+        for table, offset, size in (
+            (counts.entities, 0, len(entities)),
+            (counts.past_entities, 0, len(entities)),
+            (counts.terms, len(entities), len(terms)),
+            (counts.past_terms, len(entities), len(terms)),
+        ):
+            at = pc.index_in(table.column("topic"), value_set=topics.slice(offset, size))
+            known = pc.is_valid(at).to_numpy(zero_copy_only=False)
+            tweets = table.column("tweets").to_numpy()[known]
+            np.add.at(topic_all, ints(pc.drop_null(at)) + offset, tweets)
+        return cls(topics, kinds, len(entities), topic_all, counts.tweets + counts.past_tweets)
 
-    def occurrences(self, table: pa.Table, fitted: bool = False) -> tuple[np.ndarray, np.ndarray]:
-        """(tweet row, topic index) of every topic a tweet carries, once per tweet;
-        ``fitted``: ``table`` is the one the vocabulary was fitted on (its terms are known)."""
+    def occurrences(self, table: pa.Table, terms: _Terms) -> tuple[np.ndarray, np.ndarray]:
+        """(tweet row, topic index) of every topic a tweet of ``table`` carries, once per
+        tweet; ``terms``: the table's own terms (:class:`_Terms`)."""
         parts_rows, parts_topic = [], []
-        n_entities = len(self.topics) - (
-            len(self.vectorizer.vocabulary_) if self.vectorizer is not None else 0
-        )
-        entities = self.topics.slice(0, n_entities)
+        entities = self.topics.slice(0, self.n_entities)
         for rows, values in (_hashtags(table), _urls(table)):
             at = pc.index_in(values, value_set=entities)
             known = pc.is_valid(at).to_numpy(zero_copy_only=False)
             parts_rows.append(rows[known])
             parts_topic.append(ints(pc.drop_null(at)) if len(values) else np.zeros(0, np.int64))
-        text = None if fitted else _clean_text(table)
-        terms = self.fitted_terms if fitted else None
-        if terms is None and self.vectorizer is not None and text is not None and len(text):
-            terms = self.vectorizer.transform(text)
-        if terms is not None:
-            matrix = sp.coo_matrix(terms)
-            parts_rows.append(matrix.row.astype(np.int64))
-            parts_topic.append(matrix.col.astype(np.int64) + n_entities)
+        if terms.matrix is not None and len(self.topics) > self.n_entities:
+            known_terms = self.topics.slice(self.n_entities)
+            column = pc.index_in(terms.names, value_set=known_terms)
+            column = ints(pc.fill_null(column, -1))
+            matrix = sp.coo_matrix(terms.matrix)
+            keep = column[matrix.col] >= 0
+            parts_rows.append(matrix.row[keep].astype(np.int64))
+            parts_topic.append(column[matrix.col[keep]] + self.n_entities)
         rows = np.concatenate(parts_rows)
         topic = np.concatenate(parts_topic)
-        pair = np.unique(rows * max(len(self.topics), 1) + topic)
-        return pair // max(len(self.topics), 1), pair % max(len(self.topics), 1)
+        n = max(len(self.topics), 1)
+        pair = np.unique(rows * n + topic)
+        return pair // n, pair % n
 
 
 def _hashtags(table: pa.Table) -> tuple[np.ndarray, pa.Array]:

@@ -37,6 +37,7 @@ class Coll(enum.StrEnum):
     LEASES = "run_leases"  # per community: the one run allowed to go on (dwt.store.leases)
     CHARGES = "charges"  # what X billed: one document per collection attempt or lookup
     API_LIMITS = "api_limits"  # per API key and endpoint: the limit X's headers reported
+    TABLES = "result_tables"  # a run's large results as Parquet parts (all conversations)
 
 
 #: The fields that identify a document; ``_id`` is made from them by :func:`doc_id`.
@@ -62,13 +63,14 @@ NATURAL_KEYS: dict[Coll, tuple[str, ...]] = {
     Coll.LEASES: ("_id",),  # the community
     Coll.CHARGES: ("_id",),  # "<run id>/<attempt>/<time>" or "lookup/<community>/<time>"
     Coll.API_LIMITS: ("key", "endpoint"),  # a key's fingerprint, never the key
+    Coll.TABLES: ("community", "run_id", "name", "part"),
 }
 
 #: The collections that hold a step's results, by the step that writes them.
 RESULTS: dict[str, tuple[Coll, ...]] = {
     "bonds": (Coll.BONDS,),
     "clusters": (Coll.CLUSTERS, Coll.PLACEMENTS),
-    "content": (Coll.CONVERSATIONS, Coll.TOPICS),
+    "content": (Coll.CONVERSATIONS, Coll.TOPICS, Coll.TABLES),
 }
 
 #: A cluster-tier's results in rank order (conversations and topics, as the dashboard lists them).
@@ -105,6 +107,11 @@ _SECONDARY: dict[Coll, list[IndexModel]] = {
     Coll.TOPICS: [_CLUSTER_TIER_RANK, _RUN],
     Coll.CLUSTERS: [_RUN],
     Coll.PLACEMENTS: [_RUN],
+    Coll.TABLES: [
+        IndexModel(
+            [("community", ASCENDING), ("run_id", ASCENDING), ("name", ASCENDING)], name="run"
+        )
+    ],
     Coll.CHARGES: [
         IndexModel([("community", ASCENDING), ("at", DESCENDING)], name="community_time"),
         IndexModel([("at", DESCENDING)], name="time"),

@@ -10,8 +10,8 @@ Each collection is a table ``(_id TEXT PRIMARY KEY, doc TEXT)`` holding the docu
 (:mod:`dwt.store.codec`). :class:`SqliteCollection` answers the part of pymongo's collection
 API the product uses (filters and sorts translated by :mod:`dwt.store.query`, updates applied
 by :mod:`dwt.store.updates`); the secondary indexes of :mod:`dwt.store.schema` become SQLite
-expression indexes. Columnar reads ask SQLite for one JSON line per row and let Arrow's JSON
-reader build the columns in C++.
+expression indexes. Columnar reads ask SQLite for one JSON line per row, a batch of lines
+at a time, and let Arrow's JSON reader build the columns in C++.
 """
 
 from __future__ import annotations
@@ -49,6 +49,8 @@ _PRAGMAS = (
 )
 _CHUNK = 500  # documents fetched per statement when a batch looks up existing ones
 _BLOCK = 1 << 26  # Arrow's JSON reader block: larger than any one document's line
+#: Rows per record batch of a columnar read (a few MB of JSON lines at a time).
+BATCH_ROWS = 16_384
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,16 +156,31 @@ class SqliteDatabase:
 
     @contextlib.contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:
-        """One transaction holding the write lock from its start (no upgrade deadlocks)."""
+        """One transaction holding the write lock from its start (no upgrade deadlocks);
+        inside another one of this thread, part of it (it commits or rolls back whole)."""
         conn = self.conn
+        if getattr(self._local, "depth", 0):
+            self._local.depth += 1
+            try:
+                yield conn
+            finally:
+                self._local.depth -= 1
+            return
         conn.execute("BEGIN IMMEDIATE")
+        self._local.depth = 1
         try:
             yield conn
         except BaseException:
             conn.execute("ROLLBACK")
             raise
+        finally:
+            self._local.depth = 0
         conn.execute("COMMIT")
         self._seen = self._stat()  # what this process's own write left
+
+    def transaction(self) -> contextlib.AbstractContextManager[Any]:
+        """Every write of this thread in the block as one transaction."""
+        return self.write()
 
     def ensure_table(self, name: str) -> None:
         if name in self._tables:
@@ -208,15 +225,16 @@ class SqliteDatabase:
     def bulk_update(self, name: str, ops: Sequence[Update]) -> BulkResult:
         return self.collection(name).bulk_update(ops)
 
-    def arrow(
+    def batches(
         self,
         name: str,
         filter: Mapping[str, Any],
         sort: Sequence[tuple[str, int]],
         fields: Mapping[str, str],
         schema: pa.Schema,
-    ) -> pa.Table:
-        return self.collection(name).arrow(filter, sort, fields, schema)
+        rows: int = BATCH_ROWS,
+    ) -> Iterator[pa.RecordBatch]:
+        return self.collection(name).batches(filter, sort, fields, schema, rows)
 
     def span(self, name: str, filter: Mapping[str, Any], field: str) -> tuple[int, Any, Any]:
         return self.collection(name).span(filter, field)
@@ -240,6 +258,13 @@ class SqliteDatabase:
                 (_doc_id(doc), codec.dumps(doc)),
             )
         return cur.rowcount == 1
+
+    def put(self, name: str, docs: Sequence[Mapping[str, Any]]) -> None:
+        """Write whole documents by ``_id`` (replacing any there), in one transaction."""
+        self.ensure_table(name)
+        rows = [(_doc_id(d), codec.dumps(d)) for d in docs]
+        with self.write() as conn:
+            conn.executemany(f'INSERT OR REPLACE INTO "{name}" (_id, doc) VALUES (?, ?)', rows)
 
     def table_names(self) -> list[str]:
         rows = self.conn.execute(
@@ -346,48 +371,42 @@ class SqliteCollection:
                 return
             yield codec.loads(row[0])
 
-    def arrow(
+    def batches(
         self,
         filter: Mapping[str, Any] | None,
         sort: Sequence[tuple[str, int]],
         fields: Mapping[str, str],
         schema: pa.Schema,
-    ) -> pa.Table:
-        """Columns ``fields`` (name → dotted path) of the matching documents, in order."""
+        rows: int = BATCH_ROWS,
+    ) -> Iterator[pa.RecordBatch]:
+        """Columns ``fields`` (name → dotted path) of the matching documents, in order, as
+        record batches of at most ``rows`` rows: SQLite hands over ``rows`` JSON lines at a
+        time and Arrow's JSON reader builds their columns, so memory stays bounded by a
+        batch (the whole read joined into one SQLite string hit SQLite's 1 GB limit near
+        3M tweets)."""
+        if rows < 1:
+            raise ValueError(f"rows must be >= 1, got {rows}")
         where, params = self.compiler.where(filter)
         kept = self.db.lines.get(self.name)
         if kept and dict(fields) == kept[0] and schema.equals(kept[1]):
             line = kept[2]
         else:
             line = _line_sql(fields, schema)
-        # Ascending sorts on read columns are done by Arrow (in C++, after the read), and
-        # then SQLite hands over the lines as one blob: no Python string per row.
-        names = {path: name for name, path in fields.items()}
-        in_arrow = all(f in names and d == 1 for f, d in sort)
-        select = f'SELECT {line} AS line FROM "{self.name}" WHERE {where}'
-        conn = self.db.conn
-        data = None
-        if in_arrow:
-            try:
-                joined = f"SELECT CAST(group_concat(line, char(10)) AS BLOB) FROM ({select})"
-                data = conn.execute(joined, params).fetchone()[0] or b""
-            except sqlite3.DataError:  # past SQLite's largest string: one line at a time
-                data = None
-        if data is None:
-            rows = conn.execute(select + ("" if in_arrow else order_by(sort)), params)
-            data = "\n".join(row[0] for row in rows).encode()
-        if not data:
-            return schema.empty_table()
-        table = pa_json.read_json(
-            io.BytesIO(data),
-            read_options=pa_json.ReadOptions(block_size=_BLOCK),
-            parse_options=pa_json.ParseOptions(
-                explicit_schema=schema, unexpected_field_behavior="ignore"
-            ),
-        ).select(schema.names)
-        if in_arrow and sort:  # SQLite's order: nulls first when ascending
-            table = table.sort_by([(names[f], "ascending", "at_start") for f, _ in sort])
-        return table
+        cursor = self.db.conn.execute(
+            f'SELECT {line} AS line FROM "{self.name}" WHERE {where}{order_by(sort)}', params
+        )
+        options = pa_json.ParseOptions(explicit_schema=schema, unexpected_field_behavior="ignore")
+        try:
+            while chunk := cursor.fetchmany(rows):
+                data = "\n".join(row[0] for row in chunk).encode()
+                table = pa_json.read_json(
+                    io.BytesIO(data),
+                    read_options=pa_json.ReadOptions(block_size=_BLOCK),
+                    parse_options=options,
+                ).select(schema.names)
+                yield from table.combine_chunks().to_batches()
+        finally:
+            cursor.close()
 
     def span(self, filter: Mapping[str, Any], field: str) -> tuple[int, Any, Any]:
         """``(count, min, max)`` of a date field over the matching documents."""

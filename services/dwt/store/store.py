@@ -9,9 +9,11 @@ reads) is written once and runs on both; the contract tests run it on both.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import logging
 from collections.abc import Collection as AbcCollection
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -129,14 +131,19 @@ class Backend(Protocol):
 
     def bulk_update(self, name: str, ops: Sequence[Update]) -> BulkResult: ...
 
-    def arrow(
+    def batches(
         self,
         name: str,
         filter: Mapping[str, Any],
         sort: Sequence[tuple[str, int]],
         fields: Mapping[str, str],
         schema: pa.Schema,
-    ) -> pa.Table: ...
+        rows: int = ...,
+    ) -> Iterator[pa.RecordBatch]:
+        """The matching documents' ``fields`` (column name → dotted path) as record batches
+        of ``schema``, at most ``rows`` rows each, in ``sort`` order: memory bounded by a
+        batch, whatever the read's size."""
+        ...
 
     def span(self, name: str, filter: Mapping[str, Any], field: str) -> tuple[int, Any, Any]: ...
 
@@ -149,6 +156,14 @@ class Backend(Protocol):
     def insert_new(self, name: str, doc: Mapping[str, Any]) -> bool:
         """Insert ``doc`` unless a document with its ``_id`` exists; whether it was (one
         atomic step: of two writers, exactly one inserts)."""
+
+    def put(self, name: str, docs: Sequence[Mapping[str, Any]]) -> None:
+        """Write whole documents (each with its ``_id``), replacing any with the same
+        ``_id``, in bulk."""
+
+    def transaction(self) -> contextlib.AbstractContextManager[Any]:
+        """The block's writes as one transaction where the engine has them (the embedded
+        store); in order otherwise."""
 
     def drop(self) -> None: ...
 
@@ -196,18 +211,52 @@ class FollowChange:
     previous_at: datetime | None
 
 
+def _engagement(batch: pa.RecordBatch) -> pa.RecordBatch:
+    """A batch of the tweets read as INTERACTIONS_SCHEMA: the public metrics summed."""
+    metrics = [pc.fill_null(batch.column(m), 0) for m in _ENGAGEMENT]
+    engagement = metrics[0]
+    for column in metrics[1:]:
+        engagement = pc.add(engagement, column)
+    columns = [batch.column(n) for n in INTERACTIONS_SCHEMA.names[:-1]]
+    return pa.RecordBatch.from_arrays([*columns, engagement], schema=INTERACTIONS_SCHEMA)
+
+
+#: Bytes of Parquet per document of a result table (MongoDB's documents stop at 16 MB).
+TABLE_PART_BYTES = 8 << 20
+
+
+def _parquet_pieces(table: pa.Table) -> Iterator[bytes]:
+    """``table`` as Parquet files of at most about :data:`TABLE_PART_BYTES` each (at least
+    one, empty or not)."""
+    import pyarrow.parquet as pq
+
+    rows = table.num_rows
+    step = rows or 1
+    while True:
+        pieces = []
+        for start in range(0, max(rows, 1), step):
+            sink = io.BytesIO()
+            pq.write_table(table.slice(start, step), sink, compression="zstd")
+            pieces.append(sink.getvalue())
+        if step == 1 or all(len(p) <= TABLE_PART_BYTES for p in pieces):
+            yield from pieces
+            return
+        step = max(1, step * TABLE_PART_BYTES // (2 * max(len(p) for p in pieces)))
+
+
 class Store:
     """Typed access to the product's collections. Create with :meth:`open`."""
 
-    def __init__(self, backend: Backend, url_redacted: str) -> None:
+    def __init__(self, backend: Backend, url_redacted: str, url: str | None = None) -> None:
         self.backend = backend
         self.url = url_redacted
+        self.full_url = url  # kept for the pipeline's tasks to open it again; never shown
 
     @classmethod
     def open(cls, url: str, *, ensure_indexes: bool = True) -> Store:
         """Open the store at ``url`` (``sqlite:///PATH`` or ``mongodb://…``); creates the
         indexes (idempotently) unless told not to."""
-        store = cls(open_backend(url), redact_url(url))
+        store = cls(open_backend(url), redact_url(url), url)
         if ensure_indexes:
             store.ensure_indexes()
             weeks.adopt_legacy(store, datetime.now(UTC))  # a store of the old layout
@@ -399,10 +448,70 @@ class Store:
         self.backend.replace(Coll(coll).value, mine, run_id, tagged)
         return len(tagged)
 
+    def clear_results(self, coll: Coll, community: str, run_id: str) -> int:
+        """Delete what an earlier attempt of ``run_id`` left in ``coll`` before its tasks
+        write their parts again (a retry resumes the same run); never results shown."""
+        if weeks.shown_run(self, coll, community) == run_id:
+            return 0
+        return self[coll].delete_many({"community": community, "run_id": run_id}).deleted_count
+
     def shown(self, coll: Coll, community: str, **match: Any) -> dict[str, Any]:
         """The filter selecting the community's results in ``coll`` that are shown (those
         of the run that published them last), with ``match``'s fields."""
         return weeks.shown(self, coll, community, **match)
+
+    def transaction(self) -> contextlib.AbstractContextManager[Any]:
+        """The block's writes (this thread's) as one transaction on the embedded store, in
+        order on MongoDB (no replica set needed): a page of tweets and the checkpoint that
+        says it is stored go together."""
+        return self.backend.transaction()
+
+    def write_results(
+        self, coll: Coll, community: str, run_id: str, docs: Iterable[Mapping[str, Any]]
+    ) -> int:
+        """Write ``docs`` as a part of ``run_id``'s results of the community in ``coll``
+        (whole documents, in bulk: the task that made them writes them). Nobody sees them
+        until the run publishes its week (:func:`dwt.store.weeks.publish`), which also
+        collects what earlier runs left. Returns how many."""
+        tagged = [{**doc, "community": community, "run_id": run_id} for doc in docs]
+        for doc in tagged:
+            doc["_id"] = doc_id(coll, doc)
+        if tagged:
+            self.backend.put(Coll(coll).value, tagged)
+        return len(tagged)
+
+    def put_table(
+        self, community: str, run_id: str, name: str, part: str, table: pa.Table, **fields: Any
+    ) -> int:
+        """Store ``table`` as part ``part`` of the run's result table ``name``: Parquet
+        (zstd), cut into documents of at most :data:`TABLE_PART_BYTES` (MongoDB's documents
+        stop at 16 MB); ``fields`` go on the first. Returns how many documents."""
+        docs = []
+        for k, piece in enumerate(_parquet_pieces(table)):
+            extra = fields if k == 0 else {}
+            docs.append({"name": name, "part": f"{part}-{k:04d}", "parquet": piece, **extra})
+        return self.write_results(Coll.TABLES, community, run_id, docs)
+
+    def result_table(self, community: str, name: str, run_id: str, schema: pa.Schema) -> pa.Table:
+        """The run's result table ``name``: its parts in order, the columns of ``schema``."""
+        import pyarrow.parquet as pq
+
+        docs = self[Coll.TABLES].find(
+            {"community": community, "run_id": run_id, "name": name}, {"part": 1, "parquet": 1}
+        )
+        pieces = [d["parquet"] for d in sorted(docs, key=lambda d: d["part"])]
+        tables = [pq.read_table(io.BytesIO(p)) for p in pieces]
+        return pa.concat_tables(
+            [schema.empty_table(), *(t.select(schema.names).cast(schema) for t in tables)]
+        )
+
+    def table_fields(self, community: str, name: str, run_id: str) -> list[dict[str, Any]]:
+        """The fields put on each part of the run's result table ``name`` (no data)."""
+        return list(
+            self[Coll.TABLES].find(
+                {"community": community, "run_id": run_id, "name": name}, {"parquet": 0}
+            )
+        )
 
     def remove_members(self, community: str, account_ids: Iterable[str]) -> int:
         ids = [doc_id(Coll.MEMBERS, {"community": community, "account_id": a}) for a in account_ids]
@@ -421,9 +530,32 @@ class Store:
     ) -> pa.Table:
         """An Arrow table of ``schema``: column ``name`` is the document field at
         ``fields[name]`` (a dotted path; the name itself when absent), missing ones null.
-        The engine builds the columns (no per-row Python of ours)."""
+        The engine builds the columns (no per-row Python of ours), a batch at a time.
+        Ascending sorts on read columns are done by Arrow after the read (in C++; nulls
+        first, as the engines sort them), the rest by the engine."""
         paths = {name: fields.get(name, name) for name in schema.names}
-        return self.backend.arrow(Coll(coll).value, filter, list(sort), paths, schema)
+        names = {path: name for name, path in paths.items()}
+        in_arrow = all(f in names and d == 1 for f, d in sort)
+        read = self.batches(coll, filter, [] if in_arrow else sort, paths, schema)
+        table = pa.Table.from_batches(list(read), schema=schema)
+        if in_arrow and sort and table.num_rows:
+            table = table.sort_by([(names[f], "ascending", "at_start") for f, _ in sort])
+        return table
+
+    def batches(
+        self,
+        coll: Coll,
+        filter: Mapping[str, Any],
+        sort: Sequence[tuple[str, int]],
+        fields: Mapping[str, str],
+        schema: pa.Schema,
+        rows: int | None = None,
+    ) -> Iterator[pa.RecordBatch]:
+        """The read of :meth:`table` streamed as record batches of at most ``rows`` rows
+        (the engine's default when None), in ``sort`` order done by the engine."""
+        paths = {name: fields.get(name, name) for name in schema.names}
+        extra = {} if rows is None else {"rows": rows}
+        return self.backend.batches(Coll(coll).value, filter, list(sort), paths, schema, **extra)
 
     def span(self, coll: Coll, filter: Mapping[str, Any], field: str) -> tuple[int, Any, Any]:
         """How many documents match, and the first and last value of a date ``field``."""
@@ -477,7 +609,30 @@ class Store:
         since: datetime | None = None,
         until: datetime | None = None,
     ) -> pa.Table:
-        """Interaction records of the tweets by ``author_ids`` in ``[since, until)``."""
+        """Interaction records of the tweets by ``author_ids`` in ``[since, until)``, by
+        tweet id."""
+        read = self.interaction_batches(author_ids, since, until)
+        table = pa.Table.from_batches(list(read), schema=INTERACTIONS_SCHEMA)
+        return table.sort_by("tweet_id") if table.num_rows else table
+
+    def interactions_by_id(
+        self, tweet_ids: Sequence[str], since: datetime, until: datetime
+    ) -> pa.Table:
+        """Interaction records of the tweets ``tweet_ids`` in ``[since, until)``, by id."""
+        match = {"_id": {"$in": list(tweet_ids)}, "created_at": {"$gte": since, "$lt": until}}
+        read = self.batches(Coll.TWEETS, match, [], _TWEET_FIELDS, _TWEET_READ_SCHEMA)
+        table = pa.Table.from_batches([_engagement(b) for b in read], schema=INTERACTIONS_SCHEMA)
+        return table.sort_by("tweet_id") if table.num_rows else table
+
+    def interaction_batches(
+        self,
+        author_ids: Sequence[str] | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        rows: int | None = None,
+    ) -> Iterator[pa.RecordBatch]:
+        """The read of :meth:`interactions` streamed in record batches of at most ``rows``
+        rows (INTERACTIONS_SCHEMA), in no particular order."""
         match: dict[str, Any] = {}
         if author_ids is not None:
             match["author_id"] = {"$in": list(author_ids)}
@@ -488,12 +643,10 @@ class Store:
             window["$lt"] = until
         if window:
             match["created_at"] = window
-        read = self.table(Coll.TWEETS, match, [("_id", 1)], _TWEET_FIELDS, _TWEET_READ_SCHEMA)
-        metrics = [pc.fill_null(read[m], 0) for m in _ENGAGEMENT]
-        engagement = metrics[0]
-        for column in metrics[1:]:
-            engagement = pc.add(engagement, column)
-        return read.drop_columns(list(_ENGAGEMENT)).append_column("engagement", engagement)
+        for batch in self.batches(
+            Coll.TWEETS, match, [], _TWEET_FIELDS, _TWEET_READ_SCHEMA, rows=rows
+        ):
+            yield _engagement(batch)
 
     def bond_lists(self, community: str) -> pa.Table:
         """The bonds shown: one adjacency list per source member (BOND_LISTS_SCHEMA)."""
