@@ -103,7 +103,7 @@ def _sentences(path: Path) -> list[str]:
     text = path.read_text()
     text = re.sub(r"^\s*(#:?|\*|//)\s?", " ", text, flags=re.M)  # comment markers
     text = re.sub(r"\s+", " ", text)
-    return re.split(r"(?<=[.;:!?])\s+(?=[A-Z(`\-*])", text)
+    return re.split(r"(?<=[.;:!?])\s+(?=[A-Z(`\-*])|\"\"\"", text)  # a docstring ends one
 
 
 def _numbers(sentence: str) -> set[int]:
