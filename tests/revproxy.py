@@ -38,6 +38,16 @@ def _read_head(sock: socket.socket) -> tuple[bytes, bytes]:
     return head, rest
 
 
+def readable(socks: list[socket.socket], timeout: float) -> list[socket.socket]:
+    """Those of ``socks`` with something to read within ``timeout`` seconds (poll, not
+    select: select refuses descriptors above 1,023, which a long test run reaches)."""
+    poller = select.poll()
+    for sock in socks:
+        poller.register(sock, select.POLLIN)
+    ready = {fd for fd, _ in poller.poll(timeout * 1000)}
+    return [sock for sock in socks if sock.fileno() in ready]
+
+
 class ReverseProxy:
     def __init__(self, upstream: tuple[str, int], proto: str = "http") -> None:
         self.upstream = upstream
@@ -102,7 +112,7 @@ class ReverseProxy:
         sent = 0
         while sent < length:
             waiting = [upstream] if body else [upstream, client]
-            ready = select.select(waiting, [], [], 0 if body else 30)[0]
+            ready = readable(waiting, 0 if body else 30)
             if upstream in ready or not (ready or body):
                 return  # an answer already (or nothing moves): stop sending
             if not body:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import select
 import socket
 import subprocess
 import sys
@@ -26,7 +25,7 @@ from pathlib import Path
 import pytest
 
 from dwt_dashboard.auth import FORM_BODY_MAX, LoginThrottle, client_network, user_line
-from revproxy import Client, ReverseProxy
+from revproxy import Client, ReverseProxy, readable
 
 pytestmark = pytest.mark.slow  # processes, servers or thousands of requests
 
@@ -145,7 +144,7 @@ def _post_head(port: int, path: str, length: int, first: bytes) -> tuple[int, fl
             f"POST {path} HTTP/1.1\r\nHost: dashboard\r\nContent-Length: {length}\r\n"
             "Content-Type: application/x-www-form-urlencoded\r\n\r\n".encode()
         )
-        if not select.select([s], [], [], 10)[0]:
+        if not readable([s], 10):
             with contextlib.suppress(OSError):  # refused meanwhile: the answer waits
                 s.sendall(first)
         s.settimeout(60)
