@@ -14,9 +14,10 @@ from collect_fixtures import run_collect as _run_collect
 
 from dwt.collect.keys import KeySource, NoKeysError
 from dwt.collect.scheduler import AllKeysRejectedError
-from dwt.collect.step import CollectConfig, ScopeError, collect
+from dwt.pipeline.collection import CollectConfig, collect
 from dwt.pipeline.progress import Progress
 from dwt.pipeline.runner import RunFailed, run_pipeline
+from dwt.pipeline.scope import ScopeError
 from dwt.pipeline.spec import RunSpec, Step
 from dwt.store import Coll, Store, StoreError
 from dwt.xapi.dataset import Dataset
@@ -328,7 +329,7 @@ def test_collectors_that_cannot_start_fail_the_step_clearly(community, dataset, 
 
 
 def test_iterating_a_pool_of_keys_round_robin():
-    from dwt.collect.step import slots
+    from dwt.pipeline.scope import slots
 
     assert slots(["a", "b"], 2, 3) == ["a", "b", "a"]
     assert slots(["a", "b", "c"], 1, 32) == ["a", "b", "c"]
