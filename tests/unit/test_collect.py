@@ -161,10 +161,11 @@ def test_a_killed_run_resumes_and_fetches_nothing_twice(
 
     def wait_then_die(self, handles, timeout):
         done = original(self, handles, timeout)
-        answered.extend(
-            r for _, r in done if isinstance(r, Outcome) and r.item.kind is Kind.TIMELINE
-        )
-        if len(answered) >= 15:
+        pages = [r for _, r in done if isinstance(r, Outcome) and r.item.kind is Kind.TIMELINE]
+        answered.extend(pages)
+        # Die with an account in the middle of its timeline (whatever the machine's speed
+        # made the order): its stored checkpoint points at a next page.
+        if len(answered) >= 15 and any(r.stored and not r.complete for r in pages):
             raise KeyboardInterrupt("driver killed")
         return done
 

@@ -34,9 +34,8 @@ LAYERS = [
     {"dwt_dashboard"},
 ]
 #: Known upward imports, each a module and what it imports, to be moved away (issue 28): the
-#: demo and the dashboard's benchmarks still live in the core package.
+#: dashboard's benchmarks still live in the core package.
 UPWARD_LEFT = {
-    ("dwt.cli.demo", "dwt_dashboard"),
     ("dwt.bench.dashboard", "dwt_dashboard"),
     ("dwt.bench.callbacks", "dwt_dashboard"),
 }
