@@ -23,6 +23,7 @@ demo: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 # Debian packages the tests use: Chromium for the dashboard's browser tests (Playwright drives
 # it; no browser download), libfaketime for the suite's run on other days

@@ -23,8 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from dwt.collect.keys import KeySource
-from dwt.collect.step import CollectConfig
 from dwt.config import SettingsError, load_settings
+from dwt.pipeline.collection import CollectConfig
 from dwt.store import Store
 from dwt.store.health import StoreDamaged
 from dwt_dashboard.app import create_app

@@ -18,9 +18,9 @@ import dash
 from dash import ALL, Input, Output, State, ctx, html
 from dash.exceptions import PreventUpdate
 
-from dwt.collect.estimate import plan_collection
-from dwt.collect.step import ScopeError
+from dwt.pipeline.estimate import plan_collection
 from dwt.pipeline.insights import Week
+from dwt.pipeline.scope import ScopeError
 from dwt.pipeline.spec import RunSpec
 from dwt.stages import weights as weights_module
 from dwt.store import Coll, Store, StoreError

@@ -20,16 +20,16 @@ from typing import Any, Protocol
 from pydantic import ValidationError
 
 from dwt.collect.lookup import add_members_by_username
-from dwt.collect.step import CollectConfig, collect
+from dwt.pipeline.collection import CollectConfig, collect
 from dwt.pipeline.lease import HeldLease, hold
 from dwt.pipeline.progress import Progress
 from dwt.pipeline.runner import RunFailed, new_run_id, run_pipeline
+from dwt.pipeline.schedule import due, next_fire
 from dwt.pipeline.spec import CommunityJobSpec, RunSpec, Step
 from dwt.store import Coll, Store
 from dwt.store.leases import RunBusy
 from dwt.xapi.errors import XApiError
 from dwt_operator.entrypoint import schedule_trigger
-from dwt_operator.schedule import due, next_fire
 
 log = logging.getLogger(__name__)
 LOG_LINES = 200

@@ -1016,7 +1016,7 @@ def _duration(seconds: float) -> str:
 
 def collection_plan(plan: dict[str, Any] | str | None) -> Any:
     """The next collection, before it runs: passes, the binding endpoint's time with the
-    keys there are, estimated post reads and cost (``dwt.collect.estimate``)."""
+    keys there are, estimated post reads and cost (``dwt.pipeline.estimate``)."""
     if plan is None:
         return ""
     if isinstance(plan, str):

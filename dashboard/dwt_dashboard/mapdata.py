@@ -22,7 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import scipy.sparse as sp
 
-from dwt.pipeline.insights import stored_bonds
+from dwt.pipeline.tasks import stored_bonds
 from dwt.stages.cluster import ISOLATED
 from dwt.store import Coll, Store
 from dwt.store.weeks import published

@@ -118,7 +118,7 @@ def status_schema() -> dict[str, Any]:
             "capped": {"type": "boolean"},
         },
     }
-    # The collect step's plan, made before its first request (dwt.collect.estimate).
+    # The collect step's plan, made before its first request (dwt.pipeline.estimate).
     plan = {
         "type": "object",
         "properties": {

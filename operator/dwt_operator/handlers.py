@@ -33,8 +33,9 @@ from typing import Any
 import kopf
 from pydantic import ValidationError
 
+from dwt.pipeline import schedule
 from dwt.pipeline.spec import CommunityJobSpec, Step
-from dwt_operator import conditions, crd, entrypoint, scaling, schedule
+from dwt_operator import conditions, crd, entrypoint, scaling
 from dwt_operator.communities import ACTIVE, CommunityClaims, holds_run
 from dwt_operator.jobs import LOST, PHASES, JobState, RayJobs, RayUnavailable
 from dwt_operator.settings import OperatorSettings

@@ -18,8 +18,8 @@ import pyarrow.compute as pc
 import pytest
 
 from dwt.collect.keys import KeySource
-from dwt.collect.step import CollectConfig, collect
 from dwt.generate import generate_community
+from dwt.pipeline.collection import CollectConfig, collect
 from dwt.pipeline.insights import Week
 from dwt.pipeline.progress import Progress
 from dwt.pipeline.spec import RunSpec

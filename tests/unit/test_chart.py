@@ -975,9 +975,7 @@ def test_dockerfile_builds_one_non_root_image_with_the_tested_versions():
     users = [rest for ins, rest in steps if ins == "USER"]
     assert users[-1] == "10001:10001"
     installs = [rest for ins, rest in steps if ins == "RUN" and "pip install" in rest]
-    assert any(
-        "-c requirements/constraints.txt ." in r for r in installs
-    )
+    assert any("-c requirements/constraints.txt ." in r for r in installs)
     assert _dockerfile_venv() == "/opt/venv"
     for ins, rest in steps:
         if ins in ("ENV", "ARG"):

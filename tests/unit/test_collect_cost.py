@@ -26,8 +26,8 @@ from collect_fixtures import (
 from dwt.collect.budget import month_budget
 from dwt.collect.keys import KeySource
 from dwt.collect.state import FollowingPolicy, following_due
-from dwt.collect.step import CollectionStopped
 from dwt.generate import generate_community
+from dwt.pipeline.collection import CollectionStopped
 from dwt.pipeline.runner import StepCapped
 from dwt.store import Coll, Store
 from dwt.store.limits import learned_limits
@@ -212,7 +212,7 @@ def test_limits_are_learned_from_x_and_the_plan_uses_them(community, dataset, ke
     assert {k: v["following"] for k, v in learned.items()} == {key_fingerprint(k): 7 for k in KEYS}
     plan = _collection(community, "l")["plan"]  # made before: X's table then
     assert plan["requests"]["following"] == len(members(dataset))
-    from dwt.collect.estimate import plan_collection
+    from dwt.pipeline.estimate import plan_collection
     from dwt.pipeline.insights import Week
     from dwt.pipeline.spec import RunSpec
 

@@ -13,12 +13,12 @@ import pyarrow.compute as pc
 import pytest
 
 from dwt.cli import main
-from dwt.collect.estimate import DEFAULT_REQUEST_S, plan_collection
 from dwt.collect.keys import KeySource
 from dwt.collect.state import FollowingPolicy, plan, snowflake_time
-from dwt.collect.step import CollectConfig, collect
 from dwt.generate import generate_community
 from dwt.model.fields import TWEET_FIELDS
+from dwt.pipeline.collection import CollectConfig, collect
+from dwt.pipeline.estimate import DEFAULT_REQUEST_S, plan_collection
 from dwt.pipeline.insights import Week
 from dwt.pipeline.runner import run_pipeline
 from dwt.pipeline.spec import RunSpec, Step

@@ -21,8 +21,8 @@ import yaml
 
 from dashboard_client import csrf_token, login
 from dwt.collect.keys import KeySource
-from dwt.collect.step import CollectConfig
 from dwt.generate import generate_community
+from dwt.pipeline.collection import CollectConfig
 from dwt.store import Coll, Store
 from dwt.xapi.emulator import EmulatorConfig, EmulatorServer
 from dwt_dashboard import data

@@ -16,7 +16,7 @@ from test_dashboard import analysed_sample
 from werkzeug.serving import make_server
 
 from dwt.collect.keys import KeySource
-from dwt.collect.step import CollectConfig
+from dwt.pipeline.collection import CollectConfig
 from dwt.store import Coll, Store
 from dwt.store.leases import release, take
 from dwt.store.runs import finish_run, start_run

@@ -65,8 +65,11 @@ def test_secrets_and_workers_are_granted_by_name_in_the_ray_namespace_only():
     env = _env(deployment)
     assert role["metadata"]["namespace"] == env["DWT_OPERATOR_RAY_NAMESPACE"]
     assert binding["metadata"]["namespace"] == role["metadata"]["namespace"]
-    assert binding["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role",
-                                  "name": role["metadata"]["name"]}
+    assert binding["roleRef"] == {
+        "apiGroup": "rbac.authorization.k8s.io",
+        "kind": "Role",
+        "name": role["metadata"]["name"],
+    }
     (subject,) = binding["subjects"]
     assert subject["name"] == deployment["spec"]["template"]["spec"]["serviceAccountName"]
     rules = {res: rule for rule in role["rules"] for res in rule["resources"]}
@@ -86,8 +89,10 @@ def test_manifests_and_chart_grant_the_operator_the_same_verbs():
         found: dict[str, set[str]] = {}
         for role in objs:
             labels = role["metadata"].get("labels") or {}
-            if role["kind"] not in ("Role", "ClusterRole") or labels.get(
-                    "app.kubernetes.io/component", "operator") != "operator":
+            if (
+                role["kind"] not in ("Role", "ClusterRole")
+                or labels.get("app.kubernetes.io/component", "operator") != "operator"
+            ):
                 continue
             for rule in role["rules"]:
                 for resource in rule["resources"]:
@@ -172,8 +177,17 @@ def test_kubectl_apply_as_documented(kube_api: KubeServer):
     }
     assert weekly["spec"]["collection"]["workersPerKey"] == 2  # as written, not defaulted
     header = table.splitlines()[0].split()
-    assert header == ["NAME", "PHASE", "COMMUNITY", "SCHEDULE", "LAST", "RUN", "LAST", "SUCCESS",
-                      "AGE"]
+    assert header == [
+        "NAME",
+        "PHASE",
+        "COMMUNITY",
+        "SCHEDULE",
+        "LAST",
+        "RUN",
+        "LAST",
+        "SUCCESS",
+        "AGE",
+    ]
     assert wide.splitlines()[0].split()[-3:] == ["SUCCEEDED", "FAILED", "AGE"]
     assert re.search(r"ai-ethics-weekly\s+ai-ethics\s+0 6 \* \* 1", table)
     assert "Europe/Paris" in described and "Kind:         CommunityJob" in described

@@ -74,18 +74,23 @@ def test_kube_staging_modules_are_the_same_minor(name: str) -> None:
 def test_kube_node_builds_from_the_api_servers_module_graph() -> None:
     """Same requirements and replacements as kube-apiserver: the node's binaries reuse its Go
     build cache (go.sum only adds the sums of the packages the node needs)."""
+
     def graph(server: paths.Server) -> list[str]:
         text = (server.source / "go.mod").read_text()
-        return [line for line in text.splitlines()
-                if line.strip() and not line.startswith(("//", "module "))]
+        return [
+            line
+            for line in text.splitlines()
+            if line.strip() and not line.startswith(("//", "module "))
+        ]
 
     apiserver, node = paths.server("kube-apiserver"), paths.server("kube-node")
     assert graph(node) == graph(apiserver)
     assert (node.version, node.module) == (apiserver.version, apiserver.module)
     sums = (node.source / "go.sum").read_text().splitlines()
     assert set((apiserver.source / "go.sum").read_text().splitlines()) <= set(sums)
-    assert (node.source / "build.flags").read_text() == \
-        (apiserver.source / "build.flags").read_text()
+    assert (node.source / "build.flags").read_text() == (
+        apiserver.source / "build.flags"
+    ).read_text()
 
 
 def test_paths_agree_with_build_sh(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -101,8 +106,16 @@ def test_paths_agree_with_build_sh(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     from_build_sh = dict(line.split(" ", 1) for line in out.splitlines())
     monkeypatch.setenv("DWT_SERVERS_DIR", str(tmp_path))
     assert from_build_sh == {name: str(path) for name, path in paths.binary_paths().items()}
-    assert {"ferretdb", "etcd", "kube-apiserver", "kubelet", "kube-proxy", "coredns",
-            "kube-controller-manager", "kube-scheduler"} <= set(from_build_sh)
+    assert {
+        "ferretdb",
+        "etcd",
+        "kube-apiserver",
+        "kubelet",
+        "kube-proxy",
+        "coredns",
+        "kube-controller-manager",
+        "kube-scheduler",
+    } <= set(from_build_sh)
 
 
 def test_a_missing_binary_says_to_run_make_servers(

@@ -26,7 +26,7 @@ import networkx as nx
 import pytest
 
 from dwt.collect.keys import KeySource
-from dwt.collect.step import CollectConfig
+from dwt.pipeline.collection import CollectConfig
 from dwt.pipeline.lease import hold
 from dwt.pipeline.progress import PREFIX, parse_progress_line
 from dwt.samples import load_sample

@@ -53,12 +53,12 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from dwt.collect.estimate import plan_collection
 from dwt.collect.keys import KeySource
 from dwt.collect.pool import RayPool, ThreadPool
 from dwt.collect.scheduler import Scheduler
 from dwt.collect.state import FollowingPolicy, list_sizes, load_states, plan
 from dwt.generate import generate_community
+from dwt.pipeline.estimate import plan_collection
 from dwt.pipeline.insights import Week
 from dwt.pipeline.spec import RunSpec
 from dwt.store import Coll, Store

@@ -1,7 +1,9 @@
 """The ``dwt`` command line.
 
 Each sub-command lives in its own module of this package with a ``register(subparsers)``
-function that adds its parser and sets ``handler(args, settings) -> int``. Global flags map
+function that adds its parser and sets ``handler(args, settings) -> int``. Packages above
+the core add theirs through the ``dwt.commands`` entry point group (``dwt demo`` serves the
+dashboard, which the core never imports). Global flags map
 onto :class:`dwt.config.Settings` fields and override the ``DWT_*`` environment.
 """
 
@@ -12,15 +14,16 @@ import importlib
 import logging
 import sys
 from collections.abc import Sequence
+from importlib.metadata import entry_points
 
 from dwt import __version__
 from dwt.config import SettingsError, load_settings
 from dwt.store.health import StoreDamaged
 
 #: Sub-command modules, in the order ``dwt --help`` lists them.
-COMMANDS = (
-    "demo", "run", "members", "generate", "emulator", "export", "store", "bench", "config",
-)  # fmt: skip
+COMMANDS = ("run", "members", "generate", "emulator", "export", "store", "bench", "config")
+#: The entry point group of sub-commands from the packages above (listed first).
+PLUGINS = "dwt.commands"
 
 #: Global flags → settings fields. API keys and the store URL (which may hold a MongoDB
 #: password) have no flag: argv is visible to every user of the machine, so they come from
@@ -46,6 +49,8 @@ def build_parser() -> argparse.ArgumentParser:
     for flag, dest in _SETTINGS_FLAGS.items():
         group.add_argument(flag, dest=dest, default=None, metavar=dest.upper())
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for plugin in sorted(entry_points(group=PLUGINS), key=lambda p: p.name):
+        plugin.load().register(subparsers)
     for name in COMMANDS:
         importlib.import_module(f"dwt.cli.{name}").register(subparsers)
     return parser

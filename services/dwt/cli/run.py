@@ -15,10 +15,10 @@ from pydantic import ValidationError
 
 from dwt.cli.progressbar import StepBars
 from dwt.collect.budget import month_budget
-from dwt.collect.estimate import plan_collection
 from dwt.collect.keys import KeySource, NoKeysError
-from dwt.collect.step import CollectConfig, ScopeError, collect
 from dwt.config import Settings
+from dwt.pipeline.collection import CollectConfig, collect
+from dwt.pipeline.estimate import plan_collection
 from dwt.pipeline.insights import Week
 from dwt.pipeline.lease import HeldLease, hold
 from dwt.pipeline.progress import PREFIX, Progress
@@ -34,6 +34,7 @@ from dwt.pipeline.runner import (
     unknown_community,
     window_end_problem,
 )
+from dwt.pipeline.scope import ScopeError
 from dwt.pipeline.spec import STEP_ORDER, CommunityJobSpec, RunSpec, Step
 from dwt.store import Coll, Store
 from dwt.store.leases import RunBusy

@@ -14,7 +14,7 @@ import concurrent.futures as cf
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-from dwt.collect.items import Outcome, WorkItem
+from dwt.collect.items import WorkItem
 from dwt.collect.keys import KeySource
 from dwt.collect.worker import KeyWorker
 from dwt.store import Store
@@ -108,7 +108,3 @@ class RayPool:
     def close(self) -> None:
         for actor in self.actors:
             self._ray.kill(actor)
-
-
-def is_outcome(value: Any) -> bool:
-    return isinstance(value, Outcome)

@@ -262,27 +262,6 @@ def _bond_block(inputs: RowInputs, graph: FollowGraph, weights: BondWeights) -> 
     return bond_rows(inputs, graph, weights)
 
 
-def stored_bonds(store: Store, community: str, ids: pa.Array) -> sp.csr_matrix:
-    """The bonds the last bonds step stored, as a matrix over ``ids`` (row: source, column:
-    target, in the order of ``ids``); bonds of accounts not in ``ids`` are left out. The
-    clustering and the dashboard's map read the bonds through this one function."""
-    lists = store.bond_lists(community)
-    targets = lists.column("targets").combine_chunks()
-    parent = pc.list_parent_indices(targets)
-    src = pc.index_in(lists.column("source_id").take(parent), value_set=ids)
-    dst = pc.index_in(pc.list_flatten(targets), value_set=ids)
-    weight = pc.list_flatten(lists.column("weights").combine_chunks())
-    keep = pc.and_(pc.is_valid(src), pc.is_valid(dst))
-    n = len(ids)
-    return sp.csr_matrix(
-        (
-            weight.filter(keep).to_numpy(zero_copy_only=False),
-            (ints(src.filter(keep)), ints(dst.filter(keep))),
-        ),
-        shape=(n, n),
-    )
-
-
 def _stored_activity(week: Week) -> np.ndarray:
     """The members' tweets as the last bonds step stored them (MissingInputError: none)."""
     activity = week.member_table.column("activity")

@@ -62,7 +62,7 @@ from dwt.stages.summaries import (
     outsider_partners,
 )
 from dwt.stages.topics import TopicCounts, TopicFinder, TopicsPart, TopicVocabulary
-from dwt.store import FOLLOWS_SCHEMA, INTERACTIONS_SCHEMA, Coll
+from dwt.store import FOLLOWS_SCHEMA, INTERACTIONS_SCHEMA, Coll, Store
 from dwt.store.candidates import excluded_accounts, record_candidates
 
 #: Conversations kept as documents per cluster and tier (the dashboard lists them 20 at a
@@ -221,8 +221,6 @@ def cluster_all(
     if blocks:
         matrix = stack_rows(ctx.n, list(blocks))
     else:
-        from dwt.pipeline.insights import stored_bonds
-
         matrix = stored_bonds(store, ctx.community, ctx.members)
     matrix.sum_duplicates()
     matrix.sort_indices()
@@ -479,3 +477,24 @@ def content_finish(
         counts["topics"] = topics.num_rows
         counts["trending_topics"] = int(pc.sum(topics.column("trending")).as_py() or 0)
     return counts
+
+
+def stored_bonds(store: Store, community: str, ids: pa.Array) -> sp.csr_matrix:
+    """The bonds the last bonds step stored, as a matrix over ``ids`` (row: source, column:
+    target, in the order of ``ids``); bonds of accounts not in ``ids`` are left out. The
+    clustering and the dashboard's map read the bonds through this one function."""
+    lists = store.bond_lists(community)
+    targets = lists.column("targets").combine_chunks()
+    parent = pc.list_parent_indices(targets)
+    src = pc.index_in(lists.column("source_id").take(parent), value_set=ids)
+    dst = pc.index_in(pc.list_flatten(targets), value_set=ids)
+    weight = pc.list_flatten(lists.column("weights").combine_chunks())
+    keep = pc.and_(pc.is_valid(src), pc.is_valid(dst))
+    n = len(ids)
+    return sp.csr_matrix(
+        (
+            weight.filter(keep).to_numpy(zero_copy_only=False),
+            (ints(src.filter(keep)), ints(dst.filter(keep))),
+        ),
+        shape=(n, n),
+    )

@@ -29,7 +29,7 @@ import threading
 from pathlib import Path
 
 from dwt.private import write_private
-from dwt.store.store import StoreError
+from dwt.store.errors import StoreError
 
 #: The first bytes of every SQLite 3 database file.
 MAGIC = b"SQLite format 3\x00"

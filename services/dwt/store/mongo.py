@@ -19,8 +19,8 @@ from pymongo import MongoClient
 from pymongo.collection import Collection
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
+from dwt.store.errors import StoreError
 from dwt.store.ops import BulkResult, Update
-from dwt.store.store import StoreError
 
 #: MongoDB's error code for a second document with the same ``_id``.
 _DUPLICATE_KEY = 11000

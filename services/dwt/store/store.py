@@ -26,6 +26,7 @@ import pyarrow.compute as pc
 from dwt.config import redact_url
 from dwt.model.documents import tweet_documents, user_document
 from dwt.store import weeks
+from dwt.store.errors import StoreError
 from dwt.store.ops import BulkResult, Update
 from dwt.store.schema import (
     ARRAY_FIELDS,
@@ -39,10 +40,6 @@ from dwt.store.schema import (
 log = logging.getLogger(__name__)
 
 
-class StoreError(RuntimeError):
-    """A store operation failed; the message says which and why (never the password)."""
-
-
 @dataclass(frozen=True, slots=True)
 class WriteSummary:
     """What a bulk upsert did: ``inserted`` new documents, ``updated`` changed ones."""
@@ -50,10 +47,6 @@ class WriteSummary:
     inserted: int = 0
     updated: int = 0
     unchanged: int = 0
-
-    @property
-    def total(self) -> int:
-        return self.inserted + self.updated + self.unchanged
 
     @classmethod
     def of(cls, result: BulkResult, ops: int) -> WriteSummary:

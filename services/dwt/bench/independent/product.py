@@ -25,7 +25,7 @@ import pyarrow.compute as pc
 
 from dwt.collect.keys import KeySource
 from dwt.collect.lookup import add_members_by_username
-from dwt.collect.step import CollectConfig, collect
+from dwt.pipeline.collection import CollectConfig, collect
 from dwt.pipeline.progress import Progress
 from dwt.pipeline.runner import new_run_id, run_pipeline
 from dwt.pipeline.spec import RunSpec, Step

@@ -29,9 +29,6 @@ class TokenRegistry:
     def labels(self) -> list[str]:
         return list(self._labels.values())
 
-    def label_of(self, token: str) -> str | None:
-        return self._labels.get(token)
-
     def identify(self, authorization: str | None) -> tuple[str | None, KeyState | None]:
         """(label, state) of the ``Authorization`` header; (None, None) when unknown."""
         if not authorization or not authorization.startswith("Bearer "):

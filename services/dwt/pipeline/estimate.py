@@ -46,8 +46,8 @@ from dwt.collect.state import (
     plan_passes,
     snowflake_time,
 )
-from dwt.collect.step import accounts_in_scope, slots
 from dwt.pipeline.insights import Week
+from dwt.pipeline.scope import accounts_in_scope, slots
 from dwt.store import Coll, Store
 from dwt.store.limits import learned_limits
 from dwt.store.runs import last_collection, run_started_at

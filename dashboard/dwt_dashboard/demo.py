@@ -17,9 +17,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from dwt.collect.keys import KeySource
-from dwt.collect.step import CollectConfig, collect
 from dwt.config import Settings
 from dwt.generate import generate_community
+from dwt.pipeline.collection import CollectConfig, collect
 from dwt.pipeline.progress import Progress
 from dwt.pipeline.runner import new_run_id, run_pipeline
 from dwt.pipeline.spec import RunSpec, Step

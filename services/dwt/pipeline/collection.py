@@ -3,7 +3,7 @@
 One collector per API key × ``workersPerKey`` (capped by ``maxWorkers``), as Ray actors when
 a Ray runtime is up, else as threads. Keys are checked before any work starts.
 
-Before the first request the step makes the collection plan (:mod:`dwt.collect.estimate`)
+Before the first request the step makes the collection plan (:mod:`dwt.pipeline.estimate`)
 and reports it as progress (``plan``), so the CommunityJob status shows what the run will
 take and cost; the plan's items are the work the run does (planned once), under the caps it
 worked out (:mod:`dwt.collect.budget`). At the end it reports and records what X billed,
@@ -24,25 +24,21 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-import pyarrow.compute as pc
-
 from dwt.collect.budget import month_budget
 from dwt.collect.keys import KeySource
 from dwt.collect.pool import Pool, RayPool, ThreadPool
 from dwt.collect.scheduler import CollectReport, Scheduler
-from dwt.collect.state import follows_age_days, never_collected, start_passes
+from dwt.collect.state import follows_age_days, start_passes
+from dwt.pipeline.estimate import plan_collection
 from dwt.pipeline.insights import Week, ray_ready
 from dwt.pipeline.runner import StepCapped
+from dwt.pipeline.scope import slots
 from dwt.store import Store
 from dwt.store.limits import put_learned_limits
 from dwt.store.runs import record_collection, update_run
 from dwt.xapi.prices import Tariff, bill_words
 
 log = logging.getLogger(__name__)
-
-
-class ScopeError(ValueError):
-    """A listed account is not a member of the community."""
 
 
 class CollectionStopped(RuntimeError):
@@ -67,29 +63,6 @@ class CollectConfig:
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))  # UTC
 
 
-def slots(key_ids: list[str], workers_per_key: int, max_workers: int) -> list[str]:
-    """Worker slots, round-robin over keys, so a cap keeps every key busy."""
-    return [k for _ in range(workers_per_key) for k in key_ids][:max_workers]
-
-
-def accounts_in_scope(week: Week) -> list[str]:
-    spec = week.spec.members
-    members = week.member_table
-    ids = members.column("account_id").to_pylist()
-    if spec.scope == "all":
-        return ids
-    if spec.scope == "new":
-        return never_collected(week.store, ids)
-    by_name = dict(zip(pc.utf8_lower(members.column("username")).to_pylist(), ids, strict=True))
-    wanted, unknown = [], []
-    for account in spec.accounts:
-        account_id = account if account in set(ids) else by_name.get(account.lstrip("@").lower())
-        (wanted if account_id else unknown).append(account_id or account)
-    if unknown:
-        raise ScopeError(f"not members of {week.spec.community!r}: {', '.join(unknown)}")
-    return list(dict.fromkeys(wanted))
-
-
 def make_pool(config: CollectConfig, key_slots: list[str], store: Store) -> Pool:
     worker = {
         "page_size": config.page_size,
@@ -105,8 +78,6 @@ def make_pool(config: CollectConfig, key_slots: list[str], store: Store) -> Pool
 def collect(week: Week, run_id: str, config: CollectConfig) -> dict[str, int]:
     """Collect the week of every member in scope; returns the run's counts (raises
     :class:`StepCapped` with them when a cap stopped it)."""
-    from dwt.collect.estimate import plan_collection  # it plans with this module's scope
-
     key_ids = config.keys.fingerprints()  # NoKeysError before any work
     spec = week.spec.collection
     now = config.clock()
