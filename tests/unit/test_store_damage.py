@@ -10,12 +10,14 @@ work; the files the product makes for itself are private (0600 in a 0700 directo
 from __future__ import annotations
 
 import concurrent.futures as cf
+import gc
 import hashlib
 import os
 import shutil
 import stat
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -202,6 +204,25 @@ def test_opening_the_store_again_keeps_this_processs_locks(tmp_path):
     assert check(tmp_path / "dwt.db", force=True) == "open here"  # quick_check passed
     first.close()
     again.close()
+
+
+def test_threads_that_ended_leave_no_connection_open(tmp_path):
+    """Each thread has its own connection (its descriptors: the file, its log); a process
+    that runs many collections' worker threads (the dashboard runs them in-process) kept
+    every one until it exited, and reached the 1,024 descriptors of a default limit."""
+    store = Store.open(f"sqlite:///{tmp_path / 'dwt.db'}")
+    store.add_members("c", [{"id": "1", "username": "one"}])
+    engine = store.backend
+    for _ in range(6):  # six collections of eight workers that each read, then end
+        with cf.ThreadPoolExecutor(8) as pool:
+            assert set(pool.map(lambda _: store.members("c").num_rows, range(64))) == {1}
+    deadline = time.monotonic() + 30  # a thread's locals go soon after it ends
+    while len(engine.connections()) > 1 and time.monotonic() < deadline:
+        gc.collect()
+        time.sleep(0.05)
+    assert len(engine.connections()) == 1  # this thread's
+    store.close()
+    assert engine.connections() == []
 
 
 def test_the_store_and_its_directory_are_private(tmp_path):

@@ -23,6 +23,7 @@ import io
 import os
 import sqlite3
 import threading
+import weakref
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -91,7 +92,10 @@ class SqliteDatabase:
         self._local = threading.local()
         self._tables: set[str] = set()
         self._lock = threading.Lock()
-        self._conns: list[sqlite3.Connection] = []  # every thread's, closed at exit
+        # Every live thread's, closed at exit; a thread that ended drops its own (its
+        # thread-local goes, and the connection closes with it: a process that runs many
+        # collections' worker threads would otherwise keep three descriptors per thread).
+        self._conns: weakref.WeakSet[_Checked] = weakref.WeakSet()
         self._conns_lock = threading.Lock()
         try:  # the file and its -wal/-shm (SQLite gives them the file's mode) are private
             if path.exists():  # by name: closing a handle on it would drop SQLite's locks
@@ -117,13 +121,18 @@ class SqliteDatabase:
         """Whether nobody but this process changed the file since its last write."""
         return self._seen is not None and self._stat() == self._seen
 
+    def connections(self) -> list[sqlite3.Connection]:
+        """The connections open now: one per live thread that used the store."""
+        with self._conns_lock:
+            return list(self._conns)
+
     def _close_all(self) -> None:
         """At exit: close every connection this process opened (their last checkpoint is
         this process's own write) and, if nobody else changed the file meanwhile, note it
         as good (a file changed behind its back is checked again on the next open)."""
         untouched = self._untouched()
         with self._conns_lock:
-            conns, self._conns = self._conns, []
+            conns, self._conns = list(self._conns), weakref.WeakSet()
         for conn in conns:
             with contextlib.suppress(sqlite3.Error):  # closed already, or another thread's
                 conn.close()
@@ -151,7 +160,7 @@ class SqliteDatabase:
                 conn.execute(pragma)
             self._local.conn, self._local.pid = conn, os.getpid()
             with self._conns_lock:
-                self._conns.append(conn)
+                self._conns.add(conn)
         return conn
 
     @contextlib.contextmanager
@@ -288,7 +297,7 @@ class SqliteDatabase:
             conn.close()
             self._local.conn = None
             with self._conns_lock:
-                self._conns = [c for c in self._conns if c is not conn]
+                self._conns.discard(conn)
             if untouched:
                 remember_good(self.path)
 
