@@ -213,7 +213,7 @@ def snapshot(url: str, run_id: str) -> dict[str, Any]:
     trending = table.filter(table.column("trending")).column("conversation_id").to_pylist()
     topics = sorted(
         (d["cluster"], d["tier"], d["topic"], d["trending"])
-        for d in store[Coll.TOPICS].find({"community": COMMUNITY})
+        for d in store[Coll.TOPICS].find({"community": COMMUNITY, "run_id": run_id})
     )
 
     def digest(value: pa.Table | list) -> str:
@@ -509,6 +509,7 @@ def _summary(
         "same_trending": all(r["same_trending"] for r in [*one, *two]),
         "same_conversations": all(r["same_conversations"] for r in [*one, *two]),
         "same_bonds": all(r["same_bonds"] for r in [*one, *two]),
+        "same_topics": all(r["same_topics"] for r in [*one, *two]),
     }
 
 
@@ -526,7 +527,8 @@ def _line(what: str, row: dict[str, Any]) -> str:
         if "nmi" in row:
             parts.append(
                 f"NMI {row['nmi']}, same trending {row['same_trending']}, same conversations "
-                f"{row['same_conversations']}, same bonds {row['same_bonds']}"
+                f"{row['same_conversations']}, same bonds {row['same_bonds']}, same topics "
+                f"{row['same_topics']}"
             )
     parts.append(f"load {row['load_before']}→{row['load_after']}, busy {row['machine_busy_share']}")
     return "; ".join(parts)
