@@ -3,8 +3,8 @@
 Each sub-command lives in its own module of this package with a ``register(subparsers)``
 function that adds its parser and sets ``handler(args, settings) -> int``. Packages above
 the core add theirs through the ``dwt.commands`` entry point group (``dwt demo`` serves the
-dashboard, which the core never imports). Global flags map
-onto :class:`dwt.config.Settings` fields and override the ``DWT_*`` environment.
+dashboard, which the core never imports). Global flags map onto
+:class:`dwt.config.Settings` fields and override the ``DWT_*`` environment.
 """
 
 from __future__ import annotations
