@@ -27,7 +27,7 @@ from dwt.pipeline.ray_runtime import private_auth_token
 from dwt.pipeline.runner import run_pipeline
 from dwt.pipeline.spec import RunSpec
 from dwt.samples import load_sample
-from dwt.store import Store
+from dwt.store import Store, health
 from dwt.store.health import StoreDamaged, check
 
 pytestmark = pytest.mark.slow  # processes, servers or thousands of requests
@@ -172,6 +172,25 @@ def test_check_and_backup_of_a_healthy_store(healthy, tmp_path):
     assert again.returncode == 2 and "exists" in again.stderr  # never over another file
     listed = _dwt(["members", "list", "--community", COMMUNITY], data_dir, tmp_path)
     assert listed.returncode == 0 and "@ada" in listed.stdout
+
+
+def test_a_store_being_checkpointed_is_not_called_truncated(healthy, tmp_path):
+    """While another process checkpoints, the file grows behind a header that already counts
+    the new pages: with its write-ahead log beside it, that is no truncation (a Ray worker
+    opening the store mid-checkpoint was refused: "is truncated (8,724,480 bytes; its header
+    says 9,191,424)"); the same file without a log is."""
+    path = tmp_path / "dwt.db"
+    shutil.copy(healthy, path)
+    with open(path, "r+b") as f:  # the header counts one page more than the file holds
+        header = bytearray(f.read(100))
+        header[28:32] = (int.from_bytes(header[28:32], "big") + 1).to_bytes(4, "big")
+        f.seek(0)
+        f.write(header)
+    (tmp_path / "dwt.db-wal").write_bytes(b"\0" * 32)
+    health._check_header(path, path.stat().st_size)  # the header alone: quick_check reads on
+    (tmp_path / "dwt.db-wal").unlink()
+    with pytest.raises(StoreDamaged, match="truncated"):
+        check(path, force=True)
 
 
 def test_an_unchanged_file_is_not_read_through_again(healthy, tmp_path):

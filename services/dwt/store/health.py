@@ -121,6 +121,13 @@ def opened_here(path: Path) -> None:
     _OPEN_HERE.add((found.st_dev, found.st_ino))
 
 
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
 def _check_header(path: Path, size: int) -> None:
     try:
         with open(path, "rb") as f:
@@ -135,7 +142,10 @@ def _check_header(path: Path, size: int) -> None:
         raise StoreDamaged(path, f"has a damaged header (page size {page_size})")
     pages = int.from_bytes(header[28:32], "big")
     counter, valid_for = header[24:28], header[92:96]
-    if size % page_size or (counter == valid_for and pages * page_size > size):
+    # With a write-ahead log beside it, another process may be checkpointing: the file then
+    # grows behind a header that already counts its new pages (quick_check reads it safely).
+    in_use = _size(path.with_name(f"{path.name}-wal")) > 0
+    if size % page_size or (counter == valid_for and pages * page_size > size and not in_use):
         raise StoreDamaged(
             path, f"is truncated ({size:,} bytes; its header says {pages * page_size:,})"
         )
