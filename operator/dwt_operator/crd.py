@@ -149,6 +149,10 @@ def status_schema() -> dict[str, Any]:
             "lastScheduleTime": time,
             "workers": {"type": "integer"},
             "keys": {"type": "integer"},
+            "driverNode": {
+                "type": "string",
+                "description": "the Ray node (id) the run's driver runs on",
+            },
             "counts": counts,
             "progress": {"type": "object", "x-kubernetes-preserve-unknown-fields": True},
             # One entry per type (conditions.TYPES), merged by type by server-side apply.

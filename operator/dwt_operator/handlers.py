@@ -50,6 +50,12 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+def _driver_words(driver: Mapping[str, float]) -> str:
+    """``1 CPU and 512 MiB``: what the driver reserves, for a person reading the status."""
+    cpus = f"{driver['cpus']:g} CPU" + ("" if driver["cpus"] == 1 else "s")
+    return f"{cpus} and {driver['memory'] / 2**20:.0f} MiB"
+
+
 def _iso(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -138,6 +144,7 @@ class Reconciler:
             return
         command = entrypoint.command(spec, run, self.settings)
         metadata = {"communityjob": job, "run": run, "attempt": str(attempt)}
+        driver = entrypoint.driver_resources(spec, status)
         out.update(
             phase="Pending",
             rayJobId=submission,
@@ -155,15 +162,20 @@ class Reconciler:
             monthSpent=None,
             monthForecast=None,
             capReason=None,
+            driverNode=None,
         )
         try:
-            submitted = self.ray.submit(submission, command, metadata)
+            submitted = self.ray.submit(submission, command, metadata, **driver)
         except RayUnavailable as exc:
             # Not submitted (or its answer was lost: the retry's check finds it): the same
             # id is tried again, and the attempt fails once Ray stays away too long.
             self._ray_unreachable(body, spec, _current(status, patch), patch, now, exc, retry=True)
             return
-        out.update(message=f"submitted Ray job {submission}", rayUnreachableSince=None)
+        out.update(
+            message=f"submitted Ray job {submission}; its driver waits for a Ray node with "
+            f"{_driver_words(driver)} free",
+            rayUnreachableSince=None,
+        )
         self._conditions(
             status,
             patch,
@@ -343,6 +355,8 @@ class Reconciler:
             self._attempt_failed(body, spec, status, patch, now, job, job.message, "JobLost")
             return
         patch.status.update(counts=job.counts, progress=job.progress, **job.collection)
+        if job.driver_node and job.driver_node != status.get("driverNode"):
+            patch.status["driverNode"] = job.driver_node
         if not job.terminal:
             phase = PHASES.get(job.state, "Running")
             if phase != status.get("phase"):

@@ -59,6 +59,7 @@ class JobState:
     log_tail: str = ""
     collection: dict[str, Any] = field(default_factory=dict)  # see read_collection
     busy: dict[str, Any] | None = None  # see read_busy
+    driver_node: str | None = None  # the Ray node id the driver runs on, once placed
 
     @property
     def terminal(self) -> bool:
@@ -244,15 +245,29 @@ class RayJobs:
         with _answering(f"Ray at {self.address}"):
             return str(self.client.get_version())
 
-    def submit(self, submission_id: str, entrypoint: str, metadata: dict[str, str]) -> bool:
+    def submit(
+        self,
+        submission_id: str,
+        entrypoint: str,
+        metadata: dict[str, str],
+        cpus: float | None = None,
+        memory: int | None = None,
+    ) -> bool:
         """Submit unless a job with this id exists; True if this call submitted it. A
-        submission whose answer was lost (a timeout) is found by the next call's check."""
+        submission whose answer was lost (a timeout) is found by the next call's check.
+        ``cpus`` and ``memory`` (bytes) are what Ray reserves for the driver on the node it
+        places it on (a job no node has room for stays PENDING until Ray's start timeout,
+        ``RAY_JOB_START_TIMEOUT_SECONDS``, fails it)."""
         if self.exists(submission_id):
             return False
         with _answering(f"submitting Ray job {submission_id}"):
             try:
                 self.client.submit_job(
-                    entrypoint=entrypoint, submission_id=submission_id, metadata=metadata
+                    entrypoint=entrypoint,
+                    submission_id=submission_id,
+                    metadata=metadata,
+                    entrypoint_num_cpus=cpus,
+                    entrypoint_memory=memory,
                 )
             except RuntimeError as exc:
                 if "already exists" in str(exc) or self.exists(submission_id):
@@ -300,6 +315,7 @@ class RayJobs:
             tail,
             read_collection(logs),
             busy,
+            getattr(info, "driver_node_id", None) or None,
         )
 
     def stop(self, submission_id: str) -> bool:

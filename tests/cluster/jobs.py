@@ -137,9 +137,9 @@ def submissions(release: Release, prefix: str) -> list[str]:
         )
 
 
-def ray_nodes(release: Release) -> int:
-    """Alive nodes in the Ray cluster (head + workers that joined), from the head's own
-    state API."""
+def ray_nodes(release: Release) -> list[dict[str, Any]]:
+    """Alive nodes in the Ray cluster (head + workers that joined; ``node_id``,
+    ``is_head_node``, ``resources_total`` …), from the head's own state API."""
     import json
     import urllib.request
 
@@ -152,7 +152,7 @@ def ray_nodes(release: Release) -> int:
         with urllib.request.urlopen(req, timeout=30) as response:
             body = json.loads(response.read())
         rows = body["data"]["result"]["result"]
-        return sum(1 for r in rows if r.get("state") == "ALIVE")
+        return [r for r in rows if r.get("state") == "ALIVE"]
     finally:
         relay.close()
 

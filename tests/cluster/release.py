@@ -372,7 +372,7 @@ def chart_values(ns: str, image: str, user_line: str) -> dict[str, Any]:
             "dashboard": {"resources": {**small, "limits": {"cpu": "1", "memory": "1Gi"}}},
             "ray": {
                 "head": {
-                    "numCpus": 1,
+                    "numCpus": 0,
                     "shmSize": "256Mi",
                     "resources": {
                         "requests": {"cpu": "500m", "memory": "768Mi"},
@@ -381,7 +381,7 @@ def chart_values(ns: str, image: str, user_line: str) -> dict[str, Any]:
                 },
                 "workers": {
                     "replicas": 1,
-                    "numCpus": 1,
+                    "numCpus": 2,  # one for a driver, one for tasks
                     "shmSize": "256Mi",
                     "resources": {
                         "requests": {"cpu": "100m", "memory": "384Mi"},

@@ -152,6 +152,7 @@ def test_a_community_job_runs_the_pipeline_on_ray(
     run = entrypoint.run_id(ns, "weekly", "g1")
     assert status["rayJobId"] == entrypoint.submission_id(run, 0) == f"dwt-{ns}-weekly-g1-a0"
     assert status["history"][0]["phase"] == "Succeeded"
+    assert status["driverNode"] == info.driver_node_id  # where Ray placed the driver
     # Keys travel as a mounted path, never in the job's command, metadata or environment.
     shown = f"{info.entrypoint} {info.metadata} {info.runtime_env}"
     assert str(mounted) in shown and not any(key in shown for key in KEYS)

@@ -17,7 +17,7 @@ from types import SimpleNamespace
 import kopf
 import pytest
 
-from dwt_operator import handlers
+from dwt_operator import entrypoint, handlers
 from dwt_operator.jobs import (
     LOST,
     JobState,
@@ -44,7 +44,7 @@ class FakeRay:
         if self.down:
             raise RayUnavailable("reading Ray job: ConnectionError: connection refused")
 
-    def submit(self, submission_id, entrypoint, metadata):
+    def submit(self, submission_id, entrypoint, metadata, cpus=None, memory=None):
         self._answer()
         if submission_id in self.jobs:
             return False
@@ -53,6 +53,7 @@ class FakeRay:
             "entrypoint": entrypoint,
             "metadata": metadata,
             "counts": {},
+            "driver": {"cpus": cpus, "memory": memory},
         }
         return True
 
@@ -70,6 +71,7 @@ class FakeRay:
             job.get("tail", ""),
             job.get("collection", {}),
             job.get("busy"),
+            job.get("node"),
         )
 
     def stop(self, submission_id):
@@ -214,6 +216,35 @@ def test_progress_is_mirrored_then_success_recorded(world, events):
     assert cr.condition("Running")["status"] == "False"
     assert cr.status["succeeded"] == 1 and cr.status["lastSuccessfulTime"] == "2026-11-30T05:05:00Z"
     assert world.apps.scaled == []  # no collection, no scaling
+
+
+def test_the_driver_reserves_what_its_spec_says_and_the_status_says_where_it_runs(world, events):
+    """Ray places the driver by what it reserves (the chart's head offers no CPUs); unset
+    memory is sized from the members the last run counted, so a grown community's next run
+    asks for more."""
+    cr = CR({"steps": ["bonds"], "driver": {"cpus": 2, "memoryMib": 3000}})
+    cr.on_spec(world.reconciler)
+    job = world.ray.jobs["dwt-team-weekly-g1-a0"]
+    assert job["driver"] == {"cpus": 2, "memory": 3000 * 2**20}
+    assert "2 CPUs and 3000 MiB" in cr.status["message"]
+    job.update(state="RUNNING", node="f00d" * 14)
+    cr.on_timer(world.reconciler)
+    assert cr.status["driverNode"] == "f00d" * 14
+
+    sized = CR({"community": "other", "steps": ["bonds"], "backoffLimit": 1}, name="sized")
+    sized.on_spec(world.reconciler)
+    first = world.ray.jobs["dwt-team-sized-g1-a0"]
+    assert first["driver"] == {"cpus": 1, "memory": entrypoint.DRIVER_BASE_MIB * 2**20}
+    first.update(state="FAILED", counts={"accounts": 10_000})
+    sized.on_timer(world.reconciler)
+    world.clock.now += timedelta(seconds=11)
+    sized.on_timer(world.reconciler)  # the retry knows the community's size now
+    memory = world.ray.jobs["dwt-team-sized-g1-a1"]["driver"]["memory"]
+    assert (
+        memory
+        == int(entrypoint.DRIVER_BASE_MIB + 10_000 * entrypoint.DRIVER_MIB_PER_MEMBER) * 2**20
+    )
+    assert "driverNode" not in sized.status
 
 
 def test_a_failed_run_is_retried_with_backoff_then_succeeds(world, events):

@@ -295,6 +295,19 @@ class Discover(_Model):
     mute_days: int = Field(7, ge=1, le=365)
 
 
+class Driver(_Model):
+    """What the Ray job's driver (``dwt run``) reserves on the Ray node it lands on. Ray
+    places it by these (the chart's head offers no CPUs, so drivers run on workers)."""
+
+    cpus: float = Field(1.0, gt=0, le=64, description="CPUs reserved for the driver")
+    memory_mib: int | None = Field(
+        None,
+        ge=128,
+        le=1024 * 1024,
+        description="MiB reserved for the driver (unset: sized from the community's members)",
+    )
+
+
 class RunSpec(_Model):
     """The pipeline's view of a CommunityJob spec."""
 
@@ -341,6 +354,7 @@ class CommunityJobSpec(RunSpec):
     )
     backoff_limit: int = Field(3, ge=0, le=20, description="retries of a failed run")
     history_limit: int = Field(5, ge=1, le=100, description="past runs kept in status.history")
+    driver: Driver = Field(default_factory=Driver)
 
     @field_validator("time_zone")
     @classmethod
