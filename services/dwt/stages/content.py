@@ -27,7 +27,8 @@ not. MISSION.md step 5's first cut (hot hours at mean + k·std of the cluster-ti
 activity, a conversation trending with ``trend_min`` tweets in them) flagged every modest
 conversation that happened to fall in a busy hour: 24 of 35 trending slices were planted
 bursts on the independent source; this rule flags only planted bursts there (24 of 24
-on tuning seeds 3-5) and 31 of 33 on ``dwt generate`` seeds 3-12.
+on its tuning seeds, ``dwt.bench.seeds.TUNING_SEEDS["trending"]``; the report runs on
+others) and 31 of 33 on ``dwt generate`` seeds 3-12.
 
 Related slices in a cluster (same participants, hashtags, time, or a quote of the same
 conversation) share a ``related`` group (numbered within the cluster), found with DBSCAN over
