@@ -8,6 +8,7 @@ from dataclasses import replace
 import numpy as np
 import pyarrow.compute as pc
 import pytest
+import scipy.sparse as sp
 
 from dwt.bench.independent.grid import (
     burst_counts,
@@ -163,4 +164,4 @@ def test_independent_goals_read_the_summary_keys():
 
 def test_infomap_seed_zero_is_refused_clearly():
     with pytest.raises(ValueError, match="seed"):
-        InfomapClusters(seed=0)
+        InfomapClusters(seed=0).fit(sp.eye(2, format="csr"))

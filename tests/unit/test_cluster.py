@@ -87,9 +87,9 @@ def test_bad_input_is_refused(bonds, message):
 
 def test_bad_parameters_are_refused():
     with pytest.raises(ValueError, match="trials"):
-        InfomapClusters(trials=0)
+        InfomapClusters(trials=0).fit(sp.eye(2, format="csr"))
     with pytest.raises(ValueError, match="teleportation"):
-        InfomapClusters(teleportation=1.5)
+        InfomapClusters(teleportation=1.5).fit(sp.eye(2, format="csr"))
 
 
 @pytest.mark.parametrize("seed", [0, 3])

@@ -51,6 +51,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import scipy.sparse as sp
+from sklearn.base import BaseEstimator
 
 #: The cluster of members with no bond of their own this week (none at all, or silent).
 ISOLATED = -1
@@ -63,7 +64,7 @@ TRANSFORMS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
 }
 
 
-class InfomapClusters:
+class InfomapClusters(BaseEstimator):
     """Estimator-style Infomap clustering.
 
     Parameters: ``trials`` (Infomap restarts; the best code length wins), ``seed``,
@@ -88,6 +89,17 @@ class InfomapClusters:
         weight_transform: str = "sqrt",
         prefer_modular: bool = True,
     ) -> None:
+        self.trials = trials
+        self.seed = seed
+        self.directed = directed
+        self.teleportation = teleportation
+        self.weight_transform = weight_transform
+        self.prefer_modular = prefer_modular
+
+    def _check_params(self) -> None:
+        """ValueError for a parameter Infomap cannot run with (checked at fit, sklearn's way)."""
+        weight_transform, trials, seed = self.weight_transform, self.trials, self.seed
+        teleportation = self.teleportation
         if weight_transform not in TRANSFORMS:
             raise ValueError(f"weight_transform must be one of {', '.join(TRANSFORMS)}")
         if trials < 1:
@@ -96,12 +108,6 @@ class InfomapClusters:
             raise ValueError(f"seed must be an integer in [1, 2^32 - 1] (Infomap's), got {seed!r}")
         if not 0 < teleportation < 1:
             raise ValueError(f"teleportation must be in (0, 1), got {teleportation}")
-        self.trials = trials
-        self.seed = seed
-        self.directed = directed
-        self.teleportation = teleportation
-        self.weight_transform = weight_transform
-        self.prefer_modular = bool(prefer_modular)
 
     def fit(self, bonds: sp.spmatrix, *, silent: np.ndarray | None = None) -> Self:
         """Cluster the members of an n×n bond matrix (flow follows the bonds alone).
@@ -110,6 +116,7 @@ class InfomapClusters:
         without an interaction of their own: they are left out of the flow and get
         :data:`ISOLATED`, whatever follow-only bonds they have.
         """
+        self._check_params()
         bonds = sp.csr_matrix(bonds, dtype=np.float64)
         n = bonds.shape[0]
         if bonds.shape != (n, n):
@@ -162,7 +169,7 @@ class InfomapClusters:
             silent=True,
         )
         im.add_scipy_sparse_matrix(bonds, directed=directed)
-        result = im.run(options=infomap.Options(prefer_modular_solution=self.prefer_modular))
+        result = im.run(options=infomap.Options(prefer_modular_solution=bool(self.prefer_modular)))
         modules = np.zeros(bonds.shape[0], dtype=np.int64)
         flow = np.zeros(bonds.shape[0])
         for node in result.nodes():
