@@ -12,7 +12,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
-from dwt.bench.insights import configure, lfr_graph, measure_quality, measure_speed, run_bench
+from dwt.bench.insights import configure, run_bench
+from dwt.bench.insights_lfr import lfr_graph
+from dwt.bench.insights_quality import measure_quality
+from dwt.bench.insights_speed import measure_speed
 from dwt.bench.original import OriginalWeek, compare_rows, original_row, rows_matrix
 from dwt.bench.truth import stage_inputs, true_conversations
 from dwt.cli import main
