@@ -34,6 +34,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict
 from typing import Any
 
+from dwt.bench import seeds
 from dwt.bench.independent import grid as independent_grid
 from dwt.bench.insights_config import (
     GOAL_ARI,
@@ -46,6 +47,7 @@ from dwt.bench.insights_config import (
     GOAL_SCALE_S,
     GOAL_SPEEDUP,
     GOAL_STORE_SHARE,
+    GOAL_VS_ORACLE,
     Config,
     Echo,
     configure,
@@ -87,6 +89,11 @@ def independent_summary(rows: Sequence[Any]) -> dict[str, Any]:
     return {
         "nmi_independent": independent_grid.nmi_by_mixing(rows),
         "nmi_independent_worst": independent_grid.worst_nmi_by_mixing(rows),
+        "oracle_independent": independent_grid.oracle_by_mixing(rows),
+        "nmi_vs_oracle": independent_grid.vs_oracle_by_mixing(rows),
+        "nmi_vs_leiden": independent_grid.vs_oracle_by_mixing(rows, "nmi_vs_leiden"),
+        "seeds_reported": sorted({r.seed for r in rows}),
+        "seeds_tuning": {rule: list(s) for rule, s in seeds.TUNING_SEEDS.items()},
         "clusters_independent": independent_grid.clusters_by_mixing(rows),
         "mixing_independent": independent_grid.realised_mixing(rows),
         "singleton_silent": independent_grid.singleton_silent(rows),
@@ -188,6 +195,15 @@ def summary(
         ),
         "scale": scale,
         "nmi_planted_min": min((r.nmi for r in quality), default=None),
+        "oracle_planted": {
+            "infomap": _mean(r.oracle_infomap for r in quality if r.oracle_infomap is not None),
+            "leiden": _mean(r.oracle_leiden for r in quality if r.oracle_leiden is not None),
+            "graph": "member follows (drawn from the communities alone; the product sees them)",
+        },
+        "nmi_vs_oracle_planted": {
+            "mean": _mean(r.nmi_vs_oracle for r in quality if r.nmi_vs_oracle is not None),
+            "worst": min((r.nmi_vs_oracle for r in quality if r.nmi_vs_oracle), default=None),
+        },
         "nmi_per_seed": {str(r.seed): r.nmi for r in quality},
         "ari_conversations_min": min((r.ari for r in quality), default=None),
         "ari_per_seed": {str(r.seed): r.ari for r in quality},
@@ -214,6 +230,7 @@ def summary(
         },
         "quality": [asdict(r) for r in quality],
         "lfr_nmi_min": {f"{r.mu:g}": r.nmi_min for r in lfr},
+        "lfr_nmi_leiden": {f"{r.mu:g}": r.leiden_nmi_mean for r in lfr},
         "lfr": [asdict(r) for r in lfr],
         "quick": config.quick,
     }
@@ -278,6 +295,12 @@ def independent_goals(result: dict[str, Any]) -> dict[str, bool | None]:
     goals["no singleton cluster of silent members"] = (
         result.get("singleton_silent") == 0 if nmi else None
     )
+    vs_oracle = {float(k): v for k, v in result.get("nmi_vs_oracle", {}).items()}
+    for up_to, goal in sorted(GOAL_VS_ORACLE.items()):
+        band = [v["worst"] for m, v in vs_oracle.items() if m <= up_to + 1e-9]
+        goals[f"nmi_vs_oracle >= {goal:g} (worst seed) at mixing <= {up_to:g}"] = (
+            min(band) >= goal if band else None
+        )
     return goals
 
 

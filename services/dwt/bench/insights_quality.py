@@ -12,6 +12,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from dwt.bench.insights_config import Config, Echo
+from dwt.bench.oracle import oracle_scores, ratio
 from dwt.bench.truth import StageInputs, generated_week, stage_inputs, true_conversations
 from dwt.stages.bonds import BondGraph
 from dwt.stages.cluster import InfomapClusters, silent_members
@@ -41,6 +42,12 @@ class QualityRow:
     trending_topics: int = 0
     trending_topics_with_burst: int = 0
     topic_burst_details: list[dict[str, Any]] = field(default_factory=list)
+    # Infomap and Leiden on the generator's relation graph (dwt.bench.oracle): here the
+    # member follow graph, which the generator draws from the communities alone (the
+    # product sees it too, beside the tweets).
+    oracle_infomap: float | None = None
+    oracle_leiden: float | None = None
+    nmi_vs_oracle: float | None = None
 
     @property
     def precision(self) -> float | None:
@@ -85,9 +92,13 @@ def measure_quality(seed: int, *, members: int = 300, communities: int = 6) -> Q
     bursts = _burst_scores(finder, inputs, dataset.meta.get("bursts", []))
     topics = TopicFinder().fit(_with_text(inputs, dataset), inputs.members, labels, inputs.window)
     bursts |= _topic_burst_scores(topics.topics_, inputs, dataset.meta.get("topic_bursts", []))
+    oracle = oracle_scores(inputs.community, member_follow_pairs(inputs.members, inputs.follows))
     return QualityRow(
         seed=seed,
         nmi=round(float(nmi), 4),
+        oracle_infomap=oracle.infomap,
+        oracle_leiden=oracle.leiden,
+        nmi_vs_oracle=ratio(round(float(nmi), 4), oracle.infomap),
         clusters=int(labels.max() + 1) if len(labels) else 0,
         communities=int(dataset.meta["communities"]),
         ari=round(float(ari), 4),
@@ -95,6 +106,17 @@ def measure_quality(seed: int, *, members: int = 300, communities: int = 6) -> Q
         ari_without_ids=round(float(ari_blind), 4),
         **bursts,
     )
+
+
+def member_follow_pairs(members: pa.Array, follows: pa.Table) -> np.ndarray:
+    """Follow edges between members as (source, target) member indices."""
+    src = pc.index_in(follows.column("source_id"), value_set=members)
+    dst = pc.index_in(follows.column("target_id"), value_set=members)
+    both = pc.and_(pc.is_valid(src), pc.is_valid(dst))
+    return np.c_[
+        pc.filter(src, both).to_numpy(zero_copy_only=False),
+        pc.filter(dst, both).to_numpy(zero_copy_only=False),
+    ].astype(np.int64)
 
 
 def _codes(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
@@ -215,7 +237,8 @@ def run_quality(config: Config, echo: Echo) -> list[QualityRow]:
         f"{config.quality_communities} communities, 7 days), seeds {list(config.quality_seeds)} =="
     )
     echo(
-        f"{'seed':>4} {'NMI':>6} {'clusters':>8} {'ARI conv':>8} {'ARI strict':>10} "
+        f"{'seed':>4} {'NMI':>6} {'oracle IM/LD':>12} {'vs oracle':>9} {'clusters':>8} "
+        f"{'ARI conv':>8} {'ARI strict':>10} "
         f"{'ARI no ids':>10} {'bursts found':>12} {'trending (w/ burst)':>19} "
         f"{'topic bursts':>12} {'topics (w/ burst)':>17} {'precision':>9} {'recall':>6}"
     )
@@ -226,7 +249,10 @@ def run_quality(config: Config, echo: Echo) -> list[QualityRow]:
         )
         rows.append(row)
         echo(
-            f"{row.seed:>4} {row.nmi:>6.3f} {row.clusters:>4}/{row.communities:<3} {row.ari:>8.4f} "
+            f"{row.seed:>4} {row.nmi:>6.3f} "
+            f"{f'{_fmt(row.oracle_infomap)}/{_fmt(row.oracle_leiden)}':>12} "
+            f"{_fmt(row.nmi_vs_oracle):>9} "
+            f"{row.clusters:>4}/{row.communities:<3} {row.ari:>8.4f} "
             f"{row.ari_strict:>10.4f} {row.ari_without_ids:>10.4f} "
             f"{f'{row.bursts_found}/{row.bursts_planted}':>12} "
             f"{f'{row.trending_slices} ({row.trending_with_burst})':>19} "
@@ -247,7 +273,7 @@ def run_quality(config: Config, echo: Echo) -> list[QualityRow]:
         t_hot_burst = sum(r.trending_topics_with_burst for r in rows)
         all_hot, all_planted = hot + t_hot, planted + t_planted
         echo(
-            f"mean {statistics.mean(nmi):>6.3f} {'':>8} {statistics.mean(ari):>8.4f} "
+            f"mean {statistics.mean(nmi):>6.3f} {'':>22} {'':>8} {statistics.mean(ari):>8.4f} "
             f"{statistics.mean(r.ari_strict for r in rows):>10.4f} "
             f"{statistics.mean(r.ari_without_ids for r in rows):>10.4f} "
             f"{f'{found}/{planted}':>12} {f'{hot} ({hot_burst})':>19} "
@@ -255,7 +281,7 @@ def run_quality(config: Config, echo: Echo) -> list[QualityRow]:
             f"{_fmt((hot_burst + t_hot_burst) / all_hot if all_hot else None):>9} "
             f"{_fmt((found + t_found) / all_planted if all_planted else None):>6}"
         )
-        echo(f"min  {min(nmi):>6.3f} {'':>8} {min(ari):>8.4f}")
+        echo(f"min  {min(nmi):>6.3f} {'':>22} {'':>8} {min(ari):>8.4f}")
     echo(
         "ARI conv: retweets join the retweeted tweet's conversation when it is in the week "
         "(the stage's rule); strict: also when it is an outsider's; no ids: conversation ids "
