@@ -19,7 +19,14 @@
 5. **Quality on an independent source** (:mod:`dwt.bench.independent`, issue 15): weeks not
    drawn by ``dwt generate`` (noisy one-way follows, silent members, topic and thread
    bursts) over a grid of mixing, served by the emulator, collected by the real collector
-   and run with the default spec; scored from the store against the generator's plan.
+   and run with the default spec; scored from the store against the generator's plan, on
+   the reported seeds (:mod:`dwt.bench.seeds`: none of them tuned any rule).
+6. **Old or missing follow lists** (:mod:`dwt.bench.follow_modes`): the same kind of week
+   with lists 4 and 12 weeks old, 15 % refreshed a week, and none, each with its weekly
+   cost from :mod:`dwt.xapi.prices`.
+
+Every NMI has its yardstick beside it (:mod:`dwt.bench.oracle`): Infomap and Leiden on
+the week's true relation graph, and ``nmi_vs_oracle`` = product NMI / Infomap's there.
 
 Goals (MISSION.md and the brief): speedup ≥ 500× at 3,000 members, scale ≤ 120 s and
 ≤ 4 GB, conversation ARI ≥ 0.99, LFR NMI ≥ 0.95 up to μ = 0.5. Misses are printed as
@@ -34,7 +41,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict
 from typing import Any
 
-from dwt.bench import seeds
+from dwt.bench import follow_modes, seeds
 from dwt.bench.independent import grid as independent_grid
 from dwt.bench.insights_config import (
     GOAL_ARI,
@@ -132,7 +139,15 @@ def run_bench(config: Config, echo: Echo = print) -> dict[str, Any]:
     quality = run_quality(config, echo)
     lfr, lfr_degrees = run_lfr(config, echo)
     independent = run_independent(config, echo)
+    modes = follow_modes.run_modes(
+        config.follow_mode_mixings,
+        config.follow_mode_seeds,
+        echo,
+        members=config.follow_mode_members,
+        churn=config.follow_churn,
+    )
     result = summary(speed, scale, quality, lfr, config, pipelines, independent)
+    result |= follow_modes.summary(modes, config.follow_churn)
     result["ray"] = ray_what
     result["lfr_degrees"] = lfr_degrees
     result["seconds"] = round(time.perf_counter() - start, 1)

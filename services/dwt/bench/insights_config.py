@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
+from dwt.bench.follow_modes import WEEKLY_CHURN
 from dwt.bench.independent import grid as independent_grid
 
 Echo = Callable[[str], None]
@@ -60,6 +61,11 @@ class Config:
     # (noise, activity) cases run at the middle mixing besides the base ones, on fewer seeds
     independent_variants: tuple[tuple[float, float], ...] = independent_grid.VARIANTS
     independent_variant_seeds: tuple[int, ...] = independent_grid.REPORTED_SEEDS[:2]
+    # Old or missing follow lists (dwt.bench.follow_modes), in-process stages: ~5 s a week.
+    follow_mode_mixings: tuple[float, ...] = (0.2, 0.35, 0.5)
+    follow_mode_seeds: tuple[int, ...] = independent_grid.REPORTED_SEEDS
+    follow_mode_members: int = 400
+    follow_churn: float = WEEKLY_CHURN  # its docstring says why this rate
     seed: int = 1
     quick: bool = False
 
@@ -79,6 +85,8 @@ class Config:
             lfr_graphs=1,
             independent_seeds=(1,),
             independent_variants=(),
+            follow_mode_mixings=(0.35,),
+            follow_mode_seeds=independent_grid.REPORTED_SEEDS[:1],
             quick=True,
         )
 
