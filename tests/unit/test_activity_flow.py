@@ -54,6 +54,9 @@ def test_activity_changes_the_flow_only_when_teleporting_to_nodes():
     (flow_a, code_a), (flow_b, code_b) = plain_flow(quiet), plain_flow(busy)
     assert np.allclose(flow_a, flow_b) and code_a == pytest.approx(code_b)
 
+    from sklearn.base import clone
+
+    assert clone(ActivityTeleportation(busy, "sqrt_activity", seed=3)).variant == "sqrt_activity"
     to_nodes_quiet = ActivityTeleportation(np.zeros(24), seed=3).fit(bonds).flow_
     to_nodes_busy = ActivityTeleportation(busy, seed=3).fit(bonds).flow_
     assert np.abs(to_nodes_quiet - to_nodes_busy).max() > 0.01

@@ -40,9 +40,22 @@ class ActivityTeleportation(InfomapClusters):
     ``node_weight(activity)`` (the undirected fallback is left as the product runs it)."""
 
     def __init__(
-        self, activity: np.ndarray | None = None, variant: str = "activity", **params: object
+        self,
+        activity: np.ndarray | None = None,
+        variant: str = "activity",
+        trials: int = 10,
+        seed: int = 42,
+        teleportation: float = 0.15,
+        weight_transform: str = "sqrt",
+        prefer_modular: bool = True,
     ) -> None:
-        super().__init__(**params)  # type: ignore[arg-type]
+        super().__init__(
+            trials=trials,
+            seed=seed,
+            teleportation=teleportation,
+            weight_transform=weight_transform,
+            prefer_modular=prefer_modular,
+        )
         self.activity = activity
         self.variant = variant
 
