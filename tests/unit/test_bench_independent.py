@@ -8,6 +8,7 @@ from dataclasses import replace
 import numpy as np
 import pyarrow.compute as pc
 import pytest
+import scipy.sparse as sp
 
 from dwt.bench.independent.grid import (
     burst_counts,
@@ -135,6 +136,10 @@ def test_the_product_as_run_is_scored_from_the_store(world):
     }
     assert keys["nmi"] == {f"{SMALL.mixing:g}": row.nmi} and keys["singleton_silent"] == 0
     assert burst_counts([row])["threads"].planted == SMALL.thread_bursts
+    # The yardstick: Infomap and Leiden on the planted relation graph, over the same members.
+    assert row.oracle_infomap is not None and row.oracle_leiden is not None
+    assert row.oracle_infomap >= 0.9 and row.oracle_leiden >= 0.9
+    assert row.nmi_vs_oracle == pytest.approx(row.nmi / row.oracle_infomap, abs=1e-4)
 
 
 def test_grid_cases_cover_mixings_seeds_and_variants():
@@ -154,13 +159,15 @@ def test_the_worst_week_is_reported_beside_the_mean():
 
 def test_independent_goals_read_the_summary_keys():
     good = {"nmi_independent": {"0.1": 0.99, "0.35": 0.96, "0.5": 0.9},
-            "clusters_independent": {"0.1": 1.0, "0.5": 1.4}, "singleton_silent": 0}  # fmt: skip
+            "clusters_independent": {"0.1": 1.0, "0.5": 1.4}, "singleton_silent": 0,
+            "nmi_vs_oracle": {"0.35": {"mean": 0.99, "worst": 0.98}}}  # fmt: skip
     assert all(independent_goals(good).values())
-    bad = good | {"nmi_independent": {"0.35": 0.9, "0.5": 0.8}, "singleton_silent": 2}
+    bad = good | {"nmi_independent": {"0.35": 0.9, "0.5": 0.8}, "singleton_silent": 2,
+                  "nmi_vs_oracle": {"0.5": {"mean": 0.99, "worst": 0.9}}}  # fmt: skip
     assert not any(independent_goals(bad | {"clusters_independent": {"0.5": 2.0}}).values())
     assert set(independent_goals({}).values()) == {None}
 
 
 def test_infomap_seed_zero_is_refused_clearly():
     with pytest.raises(ValueError, match="seed"):
-        InfomapClusters(seed=0)
+        InfomapClusters(seed=0).fit(sp.eye(2, format="csr"))

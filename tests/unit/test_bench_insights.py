@@ -12,7 +12,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
-from dwt.bench.insights import configure, lfr_graph, measure_quality, measure_speed, run_bench
+from dwt.bench.insights import configure, run_bench
+from dwt.bench.insights_lfr import lfr_graph
+from dwt.bench.insights_quality import measure_quality
+from dwt.bench.insights_speed import measure_speed
 from dwt.bench.original import OriginalWeek, compare_rows, original_row, rows_matrix
 from dwt.bench.truth import stage_inputs, true_conversations
 from dwt.cli import main
@@ -33,6 +36,8 @@ TINY = {
     "lfr_n": 250,
     "lfr_mus": (0.3,),
     "lfr_graphs": 1,
+    "independent_members": 120,
+    "follow_mode_members": 120,
 }
 
 
@@ -150,8 +155,19 @@ def test_run_bench_reports_every_headline_figure():
         "nmi_per_seed",
         "burst_precision",
         "burst_recall",
+        "nmi_vs_oracle",
+        "oracle_independent",
+        "nmi_vs_oracle_planted",
+        "lfr_nmi_leiden",
+        "nmi_follows_stale_4w",
+        "nmi_follows_stale_12w",
+        "nmi_follows_refreshed_15pct",
+        "nmi_interactions_only",
+        "weekly_cost_usd",
     ):
         assert key in result, key
+    tuned = {s for rule in result["seeds_tuning"].values() for s in rule}
+    assert result["seeds_reported"] and not tuned & set(result["seeds_reported"])
     assert result["original_agrees"] is True
     assert set(result["lfr_nmi"]) == {"0.3"}
     assert set(result["scale_stage_seconds"]) == {"bonds", "cluster", "content"}
@@ -181,6 +197,11 @@ def test_cli_prints_tables_to_stderr_and_one_json_line(capsys, monkeypatch):
 
 def test_cli_rejects_bad_seeds(capsys):
     assert main(["bench", "insights", "--seeds", "0"]) == 2
+
+
+def test_cli_rejects_a_churn_outside_a_share(capsys):
+    assert main(["bench", "insights", "--churn", "1.5"]) == 2
+    assert "--churn" in capsys.readouterr().err
 
 
 def test_interaction_lists_are_deduplicated_and_lower_cased():

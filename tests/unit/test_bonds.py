@@ -353,7 +353,7 @@ def test_a_celebrity_followed_by_everyone_merges_no_clusters():
     graph = _fit(members, replies, follows)
     row = _row(graph, "g0m0")
     assert row["star"] < min(row[m] for m in names[0][1:]) / 3  # far below a group mate
-    labels = InfomapClusters().fit(graph.matrix_, graph.activity_).labels_
+    labels = InfomapClusters().fit(graph.matrix_).labels_
     by_member = dict(zip(members, labels.tolist(), strict=True))
     assert len({by_member[m] for m in names[0]}) == 1
     assert len({by_member[m] for m in names[1]}) == 1

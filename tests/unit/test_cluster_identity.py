@@ -142,7 +142,7 @@ def test_overlap_similarity_matches_a_cluster_that_absorbed_a_small_one():
 )
 def test_bad_parameters_are_refused(kwargs, message):
     with pytest.raises(ValueError, match=message):
-        ClusterMatcher(**kwargs)
+        ClusterMatcher(**kwargs).fit(np.zeros(3, int), np.zeros(3, int))
 
 
 def test_misaligned_labels_are_refused():

@@ -364,4 +364,4 @@ def test_labels_must_match_members():
 )
 def test_bad_parameters(params):
     with pytest.raises(ValueError):
-        ContentFinder(**params)
+        ContentFinder(**params).fit(_week([]), MEMBERS, np.zeros(len(MEMBERS), int))

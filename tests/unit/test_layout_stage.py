@@ -88,7 +88,7 @@ def test_bad_input_is_refused_with_a_sentence():
     with pytest.raises(ValueError, match="non-negative"):
         MapLayout().fit(-sp.eye(2, format="csr"), np.zeros(2, dtype=int))
     with pytest.raises(ValueError, match="scale"):
-        MapLayout(scale=0)
+        MapLayout(scale=0).fit(sp.eye(2, format="csr"), np.zeros(2, dtype=int))
 
 
 def test_edge_cases_single_members_and_empty():

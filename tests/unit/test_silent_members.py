@@ -80,11 +80,11 @@ def test_silent_members_are_isolated_not_singletons(seed, preset):
         assert (graph.matrix_[:, np.flatnonzero(silent)].sum(axis=0) > 0).all()
 
         # The bug: left in the flow, several end up as singleton clusters.
-        before = InfomapClusters().fit(graph.matrix_, graph.activity_).labels_
+        before = InfomapClusters().fit(graph.matrix_).labels_
         sizes = np.bincount(before[before >= 0])
         assert (sizes[before[silent]] == 1).sum() > 0 and (before == ISOLATED).sum() == 0
 
-    model = InfomapClusters().fit(graph.matrix_, graph.activity_, silent)
+    model = InfomapClusters().fit(graph.matrix_, silent=silent)
     labels = model.labels_
     assert (labels[silent] == ISOLATED).all() and int((labels == ISOLATED).sum()) == silent.sum()
     assert (labels[~silent] >= 0).all()
@@ -131,7 +131,7 @@ def test_a_member_only_talked_to_is_still_placed_with_its_partners():
         )
     )
     silent = np.array([False, False, False, False, True])
-    labels = InfomapClusters().fit(bonds, np.array([3, 3, 3, 0, 0]), silent).labels_
+    labels = InfomapClusters().fit(bonds, silent=silent).labels_
     assert labels.tolist() == [0, 0, 0, 0, ISOLATED]
 
 

@@ -260,7 +260,7 @@ def test_labels_must_match_members():
 )
 def test_bad_parameters(params):
     with pytest.raises(ValueError):
-        TopicFinder(**params)
+        TopicFinder(**params).fit(_table([]), MEMBERS, LABELS)
 
 
 # ---- the content step: what the store holds after a run --------------------------------------

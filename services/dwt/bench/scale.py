@@ -84,7 +84,7 @@ def run_stages(directory: Path) -> dict[str, float | int]:
     loaded = time.perf_counter()
     graph = BondGraph().fit(members, interactions, follows)
     bonded = time.perf_counter()
-    clusters = InfomapClusters().fit(graph.matrix_, graph.activity_)
+    clusters = InfomapClusters().fit(graph.matrix_)
     clustered = time.perf_counter()
     finder = ContentFinder().fit(interactions, members, clusters.labels_, window=(since, until))
     done = time.perf_counter()

@@ -105,3 +105,16 @@ def true_conversations(interactions: pa.Table, dataset: Dataset | None = None) -
         pc.is_valid(reference),
     )
     return pc.if_else(is_retweet, retweeted, conversation)
+
+
+def generated_week(
+    members: int, communities: int, seed: int, tweets_per_member: float | None = None
+) -> Dataset:
+    """The benchmark's one generated week: :func:`dwt.generate.generate_community` over 7
+    days (at the generator's own activity when ``tweets_per_member`` is None)."""
+    from dwt.generate import generate_community
+
+    activity = {} if tweets_per_member is None else {"tweets_per_member": tweets_per_member}
+    return generate_community(
+        members=members, communities=communities, days=7, seed=seed, **activity
+    )

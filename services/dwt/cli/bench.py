@@ -54,6 +54,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     insights.add_argument("--seeds", type=int, default=3, help="generated communities scored")
     insights.add_argument("--no-ray", action="store_true", help="skip the Ray-sharded bonds")
+    insights.add_argument(
+        "--churn",
+        type=float,
+        default=None,
+        help="share of a follow list replaced a week, for the old-follow-list modes "
+        "(default 0.02: dwt.bench.follow_modes says why)",
+    )
     insights.add_argument("--json", action="store_true", help="end with one JSON line")
     faults = which.add_parser(
         "faults",
@@ -153,7 +160,13 @@ def run_insights(args: argparse.Namespace) -> int:
     if args.seeds < 1:
         print("dwt bench insights: --seeds needs a positive integer", file=sys.stderr)
         return 2
-    config = configure(quick=args.quick, seeds=args.seeds, use_ray=False if args.no_ray else None)
+    if args.churn is not None and not 0 <= args.churn < 1:
+        print("dwt bench insights: --churn needs a share in [0, 1)", file=sys.stderr)
+        return 2
+    churn = {} if args.churn is None else {"follow_churn": args.churn}
+    config = configure(
+        quick=args.quick, seeds=args.seeds, use_ray=False if args.no_ray else None, **churn
+    )
     result = run_bench(
         config, echo=lambda line: print(line, file=sys.stderr if args.json else sys.stdout)
     )

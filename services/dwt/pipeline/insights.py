@@ -275,7 +275,8 @@ def cluster(week: Week, run_id: str) -> dict[str, int]:
     _fresh(week, "clusters")
     ex, ctx = week.ex, week.ctx
     blocks = week.blocks or []
-    activity = week.activity if week.blocks is not None else _stored_activity(week)
+    if week.blocks is None:
+        _stored_activity(week)  # MissingInputError when no bonds step has run
     inputs = [
         ex.submit("cluster", f"inputs-{s}", tasks.cluster_inputs, ctx, part, returns=3)
         for s, part in enumerate(week.parts)
@@ -287,7 +288,6 @@ def cluster(week: Week, run_id: str) -> dict[str, int]:
         tasks.cluster_all,
         ctx,
         _previous_labels(week),
-        activity,
         len(inputs),
         *parts,
         *blocks,

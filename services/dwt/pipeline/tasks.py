@@ -205,14 +205,13 @@ def cluster_inputs(ctx: RunContext, shard: pa.Table) -> tuple[np.ndarray, pa.Tab
 def cluster_all(
     ctx: RunContext,
     previous: np.ndarray,
-    activity: np.ndarray,
     shards: int,
     *parts: Any,
 ) -> tuple[np.ndarray, dict[str, int]]:
     """Cluster the community (module doc) and write clusters and placements. ``parts``:
     ``shards`` silent masks, hashtag tables and outsider tables (:func:`cluster_inputs`),
     then the bond blocks (:func:`bond_block`; none: the bonds stored by the last bonds
-    step, with ``activity`` their members')."""
+    step)."""
     silent_parts = parts[:shards]
     hashtags = pa.concat_tables(list(parts[shards : 2 * shards]))
     outsiders = pa.concat_tables(list(parts[2 * shards : 3 * shards]))
@@ -235,7 +234,7 @@ def cluster_all(
     )
     # Silent members (no tweet, nothing directed at them) go to ISOLATED, not to a
     # singleton cluster made of their follow-only bonds (dwt.stages.cluster).
-    model.fit(matrix, activity, silent)
+    model.fit(matrix, silent=silent)
     # Last week's numbers for the same groups (dwt.stages.identity): "cluster 5" stays 5.
     matcher = ClusterMatcher().fit(previous, model.labels_)
     labels = matcher.labels_

@@ -46,6 +46,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import scipy.sparse as sp
+from sklearn.base import BaseEstimator
 
 from dwt.stages.columns import ints
 from dwt.stages.weights import BondWeights
@@ -368,7 +369,7 @@ def shard_authors(n: int, shards: int) -> list[np.ndarray]:
     return [np.arange(i, n, shards) for i in range(min(shards, max(n, 1)))]
 
 
-class BondGraph:
+class BondGraph(BaseEstimator):
     """Estimator-style bonds: parameters in, fitted graph out.
 
     >>> graph = BondGraph(BondWeights()).fit(members, interactions, follows)
@@ -376,7 +377,7 @@ class BondGraph:
     """
 
     def __init__(self, weights: BondWeights | None = None) -> None:
-        self.weights = weights or BondWeights()
+        self.weights = weights  # None: the default BondWeights()
 
     def fit(
         self,
@@ -387,18 +388,15 @@ class BondGraph:
         week = IndexedWeek.from_tables(members, interactions, follows)
         return self.fit_indexed(members, week)
 
-    def fit_indexed(
-        self,
-        members: Sequence[str] | pa.Array,
-        week: IndexedWeek,
-        matrix: sp.spmatrix | None = None,
-    ) -> Self:
-        """Fit from an indexed week, or adopt a ``matrix`` summed from shard results."""
+    def fit_indexed(self, members: Sequence[str] | pa.Array, week: IndexedWeek) -> Self:
+        """Fit from an already indexed week."""
+        weights = BondWeights() if self.weights is None else self.weights
+        if not isinstance(weights, BondWeights):
+            raise ValueError(f"weights must be BondWeights or None, got {type(weights).__name__}")
         self.members_ = pa.array(members, pa.string())
         self.activity_ = np.bincount(week.author, minlength=week.n)
-        self.matrix_ = bond_matrix(week, self.weights) if matrix is None else sp.csr_matrix(matrix)
-        # Canonical form: a matrix summed from shards or built in one go stores the same
-        # adjacency lists, in the same order.
+        self.matrix_ = bond_matrix(week, weights)
+        # Canonical form: the same adjacency lists, in the same order, however it was built.
         self.matrix_.sum_duplicates()
         self.matrix_.sort_indices()
         return self

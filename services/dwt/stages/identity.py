@@ -40,6 +40,7 @@ import numpy as np
 import pyarrow as pa
 import scipy.sparse as sp
 from scipy.optimize import linear_sum_assignment
+from sklearn.base import BaseEstimator
 
 CHANGES = ("kept", "grew", "shrank", "split", "merged", "new")
 
@@ -57,7 +58,7 @@ CHANGES_SCHEMA = pa.schema(
 SIMILARITIES = ("jaccard", "overlap")
 
 
-class ClusterMatcher:
+class ClusterMatcher(BaseEstimator):
     """Estimator-style matching of this week's clusters to last week's.
 
     Parameters: ``similarity`` (``jaccard`` or ``overlap``), ``min_similarity`` (a matched
@@ -84,6 +85,16 @@ class ClusterMatcher:
         min_members: int = 2,
         tolerance: float = 0.1,
     ) -> None:
+        self.similarity = similarity
+        self.min_similarity = min_similarity
+        self.min_share = min_share
+        self.min_members = min_members
+        self.tolerance = tolerance
+
+    def _check_params(self) -> None:
+        """ValueError for a parameter matching cannot run with (checked at fit)."""
+        similarity, min_members = self.similarity, self.min_members
+        min_similarity, min_share, tolerance = self.min_similarity, self.min_share, self.tolerance
         if min_members < 1:
             raise ValueError(f"min_members must be >= 1, got {min_members}")
         if similarity not in SIMILARITIES:
@@ -95,13 +106,9 @@ class ClusterMatcher:
         ):
             if not 0 <= value <= 1:
                 raise ValueError(f"{name} must be in [0, 1], got {value}")
-        self.similarity = similarity
-        self.min_similarity = min_similarity
-        self.min_share = min_share
-        self.min_members = min_members
-        self.tolerance = tolerance
 
     def fit(self, previous: np.ndarray, current: np.ndarray) -> Self:
+        self._check_params()
         previous = np.asarray(previous, dtype=np.int64)
         current = np.asarray(current, dtype=np.int64)
         if previous.shape != current.shape or previous.ndim != 1:

@@ -29,6 +29,7 @@ from typing import Self
 import igraph as ig
 import numpy as np
 import scipy.sparse as sp
+from sklearn.base import BaseEstimator
 
 from dwt.stages.cluster import ISOLATED
 
@@ -126,7 +127,7 @@ def _separate(centres: np.ndarray, radii: np.ndarray, gap: float) -> np.ndarray:
     return centres
 
 
-class MapLayout:
+class MapLayout(BaseEstimator):
     """Estimator-style map layout of a clustered bond graph.
 
     Parameters: ``seed`` (every random choice), ``scale`` (radius of a one-member disc, in
@@ -139,10 +140,6 @@ class MapLayout:
     """
 
     def __init__(self, seed: int = 42, scale: float = 16.0, gap: float = 0.25) -> None:
-        if scale <= 0:
-            raise ValueError(f"scale must be positive, got {scale}")
-        if gap < 0:
-            raise ValueError(f"gap must be >= 0, got {gap}")
         self.seed = seed
         self.scale = scale
         self.gap = gap
@@ -150,6 +147,10 @@ class MapLayout:
     def fit(self, bonds: sp.spmatrix, labels: np.ndarray) -> Self:
         """Lay out the members of an n×n bond matrix clustered by ``labels`` (one per member;
         :data:`ISOLATED` for members without a cluster)."""
+        if self.scale <= 0:
+            raise ValueError(f"scale must be positive, got {self.scale}")
+        if self.gap < 0:
+            raise ValueError(f"gap must be >= 0, got {self.gap}")
         bonds = sp.csr_matrix(bonds, dtype=np.float64)
         labels = np.asarray(labels, dtype=np.int64)
         n = len(labels)

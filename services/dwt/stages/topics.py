@@ -44,6 +44,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import scipy.sparse as sp
+from sklearn.base import BaseEstimator
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, CountVectorizer
 
 from dwt.stages.columns import (
@@ -96,7 +97,7 @@ _PRIOR = 0.5
 SHRINK = 20.0
 
 
-class TopicFinder:
+class TopicFinder(BaseEstimator):
     """Estimator-style trending topics.
 
     Parameters: ``bucket`` (time bucket), ``span`` (buckets per run tested: a burst of two
@@ -121,12 +122,6 @@ class TopicFinder:
         top: int = 10,
         terms: bool = True,
     ) -> None:
-        if bucket <= timedelta(0):
-            raise ValueError(f"bucket must be positive, got {bucket}")
-        if span < 1 or min_count < 1 or min_members < 1 or top < 0:
-            raise ValueError("need span >= 1, min_count >= 1, min_members >= 1 and top >= 0")
-        if not min_ratio >= 1 or not 0 < max_p <= 1:
-            raise ValueError(f"need min_ratio >= 1 and 0 < max_p <= 1, got {min_ratio}, {max_p}")
         self.bucket = bucket
         self.span = span
         self.min_count = min_count
@@ -135,6 +130,23 @@ class TopicFinder:
         self.max_p = max_p
         self.top = top
         self.terms = terms
+
+    def _check_params(self) -> None:
+        """ValueError for a parameter the stage cannot run with (checked at fit, sklearn's
+        way: :meth:`prepare`, :meth:`vocabulary` and :meth:`finish` are fit's parts)."""
+        bucket, span, min_count, min_members = (
+            self.bucket,
+            self.span,
+            self.min_count,
+            self.min_members,
+        )
+        min_ratio, max_p, top = self.min_ratio, self.max_p, self.top
+        if bucket <= timedelta(0):
+            raise ValueError(f"bucket must be positive, got {bucket}")
+        if span < 1 or min_count < 1 or min_members < 1 or top < 0:
+            raise ValueError("need span >= 1, min_count >= 1, min_members >= 1 and top >= 0")
+        if not min_ratio >= 1 or not 0 < max_p <= 1:
+            raise ValueError(f"need min_ratio >= 1 and 0 < max_p <= 1, got {min_ratio}, {max_p}")
 
     def fit(
         self,
@@ -165,6 +177,7 @@ class TopicFinder:
     ) -> TopicsPart:
         """The standalone tweets of one partition of whole clusters (arguments as
         :meth:`fit`'s) and their :class:`TopicCounts`."""
+        self._check_params()
         ids, labels = member_labels(members, labels)
         week = _standalone(interactions, ids, labels)
         window = window or window_of(week.table.column("created_at"))
@@ -186,10 +199,12 @@ class TopicFinder:
 
     def vocabulary(self, counts: Sequence[TopicCounts]) -> TopicVocabulary:
         """The community's topics and their counts, from every partition's counts."""
+        self._check_params()
         return TopicVocabulary.of(TopicCounts.merge(counts), self.min_count if self.terms else 0)
 
     def finish(self, part: TopicsPart, vocabulary: TopicVocabulary) -> Self:
         """Test the topics of one partition against their baselines: sets ``topics_``."""
+        self._check_params()
         self.window_ = part.window
         week = part.week
         bucket, n_buckets = time_buckets(week.table.column("created_at"), self.window_, self.bucket)

@@ -12,7 +12,10 @@ the tweets of each burst and each tweet's planted conversation. Figures:
   tweets, a planted topic when a trending topic doc does; precision is the share of
   trending docs that hold any planted burst's tweet;
 * ``ari`` / ``ari_without_ids``: conversation ARI against the planted threads, over the
-  member tweets the conversation docs hold, with and without conversation ids.
+  member tweets the conversation docs hold, with and without conversation ids;
+* ``oracle_infomap`` / ``oracle_leiden``: NMI of Infomap and Leiden on the planted relation
+  graph, which the product never sees (:mod:`dwt.bench.oracle`), over the same members as
+  ``nmi``; ``nmi_vs_oracle`` = ``nmi`` / ``oracle_infomap``, ``nmi_vs_leiden`` likewise.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 
 from dwt.bench.independent.product import StoreReading
 from dwt.bench.independent.world import Plan
+from dwt.bench.oracle import oracle_scores, ratio
 
 
 @dataclass
@@ -65,6 +69,10 @@ class RunScore:
     ari: float | None
     ari_without_ids: float | None
     seconds: float = 0.0
+    oracle_infomap: float | None = None
+    oracle_leiden: float | None = None
+    nmi_vs_oracle: float | None = None
+    nmi_vs_leiden: float | None = None
 
 
 def score_run(plan: Plan, reading: StoreReading, seconds: float = 0.0) -> RunScore:
@@ -82,13 +90,19 @@ def score_run(plan: Plan, reading: StoreReading, seconds: float = 0.0) -> RunSco
         if c in singles and m in silent
     )
     cfg = plan.config
+    nmi = round(float(normalized_mutual_info_score(planted[speaking], labels[speaking])), 4)
+    oracle = (
+        oracle_scores(plan.community, plan.relations, ~np.isin(plan.members, plan.silent))
+        if plan.relations
+        else None
+    )
     return RunScore(
         mixing=cfg["mixing"],
         realised_mixing=plan.mixing,
         noise=cfg["noise"],
         activity=cfg["activity"],
         seed=cfg["seed"],
-        nmi=round(float(normalized_mutual_info_score(planted[speaking], labels[speaking])), 4),
+        nmi=nmi,
         nmi_all=round(float(normalized_mutual_info_score(planted, labels)), 4),
         clusters=len(sizes),
         planted=plan.communities,
@@ -105,6 +119,10 @@ def score_run(plan: Plan, reading: StoreReading, seconds: float = 0.0) -> RunSco
             else _ari(plan, reading.conversations_without_ids)
         ),
         seconds=round(seconds, 1),
+        oracle_infomap=oracle and oracle.infomap,
+        oracle_leiden=oracle and oracle.leiden,
+        nmi_vs_oracle=ratio(nmi, oracle and oracle.infomap),
+        nmi_vs_leiden=ratio(nmi, oracle and oracle.leiden),
     )
 
 
