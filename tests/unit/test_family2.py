@@ -10,8 +10,17 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
+from dwt.bench.family2 import scoring
 from dwt.bench.family2.product import Reading
-from dwt.bench.family2.score import burst_counts, mean_row, nmi, oracle_labels, score
+from dwt.bench.family2.scoring import (
+    burst_counts,
+    grid,
+    mean_row,
+    nmi,
+    oracle_labels,
+    score,
+    summary,
+)
 from dwt.bench.family2.serve import WeekData, generate_weeks
 from dwt.bench.family2.world import HOUR_MS, Family2Config, Truth
 
@@ -256,6 +265,33 @@ def test_trending_items_are_matched_by_majority():
 def test_mean_row_averages_numbers_and_nested_dicts():
     rows = [{"a": 1, "b": None, "c": {"d": 2.0}, "s": "x"}, {"a": 3, "b": 1, "c": {"d": 4.0}}]
     assert mean_row(rows) == {"a": 2, "b": None, "c": {"d": 3.0}}
+
+
+def test_run_gives_the_mean_and_the_worst_seed_and_summary_keys_them(monkeypatch):
+    def fake(members, communities, mixing, seed):
+        ratio = {101: 0.9, 102: 0.6, 103: None}[seed]
+        return {
+            "seed": seed,
+            "nmi": 0.5,
+            "nmi_vs_oracle": ratio,
+            "realised_mixing": mixing + 0.01,
+            "bursts": {"true_positive": 2, "trending": 4, "found": 3, "planted": 3},
+        }
+
+    monkeypatch.setattr(scoring, "score", fake)
+    by_mixing = grid(mixings=(0.2,), seeds=(101, 102))
+    result = by_mixing["0.2"]
+    assert result["worst"]["seed"] == 102
+    assert result["mean"]["nmi_vs_oracle"] == 0.75
+    keys = summary(by_mixing)
+    assert keys["nmi_vs_oracle_family2"] == {"0.2": 0.75}
+    assert keys["nmi_vs_oracle_family2_worst"] == {"0.2": 0.6}
+    assert keys["mixing_family2"] == {"0.2": 0.21}
+    assert keys["bursts_family2"]["burst_precision"] == 0.5
+    assert keys["bursts_family2"]["burst_recall"] == 1.0
+    assert scoring.run(seeds=(101, 103))["worst"]["seed"] == 103  # no ratio: the worst
+    with pytest.raises(ValueError, match="no seeds"):
+        scoring.run(seeds=())
 
 
 @pytest.mark.slow

@@ -16,14 +16,15 @@ that no tuning run reuses them by accident. Figures are reported, never optimise
 
 The product runs on it as a user runs it (:mod:`.product`: emulator → ``members add`` →
 collect → default pipeline, both weeks in one store) and is scored from the store against
-the truth and against Infomap / Leiden on the true relation graph (:mod:`.score`)::
+the truth and against Infomap / Leiden on the true relation graph (:mod:`.scoring`)::
 
     from dwt.bench.family2 import run, score
     score(members=800, communities=8, mixing=0.35, seed=101)  # one seed: a dict
     run(seeds=(101, 102, 103), mixing=0.35)  # {"mean": ..., "worst": ..., "seeds": [...]}
+    summary(grid())  # the JSON keys, per aimed mixing (0.2, 0.35, 0.5, 0.63)
 """
 
-from dwt.bench.family2.score import SEEDS, run, score
+from dwt.bench.family2.scoring import MIXINGS, SEEDS, grid, run, score, summary
 from dwt.bench.family2.world import FIRST_SEED, Family2Config
 
-__all__ = ["FIRST_SEED", "SEEDS", "Family2Config", "run", "score"]
+__all__ = ["FIRST_SEED", "MIXINGS", "SEEDS", "Family2Config", "grid", "run", "score", "summary"]

@@ -21,7 +21,6 @@ from dwt.bench.family2.world import (
     MENTION,
     REPLY,
     RETWEET,
-    TWEET,
     Accounts,
     Family2Config,
     Rows,
@@ -190,7 +189,7 @@ def _dataset(
         k, phrase = int(kind[r]), phrases[r]
         tag = tags[r]
         words = body[r]
-        if phrase:
+        if phrase:  # the burst's phrase inside a sentence (another row's words after it)
             words = f"{words} {phrase} {body[(r * 7 + 3) % len(body)].split(' #')[0]}"
             tag = tag + ([phrase[1:]] if phrase.startswith("#") else [])
             tags[r] = tag
@@ -276,6 +275,3 @@ def _dataset(
         "hot_outsiders": [],
     }
     return ids, Dataset(users=users, tweets=tweets, follows=follow_table, meta=meta)
-
-
-__all__ = ["TWEET", "WeekData", "generate_weeks"]
