@@ -18,6 +18,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from datetime import datetime
 from pathlib import Path
 
@@ -101,3 +102,35 @@ def test_two_communities_at_once_on_two_nodes_equal_in_process(tmp_path: Path):
         assert local["clusters"] and any(c["trending"] for c in local["conversations"])
         assert remote == local, community
     assert os.environ.get("RAY_ADDRESS") is None  # the test process joined no cluster
+
+
+HOLDER = """
+import sys, time
+from pathlib import Path
+from dwt.bench.raycluster import NamespacedRayCluster
+cluster = NamespacedRayCluster(1, 1, workdir=Path(sys.argv[1])).__enter__()
+print(cluster.name, cluster.ray_dir, *cluster.pids(), flush=True)
+time.sleep(600)
+"""
+
+
+def test_a_killed_maker_leaves_no_ray_process_and_no_namespace(tmp_path: Path):
+    """The process that made the cluster is SIGKILLed (no ``stop``): its reaper kills every
+    process inside the namespace by PID, deletes the namespace and Ray's directory."""
+    maker = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(tmp_path)], stdout=subprocess.PIPE, text=True
+    )
+    name, ray_dir, *pids = maker.stdout.readline().split()  # type: ignore[union-attr]
+    assert pids and Path(ray_dir).is_dir()
+    maker.kill()
+    maker.wait(timeout=30)
+
+    def gone() -> bool:
+        names = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+        return name not in names.split() and not any(Path(f"/proc/{p}").exists() for p in pids)
+
+    deadline = time.monotonic() + 60
+    while not gone() and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert gone(), f"namespace {name} or its processes {pids} outlived their maker"
+    assert not Path(ray_dir).exists()

@@ -11,8 +11,11 @@ checks both before any Ray process starts).
 Every process is started by this module (``ip netns exec NAME ray start --block``, each in
 its own session) and stopped by it, by PID: each ``ray start`` group first (SIGINT, as
 Ctrl-C stops its node), then whatever process is still inside the namespace, then the
-namespace is deleted. Used by the multi-node tests and ``dwt bench ray``; needs root (or
-CAP_SYS_ADMIN) for ``ip netns``: :func:`namespaces_permitted` says why not otherwise.
+namespace is deleted. A reaper process (``python -m dwt.bench.raycluster reap``) waits on
+a pipe from the process that made the cluster: if that one dies without stopping it (a
+SIGKILL), the pipe closes and the reaper kills what is inside the namespace and deletes it.
+Used by the multi-node tests and ``dwt bench ray``; needs root (or CAP_SYS_ADMIN) for
+``ip netns``: :func:`namespaces_permitted` says why not otherwise.
 """
 
 from __future__ import annotations
@@ -88,6 +91,7 @@ class NamespacedRayCluster:
         self.processes: list[subprocess.Popen[bytes]] = []
         self.address = f"127.0.0.1:{GCS_PORT}"
         self._created = False
+        self._reaper: subprocess.Popen[bytes] | None = None
         # Ray's sockets live under its temp dir: AF_UNIX paths stop at 107 bytes.
         self.ray_dir = Path(tempfile.mkdtemp(prefix="dwt-ray-", dir="/tmp"))
         token_file = workdir / "ray-token"
@@ -151,6 +155,12 @@ class NamespacedRayCluster:
         if done.returncode != 0:
             raise ClusterError(f"ip netns add {self.name}: {done.stderr.strip()}")
         self._created = True
+        # Started before any Ray process: whatever happens to this process, it cleans up.
+        self._reaper = subprocess.Popen(
+            [sys.executable, "-m", "dwt.bench.raycluster", "reap", self.name, str(self.ray_dir)],
+            stdin=subprocess.PIPE,
+            start_new_session=True,
+        )
         _run(_IP, "netns", "exec", self.name, _IP, "link", "set", "lo", "up")
         self.isolation()
         ray = str(Path(sys.executable).parent / "ray")
@@ -237,8 +247,7 @@ class NamespacedRayCluster:
 
     def pids(self) -> list[int]:
         """Every process inside the namespace (all of them started here)."""
-        done = _run(_IP, "netns", "pids", self.name, check=False)
-        return [int(p) for p in done.stdout.split()] if done.returncode == 0 else []
+        return _namespace_pids(self.name)
 
     def stop(self) -> None:
         """Stop every Ray process (each ``ray start`` group, then anything left in the
@@ -254,16 +263,42 @@ class NamespacedRayCluster:
                 _signal_group(process.pid, signal.SIGKILL)
                 process.wait(timeout=10)
         if self._created:
-            for _ in range(20):
-                left = self.pids()
-                if not left:
-                    break
-                for pid in left:
-                    _signal(pid, signal.SIGKILL)
-                time.sleep(0.25)
-            _run(_IP, "netns", "del", self.name, check=False)
+            _clear(self.name)
             self._created = False
         shutil.rmtree(self.ray_dir, ignore_errors=True)
+        if self._reaper is not None:
+            self._reaper.stdin.close()  # type: ignore[union-attr] - EOF: nothing left to do
+            self._reaper.wait(timeout=30)
+            self._reaper = None
+
+
+def _namespace_pids(name: str) -> list[int]:
+    done = _run(_IP, "netns", "pids", name, check=False)
+    return [int(p) for p in done.stdout.split()] if done.returncode == 0 else []
+
+
+def _clear(name: str) -> None:
+    """Kill every process inside namespace ``name`` (by PID) and delete it."""
+    for _ in range(20):
+        left = _namespace_pids(name)
+        if not left:
+            break
+        for pid in left:
+            _signal(pid, signal.SIGKILL)
+        time.sleep(0.25)
+    _run(_IP, "netns", "del", name, check=False)
+
+
+def reap(name: str, ray_dir: str) -> int:
+    """Wait until the pipe on stdin closes (its maker stopped the cluster, or died), then
+    clear what is left of namespace ``name`` and Ray's directory."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # a Ctrl-C meant for the maker
+    while sys.stdin.buffer.read(4096):
+        pass
+    if name in _run(_IP, "netns", "list", check=False).stdout.split():
+        _clear(name)
+    shutil.rmtree(ray_dir, ignore_errors=True)
+    return 0
 
 
 def _signal_group(pid: int, sig: signal.Signals) -> None:
@@ -274,3 +309,9 @@ def _signal_group(pid: int, sig: signal.Signals) -> None:
 def _signal(pid: int, sig: signal.Signals) -> None:
     with contextlib.suppress(ProcessLookupError):  # the process has already ended
         os.kill(pid, sig)
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] != ["reap"] or len(sys.argv) != 4:
+        sys.exit("usage: python -m dwt.bench.raycluster reap NAMESPACE RAY_DIR")
+    sys.exit(reap(sys.argv[2], sys.argv[3]))
