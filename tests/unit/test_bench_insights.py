@@ -113,6 +113,10 @@ def test_speed_rows_agree_and_extrapolate_from_a_sample():
     assert row.extrapolated and row.original_authors == 1
     assert row.agree and row.speedup > 0
     assert "extrapolated from 1 of 150 authors" in row.note
+    # The fair baseline: a plain per-author loop of the same rule, over every author, agrees
+    # with the stage; the product's default rule is timed beside the raw one.
+    assert row.plain_agrees and row.plain_s > 0 and row.speedup_vs_plain > 0
+    assert row.default_rule_s > 0
 
 
 def test_quality_scores_a_generated_community():

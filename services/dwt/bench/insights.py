@@ -185,6 +185,10 @@ def summary(
     result: dict[str, Any] = {
         "speedup_vs_original": largest.speedup if largest else None,
         "speedup_at_members": largest.members if largest else None,
+        "speedup_vs_plain_loop": largest.speedup_vs_plain if largest else None,
+        "default_rule_vs_raw_rule": (
+            round(largest.default_rule_s / largest.new_s, 2) if largest else None
+        ),
         "nmi_planted": _mean(r.nmi for r in quality),
         "ari_conversations": _mean(r.ari for r in quality),
         "lfr_nmi": lfr_nmi,

@@ -18,7 +18,13 @@ import numpy as np
 import scipy.sparse as sp
 
 from dwt.bench.insights_config import GOAL_RSS_MB, GOAL_SCALE_S, Config, Echo
-from dwt.bench.original import OriginalWeek, compare_rows, original_row, rows_matrix
+from dwt.bench.original import (
+    OriginalWeek,
+    compare_rows,
+    original_row,
+    plain_row,
+    rows_matrix,
+)
 from dwt.bench.truth import generated_week, stage_inputs
 from dwt.stages.bonds import IndexedWeek, bond_matrix
 from dwt.stages.weights import PRESETS, BondWeights
@@ -39,6 +45,10 @@ class SpeedRow:
     speedup: float
     agree: bool
     max_relative_diff: float
+    plain_s: float  # the plain per-author loop (original.plain_row), every author
+    speedup_vs_plain: float
+    plain_agrees: bool
+    default_rule_s: float  # the bonds stage with the product's default weights (balanced)
     ray_s: float | None = None
     ray_note: str = ""
 
@@ -63,7 +73,8 @@ def measure_speed(
     seed: int = 1,
     weights: BondWeights | None = None,
 ) -> SpeedRow:
-    """Time the prototype's rule and the bonds stage on one generated week."""
+    """Time the prototype's rule, a plain per-author loop of the same rule, the bonds stage
+    with that rule and with the product's default weights, on one generated week."""
     weights = weights or PRESETS["seed"]  # the prototype's rule is the raw one
     dataset = generated_week(members, communities, seed, tweets_per_member)
     inputs = stage_inputs(dataset)
@@ -73,6 +84,10 @@ def measure_speed(
         return bond_matrix(IndexedWeek.from_tables(ids, interactions, follows), weights)
 
     matrix, new_s = _median_time(stage, repeats)
+    default = PRESETS["balanced"]
+    _, default_s = _median_time(
+        lambda: bond_matrix(IndexedWeek.from_tables(ids, interactions, follows), default), repeats
+    )
 
     week = OriginalWeek.from_tables(ids, interactions, follows)
     order = np.random.default_rng(seed).permutation(len(week.members))
@@ -90,6 +105,13 @@ def measure_speed(
     estimate = measured * total_tweets / max(done_tweets, 1) if extrapolated else measured
     done = order[: len(rows)]
     agree, relative = compare_rows(rows_matrix(rows, week.members), matrix, done)
+    known = frozenset(week.members)
+    plain_rows, plain_s = _median_time(
+        lambda: {u: plain_row(week, u, weights, known) for u in week.members}, repeats
+    )
+    plain_agrees, _ = compare_rows(
+        rows_matrix(plain_rows, week.members), matrix, np.arange(len(week.members))
+    )
 
     row = SpeedRow(
         members=members,
@@ -103,6 +125,10 @@ def measure_speed(
         speedup=round(estimate / new_s, 1),
         agree=agree,
         max_relative_diff=relative,
+        plain_s=round(plain_s, 3),
+        speedup_vs_plain=round(plain_s / new_s, 1),
+        plain_agrees=plain_agrees,
+        default_rule_s=round(default_s, 4),
     )
     if ray_shards > 1:
         row.ray_s, row.ray_note = _ray_time(
@@ -160,8 +186,8 @@ def run_speed(config: Config, echo: Echo) -> tuple[list[SpeedRow], str]:
         shards = max(2, os.cpu_count() or 1)
         echo(f"ray runtime: {ray_what}")
     echo(
-        f"{'members':>7} {'tweets':>9} {'original s':>11} {'new s':>8} {'ray s':>7} "
-        f"{'speedup':>9} {'agree':>5}  note"
+        f"{'members':>7} {'tweets':>9} {'original s':>11} {'plain s':>8} {'new s':>8} "
+        f"{'default s':>9} {'ray s':>7} {'speedup':>9} {'vs plain':>8} {'agree':>5}  note"
     )
     rows = []
     try:
@@ -177,9 +203,11 @@ def run_speed(config: Config, echo: Echo) -> tuple[list[SpeedRow], str]:
             )
             rows.append(row)
             ray_s = f"{row.ray_s:7.3f}" if row.ray_s is not None else f"{'-':>7}"
+            agree = "yes" if row.agree and row.plain_agrees else "NO"
             echo(
-                f"{row.members:>7} {row.tweets:>9,} {row.original_s:>11.1f} {row.new_s:>8.4f} "
-                f"{ray_s} {row.speedup:>8.0f}× {'yes' if row.agree else 'NO':>5}  {row.note}"
+                f"{row.members:>7} {row.tweets:>9,} {row.original_s:>11.1f} {row.plain_s:>8.3f} "
+                f"{row.new_s:>8.4f} {row.default_rule_s:>9.4f} {ray_s} {row.speedup:>8.0f}× "
+                f"{row.speedup_vs_plain:>7.1f}× {agree:>5}  {row.note}"
                 + (f"; {row.ray_note}" if row.ray_note else "")
             )
     finally:
@@ -188,8 +216,10 @@ def run_speed(config: Config, echo: Echo) -> tuple[list[SpeedRow], str]:
 
             ray.shutdown()
     echo(
-        "original: pure-Python loops timed without their input preparation; new: "
-        f"IndexedWeek.from_tables + bond_matrix, median of {config.timing_repeats}"
+        "original: the prototype's loops; plain: a per-author loop of the same rule (both pure "
+        "Python, timed without their input preparation); new: IndexedWeek.from_tables + "
+        "bond_matrix with the prototype's rule; default: the same with the product's default "
+        f"weights (balanced); each the median of {config.timing_repeats}"
     )
     return rows, ray_what
 

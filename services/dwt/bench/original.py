@@ -5,7 +5,9 @@ member v: v gains the base weight on u→v if v follows u, and the weight of the
 if the tweet is directed at v. Dicts and sets only, no numpy: its cost is
 (u's tweets) × (members) per author, which is what MISSION.md calls the quadratic loop
 this product must not repeat. It stays here as a reference: the bonds stage must give the
-same numbers, much faster.
+same numbers, much faster. :func:`plain_row` is the fair baseline beside it: the same rule
+as the plain per-author loop a person would write first (u's followers once, then each
+tweet's targets), linear in the author's tweets and followers.
 """
 
 from __future__ import annotations
@@ -56,6 +58,30 @@ class OriginalWeek:
 
     def tweet_count(self, authors: Iterable[str]) -> int:
         return sum(len(self.tweets[u]) for u in authors)
+
+
+def plain_row(
+    week: OriginalWeek, u: str, weights: BondWeights, known: frozenset[str]
+) -> dict[str, float]:
+    """The bonds u→v of one author by a plain loop (``known``: the members as a set): each
+    follower gains the base weight once per tweet of u, each member a tweet is aimed at
+    the weight of its kind — what :func:`original_row` gives, without its inner loop over
+    every member."""
+    kind_weight = weights.for_kind()
+    plain = kind_weight["tweet"]
+    tweets = week.tweets[u]
+    row: dict[str, float] = {}
+    if tweets and weights.tweet:
+        base = weights.tweet * len(tweets)
+        for v in week.followers[u]:
+            if v != u:
+                row[v] = base
+    for kind, directed in tweets:
+        weight = kind_weight.get(kind, plain) if kind is not None else plain
+        for v in directed:
+            if v != u and v in known:
+                row[v] = row.get(v, 0.0) + weight
+    return row
 
 
 def original_row(week: OriginalWeek, u: str, weights: BondWeights) -> dict[str, float]:
