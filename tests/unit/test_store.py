@@ -13,7 +13,6 @@ import pyarrow as pa
 import pytest
 
 from dwt.model.fields import TWEET_FIELDS
-from dwt.samples import load_sample, read_sample
 from dwt.store import (
     FOLLOWS_SCHEMA,
     INTERACTIONS_SCHEMA,
@@ -28,6 +27,7 @@ from dwt.store.ops import Update
 from dwt.store.query import UnsupportedQuery
 from dwt.store.schema import doc_id
 from dwt.store.weeks import publish, published
+from sample_week import load_sample, read_sample
 
 pytestmark = pytest.mark.both_stores
 

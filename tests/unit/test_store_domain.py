@@ -9,10 +9,10 @@ from datetime import UTC, datetime
 import pyarrow as pa
 import pytest
 
-from dwt.samples import load_sample
 from dwt.store import Coll, Store
 from dwt.store.store import FOLLOW_LISTS_SCHEMA, TEXTS_SCHEMA
 from dwt.store.weeks import publish
+from sample_week import load_sample
 
 pytestmark = pytest.mark.both_stores
 

@@ -321,6 +321,8 @@ class Store:
         return created
 
     def counts(self) -> dict[str, int]:
+        """Documents per collection (``dwt store check`` on a MongoDB server says how many
+        it holds)."""
         return {coll.value: self[coll].count_documents({}) for coll in Coll}
 
     # ---- bulk idempotent writes ---------------------------------------------------------
