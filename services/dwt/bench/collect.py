@@ -68,10 +68,7 @@ from dwt.xapi.endpoints import DEFAULT_LIMITS, DEFAULT_WINDOW_S
 from dwt.xapi.prices import Tariff
 
 #: X's limits the bench scales: endpoint → requests per 15 minutes per app key.
-REAL = {
-    name: DEFAULT_LIMITS[name]
-    for name in ("user_tweets", "following", "users_by", "users", "user_by_id", "users_by_username")
-}
+REAL = dict(DEFAULT_LIMITS)
 COMMUNITY = "bench"
 WEEK = timedelta(days=7)
 
