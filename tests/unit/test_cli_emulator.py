@@ -82,9 +82,12 @@ def test_serves_the_dataset(dataset_dir: Path):
         health = requests.get(f"{base}/_emulator/health", timeout=10).json()
         assert health["status"] == "ok" and health["tweets"] > 250
         r = requests.get(
-            f"{base}/2/users/{ALICE}", headers={"Authorization": "Bearer cli-token"}, timeout=10
+            f"{base}/2/users",
+            params={"ids": ALICE},
+            headers={"Authorization": "Bearer cli-token"},
+            timeout=10,
         )
-        assert r.json()["data"]["username"] == "alice"
+        assert r.json()["data"][0]["username"] == "alice"
     finally:
         server.stop()
         thread.join(timeout=10)

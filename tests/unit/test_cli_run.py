@@ -9,8 +9,8 @@ import pytest
 import yaml
 
 from clirun import dwt
-from dwt.samples import load_sample
 from dwt.store import Coll, Store
+from sample_week import load_sample
 
 pytestmark = pytest.mark.both_stores  # the embedded store and MongoDB (FerretDB)
 

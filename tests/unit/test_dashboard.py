@@ -13,13 +13,13 @@ from dashboard_client import login
 from dwt.pipeline.progress import Progress
 from dwt.pipeline.runner import run_pipeline
 from dwt.pipeline.spec import RunSpec
-from dwt.samples import load_sample
 from dwt.stages.weights import BondWeights
 from dwt.store import Coll, Store
 from dwt_dashboard import data, insights_map, layout
 from dwt_dashboard.app import create_app, slider_weights
 from dwt_dashboard.auth import UserDirectory, hash_password, user_line, verify_password
 from dwt_dashboard.launcher import LocalLauncher
+from sample_week import load_sample
 
 pytestmark = pytest.mark.both_stores  # the embedded store and MongoDB (FerretDB)
 

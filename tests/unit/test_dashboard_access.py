@@ -19,7 +19,6 @@ from dwt.bench.callbacks import replays, server_callbacks
 from dwt.pipeline.progress import Progress
 from dwt.pipeline.runner import run_pipeline
 from dwt.pipeline.spec import RunSpec
-from dwt.samples import load_sample
 from dwt.store import Coll, Store
 from dwt.xapi.client import key_fingerprint
 from dwt_dashboard import data
@@ -28,6 +27,7 @@ from dwt_dashboard.app import create_app
 from dwt_dashboard.auth import DEFAULT_ROLE, Role, UserDirectory, user_line
 from dwt_dashboard.keys import FileKeyStore
 from dwt_dashboard.launcher import LocalLauncher
+from sample_week import load_sample
 
 NOW = datetime(2026, 11, 28, tzinfo=UTC)
 A, B = "sample", "other"  # the community pointed at, and the other user's own

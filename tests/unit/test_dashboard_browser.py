@@ -16,13 +16,13 @@ from clirun import dwt
 from dwt.pipeline.progress import Progress
 from dwt.pipeline.runner import run_pipeline
 from dwt.pipeline.spec import RunSpec
-from dwt.samples import load_sample
 from dwt.stages.weights import BondWeights
 from dwt.store import Coll, Store
 from dwt_dashboard.app import create_app
 from dwt_dashboard.auth import UserDirectory, user_line
 from dwt_dashboard.browser import CHROMIUM, launch
 from dwt_dashboard.launcher import LocalLauncher
+from sample_week import load_sample
 
 SAMPLE_NOW = datetime(2026, 11, 28, tzinfo=UTC)  # the end of the sample's week
 SHOTS = Path(__file__).resolve().parents[2] / "out" / "screenshots"

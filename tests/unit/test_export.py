@@ -16,9 +16,9 @@ from clirun import dwt
 from dwt.pipeline.progress import Progress
 from dwt.pipeline.runner import run_pipeline
 from dwt.pipeline.spec import RunSpec
-from dwt.samples import load_sample
 from dwt.store import Coll, Store
 from results import shown, shown_members
+from sample_week import load_sample
 
 pytestmark = pytest.mark.both_stores  # the embedded store and MongoDB (FerretDB)
 

@@ -76,7 +76,7 @@ def test_garbled_bodies_are_deterministic_and_still_200():
     def bodies(seed: int) -> list[bytes]:
         with running_emulator(world, garble_rate=0.5, fail_seed=seed) as server:
             headers = {"Authorization": f"Bearer {TOKEN}"}
-            url = f"{server.base_url}/2/users/{ALICE}"
+            url = f"{server.base_url}/2/users/{ALICE}/tweets"
             answers = [requests.get(url, headers=headers, timeout=10) for _ in range(20)]
         assert {a.status_code for a in answers} == {200}
         return [a.content for a in answers]
@@ -91,7 +91,7 @@ def test_header_less_429_has_no_rate_headers():
     world = small_world()[0]
     with running_emulator(world, throttle_rate=1.0) as server:
         answer = requests.get(
-            f"{server.base_url}/2/users/{ALICE}",
+            f"{server.base_url}/2/users/{ALICE}/tweets",
             headers={"Authorization": f"Bearer {TOKEN}"},
             timeout=10,
         )

@@ -17,9 +17,9 @@ from clirun import dwt
 from dwt.pipeline.progress import Progress
 from dwt.pipeline.runner import RunRefused, run_pipeline
 from dwt.pipeline.spec import RunSpec, Step
-from dwt.samples import load_sample
 from dwt.store import Coll, Store
 from results import shown, shown_members
+from sample_week import load_sample
 
 NOW = "2026-11-28T00:00:00+00:00"
 RESULTS = (Coll.BONDS, Coll.CLUSTERS, Coll.CONVERSATIONS)

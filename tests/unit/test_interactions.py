@@ -17,8 +17,8 @@ from dwt.model import (
     user_document,
 )
 from dwt.model.fields import TWEET_FIELDS
-from dwt.samples import read_sample
 from recorded import read_cassette
+from sample_week import read_sample
 
 USERS = {"users": [{"id": "1", "username": "Ann"}, {"id": "2", "username": "bob"}]}
 

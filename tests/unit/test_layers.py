@@ -26,7 +26,7 @@ LAYERS = [
     {"dwt.xapi"},
     {"dwt.config"},
     {"dwt.store", "dwt.stages", "dwt.generate"},
-    {"dwt.samples", "dwt.export", "dwt.collect"},
+    {"dwt.export", "dwt.collect"},
     {"dwt.pipeline"},
     {"dwt.bench"},
     {"dwt.cli"},

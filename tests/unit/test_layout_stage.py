@@ -12,11 +12,11 @@ import scipy.sparse as sp
 from dwt.pipeline.progress import Progress
 from dwt.pipeline.runner import run_pipeline
 from dwt.pipeline.spec import RunSpec
-from dwt.samples import load_sample
 from dwt.stages.cluster import ISOLATED
 from dwt.stages.layout import MapLayout, map_discs, strongest_bonds, sunflower
 from dwt.store import Coll
 from results import shown_members
+from sample_week import load_sample
 
 
 def planted(n: int, k: int, seed: int = 0, degree: int = 8, mixing: float = 0.05):

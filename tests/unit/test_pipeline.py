@@ -10,12 +10,12 @@ import pytest
 from dwt.pipeline.progress import Progress, parse_progress_line
 from dwt.pipeline.runner import RunFailed, RunRefused, run_pipeline
 from dwt.pipeline.spec import RunSpec
-from dwt.samples import load_sample
 from dwt.stages.weights import PRESETS
 from dwt.store import Coll, Store
 from dwt.store.candidates import Action, apply_actions, pending_candidates
 from dwt.store.runs import recent_runs
 from results import shown_members, shown_one
+from sample_week import load_sample
 
 pytestmark = pytest.mark.both_stores  # the embedded store and MongoDB (FerretDB)
 

@@ -29,7 +29,6 @@ from dwt.collect.keys import KeySource
 from dwt.pipeline.collection import CollectConfig
 from dwt.pipeline.lease import hold
 from dwt.pipeline.progress import PREFIX, parse_progress_line
-from dwt.samples import load_sample
 from dwt.stages.weights import PRESETS
 from dwt.store import Coll, Store
 from dwt.store.weeks import published
@@ -37,6 +36,7 @@ from dwt_dashboard import data
 from dwt_dashboard.app import Handlers
 from dwt_dashboard.auth import UserDirectory, user_line
 from dwt_dashboard.launcher import DailySchedule, LauncherError, LocalLauncher
+from sample_week import load_sample
 
 pytestmark = [pytest.mark.both_stores, pytest.mark.slow]
 

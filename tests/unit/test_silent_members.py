@@ -145,8 +145,8 @@ def test_the_cluster_step_isolates_a_silent_member(store):
     from dwt.pipeline.progress import Progress
     from dwt.pipeline.runner import run_pipeline
     from dwt.pipeline.spec import RunSpec
-    from dwt.samples import load_sample
     from dwt.store import Coll
+    from sample_week import load_sample
 
     load_sample(store)
     store.add_members("sample", [{"id": "1005", "username": "lurker"}])

@@ -26,9 +26,9 @@ from dwt.pipeline.progress import Progress
 from dwt.pipeline.ray_runtime import private_auth_token
 from dwt.pipeline.runner import run_pipeline
 from dwt.pipeline.spec import RunSpec
-from dwt.samples import load_sample
 from dwt.store import Store, health
 from dwt.store.health import StoreDamaged, check
+from sample_week import load_sample
 
 pytestmark = pytest.mark.slow  # processes, servers or thousands of requests
 
@@ -65,7 +65,7 @@ def healthy(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def _now():
     from datetime import UTC, datetime
 
-    from dwt.samples import read_sample
+    from sample_week import read_sample
 
     latest = max(t["created_at"] for page in read_sample()["timelines"] for t in page["data"])
     return datetime.fromisoformat(latest.replace("Z", "+00:00")).astimezone(UTC)

@@ -69,7 +69,7 @@ def get(server: EmulatorServer, path: str, token: str = TOKEN, **params: Any) ->
 # --- auth ----------------------------------------------------------------------------------
 @pytest.mark.parametrize("token", ["", "not-a-key"])
 def test_missing_or_unknown_token_is_401_exactly_as_x(server: EmulatorServer, token: str):
-    r = get(server, f"/2/users/{ALICE}", token=token)
+    r = get(server, f"/2/users/{ALICE}/tweets", token=token)
     assert r.status_code == 401
     assert r.json() == {
         "title": "Unauthorized",
@@ -84,16 +84,16 @@ def test_missing_or_unknown_token_is_401_exactly_as_x(server: EmulatorServer, to
 def test_revoked_key_401_and_suspended_key_403(world: tuple[Any, dict[str, Any]]):
     with running_emulator(world[0]) as srv:
         srv.revoke_token(TOKEN)
-        assert get(srv, f"/2/users/{ALICE}").status_code == 401
+        assert get(srv, f"/2/users/{ALICE}/tweets").status_code == 401
         srv.suspend_token(TOKEN_B)
-        r = get(srv, f"/2/users/{ALICE}", token=TOKEN_B)
+        r = get(srv, f"/2/users/{ALICE}/tweets", token=TOKEN_B)
         assert r.status_code == 403
         body = r.json()
         assert body["type"] == "https://api.twitter.com/2/problems/client-forbidden"
         assert body["title"] == "Client Forbidden" and body["reason"] == "client-not-enrolled"
         assert TOKEN_B not in r.text
         srv.restore_token(TOKEN)
-        assert get(srv, f"/2/users/{ALICE}").status_code == 200
+        assert get(srv, f"/2/users/{ALICE}/tweets").status_code == 200
         with pytest.raises(KeyError) as info:
             srv.revoke_token("unknown-token-value")
         assert "unknown-token-value" not in str(info.value)
@@ -110,8 +110,8 @@ def test_default_fields_only(server: EmulatorServer):
         assert set(tweet) == {"id", "text", "edit_history_tweet_ids"}
         assert tweet["edit_history_tweet_ids"] == [tweet["id"]]
     assert set(body["meta"]) == {"result_count", "newest_id", "oldest_id", "next_token"}
-    user = get(server, "/2/users/by/username/alice").json()
-    assert user == {"data": {"id": ALICE, "name": "Alice A", "username": "alice"}}
+    user = get(server, "/2/users/by", usernames="alice").json()
+    assert user == {"data": [{"id": ALICE, "name": "Alice A", "username": "alice"}]}
 
 
 def test_requested_fields_and_entity_offsets(server: EmulatorServer):
@@ -316,12 +316,11 @@ def test_validation_errors_like_x(server: EmulatorServer):
     _assert_invalid(get(server, f"/2/users/{ALICE}/tweets", bogus=1), "bogus", "is not one of")
     r = get(server, f"/2/users/{ALICE}/following", max_results=1001)
     _assert_invalid(r, "max_results", "is not between 1 and 1000")
-    _assert_invalid(get(server, "/2/users/by/username/no-dashes!"), "username", "does not match")
+    r = get(server, "/2/users/by", usernames="no-dashes!")
+    _assert_invalid(r, "usernames", "does not match")
     _assert_invalid(get(server, "/2/users"), "ids", "can not be empty")
-    r = get(server, "/2/tweets", ids=",".join(str(i) for i in range(1, 102)))
+    r = get(server, "/2/users", ids=",".join(str(i) for i in range(1, 102)))
     _assert_invalid(r, "ids", "is not between 1 and 100")
-    r = get(server, "/2/tweets/search/recent", query="x", max_results=5)
-    _assert_invalid(r, "max_results", "is not between 10 and 100")
     r = get(server, f"/2/users/{ALICE}/tweets", start_time="yesterday")
     _assert_invalid(r, "start_time", "yesterday")
 
@@ -352,7 +351,7 @@ def test_unknown_route_is_404(server: EmulatorServer):
         ("999999", "Not Found Error", "resource-not-found", "Could not find user"),
     ],
 )
-@pytest.mark.parametrize("endpoint", ["tweets", "mentions", "following", "followers"])
+@pytest.mark.parametrize("endpoint", ["tweets", "following"])
 def test_unavailable_accounts_answer_200_with_errors(
     server: EmulatorServer, user: str, title: str, kind: str, detail: str, endpoint: str
 ):
@@ -376,25 +375,10 @@ def test_user_lookups_by_state(server: EmulatorServer):
     assert errors["erin"]["title"] == "Forbidden"
     assert errors["frank"]["detail"] == "Could not find user with usernames: [frank]."
     assert errors["nobody"]["title"] == "Not Found Error"
-    single = get(server, f"/2/users/{ERIN_SUSPENDED}").json()
-    assert set(single) == {"errors"} and single["errors"][0]["parameter"] == "id"
-    assert get(server, "/2/users/by/username/DAVE").json()["data"]["id"] == DAVE_PROTECTED
-
-
-def test_tweet_lookups_by_author_state(server: EmulatorServer, ids: dict):
-    wanted = [ids["alice_tweets"][0], ids["dave_tweets"][0], ids["frank_tweets"][0], "1234"]
-    body = get(server, "/2/tweets", ids=",".join(wanted)).json()
-    assert [t["id"] for t in body["data"]] == [ids["alice_tweets"][0]]
-    titles = {e["value"]: e["title"] for e in body["errors"]}
-    assert titles == {
-        ids["dave_tweets"][0]: "Authorization Error",
-        ids["frank_tweets"][0]: "Not Found Error",
-        "1234": "Not Found Error",
-    }
-    one = get(server, f"/2/tweets/{ids['alice_tweets'][0]}").json()
-    assert isinstance(one["data"], dict) and one["data"]["id"] == ids["alice_tweets"][0]
-    gone = get(server, f"/2/tweets/{ids['frank_tweets'][0]}").json()
-    assert set(gone) == {"errors"}
+    by_id = get(server, "/2/users", ids=f"{ERIN_SUSPENDED},{DAVE_PROTECTED}").json()
+    assert [u["id"] for u in by_id["data"]] == [DAVE_PROTECTED]  # protected: shown
+    assert [(e["parameter"], e["value"]) for e in by_id["errors"]] == [("ids", ERIN_SUSPENDED)]
+    assert get(server, "/2/users/by", usernames="DAVE").json()["data"][0]["id"] == DAVE_PROTECTED
 
 
 def test_follow_lists_hide_suspended_and_deleted(server: EmulatorServer, ids: dict):
@@ -406,80 +390,6 @@ def test_follow_lists_hide_suspended_and_deleted(server: EmulatorServer, ids: di
     assert ERIN_SUSPENDED not in got and FRANK_DELETED not in got
     assert set(pages[0]["meta"]) == {"result_count", "next_token"}
     assert "previous_token" in pages[1]["meta"]
-    followers = get(server, f"/2/users/{ALICE}/followers").json()
-    assert followers["meta"] == {"result_count": 40}
-    assert [u["id"] for u in followers["data"]] == ids["generated"][:40]
-
-
-def test_mentions_quotes_and_retweeters(server: EmulatorServer, ids: dict):
-    mentions = get(server, f"/2/users/{CAROL}/mentions", max_results=100).json()
-    texts = [t["text"] for t in mentions["data"]]
-    assert texts and all("@carol_c" in t.lower() for t in texts)
-    assert set(mentions["meta"]) == {"result_count", "newest_id", "oldest_id"}
-    quoted = ids["carol_tweets"][0]
-    quotes = get(server, f"/2/tweets/{quoted}/quote_tweets", **{"tweet.fields": "author_id"})
-    body = quotes.json()
-    assert body["data"] and all(t["author_id"] == ALICE for t in body["data"])
-    assert set(body["meta"]) == {"result_count"}  # X gives no newest/oldest ids here
-    retweeted = ids["bob_tweets"][0]
-    rts = get(server, f"/2/tweets/{retweeted}/retweeted_by").json()
-    assert rts == {
-        "data": [{"id": ALICE, "name": "Alice A", "username": "alice"}],
-        "meta": {"result_count": 1},
-    }
-
-
-# --- search --------------------------------------------------------------------------------
-def _search(server: EmulatorServer, query: str, **params: Any) -> list[dict]:
-    pages = _walk(server, "/2/tweets/search/recent", "next_token", query=query, **params)
-    return [t for p in pages for t in p.get("data", [])]
-
-
-def test_search_operators(server: EmulatorServer, ids: dict):
-    fields = {"tweet.fields": "author_id,conversation_id,in_reply_to_user_id"}
-    from_bob = _search(server, "from:bob", max_results=10, **fields)
-    assert {t["author_id"] for t in from_bob} == {BOB}
-    assert len(from_bob) == 23  # 20 tweets and 3 replies in carol's thread
-    both = _search(server, "from:bob OR from:Carol_C", max_results=100, **fields)
-    assert {t["author_id"] for t in both} == {BOB, CAROL} and len(both) == 43
-    to_carol = _search(server, "to:carol_c", max_results=100, **fields)
-    assert to_carol and all(t["in_reply_to_user_id"] == CAROL for t in to_carol)
-    thread = _search(server, f"conversation_id:{ids['thread_root']}", **fields)
-    assert {t["conversation_id"] for t in thread} == {ids["thread_root"]}
-    assert ids["thread_root"] in {t["id"] for t in thread}
-    replies_only = _search(server, f"conversation_id:{ids['thread_root']} from:bob", **fields)
-    assert len(replies_only) == 3
-    grouped = _search(server, "(from:bob OR from:carol_c) -is:reply", max_results=100, **fields)
-    assert len(grouped) == 40
-    tags = _search(server, "#topic1 from:alice", max_results=100)
-    assert tags and all("#topic1" in t["text"].lower() for t in tags)
-    assert _search(server, "@bob -from:alice") == []
-    phrase = _search(server, '"agreed, and"', max_results=100)
-    assert phrase and all("agreed, and" in t["text"] for t in phrase)
-    ordered = [int(t["id"]) for t in both]
-    assert ordered == sorted(ordered, reverse=True)
-
-
-def test_search_hides_unavailable_authors(server: EmulatorServer):
-    assert _search(server, "from:dave OR from:erin OR from:frank") == []
-
-
-def test_search_query_errors(server: EmulatorServer):
-    _assert_invalid(get(server, "/2/tweets/search/recent", query="nope:x"), "query", "operator")
-    _assert_invalid(get(server, "/2/tweets/search/recent", query="(from:bob"), "query", "paren")
-    _assert_invalid(get(server, "/2/tweets/search/recent"), "query", "can not be empty")
-
-
-def test_search_window_is_seven_days(server: EmulatorServer):
-    now = datetime.fromtimestamp(server.emulator.now_ms() / 1000, tz=UTC)
-    old = (now - timedelta(days=8)).strftime("%Y-%m-%dT%H:%M:%SZ")
-    r = get(server, "/2/tweets/search/recent", query="from:bob", start_time=old)
-    _assert_invalid(r, "start_time", "must be on or after")
-    recent = now.strftime("%Y-%m-%dT%H:%M:%SZ")
-    r = get(server, "/2/tweets/search/recent", query="from:bob", end_time=recent)
-    _assert_invalid(r, "end_time", "10 seconds prior")
-    # alice's tweets go back 250 * 40 min ≈ 6.9 days; bob's 20 * 300 min: all within 7 days
-    assert len(_search(server, "from:alice", max_results=100)) == ALICE_TWEETS
 
 
 # --- time shift ----------------------------------------------------------------------------
@@ -493,9 +403,10 @@ def test_shift_to_now_moves_ids_with_times(world: tuple[Any, dict[str, Any]], id
         step = srv.emulator.shift_ms << 22
         assert srv.emulator.shift_ms > 0
         newest = str(int(ids["alice_tweets"][0]) + step)
-        assert "data" not in get(srv, f"/2/tweets/{ids['alice_tweets'][0]}").json()
-        tweet = get(srv, f"/2/tweets/{newest}", **{"tweet.fields": "created_at"})
-        created = datetime.strptime(tweet.json()["data"]["created_at"], "%Y-%m-%dT%H:%M:%S.%f%z")
+        latest = get(srv, f"/2/users/{ALICE}/tweets", **{"tweet.fields": "created_at"})
+        tweet = latest.json()["data"][0]
+        assert tweet["id"] == newest
+        created = datetime.strptime(tweet["created_at"], "%Y-%m-%dT%H:%M:%S.%f%z")
         assert abs(created.timestamp() - (started - 60)) < 1.0  # newest: NOW - 1 minute
         assert abs(snowflake_time(newest).timestamp() - created.timestamp()) < 0.001
         # a window in shifted time selects the same tweets as the stored one would
@@ -508,12 +419,10 @@ def test_shift_to_now_moves_ids_with_times(world: tuple[Any, dict[str, Any]], id
         # a reply still points at its shifted parent, in the same shifted conversation
         root = str(int(ids["thread_root"]) + step)
         fields = {"tweet.fields": "conversation_id,referenced_tweets"}
-        thread = get(srv, "/2/tweets/search/recent", query=f"conversation_id:{root}", **fields)
-        served = thread.json()["data"]
-        assert root in {t["id"] for t in served}
-        assert all(t["conversation_id"] == root for t in served)
-        replies = [t for t in served if t["text"].startswith("@Carol_C reply")]
+        bob = get(srv, f"/2/users/{BOB}/tweets", max_results=100, **fields).json()["data"]
+        replies = [t for t in bob if t["text"].startswith("@Carol_C reply")]
         assert len(replies) == 3 and all(t["referenced_tweets"][0]["id"] == root for t in replies)
+        assert all(t["conversation_id"] == root for t in replies)
 
 
 # --- rate limits ---------------------------------------------------------------------------
@@ -540,11 +449,11 @@ def test_rate_limit_headers_and_429(world: tuple[Any, dict[str, Any]]):
         assert r.headers["x-rate-limit-reset"] == "6060"  # the window's end, epoch seconds
         # other keys and other endpoints have their own budgets
         assert get(srv, f"/2/users/{ALICE}/tweets", token=TOKEN_B).status_code == 200
-        other = get(srv, f"/2/users/{ALICE}/mentions")
-        assert other.status_code == 200 and other.headers["x-rate-limit-limit"] == "450"
+        other = get(srv, f"/2/users/{ALICE}/following")
+        assert other.status_code == 200 and other.headers["x-rate-limit-limit"] == "300"
         # 400s spend budget and carry the headers too
-        bad = get(srv, f"/2/users/{ALICE}/mentions", max_results=1)
-        assert bad.status_code == 400 and bad.headers["x-rate-limit-remaining"] == "448"
+        bad = get(srv, f"/2/users/{ALICE}/following", max_results=0)
+        assert bad.status_code == 400 and bad.headers["x-rate-limit-remaining"] == "298"
         srv.reset_rate_limits()
         assert get(srv, f"/2/users/{ALICE}/tweets").status_code == 200
 
@@ -552,16 +461,16 @@ def test_rate_limit_headers_and_429(world: tuple[Any, dict[str, Any]]):
 def test_rate_window_resets(world: tuple[Any, dict[str, Any]]):
     clock = ManualClock(start=1000.1)  # windows are aligned on the epoch grid: [1000, 1002)
     with running_emulator(world[0], clock=clock, rate_window_s=2, rate_limit=1) as srv:
-        assert get(srv, f"/2/users/{ALICE}").status_code == 200
+        assert get(srv, f"/2/users/{ALICE}/tweets").status_code == 200
         clock.sleep(1.8)  # 1001.9: the same window
-        assert get(srv, f"/2/users/{ALICE}").status_code == 429
+        assert get(srv, f"/2/users/{ALICE}/tweets").status_code == 429
         clock.sleep(0.1)  # 1002.0: the next one
-        assert get(srv, f"/2/users/{ALICE}").status_code == 200
+        assert get(srv, f"/2/users/{ALICE}/tweets").status_code == 200
 
 
 def test_limits_hold_under_concurrency(world: tuple[Any, dict[str, Any]]):
     clock = ManualClock()  # one window, however long the 80 requests take
-    limits = {"rate_window_s": 60, "rate_limits": {"user_by_id": 50}}
+    limits = {"rate_window_s": 60, "rate_limits": {"user_tweets": 50}}
     with running_emulator(world[0], clock=clock, **limits) as srv:
         statuses: Counter[int] = Counter()
         lock = threading.Lock()
@@ -570,7 +479,7 @@ def test_limits_hold_under_concurrency(world: tuple[Any, dict[str, Any]]):
             with requests.Session() as session:
                 for _ in range(10):
                     r = session.get(
-                        f"{srv.base_url}/2/users/{ALICE}",
+                        f"{srv.base_url}/2/users/{ALICE}/tweets",
                         headers={"Authorization": f"Bearer {TOKEN}"},
                         timeout=10,
                     )
@@ -584,19 +493,19 @@ def test_limits_hold_under_concurrency(world: tuple[Any, dict[str, Any]]):
             t.join()
         assert statuses == {200: 50, 429: 30}
         stats = srv.stats()
-        assert stats["keys"]["key-1"]["user_by_id"] == {
+        assert stats["keys"]["key-1"]["user_tweets"] == {
             "requests": 80,
             "by_status": {"200": 50, "429": 30},
         }
         served = requests.get(f"{srv.base_url}/_emulator/stats", timeout=10).json()
-        assert served["keys"]["key-1"]["user_by_id"]["requests"] == 80
+        assert served["keys"]["key-1"]["user_tweets"]["requests"] == 80
         assert TOKEN not in str(served)
 
 
 # --- faults --------------------------------------------------------------------------------
 def _outcomes(world: tuple[Any, dict[str, Any]], seed: int) -> list[int]:
     with running_emulator(world[0], fail_rate=0.3, fail_seed=seed) as srv:
-        return [get(srv, f"/2/users/{ALICE}").status_code for _ in range(40)]
+        return [get(srv, f"/2/users/{ALICE}/tweets").status_code for _ in range(40)]
 
 
 def test_injected_failures_are_deterministic(world: tuple[Any, dict[str, Any]]):
@@ -617,7 +526,7 @@ def test_injected_503_body_and_headers(world: tuple[Any, dict[str, Any]]):
 def test_injected_latency(world: tuple[Any, dict[str, Any]]):
     with running_emulator(world[0], latency_ms=80) as srv:
         begin = time.perf_counter()
-        assert get(srv, f"/2/users/{ALICE}").status_code == 200
+        assert get(srv, f"/2/users/{ALICE}/tweets").status_code == 200
         assert time.perf_counter() - begin >= 0.08
 
 

@@ -68,10 +68,7 @@ from dwt.xapi.endpoints import DEFAULT_LIMITS, DEFAULT_WINDOW_S
 from dwt.xapi.prices import Tariff
 
 #: X's limits the bench scales: endpoint → requests per 15 minutes per app key.
-REAL = {
-    name: DEFAULT_LIMITS[name]
-    for name in ("user_tweets", "following", "users_by", "users", "user_by_id", "users_by_username")
-}
+REAL = dict(DEFAULT_LIMITS)
 COMMUNITY = "bench"
 WEEK = timedelta(days=7)
 
@@ -179,15 +176,13 @@ def _free_port() -> int:
 def _age_by(store: Store, delta: timedelta) -> None:
     """Move every collection checkpoint ``delta`` into the past: the week between the two
     collections passes in the store instead of on the clock."""
-    state = store[Coll.COLLECT_STATE]
-    for doc in list(state.find({})):
+    for account, doc in store.checkpoints().items():
         moved = {
             name: doc[name] - delta
             for name in ("following_done_at", "timeline_done_at", "status_seen_at")
             if isinstance(doc.get(name), datetime)
         }
-        if moved:
-            state.update_one({"_id": doc["_id"]}, {"$set": moved})
+        store.update_checkpoint(account, moved)
 
 
 def _posts_new(dataset: Dataset, members: list[str], since: datetime, until: datetime) -> int:

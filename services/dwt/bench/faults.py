@@ -196,9 +196,7 @@ def _holdings(url: str) -> dict[str, int]:
     store = Store.open(url)
     held = {Coll.TWEETS.value: store[Coll.TWEETS].count_documents({})}
     held |= {c.value: store[c].count_documents(store.shown(c, COMMUNITY)) for c in RESULTS}
-    clustered = store[Coll.PLACEMENTS].count_documents(
-        store.shown(Coll.PLACEMENTS, COMMUNITY, cluster={"$gte": 0})
-    )
+    clustered = store.clustered_count(COMMUNITY)
     store.close()
     return held | {"members clustered": clustered}
 

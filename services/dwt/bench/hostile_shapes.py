@@ -146,10 +146,17 @@ def _wildcard_as_single(body: dict, own: str, victim: str) -> dict | None:
     return None
 
 
+def _injected(operator: str, operand: Any) -> dict[str, Any]:
+    """A MongoDB query operator where a plain value goes (``{"$ne": None}``): an attacker's
+    NoSQL injection, which the dashboard must refuse; never a query of ours (those are
+    written only in :mod:`dwt.store`)."""
+    return {f"${operator}": operand}
+
+
 #: A value of another type than the component gives, per value seen.
 def _wrong(value: Any) -> Any:
     if isinstance(value, bool) or value is None:
-        return {"$ne": None}
+        return _injected("ne", None)
     if isinstance(value, int | float):
         return str(value)
     if isinstance(value, str):
@@ -176,7 +183,7 @@ def _wildcard_id_type(body: dict, own: str, victim: str) -> dict | None:
             if isinstance(entry, list) and entry:
                 for key in entry[0]["id"]:
                     if key != "type":
-                        entry[0]["id"][key] = {"$gt": ""}
+                        entry[0]["id"][key] = _injected("gt", "")
                         return body
     return None
 

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from dwt.model.fields import USERNAME_PATTERN
-from dwt.store import Coll, Store
+from dwt.store import Store
 from dwt.store.runs import record_lookup
 from dwt.xapi.client import XClient
 from dwt.xapi.prices import Charges, Resource, Tariff, bill_words
@@ -73,10 +73,7 @@ def add_members_by_username(
     names = list(dict.fromkeys(u.strip().lstrip("@") for u in usernames if u.strip()))
     result.invalid = [n for n in names if not USERNAME.match(n)]
     names = [n for n in names if USERNAME.match(n)]
-    known = {
-        d["username_lower"]: {"id": d["_id"], "username": d["username"]}
-        for d in store[Coll.ACCOUNTS].find({"username_lower": {"$in": [n.lower() for n in names]}})
-    }
+    known = store.accounts_named(names)
     accounts = [known[n.lower()] for n in names if n.lower() in known]
     unknown = [n for n in names if n.lower() not in known]
     if unknown and token is None:

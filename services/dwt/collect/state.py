@@ -36,8 +36,9 @@ TWITTER_EPOCH_MS = 1288834974657
 
 
 def load_states(store: Store, account_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
-    cursor = store[Coll.COLLECT_STATE].find({"_id": {"$in": list(account_ids)}})
-    return {doc["_id"]: doc for doc in cursor}
+    """The accounts' collection checkpoints, by account id (accounts never planned left
+    out)."""
+    return store.checkpoints(account_ids)
 
 
 def snowflake_time(tweet_id: str) -> datetime:
@@ -98,13 +99,10 @@ def list_sizes(
     }
     missing = [a for a in account_ids if a not in sizes]
     if missing:
-        for doc in store[Coll.FOLLOWS].find({"_id": {"$in": missing}}, {"targets": 1}):
-            if doc.get("targets") is not None:
-                sizes[doc["_id"]] = len(doc["targets"])
+        sizes |= store.follow_list_sizes(missing)
     missing = [a for a in account_ids if a not in sizes]
     if missing:
-        cursor = store[Coll.ACCOUNTS].find({"_id": {"$in": missing}}, {"public_metrics": 1})
-        for doc in cursor:
+        for doc in store.accounts(missing, ["public_metrics"]).values():
             count = (doc.get("public_metrics") or {}).get("following_count")
             if isinstance(count, int):
                 sizes[doc["_id"]] = count
@@ -360,26 +358,25 @@ def _record_page(
     if outcome.data:
         page = {"data": outcome.data, "includes": outcome.includes}
         written = store.put_tweets(page, TWEET_FIELDS, accounts_seen)
-    state = store[Coll.COLLECT_STATE]
+    account = item.account_id
     moved: dict[str, Any] = {}
     if item.pagination_token is None and outcome.newest_id:
         moved["timeline_pass.newest_id"] = outcome.newest_id
     if outcome.next_token:
         moved["timeline_pass.next_token"] = outcome.next_token
-        state.update_one({"_id": item.account_id}, {"$set": moved})
+        store.update_checkpoint(account, moved)
         return written, False
-    if moved:
-        state.update_one({"_id": item.account_id}, {"$set": moved})
-    doc = state.find_one({"_id": item.account_id}) or {}
+    store.update_checkpoint(account, moved)
+    doc = store.checkpoints([account]).get(account, {})
     seen = (doc.get("timeline_newest_id"), (doc.get("timeline_pass") or {}).get("newest_id"))
     newest = [i for i in seen if i]
-    update: dict[str, Any] = {"$set": {"timeline_done_at": now}, "$unset": {"timeline_pass": ""}}
+    done: dict[str, Any] = {"timeline_done_at": now}
     if newest:
-        update["$set"]["timeline_newest_id"] = max(newest, key=int)
+        done["timeline_newest_id"] = max(newest, key=int)
     if doc.get("status", "active") != "active":  # readable again
-        update["$set"].update(status="active", status_seen_at=now)
-        _mark_status(store, item.account_id, "active", now)
-    state.update_one({"_id": item.account_id}, update)
+        done.update(status="active", status_seen_at=now)
+        store.mark_member_status(account, "active", now)
+    store.update_checkpoint(account, done, clear=["timeline_pass"])
     return written, True
 
 
@@ -389,17 +386,14 @@ def _record_following(store: Store, outcome: Outcome, now: datetime) -> tuple[Wr
     written = store.put_accounts(users) if users else WriteSummary()
     last = not outcome.next_token
     change = store.put_follows(account, [u["id"] for u in users], last_page=last)
-    state = store[Coll.COLLECT_STATE]
     if change is None:  # not the last page
-        state.update_one(
-            {"_id": account}, {"$set": {"following_pass.next_token": outcome.next_token}}
-        )
+        store.update_checkpoint(account, {"following_pass.next_token": outcome.next_token})
         return written, False
     done: dict[str, Any] = {"following_done_at": now, "following_size": change.current}
     rate = _change_rate(change, now)
     if rate is not None:
         done["following_change_rate"] = rate
-    state.update_one({"_id": account}, {"$set": done, "$unset": {"following_pass": ""}})
+    store.update_checkpoint(account, done, clear=["following_pass"])
     return written, True
 
 
@@ -416,20 +410,11 @@ def _change_rate(change: FollowChange, now: datetime) -> float | None:
 
 def record_unavailable(store: Store, item: WorkItem, reason: str, now: datetime) -> None:
     """The account cannot be read: end its passes and mark it on every community's roster."""
-    unset = {"timeline_pass": ""} if item.kind is Kind.TIMELINE else {"following_pass": ""}
-    store[Coll.COLLECT_STATE].update_one(
-        {"_id": item.account_id},
-        {"$set": {"status": reason, "status_seen_at": now}, "$unset": unset},
-        upsert=True,
+    ended = "timeline_pass" if item.kind is Kind.TIMELINE else "following_pass"
+    store.update_checkpoint(
+        item.account_id, {"status": reason, "status_seen_at": now}, clear=[ended], create=True
     )
-    _mark_status(store, item.account_id, reason, now)
-
-
-def _mark_status(store: Store, account_id: str, status: str, now: datetime) -> None:
-    """Show the account's state on the roster of every community it is a member of."""
-    store[Coll.MEMBERS].update_many(
-        {"account_id": account_id}, {"$set": {"status": status, "status_seen_at": now}}
-    )
+    store.mark_member_status(item.account_id, reason, now)
 
 
 def never_collected(store: Store, account_ids: Sequence[str]) -> list[str]:

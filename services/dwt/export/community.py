@@ -157,7 +157,7 @@ def _export_tables(
     result: ExportResult,
 ) -> None:
     partners = [members.column(f"tier{t}_partner") for t in reads.TIERS]
-    names = reads.usernames(store, [a for col in partners for a in col.to_pylist()])
+    names = store.usernames([a for col in partners for a in col.to_pylist()])
     names.update(
         zip(
             members.column("account_id").to_pylist(),

@@ -8,8 +8,6 @@ as nulls.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 import pyarrow as pa
 
 from dwt.store import Coll, Store
@@ -138,12 +136,3 @@ def content_ran(store: Store, community: str) -> bool:
     conversations this week" (write empty files) from "never looked" (say which step to
     run)."""
     return shown_run(store, Coll.CONVERSATIONS, community) is not None
-
-
-def usernames(store: Store, account_ids: Iterable[str]) -> dict[str, str]:
-    """Usernames of accounts the store has seen (members, and outsiders from tweet pages)."""
-    ids = sorted({a for a in account_ids if a})
-    if not ids:
-        return {}
-    cursor = store[Coll.ACCOUNTS].find({"_id": {"$in": ids}}, {"username": 1})
-    return {doc["_id"]: doc["username"] for doc in cursor if doc.get("username")}

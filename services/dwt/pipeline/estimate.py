@@ -33,9 +33,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import pyarrow as pa
-import pyarrow.compute as pc
-
 from dwt.collect.budget import RunCaps, month_budget, run_caps, tariff_for
 from dwt.collect.items import ENDPOINT, Kind, WorkItem
 from dwt.collect.state import (
@@ -48,7 +45,7 @@ from dwt.collect.state import (
 )
 from dwt.pipeline.insights import Week
 from dwt.pipeline.scope import accounts_in_scope, slots
-from dwt.store import Coll, Store
+from dwt.store import Store
 from dwt.store.limits import learned_limits
 from dwt.store.runs import last_collection, run_started_at
 from dwt.xapi.prices import Charges, Resource, Tariff, bill_words
@@ -62,7 +59,6 @@ TIMELINE_DEPTH = 3200
 #: store its page, until a collection of the community has measured its own.
 DEFAULT_REQUEST_S = 0.25
 DEFAULT_STORE_S = 0.01
-_AUTHORS_SCHEMA = pa.schema([("author_id", pa.string())])
 
 
 @dataclass
@@ -272,7 +268,7 @@ def plan_collection(
     new_timeline = {a for a, p in new_passes if p is not None}
     new_following = {a for a, p in new_passes if p is None}
     window = week.now - week.since
-    previous = _posts_between(store, accounts, week.since - window, week.since)
+    previous = store.posts_by_author(accounts, week.since - window, week.since)
     never = [
         i.account_id
         for i in items
@@ -494,38 +490,13 @@ def _share(
     return min(1.0, covered / window)
 
 
-def _posts_between(
-    store: Store, accounts: list[str], since: datetime, until: datetime
-) -> dict[str, int]:
-    """Posts per account stored in ``[since, until)`` (accounts with none left out): one
-    columnar read of the authors, counted by Arrow."""
-    authors = store.table(
-        Coll.TWEETS,
-        {"author_id": {"$in": accounts}, "created_at": {"$gte": since, "$lt": until}},
-        [],
-        {},
-        _AUTHORS_SCHEMA,
-    ).column("author_id")
-    counts = pc.value_counts(authors.drop_null())
-    return dict(
-        zip(
-            counts.field("values").to_pylist(),
-            counts.field("counts").to_pylist(),
-            strict=True,
-        )
-    )
-
-
 def _paces(store: Store, accounts: list[str], now: datetime) -> dict[str, float]:
     """Posts per second each account wrote over its life (``tweet_count`` / age), from the
     user objects a lookup stored; accounts without both left out."""
     paces: dict[str, float] = {}
     if not accounts:
         return paces
-    cursor = store[Coll.ACCOUNTS].find(
-        {"_id": {"$in": accounts}}, {"public_metrics": 1, "created_at": 1}
-    )
-    for doc in cursor:
+    for doc in store.accounts(accounts, ["public_metrics", "created_at"]).values():
         count = (doc.get("public_metrics") or {}).get("tweet_count")
         created = doc.get("created_at")
         if not isinstance(count, int) or not isinstance(created, datetime):

@@ -35,7 +35,7 @@ from dwt.stages.bonds import FollowGraph, IndexedWeek, RowInputs, bond_rows, sta
 from dwt.stages.cluster import ISOLATED
 from dwt.stages.columns import ints
 from dwt.stages.weights import BondWeights
-from dwt.store import Coll, Store
+from dwt.store import Store
 from dwt.store.runs import update_run
 from dwt.store.schema import RESULTS
 
@@ -115,11 +115,7 @@ class Week:
     @cached_property
     def tweet_count(self) -> int:
         """Member tweets in the window (counted by the store, nothing read)."""
-        match = {
-            "author_id": {"$in": self.members.to_pylist()},
-            "created_at": {"$gte": self.since, "$lt": self.now},
-        }
-        return self.store.span(Coll.TWEETS, match, "created_at")[0]
+        return self.store.tweet_span(self.members.to_pylist(), self.since, self.now)[0]
 
     @cached_property
     def plan(self) -> tuple[Executor, list[np.ndarray]]:

@@ -7,12 +7,17 @@ token authentication on.
 Loopback takes more than ``_node_ip_address``: Ray reads ``RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER``
 once, when ``ray`` is imported, and without it (set to 0) the GCS, the raylet and the agents
 bind every interface and register the machine's network address — anyone who can reach the
-machine could then submit work. :func:`loopback_only` sets the variable before ``ray`` is
-imported here and, when something imported ``ray`` earlier, corrects the constant Ray
-already derived from it. Token authentication (Ray 2.60's default for a new local runtime,
-``RAY_AUTH_MODE=token``) stays on even where the environment turned it off: loopback still
-lets any local user connect. The token is Ray's: ``RAY_AUTH_TOKEN``, ``RAY_AUTH_TOKEN_PATH``
-or ``~/.ray/auth_token`` (made by Ray when missing).
+machine could then submit work. Token authentication (Ray 2.60's default for a new local
+runtime, ``RAY_AUTH_MODE=token``) stays on even where the environment turned it off:
+loopback still lets any local user connect. The token is Ray's: ``RAY_AUTH_TOKEN``,
+``RAY_AUTH_TOKEN_PATH`` or ``~/.ray/auth_token`` (made by Ray when missing).
+
+Both are Ray's public environment settings, set before ``ray`` is imported here. Ray has no
+public way to change them once it is imported (it derives a constant from the first, and its
+C++ config caches the second); only when something in this process imported ``ray`` earlier
+are the two corrected through Ray's private modules (``ray._private.ray_constants``,
+``ray._raylet.Config``) — which a Ray upgrade can break, so tests/unit/test_hardening_ray.py
+starts a real runtime in both orders and reads its sockets and auth mode.
 """
 
 from __future__ import annotations
@@ -36,7 +41,7 @@ def loopback_only() -> None:
     """Make the next local Ray runtime this process starts bind loopback only.
 
     Call before ``import ray`` where possible; after it, the constant Ray computed at import
-    is corrected too (Ray reads it when it starts a node, not only at import).
+    is corrected too (Ray reads it when it starts a node, not only at import; private).
     """
     os.environ[_CLUSTER_SWITCH] = "0"
     constants = sys.modules.get("ray._private.ray_constants")
@@ -46,20 +51,22 @@ def loopback_only() -> None:
 
 
 def _token_auth_on() -> None:
+    """``RAY_AUTH_MODE=token`` for the next local runtime; Ray's cached config is re-read
+    only when Ray's core was imported before (private)."""
     mode = os.environ.get(_AUTH_MODE)
     if mode is not None and mode.lower() != "token":
         log.warning("%s=%s ignored: a local Ray runtime always uses token auth", _AUTH_MODE, mode)
     os.environ[_AUTH_MODE] = "token"
-    _reload_ray_config()
+    if "ray._raylet" in sys.modules:
+        _reload_ray_config()
 
 
 def _reload_ray_config() -> None:
     """Ray caches its config (the auth mode with it): re-read it, as Ray itself does when
     it turns token auth on."""
-    if "ray._raylet" in sys.modules:
-        from ray._raylet import Config
+    from ray._raylet import Config
 
-        Config.initialize("")
+    Config.initialize("")
 
 
 def private_auth_token() -> Path | None:
@@ -86,16 +93,18 @@ def ensure_ray(
 ) -> str:
     """Initialise Ray once; returns a description of the runtime joined."""
     address = address or os.environ.get("RAY_ADDRESS")
+    imported = sys.modules.get("ray")
+    if imported is not None and imported.is_initialized():
+        return "already running"
     if not address:
-        loopback_only()  # before `import ray` below, which reads it
+        # Ray's public settings, before `import ray` below, which reads them.
+        loopback_only()
+        _token_auth_on()
     import ray
 
-    if ray.is_initialized():
-        return "already running"
     if address:
         ray.init(address=address, log_to_driver=True)
         return f"cluster at {address}"
-    _token_auth_on()
     private_auth_token()
     cpus = num_cpus or os.cpu_count()
     ray.init(

@@ -129,10 +129,8 @@ def read_follows(ctx: RunContext) -> tuple[FollowGraph, dict[str, Any]]:
     """The members' follow graph, streamed from the store; and how old its lists are."""
     store = ctx.store.open()
     ids = ctx.members.to_pylist()
-    lists = pa.schema([("source_id", pa.string()), ("targets", pa.list_(pa.string()))])
     src, dst = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
-    match = {"_id": {"$in": ids}}
-    for batch in store.batches(Coll.FOLLOWS, match, [], {"source_id": "_id"}, lists):
+    for batch in store.follow_list_batches(ids):
         targets = batch.column("targets")
         source = pc.take(batch.column("source_id"), pc.list_parent_indices(targets))
         edges = pa.table({"source_id": source, "target_id": pc.list_flatten(targets)})
@@ -391,28 +389,13 @@ def _context(ctx: RunContext, week: pa.Table) -> pa.Table:
     return context.sort_by("tweet_id") if context.num_rows else context
 
 
-#: Where the topics step finds a tweet's text and expanded URLs in a tweet document.
-_TEXT_FIELDS = {"tweet_id": "_id", "text": "text", "urls": "entities.urls"}
-_TEXT_SCHEMA = pa.schema(
-    [
-        ("tweet_id", pa.string()),
-        ("text", pa.string()),
-        ("urls", pa.list_(pa.struct([("expanded_url", pa.string()), ("url", pa.string())]))),
-    ]
-)
-
-
 def _with_text(
     ctx: RunContext, interactions: pa.Table, authors: pa.Array, since: datetime, until: datetime
 ) -> pa.Table:
     """``interactions`` with the ``text`` and ``urls`` of its standalone tweets (the only
     ones topics read), read for ``authors`` in one streamed columnar read."""
-    match = {
-        "author_id": {"$in": authors.to_pylist()},
-        "created_at": {"$gte": since, "$lt": until},
-        "dwt.kind": {"$in": ["tweet", "quote"]},
-    }
-    read = ctx.store.open().table(Coll.TWEETS, match, [("_id", 1)], _TEXT_FIELDS, _TEXT_SCHEMA)
+    store = ctx.store.open()
+    read = store.tweet_texts(authors.to_pylist(), since, until, kinds=("tweet", "quote"))
     at = pc.index_in(interactions.column("tweet_id"), value_set=read.column("tweet_id"))
     urls = read.column("urls").combine_chunks()
     expanded = pc.coalesce(

@@ -1,13 +1,15 @@
 """MongoDB filters and sorts as SQL over documents stored as JSON text (the embedded store).
 
-Only the query language the product speaks is translated; anything else raises
-:class:`UnsupportedQuery` rather than being answered differently from a MongoDB server.
-The same filters run on both backends in the store's contract tests.
+Only what the store's own methods (:mod:`dwt.store`) write is translated — callers outside
+the store ask it by name — and anything else raises :class:`UnsupportedQuery` rather than
+being answered differently from a MongoDB server. The same filters run on both backends in
+the store's contract tests.
 
 Supported: equality (an array field, declared in :data:`dwt.store.schema.ARRAY_FIELDS`,
-matches when it *contains* the value, as in MongoDB), ``$in``, ``$nin``, ``$ne``, ``$gt``,
-``$gte``, ``$lt``, ``$lte``, ``$exists``, ``$or`` and ``$and``. Order comparisons match only
-values of the operand's own type, as MongoDB's type brackets do. Every field is read with
+matches when it *contains* the value, as in MongoDB; None matches a missing field too),
+``$in`` and ``$nin`` (of values other than None), ``$ne`` (of a value other than None),
+``$gt``, ``$gte``, ``$lt``, ``$lte``, ``$exists: True`` and ``$or``. Order comparisons match
+only values of the operand's own type, as MongoDB's type brackets do. Every field is read with
 the one expression :func:`field_sql` makes, which is also what the indexes are built on, so
 SQLite's planner uses them.
 """
@@ -70,12 +72,11 @@ class Compiler:
             raise UnsupportedQuery(f"a filter must be a document, got {filter!r:.80}")
         terms = []
         for key, cond in filter.items():
-            if key in ("$or", "$and"):
+            if key == "$or":
                 if not isinstance(cond, Sequence) or not cond:
                     raise UnsupportedQuery(f"{key} needs a non-empty list of filters")
                 parts = [self._document(sub, params) for sub in cond]
-                joiner = " OR " if key == "$or" else " AND "
-                terms.append("(" + joiner.join(parts) + ")")
+                terms.append("(" + " OR ".join(parts) + ")")
             elif key.startswith("$"):
                 raise UnsupportedQuery(f"query operator {key} is not supported")
             else:
@@ -113,17 +114,16 @@ class Compiler:
         if op == "$ne":
             if field in self.array_fields:
                 raise UnsupportedQuery(f"{field}: $ne on an array field is not supported")
-            if value is None:
-                return f"{expr} IS NOT NULL"
+            if value is None or isinstance(value, Mapping | list | tuple):
+                raise UnsupportedQuery(f"{field}: $ne needs a number, string or date")
             params.append(sql_value(value))
             return f"{expr} IS NOT ?{len(params)}"
         if op in ("$in", "$nin"):
             return self._membership(field, op, value, params)
         if op == "$exists":
-            nullness = "IS NOT NULL" if value else "IS NULL"
-            if field == "_id":
-                return f"_id {nullness}"
-            return f"{expr.replace('json_extract', 'json_type', 1)} {nullness}"
+            if value is not True:
+                raise UnsupportedQuery(f"{field}: only $exists: True is supported")
+            return f"{expr.replace('json_extract', 'json_type', 1)} IS NOT NULL"
         raise UnsupportedQuery(f"{field}: operator {op} is not supported by the embedded store")
 
     def _membership(self, field: str, op: str, values: Any, params: list[Any]) -> str:
@@ -132,17 +132,14 @@ class Compiler:
         if field in self.array_fields:
             raise UnsupportedQuery(f"{field}: {op} on an array field is not supported")
         values = list(values)
-        wants_null = any(v is None for v in values)
+        if any(v is None or isinstance(v, datetime | bool) for v in values):
+            raise UnsupportedQuery(f"{field}: {op} with None, dates or booleans is not supported")
         # One parameter however long the list: SQLite reads the JSON array itself.
-        params.append(dumps([v for v in values if v is not None]))
+        params.append(dumps(values))
         listed = f"IN (SELECT value FROM json_each(?{len(params)}))"
         expr = field_sql(field)
-        if any(isinstance(v, datetime | bool) for v in values):
-            raise UnsupportedQuery(f"{field}: {op} with dates or booleans is not supported")
         if op == "$in":
-            return f"({expr} {listed}" + (f" OR {expr} IS NULL)" if wants_null else ")")
-        if wants_null:
-            return f"({expr} IS NOT NULL AND {expr} NOT {listed})"
+            return f"({expr} {listed})"
         return f"({expr} IS NULL OR {expr} NOT {listed})"
 
 

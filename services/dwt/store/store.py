@@ -110,6 +110,18 @@ BOND_LISTS_SCHEMA = pa.schema(
         ("weights", pa.list_(pa.float64())),
     ]
 )
+#: Arrow schema of :meth:`Store.follow_list_batches`: one stored follow list per row.
+FOLLOW_LISTS_SCHEMA = pa.schema([("source_id", pa.string()), ("targets", pa.list_(pa.string()))])
+#: Arrow schema of :meth:`Store.tweet_texts`: a tweet's text and its links (expanded where X
+#: expanded them).
+TEXTS_SCHEMA = pa.schema(
+    [
+        ("tweet_id", pa.string()),
+        ("text", pa.string()),
+        ("urls", pa.list_(pa.struct([("expanded_url", pa.string()), ("url", pa.string())]))),
+    ]
+)
+_TEXT_FIELDS = {"tweet_id": "_id", "text": "text", "urls": "entities.urls"}
 
 
 class Backend(Protocol):
@@ -214,6 +226,29 @@ def _engagement(batch: pa.RecordBatch) -> pa.RecordBatch:
     return pa.RecordBatch.from_arrays([*columns, engagement], schema=INTERACTIONS_SCHEMA)
 
 
+def _tweets_match(
+    author_ids: Iterable[str] | None,
+    since: datetime | None,
+    until: datetime | None,
+    kinds: Iterable[str] | None = None,
+) -> dict[str, Any]:
+    """The filter of the tweets by ``author_ids`` (None: anyone) created in ``[since,
+    until)`` (None: open), of ``kinds`` (``dwt.kind``; None: any)."""
+    match: dict[str, Any] = {}
+    if author_ids is not None:
+        match["author_id"] = {"$in": list(author_ids)}
+    window = {}
+    if since is not None:
+        window["$gte"] = since
+    if until is not None:
+        window["$lt"] = until
+    if window:
+        match["created_at"] = window
+    if kinds is not None:
+        match["dwt.kind"] = {"$in": list(kinds)}
+    return match
+
+
 #: Bytes of Parquet per document of a result table (MongoDB's documents stop at 16 MB).
 TABLE_PART_BYTES = 8 << 20
 
@@ -286,6 +321,8 @@ class Store:
         return created
 
     def counts(self) -> dict[str, int]:
+        """Documents per collection (``dwt store check`` on a MongoDB server says how many
+        it holds)."""
         return {coll.value: self[coll].count_documents({}) for coll in Coll}
 
     # ---- bulk idempotent writes ---------------------------------------------------------
@@ -511,6 +548,39 @@ class Store:
         result = self[Coll.MEMBERS].delete_many({"_id": {"$in": ids}})
         return result.deleted_count
 
+    def update_checkpoint(
+        self,
+        account_id: str,
+        fields: Mapping[str, Any] | None = None,
+        *,
+        clear: Iterable[str] = (),
+        create: bool = False,
+    ) -> None:
+        """Set ``fields`` of the account's collection checkpoint (dotted paths reach into a
+        pass under way) and remove the fields named in ``clear``; ``create`` makes the
+        checkpoint when the account has none (else an account without one is left alone)."""
+        update: dict[str, Any] = {}
+        if fields:
+            update["$set"] = dict(fields)
+        if cleared := dict.fromkeys(clear, ""):
+            update["$unset"] = cleared
+        if update:
+            self[Coll.COLLECT_STATE].update_one({"_id": account_id}, update, upsert=create)
+
+    def mark_member_status(self, account_id: str, status: str, now: datetime) -> int:
+        """Show whether the account can be read (``active``, ``protected``, ``suspended``…)
+        on the roster of every community it is a member of; how many memberships."""
+        result = self[Coll.MEMBERS].update_many(
+            {"account_id": account_id}, {"$set": {"status": status, "status_seen_at": now}}
+        )
+        return result.matched_count
+
+    def forget_conversation_ids(self) -> int:
+        """Null every stored tweet's ``conversation_id``, as if X had sent none (the content
+        step then threads replies itself; a benchmark compares both); how many tweets."""
+        result = self[Coll.TWEETS].update_many({}, {"$set": {"conversation_id": None}})
+        return result.matched_count
+
     # ---- columnar reads -----------------------------------------------------------------
 
     def table(
@@ -626,16 +696,7 @@ class Store:
     ) -> Iterator[pa.RecordBatch]:
         """The read of :meth:`interactions` streamed in record batches of at most ``rows``
         rows (INTERACTIONS_SCHEMA), in no particular order."""
-        match: dict[str, Any] = {}
-        if author_ids is not None:
-            match["author_id"] = {"$in": list(author_ids)}
-        window = {}
-        if since is not None:
-            window["$gte"] = since
-        if until is not None:
-            window["$lt"] = until
-        if window:
-            match["created_at"] = window
+        match = _tweets_match(author_ids, since, until)
         for batch in self.batches(
             Coll.TWEETS, match, [], _TWEET_FIELDS, _TWEET_READ_SCHEMA, rows=rows
         ):
@@ -673,3 +734,102 @@ class Store:
                 pc.is_in(edges["target_id"], pa.array(list(account_ids), pa.string()))
             )
         return edges.sort_by([("source_id", "ascending"), ("target_id", "ascending")])
+
+    def follow_list_batches(
+        self, account_ids: Iterable[str], rows: int | None = None
+    ) -> Iterator[pa.RecordBatch]:
+        """The stored follow lists of ``account_ids`` (FOLLOW_LISTS_SCHEMA) as record batches
+        of at most ``rows`` lists, in no particular order: memory bounded by a batch."""
+        match = {"_id": {"$in": list(account_ids)}}
+        return self.batches(
+            Coll.FOLLOWS, match, [], {"source_id": "_id"}, FOLLOW_LISTS_SCHEMA, rows=rows
+        )
+
+    def follow_list_sizes(self, account_ids: Iterable[str]) -> dict[str, int]:
+        """How many accounts each stored follow list of ``account_ids`` holds (accounts
+        whose list was never read left out)."""
+        ids = sorted(set(account_ids))
+        if not ids:
+            return {}
+        cursor = self[Coll.FOLLOWS].find({"_id": {"$in": ids}}, {"targets": 1})
+        return {d["_id"]: len(d["targets"]) for d in cursor if d.get("targets") is not None}
+
+    def accounts(
+        self, account_ids: Iterable[str], fields: Sequence[str] | None = None
+    ) -> dict[str, dict[str, Any]]:
+        """The stored user documents of ``account_ids``, by id (accounts never seen left
+        out), with their ``_id`` and only ``fields`` (every field when None)."""
+        ids = sorted(set(account_ids))
+        if not ids:
+            return {}
+        projection = None if fields is None else dict.fromkeys(fields, 1)
+        return {d["_id"]: d for d in self[Coll.ACCOUNTS].find({"_id": {"$in": ids}}, projection)}
+
+    def usernames(self, account_ids: Iterable[str]) -> dict[str, str]:
+        """The usernames of the accounts the store has seen (members, and outsiders from
+        tweet pages), by id; accounts never seen left out."""
+        found = self.accounts((a for a in account_ids if a), ["username"])
+        return {a: d["username"] for a, d in found.items() if d.get("username")}
+
+    def accounts_named(self, usernames: Iterable[str]) -> dict[str, dict[str, str]]:
+        """The stored accounts with these usernames, whatever their case: ``{"id",
+        "username"}`` (as X spells it) by lower-cased username; names never seen left out."""
+        lowered = sorted({n.lower() for n in usernames})
+        if not lowered:
+            return {}
+        cursor = self[Coll.ACCOUNTS].find(
+            {"username_lower": {"$in": lowered}}, {"username": 1, "username_lower": 1}
+        )
+        return {d["username_lower"]: {"id": d["_id"], "username": d["username"]} for d in cursor}
+
+    def checkpoints(self, account_ids: Iterable[str] | None = None) -> dict[str, dict[str, Any]]:
+        """The collection checkpoints of ``account_ids`` (None: every account's), by
+        account id; accounts never planned left out."""
+        match = {} if account_ids is None else {"_id": {"$in": list(account_ids)}}
+        return {d["_id"]: d for d in self[Coll.COLLECT_STATE].find(match)}
+
+    def posts_by_author(
+        self, author_ids: Iterable[str], since: datetime, until: datetime
+    ) -> dict[str, int]:
+        """How many tweets each of ``author_ids`` has stored in ``[since, until)`` (authors
+        with none left out): one columnar read of the authors, counted by Arrow."""
+        authors = self.table(
+            Coll.TWEETS,
+            _tweets_match(author_ids, since, until),
+            [],
+            {},
+            pa.schema([("author_id", pa.string())]),
+        ).column("author_id")
+        counts = pc.value_counts(authors.drop_null())
+        values = counts.field("values").to_pylist()
+        return dict(zip(values, counts.field("counts").to_pylist(), strict=True))
+
+    def tweet_span(
+        self,
+        author_ids: Iterable[str] | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> tuple[int, Any, Any]:
+        """How many tweets by ``author_ids`` (None: anyone) are stored in ``[since, until)``,
+        and the first and last ``created_at`` among them (counted by the engine, nothing
+        read)."""
+        return self.span(Coll.TWEETS, _tweets_match(author_ids, since, until), "created_at")
+
+    def tweet_texts(
+        self,
+        author_ids: Iterable[str],
+        since: datetime,
+        until: datetime,
+        kinds: Iterable[str] | None = None,
+    ) -> pa.Table:
+        """The text and links (TEXTS_SCHEMA) of the tweets by ``author_ids`` in ``[since,
+        until)`` of ``kinds`` (``tweet``, ``quote``…; None: any), by tweet id, in one
+        columnar read."""
+        match = _tweets_match(author_ids, since, until, kinds)
+        return self.table(Coll.TWEETS, match, [("_id", 1)], _TEXT_FIELDS, TEXTS_SCHEMA)
+
+    def clustered_count(self, community: str) -> int:
+        """How many members the clustering shown placed in a cluster (a member it left out
+        has cluster -1)."""
+        match = self.shown(Coll.PLACEMENTS, community, cluster={"$gte": 0})
+        return self[Coll.PLACEMENTS].count_documents(match)

@@ -1,9 +1,9 @@
 """MongoDB update operators applied to a document in memory (the embedded store).
 
-The operators the product uses, with MongoDB's meaning: ``$set``, ``$unset``, ``$inc``,
-``$setOnInsert`` (only when an upsert inserts) and ``$addToSet`` (with or without
-``$each``). Dotted paths reach into sub-documents and create them. Anything else raises
-:class:`~dwt.store.query.UnsupportedQuery`.
+The operators the store's own methods write, with MongoDB's meaning: ``$set``, ``$unset``,
+``$inc``, ``$setOnInsert`` (only when an upsert inserts) and ``$addToSet`` with ``$each``
+(of strings, numbers or other hashable values). Dotted paths reach into sub-documents and
+create them. Anything else raises :class:`~dwt.store.query.UnsupportedQuery`.
 """
 
 from __future__ import annotations
@@ -25,6 +25,10 @@ def check(update: Mapping[str, Any]) -> None:
             raise UnsupportedQuery(f"update operator {op} is not supported by the embedded store")
         if not isinstance(fields, Mapping):
             raise UnsupportedQuery(f"{op} needs a document of fields")
+        if op == "$addToSet" and not all(
+            isinstance(v, Mapping) and set(v) == {"$each"} for v in fields.values()
+        ):
+            raise UnsupportedQuery("$addToSet needs {'$each': [...]} for each field")
 
 
 def apply(doc: Mapping[str, Any], update: Mapping[str, Any], *, inserting: bool) -> dict[str, Any]:
@@ -52,27 +56,17 @@ def apply(doc: Mapping[str, Any], update: Mapping[str, Any], *, inserting: bool)
                 if not isinstance(current, int | float) or not isinstance(value, int | float):
                     raise UnsupportedQuery(f"$inc of {path}: both values must be numbers")
                 parent[key] = current + value
-            else:  # $addToSet
-                each = isinstance(value, Mapping) and "$each" in value
-                items = value["$each"] if each else [value]
+            else:  # $addToSet: the items not yet there, once each, in order
                 current = parent.get(key, [])
                 if not isinstance(current, list):
                     raise UnsupportedQuery(f"$addToSet of {path}: the field is not an array")
-                parent[key] = current + _new_items(current, items)
+                try:
+                    seen = set(current)
+                    fresh = [v for v in dict.fromkeys(value["$each"]) if v not in seen]
+                except TypeError as exc:
+                    raise UnsupportedQuery(f"$addToSet of {path}: {exc}") from exc
+                parent[key] = current + fresh
     return out
-
-
-def _new_items(current: list[Any], items: Any) -> list[Any]:
-    """``items`` not yet in ``current``, once each, in order (a set when they hash)."""
-    try:
-        seen = set(current)
-        return [v for v in dict.fromkeys(items) if v not in seen]
-    except TypeError:  # sub-documents: compare one by one
-        fresh: list[Any] = []
-        for item in items:
-            if item not in current and item not in fresh:
-                fresh.append(item)
-        return fresh
 
 
 def _parent(doc: dict[str, Any], path: str, *, create: bool) -> tuple[dict[str, Any] | None, str]:

@@ -409,16 +409,6 @@ class XClient:
 
         return self._lookup(keys, fetch)
 
-    def tweets(self, ids: Sequence[str]) -> Lookup:
-        """Tweets by id with the product's fields and expansions (100 per request)."""
-
-        def fetch(chunk: list[str]) -> dict[str, Any]:
-            return self._guard(
-                "tweets", lambda: self._tweepy.get_tweets(ids=chunk, **_tweet_params())
-            )
-
-        return self._lookup([str(i) for i in ids], fetch)
-
     def _lookup(self, keys: list[str], fetch: Callable[[list[str]], dict[str, Any]]) -> Lookup:
         data: list[dict[str, Any]] = []
         includes: dict[str, dict[str, dict[str, Any]]] = {}

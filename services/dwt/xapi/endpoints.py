@@ -26,19 +26,10 @@ LIMITS_SOURCE = "https://docs.x.com/x-api/fundamentals/rate-limits"
 
 #: Endpoint name → (route pattern as X documents it, app-only requests per 15 minutes).
 ENDPOINTS: dict[str, tuple[str, int]] = {
-    "users_by_username": ("/2/users/by/username/:username", 300),
     "users_by": ("/2/users/by", 300),
-    "user_by_id": ("/2/users/:id", 300),
     "users": ("/2/users", 300),
     "user_tweets": ("/2/users/:id/tweets", 10_000),
-    "user_mentions": ("/2/users/:id/mentions", 450),
     "following": ("/2/users/:id/following", 300),
-    "followers": ("/2/users/:id/followers", 300),
-    "tweets": ("/2/tweets", 3_500),
-    "tweet_by_id": ("/2/tweets/:id", 450),
-    "quote_tweets": ("/2/tweets/:id/quote_tweets", 75),
-    "retweeted_by": ("/2/tweets/:id/retweeted_by", 75),
-    "search_recent": ("/2/tweets/search/recent", 450),
 }
 
 #: X's rate-limit window for all of the above, in seconds.
@@ -47,19 +38,10 @@ DEFAULT_WINDOW_S = 15 * 60
 DEFAULT_LIMITS: dict[str, int] = {name: limit for name, (_, limit) in ENDPOINTS.items()}
 
 _PATTERNS: list[tuple[re.Pattern[str], str]] = [
-    (re.compile(r"^/2/users/by/username/[^/]+$"), "users_by_username"),
     (re.compile(r"^/2/users/by$"), "users_by"),
     (re.compile(r"^/2/users$"), "users"),
     (re.compile(r"^/2/users/[^/]+/tweets$"), "user_tweets"),
-    (re.compile(r"^/2/users/[^/]+/mentions$"), "user_mentions"),
     (re.compile(r"^/2/users/[^/]+/following$"), "following"),
-    (re.compile(r"^/2/users/[^/]+/followers$"), "followers"),
-    (re.compile(r"^/2/users/[^/]+$"), "user_by_id"),
-    (re.compile(r"^/2/tweets/search/recent$"), "search_recent"),
-    (re.compile(r"^/2/tweets$"), "tweets"),
-    (re.compile(r"^/2/tweets/[^/]+/quote_tweets$"), "quote_tweets"),
-    (re.compile(r"^/2/tweets/[^/]+/retweeted_by$"), "retweeted_by"),
-    (re.compile(r"^/2/tweets/[^/]+$"), "tweet_by_id"),
 ]
 
 

@@ -58,18 +58,9 @@ MONTHLY_POST_CAP = 3_000_000
 #: The resource each endpoint's ``data`` is billed as (dwt.xapi.endpoints names).
 BILLED_AS: dict[str, Resource] = {
     "user_tweets": Resource.POST,
-    "user_mentions": Resource.POST,
-    "tweets": Resource.POST,
-    "tweet_by_id": Resource.POST,
-    "quote_tweets": Resource.POST,
-    "search_recent": Resource.POST,
     "users": Resource.USER,
     "users_by": Resource.USER,
-    "users_by_username": Resource.USER,
-    "user_by_id": Resource.USER,
-    "retweeted_by": Resource.USER,
     "following": Resource.FOLLOWING,
-    "followers": Resource.FOLLOWING,
 }
 assert set(BILLED_AS) == set(ENDPOINTS), "every endpoint is billed as something"
 

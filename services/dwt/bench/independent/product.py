@@ -109,7 +109,7 @@ def _docs(store: Store, coll: Coll) -> list[dict[str, Any]]:
 
 def _rerun_without_ids(store: Store, now: Any) -> list[dict[str, Any]]:
     """Null every stored tweet's conversation id, run the content step again, read it."""
-    store[Coll.TWEETS].update_many({}, {"$set": {"conversation_id": None}})
+    store.forget_conversation_ids()
     spec = RunSpec(community=COMMUNITY, steps=[Step.CONTENT])
     run_pipeline(store, spec, now=now, progress=_quiet(store, now))
     return _docs(store, Coll.CONVERSATIONS)

@@ -133,10 +133,6 @@ def create_app(emulator: Emulator) -> Flask:
         return _json({"status": "ok", "tweets": em.index.n_tweets, "users": len(em.index.user_ids)})
 
     # --- users ---------------------------------------------------------------------------
-    @app.get("/2/users/by/username/<username>")
-    def _users_by_username(username: str) -> Response:
-        return _billed(handlers.users_by_username(em, username, request.args))
-
     @app.get("/2/users/by")
     def _users_by() -> Response:
         return _billed(handlers.users_by(em, request.args))
@@ -145,45 +141,12 @@ def create_app(emulator: Emulator) -> Flask:
     def _users() -> Response:
         return _billed(handlers.users(em, request.args))
 
-    @app.get("/2/users/<user_id>")
-    def _user(user_id: str) -> Response:
-        return _billed(handlers.user_by_id(em, user_id, request.args))
-
     @app.get("/2/users/<user_id>/tweets")
     def _user_tweets(user_id: str) -> Response:
         return _billed(handlers.user_tweets(em, user_id, request.args))
 
-    @app.get("/2/users/<user_id>/mentions")
-    def _user_mentions(user_id: str) -> Response:
-        return _billed(handlers.user_mentions(em, user_id, request.args))
-
     @app.get("/2/users/<user_id>/following")
     def _following(user_id: str) -> Response:
-        return _billed(handlers.follows(em, user_id, request.args, followers=False), owner=user_id)
-
-    @app.get("/2/users/<user_id>/followers")
-    def _followers(user_id: str) -> Response:
-        return _billed(handlers.follows(em, user_id, request.args, followers=True), owner=user_id)
-
-    # --- tweets --------------------------------------------------------------------------
-    @app.get("/2/tweets")
-    def _tweets() -> Response:
-        return _billed(handlers.tweets_lookup(em, request.args))
-
-    @app.get("/2/tweets/search/recent")
-    def _search_recent() -> Response:
-        return _billed(handlers.search_recent(em, request.args))
-
-    @app.get("/2/tweets/<tweet_id>")
-    def _tweet(tweet_id: str) -> Response:
-        return _billed(handlers.tweet_by_id(em, tweet_id, request.args))
-
-    @app.get("/2/tweets/<tweet_id>/quote_tweets")
-    def _quote_tweets(tweet_id: str) -> Response:
-        return _billed(handlers.quote_tweets(em, tweet_id, request.args))
-
-    @app.get("/2/tweets/<tweet_id>/retweeted_by")
-    def _retweeted_by(tweet_id: str) -> Response:
-        return _billed(handlers.retweeted_by(em, tweet_id, request.args))
+        return _billed(handlers.following(em, user_id, request.args), owner=user_id)
 
     return app

@@ -22,7 +22,6 @@ from .params import (
     USERNAME_RE,
     Params,
     check_path_id,
-    check_username,
     encode_token,
 )
 from .render import (
@@ -33,10 +32,8 @@ from .render import (
     TWEET_FIELDS,
     USER_EXPANSIONS,
     USER_FIELDS,
-    format_time,
 )
-from .search import compile_query
-from .store import ACTIVE, DELETED, PROTECTED, REPLY, RETWEET, SUSPENDED
+from .store import ACTIVE, PROTECTED, REPLY, RETWEET, SUSPENDED
 
 Body = dict[str, Any]
 
@@ -49,10 +46,8 @@ _FIELD_PARAMS = (
     "user.fields",
 )
 _USER_PARAMS = ("expansions", "tweet.fields", "user.fields")
-#: X serves only this many of an account's most recent tweets / mentions.
+#: X serves only this many of an account's most recent tweets.
 TIMELINE_DEPTH = 3200
-MENTIONS_DEPTH = 800
-SEARCH_WINDOW_MS = 7 * 24 * 3600 * 1000
 
 
 @dataclass(frozen=True)
@@ -110,15 +105,6 @@ def _account_error(em: Emulator, pos: int | None, parameter: str, value: str) ->
     if state == SUSPENDED:
         return problems.suspended(parameter, value)
     return problems.not_found("user", parameter, value)
-
-
-def _tweet_error(em: Emulator, row: int | None, parameter: str, value: str) -> dict | None:
-    state = DELETED if row is None else int(em.index.tweet_author_state[row])
-    if state == ACTIVE:
-        return None
-    if state == DELETED:
-        return problems.not_found("tweet", parameter, value)
-    return problems.not_authorized("tweet", parameter, value)
 
 
 def _render_tweets(em: Emulator, rows: np.ndarray, f: Fields) -> tuple[list, dict, list]:
@@ -227,132 +213,21 @@ _TIMELINE_PARAMS = (
 
 def user_tweets(em: Emulator, user_id: str, args: MultiDict) -> Body:
     """GET /2/users/:id/tweets — the account's latest 3200 tweets, newest first."""
-    return _timeline(em, user_id, args, mentions=False)
-
-
-def user_mentions(em: Emulator, user_id: str, args: MultiDict) -> Body:
-    """GET /2/users/:id/mentions — the latest 800 tweets mentioning the account."""
-    return _timeline(em, user_id, args, mentions=True)
-
-
-def _timeline(em: Emulator, user_id: str, args: MultiDict, *, mentions: bool) -> Body:
     check_path_id(user_id)
-    allowed = tuple(a for a in _TIMELINE_PARAMS if not (mentions and a == "exclude"))
-    p = Params(args, allowed, path_params=("id",))
+    p = Params(args, _TIMELINE_PARAMS, path_params=("id",))
     f = _tweet_fields(p)
     max_results = p.integer("max_results", 5, 100, 10)
     token = p.token("pagination_token", "np")
     window, _, _ = _window(em, p)
-    excluded = () if mentions else p.csv("exclude", ("replies", "retweets"))
+    excluded = p.csv("exclude", ("replies", "retweets"))
     p.raise_if_invalid()
     pos = em.index.find_user(user_id)
     error = _account_error(em, pos, "id", user_id)
     if error is not None or pos is None:
         return _body(errors=[error])
-    if mentions:
-        rows = em.index.by_mention.get(pos)[:MENTIONS_DEPTH]
-    else:
-        rows = em.index.by_author.get(pos)[:TIMELINE_DEPTH]
+    rows = em.index.by_author.get(pos)[:TIMELINE_DEPTH]
     rows = window.apply(em, _exclude(em, excluded, rows))
     return _tweet_page(em, rows, max_results, token, f, id_meta=True, previous=True)
-
-
-def search_recent(em: Emulator, args: MultiDict) -> Body:
-    """GET /2/tweets/search/recent — public tweets of the last seven days matching ``query``."""
-    allowed = (
-        "end_time", "expansions", "max_results", "media.fields", "next_token", "pagination_token",
-        "place.fields", "poll.fields", "query", "since_id", "sort_order", "start_time",
-        "tweet.fields", "until_id", "user.fields",
-    )  # fmt: skip
-    p = Params(args, allowed)
-    f = _tweet_fields(p)
-    max_results = p.integer("max_results", 10, 100, 10)
-    token = p.token("next_token", "n") or p.token("pagination_token", "n")
-    p.csv("sort_order", ("recency", "relevancy"))
-    window, start, end = _window(em, p)
-    now = em.now_ms()
-    oldest = now - SEARCH_WINDOW_MS
-    if start is not None and start < oldest:
-        p.fail(
-            "start_time",
-            p.get("start_time") or "",
-            f"Invalid 'start_time':'{p.get('start_time')}'. 'start_time' must be on or after "
-            f"{_iso_minute(oldest)}",
-        )
-    if end is not None and end > now - 10_000:
-        p.fail(
-            "end_time",
-            p.get("end_time") or "",
-            f"Invalid 'end_time':'{p.get('end_time')}'. 'end_time' must be a minimum of 10 "
-            f"seconds prior to the request time.",
-        )
-    query = p.get("query")
-    if query is None:
-        p.fail("query", [], "The `query` query parameter can not be empty")
-    p.raise_if_invalid()
-    mask = compile_query(query or "")(em.index) & em.index.visible
-    if start is None:
-        mask &= em.index.created_ms >= oldest
-    if end is None:
-        mask &= em.index.created_ms < now
-    rows = window.apply(em, em.index.desc_rows[mask[em.index.desc_rows]])
-    return _tweet_page(em, rows, max_results, token, f, id_meta=True, previous=False)
-
-
-def _iso_minute(ms: int) -> str:
-    return format_time(ms)[:16] + "Z"
-
-
-def quote_tweets(em: Emulator, tweet_id: str, args: MultiDict) -> Body:
-    """GET /2/tweets/:id/quote_tweets — newest first; X's meta has no newest/oldest ids."""
-    check_path_id(tweet_id)
-    p = Params(args, ("exclude", *_FIELD_PARAMS, "max_results", "pagination_token"), ("id",))
-    f = _tweet_fields(p)
-    max_results = p.integer("max_results", 10, 100, 10)
-    token = p.token("pagination_token", "n")
-    excluded = p.csv("exclude", ("replies", "retweets"))
-    p.raise_if_invalid()
-    row = em.index.find_tweet(tweet_id)
-    error = _tweet_error(em, row, "id", tweet_id)
-    if error is not None or row is None:
-        return _body(errors=[error])
-    rows = _exclude(em, excluded, em.index.quotes_of.get(row))
-    return _tweet_page(em, rows, max_results, token, f, id_meta=False, previous=False)
-
-
-# --- tweet lookups -------------------------------------------------------------------------
-
-
-def tweets_lookup(em: Emulator, args: MultiDict) -> Body:
-    """GET /2/tweets?ids= — up to 100 tweets; the ones that cannot be shown go to ``errors``."""
-    p = Params(args, ("ids", *_FIELD_PARAMS))
-    f = _tweet_fields(p)
-    ids = p.id_list("ids", ID_RE, ID_PATTERN)
-    p.raise_if_invalid()
-    rows, errors = [], []
-    for tid in ids:
-        row = em.index.find_tweet(tid)
-        error = _tweet_error(em, row, "ids", tid)
-        if error is None and row is not None:
-            rows.append(row)
-        elif error is not None:
-            errors.append(error)
-    data, includes, include_errors = _render_tweets(em, np.array(rows, dtype=np.int64), f)
-    return _body(data, includes, errors + include_errors)
-
-
-def tweet_by_id(em: Emulator, tweet_id: str, args: MultiDict) -> Body:
-    """GET /2/tweets/:id — ``data`` is one object."""
-    check_path_id(tweet_id)
-    p = Params(args, _FIELD_PARAMS, ("id",))
-    f = _tweet_fields(p)
-    p.raise_if_invalid()
-    row = em.index.find_tweet(tweet_id)
-    error = _tweet_error(em, row, "id", tweet_id)
-    if error is not None or row is None:
-        return _body(errors=[error])
-    data, includes, errors = _render_tweets(em, np.array([row], dtype=np.int64), f)
-    return _body(data[0], includes, errors)
 
 
 # --- users ---------------------------------------------------------------------------------
@@ -384,15 +259,6 @@ def _users_answer(
     return _body(data, errors=errors)
 
 
-def users_by_username(em: Emulator, username: str, args: MultiDict) -> Body:
-    """GET /2/users/by/username/:username."""
-    check_username(username)
-    p = Params(args, _USER_PARAMS, ("username",))
-    f = _user_fields(p)
-    p.raise_if_invalid()
-    return _users_answer(em, [(em.index.find_username(username), username)], "username", f, True)
-
-
 def users_by(em: Emulator, args: MultiDict) -> Body:
     """GET /2/users/by?usernames=a,b."""
     p = Params(args, ("usernames", *_USER_PARAMS))
@@ -401,15 +267,6 @@ def users_by(em: Emulator, args: MultiDict) -> Body:
     p.raise_if_invalid()
     found = [(em.index.find_username(n), n) for n in names]
     return _users_answer(em, found, "usernames", f, False)
-
-
-def user_by_id(em: Emulator, user_id: str, args: MultiDict) -> Body:
-    """GET /2/users/:id."""
-    check_path_id(user_id)
-    p = Params(args, _USER_PARAMS, ("id",))
-    f = _user_fields(p)
-    p.raise_if_invalid()
-    return _users_answer(em, [(em.index.find_user(user_id), user_id)], "id", f, True)
 
 
 def users(em: Emulator, args: MultiDict) -> Body:
@@ -448,8 +305,8 @@ def _user_page(
     return _body(em.renderer.users(page, f.user), meta=meta)
 
 
-def follows(em: Emulator, user_id: str, args: MultiDict, *, followers: bool) -> Body:
-    """GET /2/users/:id/following and /followers — up to 1000 accounts a page."""
+def following(em: Emulator, user_id: str, args: MultiDict) -> Body:
+    """GET /2/users/:id/following — up to 1000 accounts a page."""
     check_path_id(user_id)
     p = Params(
         args,
@@ -464,32 +321,5 @@ def follows(em: Emulator, user_id: str, args: MultiDict, *, followers: bool) -> 
     error = _account_error(em, pos, "id", user_id)
     if error is not None or pos is None:
         return _body(errors=[error])
-    grouping = em.index.followers_of if followers else em.index.following_of
-    listed = em.index.listed_users(grouping.get(pos))
+    listed = em.index.listed_users(em.index.following_of.get(pos))
     return _user_page(em, listed, max_results, token, f, previous=True)
-
-
-def retweeted_by(em: Emulator, tweet_id: str, args: MultiDict) -> Body:
-    """GET /2/tweets/:id/retweeted_by — the accounts that retweeted, latest first."""
-    check_path_id(tweet_id)
-    p = Params(args, (*_FIELD_PARAMS, "max_results", "pagination_token"), ("id",))
-    f = _user_fields_of_tweet_endpoint(p)
-    max_results = p.integer("max_results", 1, 100, 100)
-    token = p.token("pagination_token", "o")
-    p.raise_if_invalid()
-    row = em.index.find_tweet(tweet_id)
-    error = _tweet_error(em, row, "id", tweet_id)
-    if error is not None or row is None:
-        return _body(errors=[error])
-    authors = em.index.author_pos[em.index.retweets_of.get(row)]
-    _, first = np.unique(authors, return_index=True)
-    positions = authors[np.sort(first)]
-    return _user_page(em, positions, max_results, token, f, previous=False)
-
-
-def _user_fields_of_tweet_endpoint(p: Params) -> Fields:
-    fields = _user_fields(p)
-    p.csv("media.fields", MEDIA_FIELDS)
-    p.csv("poll.fields", POLL_FIELDS)
-    p.csv("place.fields", PLACE_FIELDS)
-    return fields

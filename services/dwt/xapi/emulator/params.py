@@ -206,14 +206,5 @@ def check_path_id(value: str, name: str = "id") -> None:
         )
 
 
-def check_username(value: str, name: str = "username") -> None:
-    if not _USERNAME_RE.match(value):
-        raise InvalidRequest.one(
-            name,
-            value,
-            f"The `{name}` query parameter value [{value}] does not match {USERNAME_PATTERN}",
-        )
-
-
 ID_RE = _ID_RE
 USERNAME_RE = _USERNAME_RE

@@ -1,12 +1,12 @@
 """Numpy indexes over a :class:`~dwt.xapi.dataset.Dataset`, built once when the emulator starts.
 
 Every endpoint answers from these arrays: a timeline is a slice of the author's tweets sorted
-newest first, a search is a boolean mask over all tweets. JSON objects are only built for the
-rows of the page being answered (see :mod:`.render`).
+newest first, a follow list a slice of the account's follows. JSON objects are only built for
+the rows of the page being answered (see :mod:`.render`).
 
-What is *visible* follows X: only tweets of active accounts are served in lists (timelines,
-mentions, search, quotes, retweeters); protected and suspended accounts' tweets exist (a
-lookup says why it cannot show them); deleted accounts and their tweets do not exist at all.
+What is *visible* follows X: only tweets of active accounts are served in timelines;
+protected and suspended accounts' tweets exist (an expansion says why it cannot show them);
+deleted accounts and their tweets do not exist at all.
 """
 
 from __future__ import annotations
@@ -110,7 +110,6 @@ class DataIndex:
         self.ref_id = _ids(_array(tweets, "referenced_id"))
         self.ref_row = _positions(_array(tweets, "referenced_id"), tweet_id_arr)
         self.reply_to_pos = _positions(_array(tweets, "in_reply_to_user_id"), user_id_arr)
-        self.conversation = _ids(_array(tweets, "conversation_id"))
         self.text: pa.Array = _array(tweets, "text")
         self.lang: pa.Array = _array(tweets, "lang")
         self.mentions: pa.Array = _array(tweets, "mentions")
@@ -138,8 +137,6 @@ class DataIndex:
                 **self.tweet_metrics,
             }
         )
-        self._asc_rows = np.argsort(self.tweet_id, kind="stable")
-        self._asc_ids = self.tweet_id[self._asc_rows]
 
         author_state = np.where(
             self.author_pos >= 0, self.user_state[np.maximum(self.author_pos, 0)], DELETED
@@ -151,28 +148,6 @@ class DataIndex:
         vis = rows[self.visible]
         ids = self.tweet_id
         self.by_author = Grouping(self.author_pos[vis], vis, ids[vis])
-        self.by_reply_to = Grouping(self.reply_to_pos[vis], vis, ids[vis])
-        self.by_conversation = Grouping(self.conversation[vis], vis, ids[vis])
-        quotes = vis[self.kind[vis] == QUOTE]
-        self.quotes_of = Grouping(self.ref_row[quotes], quotes, ids[quotes])
-        retweets = vis[self.kind[vis] == RETWEET]
-        self.retweets_of = Grouping(self.ref_row[retweets], retweets, ids[retweets])
-        #: All rows, newest first (search scans these).
-        self.desc_rows = np.argsort(-ids, kind="stable")
-
-        # mentions: one (row, mentioned user) pair per entry of the ``mentions`` lists
-        if self.n_tweets:
-            flat = pc.list_flatten(self.mentions)
-            parents = pc.list_parent_indices(self.mentions).to_numpy().astype(np.int64)
-            mentioned = _positions(flat, user_id_arr)
-            self.tag_values: pa.Array = pc.utf8_lower(pc.list_flatten(self.hashtags))
-            self.tag_rows = pc.list_parent_indices(self.hashtags).to_numpy().astype(np.int64)
-        else:
-            parents = mentioned = self.tag_rows = np.zeros(0, dtype=np.int64)
-            self.tag_values = pa.array([], type=pa.string())
-        self.mention_rows, self.mention_pos = parents, mentioned
-        keep = self.visible[parents] if len(parents) else np.zeros(0, dtype=bool)
-        self.by_mention = Grouping(mentioned[keep], parents[keep], ids[parents[keep]])
 
         # --- follows -----------------------------------------------------------------------
         src = _positions(_array(follows, "source_id"), user_id_arr)
@@ -180,7 +155,6 @@ class DataIndex:
         known = (src >= 0) & (dst >= 0)
         src, dst = src[known], dst[known]
         self.following_of = Grouping(src, dst, None)
-        self.followers_of = Grouping(dst, src, None)
 
     # --- lookups -------------------------------------------------------------------------
     def user_state_of(self, pos: int | None) -> int:
@@ -191,22 +165,6 @@ class DataIndex:
 
     def find_username(self, username: str) -> int | None:
         return self.username_pos.get(username.lower())
-
-    def find_tweet(self, tweet_id: str) -> int | None:
-        """Row of a tweet id (the caller validated it as ``^[0-9]{1,19}$``)."""
-        value = int(tweet_id)
-        if value >= 2**63:
-            return None
-        i = int(np.searchsorted(self._asc_ids, value))
-        if i < len(self._asc_ids) and self._asc_ids[i] == value:
-            return int(self._asc_rows[i])
-        return None
-
-    def rows_with_tag(self, tag: str) -> np.ndarray:
-        if len(self.tag_values) == 0:
-            return np.zeros(0, dtype=np.int64)
-        hit = pc.equal(self.tag_values, tag.lower()).to_numpy(zero_copy_only=False)
-        return self.tag_rows[np.asarray(hit, dtype=bool)]
 
     def listed_users(self, positions: np.ndarray) -> np.ndarray:
         """Users X shows in follow lists: existing, not suspended (protected ones appear)."""

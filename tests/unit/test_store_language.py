@@ -1,0 +1,68 @@
+"""The store's query language stays inside the store (issue 28): no module of the product
+outside ``services/dwt/store/`` writes a MongoDB-style filter or update — a dict literal
+with a key starting with ``$`` — so callers ask :class:`dwt.store.Store` by name and the
+embedded engine's SQL translator answers only what the store itself writes.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+PRODUCT = [ROOT / "services", ROOT / "operator", ROOT / "dashboard"]
+STORE = ROOT / "services" / "dwt" / "store"
+#: Files that still write filter or update literals, to be moved into the store by the
+#: dashboard's split into pages (issue 28). Remove a file when its last one is gone: the
+#: test fails while a listed file has none, so this list only shrinks.
+LEFT = {
+    "dashboard/dwt_dashboard/app.py",
+    "dashboard/dwt_dashboard/auth.py",
+    "dashboard/dwt_dashboard/data.py",
+    "dashboard/dwt_dashboard/demo.py",
+    "dashboard/dwt_dashboard/insights_map.py",
+    "dashboard/dwt_dashboard/launcher.py",
+}
+
+
+def operator_keys(source: str, filename: str = "<source>") -> list[tuple[int, str]]:
+    """(line, key) of every dict literal key that is a string starting with ``$``."""
+    found = []
+    for node in ast.walk(ast.parse(source, filename)):
+        if isinstance(node, ast.Dict):
+            for key in node.keys:
+                if (
+                    isinstance(key, ast.Constant)
+                    and isinstance(key.value, str)
+                    and key.value.startswith("$")
+                ):
+                    found.append((key.lineno, key.value))
+    return sorted(found)
+
+
+def _product_files() -> list[Path]:
+    files = [p for top in PRODUCT for p in top.rglob("*.py") if STORE not in p.parents]
+    assert len(files) > 100, "the product's sources were not found"
+    return sorted(files)
+
+
+def test_the_scan_finds_filter_and_update_literals():
+    source = (
+        'q = {"author_id": {"$in": ids}}\n'
+        'u = {"$set": {"a": 1}}\n'
+        'not_one = {"price": "$0.00", "$": None}\n'
+        'nor_this = {"title", "$defs"}\n'
+    )
+    assert operator_keys(source) == [(1, "$in"), (2, "$set"), (3, "$")]
+
+
+def test_no_filter_or_update_literal_outside_the_store():
+    found = {}
+    for path in _product_files():
+        keys = operator_keys(path.read_text(), str(path))
+        if keys:
+            found[path.relative_to(ROOT).as_posix()] = keys
+    leaks = {f: keys for f, keys in found.items() if f not in LEFT}
+    assert not leaks, f"ask the Store by name instead (dwt.store.Store): {leaks}"
+    done = LEFT - set(found)
+    assert not done, f"no filter or update literal left: remove from LEFT {sorted(done)}"
