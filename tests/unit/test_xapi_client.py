@@ -287,12 +287,18 @@ def test_wait_on_rate_limit_sleeps_until_reset(world: tuple[Any, dict[str, Any]]
 
 
 def test_wait_is_bounded(world: tuple[Any, dict[str, Any]]):
-    with running_emulator(world[0], rate_window_s=600, rate_limits={"following": 1}) as srv:
-        client = XClient(TOKEN, srv.base_url, wait_on_rate_limit=True, max_wait_s=5)
+    clock = ManualClock()  # no window boundary passes between the calls, however slow they are
+    limits = {"rate_window_s": 600, "rate_limits": {"following": 1}}
+    with running_emulator(world[0], clock=clock, **limits) as srv:
+        client = XClient(
+            TOKEN, srv.base_url, wait_on_rate_limit=True, max_wait_s=5, clock=clock,
+            sleep=clock.sleep,
+        )  # fmt: skip
         assert client.lookup_users(ids=[ALICE]).data
         next(client.following_pages(ALICE))
-        with pytest.raises(RateLimited):
+        with pytest.raises(RateLimited) as info:
             next(client.following_pages(ALICE))
+        assert info.value.reset_at - clock() > 5  # too far to wait for: raised, not slept
 
 
 def test_rate_limit_from_headers():
