@@ -15,7 +15,6 @@ from typing import Any
 import pytest
 
 from dashboard_client import login
-from dwt.bench.callbacks import replays, server_callbacks
 from dwt.pipeline.progress import Progress
 from dwt.pipeline.runner import run_pipeline
 from dwt.pipeline.spec import RunSpec
@@ -26,6 +25,7 @@ from dwt_dashboard import data
 from dwt_dashboard.access import REFUSALS, Need
 from dwt_dashboard.app import create_app
 from dwt_dashboard.auth import DEFAULT_ROLE, Role, UserDirectory, user_line
+from dwt_dashboard.bench.callbacks import replays, server_callbacks
 from dwt_dashboard.keys import FileKeyStore
 from dwt_dashboard.launcher import LocalLauncher
 

@@ -16,13 +16,13 @@ import pytest
 from test_dashboard_map import _CY, _cy
 from werkzeug.serving import make_server
 
-from dwt.bench.dashboard import COMMUNITY, PASSWORD, USER, WEEK_END, analysed_store
 from dwt.stages.weights import PRESETS
 from dwt.store import Coll, Store
 from dwt_dashboard import data, layout, mapdata
 from dwt_dashboard.access import REFUSALS, Need
 from dwt_dashboard.app import create_app
 from dwt_dashboard.auth import UserDirectory, user_line
+from dwt_dashboard.bench.dashboard import COMMUNITY, PASSWORD, USER, WEEK_END, analysed_store
 from dwt_dashboard.browser import CHROMIUM, launch
 from dwt_dashboard.launcher import LocalLauncher
 

@@ -37,6 +37,10 @@ from dwt.pipeline.progress import Progress
 from dwt.pipeline.runner import run_pipeline
 from dwt.pipeline.spec import RunSpec
 from dwt.store import Store
+from dwt_dashboard.app import create_app
+from dwt_dashboard.auth import UserDirectory, user_line
+from dwt_dashboard.browser import launch
+from dwt_dashboard.launcher import LocalLauncher
 
 COMMUNITY = "bench"
 SIZES = (300, 3000, 10000)
@@ -80,10 +84,6 @@ def analysed_store(url: str, members: int, seed: int = 1, tweets_per_member: flo
 def served(store: Store) -> Iterator[str]:
     """The real dashboard over ``store`` on a free loopback port; its base URL."""
     from werkzeug.serving import make_server
-
-    from dwt_dashboard.app import create_app
-    from dwt_dashboard.auth import UserDirectory, user_line
-    from dwt_dashboard.launcher import LocalLauncher
 
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request
     users = UserDirectory.parse(user_line(USER, PASSWORD, [COMMUNITY], iterations=1000))
@@ -135,8 +135,6 @@ def members_drawn(page: Any) -> int:
 def measure(base: str, viewport: tuple[int, int] = (1440, 900)) -> dict[str, float]:
     """Open Insights in a fresh headless Chromium and time it (see the module doc)."""
     from playwright.sync_api import expect, sync_playwright
-
-    from dwt_dashboard.browser import launch
 
     with sync_playwright() as pw:
         browser = launch(pw)
