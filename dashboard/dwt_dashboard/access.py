@@ -112,7 +112,7 @@ NeedOf = Need | Callable[[Mapping[str, Any]], Need]
 
 
 def refused_notice(need: Need) -> html.Div:
-    """A refusal, styled as the error it is (see :func:`dwt_dashboard.layout.notice`)."""
+    """A refusal, styled as the error it is (see :func:`dwt_dashboard.components.notice`)."""
     return html.Div(REFUSALS[need], className="notice notice-error", role="alert")
 
 

@@ -418,7 +418,7 @@ class MapHandlers:
 
 def register_map_callbacks(app: dash.Dash, callback: Callable[..., Any], store: Store) -> None:
     """The map's callbacks: server ones through ``callback`` (the guarded registration of
-    :func:`dwt_dashboard.app.create_app`), the view-only ones in the browser."""
+    :func:`dwt_dashboard.app.create_app` hands the pages), the view-only ones in the browser."""
     handlers = MapHandlers(store)
 
     @callback(

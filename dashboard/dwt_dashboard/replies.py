@@ -2,7 +2,7 @@
 
 A :class:`Reply` is a ``str`` (tests and callers compare its text) that also says whether it
 reports a problem and, optionally, where to fix it (``link``: text and a path of this site).
-Pages render it with :func:`dwt_dashboard.layout.notice`, so an error never looks like a
+Pages render it with :func:`dwt_dashboard.components.notice`, so an error never looks like a
 success. :func:`usernames_from` reads what people paste into "add a member".
 """
 

@@ -16,10 +16,12 @@ from dwt.pipeline.spec import RunSpec
 from dwt.samples import load_sample
 from dwt.stages.weights import BondWeights
 from dwt.store import Coll, Store
-from dwt_dashboard import data, insights_map, layout
-from dwt_dashboard.app import create_app, slider_weights
+from dwt_dashboard import data, insights_map
+from dwt_dashboard.app import create_app
 from dwt_dashboard.auth import UserDirectory, hash_password, user_line, verify_password
 from dwt_dashboard.launcher import LocalLauncher
+from dwt_dashboard.pages import collection, weights
+from dwt_dashboard.pages.weights import slider_weights
 
 pytestmark = pytest.mark.both_stores  # the embedded store and MongoDB (FerretDB)
 
@@ -153,13 +155,13 @@ def test_data_functions(sample: Store):
     assert all(n["data"]["kind"] == "cluster" for n in nodes)
     defaults = data.weight_defaults()  # the pipeline's own, for the fields a run accepts
     assert defaults and all(v == getattr(BondWeights(), k) for k, v in defaults.items())
-    assert slider_weights([layout.control_value(n, v) for n, v in defaults.items()]) == defaults
+    assert slider_weights([weights.control_value(n, v) for n, v in defaults.items()]) == defaults
     raw = {n: v for n, v in zip(defaults, [0.01, 0.1, 1.0, 10.0, 100.0], strict=False)}
     raw = {**defaults, **raw}  # the 2020 weights: log positions round-trip exactly
-    assert slider_weights([layout.control_value(n, v) for n, v in raw.items()]) == raw
-    off = slider_weights([layout.OFF] + [layout.control_value(n, raw[n]) for n in list(raw)[1:]])
+    assert slider_weights([weights.control_value(n, v) for n, v in raw.items()]) == raw
+    off = slider_weights([weights.OFF] + [weights.control_value(n, raw[n]) for n in list(raw)[1:]])
     assert off[next(iter(raw))] == 0  # "off" is a weight of 0
-    assert layout.weight_text(0) == "off" and layout.weight_text(100.0) == "100"
+    assert weights.weight_text(0) == "off" and weights.weight_text(100.0) == "100"
 
 
 def test_pages_render_and_hold_no_secrets(app):
@@ -268,7 +270,7 @@ def test_launch_run_completes(app, sample: Store):
         {"id": f"w-{name}", "property": "value", "value": value}
         for name, value in zip(
             data.weight_defaults(),
-            [layout.control_value(n, v) for n, v in data.weight_defaults().items()],
+            [weights.control_value(n, v) for n, v in data.weight_defaults().items()],
             strict=True,
         )
     ]
@@ -296,7 +298,6 @@ def test_launch_run_completes(app, sample: Store):
 
 
 def test_collection_page_shows_volume_time_frame_and_unreadable_accounts(sample: Store):
-    from dwt_dashboard import layout
 
     sample[Coll.MEMBERS].update_one(
         {"account_id": "1004", "community": "sample"},
@@ -307,5 +308,5 @@ def test_collection_page_shows_volume_time_frame_and_unreadable_accounts(sample:
     assert status["first"].isoformat().startswith("2026-11-23T09:00")
     assert status["last"].isoformat().startswith("2026-11-26T08:30")
     assert [(u["username"], u["status"]) for u in status["unreadable"]] == [("dee", "protected")]
-    page = str(layout.collection(status, None))
+    page = str(collection.layout(status, None))
     assert "@dee" in page and "protected" in page and "tweets collected" in page

@@ -13,11 +13,14 @@ from test_dashboard import analysed_sample
 from dwt.store import Coll, Store
 from dwt.store.leases import release, take
 from dwt.store.runs import finish_run, start_run
-from dwt_dashboard import data, layout
+from dwt_dashboard import data
 from dwt_dashboard.app import create_app
 from dwt_dashboard.auth import UserDirectory, login_url, safe_next, user_line
+from dwt_dashboard.components import notice
 from dwt_dashboard.keys import FileKeyStore
 from dwt_dashboard.launcher import LocalLauncher
+from dwt_dashboard.pages import home as home_page
+from dwt_dashboard.pages import weights as weights_page
 from dwt_dashboard.replies import Reply, usernames_from
 
 pytestmark = pytest.mark.both_stores
@@ -54,10 +57,10 @@ def test_replies_say_whether_they_are_errors():
     joined = ok + " " + failed
     assert joined == "Added @ada. Add an API key first." and joined.error
     assert joined.link == ("API keys", "/keys")
-    shown = layout.notice(joined)
+    shown = notice(joined)
     assert shown.className == "notice notice-error" and shown.role == "alert"
-    assert layout.notice(ok).className == "notice notice-ok"
-    assert layout.notice("") == ""
+    assert notice(ok).className == "notice notice-ok"
+    assert notice("") == ""
 
 
 def test_adding_members_says_what_happened_and_candidates_exclude_members(sample, tmp_path):
@@ -131,8 +134,11 @@ def test_weights_start_from_the_run_the_clusters_come_from(sample):
     assert set(weights) == set(data.weight_defaults())
     page = str(_handlers(sample).page("ann", "/insights", "sample"))
     assert "The clusters come from run r1" in page and "reply 50" in page
-    assert layout.control_value("reply", 50.0) == pytest.approx(1.7)
-    assert layout.value_of("reply", layout.OFF) == 0.0 and layout.weight_text(0.0) == "off"
+    assert weights_page.control_value("reply", 50.0) == pytest.approx(1.7)
+    assert (
+        weights_page.value_of("reply", weights_page.OFF) == 0.0
+        and weights_page.weight_text(0.0) == "off"
+    )
 
 
 def test_run_counts_in_words():
@@ -166,7 +172,7 @@ def test_the_digest_tells_the_week(sample):
     assert moved["text"].startswith("Cluster 0 (") and "merged clusters 0 and 4" in moved["text"]
     assert [c["username"] for c in digest["candidates"]] == ["outsider_olu"]
     assert digest["last_run"]["run_id"] == "r1" and digest["clusters_run"]["run_id"] == "r1"
-    page = str(layout.home(digest))
+    page = str(home_page.layout(digest))
     assert "tweets_" not in page and "internal weight" not in page
 
 
