@@ -5,7 +5,7 @@ callback needs (:class:`Need`) and checks the community the callback will use: t
 it receives in the ``community`` dropdown's position (every callback but the shared keys'
 must take it). The guard asks the rule before the callback runs; a refused callback never
 runs, so it can neither act nor read, and answers with a refusal message (or nothing).
-Before that, the login guard (:func:`dwt_dashboard.auth.install`) refused requests without
+Before that, the login guard (:func:`dwt_dashboard.login.install`) refused requests without
 a user, and :mod:`dwt_dashboard.callback_shapes` refused (400) any request whose entries
 are not exactly the callback's registration, so what the guard checks is what the callback
 gets.

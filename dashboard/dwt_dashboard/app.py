@@ -27,15 +27,13 @@ from dwt_dashboard.auth import (
     SessionStore,
     TrustedProxies,
     UserDirectory,
-    content_security_policy,
-    csrf_token,
     current_user,
-    install,
 )
 from dwt_dashboard.components import shell
 from dwt_dashboard.handlers import Handlers
 from dwt_dashboard.keys import KeyStore
 from dwt_dashboard.launcher import Launcher
+from dwt_dashboard.login import content_security_policy, csrf_token, install
 from dwt_dashboard.pages import PAGES, page_need
 
 __all__ = ["Handlers", "create_app"]

@@ -16,7 +16,7 @@ from dwt.pipeline.spec import RunSpec
 from dwt.samples import load_sample
 from dwt.stages.weights import BondWeights
 from dwt.store import Coll, Store
-from dwt_dashboard import data, insights_map
+from dwt_dashboard import data, digest, insights_map
 from dwt_dashboard.app import create_app
 from dwt_dashboard.auth import UserDirectory, hash_password, user_line, verify_password
 from dwt_dashboard.launcher import LocalLauncher
@@ -128,7 +128,7 @@ def test_login_guard(app):
 
 
 def test_data_functions(sample: Store):
-    overview = data.overview(sample, "sample")
+    overview = digest.overview(sample, "sample")
     assert overview["members"] == 4 and overview["tweets"] == 7 and overview["clusters"] == 1
     assert overview["runs"][0]["status"] == "succeeded"
     assert overview["changes"][0] == "7 tweets this week against 0 the week before (+7)."

@@ -18,7 +18,7 @@ from werkzeug.serving import make_server
 
 from dwt.stages.weights import PRESETS
 from dwt.store import Coll, Store
-from dwt_dashboard import data, mapdata
+from dwt_dashboard import data, digest, mapdata
 from dwt_dashboard.access import REFUSALS, Need
 from dwt_dashboard.app import create_app
 from dwt_dashboard.auth import UserDirectory, user_line
@@ -104,7 +104,7 @@ def test_a_clusters_topics_come_with_the_tweets_that_make_them(analysed):
     shown = str(insights.topic_list(topics))
     assert first["topic"] in shown and first["tweets"][0]["url"] in shown
     # Home's digest lists them too, each cluster linking to its topics on Insights.
-    home = str(home_page.layout(data.digest(analysed, COMMUNITY)))
+    home = str(home_page.layout(digest.digest(analysed, COMMUNITY)))
     assert first["topic"] in home and f"/insights?cluster={clusters[0]}" in home
     assert data.cluster_topics(analysed, COMMUNITY, None) == []
     assert "No topics" in str(insights.topic_list([]))

@@ -13,12 +13,13 @@ from test_dashboard import analysed_sample
 from dwt.store import Coll, Store
 from dwt.store.leases import release, take
 from dwt.store.runs import finish_run, start_run
-from dwt_dashboard import data
+from dwt_dashboard import data, digest
 from dwt_dashboard.app import create_app
-from dwt_dashboard.auth import UserDirectory, login_url, safe_next, user_line
+from dwt_dashboard.auth import UserDirectory, user_line
 from dwt_dashboard.components import notice
 from dwt_dashboard.keys import FileKeyStore
 from dwt_dashboard.launcher import LocalLauncher
+from dwt_dashboard.login import login_url, safe_next
 from dwt_dashboard.pages import home as home_page
 from dwt_dashboard.pages import weights as weights_page
 from dwt_dashboard.replies import Reply, usernames_from
@@ -162,17 +163,17 @@ def test_the_digest_tells_the_week(sample):
         {"community": "sample", "cluster": 0},
         {"$set": {"change": "merged", "previous": [0, 4]}},
     )
-    digest = data.digest(sample, "sample", NOW)
-    (trending,) = digest["trending"]
+    shown = digest.digest(sample, "sample", NOW)
+    (trending,) = shown["trending"]
     assert trending["href"] == (
         f"/insights?cluster=0&tier={conv['tier']}&conversation={conv['conversation_id']}"
     )
     assert trending["text"] and trending["label"]
-    (moved,) = digest["cluster_changes"]
+    (moved,) = shown["cluster_changes"]
     assert moved["text"].startswith("Cluster 0 (") and "merged clusters 0 and 4" in moved["text"]
-    assert [c["username"] for c in digest["candidates"]] == ["outsider_olu"]
-    assert digest["last_run"]["run_id"] == "r1" and digest["clusters_run"]["run_id"] == "r1"
-    page = str(home_page.layout(digest))
+    assert [c["username"] for c in shown["candidates"]] == ["outsider_olu"]
+    assert shown["last_run"]["run_id"] == "r1" and shown["clusters_run"]["run_id"] == "r1"
+    page = str(home_page.layout(shown))
     assert "tweets_" not in page and "internal weight" not in page
 
 

@@ -12,6 +12,7 @@ from dash import dcc, html
 from dwt_dashboard import data, mapdata
 from dwt_dashboard.access import Need
 from dwt_dashboard.components import ENDED_BADLY, fmt_time, runs_table
+from dwt_dashboard.digest import digest
 
 if TYPE_CHECKING:
     from dwt_dashboard.handlers import Handlers
@@ -122,7 +123,7 @@ def _candidates_list(candidates: list[dict[str, Any]]) -> Any:
 
 def layout(overview: dict[str, Any]) -> html.Div:
     """The weekly digest: numbers, what trends, how the clusters moved, who to look at,
-    and the last run's state (``overview``: :func:`dwt_dashboard.data.digest`)."""
+    and the last run's state (``overview``: :func:`dwt_dashboard.digest.digest`)."""
     cards = [
         ("members", overview["members"]),
         ("tweets this week", overview["tweets"]),
@@ -181,7 +182,7 @@ def layout(overview: dict[str, Any]) -> html.Div:
 
 def view(handlers: Handlers, community: str, query: dict[str, list[str]], act: bool) -> Any:
     mapdata.prefetch(handlers.store, community)  # Insights, the usual next page, opens at once
-    return layout(data.digest(handlers.store, community, handlers.clock()))
+    return layout(digest(handlers.store, community, handlers.clock()))
 
 
 def skeleton() -> Any:
