@@ -47,6 +47,7 @@ from typing import Any
 import flask
 
 from dwt.store import Coll, Store
+from dwt.store.sessions import drop_expired_sessions, live_sessions, touch_session
 
 log = logging.getLogger(__name__)
 
@@ -497,7 +498,7 @@ class SessionStore:
 
     def create(self, user: str, fingerprint: str, address: str) -> str:
         now = self.policy.clock()
-        self._coll.delete_many({"expires_at": {"$lt": now}})  # the ones nobody ended
+        drop_expired_sessions(self.store, now)  # the ones nobody ended
         token = secrets.token_urlsafe(32)
         doc = {
             "_id": _digest(token),
@@ -531,7 +532,7 @@ class SessionStore:
             self._coll.delete_many({"_id": doc["_id"]})
             return None
         if touch and now - doc["seen_at"] >= TOUCH_EVERY:
-            self._coll.update_one({"_id": doc["_id"]}, {"$set": {"seen_at": now}})
+            touch_session(self.store, doc["_id"], now)
         return doc["user"]
 
     def revoke(self, token: str) -> None:
@@ -544,8 +545,7 @@ class SessionStore:
         """Live sessions per user: how many, and when one was last used."""
         now = self.policy.clock()
         found: dict[str, dict[str, Any]] = {}
-        query = {"user": {"$in": list(users)}, "expires_at": {"$gt": now}}
-        for doc in self._coll.find(query, {"user": 1, "seen_at": 1}):
+        for doc in live_sessions(self.store, users, now):
             if now - doc["seen_at"] > self.policy.idle:
                 continue
             entry = found.setdefault(doc["user"], {"sessions": 0, "seen_at": doc["seen_at"]})

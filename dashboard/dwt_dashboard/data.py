@@ -16,6 +16,13 @@ from dwt.pipeline.spec import Weights
 from dwt.stages.weights import BondWeights
 from dwt.store import Coll, Store, leases
 from dwt.store.candidates import pending_candidates
+from dwt.store.lookups import (
+    existing_communities,
+    tweet_docs,
+    tweet_span,
+    unreadable_members,
+    usernames,
+)
 from dwt.store.runs import recent_runs
 from dwt.store.weeks import shown_run
 from dwt.xapi.prices import bill_words
@@ -85,13 +92,8 @@ def weights_of(given: dict[str, Any] | None) -> dict[str, Any]:
 
 def communities(store: Store, allowed: list[str]) -> list[str]:
     """The allowed communities that exist in the store (a person may be allowed more)."""
-    found = {d["_id"] for d in store[Coll.COMMUNITIES].find({"_id": {"$in": allowed}})}
+    found = existing_communities(store, allowed)
     return [c for c in allowed if c in found]
-
-
-def usernames(store: Store, account_ids: list[str]) -> dict[str, str]:
-    cursor = store[Coll.ACCOUNTS].find({"_id": {"$in": list(account_ids)}}, {"username": 1})
-    return {d["_id"]: d["username"] for d in cursor}
 
 
 def members(store: Store, community: str) -> list[dict[str, Any]]:
@@ -99,6 +101,17 @@ def members(store: Store, community: str) -> list[dict[str, Any]]:
     rows = store.members(community).to_pylist()
     rows.sort(key=lambda r: (-(r["activity"] or 0), r["username"].lower()))
     return rows
+
+
+def members_named(store: Store, community: str, account_ids: set[str]) -> list[dict[str, Any]]:
+    """The members among ``account_ids``, as :func:`members` gives them."""
+    if not account_ids:
+        return []
+    return [m for m in members(store, community) if m["account_id"] in account_ids]
+
+
+def member_count(store: Store, community: str) -> int:
+    return len(member_ids(store, community))
 
 
 def member_name(store: Store, community: str, account_id: str) -> str | None:
@@ -256,11 +269,7 @@ def conversation(
 def tweets_by_id(store: Store, ids: list[str]) -> dict[str, dict[str, Any]]:
     """Tweets by id as a page shows them: author's username, text, time and the link to
     the tweet on X (one read of the tweets, one of the accounts)."""
-    found = list(
-        store[Coll.TWEETS].find(
-            {"_id": {"$in": list(ids)}}, {"text": 1, "author_id": 1, "created_at": 1}
-        )
-    )
+    found = tweet_docs(store, ids, ("text", "author_id", "created_at"))
     names = usernames(store, list({t["author_id"] for t in found}))
     return {
         t["_id"]: {
@@ -319,7 +328,7 @@ def collection(store: Store, community: str) -> dict[str, Any]:
     """What collection holds for the community: tweets and their time frame, the accounts
     that could not be read (with when), and the state of the last collecting runs."""
     ids = store.members(community).column("account_id").to_pylist()
-    count, first, last = store.span(Coll.TWEETS, {"author_id": {"$in": ids}}, "created_at")
+    count, first, last = tweet_span(store, ids)
     unreadable = [
         {
             "username": d.get("username"),
@@ -327,9 +336,7 @@ def collection(store: Store, community: str) -> dict[str, Any]:
             "status": d["status"],
             "seen_at": d.get("status_seen_at"),
         }
-        for d in store[Coll.MEMBERS].find(
-            {"community": community, "status": {"$in": ["protected", "suspended", "not_found"]}}
-        )
+        for d in unreadable_members(store, community)
     ]
     collecting = [r for r in runs(store, community) if "collect" in r["steps"]]
     return {

@@ -26,6 +26,7 @@ from dwt.pipeline.spec import RunSpec, Step
 from dwt.private import write_private
 from dwt.store import Coll, Store
 from dwt.store.candidates import pending_candidates
+from dwt.store.lookups import usernames
 from dwt.xapi.emulator import EmulatorConfig, EmulatorServer
 
 DEMO_KEY = "demo-key-not-a-secret"
@@ -163,7 +164,5 @@ def summarise(store: Store, community: str) -> str:
 
 
 def _names(store: Store, account_ids: list[str]) -> list[str]:
-    docs = {
-        d["_id"]: d["username"] for d in store[Coll.ACCOUNTS].find({"_id": {"$in": account_ids}})
-    }
-    return [f"@{docs.get(a, a)}" for a in account_ids]
+    names = usernames(store, account_ids)
+    return [f"@{names.get(a, a)}" for a in account_ids]

@@ -7,6 +7,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from dwt.store import Coll, Store
+from dwt.store.lookups import (
+    changed_clusters,
+    cluster_count,
+    members_added_since,
+    succeeded_runs,
+    tweet_docs,
+    tweet_span,
+)
 from dwt.store.weeks import last_published
 from dwt_dashboard.data import TOPIC_FIELDS, candidates, clusters_run, ranked_topics, runs
 
@@ -19,10 +27,7 @@ def week_window(
     published = last_published(store, community)
     run = store[Coll.RUNS].find_one({"_id": published}) if published else None
     if not run or "window" not in (run.get("params") or {}):
-        run = store[Coll.RUNS].find_one(
-            {"community": community, "status": "succeeded", "params.window": {"$exists": True}},
-            sort=[("started_at", -1)],
-        )
+        run = next(iter(succeeded_runs(store, community, "params.window", 1)), None)
     if run:
         window = run["params"]["window"]
         return datetime.fromisoformat(window["since"]), datetime.fromisoformat(window["until"])
@@ -37,12 +42,8 @@ def overview(store: Store, community: str, now: datetime | None = None) -> dict[
         for d in store[Coll.MEMBERS].find({"community": community}, {"account_id": 1})
     ]
     since, until = week_window(store, community, now)
-    tweets = store[Coll.TWEETS].count_documents(
-        {"author_id": {"$in": member_ids}, "created_at": {"$gte": since, "$lt": until}}
-    )
-    clusters = store[Coll.CLUSTERS].count_documents(
-        store.shown(Coll.CLUSTERS, community, cluster={"$gte": 0})
-    )
+    tweets, _, _ = tweet_span(store, member_ids, since, until)
+    clusters = cluster_count(store, community)
     return {
         "members": len(member_ids),
         "tweets": tweets,
@@ -64,24 +65,14 @@ def changes(
 ) -> list[str]:
     """What changed since the week before, in words: tweets, members who joined, clusters
     and trending conversations against the previous analysis."""
-    before = store[Coll.TWEETS].count_documents(
-        {"author_id": {"$in": member_ids}, "created_at": {"$gte": since - (until - since),
-                                                         "$lt": since}}
-    )  # fmt: skip
+    before, _, _ = tweet_span(store, member_ids, since - (until - since), since)
     out = [
         f"{tweets:,} tweets this week against {before:,} the week before ({tweets - before:+,})."
     ]
-    joined = store[Coll.MEMBERS].count_documents(
-        {"community": community, "added_at": {"$gte": since}}
-    )
+    joined = members_added_since(store, community, since)
     if joined:
         out.append(f"{joined} member(s) joined this week.")
-    analysed = list(
-        store[Coll.RUNS]
-        .find({"community": community, "status": "succeeded", "counts.clusters": {"$exists": True}})
-        .sort("started_at", -1)
-        .limit(2)
-    )
+    analysed = succeeded_runs(store, community, "counts.clusters", 2)
     if len(analysed) == 2:
         now, then = (r["counts"] for r in analysed)
         out.append(
@@ -96,11 +87,7 @@ def changes(
 
 #: What the digest lists at most of each kind.
 DIGEST_TRENDING = 8
-
-
 DIGEST_CANDIDATES = 5
-
-
 DIGEST_TOPICS = 6
 
 
@@ -117,7 +104,7 @@ def trending(store: Store, community: str, limit: int = DIGEST_TRENDING) -> list
     docs.sort(key=lambda d: (-d["size"], -d.get("engagement", 0), d["conversation_id"]))
     docs = docs[:limit]
     firsts = [d["tweet_ids"][0] for d in docs if d.get("tweet_ids")]
-    found = {t["_id"]: t for t in store[Coll.TWEETS].find({"_id": {"$in": firsts}}, {"text": 1})}
+    found = {t["_id"]: t for t in tweet_docs(store, firsts, ("text",))}
     labels = {
         d["cluster"]: d.get("label") or ""
         for d in store[Coll.CLUSTERS].find(
@@ -159,10 +146,7 @@ def cluster_changes(store: Store, community: str) -> list[dict[str, Any]]:
     """Clusters that grew, shrank, split, merged or are new since the last clustering
     (``change`` from :class:`dwt.stages.identity.ClusterMatcher`), in words."""
     out = []
-    docs = store[Coll.CLUSTERS].find(
-        store.shown(Coll.CLUSTERS, community, change={"$in": list(CHANGE_WORDS)}),
-        {"_id": 0, "members": 0},
-    )
+    docs = changed_clusters(store, community, CHANGE_WORDS)
     for d in sorted(docs, key=lambda d: d["cluster"]):
         name = f"Cluster {d['cluster']}" + (f" ({d['label']})" if d.get("label") else "")
         previous = list(d.get("previous") or [])

@@ -20,6 +20,7 @@ from dwt.pipeline.scope import ScopeError
 from dwt.pipeline.spec import RunSpec
 from dwt.store import Coll, Store, StoreError
 from dwt.store.candidates import apply_actions
+from dwt.store.lookups import account_ids_named, usernames
 from dwt_dashboard import data
 from dwt_dashboard.access import REFUSALS, Access, Need
 from dwt_dashboard.auth import SessionStore, UserDirectory
@@ -165,10 +166,17 @@ class Handlers:
             return Reply(f"They are collected on the next run ({exc}).")
         return Reply(f"Collecting them in run {run_id}.", link=("Follow it on Jobs", "/jobs"))
 
+    def collect_uncollected(self, user: str | None, community: str | None) -> str:
+        """Start collecting the members never collected (added without an API key, or
+        whose collection failed): the Users page's button."""
+        if not self.allows(user, community, Need.WRITE):
+            return REFUSALS[Need.WRITE]
+        return self.collect_new(community)
+
     def remove_member(self, user: str | None, community: str | None, account_id: str) -> str:
         if not self.allows(user, community, Need.WRITE):
             return REFUSALS[Need.WRITE]
-        names = data.usernames(self.store, [account_id])
+        names = usernames(self.store, [account_id])
         removed = self.store.remove_members(community, [account_id])
         name = f"@{names.get(account_id, account_id)}"
         return Reply(f"Removed {name}.") if removed else Reply.fail(f"{name} is not a member.")
@@ -179,12 +187,7 @@ class Handlers:
         names = usernames_from(username)
         if not names:
             return Reply.fail("Type a username, @name or an x.com/name link.")
-        known = {
-            d["username_lower"]: d["_id"]
-            for d in self.store[Coll.ACCOUNTS].find(
-                {"username_lower": {"$in": [n.lower() for n in names]}}, {"username_lower": 1}
-            )
-        }
+        known = account_ids_named(self.store, names)
         before = data.member_ids(self.store, community)
         already = [n for n in names if known.get(n.lower()) in before]
         wanted = [n for n in names if n not in already]

@@ -28,6 +28,7 @@ from dash.exceptions import PreventUpdate
 from dwt.export import ExportError, export_community
 from dwt.stages.cluster import ISOLATED
 from dwt.store import Coll, Store
+from dwt.store.lookups import usernames
 from dwt_dashboard import mapdata
 from dwt_dashboard.access import Need
 from dwt_dashboard.auth import current_user
@@ -215,11 +216,6 @@ def initial_elements(store: Store, community: str) -> list[dict[str, Any]]:
 # ---- the member panel ------------------------------------------------------------------
 
 
-def _names(store: Store, ids: list[str]) -> dict[str, str]:
-    found = store[Coll.ACCOUNTS].find({"_id": {"$in": ids}}, {"username": 1})
-    return {d["_id"]: d["username"] for d in found}
-
-
 def member_panel(store: Store, community: str, data: mapdata.MapData, i: int) -> html.Div:
     """A member's card: cluster, strongest partner per tier, strongest bonds, recent tweets
     and the link to the profile on X."""
@@ -238,7 +234,7 @@ def member_panel(store: Store, community: str, data: mapdata.MapData, i: int) ->
     )
     partners = data.partners(i)
     tier_ids = [stats.get(f"tier{t}_partner") for t in TIER_NAMES]
-    names = _names(store, [a for a in tier_ids if a])
+    names = usernames(store, [a for a in tier_ids if a])
     tiers = [
         html.Li(f"{TIER_NAMES[t]}: @{names.get(a, a)} ({stats.get(f'tier{t}_weight', 0):.2f})")
         for t, a in zip(TIER_NAMES, tier_ids, strict=True)
