@@ -43,6 +43,8 @@ READ_OUTPUTS = {
     "weights-body.children",  # the weights panel's controls, drawn when it is opened
     '{"conversation":["ALL"],"type":"conversation-tweets"}.children',  # opened: its tweets
     "jobs-table.children",
+    "member-list.children",  # a page of the members, searched and ordered
+    "cand-list.children",  # a page of the candidates
     "log-tail.children",
     "run-button.disabled",  # the run button's state (one run at a time), polled
     "bond-graph.elements",  # the map (dwt_dashboard.insights_map)
@@ -133,6 +135,10 @@ def _values(store: Store) -> dict[str, Any]:
         "schedule-hour.value": 7,
         "schedule-tz.value": "UTC",
         "url.pathname": "/",
+        "member-search.value": member["username"],
+        "member-view.data": {"page": 0, "ids": [member["account_id"]]},
+        "cand-search.value": cand["username"],
+        "cand-view.data": {"page": 0, "ids": [cand["account_id"]]},
     }
     values.update({f"w-{n}.value": 0.0 for n in data.weight_defaults()})
     wildcards = {
@@ -290,5 +296,5 @@ def test_admins_see_the_people_of_their_community_and_end_their_sessions(world):
     assert handlers.end_sessions("eve", A, "vic") == REFUSALS[Need.ADMIN]
     assert handlers.end_sessions("ann", A, "bob") == "bob does not use this community."
     assert "also uses communities" in handlers.end_sessions("ann", A, "root")
-    assert handlers.end_sessions("ann", A, "eve") == "Ended 1 session(s) of eve."
+    assert handlers.end_sessions("ann", A, "eve") == "Ended 1 session of eve."
     assert eve.get("/_dash-layout").status_code == 401  # logged out

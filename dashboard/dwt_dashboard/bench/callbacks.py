@@ -198,6 +198,12 @@ def _values(store: Store, community: str, data: Any) -> dict[str, Any]:
         "conversations-shown.data": 10,
         "key-del-pending.data": key_fingerprint(KEY),
         "member-del-pending.data": members[0]["account_id"],
+        "member-search.value": members[0]["username"],
+        "member-sort.value": "name",
+        "member-view.data": {"page": 0, "ids": [m["account_id"] for m in members[:3]]},
+        "cand-search.value": cands[0]["username"],
+        "cand-sort.value": "members",
+        "cand-view.data": {"page": 0, "ids": [c["account_id"] for c in cands[:3]]},
     }
     values.update({f"w-{n}.value": 0.0 for n in data.weight_defaults()})
     wildcards = {

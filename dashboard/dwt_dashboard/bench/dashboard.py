@@ -50,7 +50,7 @@ GOALS = {"blocking_s": 1.0, "interactive_s": {300: 2.0, 10000: 3.0}}
 WEEK_END = DEFAULT_NOW
 
 #: Collects long tasks from the page's start (buffered: those before the observer, too).
-_OBSERVE = """
+OBSERVE_LONG_TASKS = """
 window.__longTasks = [];
 new PerformanceObserver((list) => {
   for (const e of list.getEntries()) window.__longTasks.push([e.startTime, e.duration]);
@@ -139,7 +139,7 @@ def measure(base: str, viewport: tuple[int, int] = (1440, 900)) -> dict[str, flo
     with sync_playwright() as pw:
         browser = launch(pw)
         page = browser.new_page(viewport={"width": viewport[0], "height": viewport[1]})
-        page.add_init_script(_OBSERVE)
+        page.add_init_script(OBSERVE_LONG_TASKS)
         login(page, base)
         expect(page.locator("#page")).to_contain_text("This week", timeout=30000)
         page.wait_for_load_state("networkidle")  # Home's own work is not Insights'
@@ -165,21 +165,27 @@ def measure(base: str, viewport: tuple[int, int] = (1440, 900)) -> dict[str, flo
         # What the tap set off besides the map (the cluster's details and conversations)
         # still blocks the page: counted until the network is idle again.
         page.wait_for_load_state("networkidle")
-        page.wait_for_timeout(200)  # long tasks are reported after they end
-        idle = page.evaluate("performance.now()")
-        tasks = page.evaluate("window.__longTasks")
+        blocking, longest = blocking_since(page, start)
         members = members_drawn(page)
         browser.close()
-    counted = [d for s, d in tasks if s + d >= start and s <= idle]
-    blocking, longest = sum(counted), max(counted, default=0.0)
     return {
         "interactive_s": round((answered - start) / 1000, 3),
         "drawn_s": round((drawn - start) / 1000, 3),
         "cluster_s": round((answered - tapped) / 1000, 3),
-        "blocking_s": round(blocking / 1000, 3),
-        "longest_task_s": round(longest / 1000, 3),
+        "blocking_s": blocking,
+        "longest_task_s": longest,
         "cluster_members": members,
     }
+
+
+def blocking_since(page: Any, start: float) -> tuple[float, float]:
+    """The main thread's long tasks from ``start`` (``performance.now()``, ms) until now,
+    in seconds: their sum and the longest (the page must carry :data:`OBSERVE_LONG_TASKS`)."""
+    page.wait_for_timeout(200)  # long tasks are reported after they end
+    idle = page.evaluate("performance.now()")
+    tasks = page.evaluate("window.__longTasks")
+    counted = [d for s, d in tasks if s + d >= start and s <= idle]
+    return round(sum(counted) / 1000, 3), round(max(counted, default=0.0) / 1000, 3)
 
 
 def run_bench(sizes: Sequence[int] = SIZES, echo: Callable[[str], None] = print) -> dict[str, Any]:
