@@ -17,6 +17,7 @@ from dwt.store.lookups import (
 )
 from dwt.store.weeks import last_published
 from dwt_dashboard.data import TOPIC_FIELDS, candidates, clusters_run, ranked_topics, runs
+from dwt_dashboard.replies import plural
 
 
 def week_window(
@@ -71,7 +72,7 @@ def changes(
     ]
     joined = members_added_since(store, community, since)
     if joined:
-        out.append(f"{joined} member(s) joined this week.")
+        out.append(f"{plural(joined, 'member')} joined this week.")
     analysed = succeeded_runs(store, community, "counts.clusters", 2)
     if len(analysed) == 2:
         now, then = (r["counts"] for r in analysed)

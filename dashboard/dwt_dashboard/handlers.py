@@ -38,7 +38,7 @@ from dwt_dashboard.pages.insights import (
 from dwt_dashboard.pages.jobs import jobs_tables
 from dwt_dashboard.pages.keys import key_rows
 from dwt_dashboard.pages.weights import VIEWER_RUN, controls, weight_presets
-from dwt_dashboard.replies import Reply, usernames_from
+from dwt_dashboard.replies import Reply, plural, usernames_from
 
 INSIGHT_STEPS = ["bonds", "cluster", "content"]
 log = logging.getLogger(__name__)
@@ -309,7 +309,7 @@ class Handlers:
         if not self.access.administers(user, username):
             return f"{username} also uses communities you are not an admin of."
         ended = self.sessions.revoke_user(username) if self.sessions else 0
-        return f"Ended {ended} session(s) of {username}."
+        return f"Ended {plural(ended, 'session')} of {username}."
 
     def jobs_tables(self, community: str) -> Any:
         """The Jobs page's refreshing part; the runs still show if the cluster does not."""

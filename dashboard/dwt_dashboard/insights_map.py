@@ -32,6 +32,7 @@ from dwt.store.lookups import usernames
 from dwt_dashboard import mapdata
 from dwt_dashboard.access import Need
 from dwt_dashboard.auth import current_user
+from dwt_dashboard.replies import plural
 
 #: Bonds per member sent at first (the control offers 1..10).
 DEFAULT_K = 3
@@ -320,7 +321,7 @@ class MapHandlers:
         if view.get("all"):
             return (
                 mapdata.members_view(data, k),
-                f"All {len(data.ids):,} members, {k} strongest bond(s) each.",
+                f"All {len(data.ids):,} members, {plural(k, 'strongest bond')} each.",
             )
         cluster = view.get("cluster")
         if cluster is None:
@@ -330,8 +331,8 @@ class MapHandlers:
             return mapdata.overview(data, k), f"No cluster {cluster}: all clusters shown."
         return (
             mapdata.members_view(data, k, int(cluster)),
-            f"Cluster {cluster}: {found['label']} ({found['size']:,} members, {k} strongest "
-            "bond(s) each). Tap a member for details.",
+            f"Cluster {cluster}: {found['label']} ({plural(found['size'], 'member')}, "
+            f"{plural(k, 'strongest bond')} each). Tap a member for details.",
         )
 
     def navigate(

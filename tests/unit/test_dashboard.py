@@ -310,3 +310,20 @@ def test_collection_page_shows_volume_time_frame_and_unreadable_accounts(sample:
     assert [(u["username"], u["status"]) for u in status["unreadable"]] == [("dee", "protected")]
     page = str(collection.layout(status, None))
     assert "@dee" in page and "protected" in page and "tweets collected" in page
+
+
+def test_every_demo_flag_says_what_it_does(capsys):
+    """``dwt demo --help`` explains each flag, ``--host`` chooses the address, and sizes
+    that cannot be generated are refused with a sentence (issue 26)."""
+    import argparse
+
+    from dwt.cli import build_parser, main
+
+    commands = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    demo = commands.choices["demo"]
+    flags = {a.option_strings[-1]: a for a in demo._actions if a.option_strings}
+    assert "--host" in flags and flags["--host"].default == "127.0.0.1"
+    assert all(a.help for a in flags.values()), [f for f, a in flags.items() if not a.help]
+    with pytest.raises(SystemExit) as exited:
+        main(["demo", "--members", "0", "--no-serve"])
+    assert exited.value.code == 2 and "needs a positive number" in capsys.readouterr().err

@@ -15,6 +15,7 @@ from dwt_dashboard.access import Need
 from dwt_dashboard.auth import current_user
 from dwt_dashboard.components import VIEW_ONLY, fmt_time, notice, runs_table, view_only
 from dwt_dashboard.launcher import LauncherError
+from dwt_dashboard.replies import plural
 
 #: Time zones offered by the schedule editor (every IANA zone this Python knows).
 TIME_ZONES = sorted(available_timezones())
@@ -86,7 +87,7 @@ def collection_plan(plan: dict[str, Any] | str | None) -> Any:
         f"({t.get('incremental', 0):,} since their last read), {t.get('resumed', 0):,} resumed; "
         f"{f.get('new', 0):,} follow lists to read.",
         (
-            f"About {_duration(plan['duration_s'])} with {max(keys, 1)} API key(s) "
+            f"About {_duration(plan['duration_s'])} with {plural(max(keys, 1), 'API key')} "
             f"({plan['bound']})."
             if plan["binding_endpoint"]
             else "Nothing to fetch."
