@@ -12,6 +12,7 @@ from typing import Any
 
 import pyarrow.compute as pc
 
+from dwt.collect.state import never_collected
 from dwt.pipeline.spec import Weights
 from dwt.stages.weights import BondWeights
 from dwt.store import Coll, Store, leases
@@ -112,6 +113,12 @@ def members_named(store: Store, community: str, account_ids: set[str]) -> list[d
 
 def member_count(store: Store, community: str) -> int:
     return len(member_ids(store, community))
+
+
+def uncollected(store: Store, community: str) -> int:
+    """How many members were never collected (added without an API key, or their
+    collection failed before their timeline was read)."""
+    return len(never_collected(store, sorted(member_ids(store, community))))
 
 
 def member_name(store: Store, community: str, account_id: str) -> str | None:

@@ -16,7 +16,14 @@ from dwt.store.lookups import (
     tweet_span,
 )
 from dwt.store.weeks import last_published
-from dwt_dashboard.data import TOPIC_FIELDS, candidates, clusters_run, ranked_topics, runs
+from dwt_dashboard.data import (
+    TOPIC_FIELDS,
+    candidates,
+    clusters_run,
+    ranked_topics,
+    runs,
+    uncollected,
+)
 from dwt_dashboard.replies import plural
 
 
@@ -190,4 +197,5 @@ def digest(store: Store, community: str, now: datetime | None = None) -> dict[st
         "candidates": candidates(store, community)[:DIGEST_CANDIDATES],
         "last_run": last,
         "clusters_run": clusters_run(store, community),
+        "uncollected": uncollected(store, community),
     }

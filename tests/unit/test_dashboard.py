@@ -327,3 +327,16 @@ def test_every_demo_flag_says_what_it_does(capsys):
     with pytest.raises(SystemExit) as exited:
         main(["demo", "--members", "0", "--no-serve"])
     assert exited.value.code == 2 and "needs a positive number" in capsys.readouterr().err
+
+
+def test_home_says_which_members_wait_to_be_collected(store):
+    """Members added without an API key are never collected by themselves: Home says how
+    many wait and leads to the Users page's collect button (issue 26)."""
+    from dwt_dashboard.pages import home
+
+    store.add_members("c", [{"id": "1", "username": "one"}, {"id": "2", "username": "two"}])
+    shown = digest.digest(store, "c")
+    assert shown["uncollected"] == 2
+    page = str(home.layout(shown))
+    assert "2 members not collected yet" in page and "/users" in page
+    assert "not collected yet" not in str(home.layout({**shown, "uncollected": 0}))

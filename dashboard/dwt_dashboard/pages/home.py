@@ -13,6 +13,7 @@ from dwt_dashboard import data, mapdata
 from dwt_dashboard.access import Need
 from dwt_dashboard.components import ENDED_BADLY, fmt_time, runs_table
 from dwt_dashboard.digest import digest
+from dwt_dashboard.replies import plural
 
 if TYPE_CHECKING:
     from dwt_dashboard.handlers import Handlers
@@ -132,9 +133,21 @@ def layout(overview: dict[str, Any]) -> html.Div:
     ]
     moved = overview.get("cluster_changes", [])
     shown = overview.get("clusters_run")
+    waiting = overview.get("uncollected", 0)
     return html.Div(
         [
             html.H2("This week"),
+            html.Div(
+                [
+                    f"{plural(waiting, 'member')} not collected yet (added without an API key, "
+                    "or their collection failed): ",
+                    dcc.Link("collect them on the Users page", href="/users"),
+                ],
+                id="uncollected",
+                className="notice notice-info",
+            )
+            if waiting
+            else "",
             html.P(f"{fmt_time(overview['since'])} → {fmt_time(overview['until'])} (UTC)"),
             html.Div(
                 [html.Div([html.B(f"{v:,}"), k], className="card") for k, v in cards],
