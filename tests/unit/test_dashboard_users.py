@@ -114,6 +114,7 @@ def test_adding_a_member_at_3000_changes_one_row_and_the_counts(big):
         expect(page.locator("#members-title")).to_have_text(f"Members ({MEMBERS + 1:,})")
         expect(rows.first).to_contain_text(f"@{big['outsider']}")  # the new row on top
         expect(rows).to_have_count(PAGE_SIZE + 1)  # the others were left as they were
+        expect(page.locator("#member-pager")).to_have_text(f"1–51 of {MEMBERS + 1:,} members")
         # Added, though without an API key nothing collects it yet: the field is cleared,
         # and the Users page offers to collect it once a key is there.
         expect(page.locator("#add-result")).to_contain_text("Add an API key first")

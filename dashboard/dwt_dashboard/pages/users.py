@@ -294,6 +294,11 @@ def register(app: dash.Dash, callback: Callable[..., Any], handlers: Handlers) -
     def may_act(community: str) -> bool:
         return handlers.allows(current_user(), community, Need.WRITE)
 
+    def pager(view: Any, search: str | None, community: str, change: int) -> str:
+        """The member pager's words after ``change`` rows came (or went) on its page."""
+        total = len(ordered(data.members(store, community), search, None))
+        return pager_text(_page(view), max(0, len(_ids(view)) + change), total, "member")
+
     @callback(
         Output("member-list", "children"),
         Output("member-view", "data"),
@@ -391,27 +396,31 @@ def register(app: dash.Dash, callback: Callable[..., Any], handlers: Handlers) -
         Output("member-list", "children", allow_duplicate=True),
         Output("member-view", "data", allow_duplicate=True),
         Output("members-title", "children", allow_duplicate=True),
+        Output("member-pager", "children", allow_duplicate=True),
         Input("member-del-confirm", "submit_n_clicks"),
         State("member-del-pending", "data"),
         State("member-view", "data"),
+        State("member-search", "value"),
         State("community", "value"),
         need=Need.WRITE,
         message=0,
         prevent_initial_call=True,
     )
     def _remove(
-        confirmed: int | None, account: str | None, view: Any, community: str
+        confirmed: int | None, account: str | None, view: Any, search: str | None, community: str
     ) -> tuple[Any, ...]:
         if not confirmed or not account:
             raise PreventUpdate
         message = handlers.remove_member(current_user(), community, account)
         rows, ids = Patch(), Patch()
         shown = _ids(view)
-        if not is_error(message) and account in shown:
+        gone = not is_error(message) and account in shown
+        if gone:
             at = shown.index(account)
             del rows[at]
             del ids["ids"][at]
-        return notice(message), rows, ids, members_title(data.member_count(store, community))
+        title = members_title(data.member_count(store, community))
+        return notice(message), rows, ids, title, pager(view, search, community, -gone)
 
     @callback(
         Output("add-result", "children"),
@@ -421,18 +430,28 @@ def register(app: dash.Dash, callback: Callable[..., Any], handlers: Handlers) -
         Output("members-title", "children", allow_duplicate=True),
         Output("cand-list", "children", allow_duplicate=True),
         Output("cand-view", "data", allow_duplicate=True),
+        Output("member-pager", "children", allow_duplicate=True),
         Input("add-button", "n_clicks"),
         Input("add-username", "n_submit"),
         State("add-username", "value"),
         State("add-core", "value"),
         State("cand-view", "data"),
+        State("member-view", "data"),
+        State("member-search", "value"),
         State("community", "value"),
         need=Need.WRITE,
         message=0,
         prevent_initial_call=True,
     )
     def _add(
-        _: int, _s: int, username: str | None, core: list[str], cands: Any, community: str
+        _: int,
+        _s: int,
+        username: str | None,
+        core: list[str],
+        cands: Any,
+        members: Any,
+        search: str | None,
+        community: str,
     ) -> tuple[Any, ...]:
         before = data.member_ids(store, community)
         message = handlers.add_member(
@@ -452,7 +471,8 @@ def register(app: dash.Dash, callback: Callable[..., Any], handlers: Handlers) -
             del cand_rows[at]  # an added candidate is not a candidate any more
             del cand_ids["ids"][at]
         title = members_title(data.member_count(store, community))
-        return notice(message), kept, rows, view, title, cand_rows, cand_ids
+        shown_now = pager(members, search, community, len(added))
+        return notice(message), kept, rows, view, title, cand_rows, cand_ids, shown_now
 
     @callback(
         Output("member-result", "children", allow_duplicate=True),
