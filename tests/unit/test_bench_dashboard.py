@@ -24,6 +24,7 @@ def test_the_benchmark_opens_insights_and_reports_each_size(capsys):
     assert 0 < drawn <= interactive  # drawn first, then a tap answered
     assert blocking >= 0 and result["insights_longest_task_seconds"]["120"] <= blocking + 1e-9
     assert set(result["goals_met"]) == {"120"}
+    assert result["users_open_seconds"]["120"] > 0 and result["users_blocking_seconds"]["120"] >= 0
     assert "interactive" in out.err  # the table goes to stderr with --json
 
 
