@@ -171,7 +171,12 @@ class Handlers:
         whose collection failed): the Users page's button."""
         if not self.allows(user, community, Need.WRITE):
             return REFUSALS[Need.WRITE]
-        return self.collect_new(community)
+        waiting = data.uncollected(self.store, community)
+        if not waiting:
+            return Reply("Every member has been collected: nothing waits.")
+        return Reply(f"{plural(waiting, 'member')} not collected yet. ") + self.collect_new(
+            community
+        )
 
     def remove_member(self, user: str | None, community: str | None, account_id: str) -> str:
         if not self.allows(user, community, Need.WRITE):

@@ -340,3 +340,23 @@ def test_home_says_which_members_wait_to_be_collected(store):
     page = str(home.layout(shown))
     assert "2 members not collected yet" in page and "/users" in page
     assert "not collected yet" not in str(home.layout({**shown, "uncollected": 0}))
+
+
+def test_collecting_what_waits_says_how_many_and_refuses_viewers(store, tmp_path):
+    """The Users page's collect button: how many members wait and the run that collects
+    them (no key here: it says to add one first), nothing started when none waits."""
+    from dwt_dashboard.keys import FileKeyStore
+
+    keys = tmp_path / "keys"
+    keys.write_text("")  # no API key yet
+    users = UserDirectory.parse(
+        user_line("ed", "pw", {"c": "editor", "d": "editor"}, iterations=1000)
+        + "\n"
+        + user_line("vi", "pw", {"c": "viewer"}, iterations=1000)
+    )
+    store.add_members("c", [{"id": "1", "username": "one"}, {"id": "2", "username": "two"}])
+    app = create_app(store, LocalLauncher(store), users, keys=FileKeyStore(keys, "http://x"))
+    told = app.handlers.collect_uncollected("ed", "c")
+    assert told.startswith("2 members not collected yet. Add an API key first") and told.error
+    assert app.handlers.collect_uncollected("vi", "c") == "You may not act on this community."
+    assert app.handlers.collect_uncollected("ed", "d").startswith("Every member has been")
