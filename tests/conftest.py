@@ -15,13 +15,23 @@ hide a missing install step.
 
 Every test runs with ``DWT_DATA_DIR`` in its own temporary directory, so no test reads or
 writes the person's own store.
+
+The entry points pyproject.toml declares (``dwt demo``, ``dwt bench dashboard``…) are
+registered for the tests' process when the installed metadata lacks them (a checkout newer
+than its last ``pip install -e .``), so the tests run what the checkout declares.
 """
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import sys
+import tempfile
+import tomllib
 import uuid
 from collections.abc import Iterator
+from importlib.metadata import entry_points
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -32,6 +42,31 @@ from servers.fixtures import *  # noqa: F403 - ferretdb_url, kube_api (real serv
 from vendored import RECORDED
 
 BACKENDS = ("sqlite", "mongo")
+
+
+def _register_entry_points() -> None:
+    """Adds a distribution on ``sys.path`` holding the declared entry points not installed."""
+    declared = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())
+    missing = {
+        group: [f"{name} = {value}" for name, value in points.items()
+                if not entry_points(group=group, name=name)]
+        for group, points in declared["project"].get("entry-points", {}).items()
+    }  # fmt: skip
+    lines = [f"[{g}]\n" + "\n".join(points) + "\n" for g, points in missing.items() if points]
+    if not lines:
+        return
+    folder = Path(tempfile.mkdtemp(prefix="dwt-test-entry-points-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    dist = folder / "dwt_test_entry_points-0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: dwt-test-entry-points\nVersion: 0\n"
+    )
+    (dist / "entry_points.txt").write_text("\n".join(lines))
+    sys.path.append(str(folder))
+
+
+_register_entry_points()
 
 
 ON_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")

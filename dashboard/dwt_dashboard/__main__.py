@@ -28,9 +28,10 @@ from dwt.pipeline.collection import CollectConfig
 from dwt.store import Store
 from dwt.store.health import StoreDamaged
 from dwt_dashboard.app import create_app
-from dwt_dashboard.auth import OIDC_USER_HEADER, SECURE_COOKIE_MODES, SessionPolicy, UserDirectory
+from dwt_dashboard.auth import OIDC_USER_HEADER, SessionPolicy, UserDirectory
 from dwt_dashboard.keys import FileKeyStore, KeyStore, SecretKeyStore
 from dwt_dashboard.launcher import Launcher, LocalLauncher, members_lookup_token
+from dwt_dashboard.login import SECURE_COOKIE_MODES
 from dwt_dashboard.serve import serve
 
 log = logging.getLogger("dwt_dashboard")

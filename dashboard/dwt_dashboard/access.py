@@ -5,7 +5,7 @@ callback needs (:class:`Need`) and checks the community the callback will use: t
 it receives in the ``community`` dropdown's position (every callback but the shared keys'
 must take it). The guard asks the rule before the callback runs; a refused callback never
 runs, so it can neither act nor read, and answers with a refusal message (or nothing).
-Before that, the login guard (:func:`dwt_dashboard.auth.install`) refused requests without
+Before that, the login guard (:func:`dwt_dashboard.login.install`) refused requests without
 a user, and :mod:`dwt_dashboard.callback_shapes` refused (400) any request whose entries
 are not exactly the callback's registration, so what the guard checks is what the callback
 gets.
@@ -112,7 +112,7 @@ NeedOf = Need | Callable[[Mapping[str, Any]], Need]
 
 
 def refused_notice(need: Need) -> html.Div:
-    """A refusal, styled as the error it is (see :func:`dwt_dashboard.layout.notice`)."""
+    """A refusal, styled as the error it is (see :func:`dwt_dashboard.components.notice`)."""
     return html.Div(REFUSALS[need], className="notice notice-error", role="alert")
 
 

@@ -118,6 +118,16 @@ def _view(value: Any) -> bool:
     )
 
 
+def _list_view(value: Any) -> bool:
+    """A paged list's view (``member-view``, ``cand-view``): its page and its rows' ids."""
+    return value is None or (
+        isinstance(value, dict)
+        and set(value) <= {"page", "ids"}
+        and integer(value.get("page"))
+        and strings(value.get("ids"))
+    )
+
+
 def _node(value: Any) -> bool:
     """A tapped map node's data (cytoscape hands back the element's ``data``)."""
     return mapping(text, lambda v: number(v) or text(v) or type(v) is bool)(value)
@@ -156,6 +166,12 @@ VALUES: dict[str, Check] = {
     "add-core.value": strings,
     "decisions.data": mapping(text, text),
     "map-view.data": _view,
+    "member-view.data": _list_view,
+    "cand-view.data": _list_view,
+    "member-search.value": text,
+    "cand-search.value": text,
+    "member-sort.value": text,
+    "cand-sort.value": text,
     "bond-graph.tapNodeData": _node,
 }
 

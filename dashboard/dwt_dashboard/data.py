@@ -7,17 +7,23 @@ be tested without a browser, and nothing but results (never settings) reaches th
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import pyarrow.compute as pc
 
+from dwt.collect.state import never_collected
 from dwt.pipeline.spec import Weights
 from dwt.stages.weights import BondWeights
 from dwt.store import Coll, Store, leases
 from dwt.store.candidates import pending_candidates
+from dwt.store.lookups import (
+    existing_communities,
+    tweet_docs,
+    unreadable_members,
+)
 from dwt.store.runs import recent_runs
-from dwt.store.weeks import last_published, shown_run
+from dwt.store.weeks import shown_run
 from dwt.xapi.prices import bill_words
 
 #: One line per bond weight, shown next to its slider.
@@ -85,96 +91,8 @@ def weights_of(given: dict[str, Any] | None) -> dict[str, Any]:
 
 def communities(store: Store, allowed: list[str]) -> list[str]:
     """The allowed communities that exist in the store (a person may be allowed more)."""
-    found = {d["_id"] for d in store[Coll.COMMUNITIES].find({"_id": {"$in": allowed}})}
+    found = existing_communities(store, allowed)
     return [c for c in allowed if c in found]
-
-
-def usernames(store: Store, account_ids: list[str]) -> dict[str, str]:
-    cursor = store[Coll.ACCOUNTS].find({"_id": {"$in": list(account_ids)}}, {"username": 1})
-    return {d["_id"]: d["username"] for d in cursor}
-
-
-def week_window(
-    store: Store, community: str, now: datetime | None = None
-) -> tuple[datetime, datetime]:
-    """The week the insights describe: the window of the run that published the results
-    shown, else of the latest succeeded run, else 7 days to now."""
-    published = last_published(store, community)
-    run = store[Coll.RUNS].find_one({"_id": published}) if published else None
-    if not run or "window" not in (run.get("params") or {}):
-        run = store[Coll.RUNS].find_one(
-            {"community": community, "status": "succeeded", "params.window": {"$exists": True}},
-            sort=[("started_at", -1)],
-        )
-    if run:
-        window = run["params"]["window"]
-        return datetime.fromisoformat(window["since"]), datetime.fromisoformat(window["until"])
-    until = now or datetime.now(UTC)
-    return until - timedelta(days=7), until
-
-
-def overview(store: Store, community: str, now: datetime | None = None) -> dict[str, Any]:
-    """Home page numbers: members, tweets this week, clusters, the last runs."""
-    member_ids = [
-        d["account_id"]
-        for d in store[Coll.MEMBERS].find({"community": community}, {"account_id": 1})
-    ]
-    since, until = week_window(store, community, now)
-    tweets = store[Coll.TWEETS].count_documents(
-        {"author_id": {"$in": member_ids}, "created_at": {"$gte": since, "$lt": until}}
-    )
-    clusters = store[Coll.CLUSTERS].count_documents(
-        store.shown(Coll.CLUSTERS, community, cluster={"$gte": 0})
-    )
-    return {
-        "members": len(member_ids),
-        "tweets": tweets,
-        "since": since,
-        "until": until,
-        "clusters": clusters,
-        "runs": runs(store, community, limit=5),
-        "changes": changes(store, community, member_ids, since, until, tweets),
-    }
-
-
-def changes(
-    store: Store,
-    community: str,
-    member_ids: list[str],
-    since: datetime,
-    until: datetime,
-    tweets: int,
-) -> list[str]:
-    """What changed since the week before, in words: tweets, members who joined, clusters
-    and trending conversations against the previous analysis."""
-    before = store[Coll.TWEETS].count_documents(
-        {"author_id": {"$in": member_ids}, "created_at": {"$gte": since - (until - since),
-                                                         "$lt": since}}
-    )  # fmt: skip
-    out = [
-        f"{tweets:,} tweets this week against {before:,} the week before ({tweets - before:+,})."
-    ]
-    joined = store[Coll.MEMBERS].count_documents(
-        {"community": community, "added_at": {"$gte": since}}
-    )
-    if joined:
-        out.append(f"{joined} member(s) joined this week.")
-    analysed = list(
-        store[Coll.RUNS]
-        .find({"community": community, "status": "succeeded", "counts.clusters": {"$exists": True}})
-        .sort("started_at", -1)
-        .limit(2)
-    )
-    if len(analysed) == 2:
-        now, then = (r["counts"] for r in analysed)
-        out.append(
-            f"{now['clusters']} clusters (previous analysis: {then['clusters']}); "
-            f"{now.get('trending', 0)} trending conversations "
-            f"(previous: {then.get('trending', 0)})."
-        )
-    elif analysed:
-        out.append("First analysis of this community: nothing to compare yet.")
-    return out
 
 
 def members(store: Store, community: str) -> list[dict[str, Any]]:
@@ -182,6 +100,23 @@ def members(store: Store, community: str) -> list[dict[str, Any]]:
     rows = store.members(community).to_pylist()
     rows.sort(key=lambda r: (-(r["activity"] or 0), r["username"].lower()))
     return rows
+
+
+def members_named(store: Store, community: str, account_ids: set[str]) -> list[dict[str, Any]]:
+    """The members among ``account_ids``, as :func:`members` gives them."""
+    if not account_ids:
+        return []
+    return [m for m in members(store, community) if m["account_id"] in account_ids]
+
+
+def member_count(store: Store, community: str) -> int:
+    return len(member_ids(store, community))
+
+
+def uncollected(store: Store, community: str) -> int:
+    """How many members were never collected (added without an API key, or their
+    collection failed before their timeline was read)."""
+    return len(never_collected(store, sorted(member_ids(store, community))))
 
 
 def member_name(store: Store, community: str, account_id: str) -> str | None:
@@ -242,9 +177,7 @@ def cluster(store: Store, community: str, number: int | None) -> dict[str, Any] 
 
 def _clusters_out(store: Store, docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     docs.sort(key=lambda d: (d["cluster"] < 0, d["cluster"]))
-    names = usernames(
-        store, [a for d in docs for a in [*d.get("members", []), *d.get("central", [])]]
-    )
+    names = store.usernames(a for d in docs for a in [*d.get("members", []), *d.get("central", [])])
     return [
         {
             "cluster": d["cluster"],
@@ -339,12 +272,8 @@ def conversation(
 def tweets_by_id(store: Store, ids: list[str]) -> dict[str, dict[str, Any]]:
     """Tweets by id as a page shows them: author's username, text, time and the link to
     the tweet on X (one read of the tweets, one of the accounts)."""
-    found = list(
-        store[Coll.TWEETS].find(
-            {"_id": {"$in": list(ids)}}, {"text": 1, "author_id": 1, "created_at": 1}
-        )
-    )
-    names = usernames(store, list({t["author_id"] for t in found}))
+    found = tweet_docs(store, ids, ("text", "author_id", "created_at"))
+    names = store.usernames({t["author_id"] for t in found})
     return {
         t["_id"]: {
             "author": names.get(t["author_id"], t["author_id"]),
@@ -402,7 +331,7 @@ def collection(store: Store, community: str) -> dict[str, Any]:
     """What collection holds for the community: tweets and their time frame, the accounts
     that could not be read (with when), and the state of the last collecting runs."""
     ids = store.members(community).column("account_id").to_pylist()
-    count, first, last = store.span(Coll.TWEETS, {"author_id": {"$in": ids}}, "created_at")
+    count, first, last = store.tweet_span(ids)
     unreadable = [
         {
             "username": d.get("username"),
@@ -410,9 +339,7 @@ def collection(store: Store, community: str) -> dict[str, Any]:
             "status": d["status"],
             "seen_at": d.get("status_seen_at"),
         }
-        for d in store[Coll.MEMBERS].find(
-            {"community": community, "status": {"$in": ["protected", "suspended", "not_found"]}}
-        )
+        for d in unreadable_members(store, community)
     ]
     collecting = [r for r in runs(store, community) if "collect" in r["steps"]]
     return {
@@ -424,7 +351,7 @@ def collection(store: Store, community: str) -> dict[str, Any]:
     }
 
 
-# --- the weekly digest, run state and weights (Home, Insights, Jobs) --------------------------
+# --- run state and weights (Insights, Jobs) ---------------------------------------------------
 
 #: Run counts in words, in the order a person reads them; a count not named here is shown
 #: with its key's underscores as spaces. ``None``: shown only when not zero (a problem).
@@ -531,68 +458,16 @@ def conversation_total(store: Store, community: str, cluster: int, tier: int) ->
     )
 
 
-#: What the digest lists at most of each kind.
-DIGEST_TRENDING = 8
-DIGEST_CANDIDATES = 5
-DIGEST_TOPICS = 6
-
-
-def trending(store: Store, community: str, limit: int = DIGEST_TRENDING) -> list[dict[str, Any]]:
-    """This week's trending conversations across clusters, largest first, each with its
-    opening tweet and a link into the conversation view of the Insights page."""
-    docs = list(
-        store[Coll.CONVERSATIONS].find(
-            store.shown(Coll.CONVERSATIONS, community, trending=True),
-            {"_id": 0, "cluster": 1, "tier": 1, "conversation_id": 1, "size": 1,
-             "participants": 1, "tweet_ids": 1, "engagement": 1},
-        )
-    )  # fmt: skip
-    docs.sort(key=lambda d: (-d["size"], -d.get("engagement", 0), d["conversation_id"]))
-    docs = docs[:limit]
-    firsts = [d["tweet_ids"][0] for d in docs if d.get("tweet_ids")]
-    found = {t["_id"]: t for t in store[Coll.TWEETS].find({"_id": {"$in": firsts}}, {"text": 1})}
-    labels = {
-        d["cluster"]: d.get("label") or ""
-        for d in store[Coll.CLUSTERS].find(
-            store.shown(Coll.CLUSTERS, community), {"cluster": 1, "label": 1}
-        )
-    }
-    return [
-        {
-            "cluster": d["cluster"],
-            "label": labels.get(d["cluster"], ""),
-            "tier": d["tier"],
-            "size": d["size"],
-            "participants": d["participants"],
-            "text": found.get((d.get("tweet_ids") or [None])[0], {}).get("text", ""),
-            "href": f"/insights?cluster={d['cluster']}&tier={d['tier']}"
-            f"&conversation={d['conversation_id']}",
-        }
-        for d in docs
-    ]
-
-
 TOPIC_FIELDS = ("topic", "kind", "count", "members", "trending", "tier")
 
 
-def _ranked_topics(store: Store, query: dict[str, Any]) -> list[dict[str, Any]]:
+def ranked_topics(store: Store, query: dict[str, Any]) -> list[dict[str, Any]]:
     """Topics documents matching ``query``, trending first, then by the step's rank."""
     coll = getattr(Coll, "TOPICS", None)
     if coll is None:
         return []
     docs = store[coll].find(query, {"_id": 0, "also": 0})
     return sorted(docs, key=lambda d: (not d.get("trending"), d.get("rank", 0), d.get("tier", 0)))
-
-
-def topics(store: Store, community: str, per_cluster: int = DIGEST_TOPICS) -> dict[int, list]:
-    """Trending topics per cluster (hashtags, terms, links) from the ``topics`` results,
-    best ranked first; empty when no step has written topics."""
-    out: dict[int, list[dict[str, Any]]] = {}
-    for d in _ranked_topics(store, store.shown(Coll.TOPICS, community)):
-        shown = out.setdefault(d["cluster"], [])
-        if len(shown) < per_cluster:
-            shown.append({k: d.get(k) for k in TOPIC_FIELDS})
-    return out
 
 
 #: Topics listed in a cluster's detail, and the tweets shown for each.
@@ -611,7 +486,7 @@ def cluster_topics(
     the tweets that make it (author, text, time, link to X)."""
     if cluster is None:
         return []
-    docs = _ranked_topics(store, store.shown(Coll.TOPICS, community, cluster=cluster))[:limit]
+    docs = ranked_topics(store, store.shown(Coll.TOPICS, community, cluster=cluster))[:limit]
     found = tweets_by_id(store, [t for d in docs for t in (d.get("tweet_ids") or [])[:tweets]])
     return [
         {
@@ -620,61 +495,3 @@ def cluster_topics(
         }
         for d in docs
     ]
-
-
-#: How a cluster's change since the last clustering is told.
-CHANGE_WORDS = {"grew": "grew", "shrank": "shrank", "split": "split off", "merged": "merged",
-                "new": "is new"}  # fmt: skip
-
-
-def cluster_changes(store: Store, community: str) -> list[dict[str, Any]]:
-    """Clusters that grew, shrank, split, merged or are new since the last clustering
-    (``change`` from :class:`dwt.stages.identity.ClusterMatcher`), in words."""
-    out = []
-    docs = store[Coll.CLUSTERS].find(
-        store.shown(Coll.CLUSTERS, community, change={"$in": list(CHANGE_WORDS)}),
-        {"_id": 0, "members": 0},
-    )
-    for d in sorted(docs, key=lambda d: d["cluster"]):
-        name = f"Cluster {d['cluster']}" + (f" ({d['label']})" if d.get("label") else "")
-        previous = list(d.get("previous") or [])
-        change = d["change"]
-        if change in ("grew", "shrank"):
-            text = f"{name} {change} from {d.get('size_before')} to {d['size']} members"
-        elif change == "split" and previous and previous[0] == d["cluster"]:
-            text = f"{name} split: {d['size']} members stayed, the others formed a new cluster"
-        elif change == "split":
-            source = previous[0] if previous else "another"
-            text = f"{name} split off cluster {source} ({d['size']} members)"
-        elif change == "merged":
-            joined = " and ".join(str(p) for p in previous) or "several clusters"
-            text = f"{name} merged clusters {joined} ({d['size']} members)"
-        else:
-            text = f"{name} is new ({d['size']} members)"
-        out.append({"cluster": d["cluster"], "change": change, "text": text + "."})
-    return out
-
-
-def digest(store: Store, community: str, now: datetime | None = None) -> dict[str, Any]:
-    """Home as the weekly digest: the overview's numbers, this week's trending
-    conversations and topics, cluster changes, the best new candidates and the last run."""
-    found = overview(store, community, now)
-    names = {
-        d["cluster"]: d.get("label") or ""
-        for d in store[Coll.CLUSTERS].find(
-            store.shown(Coll.CLUSTERS, community), {"cluster": 1, "label": 1}
-        )
-    }
-    last = found["runs"][0] if found["runs"] else None
-    return {
-        **found,
-        "trending": trending(store, community),
-        "topics": [
-            {"cluster": c, "label": names.get(c, ""), "topics": t}
-            for c, t in sorted(topics(store, community).items())
-        ],
-        "cluster_changes": cluster_changes(store, community),
-        "candidates": candidates(store, community)[:DIGEST_CANDIDATES],
-        "last_run": last,
-        "clusters_run": clusters_run(store, community),
-    }

@@ -35,19 +35,41 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "demo", help="run the whole product locally on a generated community"
     )
-    parser.add_argument("--members", type=int, default=300)
-    parser.add_argument("--communities", type=int, default=6)
-    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--members", type=_positive, default=300, help="members to generate (default 300)"
+    )
+    parser.add_argument(
+        "--communities",
+        type=_positive,
+        default=6,
+        help="planted sub-communities the members split into (default 6)",
+    )
+    parser.add_argument(
+        "--seed", type=int, default=1, help="the generator's seed: the same seed, the same week"
+    )
     parser.add_argument("--community", default="demo", help="community name")
     parser.add_argument("--no-ray", action="store_true", help="run without Ray (threads)")
     parser.add_argument(
         "--serve",
         action=argparse.BooleanOptionalAction,
         default=True,
-        help="then serve the dashboard on 127.0.0.1 until Ctrl-C (default)",
+        help="then serve the dashboard until Ctrl-C (default)",
     )
-    parser.add_argument("--port", type=int, default=8050, help="dashboard port")
+    parser.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address the dashboard listens on (default 127.0.0.1, this machine only; "
+        "0.0.0.0: every network the machine is on)",
+    )
+    parser.add_argument("--port", type=int, default=8050, help="dashboard port (0: any free)")
     parser.set_defaults(handler=run)
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"needs a positive number, not {value}")
+    return value
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
@@ -95,13 +117,14 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         if args.serve:
             # The emulator stays up while the dashboard serves: it can collect, look members
             # up and check keys, as it would against X.
-            serve_dashboard(store, args.community, args.port, say, collector, keys_file)
+            serve_dashboard(store, args.community, args.host, args.port, say, collector, keys_file)
     return 0
 
 
 def serve_dashboard(
     store: Store,
     community: str,
+    host: str,
     port: int,
     say: Callable[[str], None],
     collector: CollectConfig,
@@ -126,7 +149,7 @@ def serve_dashboard(
         say(f"dashboard: {url}  (log in as demo / {password}; Ctrl-C stops)")
 
     try:
-        serve(app, "127.0.0.1", port, ready)
+        serve(app, host, port, ready)
     finally:
         launcher.stop()
         say("stopped")
@@ -163,7 +186,5 @@ def summarise(store: Store, community: str) -> str:
 
 
 def _names(store: Store, account_ids: list[str]) -> list[str]:
-    docs = {
-        d["_id"]: d["username"] for d in store[Coll.ACCOUNTS].find({"_id": {"$in": account_ids}})
-    }
-    return [f"@{docs.get(a, a)}" for a in account_ids]
+    names = store.usernames(account_ids)
+    return [f"@{names.get(a, a)}" for a in account_ids]

@@ -31,6 +31,7 @@ from dwt.store import Coll, Store
 from dwt_dashboard import mapdata
 from dwt_dashboard.access import Need
 from dwt_dashboard.auth import current_user
+from dwt_dashboard.replies import plural
 
 #: Bonds per member sent at first (the control offers 1..10).
 DEFAULT_K = 3
@@ -215,11 +216,6 @@ def initial_elements(store: Store, community: str) -> list[dict[str, Any]]:
 # ---- the member panel ------------------------------------------------------------------
 
 
-def _names(store: Store, ids: list[str]) -> dict[str, str]:
-    found = store[Coll.ACCOUNTS].find({"_id": {"$in": ids}}, {"username": 1})
-    return {d["_id"]: d["username"] for d in found}
-
-
 def member_panel(store: Store, community: str, data: mapdata.MapData, i: int) -> html.Div:
     """A member's card: cluster, strongest partner per tier, strongest bonds, recent tweets
     and the link to the profile on X."""
@@ -238,7 +234,7 @@ def member_panel(store: Store, community: str, data: mapdata.MapData, i: int) ->
     )
     partners = data.partners(i)
     tier_ids = [stats.get(f"tier{t}_partner") for t in TIER_NAMES]
-    names = _names(store, [a for a in tier_ids if a])
+    names = store.usernames(a for a in tier_ids if a)
     tiers = [
         html.Li(f"{TIER_NAMES[t]}: @{names.get(a, a)} ({stats.get(f'tier{t}_weight', 0):.2f})")
         for t, a in zip(TIER_NAMES, tier_ids, strict=True)
@@ -324,7 +320,7 @@ class MapHandlers:
         if view.get("all"):
             return (
                 mapdata.members_view(data, k),
-                f"All {len(data.ids):,} members, {k} strongest bond(s) each.",
+                f"All {len(data.ids):,} members, {plural(k, 'strongest bond')} each.",
             )
         cluster = view.get("cluster")
         if cluster is None:
@@ -334,8 +330,8 @@ class MapHandlers:
             return mapdata.overview(data, k), f"No cluster {cluster}: all clusters shown."
         return (
             mapdata.members_view(data, k, int(cluster)),
-            f"Cluster {cluster}: {found['label']} ({found['size']:,} members, {k} strongest "
-            "bond(s) each). Tap a member for details.",
+            f"Cluster {cluster}: {found['label']} ({plural(found['size'], 'member')}, "
+            f"{plural(k, 'strongest bond')} each). Tap a member for details.",
         )
 
     def navigate(
@@ -418,7 +414,7 @@ class MapHandlers:
 
 def register_map_callbacks(app: dash.Dash, callback: Callable[..., Any], store: Store) -> None:
     """The map's callbacks: server ones through ``callback`` (the guarded registration of
-    :func:`dwt_dashboard.app.create_app`), the view-only ones in the browser."""
+    :func:`dwt_dashboard.app.create_app` hands the pages), the view-only ones in the browser."""
     handlers = MapHandlers(store)
 
     @callback(

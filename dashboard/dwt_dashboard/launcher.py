@@ -26,8 +26,9 @@ from dwt.pipeline.progress import Progress
 from dwt.pipeline.runner import RunFailed, new_run_id, run_pipeline
 from dwt.pipeline.schedule import due, next_fire
 from dwt.pipeline.spec import CommunityJobSpec, RunSpec, Step
-from dwt.store import Coll, Store
+from dwt.store import Store
 from dwt.store.leases import RunBusy
+from dwt.store.schedules import community_schedule, save_schedule, schedule_fired, schedules
 from dwt.xapi.errors import XApiError
 from dwt_operator.entrypoint import schedule_trigger
 
@@ -231,24 +232,12 @@ class LocalLauncher:
 
     # --- the daily schedule ------------------------------------------------------------------
     def schedule(self, community: str) -> DailySchedule | None:
-        doc = self.store[Coll.COMMUNITIES].find_one({"_id": community}, {"schedule": 1}) or {}
-        found = doc.get("schedule")
+        found = community_schedule(self.store, community)
         return DailySchedule(found["hour"], found["time_zone"]) if found else None
 
     def set_schedule(self, community: str, schedule: DailySchedule) -> str:
-        now = self.clock()
-        self.store[Coll.COMMUNITIES].update_one(
-            {"_id": community},
-            {
-                "$set": {
-                    "schedule": {
-                        "hour": schedule.hour,
-                        "time_zone": schedule.time_zone,
-                        "last_fired": now,  # the next firing is the first after now
-                    }
-                }
-            },
-        )
+        now = self.clock()  # the next firing is the first after now
+        save_schedule(self.store, community, schedule.hour, schedule.time_zone, now)
         return f"Saved: {schedule.describe(now)}."
 
     def tick(self) -> list[str]:
@@ -257,21 +246,18 @@ class LocalLauncher:
         until the next firing."""
         now = self.clock()
         started = []
-        for doc in self.store[Coll.COMMUNITIES].find({"schedule": {"$exists": True}}):
-            sched = doc["schedule"]
+        for community, sched in schedules(self.store).items():
             last = sched["last_fired"]  # the store hands back aware datetimes
             fire = DailySchedule(sched["hour"], sched["time_zone"]).due(last, now)
             if fire is None:
                 continue
-            self.store[Coll.COMMUNITIES].update_one(
-                {"_id": doc["_id"]}, {"$set": {"schedule.last_fired": now}}
-            )
+            schedule_fired(self.store, community, now)
             # Named as the operator names scheduled runs, so both read as "scheduled".
-            run_id = f"{doc['_id']}-{schedule_trigger(fire)}"
+            run_id = f"{community}-{schedule_trigger(fire)}"
             try:
-                started.append(self.run(doc["_id"], {}, run_id=run_id))
+                started.append(self.run(community, {}, run_id=run_id))
             except (ValueError, LauncherError) as exc:  # LauncherError: another run goes on
-                log.error("scheduled run of %s at %s not started: %s", doc["_id"], fire, exc)
+                log.error("scheduled run of %s at %s not started: %s", community, fire, exc)
         return started
 
     def start_scheduler(self, interval_s: float = 30.0) -> threading.Thread:

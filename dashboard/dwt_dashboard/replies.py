@@ -2,7 +2,7 @@
 
 A :class:`Reply` is a ``str`` (tests and callers compare its text) that also says whether it
 reports a problem and, optionally, where to fix it (``link``: text and a path of this site).
-Pages render it with :func:`dwt_dashboard.layout.notice`, so an error never looks like a
+Pages render it with :func:`dwt_dashboard.components.notice`, so an error never looks like a
 success. :func:`usernames_from` reads what people paste into "add a member".
 """
 
@@ -69,3 +69,8 @@ def usernames_from(text: str | None) -> list[str]:
         if candidate and candidate.lower() not in {f.lower() for f in found}:
             found.append(candidate)
     return found
+
+
+def plural(count: int, word: str) -> str:
+    """``count`` and ``word``, in the plural unless one: "1 member", "3,000 members"."""
+    return f"{count:,} {word}{'' if count == 1 else 's'}"

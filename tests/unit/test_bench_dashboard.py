@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from dwt.bench.dashboard import summary
 from dwt.cli import main
+from dwt_dashboard.bench.dashboard import summary
 from dwt_dashboard.browser import CHROMIUM
 
 
@@ -24,6 +24,7 @@ def test_the_benchmark_opens_insights_and_reports_each_size(capsys):
     assert 0 < drawn <= interactive  # drawn first, then a tap answered
     assert blocking >= 0 and result["insights_longest_task_seconds"]["120"] <= blocking + 1e-9
     assert set(result["goals_met"]) == {"120"}
+    assert result["users_open_seconds"]["120"] > 0 and result["users_blocking_seconds"]["120"] >= 0
     assert "interactive" in out.err  # the table goes to stderr with --json
 
 
@@ -45,3 +46,18 @@ def test_goals_follow_the_issue():
     assert met == {"300": True, "3000": True, "10000": False}
     rows[300]["blocking_s"] = 1.2
     assert summary(rows)["goals_met"]["300"] is False
+
+
+def test_the_dashboard_adds_its_benchmarks_through_entry_points(capsys):
+    """The core names no dashboard module: ``dwt bench dashboard`` and the callback replay in
+    ``dwt bench faults`` come from the entry point groups pyproject.toml declares."""
+    from importlib.metadata import entry_points
+
+    from dwt.bench.faults import PLUGINS
+    from dwt_dashboard.bench.callbacks import fault_check
+
+    (check,) = entry_points(group=PLUGINS, name="callbacks")
+    assert check.load() is fault_check
+    with pytest.raises(SystemExit):
+        main(["bench", "--help"])
+    assert "dashboard" in capsys.readouterr().out

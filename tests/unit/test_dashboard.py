@@ -15,10 +15,12 @@ from dwt.pipeline.runner import run_pipeline
 from dwt.pipeline.spec import RunSpec
 from dwt.stages.weights import BondWeights
 from dwt.store import Coll, Store
-from dwt_dashboard import data, insights_map, layout
-from dwt_dashboard.app import create_app, slider_weights
+from dwt_dashboard import data, digest, insights_map
+from dwt_dashboard.app import create_app
 from dwt_dashboard.auth import UserDirectory, hash_password, user_line, verify_password
 from dwt_dashboard.launcher import LocalLauncher
+from dwt_dashboard.pages import collection, weights
+from dwt_dashboard.pages.weights import slider_weights
 from sample_week import load_sample
 
 pytestmark = pytest.mark.both_stores  # the embedded store and MongoDB (FerretDB)
@@ -126,7 +128,7 @@ def test_login_guard(app):
 
 
 def test_data_functions(sample: Store):
-    overview = data.overview(sample, "sample")
+    overview = digest.overview(sample, "sample")
     assert overview["members"] == 4 and overview["tweets"] == 7 and overview["clusters"] == 1
     assert overview["runs"][0]["status"] == "succeeded"
     assert overview["changes"][0] == "7 tweets this week against 0 the week before (+7)."
@@ -153,13 +155,13 @@ def test_data_functions(sample: Store):
     assert all(n["data"]["kind"] == "cluster" for n in nodes)
     defaults = data.weight_defaults()  # the pipeline's own, for the fields a run accepts
     assert defaults and all(v == getattr(BondWeights(), k) for k, v in defaults.items())
-    assert slider_weights([layout.control_value(n, v) for n, v in defaults.items()]) == defaults
+    assert slider_weights([weights.control_value(n, v) for n, v in defaults.items()]) == defaults
     raw = {n: v for n, v in zip(defaults, [0.01, 0.1, 1.0, 10.0, 100.0], strict=False)}
     raw = {**defaults, **raw}  # the 2020 weights: log positions round-trip exactly
-    assert slider_weights([layout.control_value(n, v) for n, v in raw.items()]) == raw
-    off = slider_weights([layout.OFF] + [layout.control_value(n, raw[n]) for n in list(raw)[1:]])
+    assert slider_weights([weights.control_value(n, v) for n, v in raw.items()]) == raw
+    off = slider_weights([weights.OFF] + [weights.control_value(n, raw[n]) for n in list(raw)[1:]])
     assert off[next(iter(raw))] == 0  # "off" is a weight of 0
-    assert layout.weight_text(0) == "off" and layout.weight_text(100.0) == "100"
+    assert weights.weight_text(0) == "off" and weights.weight_text(100.0) == "100"
 
 
 def test_pages_render_and_hold_no_secrets(app):
@@ -268,7 +270,7 @@ def test_launch_run_completes(app, sample: Store):
         {"id": f"w-{name}", "property": "value", "value": value}
         for name, value in zip(
             data.weight_defaults(),
-            [layout.control_value(n, v) for n, v in data.weight_defaults().items()],
+            [weights.control_value(n, v) for n, v in data.weight_defaults().items()],
             strict=True,
         )
     ]
@@ -296,7 +298,6 @@ def test_launch_run_completes(app, sample: Store):
 
 
 def test_collection_page_shows_volume_time_frame_and_unreadable_accounts(sample: Store):
-    from dwt_dashboard import layout
 
     sample[Coll.MEMBERS].update_one(
         {"account_id": "1004", "community": "sample"},
@@ -307,5 +308,55 @@ def test_collection_page_shows_volume_time_frame_and_unreadable_accounts(sample:
     assert status["first"].isoformat().startswith("2026-11-23T09:00")
     assert status["last"].isoformat().startswith("2026-11-26T08:30")
     assert [(u["username"], u["status"]) for u in status["unreadable"]] == [("dee", "protected")]
-    page = str(layout.collection(status, None))
+    page = str(collection.layout(status, None))
     assert "@dee" in page and "protected" in page and "tweets collected" in page
+
+
+def test_every_demo_flag_says_what_it_does(capsys):
+    """``dwt demo --help`` explains each flag, ``--host`` chooses the address, and sizes
+    that cannot be generated are refused with a sentence (issue 26)."""
+    import argparse
+
+    from dwt.cli import build_parser, main
+
+    commands = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    demo = commands.choices["demo"]
+    flags = {a.option_strings[-1]: a for a in demo._actions if a.option_strings}
+    assert "--host" in flags and flags["--host"].default == "127.0.0.1"
+    assert all(a.help for a in flags.values()), [f for f, a in flags.items() if not a.help]
+    with pytest.raises(SystemExit) as exited:
+        main(["demo", "--members", "0", "--no-serve"])
+    assert exited.value.code == 2 and "needs a positive number" in capsys.readouterr().err
+
+
+def test_home_says_which_members_wait_to_be_collected(store):
+    """Members added without an API key are never collected by themselves: Home says how
+    many wait and leads to the Users page's collect button (issue 26)."""
+    from dwt_dashboard.pages import home
+
+    store.add_members("c", [{"id": "1", "username": "one"}, {"id": "2", "username": "two"}])
+    shown = digest.digest(store, "c")
+    assert shown["uncollected"] == 2
+    page = str(home.layout(shown))
+    assert "2 members not collected yet" in page and "/users" in page
+    assert "not collected yet" not in str(home.layout({**shown, "uncollected": 0}))
+
+
+def test_collecting_what_waits_says_how_many_and_refuses_viewers(store, tmp_path):
+    """The Users page's collect button: how many members wait and the run that collects
+    them (no key here: it says to add one first), nothing started when none waits."""
+    from dwt_dashboard.keys import FileKeyStore
+
+    keys = tmp_path / "keys"
+    keys.write_text("")  # no API key yet
+    users = UserDirectory.parse(
+        user_line("ed", "pw", {"c": "editor", "d": "editor"}, iterations=1000)
+        + "\n"
+        + user_line("vi", "pw", {"c": "viewer"}, iterations=1000)
+    )
+    store.add_members("c", [{"id": "1", "username": "one"}, {"id": "2", "username": "two"}])
+    app = create_app(store, LocalLauncher(store), users, keys=FileKeyStore(keys, "http://x"))
+    told = app.handlers.collect_uncollected("ed", "c")
+    assert told.startswith("2 members not collected yet. Add an API key first") and told.error
+    assert app.handlers.collect_uncollected("vi", "c") == "You may not act on this community."
+    assert app.handlers.collect_uncollected("ed", "d").startswith("Every member has been")

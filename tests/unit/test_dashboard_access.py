@@ -15,7 +15,6 @@ from typing import Any
 import pytest
 
 from dashboard_client import login
-from dwt.bench.callbacks import replays, server_callbacks
 from dwt.pipeline.progress import Progress
 from dwt.pipeline.runner import run_pipeline
 from dwt.pipeline.spec import RunSpec
@@ -25,6 +24,7 @@ from dwt_dashboard import data
 from dwt_dashboard.access import REFUSALS, Need
 from dwt_dashboard.app import create_app
 from dwt_dashboard.auth import DEFAULT_ROLE, Role, UserDirectory, user_line
+from dwt_dashboard.bench.callbacks import replays, server_callbacks
 from dwt_dashboard.keys import FileKeyStore
 from dwt_dashboard.launcher import LocalLauncher
 from sample_week import load_sample
@@ -43,6 +43,8 @@ READ_OUTPUTS = {
     "weights-body.children",  # the weights panel's controls, drawn when it is opened
     '{"conversation":["ALL"],"type":"conversation-tweets"}.children',  # opened: its tweets
     "jobs-table.children",
+    "member-list.children",  # a page of the members, searched and ordered
+    "cand-list.children",  # a page of the candidates
     "log-tail.children",
     "run-button.disabled",  # the run button's state (one run at a time), polled
     "bond-graph.elements",  # the map (dwt_dashboard.insights_map)
@@ -133,6 +135,10 @@ def _values(store: Store) -> dict[str, Any]:
         "schedule-hour.value": 7,
         "schedule-tz.value": "UTC",
         "url.pathname": "/",
+        "member-search.value": member["username"],
+        "member-view.data": {"page": 0, "ids": [member["account_id"]]},
+        "cand-search.value": cand["username"],
+        "cand-view.data": {"page": 0, "ids": [cand["account_id"]]},
     }
     values.update({f"w-{n}.value": 0.0 for n in data.weight_defaults()})
     wildcards = {
@@ -290,5 +296,5 @@ def test_admins_see_the_people_of_their_community_and_end_their_sessions(world):
     assert handlers.end_sessions("eve", A, "vic") == REFUSALS[Need.ADMIN]
     assert handlers.end_sessions("ann", A, "bob") == "bob does not use this community."
     assert "also uses communities" in handlers.end_sessions("ann", A, "root")
-    assert handlers.end_sessions("ann", A, "eve") == "Ended 1 session(s) of eve."
+    assert handlers.end_sessions("ann", A, "eve") == "Ended 1 session of eve."
     assert eve.get("/_dash-layout").status_code == 401  # logged out

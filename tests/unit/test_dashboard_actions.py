@@ -27,9 +27,10 @@ from dwt.store import Coll, Store
 from dwt.xapi.emulator import EmulatorConfig, EmulatorServer
 from dwt_dashboard import data
 from dwt_dashboard.app import create_app
-from dwt_dashboard.auth import LoginThrottle, SessionStore, UserDirectory, install, user_line
+from dwt_dashboard.auth import LoginThrottle, SessionStore, UserDirectory, user_line
 from dwt_dashboard.kube_launcher import KubeLauncher
 from dwt_dashboard.launcher import DailySchedule, LocalLauncher
+from dwt_dashboard.login import install
 
 pytestmark = pytest.mark.both_stores  # the embedded store and MongoDB (FerretDB)
 

@@ -205,3 +205,28 @@ def test_open_a_trending_conversation_and_set_the_schedule(demo):
         assert link.startswith("https://x.com/") and link.endswith(f"/status/{first['_id']}")
         page.screenshot(path=str(SHOTS / "trending-conversation.png"), full_page=True)
         browser.close()
+
+
+def test_a_run_on_a_phone_is_a_card_not_a_column_of_words(served):
+    """On a phone a Jobs row lays its cells out as a card (issue 26: a run row was ~580 px
+    tall, one word per line), and the page does not scroll sideways."""
+    from playwright.sync_api import expect, sync_playwright
+
+    url, _ = served
+    with sync_playwright() as pw:
+        browser = launch(pw)
+        page = browser.new_page(viewport={"width": 390, "height": 844})
+        page.goto(f"{url}/login")
+        page.fill("input[name=username]", "ada")
+        page.fill("input[name=password]", "correct horse")
+        page.click("button[type=submit]")
+        expect(page.locator("#page")).to_contain_text("This week", timeout=15000)
+        page.click("text=Jobs")
+        row = page.locator("#runs-table tbody tr").first
+        expect(row).to_contain_text("r0", timeout=15000)
+        box = row.bounding_box()
+        width = page.evaluate("window.innerWidth")
+        assert page.evaluate("document.scrollingElement.scrollWidth") <= width
+        assert box and box["x"] >= 0 and box["x"] + box["width"] <= width, box
+        assert box["height"] < 300, box
+        browser.close()

@@ -2,7 +2,7 @@
 
 Every server callback of the dashboard is replayed by each user of one community (admin,
 editor, viewer) against the other, as sent and in every hostile shape of
-:mod:`dwt.bench.callbacks` — the victim in the positional slot with the attacker's own
+:mod:`dwt_dashboard.bench.callbacks` — the victim in the positional slot with the attacker's own
 community nested in a wildcard list, under a renamed id, extra, duplicated, missing, of the
 wrong type; unknown outputs; the own community with the victim's ids — through real
 logins. Each must be answered 400 (a request the page could not send) or refused, never
@@ -16,7 +16,7 @@ import json
 import pytest
 
 from dashboard_client import login
-from dwt.bench.callbacks import (
+from dwt_dashboard.bench.callbacks import (
     COMMUNITIES,
     SHAPES,
     build_world,

@@ -16,15 +16,18 @@ import pytest
 from test_dashboard_map import _CY, _cy
 from werkzeug.serving import make_server
 
-from dwt.bench.dashboard import COMMUNITY, PASSWORD, USER, WEEK_END, analysed_store
 from dwt.stages.weights import PRESETS
 from dwt.store import Coll, Store
-from dwt_dashboard import data, layout, mapdata
+from dwt_dashboard import data, digest, mapdata
 from dwt_dashboard.access import REFUSALS, Need
 from dwt_dashboard.app import create_app
 from dwt_dashboard.auth import UserDirectory, user_line
+from dwt_dashboard.bench.dashboard import COMMUNITY, PASSWORD, USER, WEEK_END, analysed_store
 from dwt_dashboard.browser import CHROMIUM, launch
 from dwt_dashboard.launcher import LocalLauncher
+from dwt_dashboard.pages import home as home_page
+from dwt_dashboard.pages import insights
+from dwt_dashboard.pages import weights as weights_page
 
 VIEWER, VIEWER_PASSWORD = "vera", "viewer-password"
 WAIT = 20000
@@ -98,13 +101,13 @@ def test_a_clusters_topics_come_with_the_tweets_that_make_them(analysed):
         assert t["url"] == f"https://x.com/{t['author']}/status/{t['url'].rsplit('/', 1)[1]}"
     assert first["kind"] in ("hashtag", "term", "url") and first["count"] >= len(wanted)
     # The cluster's detail shows them, each tweet as a link to X.
-    shown = str(layout.topic_list(topics))
+    shown = str(insights.topic_list(topics))
     assert first["topic"] in shown and first["tweets"][0]["url"] in shown
     # Home's digest lists them too, each cluster linking to its topics on Insights.
-    home = str(layout.home(data.digest(analysed, COMMUNITY)))
+    home = str(home_page.layout(digest.digest(analysed, COMMUNITY)))
     assert first["topic"] in home and f"/insights?cluster={clusters[0]}" in home
     assert data.cluster_topics(analysed, COMMUNITY, None) == []
-    assert "No topics" in str(layout.topic_list([]))
+    assert "No topics" in str(insights.topic_list([]))
 
 
 def test_conversations_come_a_page_at_a_time(analysed):
@@ -114,9 +117,9 @@ def test_conversations_come_a_page_at_a_time(analysed):
         key=lambda ct: data.conversation_total(analysed, COMMUNITY, *ct),
     )
     total = data.conversation_total(analysed, COMMUNITY, cluster, tier)
-    assert total > layout.CONVERSATIONS_SHOWN, "a cluster with more than a page"
+    assert total > insights.CONVERSATIONS_SHOWN, "a cluster with more than a page"
     listed, (more, hidden) = handlers.conversations(USER, COMMUNITY, cluster, tier)
-    assert str(listed).count("className='conversation") == layout.CONVERSATIONS_SHOWN
+    assert str(listed).count("className='conversation") == insights.CONVERSATIONS_SHOWN
     assert f"The first 20 of {total:,} conversations" in str(listed)
     assert not hidden and more == f"Show {min(20, total - 20)} more"
     _, (_, hidden) = handlers.conversations(USER, COMMUNITY, cluster, tier, shown=total)
@@ -177,14 +180,14 @@ def test_a_viewer_is_shown_no_action_and_refused_any(analysed):
 def test_each_weight_is_labelled_for_a_person():
     weights = PRESETS["seed"].to_dict()
     shown = {n: weights[n] for n in data.weight_defaults()}
-    panel = str(layout.weights_panel(shown, None, None, {"seed": shown}, opened=True))
-    assert "w-reply" not in str(layout.weights_panel(shown, None, None))  # drawn when opened
+    panel = str(weights_page.panel(shown, None, None, {"seed": shown}, opened=True))
+    assert "w-reply" not in str(weights_page.panel(shown, None, None))  # drawn when opened
     for name in shown:
         assert data.WEIGHT_LABELS[name] in panel and data.WEIGHT_HELP[name] in panel
-    assert layout.weight_text(0.0, "follow") == "off"
-    assert layout.weight_text(False, "normalize") == "off"
-    assert layout.weight_text(0.5, "follow_share") == "50%"
-    assert layout.weight_text(100.0, "reply") == "100"
+    assert weights_page.weight_text(0.0, "follow") == "off"
+    assert weights_page.weight_text(False, "normalize") == "off"
+    assert weights_page.weight_text(0.5, "follow_share") == "50%"
+    assert weights_page.weight_text(100.0, "reply") == "100"
 
 
 # ---- in the browser --------------------------------------------------------------------
@@ -226,10 +229,10 @@ def test_topics_beside_conversations_and_the_legend_opens_a_cluster(analysed, vi
         assert re.fullmatch(r"https://x\.com/\w+/status/\d+", href), href
         total = data.conversation_total(analysed, COMMUNITY, first, 1)
         listed = page.locator("#conversations details.conversation")
-        expect(listed).to_have_count(min(total, layout.CONVERSATIONS_SHOWN))
-        if total > layout.CONVERSATIONS_SHOWN:
+        expect(listed).to_have_count(min(total, insights.CONVERSATIONS_SHOWN))
+        if total > insights.CONVERSATIONS_SHOWN:
             page.click("#conversations-more")
-            expect(listed).to_have_count(min(total, 2 * layout.CONVERSATIONS_SHOWN))
+            expect(listed).to_have_count(min(total, 2 * insights.CONVERSATIONS_SHOWN))
 
         # The legend's entry for another cluster opens it: its members on the map, its
         # details and its topics beside.
@@ -285,7 +288,7 @@ def test_weight_controls_are_what_the_launched_run_carries(small):
             label = page.locator(f"label[for=w-{name}]")
             expect(label).to_contain_text(data.WEIGHT_LABELS[name])
             expect(page.locator(f"#w-{name}-value")).to_have_text(
-                layout.weight_text(value, name), timeout=WAIT
+                weights_page.weight_text(value, name), timeout=WAIT
             )
         expect(page.locator("#w-follow-value")).to_have_text("off")
         # Changed by hand: the switch, the share and a log-scale weight.
@@ -296,8 +299,10 @@ def test_weight_controls_are_what_the_launched_run_carries(small):
         expect(page.locator("#w-follow_share-value")).to_have_text("55%", timeout=WAIT)
         page.locator("#w-reply [role=slider]").first.focus()
         page.keyboard.press("ArrowLeft")
-        reply = layout.value_of("reply", layout.slider_position(100.0) - 0.1)
-        expect(page.locator("#w-reply-value")).to_have_text(layout.weight_text(reply, "reply"))
+        reply = weights_page.value_of("reply", weights_page.slider_position(100.0) - 0.1)
+        expect(page.locator("#w-reply-value")).to_have_text(
+            weights_page.weight_text(reply, "reply")
+        )
         page.click("#run-button")
         expect(page.locator("#run-result")).to_contain_text("Started run", timeout=WAIT)
         run_id = re.search(r"Started run (\S+);", page.locator("#run-result").inner_text())[1]

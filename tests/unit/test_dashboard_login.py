@@ -23,9 +23,9 @@ from dwt_dashboard.auth import (
     SessionStore,
     TrustedProxies,
     UserDirectory,
-    install,
     user_line,
 )
+from dwt_dashboard.login import install
 
 REPO = Path(__file__).resolve().parents[2]
 

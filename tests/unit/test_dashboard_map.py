@@ -16,9 +16,9 @@ import networkx as nx
 import numpy as np
 import pytest
 
-from dwt.bench.dashboard import COMMUNITY, analysed_store, login, served
 from dwt.store import Coll, Store
 from dwt_dashboard import mapdata
+from dwt_dashboard.bench.dashboard import COMMUNITY, analysed_store, login, served
 from dwt_dashboard.browser import CHROMIUM, launch
 from dwt_dashboard.insights_map import MapHandlers
 from results import shown, shown_members

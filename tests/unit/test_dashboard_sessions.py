@@ -96,7 +96,7 @@ def test_the_store_holds_no_usable_session_id(store, tmp_path):
     assert _page_callback(client).status_code == 200
     (ann,) = app.handlers.people("demo")  # what the People page shows an admin
     assert (ann["username"], ann["role"], ann["sessions"]) == ("ann", "admin", 1)
-    assert app.handlers.end_sessions("ann", "demo", "ann") == "Ended 1 session(s) of ann."
+    assert app.handlers.end_sessions("ann", "demo", "ann") == "Ended 1 session of ann."
     assert _page_callback(client).status_code == 401
 
 

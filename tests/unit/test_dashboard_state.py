@@ -13,11 +13,15 @@ from test_dashboard import analysed_sample
 from dwt.store import Coll, Store
 from dwt.store.leases import release, take
 from dwt.store.runs import finish_run, start_run
-from dwt_dashboard import data, layout
+from dwt_dashboard import data, digest
 from dwt_dashboard.app import create_app
-from dwt_dashboard.auth import UserDirectory, login_url, safe_next, user_line
+from dwt_dashboard.auth import UserDirectory, user_line
+from dwt_dashboard.components import notice
 from dwt_dashboard.keys import FileKeyStore
 from dwt_dashboard.launcher import LocalLauncher
+from dwt_dashboard.login import login_url, safe_next
+from dwt_dashboard.pages import home as home_page
+from dwt_dashboard.pages import weights as weights_page
 from dwt_dashboard.replies import Reply, usernames_from
 
 pytestmark = pytest.mark.both_stores
@@ -54,10 +58,10 @@ def test_replies_say_whether_they_are_errors():
     joined = ok + " " + failed
     assert joined == "Added @ada. Add an API key first." and joined.error
     assert joined.link == ("API keys", "/keys")
-    shown = layout.notice(joined)
+    shown = notice(joined)
     assert shown.className == "notice notice-error" and shown.role == "alert"
-    assert layout.notice(ok).className == "notice notice-ok"
-    assert layout.notice("") == ""
+    assert notice(ok).className == "notice notice-ok"
+    assert notice("") == ""
 
 
 def test_adding_members_says_what_happened_and_candidates_exclude_members(sample, tmp_path):
@@ -131,8 +135,11 @@ def test_weights_start_from_the_run_the_clusters_come_from(sample):
     assert set(weights) == set(data.weight_defaults())
     page = str(_handlers(sample).page("ann", "/insights", "sample"))
     assert "The clusters come from run r1" in page and "reply 50" in page
-    assert layout.control_value("reply", 50.0) == pytest.approx(1.7)
-    assert layout.value_of("reply", layout.OFF) == 0.0 and layout.weight_text(0.0) == "off"
+    assert weights_page.control_value("reply", 50.0) == pytest.approx(1.7)
+    assert (
+        weights_page.value_of("reply", weights_page.OFF) == 0.0
+        and weights_page.weight_text(0.0) == "off"
+    )
 
 
 def test_run_counts_in_words():
@@ -156,17 +163,17 @@ def test_the_digest_tells_the_week(sample):
         {"community": "sample", "cluster": 0},
         {"$set": {"change": "merged", "previous": [0, 4]}},
     )
-    digest = data.digest(sample, "sample", NOW)
-    (trending,) = digest["trending"]
+    shown = digest.digest(sample, "sample", NOW)
+    (trending,) = shown["trending"]
     assert trending["href"] == (
         f"/insights?cluster=0&tier={conv['tier']}&conversation={conv['conversation_id']}"
     )
     assert trending["text"] and trending["label"]
-    (moved,) = digest["cluster_changes"]
+    (moved,) = shown["cluster_changes"]
     assert moved["text"].startswith("Cluster 0 (") and "merged clusters 0 and 4" in moved["text"]
-    assert [c["username"] for c in digest["candidates"]] == ["outsider_olu"]
-    assert digest["last_run"]["run_id"] == "r1" and digest["clusters_run"]["run_id"] == "r1"
-    page = str(layout.home(digest))
+    assert [c["username"] for c in shown["candidates"]] == ["outsider_olu"]
+    assert shown["last_run"]["run_id"] == "r1" and shown["clusters_run"]["run_id"] == "r1"
+    page = str(home_page.layout(shown))
     assert "tweets_" not in page and "internal weight" not in page
 
 

@@ -12,17 +12,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 PRODUCT = [ROOT / "services", ROOT / "operator", ROOT / "dashboard"]
 STORE = ROOT / "services" / "dwt" / "store"
-#: Files that still write filter or update literals, to be moved into the store by the
-#: dashboard's split into pages (issue 28). Remove a file when its last one is gone: the
-#: test fails while a listed file has none, so this list only shrinks.
-LEFT = {
-    "dashboard/dwt_dashboard/app.py",
-    "dashboard/dwt_dashboard/auth.py",
-    "dashboard/dwt_dashboard/data.py",
-    "dashboard/dwt_dashboard/demo.py",
-    "dashboard/dwt_dashboard/insights_map.py",
-    "dashboard/dwt_dashboard/launcher.py",
-}
 
 
 def operator_keys(source: str, filename: str = "<source>") -> list[tuple[int, str]]:
@@ -62,7 +51,4 @@ def test_no_filter_or_update_literal_outside_the_store():
         keys = operator_keys(path.read_text(), str(path))
         if keys:
             found[path.relative_to(ROOT).as_posix()] = keys
-    leaks = {f: keys for f, keys in found.items() if f not in LEFT}
-    assert not leaks, f"ask the Store by name instead (dwt.store.Store): {leaks}"
-    done = LEFT - set(found)
-    assert not done, f"no filter or update literal left: remove from LEFT {sorted(done)}"
+    assert not found, f"ask the Store by name instead (dwt.store.Store): {found}"

@@ -16,10 +16,11 @@ Two halves, each row scored on the two numbers that must be 0:
 - **Damaged stores.** A copy of that store truncated, with its header overwritten, with
   garbage in the middle, or a directory in its place: ``dwt members list`` must exit 2 with
   a sentence and leave the file's bytes as they were (*lost* counts a changed file).
-- **Hostile callback requests** (:mod:`dwt.bench.callbacks`): every dashboard callback ×
-  every user of the other community × every hostile shape; ``callback_cases`` requests,
-  ``cross_community_leaks`` answers holding the other community's names, ids or
-  conversation ids (goal 0), and the answers with the wrong status or a store change.
+- **Checks from the packages above**, each an entry point of the ``dwt.bench.faults`` group
+  (:data:`PLUGINS`): a callable ``(workdir, echo) -> dict`` whose figures join the result.
+  The dashboard's replays hostile callback requests (``dwt_dashboard.bench.callbacks``):
+  ``callback_cases``, ``cross_community_leaks`` (goal 0) and the answers with the wrong
+  status or a store change.
 
 For the processes, *traceback* says whether ``Traceback (most recent call last)`` reached
 the person's terminal (stdout or stderr). Each gets :data:`TIMEOUT_S` seconds; one that
@@ -40,6 +41,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +58,8 @@ COMMUNITY = "bench"
 KEYS = ("bench-fault-key-1", "bench-fault-key-2")
 TRACEBACK = "Traceback (most recent call last)"
 RESULTS = (Coll.BONDS, Coll.CLUSTERS, Coll.CONVERSATIONS)
+#: The entry point group of checks from the packages above (see the module doc).
+PLUGINS = "dwt.bench.faults"
 
 
 @dataclass(frozen=True)
@@ -296,24 +300,14 @@ def _digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def run_callbacks(workdir: Path) -> dict[str, Any]:
-    """The hostile callback replay (dwt.bench.callbacks) on a world of its own."""
-    from dwt.bench.callbacks import build_world, run_replay
-
-    logging.getLogger("dwt_dashboard").setLevel(logging.ERROR)  # a line per refusal
-    directory = workdir / "callbacks"
-    directory.mkdir()
-    world = build_world(directory)
-    report = run_replay(world)
-    world.store.close()
-    return {
-        "callback_cases": report.cases,
-        "cross_community_leaks": report.leaks,
-        "callback_wrong_status": report.wrong_status,
-        "callback_store_changes": report.store_changes,
-        "callback_server_errors": report.server_errors,
-        "callback_problems": report.problems[:10],
-    }
+def run_plugins(workdir: Path, echo: Callable[[str], None]) -> dict[str, Any]:
+    """The checks the packages above register (:data:`PLUGINS`), each in a folder of its own."""
+    figures: dict[str, Any] = {}
+    for plugin in sorted(entry_points(group=PLUGINS), key=lambda p: p.name):
+        directory = workdir / f"plugin-{plugin.name}"
+        directory.mkdir()
+        figures.update(plugin.load()(directory, echo))
+    return figures
 
 
 def run_bench(echo: Callable[[str], None] = print, workers: int = 3) -> dict[str, Any]:
@@ -353,7 +347,7 @@ def run_bench(echo: Callable[[str], None] = print, workers: int = 3) -> dict[str
                 )
             )
         _table(echo, "damaged store", damaged)
-        callbacks = run_callbacks(workdir)
+        plugins = run_plugins(workdir, echo)
     processes = faults + rows + damaged
     result = {
         "faults": [asdict(r) for r in faults],
@@ -363,14 +357,9 @@ def run_bench(echo: Callable[[str], None] = print, workers: int = 3) -> dict[str
         "tracebacks": sum(r.traceback for r in processes),
         "timeouts": sum(r.timed_out for r in processes),
         "wrong_exit": sum(r.exit != r.expected_exit for r in processes),
-        **callbacks,
+        **plugins,
         "seconds": round(time.perf_counter() - started, 1),
     }
-    echo(
-        f"callbacks: {result['callback_cases']} hostile requests, cross-community leaks: "
-        f"{result['cross_community_leaks']} (goal 0), wrong status: "
-        f"{result['callback_wrong_status']}, store changes: {result['callback_store_changes']}"
-    )
     echo(
         f"data lost: {result['data_lost']} (goal 0), tracebacks: {result['tracebacks']} "
         f"(goal 0), timeouts: {result['timeouts']} (goal 0), unexpected exit codes: "

@@ -1,12 +1,22 @@
-"""``dwt bench``: benchmarks that print a table (and, with ``--json``, one JSON line)."""
+"""``dwt bench``: benchmarks that print a table (and, with ``--json``, one JSON line).
+
+Packages above the core add benchmarks of their own through the ``dwt.bench`` entry point
+group: each names a module whose ``register(which)`` adds its parser to ``dwt bench``'s
+sub-parsers and sets ``handler(args, settings) -> int`` on it (``dwt bench dashboard`` comes
+from the dashboard, which the core never imports).
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
+from importlib.metadata import entry_points
 
 from dwt.config import Settings
+
+#: The entry point group of benchmarks from the packages above.
+PLUGINS = "dwt.bench"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -91,23 +101,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--bulk", action="store_true", help="bulk-load the week too (not as collection writes)"
     )
     ray.add_argument("--json", action="store_true", help="end with one JSON line")
-    dashboard = which.add_parser(
-        "dashboard",
-        help="Insights in headless Chromium for 300, 3,000 and 10,000 members: main-thread "
-        "blocking (Long Tasks API) and time to interactive",
-    )
-    dashboard.add_argument(
-        "--sizes", default="300,3000,10000", help="community sizes, members (comma-separated)"
-    )
-    dashboard.add_argument("--json", action="store_true", help="end with one JSON line")
+    for plugin in sorted(entry_points(group=PLUGINS), key=lambda p: p.name):
+        plugin.load().register(which)
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     if args.bench == "insights":
         return run_insights(args)
-    if args.bench == "dashboard":
-        return run_dashboard(args)
     if args.bench == "faults":
         return run_faults(args)
     if args.bench == "ray":
@@ -207,24 +208,6 @@ def run_faults(args: argparse.Namespace) -> int:
     from dwt.bench.faults import run_bench
 
     result = run_bench(echo=lambda line: print(line, file=sys.stderr if args.json else sys.stdout))
-    if args.json:
-        print(json.dumps(result))
-    return 0
-
-
-def run_dashboard(args: argparse.Namespace) -> int:
-    from dwt.bench.dashboard import run_bench
-
-    try:
-        sizes = [int(n) for n in args.sizes.split(",") if n.strip()]
-    except ValueError:
-        sizes = []
-    if not sizes or min(sizes) < 10:
-        print("dwt bench dashboard: --sizes needs member counts of at least 10", file=sys.stderr)
-        return 2
-    result = run_bench(
-        sizes, echo=lambda line: print(line, file=sys.stderr if args.json else sys.stdout)
-    )
     if args.json:
         print(json.dumps(result))
     return 0

@@ -48,7 +48,7 @@ def record_candidates(
     back to pending; pending candidates of earlier runs that are not proposed again go.
     """
     rows = ranked.to_pylist()
-    names = _usernames(store, [r["account_id"] for r in rows])
+    names = store.usernames(r["account_id"] for r in rows)
     ops = [
         Update(
             _id(community, row["account_id"]),
@@ -81,11 +81,6 @@ def record_candidates(
 
 def _id(community: str, account_id: str) -> str:
     return doc_id(Coll.CANDIDATES, {"community": community, "account_id": account_id})
-
-
-def _usernames(store: Store, account_ids: list[str]) -> dict[str, str]:
-    cursor = store[Coll.ACCOUNTS].find({"_id": {"$in": account_ids}}, {"username": 1})
-    return {d["_id"]: d["username"] for d in cursor}
 
 
 def pending_candidates(store: Store, community: str) -> list[dict[str, Any]]:

@@ -1,4 +1,4 @@
-"""Hostile shapes of a callback request (:mod:`dwt.bench.callbacks` replays them).
+"""Hostile shapes of a callback request (:mod:`dwt_dashboard.bench.callbacks` replays them).
 
 Each shape takes a well-formed request (a body as Dash's page sends it), the attacker's own
 community and the victim's, and returns the hostile request (or None when the callback has

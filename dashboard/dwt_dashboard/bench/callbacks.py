@@ -14,7 +14,8 @@ A case *leaks* when the answer holds one of the victim's usernames, account ids 
 conversation ids that the request itself did not carry; it is *wrong* when the status is not
 the one its shape must get (400 for a request the page could not have sent, a refusal for
 a well-formed one naming the victim, never 500); and the store must not change. The unit
-test (tests/unit/test_dashboard_hostile.py) and ``dwt bench faults`` run it.
+test (tests/unit/test_dashboard_hostile.py) and ``dwt bench faults`` (:func:`fault_check`)
+run it.
 """
 
 from __future__ import annotations
@@ -22,21 +23,28 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import logging
 import re
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from dwt.bench.hostile_shapes import RAW_BODIES, SHAPES
 from dwt.bench.load import load_week
 from dwt.generate.generator import generate_community
 from dwt.pipeline.progress import Progress
 from dwt.pipeline.runner import run_pipeline
 from dwt.pipeline.spec import RunSpec
 from dwt.store import Coll, Store
+from dwt_dashboard import data
+from dwt_dashboard.access import REFUSALS, Need
+from dwt_dashboard.app import create_app
+from dwt_dashboard.auth import SessionPolicy, UserDirectory, user_line
+from dwt_dashboard.bench.hostile_shapes import RAW_BODIES, SHAPES
+from dwt_dashboard.keys import FileKeyStore
+from dwt_dashboard.launcher import LocalLauncher
 
 COMMUNITIES = ("alpha", "beta")
 ROLES = ("admin", "editor", "viewer")
@@ -105,11 +113,6 @@ def _analyse(store: Store, community: str, seed: int) -> None:
 
 def build_world(directory: Path) -> World:
     """Two analysed communities, their users, the dashboard over them (local launcher)."""
-    from dwt_dashboard import data
-    from dwt_dashboard.app import create_app
-    from dwt_dashboard.auth import SessionPolicy, UserDirectory, user_line
-    from dwt_dashboard.keys import FileKeyStore
-    from dwt_dashboard.launcher import LocalLauncher
 
     path = directory / "dwt.db"
     store = Store.open(f"sqlite:///{path}")
@@ -195,6 +198,12 @@ def _values(store: Store, community: str, data: Any) -> dict[str, Any]:
         "conversations-shown.data": 10,
         "key-del-pending.data": key_fingerprint(KEY),
         "member-del-pending.data": members[0]["account_id"],
+        "member-search.value": members[0]["username"],
+        "member-sort.value": "name",
+        "member-view.data": {"page": 0, "ids": [m["account_id"] for m in members[:3]]},
+        "cand-search.value": cands[0]["username"],
+        "cand-sort.value": "members",
+        "cand-view.data": {"page": 0, "ids": [c["account_id"] for c in cands[:3]]},
     }
     values.update({f"w-{n}.value": 0.0 for n in data.weight_defaults()})
     wildcards = {
@@ -360,7 +369,6 @@ def _refusal_text(value: Any, refusals: set[str]) -> bool:
 def _reads(spec: dict) -> bool:
     """Whether a callback only shows (what a viewer may run; the page callback's need
     depends on the page)."""
-    from dwt_dashboard.access import Need
 
     need = getattr(spec["callback"], "dwt_need", None)
     return need is Need.READ or callable(need)
@@ -388,7 +396,6 @@ def _sessions(world: World) -> Iterator[tuple[str, str, str, Any]]:
 def run_replay(world: World) -> Report:
     """Every callback × user × shape (see the module doc); the callbacks that only show
     also get the victim's ids in a well-formed request for the attacker's own community."""
-    from dwt_dashboard.access import REFUSALS
 
     refusals = set(REFUSALS.values())
     report = Report()
@@ -443,6 +450,27 @@ def run_replay(world: World) -> Report:
                 report.note(f"{user}: {name}: the store or the keys changed")
     watch.close()
     return report
+
+
+def fault_check(workdir: Path, echo: Callable[[str], None]) -> dict[str, Any]:
+    """``dwt bench faults``' part from the dashboard (entry point group ``dwt.bench.faults``):
+    the replay on a world of its own in ``workdir``, its figures and one line."""
+    logging.getLogger("dwt_dashboard").setLevel(logging.ERROR)  # a line per refusal
+    world = build_world(workdir)
+    report = run_replay(world)
+    world.store.close()
+    echo(
+        f"callbacks: {report.cases} hostile requests, cross-community leaks: {report.leaks} "
+        f"(goal 0), wrong status: {report.wrong_status}, store changes: {report.store_changes}"
+    )
+    return {
+        "callback_cases": report.cases,
+        "cross_community_leaks": report.leaks,
+        "callback_wrong_status": report.wrong_status,
+        "callback_store_changes": report.store_changes,
+        "callback_server_errors": report.server_errors,
+        "callback_problems": report.problems[:10],
+    }
 
 
 def _swap_ids(body: dict, own: dict, victim: dict) -> dict | None:

@@ -1,0 +1,101 @@
+"""Jobs: the community's runs with their progress (refreshing), CommunityJobs in the
+cluster, and a run's log."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import dash
+from dash import Input, Output, State, dcc, html
+
+from dwt_dashboard import data
+from dwt_dashboard.access import Need
+from dwt_dashboard.auth import current_user
+from dwt_dashboard.components import runs_table
+
+if TYPE_CHECKING:
+    from dwt_dashboard.handlers import Handlers
+
+PATH = "/jobs"
+NEED = Need.READ
+
+
+def community_jobs_table(jobs: list[dict[str, Any]]) -> html.Table | html.P:
+    """CommunityJobs as the operator reports them (cluster mode)."""
+    if not jobs:
+        return html.P("No CommunityJobs for this community yet.")
+    head = html.Tr(
+        [html.Th(h) for h in ("CommunityJob", "phase", "schedule", "steps", "workers", "message")]
+    )
+    rows = [
+        html.Tr(
+            [
+                html.Td(j["name"]),
+                html.Td(j["phase"], className="error" if j["phase"] == "Failed" else ""),
+                html.Td(f"{j['schedule']} {j['time_zone']}" if j["schedule"] else "once"),
+                html.Td(" ".join(j["steps"])),
+                html.Td("" if j["workers"] is None else f"{j['workers']} ({j['keys']} keys)"),
+                html.Td(j["message"].splitlines()[0][:200] if j["message"] else ""),
+            ]
+        )
+        for j in jobs
+    ]
+    return html.Table([html.Thead(head), html.Tbody(rows)], id="community-jobs")
+
+
+def jobs_tables(runs: list[dict[str, Any]], jobs: list[dict[str, Any]] | None) -> html.Div:
+    """What the Jobs page refreshes: runs with progress, and CommunityJobs in the cluster."""
+    parts: list[Any] = [runs_table(runs)]
+    if jobs is not None:
+        parts += [html.H3("CommunityJobs"), community_jobs_table(jobs)]
+    return html.Div(parts)
+
+
+def layout(runs: list[dict[str, Any]], community_jobs: list[dict[str, Any]] | None) -> html.Div:
+    return html.Div(
+        [
+            html.H2("Runs"),
+            dcc.Interval(id="jobs-tick", interval=3000),
+            html.Div(jobs_tables(runs, community_jobs), id="jobs-table"),
+            html.H3("Log"),
+            dcc.Dropdown(
+                id="log-run",
+                options=[r["run_id"] for r in runs],
+                value=runs[0]["run_id"] if runs else None,
+                placeholder="a run",
+            ),
+            html.Pre(id="log-tail", className="log"),
+        ]
+    )
+
+
+def view(handlers: Handlers, community: str, query: dict[str, list[str]], act: bool) -> Any:
+    runs = data.runs(handlers.store, community)
+    return layout(runs, handlers.launcher.jobs(community))  # LauncherError: the page says
+
+
+def skeleton() -> Any:
+    return layout([], [])
+
+
+def register(app: dash.Dash, callback: Callable[..., Any], handlers: Handlers) -> None:
+    @callback(
+        Output("jobs-table", "children"),
+        Input("jobs-tick", "n_intervals"),
+        State("community", "value"),
+        need=Need.READ,
+        prevent_initial_call=True,
+    )
+    def _jobs(_: int, community: str) -> Any:
+        return handlers.jobs_tables(community)
+
+    @callback(
+        Output("log-tail", "children"),
+        Input("log-run", "value"),
+        Input("jobs-tick", "n_intervals"),
+        State("community", "value"),
+        need=Need.READ,
+    )
+    def _log(run_id: str | None, _: int, community: str) -> str:
+        return handlers.log_tail(current_user(), community, run_id)
