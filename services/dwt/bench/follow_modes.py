@@ -176,6 +176,7 @@ def measure_week(
             directed=clustering.directed,
             weight_transform=clustering.weight_transform,
             prefer_modular=clustering.prefer_modular,
+            min_excess=clustering.min_modularity_excess,
         ).fit(graph.matrix_, silent=silent)
         nmi = normalized_mutual_info_score(planted[speaking], model.labels_[speaking])
         cost = weekly_cost(mode, inputs.interactions.num_rows, follow_accounts)
