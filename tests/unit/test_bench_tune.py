@@ -36,3 +36,19 @@ def test_the_default_is_what_tune_derives_on_its_seeds():
     assert derived == MIN_MODULARITY_EXCESS
     assert str(list(seeds)) in lines[0]  # the table names the seeds it ran
     assert [line.split()[0] for line in lines[2:]] == ["0.50", "0.63"]
+
+
+def test_structure_check_compares_infomap_alone_with_the_default():
+    """On a week where Infomap finds one module (12-week-old lists, mixing 0.5) the check
+    shows the collapse before and groups after; on fresh lists nothing changes."""
+    from dwt.bench import structure_check
+
+    lines: list[str] = []
+    table = structure_check.compare(
+        (0.5,), seeds=(1,), modes=("fresh", "stale_12w"), echo=lines.append
+    )
+    stale, fresh = table["stale_12w"]["0.5"], table["fresh"]["0.5"]
+    assert stale["one_cluster_before"] == 1 and stale["before"] < 0.05
+    assert stale["one_cluster_after"] == 0 and stale["after"] >= 0.6
+    assert fresh["before"] == fresh["after"] and fresh["one_cluster_after"] == 0
+    assert "reported seeds [1]" in lines[0] and len(lines) == 4

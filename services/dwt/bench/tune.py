@@ -49,28 +49,18 @@ def structure_week(mixing: float, seed: int, members: int = 400) -> StructureWee
     """Leiden's excess and NMI on one independent week (module doc)."""
     from sklearn.metrics import normalized_mutual_info_score
 
-    from dwt.bench.follow_modes import WEEKLY_CHURN, mode_follows
-    from dwt.bench.independent.world import WorldConfig, generate_world
-    from dwt.bench.truth import stage_inputs
-    from dwt.pipeline.spec import RunSpec
-    from dwt.stages.bonds import BondGraph
-    from dwt.stages.cluster import flow_graph, modularity_structure, silent_members
+    from dwt.bench.follow_modes import mode_week
+    from dwt.pipeline.spec import Clustering
+    from dwt.stages.cluster import flow_graph, modularity_structure
 
     if seed in REPORTED_SEEDS:
         raise ValueError(f"seed {seed} reports figures: it may not tune a default")
-    dataset, plan = generate_world(WorldConfig(members=members, mixing=mixing, seed=seed))
-    inputs = stage_inputs(dataset)
-    spec = RunSpec(community="tune")
-    follows = mode_follows(MODE, inputs.follows, inputs.members, WEEKLY_CHURN, seed)
-    graph = BondGraph(spec.weights.bond_weights()).fit(inputs.members, inputs.interactions, follows)
-    silent = silent_members(inputs.members, inputs.interactions)
-    flow, nodes, _ = flow_graph(graph.matrix_, silent, spec.clustering.weight_transform)
-    found, excess = modularity_structure(flow, spec.clustering.seed)
-    truth = dict(zip(plan.members, plan.community, strict=True))
-    ids = np.asarray(inputs.members.to_pylist())[nodes]
-    speaking = ~np.isin(ids, plan.silent)
-    planted = np.array([truth[m] for m in ids])
-    nmi = normalized_mutual_info_score(planted[speaking], found[speaking])
+    bonds, silent, planted, speaking = mode_week(mixing, seed, MODE, members=members)
+    clustering = Clustering()
+    flow, nodes, _ = flow_graph(bonds, silent, clustering.weight_transform)
+    found, excess = modularity_structure(flow, clustering.seed)
+    counted = speaking[nodes]
+    nmi = normalized_mutual_info_score(planted[nodes][counted], found[counted])
     return StructureWeek(mixing, seed, excess, round(float(nmi), 4))
 
 
