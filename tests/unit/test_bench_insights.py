@@ -38,6 +38,9 @@ TINY = {
     "lfr_graphs": 1,
     "independent_members": 120,
     "follow_mode_members": 120,
+    "family2_members": 100,
+    "family2_communities": 4,
+    "family2_mixings": (0.35,),
 }
 
 
@@ -168,10 +171,20 @@ def test_run_bench_reports_every_headline_figure():
         "nmi_follows_refreshed_15pct",
         "nmi_interactions_only",
         "weekly_cost_usd",
+        "nmi_vs_oracle_family2",
+        "nmi_vs_oracle_family2_worst",
+        "nmi_family2",
+        "bursts_family2",
     ):
         assert key in result, key
     tuned = {s for rule in result["seeds_tuning"].values() for s in rule}
     assert result["seeds_reported"] and not tuned & set(result["seeds_reported"])
+    # Which seeds tuned, which report, per family: quick runs family 2 on one seed.
+    roles = result["seeds"]
+    assert roles["reported_family2"] == [101] and roles["family2_tuning"] == []
+    assert roles["tuning"]["structure"] and not tuned & set(roles["reported_independent"])
+    assert set(result["nmi_family2"]) == {"0.35"} and 0 <= result["nmi_family2"]["0.35"] <= 1
+    assert any(goal.startswith("family 2 nmi_vs_oracle") for goal in result["goals"])
     assert result["original_agrees"] is True
     assert set(result["lfr_nmi"]) == {"0.3"}
     assert set(result["scale_stage_seconds"]) == {"bonds", "cluster", "content"}
@@ -180,6 +193,7 @@ def test_run_bench_reports_every_headline_figure():
     assert "agree" in text and "original: all 200 authors" in text
     # The pipeline's steps, and the stages inside them (what to speed up).
     assert "inside them: bond_matrix" in text and "layout" in text
+    assert "== 7. Family 2" in text
     assert {"infomap", "layout"} <= set(result["pipelines"][0]["stage_s"])
     json.dumps(result)  # the CLI prints it as one line
 

@@ -16,6 +16,7 @@ def test_reported_seeds_are_disjoint_from_every_rules_tuning_seeds():
         "flow_transform": [12],
         "trending": [3],
         "activity_teleportation": [12],
+        "structure": [12],
     }
 
 

@@ -132,3 +132,91 @@ def test_directed_flow_without_modules_falls_back_to_undirected_flow():
     bonds, _ = planted([12], p_in=0.9)
     one = InfomapClusters().fit(bonds)
     assert one.n_clusters_ == 1 and one.flow_model_ == "directed"
+    assert one.structure_ == "none"
+
+
+def _stale_week(mixing: float, seed: int):
+    """An independent week's bonds with follow lists 12 weeks old, its silent mask and
+    the planted community of each member (``None`` for the silent)."""
+    from dwt.bench.follow_modes import WEEKLY_CHURN, mode_follows
+    from dwt.bench.independent.world import WorldConfig, generate_world
+    from dwt.bench.truth import stage_inputs
+    from dwt.stages.bonds import BondGraph
+    from dwt.stages.cluster import silent_members
+
+    dataset, plan = generate_world(WorldConfig(members=400, mixing=mixing, seed=seed))
+    inputs = stage_inputs(dataset)
+    follows = mode_follows("stale_12w", inputs.follows, inputs.members, WEEKLY_CHURN, seed)
+    graph = BondGraph().fit(inputs.members, inputs.interactions, follows)
+    truth = dict(zip(plan.members, plan.community, strict=True))
+    ids = inputs.members.to_pylist()
+    planted = np.array([truth[m] for m in ids])
+    speaking = ~np.isin(ids, plan.silent)
+    return graph.matrix_, silent_members(inputs.members, inputs.interactions), planted, speaking
+
+
+def test_one_module_on_a_modular_week_falls_back_to_significant_modularity():
+    """Mixing 0.5, follow lists 12 weeks old (tuning seed 10): every Infomap trial, either
+    flow, ends in one module; the bonds' modularity beats random graphs' by far more than
+    the threshold, so Leiden's groups are reported and say which criterion found them."""
+    bonds, silent, planted, speaking = _stale_week(0.5, 10)
+    infomap_only = InfomapClusters(min_excess=None).fit(bonds, silent=silent)
+    assert infomap_only.n_clusters_ == 1 and infomap_only.structure_ == "none"
+    model = InfomapClusters().fit(bonds, silent=silent)
+    assert model.structure_ == "modularity"
+    assert model.modularity_excess_ >= 0.04
+    assert model.n_clusters_ >= len(set(planted)) // 2
+    assert normalized_mutual_info_score(planted[speaking], model.labels_[speaking]) >= 0.65
+    # The labels are renumbered by size like Infomap's, and repeatable for a seed.
+    sizes = np.bincount(model.labels_[model.labels_ != ISOLATED])
+    assert sizes.tolist() == sorted(sizes, reverse=True)
+    again = InfomapClusters().fit(bonds, silent=silent)
+    assert again.labels_.tolist() == model.labels_.tolist()
+
+
+def test_a_graph_without_groups_is_one_cluster_flagged_as_no_structure():
+    """A random graph reaches modularity ~0.2 with many small groups, no more than its own
+    null: nothing beats the threshold, the answer stays one cluster and says so."""
+    rng = np.random.default_rng(0)
+    mask = rng.random((300, 300)) < 0.05
+    np.fill_diagonal(mask, False)
+    model = InfomapClusters().fit(sp.csr_matrix(rng.uniform(1, 10, (300, 300)) * mask))
+    assert model.n_clusters_ == 1 and model.structure_ == "none"
+    assert model.modularity_excess_ < 0.01
+    # A triangle: one group, whatever random graph is drawn (some have no edge left).
+    triangle = InfomapClusters().fit(sp.csr_matrix(np.ones((3, 3)) - np.eye(3)))
+    assert triangle.n_clusters_ == 1 and triangle.structure_ == "none"
+    # Planted blocks are the map equation's: no fallback, no excess computed.
+    bonds, _ = planted([40, 25, 15, 10])
+    blocks = InfomapClusters(trials=5, seed=1).fit(bonds)
+    assert blocks.structure_ == "map_equation" and blocks.modularity_excess_ is None
+
+
+def test_null_graph_keeps_degrees_and_weights():
+    """The null's edge ends are the graph's, shuffled: on a sparse graph each member keeps
+    its degree and the weight stays, less the few self-loops and repeated pairs dropped."""
+    from dwt.stages.cluster import null_graph
+
+    bonds, _ = planted([150, 150], p_in=0.02, p_out=0.005, seed=2)
+    sym = sp.triu(bonds + bonds.T, k=1).tocsr()
+    null = null_graph(bonds, np.random.default_rng(0))
+    assert null.diagonal().sum() == 0
+
+    def degrees(m):
+        return np.diff(sp.csr_matrix((m + m.T) > 0).indptr)
+
+    assert (degrees(null) <= degrees(sym)).all()
+    assert degrees(null).sum() >= 0.95 * degrees(sym).sum()
+    assert 0.95 * sym.sum() <= null.sum() <= sym.sum() + 1e-9
+    # Different draws, different graphs: a null, not a copy.
+    other = null_graph(bonds, np.random.default_rng(1))
+    assert (other != null).nnz > 0
+    with pytest.raises(ValueError, match="min_excess"):
+        InfomapClusters(min_excess=1.5).fit(bonds)
+
+
+def test_spec_default_is_the_clustering_threshold():
+    from dwt.pipeline.spec import Clustering
+    from dwt.stages.cluster import MIN_MODULARITY_EXCESS
+
+    assert Clustering().min_modularity_excess == MIN_MODULARITY_EXCESS

@@ -50,6 +50,7 @@ def test_all_insight_steps(sample: Store):
         "bonds": 6,  # 5 from tweets and mutual follows, 1 an embedded one-way follow
         "clusters": 1,
         "isolated": 1,
+        "no_structure": 1,  # one group of three: no structure to report, and it says so
         "conversations": 4,
         "trending": 0,
         "topics": 0,  # seven tweets: no topic in two of them
@@ -112,7 +113,7 @@ def test_steps_reuse_stored_results(sample: Store):
         },
     )
     result, _ = _run(sample, ["cluster"], run_id="r4")
-    assert result.counts == {"clusters": 0, "isolated": 4}
+    assert result.counts == {"clusters": 0, "isolated": 4, "no_structure": 1}
 
 
 def test_rerun_with_the_same_id_changes_nothing(sample: Store):
@@ -196,6 +197,7 @@ def test_empty_community(store: Store):
         "bonds": 0,
         "clusters": 0,
         "isolated": 0,
+        "no_structure": 1,
         "conversations": 0,
         "trending": 0,
         "topics": 0,

@@ -176,6 +176,7 @@ def measure_week(
             directed=clustering.directed,
             weight_transform=clustering.weight_transform,
             prefer_modular=clustering.prefer_modular,
+            min_excess=clustering.min_modularity_excess,
         ).fit(graph.matrix_, silent=silent)
         nmi = normalized_mutual_info_score(planted[speaking], model.labels_[speaking])
         cost = weekly_cost(mode, inputs.interactions.num_rows, follow_accounts)
@@ -191,6 +192,30 @@ def measure_week(
             )
         )
     return rows
+
+
+def mode_week(
+    mixing: float, seed: int, mode: str, *, members: int = 400, churn: float = WEEKLY_CHURN
+) -> tuple[Any, np.ndarray, np.ndarray, np.ndarray]:
+    """One independent week's bond matrix in ``mode`` (default spec), its silent mask, each
+    member's planted community and which members speak (the ones NMI counts)."""
+    from dwt.bench.independent.world import WorldConfig, generate_world
+    from dwt.bench.truth import stage_inputs
+    from dwt.pipeline.spec import RunSpec
+    from dwt.stages.bonds import BondGraph
+    from dwt.stages.cluster import silent_members
+
+    dataset, plan = generate_world(WorldConfig(members=members, mixing=mixing, seed=seed))
+    inputs = stage_inputs(dataset)
+    follows = mode_follows(mode, inputs.follows, inputs.members, churn, seed)
+    graph = BondGraph(RunSpec(community="bench").weights.bond_weights()).fit(
+        inputs.members, inputs.interactions, follows
+    )
+    truth = dict(zip(plan.members, plan.community, strict=True))
+    ids = inputs.members.to_pylist()
+    planted = np.array([truth[m] for m in ids])
+    speaking = ~np.isin(ids, plan.silent)
+    return graph.matrix_, silent_members(inputs.members, inputs.interactions), planted, speaking
 
 
 def run_modes(

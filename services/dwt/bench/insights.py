@@ -24,6 +24,11 @@
 6. **Old or missing follow lists** (:mod:`dwt.bench.follow_modes`): the same kind of week
    with lists 4 and 12 weeks old, 15 % refreshed a week, and none, each with its weekly
    cost from :mod:`dwt.xapi.prices`.
+7. **Family 2** (:mod:`dwt.bench.family2`): a second independent source whose weeks break
+   the product's assumptions, never used to choose a setting, run as a user runs the
+   product over two weeks; its keys (``nmi_vs_oracle_family2`` …) sit beside the first
+   family's. ``seeds`` in the JSON names the tuning seeds of every rule and the seeds each
+   family reports on.
 
 Every NMI has its yardstick beside it (:mod:`dwt.bench.oracle`): Infomap and Leiden on
 the week's true relation graph, and ``nmi_vs_oracle`` = product NMI / Infomap's there.
@@ -41,7 +46,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict
 from typing import Any
 
-from dwt.bench import follow_modes, seeds
+from dwt.bench import family2, follow_modes, seeds
 from dwt.bench.independent import grid as independent_grid
 from dwt.bench.insights_config import (
     GOAL_ARI,
@@ -55,6 +60,7 @@ from dwt.bench.insights_config import (
     GOAL_SPEEDUP,
     GOAL_STORE_SHARE,
     GOAL_VS_ORACLE,
+    GOAL_VS_ORACLE_STRONG,
     Config,
     Echo,
     configure,
@@ -111,6 +117,84 @@ def independent_summary(rows: Sequence[Any]) -> dict[str, Any]:
     }
 
 
+# ---- 7. family 2 ----------------------------------------------------------------------------
+
+
+def run_family2(config: Config, echo: Echo) -> dict[str, dict[str, Any]]:
+    """Family 2's :func:`~dwt.bench.family2.grid` with a table of week 2's figures."""
+    if not config.family2_mixings or not config.family2_seeds:
+        return {}
+    echo("")
+    echo(
+        f"== 7. Family 2 (dwt.bench.family2, {config.family2_members} members, seeds "
+        f"{list(config.family2_seeds)}, never tuned on): emulator -> members add -> collect "
+        "-> dwt run, two weeks; week 2 vs truth and vs Infomap/Leiden on the true graph =="
+    )
+    echo(f"{'aimed':>5} {'mixing':>6} {'NMI':>6} {'Infomap*':>8} {'Leiden*':>7} "
+         f"{'vs oracle':>9} {'worst':>6} {'clusters':>8} {'one-cluster weeks':>17}")  # fmt: skip
+    start = time.perf_counter()
+    by_mixing = family2.grid(
+        config.family2_mixings,
+        config.family2_seeds,
+        config.family2_members,
+        config.family2_communities,
+    )
+    for aimed, run in by_mixing.items():
+        mean, rows = run["mean"], run["seeds"]
+        single = sum(r["clusters"] <= 1 for r in rows) + sum(
+            r["week1"]["clusters"] <= 1 for r in rows
+        )
+        echo(
+            f"{aimed:>5} {mean['realised_mixing']:>6.3f} {mean['nmi']:>6.3f} "
+            f"{mean['nmi_oracle_infomap']:>8.3f} {mean['nmi_oracle_leiden']:>7.3f} "
+            f"{_show(mean['nmi_vs_oracle'])} {_show(run['worst']['nmi_vs_oracle'], 6)} "
+            f"{mean['clusters']:>8.1f} {single:>11} of {2 * len(rows)}"
+        )
+    echo(
+        "Infomap*/Leiden*: on the true relation graph, which the product never sees; vs "
+        f"oracle = NMI / Infomap*'s (- where Infomap* finds one module) "
+        f"({time.perf_counter() - start:.0f} s)"
+    )
+    return by_mixing
+
+
+def family2_goals(result: dict[str, Any]) -> dict[str, bool | None]:
+    """Issue 27's goals on family 2 (None: not measured, or no Infomap oracle to divide by)."""
+    worst = {float(k): v for k, v in result.get("nmi_vs_oracle_family2_worst", {}).items()}
+    goals: dict[str, bool | None] = {}
+    for up_to, goal in sorted(GOAL_VS_ORACLE.items()):
+        band = [v for m, v in worst.items() if m <= up_to + 1e-9]
+        goals[f"family 2 nmi_vs_oracle >= {goal:g} (worst seed) at mixing <= {up_to:g}"] = (
+            min(band) >= goal if band and None not in band else None
+        )
+    strong, goal = GOAL_VS_ORACLE_STRONG
+    at = worst.get(strong)
+    goals[f"family 2 nmi_vs_oracle >= {goal:g} (worst seed) at mixing {strong:g}"] = (
+        None if at is None else at >= goal
+    )
+    bursts = result.get("bursts_family2", {})
+    rates = [bursts.get("burst_precision"), bursts.get("burst_recall")]
+    goals[f"family 2 burst precision and recall >= {GOAL_BURSTS:g}"] = (
+        min(rates) >= GOAL_BURSTS if bursts and None not in rates else None
+    )
+    return goals
+
+
+def seed_roles(config: Config, independent: Sequence[Any]) -> dict[str, Any]:
+    """Which seeds chose a setting and which report figures, per family (issue 27)."""
+    return {
+        "tuning": {rule: list(s) for rule, s in seeds.TUNING_SEEDS.items()},
+        "reported_independent": sorted({r.seed for r in independent}),
+        "reported_follow_modes": list(config.follow_mode_seeds),
+        "reported_family2": list(config.family2_seeds),
+        "family2_tuning": [],  # family 2 never chooses a setting (dwt.bench.family2)
+    }
+
+
+def _show(value: float | None, width: int = 9) -> str:
+    return f"{'-':>{width}}" if value is None else f"{value:>{width}.3f}"
+
+
 def burst_rates(quality: Sequence[QualityRow], rows: Sequence[Any]) -> dict[str, float | None]:
     """Burst precision and recall over both sources: the generated weeks' trending slices
     and topics, and the independent weeks' trending threads and topics."""
@@ -146,8 +230,14 @@ def run_bench(config: Config, echo: Echo = print) -> dict[str, Any]:
         members=config.follow_mode_members,
         churn=config.follow_churn,
     )
+    by_mixing = run_family2(config, echo)
     result = summary(speed, scale, quality, lfr, config, pipelines, independent)
     result |= follow_modes.summary(modes, config.follow_churn)
+    if by_mixing:
+        result |= family2.summary(by_mixing)
+        result["family2"] = by_mixing
+        result["goals"] |= family2_goals(result)
+    result["seeds"] = seed_roles(config, independent)
     result["ray"] = ray_what
     result["lfr_degrees"] = lfr_degrees
     result["seconds"] = round(time.perf_counter() - start, 1)

@@ -6,7 +6,9 @@ tuned the rule it scores (tests/unit/test_bench_seeds.py holds them disjoint).
 mix, follow share, one-way weight and embeddedness (:mod:`dwt.stages.weights`,
 :mod:`dwt.stages.bonds`) and the flow transform (:mod:`dwt.stages.cluster`) on seeds
 10–40; the trending rule (:mod:`dwt.stages.content`) on seeds 3–5; the choice of link
-rather than activity teleportation (:mod:`dwt.bench.activity_flow`) on seeds 10–15.
+rather than activity teleportation (:mod:`dwt.bench.activity_flow`) on seeds 10–15; the
+clustering's structure threshold (:mod:`dwt.stages.cluster`, re-derived by
+``python -m dwt.bench.tune``) on seeds 10–17.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ TUNING_SEEDS: dict[str, tuple[int, ...]] = {
     "flow_transform": tuple(range(10, 41)),
     "trending": (3, 4, 5),
     "activity_teleportation": tuple(range(10, 16)),
+    "structure": tuple(range(10, 18)),
 }
 
 #: The seeds every independent figure is reported on: none of them tuned any rule.

@@ -55,12 +55,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     collect.add_argument("--json", action="store_true", help="end with one JSON line")
     insights = which.add_parser(
         "insights",
-        help="bonds vs the original prototype, 10k-member scale, quality on planted truth and LFR",
+        help="bonds vs the original prototype, 10k-member scale, quality on planted truth, LFR "
+        "and both independent families",
     )
     insights.add_argument(
         "--quick",
         action="store_true",
-        help="CI size: no 3,000-member comparison, a 1,000-member scale row, fewer LFR runs",
+        help="CI size: no 3,000-member comparison, a 1,000-member scale row, fewer LFR runs, "
+        "one seed of each independent family",
     )
     insights.add_argument("--seeds", type=int, default=3, help="generated communities scored")
     insights.add_argument("--no-ray", action="store_true", help="skip the Ray-sharded bonds")

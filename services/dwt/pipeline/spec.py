@@ -252,6 +252,13 @@ class Clustering(_Model):
     prefer_modular: bool = Field(
         True, description="never answer one module for all when a modular partition exists"
     )
+    min_modularity_excess: float | None = Field(
+        0.04,  # dwt.stages.cluster.MIN_MODULARITY_EXCESS (python -m dwt.bench.tune)
+        ge=0,
+        lt=1,
+        description="when Infomap finds one module, Leiden's partition is used if its "
+        "modularity beats a random graph's by this much (none: off)",
+    )
 
 
 class Topics(_Model):

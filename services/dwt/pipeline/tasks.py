@@ -229,6 +229,7 @@ def cluster_all(
         directed=spec.directed,
         weight_transform=spec.weight_transform,
         prefer_modular=spec.prefer_modular,
+        min_excess=spec.min_modularity_excess,
     )
     # Silent members (no tweet, nothing directed at them) go to ISOLATED, not to a
     # singleton cluster made of their follow-only bonds (dwt.stages.cluster).
@@ -269,7 +270,12 @@ def cluster_all(
             )
         ],
     )
-    return labels, {"clusters": model.n_clusters_, "isolated": int((labels == ISOLATED).sum())}
+    return labels, {
+        "clusters": model.n_clusters_,
+        "isolated": int((labels == ISOLATED).sum()),
+        # 1: neither Infomap nor modularity found groups (dwt.stages.cluster): say so.
+        "no_structure": int(model.structure_ == "none"),
+    }
 
 
 def _with_change(doc: dict, change: dict | None) -> dict:
