@@ -174,6 +174,7 @@ def test_kubectl_apply_as_documented(kube_api: KubeServer):
         "directed": True,
         "weightTransform": "sqrt",
         "preferModular": True,
+        "minModularityExcess": 0.04,
     }
     assert weekly["spec"]["collection"]["workersPerKey"] == 2  # as written, not defaulted
     header = table.splitlines()[0].split()
