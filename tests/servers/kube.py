@@ -94,6 +94,41 @@ def _write_pki(root: Path) -> None:
     write_files(root, files | service_account_pair())
 
 
+# --- one request ------------------------------------------------------------------------------
+
+
+def api_request(
+    url: str,
+    ca_file: Path,
+    method: str,
+    body: Any,
+    token: str | None,
+    content_type: str = "application/json",
+    timeout: float = 30.0,
+) -> tuple[int, Any]:
+    """One HTTPS request to an API server whose certificate ``ca_file`` signs, with ``token``
+    as its bearer (None: anonymous); returns (status, parsed JSON body or text). Never raises
+    on 4xx/5xx. `KubeServer` and the single-node cluster (`cluster.node`) both ask this way."""
+    data = None
+    headers = {"Accept": "application/json"}
+    if body is not None:
+        data = body if isinstance(body, bytes) else json.dumps(body).encode()
+        headers["Content-Type"] = content_type
+    if token is not None:
+        headers["Authorization"] = f"Bearer {token}"
+    req = urllib.request.Request(url, data=data, method=method, headers=headers)
+    context = ssl.create_default_context(cafile=str(ca_file))
+    try:
+        with urllib.request.urlopen(req, context=context, timeout=timeout) as response:
+            status, raw = response.status, response.read()
+    except urllib.error.HTTPError as e:
+        status, raw = e.code, e.read()
+    try:
+        return status, json.loads(raw) if raw else None
+    except ValueError:
+        return status, raw.decode(errors="replace")
+
+
 # --- the running server ----------------------------------------------------------------------
 
 
@@ -129,24 +164,10 @@ class KubeServer:
     ) -> tuple[int, Any]:
         """One HTTP request as the admin (or as ``token``; or with no credentials when
         ``anonymous``); returns (status, parsed JSON body or text). Never raises on 4xx/5xx."""
-        data = None
-        headers = {"Accept": "application/json"}
-        if body is not None:
-            data = body if isinstance(body, bytes) else json.dumps(body).encode()
-            headers["Content-Type"] = content_type
-        if not anonymous:
-            headers["Authorization"] = f"Bearer {token or self.admin_token}"
-        req = urllib.request.Request(self.url + path, data=data, method=method, headers=headers)
-        context = ssl.create_default_context(cafile=str(self.ca_file))
-        try:
-            with urllib.request.urlopen(req, context=context, timeout=timeout) as response:
-                status, raw = response.status, response.read()
-        except urllib.error.HTTPError as e:
-            status, raw = e.code, e.read()
-        try:
-            return status, json.loads(raw) if raw else None
-        except ValueError:
-            return status, raw.decode(errors="replace")
+        bearer = None if anonymous else token or self.admin_token
+        return api_request(
+            self.url + path, self.ca_file, method, body, bearer, content_type, timeout
+        )
 
     def _ok(
         self, method: str, path: str, body: Any = None, *, allow: Iterable[int] = (), **kwargs: Any
