@@ -33,17 +33,15 @@ import os
 import secrets
 import shutil
 import signal
-import ssl
 import subprocess
 import tarfile
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from servers.kube import api_request
 from servers.paths import binary
 from servers.process import Process, ServerFailed, log_tail
 
@@ -118,25 +116,9 @@ class Cluster:
         content_type: str = "application/json",
     ) -> tuple[int, Any]:
         """One API request as the admin through the relay; (status, parsed body)."""
-        data = (
-            None
-            if body is None
-            else (body if isinstance(body, bytes) else json.dumps(body).encode())
+        return api_request(
+            self.url + path, self.ca_file, method, body, self.admin_token, content_type, timeout
         )
-        headers = {"Accept": "application/json", "Authorization": f"Bearer {self.admin_token}"}
-        if data is not None:
-            headers["Content-Type"] = content_type
-        req = urllib.request.Request(self.url + path, data=data, method=method, headers=headers)
-        context = ssl.create_default_context(cafile=str(self.ca_file))
-        try:
-            with urllib.request.urlopen(req, context=context, timeout=timeout) as response:
-                status, raw = response.status, response.read()
-        except urllib.error.HTTPError as e:
-            status, raw = e.code, e.read()
-        try:
-            return status, json.loads(raw) if raw else None
-        except ValueError:
-            return status, raw.decode(errors="replace")
 
     def client(self) -> Any:
         """A `kubernetes.client.ApiClient` as the admin (its own configuration)."""

@@ -31,7 +31,6 @@ from __future__ import annotations
 import base64
 import contextlib
 import dataclasses
-import datetime
 import ipaddress
 import json
 import os
@@ -74,49 +73,11 @@ def _write_pki(root: Path) -> None:
     """ca.crt, server.crt/.key (127.0.0.1, localhost, kubernetes.default...) and the
     ServiceAccount signing pair sa.key/sa.pub, all under ``root``."""
     from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec, rsa
-    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+    from cryptography.x509.oid import ExtendedKeyUsageOID
 
-    def pem_key(key: Any) -> bytes:
-        return key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
+    from .pki import Authority, name, service_account_pair, write_files
 
-    now = datetime.datetime.now(datetime.UTC) - datetime.timedelta(minutes=5)
-    later = now + datetime.timedelta(days=30)
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "dwt-test-ca")])
-    ca_ski = x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key())
-    ca = (
-        x509.CertificateBuilder()
-        .subject_name(ca_name)
-        .issuer_name(ca_name)
-        .public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now)
-        .not_valid_after(later)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                key_cert_sign=True,
-                crl_sign=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(ca_ski, critical=False)
-        .sign(ca_key, hashes.SHA256())
-    )
-    key = ec.generate_private_key(ec.SECP256R1())
+    ca = Authority("dwt-test-ca")
     names = [
         x509.DNSName(n)
         for n in (
@@ -128,51 +89,44 @@ def _write_pki(root: Path) -> None:
         )
     ]
     ips = [x509.IPAddress(ipaddress.ip_address(a)) for a in ("127.0.0.1", "10.0.0.1")]
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "kube-apiserver")]))
-        .issuer_name(ca_name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now)
-        .not_valid_after(later)
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                key_cert_sign=False,
-                crl_sign=False,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-        .add_extension(x509.SubjectAlternativeName([*names, *ips]), critical=False)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ca_ski), critical=False
-        )
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-        .sign(ca_key, hashes.SHA256())
-    )
-    sa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    files = {
-        "ca.crt": ca.public_bytes(serialization.Encoding.PEM),
-        "server.crt": cert.public_bytes(serialization.Encoding.PEM),
-        "server.key": pem_key(key),
-        "sa.key": pem_key(sa_key),
-        "sa.pub": sa_key.public_key().public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-        ),
-    }
-    for name, data in files.items():
-        (root / name).write_bytes(data)
-        if name.endswith(".key"):
-            (root / name).chmod(0o600)
+    cert, key = ca.leaf(name("kube-apiserver"), ExtendedKeyUsageOID.SERVER_AUTH, [*names, *ips])
+    files = {"ca.crt": ca.cert_pem(), "server.crt": cert, "server.key": key}
+    write_files(root, files | service_account_pair())
+
+
+# --- one request ------------------------------------------------------------------------------
+
+
+def api_request(
+    url: str,
+    ca_file: Path,
+    method: str,
+    body: Any,
+    token: str | None,
+    content_type: str = "application/json",
+    timeout: float = 30.0,
+) -> tuple[int, Any]:
+    """One HTTPS request to an API server whose certificate ``ca_file`` signs, with ``token``
+    as its bearer (None: anonymous); returns (status, parsed JSON body or text). Never raises
+    on 4xx/5xx. `KubeServer` and the single-node cluster (`cluster.node`) both ask this way."""
+    data = None
+    headers = {"Accept": "application/json"}
+    if body is not None:
+        data = body if isinstance(body, bytes) else json.dumps(body).encode()
+        headers["Content-Type"] = content_type
+    if token is not None:
+        headers["Authorization"] = f"Bearer {token}"
+    req = urllib.request.Request(url, data=data, method=method, headers=headers)
+    context = ssl.create_default_context(cafile=str(ca_file))
+    try:
+        with urllib.request.urlopen(req, context=context, timeout=timeout) as response:
+            status, raw = response.status, response.read()
+    except urllib.error.HTTPError as e:
+        status, raw = e.code, e.read()
+    try:
+        return status, json.loads(raw) if raw else None
+    except ValueError:
+        return status, raw.decode(errors="replace")
 
 
 # --- the running server ----------------------------------------------------------------------
@@ -210,24 +164,10 @@ class KubeServer:
     ) -> tuple[int, Any]:
         """One HTTP request as the admin (or as ``token``; or with no credentials when
         ``anonymous``); returns (status, parsed JSON body or text). Never raises on 4xx/5xx."""
-        data = None
-        headers = {"Accept": "application/json"}
-        if body is not None:
-            data = body if isinstance(body, bytes) else json.dumps(body).encode()
-            headers["Content-Type"] = content_type
-        if not anonymous:
-            headers["Authorization"] = f"Bearer {token or self.admin_token}"
-        req = urllib.request.Request(self.url + path, data=data, method=method, headers=headers)
-        context = ssl.create_default_context(cafile=str(self.ca_file))
-        try:
-            with urllib.request.urlopen(req, context=context, timeout=timeout) as response:
-                status, raw = response.status, response.read()
-        except urllib.error.HTTPError as e:
-            status, raw = e.code, e.read()
-        try:
-            return status, json.loads(raw) if raw else None
-        except ValueError:
-            return status, raw.decode(errors="replace")
+        bearer = None if anonymous else token or self.admin_token
+        return api_request(
+            self.url + path, self.ca_file, method, body, bearer, content_type, timeout
+        )
 
     def _ok(
         self, method: str, path: str, body: Any = None, *, allow: Iterable[int] = (), **kwargs: Any

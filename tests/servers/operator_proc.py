@@ -43,6 +43,7 @@ import yaml
 
 from vendored import kuberay_crd_file
 
+from .apply import render_chart
 from .kube import KubeServer
 from .process import Process, free_port, log_tail
 
@@ -50,7 +51,6 @@ T = TypeVar("T")
 
 REPO = Path(__file__).resolve().parents[2]
 MANIFESTS = REPO / "manifests"
-CHART = REPO / "charts" / "discover-weekly"
 GROUP, VERSION, PLURAL = "discoverweekly.io", "v1alpha1", "communityjobs"
 CONTAINER_LIVENESS = "http://0.0.0.0:8080/healthz"
 KOPF_FINALIZER = "kopf.zalando.org/KopfFinalizerMarker"
@@ -141,23 +141,6 @@ def install_manifests(kube: KubeServer) -> Install:
     )
 
 
-def render_chart(
-    namespace: str, values: Mapping[str, Any] | None = None, release: str = "dwt"
-) -> list[dict[str, Any]]:
-    """The chart's objects as ``helm template`` renders them (Helm's Go SDK), release
-    ``release`` in ``namespace``."""
-    import helm_python as helm
-
-    files = helm.Chart.load(CHART).render(dict(values or {}), name=release, namespace=namespace)
-    return [
-        doc
-        for path, text in sorted(files.items())
-        if path.endswith(".yaml")
-        for doc in yaml.safe_load_all(text)
-        if doc
-    ]
-
-
 def install_chart(
     kube: KubeServer, namespace: str, values: Mapping[str, Any] | None = None, release: str = "dwt"
 ) -> Install:
@@ -171,7 +154,7 @@ def install_chart(
     # Not its hooks: `helm install` does not create the pre-delete hook's Job and account.
     objects = [
         o
-        for o in render_chart(namespace, values, release)
+        for o in render_chart(values or {}, namespace, release)
         if "helm.sh/hook" not in (o["metadata"].get("annotations") or {})
     ]
     apply(kube, objects)

@@ -29,6 +29,8 @@ from dwt.xapi.dataset import Dataset
 from dwt.xapi.emulator import EmulatorConfig, EmulatorServer
 
 COMMUNITY = "c"
+#: The API keys the collection suites run with (the ``keys`` fixture of conftest.py).
+KEYS = ("key-one", "key-two")
 
 
 def small_community() -> Dataset:

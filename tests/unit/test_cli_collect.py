@@ -9,37 +9,18 @@ import pyarrow.compute as pc
 import pytest
 
 from dwt.cli import main
-from dwt.generate import generate_community
 from dwt.store import Coll, Store
 from dwt.store.runs import month_spend
-from dwt.xapi.emulator import EmulatorConfig, EmulatorServer
 
 pytestmark = pytest.mark.both_stores  # the embedded store and MongoDB (FerretDB)
 
 
-@pytest.fixture(scope="module")
-def server():
-    dataset = generate_community(members=30, communities=2, days=2, seed=4)
-    config = EmulatorConfig(tokens=["cli-key"], rate_limit=1000)  # shifted to now
-    with EmulatorServer(dataset, config) as running:
-        yield dataset, running
-
-
-@pytest.fixture
-def env(monkeypatch, server, store_url):
-    _, running = server
-    monkeypatch.setenv("DWT_API_KEYS", "cli-key")
-    monkeypatch.setenv("DWT_X_API_BASE_URL", running.base_url)
-    monkeypatch.setenv("DWT_STORE_URL", store_url)
-    return store_url
-
-
 @pytest.mark.calendar
-def test_members_then_collect_then_insights(env, server, capsys):
-    dataset, _ = server
+def test_members_then_collect_then_insights(emulator_env, emulated, capsys):
+    dataset, _ = emulated
     users = dataset.users.filter(dataset.users["is_member"])
     active = users.filter(pc.equal(users["state"], "active")).column("username").to_pylist()
-    _, running = server
+    _, running = emulated
     running.emulator.billing.advance(86_400)  # a new UTC day: X bills every resource again
     before = running.stats()["bill"]
     assert main(["members", "add", "--community", "demo", *active[:20]]) == 0
@@ -67,7 +48,7 @@ def test_members_then_collect_then_insights(env, server, capsys):
     result = json.loads(out.strip().splitlines()[-1])
     counts = result["counts"]
     assert counts["accounts"] == 20 and counts["tweets_new"] > 0 and counts["failed"] == 0
-    store = Store.open(env)
+    store = Store.open(emulator_env)
     assert store[Coll.TWEETS].count_documents({}) == counts["tweets_new"]
     assert counts["clusters"] >= 1 and counts["conversations"] > 0
     assert "collect: 1 API key(s)" in err
@@ -91,8 +72,8 @@ def test_members_then_collect_then_insights(env, server, capsys):
     assert month["forecast_usd"] >= month["spent_usd"]
 
 
-def test_run_summary_shows_spend_and_the_cap(env, server, capsys):
-    dataset, _ = server
+def test_run_summary_shows_spend_and_the_cap(emulator_env, emulated, capsys):
+    dataset, _ = emulated
     active = [u["username"] for u in dataset.users.to_pylist() if u["is_member"]][:10]
     assert main(["members", "add", "--community", "demo", *active]) == 0
     spec = '{"community": "demo", "steps": ["collect"], "collection": {"maxPostReads": 150}}'
@@ -107,30 +88,30 @@ def test_run_summary_shows_spend_and_the_cap(env, server, capsys):
     assert "month " in out and "spent" in out
 
 
-def test_unknown_usernames_are_reported_not_added(env, capsys):
+def test_unknown_usernames_are_reported_not_added(emulator_env, capsys):
     assert main(["members", "add", "--community", "demo", "nosuchuser42"]) == 1
     assert "@nosuchuser42: not found" in capsys.readouterr().err
 
 
-def test_invalid_usernames_are_refused_before_asking_x(env, server, capsys):
-    _, running = server
+def test_invalid_usernames_are_refused_before_asking_x(emulator_env, emulated, capsys):
+    _, running = emulated
     before = running.stats()["requests"]
     assert main(["members", "add", "--community", "demo", "no such user!"]) == 2
     assert "not a valid X username" in capsys.readouterr().err
     assert running.stats()["requests"] == before
 
 
-def test_collect_without_keys_stops_before_any_work(env, monkeypatch, capsys):
+def test_collect_without_keys_stops_before_any_work(emulator_env, monkeypatch, capsys):
     monkeypatch.delenv("DWT_API_KEYS")
     assert main(["run", "--community", "demo", "--steps", "collect", "--no-ray"]) == 2
     assert "no X API keys configured" in capsys.readouterr().err
 
 
 @pytest.mark.slow
-def test_no_ray_collects_on_threads_even_with_ray_up(env, server, capsys, ray_local):
+def test_no_ray_collects_on_threads_even_with_ray_up(emulator_env, emulated, capsys, ray_local):
     """With a Ray runtime already up in the process, `--no-ray` used to collect on Ray
     actors anyway; they do not see this process's keys (DWT_API_KEYS) and the run failed."""
-    dataset, _ = server
+    dataset, _ = emulated
     users = dataset.users.filter(dataset.users["is_member"])
     active = users.filter(pc.equal(users["state"], "active")).column("username").to_pylist()
     assert main(["members", "add", "--community", "demo", *active[:5]]) == 0

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from xapi_fixtures import ALICE, small_world
+from xapi_fixtures import ALICE
 
 from dwt.cli import emulator as cli
 from dwt.config import load_settings
@@ -18,11 +18,6 @@ def _parse(*argv: str) -> argparse.Namespace:
     parser = argparse.ArgumentParser()
     cli.register(parser.add_subparsers(dest="command"))
     return parser.parse_args(["emulator", *argv])
-
-
-@pytest.fixture(scope="module")
-def dataset_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return small_world()[0].save(tmp_path_factory.mktemp("world") / "ds")
 
 
 def test_flags_become_the_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):

@@ -7,7 +7,13 @@ from datetime import UTC, datetime
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
-from collect_fixtures import add_community, key_source, members, small_community, stored_tweets
+from collect_fixtures import (
+    KEYS,
+    add_community,
+    members,
+    small_community,
+    stored_tweets,
+)
 from collect_fixtures import emulator as _emulator
 from collect_fixtures import readable_tweets as expected_tweets
 from collect_fixtures import run_collect as _run_collect
@@ -25,17 +31,10 @@ from dwt.xapi.emulator import EmulatorServer
 
 pytestmark = pytest.mark.both_stores  # the embedded store and MongoDB (FerretDB)
 
-KEYS = ["key-one", "key-two"]
-
 
 @pytest.fixture(scope="module")
 def dataset() -> Dataset:
     return small_community()
-
-
-@pytest.fixture
-def keys(monkeypatch: pytest.MonkeyPatch) -> KeySource:
-    return key_source(monkeypatch, KEYS)
 
 
 @pytest.fixture

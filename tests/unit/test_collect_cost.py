@@ -15,8 +15,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from collect_fixtures import (
     COMMUNITY,
+    KEYS,
     emulator,
-    key_source,
     members,
     readable_tweets,
     run_collect,
@@ -24,7 +24,6 @@ from collect_fixtures import (
 )
 
 from dwt.collect.budget import month_budget
-from dwt.collect.keys import KeySource
 from dwt.collect.state import FollowingPolicy, following_due
 from dwt.generate import generate_community
 from dwt.pipeline.collection import CollectionStopped
@@ -38,7 +37,6 @@ from dwt.xapi.prices import Charges, Tariff
 
 pytestmark = pytest.mark.both_stores
 
-KEYS = ["cost-key-one", "cost-key-two"]
 WEEK = timedelta(days=7)
 #: An instant for the ledger's month (tests never read the calendar).
 NOON = datetime(2026, 11, 18, 12, tzinfo=UTC)
@@ -47,11 +45,6 @@ NOON = datetime(2026, 11, 18, 12, tzinfo=UTC)
 @pytest.fixture(scope="module")
 def dataset() -> Dataset:
     return generate_community(members=40, communities=3, days=14, seed=7, tweets_per_member=30)
-
-
-@pytest.fixture
-def keys(monkeypatch: pytest.MonkeyPatch) -> KeySource:
-    return key_source(monkeypatch, KEYS)
 
 
 @pytest.fixture

@@ -15,7 +15,6 @@ import pytest
 from dwt.cli import main
 from dwt.collect.keys import KeySource
 from dwt.collect.state import FollowingPolicy, plan, snowflake_time
-from dwt.generate import generate_community
 from dwt.model.fields import TWEET_FIELDS
 from dwt.pipeline.collection import CollectConfig, collect
 from dwt.pipeline.estimate import DEFAULT_REQUEST_S, plan_collection
@@ -23,7 +22,6 @@ from dwt.pipeline.insights import Week
 from dwt.pipeline.runner import run_pipeline
 from dwt.pipeline.spec import RunSpec, Step
 from dwt.store import Coll, Store
-from dwt.xapi.emulator import EmulatorConfig, EmulatorServer
 from dwt.xapi.endpoints import DEFAULT_LIMITS, LIMITS_AS_OF
 from dwt.xapi.prices import PRICES, Resource, Tariff
 
@@ -35,28 +33,11 @@ pytestmark = pytest.mark.both_stores  # the plan reads both engines the same way
 MEMBERS = 20
 
 
-@pytest.fixture(scope="module")
-def server():
-    dataset = generate_community(members=30, communities=2, days=2, seed=4)
-    config = EmulatorConfig(tokens=["plan-key"], rate_limit=1000)  # shifted to now
-    with EmulatorServer(dataset, config) as running:
-        yield dataset, running
-
-
 @pytest.fixture
-def env(monkeypatch, server, store_url):
-    _, running = server
-    monkeypatch.setenv("DWT_API_KEYS", "plan-key")
-    monkeypatch.setenv("DWT_X_API_BASE_URL", running.base_url)
-    monkeypatch.setenv("DWT_STORE_URL", store_url)
-    return store_url
-
-
-@pytest.fixture
-def members(env, server):
+def members(emulator_env, emulated):
     """A community of active members, added without asking X; the first half carry their
     following_count (as a lookup would have stored it), the rest nothing."""
-    dataset, _ = server
+    dataset, _ = emulated
     users = dataset.users.filter(dataset.users["is_member"])
     users = users.filter(pc.equal(users["state"], "active")).slice(0, MEMBERS).to_pylist()
     accounts = [
@@ -64,7 +45,7 @@ def members(env, server):
         | ({"public_metrics": {"following_count": u["following_count"]}} if i % 2 == 0 else {})
         for i, u in enumerate(users)
     ]
-    store = Store.open(env)
+    store = Store.open(emulator_env)
     store.add_members("demo", accounts)
     yield store, users
     store.close()
@@ -223,9 +204,9 @@ def test_previous_window_posts_make_the_timeline_estimate(members):
     assert timeline["guessed"] == MEMBERS - 2  # no floor and no post in the previous window
 
 
-def test_plan_asks_nothing_and_writes_nothing(members, server, capsys):
+def test_plan_asks_nothing_and_writes_nothing(members, emulated, capsys):
     store, _ = members
-    _, running = server
+    _, running = emulated
     before_requests = running.stats()["requests"]
     before = _counts(store)
     result = _plan(capsys, "--max-spend-per-run", "0.05", "--max-spend-per-month", "0.1")
@@ -262,9 +243,9 @@ def test_text_plan_names_the_binding_endpoint(members, capsys):
 
 
 @pytest.mark.calendar
-def test_after_a_collection_the_plan_is_incremental(members, server, capsys):
+def test_after_a_collection_the_plan_is_incremental(members, emulated, capsys):
     store, _ = members
-    _, running = server
+    _, running = emulated
     # the collect step on threads (a Ray runtime another test left up lacks the test's key)
     config = CollectConfig(keys=KeySource(), base_url=running.base_url, use_ray=False)
     spec = RunSpec(community="demo", steps=["collect"], windowDays=2)

@@ -7,16 +7,15 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from collect_fixtures import (
+    KEYS,
     add_community,
     emulator,
-    key_source,
     members,
     readable_tweets,
     run_collect,
     stored_tweets,
 )
 
-from dwt.collect.keys import KeySource
 from dwt.collect.state import FollowingPolicy, following_due, follows_age_days
 from dwt.generate import generate_community
 from dwt.pipeline.runner import StepCapped
@@ -28,7 +27,6 @@ from dwt.xapi.prices import Charges, Tariff
 
 pytestmark = pytest.mark.both_stores
 
-KEYS = ["spend-key-one", "spend-key-two"]
 NOW = datetime(2026, 11, 30, 12, tzinfo=UTC)
 
 
@@ -86,11 +84,6 @@ def test_policy_refuses_bad_values():
 @pytest.fixture(scope="module")
 def dataset() -> Dataset:
     return generate_community(members=40, communities=3, days=14, seed=7, tweets_per_member=30)
-
-
-@pytest.fixture
-def keys(monkeypatch: pytest.MonkeyPatch) -> KeySource:
-    return key_source(monkeypatch, KEYS)
 
 
 @pytest.fixture

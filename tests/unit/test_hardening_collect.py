@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 import requests
-from collect_fixtures import add_community, emulator, key_source, run_collect, small_community
+from collect_fixtures import KEYS, add_community, emulator, run_collect, small_community
 from collect_fixtures import readable_tweets as _expected
 from xapi_fixtures import ALICE, TOKEN, running_emulator, small_world
 
@@ -17,17 +17,10 @@ from dwt.xapi.dataset import Dataset
 from dwt.xapi.emulator import EmulatorServer
 from dwt.xapi.errors import MalformedAnswer, TransientServerError
 
-KEYS = ["key-one", "key-two"]
-
 
 @pytest.fixture(scope="module")
 def dataset() -> Dataset:
     return small_community()
-
-
-@pytest.fixture
-def keys(monkeypatch: pytest.MonkeyPatch) -> KeySource:
-    return key_source(monkeypatch, KEYS)
 
 
 def _collect(store: Store, dataset: Dataset, base_url: str, keys: KeySource) -> dict[str, int]:

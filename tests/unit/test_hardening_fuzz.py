@@ -98,11 +98,6 @@ def test_any_json_is_a_spec_or_a_validation_error(raw: Any):
 
 
 # --- the dataset loader -------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def dataset_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return small_world()[0].save(tmp_path_factory.mktemp("world") / "ds")
-
-
 _TABLE_FILES = ("users.parquet", "tweets.parquet", "follows.parquet")
 
 _damage = st.one_of(

@@ -10,17 +10,11 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from xapi_fixtures import small_world
 
 from dwt.cli import emulator as cli
 from dwt.cli import main
 from dwt.config import load_settings
 from dwt.xapi.dataset import Dataset, DatasetError
-
-
-@pytest.fixture(scope="module")
-def dataset_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return small_world()[0].save(tmp_path_factory.mktemp("world") / "ds")
 
 
 def _parse(*argv: str) -> argparse.Namespace:

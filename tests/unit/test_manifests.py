@@ -83,7 +83,7 @@ def test_manifests_and_chart_grant_the_operator_the_same_verbs():
     """Parity: per resource, the verbs of manifests/operator/ (cluster-wide) and of the
     chart's operator Role and ClusterRole (one namespace) are the same; only the scope
     differs (and kopf's ClusterKopfPeering, cluster-wide only)."""
-    from servers.operator_proc import render_chart
+    from servers.apply import render_chart
 
     def verbs(objs: list[dict]) -> dict[str, set[str]]:
         found: dict[str, set[str]] = {}
@@ -101,7 +101,7 @@ def test_manifests_and_chart_grant_the_operator_the_same_verbs():
 
     manifests = verbs(_objects("operator"))
     assert manifests.pop("clusterkopfpeerings") == {"get", "list", "watch", "patch"}
-    assert manifests == verbs(render_chart("discover-weekly"))
+    assert manifests == verbs(render_chart({}, "discover-weekly"))
 
 
 def test_operator_pod_is_locked_down():

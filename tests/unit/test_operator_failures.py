@@ -413,11 +413,11 @@ def test_helm_uninstalls_hook_leaves_no_community_job_terminating(world, ns, tmp
     gone: after its timeout the hook drops kopf's finalizer itself and says so. (The
     module's cluster-wide operator serves the namespace: a second, namespaced one would
     compete with it for the same jobs.)"""
-    from servers.operator_proc import render_chart
+    from servers.apply import render_chart
 
     hook = [
         d
-        for d in render_chart(ns, {"ray": {"auth": {"enabled": False}}})
+        for d in render_chart({"ray": {"auth": {"enabled": False}}}, ns)
         if "helm.sh/hook" in (d["metadata"].get("annotations") or {})
     ]
     assert {d["metadata"]["annotations"]["helm.sh/hook"] for d in hook} == {"pre-delete"}

@@ -24,7 +24,6 @@ from xapi_fixtures import (
     TOKEN_B,
     ManualClock,
     running_emulator,
-    small_world,
 )
 
 from dwt.model.fields import (
@@ -46,22 +45,6 @@ from dwt.xapi.errors import (
     TransientServerError,
     UnauthorizedKey,
 )
-
-
-@pytest.fixture(scope="module")
-def world() -> tuple[Any, dict[str, Any]]:
-    return small_world()
-
-
-@pytest.fixture(scope="module")
-def ids(world: tuple[Any, dict[str, Any]]) -> dict[str, Any]:
-    return world[1]
-
-
-@pytest.fixture(scope="module")
-def server(world: tuple[Any, dict[str, Any]]) -> Iterator[EmulatorServer]:
-    with running_emulator(world[0]) as srv:
-        yield srv
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ import re
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -25,7 +24,6 @@ from xapi_fixtures import (
     TOKEN_B,
     ManualClock,
     running_emulator,
-    small_world,
 )
 
 from dwt.collect.state import snowflake_time
@@ -43,22 +41,6 @@ ALL_EXPANSIONS = (
     "author_id,entities.mentions.username,in_reply_to_user_id,referenced_tweets.id,"
     "referenced_tweets.id.author_id"
 )
-
-
-@pytest.fixture(scope="module")
-def world() -> tuple[Any, dict[str, Any]]:
-    return small_world()
-
-
-@pytest.fixture(scope="module")
-def server(world: tuple[Any, dict[str, Any]]) -> Iterator[EmulatorServer]:
-    with running_emulator(world[0]) as srv:
-        yield srv
-
-
-@pytest.fixture(scope="module")
-def ids(world: tuple[Any, dict[str, Any]]) -> dict[str, Any]:
-    return world[1]
 
 
 def get(server: EmulatorServer, path: str, token: str = TOKEN, **params: Any) -> requests.Response:

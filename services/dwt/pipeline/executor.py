@@ -74,6 +74,19 @@ def traced(step: str, name: str, returns: int, work: Callable[..., Any], *args: 
     return (out, record) if returns == 1 else (*out, record)
 
 
+@dataclass(frozen=True)
+class _Task:
+    """What :meth:`Executor.submit` was asked to run (its arguments, in order)."""
+
+    step: str
+    name: str
+    work: Callable[..., Any]
+    args: tuple[Any, ...]
+    returns: int
+    cpus: float
+    spread: bool
+
+
 @dataclass
 class Executor:
     """Runs tasks and keeps their records; :class:`InProcess` or :class:`OnRay`."""
@@ -94,6 +107,12 @@ class Executor:
         """Run ``work(*args)`` (module-level, so a worker can import it); a handle of what
         it returns, or a tuple of ``returns`` handles. Handles given as arguments arrive
         as their values."""
+        *out, record = self._launch(_Task(step, name, work, args, returns, cpus, spread))
+        self.records.append(record)
+        return out[0] if returns == 1 else tuple(out)
+
+    def _launch(self, task: _Task) -> Sequence[Any]:
+        """Start the task: handles of its ``returns`` values, then of its `TaskRecord`."""
         raise NotImplementedError
 
     def get(self, handle: Any) -> Any:
@@ -115,19 +134,8 @@ class InProcess(Executor):
     def __init__(self) -> None:
         super().__init__(DRIVER, [])
 
-    def submit(
-        self,
-        step: str,
-        name: str,
-        work: Callable[..., Any],
-        *args: Any,
-        returns: int = 1,
-        cpus: float = 1.0,
-        spread: bool = True,
-    ) -> Any:
-        *out, record = traced(step, name, returns, work, *args)
-        self.records.append(record)
-        return out[0] if returns == 1 else tuple(out)
+    def _launch(self, task: _Task) -> Sequence[Any]:
+        return traced(task.step, task.name, task.returns, task.work, *task.args)
 
     def get(self, handle: Any) -> Any:
         return handle
@@ -157,26 +165,20 @@ class OnRay(Executor):
         )
         self._next = 0
 
-    def submit(
-        self,
-        step: str,
-        name: str,
-        work: Callable[..., Any],
-        *args: Any,
-        returns: int = 1,
-        cpus: float = 1.0,
-        spread: bool = True,
-    ) -> Any:
-        options: dict[str, Any] = {"num_returns": returns + 1, "num_cpus": cpus, "name": name}
-        if spread and len(self._nodes) > 1:
+    def _launch(self, task: _Task) -> Sequence[Any]:
+        options: dict[str, Any] = {
+            "num_returns": task.returns + 1,
+            "num_cpus": task.cpus,
+            "name": task.name,
+        }
+        if task.spread and len(self._nodes) > 1:
             from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
             node = self._nodes[self._next % len(self._nodes)]
             self._next += 1
             options["scheduling_strategy"] = NodeAffinitySchedulingStrategy(node, soft=True)
-        *out, record = self._remote.options(**options).remote(step, name, returns, work, *args)
-        self.records.append(record)
-        return out[0] if returns == 1 else tuple(out)
+        run = self._remote.options(**options)
+        return run.remote(task.step, task.name, task.returns, task.work, *task.args)
 
     def get(self, handle: Any) -> Any:
         return self._ray.get(handle)

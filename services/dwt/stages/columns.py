@@ -25,18 +25,6 @@ def ints(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
     return values.to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
 
 
-def member_labels(
-    members: Sequence[str] | pa.Array, labels: np.ndarray
-) -> tuple[pa.Array, np.ndarray]:
-    """The members as an Arrow string array and their clusters as int64, checked to match
-    (a stage fed labels of another member list would silently mislabel everyone)."""
-    ids = pa.array(members, pa.string())
-    labels = np.asarray(labels, dtype=np.int64)
-    if labels.shape != (len(ids),):
-        raise ValueError(f"labels must have one entry per member ({len(ids)})")
-    return ids, labels
-
-
 def seconds(times: pa.Array | pa.ChunkedArray) -> np.ndarray:
     """A timestamp column as float seconds since the epoch."""
     return pc.cast(times, pa.int64()).to_numpy() / 1000.0

@@ -1,8 +1,9 @@
 """The content stage: what each cluster talks about, as ranked conversations per tier.
 
-Every member tweet gets a *tier*: 1 within its cluster (or directed at nobody), 2 with
-members of other clusters, 3 with accounts outside the community (a tweet directed at
-several kinds of accounts takes the widest tier). Tweets are grouped into conversations:
+Every member tweet gets a *tier* (:mod:`dwt.stages.members`, the rule topics share): 1
+within its cluster (or directed at nobody), 2 with members of other clusters, 3 with
+accounts outside the community (a tweet directed at several kinds of accounts takes the
+widest tier). Tweets are grouped into conversations:
 
 * by the API's ``conversation_id``; a retweet joins the conversation of the tweet it
   retweets (or, when that tweet is not in the week, groups with the other retweets of it);
@@ -61,16 +62,13 @@ from sklearn.feature_extraction.text import TfidfTransformer
 
 from dwt.stages.columns import (
     ints,
-    member_labels,
     poisson_score,
     rank_within_tiers,
     seconds,
     time_buckets,
-    window_of,
 )
+from dwt.stages.members import Members
 
-TIER_WITHIN, TIER_ACROSS, TIER_OUTSIDE = 1, 2, 3
-_OUTSIDER = -2  # cluster code of an account that is not a member
 #: Pseudo-conversations of the community's mean fastest run in a cluster-tier's baseline.
 SHRINK = 20.0
 #: The fewest times its baseline a trending slice's run holds (as topics' ``min_ratio``).
@@ -240,13 +238,9 @@ class ContentFinder(BaseEstimator):
         columns), slices and each slice's fastest run. ``peak_sum`` of every partition,
         over their slices, makes the community's mean for :meth:`finish`."""
         self._check_params()
-        ids, labels = member_labels(members, labels)
-        author = pc.index_in(interactions.column("author_id"), value_set=ids)
-        week = interactions.filter(pc.is_valid(author))
-        author = ints(author.drop_null())
-        cluster = labels[author]
-        tier = _tiers(week, ids, labels, cluster)
-        window = window or window_of(week.column("created_at"))
+        own = Members.of(members, labels).tweets(interactions)
+        week, cluster = own.table, own.cluster
+        window = own.window(window)
         self.window_ = window
         conversation = self._conversations(week, cluster, context)
         tweets = pa.table(
@@ -254,7 +248,7 @@ class ContentFinder(BaseEstimator):
                 "tweet_id": week.column("tweet_id"),
                 "author_id": week.column("author_id"),
                 "cluster": pa.array(cluster),
-                "tier": pa.array(tier, pa.int8()),
+                "tier": pa.array(own.tier, pa.int8()),
                 "conversation_id": conversation,
                 "created_at": week.column("created_at"),
                 "engagement": pc.fill_null(week.column("engagement"), 0),
@@ -493,33 +487,6 @@ def _peak_baseline(slices: pa.Table, peak: np.ndarray, community: float) -> np.n
     total = np.bincount(group, weights=peak)[group] - peak
     others = np.bincount(group)[group] - 1
     return (total + SHRINK * community) / (others + SHRINK)
-
-
-def tweet_tiers(
-    week: pa.Table, ids: pa.Array, labels: np.ndarray, cluster: np.ndarray
-) -> np.ndarray:
-    """The tier of each tweet of ``week`` (its author's cluster is ``cluster``): the one rule
-    conversations and topics (:mod:`dwt.stages.topics`) share."""
-    return _tiers(week, ids, labels, cluster)
-
-
-def _tiers(week: pa.Table, ids: pa.Array, labels: np.ndarray, cluster: np.ndarray) -> np.ndarray:
-    directed = pa.chunked_array(week.column("directed_at")).combine_chunks()
-    pair_tweet = ints(pc.list_parent_indices(directed))
-    target = pc.index_in(pc.list_flatten(directed), value_set=ids)
-    target_cluster = np.where(
-        pc.is_valid(target).to_numpy(zero_copy_only=False),
-        labels[ints(pc.fill_null(target, 0))] if len(labels) else _OUTSIDER,
-        _OUTSIDER,
-    )
-    pair_tier = np.where(
-        target_cluster == _OUTSIDER,
-        TIER_OUTSIDE,
-        np.where(target_cluster == cluster[pair_tweet], TIER_WITHIN, TIER_ACROSS),
-    )
-    tier = np.full(week.num_rows, TIER_WITHIN, dtype=np.int8)
-    np.maximum.at(tier, pair_tweet, pair_tier.astype(np.int8))
-    return tier
 
 
 def _tokens(week: pa.Table, bucket: timedelta, start: datetime | None) -> sp.csr_matrix:

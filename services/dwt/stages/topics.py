@@ -5,7 +5,7 @@ posting seventy *standalone* tweets with a new hashtag in three hours make seven
 conversations and never trend. This stage groups standalone tweets (plain tweets and
 quotes; never replies or retweets, which belong to the thread or tweet they point at) by
 *topic* within a cluster and tier (the tier rule conversations use,
-:func:`dwt.stages.content.tweet_tiers`):
+:mod:`dwt.stages.members`):
 
 * hashtags (``#tag``, lowercased, from the entities collection stored),
 * URLs (the expanded url of ``entities.urls`` when stored, else a URL written in the text),
@@ -50,14 +50,12 @@ from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, CountVectorizer
 from dwt.stages.columns import (
     cumulative,
     ints,
-    member_labels,
     poisson_score,
     rank_within_tiers,
     run_sums,
     time_buckets,
-    window_of,
 )
-from dwt.stages.content import tweet_tiers
+from dwt.stages.members import Members, MemberTweets
 
 KIND_HASHTAG, KIND_TERM, KIND_URL = "hashtag", "term", "url"
 TOPIC_KINDS = (KIND_HASHTAG, KIND_TERM, KIND_URL)
@@ -178,12 +176,13 @@ class TopicFinder(BaseEstimator):
         """The standalone tweets of one partition of whole clusters (arguments as
         :meth:`fit`'s) and their :class:`TopicCounts`."""
         self._check_params()
-        ids, labels = member_labels(members, labels)
-        week = _standalone(interactions, ids, labels)
-        window = window or window_of(week.table.column("created_at"))
+        partition = Members.of(members, labels)
+        own = partition.tweets(interactions, _is_standalone(interactions))
+        window = own.window(window)
+        week = _Standalone(own)
         old = None
         if history is not None and history.num_rows:
-            old = _standalone(history, ids, labels)
+            old = _Standalone(partition.tweets(history, _is_standalone(history)))
         terms = self.terms and self.min_count > 0
         found = _Terms.of(week.table) if terms else _Terms.none()
         past = _Terms.of(old.table) if terms and old is not None else _Terms.none()
@@ -451,28 +450,24 @@ class _Totals:
 class _Standalone:
     """The standalone member tweets of a table, with author, cluster-tier and time columns."""
 
-    def __init__(self, table: pa.Table, author: np.ndarray, group_key: np.ndarray) -> None:
+    def __init__(self, tweets: MemberTweets) -> None:
+        table = tweets.table
         self.table = table
-        self.author = author
-        self.group_key = group_key  # cluster * 4 + tier (tiers are 1..3)
+        self.author = tweets.author
+        self.group_key = tweets.cluster * 4 + tweets.tier.astype(np.int64)  # tiers are 1..3
         self.millis = pc.cast(table.column("created_at"), pa.int64()).to_numpy()
         ranks = pc.rank(table.column("tweet_id").combine_chunks(), sort_keys="ascending")
         self.tweet_id_rank = ints(ranks) if table.num_rows else np.zeros(0, np.int64)
 
 
-def _standalone(interactions: pa.Table, ids: pa.Array, labels: np.ndarray) -> _Standalone:
-    author = pc.index_in(interactions.column("author_id"), value_set=ids)
+def _is_standalone(interactions: pa.Table) -> pa.ChunkedArray:
+    """Which rows stand alone: plain tweets and quotes, and rows of unknown kind that
+    reference nothing."""
     kind = interactions.column("kind")
-    standalone = pc.or_(
+    return pc.or_(
         pc.fill_null(pc.is_in(kind, pa.array(STANDALONE_KINDS)), False),
         pc.and_(pc.is_null(kind), pc.is_null(interactions.column("referenced_id"))),
     )
-    keep = pc.and_(pc.is_valid(author), standalone)
-    table = interactions.filter(keep)
-    author_index = ints(pc.drop_null(author.filter(keep))) if table.num_rows else np.zeros(0, int)
-    cluster = labels[author_index]
-    tier = tweet_tiers(table, ids, labels, cluster).astype(np.int64)
-    return _Standalone(table, author_index, cluster * 4 + tier)
 
 
 #: In how many tweets each topic appears.
