@@ -9,24 +9,17 @@ week's clusters to map onto. Nothing here reads the truth.
 
 from __future__ import annotations
 
-import functools
 import secrets
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pyarrow.compute as pc
 
 from dwt.bench.family2.serve import WeekData
-from dwt.collect.keys import KeySource
-from dwt.collect.lookup import add_members_by_username
-from dwt.pipeline.collection import CollectConfig, collect
-from dwt.pipeline.progress import Progress
-from dwt.pipeline.runner import new_run_id, run_pipeline
-from dwt.pipeline.spec import RunSpec, Step
+from dwt.bench.independent.product import add_collect_run
 from dwt.store import Coll, Store
 from dwt.xapi.emulator import EmulatorConfig, EmulatorServer
 
@@ -60,24 +53,10 @@ def run_product(weeks: Sequence[WeekData]) -> list[Reading]:
                 if now is None:
                     raise ValueError("the week's dataset has no meta['now']: its window is unknown")
                 with EmulatorServer(week.dataset, config) as server:
-                    added = add_members_by_username(
-                        store, COMMUNITY, week.new_usernames, token=token, base_url=server.base_url
+                    counts = add_collect_run(
+                        store, COMMUNITY, week.new_usernames, server.base_url, token, keys_file, now
                     )
-                    if added.unavailable:
-                        raise RuntimeError(f"members not added: {sorted(added.unavailable)[:5]}")
-                    collector = CollectConfig(
-                        keys=KeySource(file=str(keys_file), from_env=False),
-                        base_url=server.base_url,
-                        use_ray=False,
-                    )
-                    result = run_pipeline(
-                        store,
-                        RunSpec(community=COMMUNITY),
-                        now=now,
-                        progress=_quiet(store, now),
-                        steps={Step.COLLECT: functools.partial(collect, config=collector)},
-                    )
-                readings.append(_read(store, result.counts))
+                readings.append(_read(store, counts))
         finally:
             store.close()
     return readings
@@ -107,8 +86,3 @@ def _read(store: Store, counts: dict[str, Any]) -> Reading:
         trending=trending,
         counts=dict(counts),
     )
-
-
-def _quiet(store: Store, now: datetime) -> Progress:
-    """Progress recorded in the store as usual, but not printed (a benchmark's output)."""
-    return Progress(store, new_run_id(COMMUNITY, now), stream=None)

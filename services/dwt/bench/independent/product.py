@@ -17,6 +17,7 @@ from __future__ import annotations
 import functools
 import secrets
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -66,29 +67,45 @@ def run_product(dataset: Dataset, *, without_ids: bool = True) -> StoreReading:
         store = Store.open(f"sqlite:///{Path(tmp) / 'dwt.db'}")
         try:
             names = dataset.users.filter(dataset.users["is_member"]).column("username")
-            added = add_members_by_username(
-                store, COMMUNITY, names.to_pylist(), token=token, base_url=server.base_url
+            counts = add_collect_run(
+                store, COMMUNITY, names.to_pylist(), server.base_url, token, keys_file, now
             )
-            if added.unavailable:
-                raise RuntimeError(f"members not added: {sorted(added.unavailable)[:5]}")
-            collector = CollectConfig(
-                keys=KeySource(file=str(keys_file), from_env=False),
-                base_url=server.base_url,
-                use_ray=False,
-            )
-            result = run_pipeline(
-                store,
-                RunSpec(community=COMMUNITY),
-                now=now,
-                progress=_quiet(store, now),
-                steps={Step.COLLECT: functools.partial(collect, config=collector)},
-            )
-            reading = _read(store, result.counts)
+            reading = _read(store, counts)
             if without_ids:
                 reading.conversations_without_ids = _rerun_without_ids(store, now)
         finally:
             store.close()
     return reading
+
+
+def add_collect_run(
+    store: Store,
+    community: str,
+    usernames: Sequence[str],
+    base_url: str,
+    token: str,
+    keys_file: Path,
+    now: Any,
+) -> dict[str, Any]:
+    """What a user does with a week: add the members by username, collect them from the X
+    API at ``base_url`` (an emulator) with the key in ``keys_file``, run every step; the
+    run's counts (progress recorded in the store, not printed)."""
+    added = add_members_by_username(
+        store, community, list(usernames), token=token, base_url=base_url
+    )
+    if added.unavailable:
+        raise RuntimeError(f"members not added: {sorted(added.unavailable)[:5]}")
+    collector = CollectConfig(
+        keys=KeySource(file=str(keys_file), from_env=False), base_url=base_url, use_ray=False
+    )
+    result = run_pipeline(
+        store,
+        RunSpec(community=community),
+        now=now,
+        progress=Progress(store, new_run_id(community, now), stream=None),
+        steps={Step.COLLECT: functools.partial(collect, config=collector)},
+    )
+    return dict(result.counts)
 
 
 def _read(store: Store, counts: dict[str, Any]) -> StoreReading:
