@@ -172,8 +172,8 @@ class Reconciler:
             self._ray_unreachable(body, spec, _current(status, patch), patch, now, exc, retry=True)
             return
         out.update(
-            message=f"submitted Ray job {submission}; its driver waits for a Ray node with "
-            f"{_driver_words(driver)} free",
+            message=f"submitted Ray job {submission}: its driver reserves {_driver_words(driver)} "
+            "on the Ray worker that has them free",
             rayUnreachableSince=None,
         )
         self._conditions(
