@@ -121,8 +121,19 @@ def legend(clusters: list[dict[str, Any]]) -> html.Ul:
     )
 
 
-def map_area(clusters: list[dict[str, Any]], elements: list[dict[str, Any]]) -> html.Div:
-    """The map with its controls, legend, member panel and downloads."""
+def map_area(
+    clusters: list[dict[str, Any]],
+    elements: list[dict[str, Any]],
+    start: dict[str, Any] | None = None,
+) -> html.Div:
+    """The map with its controls, legend, member panel and downloads; ``start``
+    (:meth:`MapHandlers.start`) is where a deep link opens it (the overview without one)."""
+    start = start or {}
+    title = start.get("title") or (
+        "All clusters: tap one to open its members."
+        if elements
+        else "No map yet: run bonds + cluster."
+    )
     return html.Div(
         [
             html.Div(
@@ -157,13 +168,7 @@ def map_area(clusters: list[dict[str, Any]], elements: list[dict[str, Any]]) -> 
                 ],
                 className="map-tools",
             ),
-            html.P(
-                "All clusters: tap one to open its members."
-                if elements
-                else "No map yet: run bonds + cluster.",
-                id="map-title",
-                className="help",
-            ),
+            html.P(title, id="map-title", className="help"),
             cyto.Cytoscape(
                 id="bond-graph",
                 elements=elements,
@@ -181,7 +186,7 @@ def map_area(clusters: list[dict[str, Any]], elements: list[dict[str, Any]]) -> 
                 autoRefreshLayout=False,
                 responsive=True,
             ),
-            html.Div(id="member-panel", className="member-panel"),
+            html.Div(start.get("panel"), id="member-panel", className="member-panel"),
             legend(clusters),
             html.Div(
                 [
@@ -196,8 +201,8 @@ def map_area(clusters: list[dict[str, Any]], elements: list[dict[str, Any]]) -> 
             ),
             dcc.Download(id="map-download"),
             dcc.Download(id="map-png-download"),
-            dcc.Store(id="map-view", data={"cluster": None, "all": False}),
-            dcc.Store(id="map-focus"),
+            dcc.Store(id="map-view", data=start.get("view") or {"cluster": None, "all": False}),
+            dcc.Store(id="map-focus", data=start.get("focus")),
             dcc.Store(id="map-done"),
             dcc.Store(id="map-fitted"),
         ],
@@ -333,6 +338,37 @@ class MapHandlers:
             f"Cluster {cluster}: {found['label']} ({plural(found['size'], 'member')}, "
             f"{plural(k, 'strongest bond')} each). Tap a member for details.",
         )
+
+    def start(self, community: str, cluster: int | None, member: str | None) -> dict[str, Any]:
+        """Where a deep link opens the map: ``?member=`` (an account id or a username) at
+        that member's cluster, centred on it with its card; ``?cluster=N`` at cluster N's
+        members; else the overview. Keys: elements, view, title, panel, focus, cluster."""
+        data = mapdata.load(self.store, community)
+        out: dict[str, Any] = {"panel": None, "focus": None, "cluster": cluster}
+        if data is None or not data.placed:
+            return {**out, "elements": [], "view": None, "title": None}
+        if member:
+            name = member.strip().lstrip("@").lower()
+            i = data.index.get(member.strip(), data.lower_names.get(name))
+            if i is None:
+                out["panel"] = html.P(
+                    f"No member named {member.strip()[:60]!r}.", className="error"
+                )
+            else:
+                out["cluster"] = int(data.cluster[i])
+                out["focus"] = {"id": data.ids[i], "at": 0}
+                out["panel"] = member_panel(self.store, community, data, i)
+        number = out["cluster"]
+        if number is None or data.cluster_of(number) is None:
+            return {
+                **out,
+                "elements": mapdata.overview(data, DEFAULT_K),
+                "view": None,
+                "title": None,
+            }
+        view = {"cluster": number, "all": False}
+        elements, title = self.view(community, view, DEFAULT_K)
+        return {**out, "elements": elements, "view": view, "title": title}
 
     def navigate(
         self,
@@ -486,7 +522,6 @@ def register_map_callbacks(app: dash.Dash, callback: Callable[..., Any], store: 
         Input("map-zoom-out", "n_clicks"),
         Input("map-fit", "n_clicks"),
         Input("map-focus", "data"),
-        prevent_initial_call=True,
     )
     app.clientside_callback(
         ClientsideFunction("dwtMap", "fit"),

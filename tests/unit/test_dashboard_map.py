@@ -275,3 +275,50 @@ def test_a_person_explores_the_map(site, analysed, viewport, tmp_path):
 
 for _mark in browser_only:
     test_a_person_explores_the_map = _mark(test_a_person_explores_the_map)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("viewport", [(1440, 900), (390, 844)], ids=["desktop", "phone"])
+@pytest.mark.needs_tool("chromium", CHROMIUM.exists())
+def test_deep_links_open_the_map_where_they_point(site, analysed, viewport):
+    """``/insights?cluster=N`` (Home's link) opens cluster N's members on the map, and
+    ``?member=`` (an account id or a username) opens that member's cluster, centred on it
+    with its card, instead of the overview."""
+    from playwright.sync_api import expect, sync_playwright
+
+    data = mapdata.load(analysed, COMMUNITY)
+    clusters = [c for c in data.clusters if c["size"] and c["cluster"] >= 0]
+    second = sorted(clusters, key=lambda c: -c["size"])[1]
+    with sync_playwright() as pw:
+        browser = launch(pw)
+        page = browser.new_page(viewport={"width": viewport[0], "height": viewport[1]})
+        login(page, site)
+        page.goto(f"{site}/insights?cluster={second['cluster']}")
+        page.wait_for_function(f"() => {_CY}.nodes('.member').length > 0", timeout=30000)
+        assert _cy(page, "cy.nodes('.member').length") == second["size"]
+        assert _cy(page, "cy.nodes('.cluster').length") == 0
+        expect(page.locator("#map-title")).to_contain_text(f"Cluster {second['cluster']}")
+        expect(page.locator("#cluster-detail")).to_contain_text(second["label"])
+
+        # A member other than the most central, by account id and by username.
+        for i, by in (
+            (int(np.argsort(-data.flow)[5]), "id"),
+            (int(np.argsort(-data.flow)[9]), "name"),
+        ):
+            key = data.ids[i] if by == "id" else data.names[i]
+            page.goto(f"{site}/insights?member={key}")
+            page.wait_for_function(f"() => window.dwtMapCentred === {data.ids[i]!r}", timeout=30000)
+            assert _cy(page, "cy.$(':selected').map(n => n.id())") == [data.ids[i]]
+            members = set(_cy(page, "cy.nodes('.member').map(n => n.id())"))
+            assert members == set(data.ids[data.cluster == data.cluster[i]])
+            page.wait_for_timeout(300)  # a late re-fit would move it off the middle
+            centre = _cy(
+                page,
+                f"(() => {{ const p = cy.getElementById({data.ids[i]!r}).renderedPosition(); "
+                "return [p.x / cy.width(), p.y / cy.height()]; })()",
+            )
+            assert abs(centre[0] - 0.5) < 0.1 and abs(centre[1] - 0.5) < 0.1, centre
+            expect(page.locator("#member-card")).to_contain_text(f"@{data.names[i]}")
+        page.goto(f"{site}/insights?member=nobody_at_all_here")
+        expect(page.locator("#member-panel")).to_contain_text("No member")
+        browser.close()

@@ -204,11 +204,13 @@ def layout(
     tier: int = 1,
     shown: dict[str, Any] | None = None,
     topics: list[dict[str, Any]] | None = None,
+    start: dict[str, Any] | None = None,
 ) -> html.Div:
     """Clusters, the map, conversations and topics; the weights panel on top. ``selected``
     and ``tier`` open a cluster's conversations at a tier (links from Home's digest);
     ``shown`` is that cluster (``data.cluster``, members included) and ``topics`` its
-    topics (``data.cluster_topics``)."""
+    topics (``data.cluster_topics``); ``start`` is where the map opens
+    (:meth:`~dwt_dashboard.insights_map.MapHandlers.start`)."""
     options = [
         {"label": f"{c['cluster']}: {c['label']} ({c['size']})", "value": c["cluster"]}
         for c in clusters
@@ -239,7 +241,7 @@ def layout(
                         id="cluster-detail",
                         className="detail",
                     ),
-                    insights_map.map_area(clusters, elements),
+                    insights_map.map_area(clusters, elements, start),
                 ],
                 className="columns",
             ),
@@ -296,10 +298,13 @@ def view(handlers: Handlers, community: str, query: dict[str, list[str]], act: b
     store = handlers.store
     chosen, weights_run = data.current_weights(store, community)
     clusters = data.clusters(store, community, members=False)
-    first = first_cluster(clusters, _int(query.get("cluster")))
+    member = (query.get("member") or [None])[0]
+    start = insights_map.MapHandlers(store).start(community, _int(query.get("cluster")), member)
+    first = first_cluster(clusters, start["cluster"])
     return layout(
         clusters,
-        insights_map.initial_elements(store, community),
+        start["elements"],
+        start=start,
         weights=chosen,
         weights_run=weights_run,
         busy=handlers.busy(community) if act else weights_page.VIEWER_RUN,
