@@ -220,6 +220,26 @@ def initial_elements(store: Store, community: str) -> list[dict[str, Any]]:
 
 # ---- the member panel ------------------------------------------------------------------
 
+ATTENTION_TIP = (
+    "Infomap flow: the share of the time a walk along the week's bonds spends at this "
+    "member (all members' shares add up to 100 %). Higher: more central."
+)
+STRENGTH_TIP = (
+    "Bond weight: follows and interactions between the two, weighed as the run's bond "
+    "weights say (0 to 1 for a follow alone; each reply, quote or mention adds)."
+)
+
+
+def attention(flow: float) -> html.Abbr:
+    """A member's Infomap flow for a person: its share of attention in per cent, the term
+    in a tooltip."""
+    return html.Abbr(f"share of attention {flow * 100:.2f} %", title=ATTENTION_TIP)
+
+
+def strength(weight: float) -> html.Abbr:
+    """A bond's weight for a person, the term in a tooltip."""
+    return html.Abbr(f"(bond strength {weight:.2f})", title=STRENGTH_TIP)
+
 
 def member_panel(store: Store, community: str, data: mapdata.MapData, i: int) -> html.Div:
     """A member's card: cluster, strongest partner per tier, strongest bonds, recent tweets
@@ -241,7 +261,9 @@ def member_panel(store: Store, community: str, data: mapdata.MapData, i: int) ->
     tier_ids = [stats.get(f"tier{t}_partner") for t in TIER_NAMES]
     names = store.usernames(a for a in tier_ids if a)
     tiers = [
-        html.Li(f"{TIER_NAMES[t]}: @{names.get(a, a)} ({stats.get(f'tier{t}_weight', 0):.2f})")
+        html.Li(
+            [f"{TIER_NAMES[t]}: @{names.get(a, a)} ", strength(stats.get(f"tier{t}_weight", 0))]
+        )
         for t, a in zip(TIER_NAMES, tier_ids, strict=True)
         if a
     ]
@@ -267,16 +289,19 @@ def member_panel(store: Store, community: str, data: mapdata.MapData, i: int) ->
                 ]
             ),
             html.P(
-                f"Cluster {int(data.cluster[i])}: {label} · {int(data.activity[i])} tweets "
-                f"this week · flow {data.flow[i]:.4f}"
+                [
+                    f"Cluster {int(data.cluster[i])}: {label} · "
+                    f"{plural(int(data.activity[i]), 'tweet')} this week · ",
+                    attention(float(data.flow[i])),
+                ]
                 if data.cluster[i] != ISOLATED
-                else f"{label} · {int(data.activity[i])} tweets this week"
+                else f"{label} · {plural(int(data.activity[i]), 'tweet')} this week"
             ),
             html.H5("Strongest partner per tier"),
             html.Ul(tiers or [html.Li("none this week")], className="tiers"),
             html.H5("Strongest bonds"),
             html.Ul(
-                [html.Li(f"@{data.names[j]} ({w:.2f})") for j, w in partners]
+                [html.Li([f"@{data.names[j]} ", strength(w)]) for j, w in partners]
                 or [html.Li("none this week")],
                 className="partners",
             ),

@@ -322,3 +322,43 @@ def test_deep_links_open_the_map_where_they_point(site, analysed, viewport):
         page.goto(f"{site}/insights?member=nobody_at_all_here")
         expect(page.locator("#member-panel")).to_contain_text("No member")
         browser.close()
+
+
+def test_the_member_panel_speaks_plainly(analysed):
+    """The panel says "share of attention" (a percentage) and "bond strength" in words,
+    with the technical terms (Infomap flow, the bond weight) in tooltips."""
+    data = mapdata.load(analysed, COMMUNITY)
+    i = int(np.argmax(data.flow))
+    panel = str(MapHandlers(analysed).panel(COMMUNITY, data.ids[i]))
+    assert "flow 0." not in panel
+    assert f"share of attention {data.flow[i] * 100:.2f} %" in panel
+    assert "Infomap" in panel  # the tooltip names the term
+    assert "bond strength" in panel and "title=" in panel
+
+
+@pytest.mark.slow
+@pytest.mark.needs_tool("chromium", CHROMIUM.exists())
+def test_the_login_page_looks_like_the_app(site):
+    """The login page carries the app's top bar and a card form with styled fields, on a
+    phone as on a desktop, and scrolls no page sideways."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = launch(pw)
+        for width, height in ((1440, 900), (390, 844)):
+            page = browser.new_page(viewport={"width": width, "height": height})
+            page.goto(f"{site}/login")
+            bar = page.locator("nav.top")
+            assert bar.count() == 1 and "Discover Weekly" in bar.inner_text()
+            look = page.evaluate(
+                """() => { const s = e => getComputedStyle(document.querySelector(e));
+                return {bar: s('nav.top').backgroundColor, card: s('.login').backgroundColor,
+                radius: s('.login').borderRadius, button: s('.login button').backgroundColor,
+                wide: document.documentElement.scrollWidth > window.innerWidth}; }"""
+            )
+            assert look["bar"] == "rgb(29, 35, 41)", look
+            assert look["card"] == "rgb(255, 255, 255)" and look["radius"] != "0px", look
+            assert look["button"] == "rgb(29, 35, 41)", look
+            assert not look["wide"], look
+            page.close()
+        browser.close()
