@@ -36,6 +36,12 @@ from dwt_dashboard.replies import plural
 #: Bonds per member sent at first (the control offers 1..10).
 DEFAULT_K = 3
 MAX_K = 10
+#: Above this many members, "All members" first says how big the view is and waits for a
+#: go-ahead: at 3,000 members drawing it all froze the page for 4.5 s (issue 26).
+HEAVY_MEMBERS = 1000
+#: Map elements (members + bonds) the browser draws per second, measured at 3,000 members
+#: on the shared 2-core machine (9,000 elements, 4.5 s of blocked page): for the estimate.
+ELEMENTS_PER_SECOND = 2000
 #: Recent tweets shown in the member panel.
 RECENT_TWEETS = 5
 TIER_NAMES = {1: "in its cluster", 2: "in other clusters", 3: "outside the community"}
@@ -342,6 +348,35 @@ class MapHandlers:
     def __init__(self, store: Store) -> None:
         self.store = store
 
+    def heavy(self, data: mapdata.MapData, k: int) -> html.Div | None:
+        """What "All members" says before drawing a large community (None: it is small
+        enough to draw at once): members, bonds, roughly how long the page will be busy,
+        and the ways on (draw it, or a cluster)."""
+        members, bonds = mapdata.view_size(data, k)
+        if members <= HEAVY_MEMBERS:
+            return None
+        seconds = (members + bonds) / ELEMENTS_PER_SECOND
+        busy = "under a second" if seconds < 1 else f"about {plural(round(seconds), 'second')}"
+        return html.Div(
+            [
+                html.Span(
+                    f"All members is a large map: {plural(members, 'member')} and "
+                    f"{plural(bonds, 'bond')} ({plural(k, 'strongest bond')} each). Drawing it "
+                    f"keeps this page busy for {busy} on a typical computer. ",
+                    id="map-heavy-text",
+                ),
+                html.Button(
+                    "Draw all members",
+                    id={"type": "map-heavy-go", "k": k},
+                    n_clicks=0,
+                    className="map-button",
+                ),
+                html.Span(" or pick a cluster (on the map, in the legend or above)."),
+            ],
+            id="map-heavy",
+            className="warning",
+        )
+
     def view(self, community: str, view: dict[str, Any], k: int) -> tuple[list, str]:
         """Elements and title for a view: overview, one cluster, or every member."""
         data = mapdata.load(self.store, community)
@@ -417,6 +452,12 @@ class MapHandlers:
         if trigger == "map-overview":
             view = {"cluster": None, "all": False}
         elif trigger == "map-all":
+            data = mapdata.load(self.store, community)
+            notice = self.heavy(data, k) if data is not None and data.placed else None
+            if notice is not None and not view.get("all"):
+                return keep, keep, notice, keep, keep, keep
+            view = {"cluster": None, "all": True}
+        elif trigger == "map-all-go":
             view = {"cluster": None, "all": True}
         elif trigger == "map-k":
             pass
@@ -493,6 +534,7 @@ def register_map_callbacks(app: dash.Dash, callback: Callable[..., Any], store: 
         Input("map-search", "n_submit"),
         Input("cluster-pick", "value"),
         Input({"type": "map-legend", "cluster": ALL}, "n_clicks"),
+        Input({"type": "map-heavy-go", "k": ALL}, "n_clicks"),
         State("map-search", "value"),
         State("map-view", "data"),
         State("community", "value"),
@@ -508,6 +550,7 @@ def register_map_callbacks(app: dash.Dash, callback: Callable[..., Any], store: 
         _s: int,
         picked: int | None,
         legend: list[int | None],
+        go: list[int | None],
         search: str | None,
         view: dict | None,
         community: str,
@@ -517,6 +560,10 @@ def register_map_callbacks(app: dash.Dash, callback: Callable[..., Any], store: 
             if not any(legend):
                 raise PreventUpdate
             trigger, picked = "map-legend", trigger["cluster"]
+        elif isinstance(trigger, dict) and trigger.get("type") == "map-heavy-go":
+            if not any(go):
+                raise PreventUpdate
+            trigger = "map-all-go"
         trigger = trigger if isinstance(trigger, str) else None
         return handlers.navigate(community, trigger, tap, k, search, view, picked)
 

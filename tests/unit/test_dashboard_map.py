@@ -12,6 +12,7 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
+import dash
 import networkx as nx
 import numpy as np
 import pytest
@@ -361,4 +362,59 @@ def test_the_login_page_looks_like_the_app(site):
             assert look["button"] == "rgb(29, 35, 41)", look
             assert not look["wide"], look
             page.close()
+        browser.close()
+
+
+def test_all_members_says_how_big_it_is_before_drawing(analysed, monkeypatch):
+    """Above ``HEAVY_MEMBERS``, "All members" first says how many members and bonds and
+    roughly how long, and draws only on the go-ahead; only the most central are named."""
+    from dwt_dashboard import insights_map
+
+    handlers = MapHandlers(analysed)
+    data = mapdata.load(analysed, COMMUNITY)
+    overview = {"cluster": None, "all": False}
+    # Small enough: drawn at once.
+    elements, view, _title, *_ = handlers.navigate(
+        COMMUNITY, "map-all", None, 3, None, overview, None
+    )
+    assert view["all"] and len([e for e in elements if "position" in e]) == 300
+    monkeypatch.setattr(insights_map, "HEAVY_MEMBERS", 100)
+    monkeypatch.setattr(mapdata, "LABELLED", 50)
+    elements, view, notice, *_ = handlers.navigate(
+        COMMUNITY, "map-all", None, 2, None, overview, None
+    )
+    members, bonds = mapdata.view_size(data, 2)
+    assert members == 300 and bonds == int((data.rank < 2).sum()) > 0
+    text = str(notice)
+    assert elements is dash.no_update and view is dash.no_update
+    assert f"300 members and {bonds:,} bonds" in text and "busy for" in text
+    assert "map-heavy-go" in text and "pick a cluster" in text
+    elements, view, *_ = handlers.navigate(COMMUNITY, "map-all-go", None, 2, None, overview, None)
+    nodes = [e for e in elements if "position" in e]
+    assert view == {"cluster": None, "all": True} and len(nodes) == 300
+    assert len(elements) - len(nodes) == bonds
+    named = {n["data"]["id"] for n in nodes if n["data"]["label"]}
+    assert named == set(data.ids[np.argsort(-data.flow, kind="stable")[:50]])
+
+
+@pytest.mark.slow
+@pytest.mark.needs_tool("chromium", CHROMIUM.exists())
+def test_a_heavy_all_members_view_waits_for_a_go_ahead(site, monkeypatch):
+    from playwright.sync_api import expect, sync_playwright
+
+    from dwt_dashboard import insights_map
+
+    monkeypatch.setattr(insights_map, "HEAVY_MEMBERS", 100)  # the served app is in-process
+    with sync_playwright() as pw:
+        browser = launch(pw)
+        page = browser.new_page(viewport={"width": 390, "height": 844})
+        login(page, site)
+        page.goto(f"{site}/insights")
+        page.wait_for_function(f"() => {_CY}.nodes('.cluster').length > 0", timeout=30000)
+        page.click("#map-all")
+        expect(page.locator("#map-heavy")).to_contain_text("300 members", timeout=15000)
+        assert _cy(page, "cy.nodes('.member').length") == 0  # nothing drawn yet
+        page.click("#map-heavy button")
+        page.wait_for_function(f"() => {_CY}.nodes('.member').length === 300", timeout=30000)
+        expect(page.locator("#map-title")).to_contain_text("All 300 members")
         browser.close()
