@@ -1,12 +1,11 @@
-"""The Insights page's community map: layout, member panel, downloads and callbacks.
+"""The Insights page's community map: layout, navigation, downloads and callbacks.
 
 The map opens on a cluster-level overview (one node per cluster, sized by members, edges by
 the bonds between clusters), which stays small at any community size; tapping a cluster (or
 choosing it above) opens its members at the positions the cluster step stored, sized by
 flow, with each member's ``k`` strongest bonds. A member search selects and centres one;
-tapping a member opens a panel (cluster, partners per tier, strongest bonds, recent tweets,
-link to X). The week downloads as GEXF, GraphML and CSV (:mod:`dwt.export`) and the map as
-a PNG (cytoscape's own renderer).
+tapping a member opens its panel (:mod:`dwt_dashboard.member_panel`). The week downloads as
+GEXF, GraphML and CSV (:mod:`dwt.export`) and the map as a PNG (cytoscape's own renderer).
 
 Server callbacks go through :func:`dwt_dashboard.access.guarded_callback` (the caller's
 ``callback``); the view-only ones (fit, zoom, centre, PNG) are clientside functions in
@@ -27,10 +26,11 @@ from dash.exceptions import PreventUpdate
 
 from dwt.export import ExportError, export_community
 from dwt.stages.cluster import ISOLATED
-from dwt.store import Coll, Store
+from dwt.store import Store
 from dwt_dashboard import mapdata
 from dwt_dashboard.access import Need
 from dwt_dashboard.auth import current_user
+from dwt_dashboard.member_panel import member_panel
 from dwt_dashboard.replies import plural
 
 #: Bonds per member sent at first (the control offers 1..10).
@@ -42,9 +42,6 @@ HEAVY_MEMBERS = 1000
 #: Map elements (members + bonds) the browser draws per second, measured at 3,000 members
 #: on the shared 2-core machine (9,000 elements, 4.5 s of blocked page): for the estimate.
 ELEMENTS_PER_SECOND = 2000
-#: Recent tweets shown in the member panel.
-RECENT_TWEETS = 5
-TIER_NAMES = {1: "in its cluster", 2: "in other clusters", 3: "outside the community"}
 
 MAP_STYLE: list[dict[str, Any]] = [
     {
@@ -222,120 +219,6 @@ def initial_elements(store: Store, community: str) -> list[dict[str, Any]]:
     if data is None or not data.placed:
         return []
     return mapdata.overview(data, DEFAULT_K)
-
-
-# ---- the member panel ------------------------------------------------------------------
-
-ATTENTION_TIP = (
-    "Infomap flow: the share of the time a walk along the week's bonds spends at this "
-    "member (all members' shares add up to 100 %). Higher: more central."
-)
-STRENGTH_TIP = (
-    "Bond weight: follows and interactions between the two, weighed as the run's bond "
-    "weights say (0 to 1 for a follow alone; each reply, quote or mention adds)."
-)
-
-
-def attention(flow: float) -> html.Abbr:
-    """A member's Infomap flow for a person: its share of attention in per cent, the term
-    in a tooltip."""
-    return html.Abbr(f"share of attention {flow * 100:.2f} %", title=ATTENTION_TIP)
-
-
-def strength(weight: float) -> html.Abbr:
-    """A bond's weight for a person, the term in a tooltip."""
-    return html.Abbr(f"(bond strength {weight:.2f})", title=STRENGTH_TIP)
-
-
-def member_panel(store: Store, community: str, data: mapdata.MapData, i: int) -> html.Div:
-    """A member's card: cluster, strongest partner per tier, strongest bonds, recent tweets
-    and the link to the profile on X."""
-    account, name = data.ids[i], data.names[i]
-    cluster = data.cluster_of(int(data.cluster[i]))
-    doc = (
-        store[Coll.PLACEMENTS].find_one(
-            store.shown(Coll.PLACEMENTS, community, account_id=account), {"bond_stats": 1}
-        )
-        or {}
-    )
-    stats = doc.get("bond_stats") or {}
-    member = (
-        store[Coll.MEMBERS].find_one({"community": community, "account_id": account}, {"core": 1})
-        or {}
-    )
-    partners = data.partners(i)
-    tier_ids = [stats.get(f"tier{t}_partner") for t in TIER_NAMES]
-    names = store.usernames(a for a in tier_ids if a)
-    tiers = [
-        html.Li(
-            [f"{TIER_NAMES[t]}: @{names.get(a, a)} ", strength(stats.get(f"tier{t}_weight", 0))]
-        )
-        for t, a in zip(TIER_NAMES, tier_ids, strict=True)
-        if a
-    ]
-    tweets = list(
-        store[Coll.TWEETS]
-        .find({"author_id": account}, {"text": 1, "created_at": 1})
-        .sort("created_at", -1)
-        .limit(RECENT_TWEETS)
-    )
-    label = cluster["label"] if cluster else ""
-    return html.Div(
-        [
-            html.H4(
-                [
-                    html.A(
-                        f"@{name}",
-                        href=f"https://x.com/{name}",
-                        target="_blank",
-                        rel="noopener",
-                        id="member-link",
-                    ),
-                    " (core)" if member.get("core") else "",
-                ]
-            ),
-            html.P(
-                [
-                    f"Cluster {int(data.cluster[i])}: {label} · "
-                    f"{plural(int(data.activity[i]), 'tweet')} this week · ",
-                    attention(float(data.flow[i])),
-                ]
-                if data.cluster[i] != ISOLATED
-                else f"{label} · {plural(int(data.activity[i]), 'tweet')} this week"
-            ),
-            html.H5("Strongest partner per tier"),
-            html.Ul(tiers or [html.Li("none this week")], className="tiers"),
-            html.H5("Strongest bonds"),
-            html.Ul(
-                [html.Li([f"@{data.names[j]} ", strength(w)]) for j, w in partners]
-                or [html.Li("none this week")],
-                className="partners",
-            ),
-            html.H5("Recent tweets"),
-            html.Ul(
-                [
-                    html.Li(
-                        [
-                            html.A(
-                                t["created_at"].strftime("%Y-%m-%d %H:%M")
-                                if hasattr(t.get("created_at"), "strftime")
-                                else "open",
-                                href=f"https://x.com/{name}/status/{t['_id']}",
-                                target="_blank",
-                                rel="noopener",
-                            ),
-                            " ",
-                            (t.get("text") or "")[:200],
-                        ]
-                    )
-                    for t in tweets
-                ]
-                or [html.Li("no tweets stored")],
-                className="recent",
-            ),
-        ],
-        id="member-card",
-    )
 
 
 # ---- navigation ------------------------------------------------------------------------
