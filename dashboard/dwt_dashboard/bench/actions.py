@@ -12,6 +12,25 @@ from __future__ import annotations
 
 from typing import Any
 
+#: Collects long tasks from the page's start (buffered: those before the observer, too).
+OBSERVE_LONG_TASKS = """
+window.__longTasks = [];
+new PerformanceObserver((list) => {
+  for (const e of list.getEntries()) window.__longTasks.push([e.startTime, e.duration]);
+}).observe({type: 'longtask', buffered: true});
+"""
+
+
+def blocking_since(page: Any, start: float) -> tuple[float, float]:
+    """The main thread's long tasks from ``start`` (``performance.now()``, ms) until now,
+    in seconds: their sum and the longest (the page must carry :data:`OBSERVE_LONG_TASKS`)."""
+    page.wait_for_timeout(200)  # long tasks are reported after they end
+    idle = page.evaluate("performance.now()")
+    tasks = page.evaluate("window.__longTasks")
+    counted = [d for s, d in tasks if s + d >= start and s <= idle]
+    return round(sum(counted) / 1000, 3), round(max(counted, default=0.0) / 1000, 3)
+
+
 #: The actions of one session, in order (the JSON's keys).
 ACTIONS = (
     "open_insights",
@@ -53,8 +72,6 @@ class Session:
     def timed(self, name: str, act: Any, done: Any) -> None:
         """Run ``act``, wait for ``done``, then for the page to be idle: the answer's
         seconds and the long tasks since the action (:func:`blocking_since`)."""
-        from dwt_dashboard.bench.dashboard import blocking_since
-
         page = self.page
         page.wait_for_load_state("networkidle")  # what came before is not this action's
         start = page.evaluate("performance.now()")

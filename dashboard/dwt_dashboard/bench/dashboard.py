@@ -45,6 +45,7 @@ from dwt.store import Store
 from dwt_dashboard import mapdata
 from dwt_dashboard.app import create_app
 from dwt_dashboard.auth import UserDirectory, user_line
+from dwt_dashboard.bench.actions import OBSERVE_LONG_TASKS, session
 from dwt_dashboard.browser import launch
 from dwt_dashboard.keys import FileKeyStore
 from dwt_dashboard.launcher import LocalLauncher
@@ -57,14 +58,6 @@ VIEWPORTS = {"desktop": (1440, 900), "phone": (390, 844)}
 TOKEN = "bench-dashboard-bearer-token"
 #: The end of every generated week here; the served dashboard's clock, so "this week" is it.
 WEEK_END = DEFAULT_NOW
-
-#: Collects long tasks from the page's start (buffered: those before the observer, too).
-OBSERVE_LONG_TASKS = """
-window.__longTasks = [];
-new PerformanceObserver((list) => {
-  for (const e of list.getEntries()) window.__longTasks.push([e.startTime, e.duration]);
-}).observe({type: 'longtask', buffered: true});
-"""
 
 
 def analysed_store(url: str, members: int, seed: int = 1, tweets_per_member: float = 5) -> Store:
@@ -134,23 +127,11 @@ def login(page: Any, base: str) -> None:
     page.wait_for_url(f"{base}/", timeout=30000)
 
 
-def blocking_since(page: Any, start: float) -> tuple[float, float]:
-    """The main thread's long tasks from ``start`` (``performance.now()``, ms) until now,
-    in seconds: their sum and the longest (the page must carry :data:`OBSERVE_LONG_TASKS`)."""
-    page.wait_for_timeout(200)  # long tasks are reported after they end
-    idle = page.evaluate("performance.now()")
-    tasks = page.evaluate("window.__longTasks")
-    counted = [d for s, d in tasks if s + d >= start and s <= idle]
-    return round(sum(counted) / 1000, 3), round(max(counted, default=0.0) / 1000, 3)
-
-
 def measure(
     base: str, viewport: tuple[int, int], outsider: str, member: tuple[str, str], size: int
 ) -> dict[str, dict[str, float]]:
     """One session in a fresh headless Chromium at ``viewport``: each action's figures."""
     from playwright.sync_api import expect, sync_playwright
-
-    from dwt_dashboard.bench.actions import session
 
     with sync_playwright() as pw:
         browser = launch(pw)
