@@ -178,6 +178,7 @@ VALUES: dict[str, Check] = {
 #: The values a wildcard id's keys may take (``pattern-type.key``).
 WILDCARD_VALUES: dict[str, Check] = {
     "map-legend.cluster": lambda v: _int(v),
+    "map-heavy-go.k": lambda v: _int(v),
 }
 
 

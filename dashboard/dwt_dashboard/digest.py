@@ -74,7 +74,8 @@ def changes(
     and trending conversations against the previous analysis."""
     before, _, _ = store.tweet_span(member_ids, since - (until - since), since)
     out = [
-        f"{tweets:,} tweets this week against {before:,} the week before ({tweets - before:+,})."
+        f"{plural(tweets, 'tweet')} this week against {before:,} the week before "
+        f"({tweets - before:+,})."
     ]
     joined = members_added_since(store, community, since)
     if joined:
@@ -83,8 +84,8 @@ def changes(
     if len(analysed) == 2:
         now, then = (r["counts"] for r in analysed)
         out.append(
-            f"{now['clusters']} clusters (previous analysis: {then['clusters']}); "
-            f"{now.get('trending', 0)} trending conversations "
+            f"{plural(now['clusters'], 'cluster')} (previous analysis: {then['clusters']}); "
+            f"{plural(now.get('trending', 0), 'trending conversation')} "
             f"(previous: {then.get('trending', 0)})."
         )
     elif analysed:

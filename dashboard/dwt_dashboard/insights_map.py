@@ -1,12 +1,11 @@
-"""The Insights page's community map: layout, member panel, downloads and callbacks.
+"""The Insights page's community map: layout, navigation, downloads and callbacks.
 
 The map opens on a cluster-level overview (one node per cluster, sized by members, edges by
 the bonds between clusters), which stays small at any community size; tapping a cluster (or
 choosing it above) opens its members at the positions the cluster step stored, sized by
 flow, with each member's ``k`` strongest bonds. A member search selects and centres one;
-tapping a member opens a panel (cluster, partners per tier, strongest bonds, recent tweets,
-link to X). The week downloads as GEXF, GraphML and CSV (:mod:`dwt.export`) and the map as
-a PNG (cytoscape's own renderer).
+tapping a member opens its panel (:mod:`dwt_dashboard.member_panel`). The week downloads as
+GEXF, GraphML and CSV (:mod:`dwt.export`) and the map as a PNG (cytoscape's own renderer).
 
 Server callbacks go through :func:`dwt_dashboard.access.guarded_callback` (the caller's
 ``callback``); the view-only ones (fit, zoom, centre, PNG) are clientside functions in
@@ -27,18 +26,22 @@ from dash.exceptions import PreventUpdate
 
 from dwt.export import ExportError, export_community
 from dwt.stages.cluster import ISOLATED
-from dwt.store import Coll, Store
+from dwt.store import Store
 from dwt_dashboard import mapdata
 from dwt_dashboard.access import Need
 from dwt_dashboard.auth import current_user
+from dwt_dashboard.member_panel import member_panel
 from dwt_dashboard.replies import plural
 
 #: Bonds per member sent at first (the control offers 1..10).
 DEFAULT_K = 3
 MAX_K = 10
-#: Recent tweets shown in the member panel.
-RECENT_TWEETS = 5
-TIER_NAMES = {1: "in its cluster", 2: "in other clusters", 3: "outside the community"}
+#: Above this many members, "All members" first says how big the view is and waits for a
+#: go-ahead: at 3,000 members drawing it all froze the page for 4.5 s (issue 26).
+HEAVY_MEMBERS = 1000
+#: Map elements (members + bonds) the browser draws per second, measured at 3,000 members
+#: on the shared 2-core machine (9,000 elements, 4.5 s of blocked page): for the estimate.
+ELEMENTS_PER_SECOND = 2000
 
 MAP_STYLE: list[dict[str, Any]] = [
     {
@@ -121,8 +124,19 @@ def legend(clusters: list[dict[str, Any]]) -> html.Ul:
     )
 
 
-def map_area(clusters: list[dict[str, Any]], elements: list[dict[str, Any]]) -> html.Div:
-    """The map with its controls, legend, member panel and downloads."""
+def map_area(
+    clusters: list[dict[str, Any]],
+    elements: list[dict[str, Any]],
+    start: dict[str, Any] | None = None,
+) -> html.Div:
+    """The map with its controls, legend, member panel and downloads; ``start``
+    (:meth:`MapHandlers.start`) is where a deep link opens it (the overview without one)."""
+    start = start or {}
+    title = start.get("title") or (
+        "All clusters: tap one to open its members."
+        if elements
+        else "No map yet: run bonds + cluster."
+    )
     return html.Div(
         [
             html.Div(
@@ -157,13 +171,7 @@ def map_area(clusters: list[dict[str, Any]], elements: list[dict[str, Any]]) -> 
                 ],
                 className="map-tools",
             ),
-            html.P(
-                "All clusters: tap one to open its members."
-                if elements
-                else "No map yet: run bonds + cluster.",
-                id="map-title",
-                className="help",
-            ),
+            html.P(title, id="map-title", className="help"),
             cyto.Cytoscape(
                 id="bond-graph",
                 elements=elements,
@@ -181,7 +189,7 @@ def map_area(clusters: list[dict[str, Any]], elements: list[dict[str, Any]]) -> 
                 autoRefreshLayout=False,
                 responsive=True,
             ),
-            html.Div(id="member-panel", className="member-panel"),
+            html.Div(start.get("panel"), id="member-panel", className="member-panel"),
             legend(clusters),
             html.Div(
                 [
@@ -196,8 +204,8 @@ def map_area(clusters: list[dict[str, Any]], elements: list[dict[str, Any]]) -> 
             ),
             dcc.Download(id="map-download"),
             dcc.Download(id="map-png-download"),
-            dcc.Store(id="map-view", data={"cluster": None, "all": False}),
-            dcc.Store(id="map-focus"),
+            dcc.Store(id="map-view", data=start.get("view") or {"cluster": None, "all": False}),
+            dcc.Store(id="map-focus", data=start.get("focus")),
             dcc.Store(id="map-done"),
             dcc.Store(id="map-fitted"),
         ],
@@ -213,95 +221,6 @@ def initial_elements(store: Store, community: str) -> list[dict[str, Any]]:
     return mapdata.overview(data, DEFAULT_K)
 
 
-# ---- the member panel ------------------------------------------------------------------
-
-
-def member_panel(store: Store, community: str, data: mapdata.MapData, i: int) -> html.Div:
-    """A member's card: cluster, strongest partner per tier, strongest bonds, recent tweets
-    and the link to the profile on X."""
-    account, name = data.ids[i], data.names[i]
-    cluster = data.cluster_of(int(data.cluster[i]))
-    doc = (
-        store[Coll.PLACEMENTS].find_one(
-            store.shown(Coll.PLACEMENTS, community, account_id=account), {"bond_stats": 1}
-        )
-        or {}
-    )
-    stats = doc.get("bond_stats") or {}
-    member = (
-        store[Coll.MEMBERS].find_one({"community": community, "account_id": account}, {"core": 1})
-        or {}
-    )
-    partners = data.partners(i)
-    tier_ids = [stats.get(f"tier{t}_partner") for t in TIER_NAMES]
-    names = store.usernames(a for a in tier_ids if a)
-    tiers = [
-        html.Li(f"{TIER_NAMES[t]}: @{names.get(a, a)} ({stats.get(f'tier{t}_weight', 0):.2f})")
-        for t, a in zip(TIER_NAMES, tier_ids, strict=True)
-        if a
-    ]
-    tweets = list(
-        store[Coll.TWEETS]
-        .find({"author_id": account}, {"text": 1, "created_at": 1})
-        .sort("created_at", -1)
-        .limit(RECENT_TWEETS)
-    )
-    label = cluster["label"] if cluster else ""
-    return html.Div(
-        [
-            html.H4(
-                [
-                    html.A(
-                        f"@{name}",
-                        href=f"https://x.com/{name}",
-                        target="_blank",
-                        rel="noopener",
-                        id="member-link",
-                    ),
-                    " (core)" if member.get("core") else "",
-                ]
-            ),
-            html.P(
-                f"Cluster {int(data.cluster[i])}: {label} · {int(data.activity[i])} tweets "
-                f"this week · flow {data.flow[i]:.4f}"
-                if data.cluster[i] != ISOLATED
-                else f"{label} · {int(data.activity[i])} tweets this week"
-            ),
-            html.H5("Strongest partner per tier"),
-            html.Ul(tiers or [html.Li("none this week")], className="tiers"),
-            html.H5("Strongest bonds"),
-            html.Ul(
-                [html.Li(f"@{data.names[j]} ({w:.2f})") for j, w in partners]
-                or [html.Li("none this week")],
-                className="partners",
-            ),
-            html.H5("Recent tweets"),
-            html.Ul(
-                [
-                    html.Li(
-                        [
-                            html.A(
-                                t["created_at"].strftime("%Y-%m-%d %H:%M")
-                                if hasattr(t.get("created_at"), "strftime")
-                                else "open",
-                                href=f"https://x.com/{name}/status/{t['_id']}",
-                                target="_blank",
-                                rel="noopener",
-                            ),
-                            " ",
-                            (t.get("text") or "")[:200],
-                        ]
-                    )
-                    for t in tweets
-                ]
-                or [html.Li("no tweets stored")],
-                className="recent",
-            ),
-        ],
-        id="member-card",
-    )
-
-
 # ---- navigation ------------------------------------------------------------------------
 
 
@@ -311,6 +230,35 @@ class MapHandlers:
 
     def __init__(self, store: Store) -> None:
         self.store = store
+
+    def heavy(self, data: mapdata.MapData, k: int) -> html.Div | None:
+        """What "All members" says before drawing a large community (None: it is small
+        enough to draw at once): members, bonds, roughly how long the page will be busy,
+        and the ways on (draw it, or a cluster)."""
+        members, bonds = mapdata.view_size(data, k)
+        if members <= HEAVY_MEMBERS:
+            return None
+        seconds = (members + bonds) / ELEMENTS_PER_SECOND
+        busy = "under a second" if seconds < 1 else f"about {plural(round(seconds), 'second')}"
+        return html.Div(
+            [
+                html.Span(
+                    f"All members is a large map: {plural(members, 'member')} and "
+                    f"{plural(bonds, 'bond')} ({plural(k, 'strongest bond')} each). Drawing it "
+                    f"keeps this page busy for {busy} on a typical computer. ",
+                    id="map-heavy-text",
+                ),
+                html.Button(
+                    "Draw all members",
+                    id={"type": "map-heavy-go", "k": k},
+                    n_clicks=0,
+                    className="map-button",
+                ),
+                html.Span(" or pick a cluster (on the map, in the legend or above)."),
+            ],
+            id="map-heavy",
+            className="warning",
+        )
 
     def view(self, community: str, view: dict[str, Any], k: int) -> tuple[list, str]:
         """Elements and title for a view: overview, one cluster, or every member."""
@@ -334,6 +282,37 @@ class MapHandlers:
             f"{plural(k, 'strongest bond')} each). Tap a member for details.",
         )
 
+    def start(self, community: str, cluster: int | None, member: str | None) -> dict[str, Any]:
+        """Where a deep link opens the map: ``?member=`` (an account id or a username) at
+        that member's cluster, centred on it with its card; ``?cluster=N`` at cluster N's
+        members; else the overview. Keys: elements, view, title, panel, focus, cluster."""
+        data = mapdata.load(self.store, community)
+        out: dict[str, Any] = {"panel": None, "focus": None, "cluster": cluster}
+        if data is None or not data.placed:
+            return {**out, "elements": [], "view": None, "title": None}
+        if member:
+            name = member.strip().lstrip("@").lower()
+            i = data.index.get(member.strip(), data.lower_names.get(name))
+            if i is None:
+                out["panel"] = html.P(
+                    f"No member named {member.strip()[:60]!r}.", className="error"
+                )
+            else:
+                out["cluster"] = int(data.cluster[i])
+                out["focus"] = {"id": data.ids[i], "at": 0}
+                out["panel"] = member_panel(self.store, community, data, i)
+        number = out["cluster"]
+        if number is None or data.cluster_of(number) is None:
+            return {
+                **out,
+                "elements": mapdata.overview(data, DEFAULT_K),
+                "view": None,
+                "title": None,
+            }
+        view = {"cluster": number, "all": False}
+        elements, title = self.view(community, view, DEFAULT_K)
+        return {**out, "elements": elements, "view": view, "title": title}
+
     def navigate(
         self,
         community: str,
@@ -356,6 +335,12 @@ class MapHandlers:
         if trigger == "map-overview":
             view = {"cluster": None, "all": False}
         elif trigger == "map-all":
+            data = mapdata.load(self.store, community)
+            notice = self.heavy(data, k) if data is not None and data.placed else None
+            if notice is not None and not view.get("all"):
+                return keep, keep, notice, keep, keep, keep
+            view = {"cluster": None, "all": True}
+        elif trigger == "map-all-go":
             view = {"cluster": None, "all": True}
         elif trigger == "map-k":
             pass
@@ -432,6 +417,7 @@ def register_map_callbacks(app: dash.Dash, callback: Callable[..., Any], store: 
         Input("map-search", "n_submit"),
         Input("cluster-pick", "value"),
         Input({"type": "map-legend", "cluster": ALL}, "n_clicks"),
+        Input({"type": "map-heavy-go", "k": ALL}, "n_clicks"),
         State("map-search", "value"),
         State("map-view", "data"),
         State("community", "value"),
@@ -447,6 +433,7 @@ def register_map_callbacks(app: dash.Dash, callback: Callable[..., Any], store: 
         _s: int,
         picked: int | None,
         legend: list[int | None],
+        go: list[int | None],
         search: str | None,
         view: dict | None,
         community: str,
@@ -456,6 +443,10 @@ def register_map_callbacks(app: dash.Dash, callback: Callable[..., Any], store: 
             if not any(legend):
                 raise PreventUpdate
             trigger, picked = "map-legend", trigger["cluster"]
+        elif isinstance(trigger, dict) and trigger.get("type") == "map-heavy-go":
+            if not any(go):
+                raise PreventUpdate
+            trigger = "map-all-go"
         trigger = trigger if isinstance(trigger, str) else None
         return handlers.navigate(community, trigger, tap, k, search, view, picked)
 
@@ -486,7 +477,6 @@ def register_map_callbacks(app: dash.Dash, callback: Callable[..., Any], store: 
         Input("map-zoom-out", "n_clicks"),
         Input("map-fit", "n_clicks"),
         Input("map-focus", "data"),
-        prevent_initial_call=True,
     )
     app.clientside_callback(
         ClientsideFunction("dwtMap", "fit"),

@@ -73,8 +73,9 @@ class _CookieInterface(SecureCookieSessionInterface):
 _FORM = """<!doctype html><html><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Discover Weekly · {title}</title>
-<link rel="stylesheet" href="/assets/style.css"></head><body><main class="login">
-<h1>Discover Weekly</h1>{body}</main></body></html>"""
+<link rel="stylesheet" href="/assets/style.css"></head><body>
+<nav class="top"><b class="brand">Discover Weekly</b></nav>
+<main class="login"><h1>{title}</h1>{body}</main></body></html>"""
 _LOGIN = """{error}<form method="post" action="/login">
 <input type="hidden" name="csrf_token" value="{csrf}">
 <input type="hidden" name="next" value="{next}">
@@ -93,7 +94,7 @@ def csrf_token() -> str:
 
 def _form(error: str = "", next_path: str = "/") -> str:
     body = _LOGIN.format(error=error, csrf=csrf_token(), next=html.escape(next_path, quote=True))
-    return _FORM.format(title="login", body=body)
+    return _FORM.format(title="Log in", body=body)
 
 
 #: Requests the Dash page itself makes (callbacks, its layout and dependencies): answered
@@ -302,9 +303,9 @@ def install(
         if trusted_header:
             return flask.redirect("/oauth2/sign_out")  # oauth2-proxy's own
         if flask.request.method == "GET":  # a link cannot log anyone out from another site
-            return _FORM.format(title="log out", body=_LOGOUT.format(csrf=csrf_token()))
+            return _FORM.format(title="Log out", body=_LOGOUT.format(csrf=csrf_token()))
         if not _csrf_ok():
-            return _FORM.format(title="log out", body=_LOGOUT.format(csrf=csrf_token())), 400
+            return _FORM.format(title="Log out", body=_LOGOUT.format(csrf=csrf_token())), 400
         token = flask.session.get("sid")
         if isinstance(token, str):
             sessions.revoke(token)

@@ -37,6 +37,9 @@ log = logging.getLogger(__name__)
 
 #: Members named on the map at any zoom (by flow); the others as one zooms in.
 NAMED = 12
+#: Members whose names are sent at all in a large view (by flow): thousands of labels
+#: cost the browser text measuring and the callback ~30 bytes each, and overlap anyway.
+LABELLED = 300
 
 MAP_MEMBERS = pa.schema(
     [
@@ -308,20 +311,32 @@ def _positions(numbers: np.ndarray, wanted: np.ndarray) -> np.ndarray:
     return np.where(found, order[at], -1)
 
 
+def view_size(data: MapData, k: int, cluster: int | None = None) -> tuple[int, int]:
+    """How many members and bonds :func:`members_view` would send (counted, not built)."""
+    if cluster is None:
+        return len(data.ids), int(np.count_nonzero(data.rank < k))
+    inside = data.cluster == cluster
+    keep = (data.rank < k) & inside[data.src] & inside[data.dst]
+    return int(np.count_nonzero(inside)), int(np.count_nonzero(keep))
+
+
 def members_view(data: MapData, k: int, cluster: int | None = None) -> list[dict[str, Any]]:
     """Members (of ``cluster``, or all) at their positions, sized by flow, with the bonds
-    among them that are in some member's ``k`` strongest."""
+    among them that are in some member's ``k`` strongest; only the :data:`LABELLED` most
+    central carry a name (the others are named in their panel when tapped)."""
     chosen = np.arange(len(data.ids)) if cluster is None else np.flatnonzero(
         data.cluster == cluster
     )  # fmt: skip
     # Model units: members of a disc sit ~28 apart (scale 16 in dwt.stages.layout).
     sizes = _size(data.flow[chosen], 5, 18)
-    named = set(chosen[np.argsort(-data.flow[chosen], kind="stable")[:NAMED]].tolist())
+    central = chosen[np.argsort(-data.flow[chosen], kind="stable")]
+    named = set(central[:NAMED].tolist())
+    labelled = set(central[:LABELLED].tolist())
     nodes = [
         {
             "data": {
                 "id": data.ids[i],
-                "label": f"@{data.names[i]}",
+                "label": f"@{data.names[i]}" if i in labelled else "",
                 "kind": "member",
                 "cluster": int(data.cluster[i]),
                 "size": round(float(s), 1),

@@ -8,24 +8,27 @@ import json
 import pytest
 
 from dwt.cli import main
-from dwt_dashboard.bench.dashboard import summary
+from dwt_dashboard.bench.actions import ACTIONS
+from dwt_dashboard.bench.dashboard import VIEWPORTS, summary
 from dwt_dashboard.browser import CHROMIUM
 
 
 @pytest.mark.slow
 @pytest.mark.needs_tool("chromium", CHROMIUM.exists())
-def test_the_benchmark_opens_insights_and_reports_each_size(capsys):
-    assert main(["bench", "dashboard", "--sizes", "120", "--json"]) == 0
+def test_the_benchmark_drives_every_action_and_reports_each_size(capsys):
+    assert main(["bench", "dashboard", "--sizes", "120", "--repeats", "1", "--json"]) == 0
     out = capsys.readouterr()
     result = json.loads(out.out.strip().splitlines()[-1])
-    interactive = result["insights_interactive_seconds"]["120"]
-    blocking = result["insights_blocking_seconds"]["120"]
-    drawn = result["insights_drawn_seconds"]["120"]
-    assert 0 < drawn <= interactive  # drawn first, then a tap answered
-    assert blocking >= 0 and result["insights_longest_task_seconds"]["120"] <= blocking + 1e-9
+    assert set(result["blocking_seconds"]) == set(ACTIONS)
+    for action in ACTIONS:
+        worst = result["blocking_seconds"][action]["120"]
+        each = [result["by_viewport"][v]["blocking_seconds"][action]["120"] for v in VIEWPORTS]
+        assert worst == max(each) >= 0  # the worse viewport's
+        assert result["seconds"][action]["120"] > 0
+    assert set(result["by_viewport"]) == set(VIEWPORTS)
+    assert len(result["load"]["120"]["before"]) == 3 and result["repeats"] == 1
     assert set(result["goals_met"]) == {"120"}
-    assert result["users_open_seconds"]["120"] > 0 and result["users_blocking_seconds"]["120"] >= 0
-    assert "interactive" in out.err  # the table goes to stderr with --json
+    assert "add_member" in out.err and "medians of 1" in out.err  # the table, on stderr
 
 
 def test_bad_sizes_are_refused_with_a_sentence(capsys):
@@ -34,18 +37,25 @@ def test_bad_sizes_are_refused_with_a_sentence(capsys):
 
 
 def test_goals_follow_the_issue():
-    rows = {
-        300: {"interactive_s": 1.9, "blocking_s": 0.9, "drawn_s": 1, "cluster_s": 1,
-              "longest_task_s": 0.5},
-        3000: {"interactive_s": 2.5, "blocking_s": 0.5, "drawn_s": 1, "cluster_s": 1,
-               "longest_task_s": 0.5},
-        10000: {"interactive_s": 3.1, "blocking_s": 0.5, "drawn_s": 1, "cluster_s": 1,
-                "longest_task_s": 0.5},
-    }  # fmt: skip
-    met = summary(rows)["goals_met"]
-    assert met == {"300": True, "3000": True, "10000": False}
-    rows[300]["blocking_s"] = 1.2
-    assert summary(rows)["goals_met"]["300"] is False
+    """Every action within 0.5 s at 300, 1 s at 3,000, 2 s at 10,000 members; all members
+    answered within 3 s at 10,000."""
+
+    def one(blocking: float, seconds: float = 1.0) -> list[dict[str, float]]:
+        return [{"blocking_s": blocking, "seconds": seconds, "longest_task_s": blocking}]
+
+    figures = {
+        "desktop": {
+            "add_member": {300: one(0.4), 3000: one(0.9), 10000: one(1.9)},
+            "map_all_members": {300: one(0.1), 3000: one(0.1), 10000: one(0.1, 3.5)},
+        },
+        "phone": {"add_member": {300: one(0.6), 3000: one(0.2), 10000: one(0.2)}},
+    }
+    result = summary(figures, {}, 1)
+    assert result["blocking_seconds"]["add_member"] == {"300": 0.6, "3000": 0.9, "10000": 1.9}
+    assert result["goals_met"] == {"300": False, "3000": True, "10000": False}
+    figures["phone"]["add_member"][300] = one(0.5)
+    figures["desktop"]["map_all_members"][10000] = one(0.1, 2.5)
+    assert summary(figures, {}, 1)["goals_met"] == {"300": True, "3000": True, "10000": True}
 
 
 def test_the_dashboard_adds_its_benchmarks_through_entry_points(capsys):

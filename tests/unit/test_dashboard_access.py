@@ -148,6 +148,7 @@ def _values(store: Store) -> dict[str, Any]:
         ("key-del", "fingerprint"): key_fingerprint(KEY),
         ("people-end", "user"): "ann",
         ("map-legend", "cluster"): 0,
+        ("map-heavy-go", "k"): 3,
         ("conversation-open", "conversation"): conversation,
         ("conversation-tweets", "conversation"): conversation,
     }

@@ -106,6 +106,8 @@ def test_a_clusters_topics_come_with_the_tweets_that_make_them(analysed):
     # Home's digest lists them too, each cluster linking to its topics on Insights.
     home = str(home_page.layout(digest.digest(analysed, COMMUNITY)))
     assert first["topic"] in home and f"/insights?cluster={clusters[0]}" in home
+    # The pills' colours have a key: plain for a topic, red for a trending one.
+    assert "topic-legend" in home and "trending: used far more than usual" in home
     assert data.cluster_topics(analysed, COMMUNITY, None) == []
     assert "No topics" in str(insights.topic_list([]))
 
@@ -353,3 +355,27 @@ for _test in (
 ):
     for _mark in browser_only:
         _mark(_test)
+
+
+def test_counts_of_one_are_singular_and_engagement_is_explained():
+    """A conversation, topic or cluster of one says "1 tweet", "1 member", never "1 members";
+    engagement carries its meaning in a tooltip."""
+    conv = {
+        "conversation_id": "9", "trending": False, "size": 1, "participants": 1,
+        "engagement": 1, "tweets": [{"text": "hi"}],
+    }  # fmt: skip
+    listed = str(insights.conversation_list([conv], total=1))
+    assert "1 tweet ·" in listed and "1 member ·" in listed and "1 conversation'" in listed
+    assert "likes, retweets, replies and quotes" in listed
+    topic = {"topic": "#x", "kind": "hashtag", "count": 1, "members": 1, "tier": 1, "tweets": []}
+    shown = str(insights.topic_list([topic]))
+    assert "1 tweet ·" in shown and "1 member ·" in shown
+    assert "1 member ·" in insights.cohesion({"size": 1})
+    trending = {"text": "t", "href": "/", "cluster": 0, "label": "", "tier": 1,
+                "size": 1, "participants": 1}  # fmt: skip
+    home = str(home_page._trending_list([trending]))
+    assert "1 tweet ·" in home and "1 member'" in home
+    pills = str(home_page._topics_list([{"cluster": 0, "label": "", "topics": [topic]}]))
+    assert "1 tweet, 1 member" in pills
+    for text in (listed, shown, home, pills):
+        assert not re.search(r"\b1 (tweets|members|conversations)\b", text), text

@@ -12,6 +12,7 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
+import dash
 import networkx as nx
 import numpy as np
 import pytest
@@ -275,3 +276,145 @@ def test_a_person_explores_the_map(site, analysed, viewport, tmp_path):
 
 for _mark in browser_only:
     test_a_person_explores_the_map = _mark(test_a_person_explores_the_map)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("viewport", [(1440, 900), (390, 844)], ids=["desktop", "phone"])
+@pytest.mark.needs_tool("chromium", CHROMIUM.exists())
+def test_deep_links_open_the_map_where_they_point(site, analysed, viewport):
+    """``/insights?cluster=N`` (Home's link) opens cluster N's members on the map, and
+    ``?member=`` (an account id or a username) opens that member's cluster, centred on it
+    with its card, instead of the overview."""
+    from playwright.sync_api import expect, sync_playwright
+
+    data = mapdata.load(analysed, COMMUNITY)
+    clusters = [c for c in data.clusters if c["size"] and c["cluster"] >= 0]
+    second = sorted(clusters, key=lambda c: -c["size"])[1]
+    with sync_playwright() as pw:
+        browser = launch(pw)
+        page = browser.new_page(viewport={"width": viewport[0], "height": viewport[1]})
+        login(page, site)
+        page.goto(f"{site}/insights?cluster={second['cluster']}")
+        page.wait_for_function(f"() => {_CY}.nodes('.member').length > 0", timeout=30000)
+        assert _cy(page, "cy.nodes('.member').length") == second["size"]
+        assert _cy(page, "cy.nodes('.cluster').length") == 0
+        expect(page.locator("#map-title")).to_contain_text(f"Cluster {second['cluster']}")
+        expect(page.locator("#cluster-detail")).to_contain_text(second["label"])
+
+        # A member other than the most central, by account id and by username.
+        for i, by in (
+            (int(np.argsort(-data.flow)[5]), "id"),
+            (int(np.argsort(-data.flow)[9]), "name"),
+        ):
+            key = data.ids[i] if by == "id" else data.names[i]
+            page.goto(f"{site}/insights?member={key}")
+            page.wait_for_function(f"() => window.dwtMapCentred === {data.ids[i]!r}", timeout=30000)
+            assert _cy(page, "cy.$(':selected').map(n => n.id())") == [data.ids[i]]
+            members = set(_cy(page, "cy.nodes('.member').map(n => n.id())"))
+            assert members == set(data.ids[data.cluster == data.cluster[i]])
+            page.wait_for_timeout(300)  # a late re-fit would move it off the middle
+            centre = _cy(
+                page,
+                f"(() => {{ const p = cy.getElementById({data.ids[i]!r}).renderedPosition(); "
+                "return [p.x / cy.width(), p.y / cy.height()]; })()",
+            )
+            assert abs(centre[0] - 0.5) < 0.1 and abs(centre[1] - 0.5) < 0.1, centre
+            expect(page.locator("#member-card")).to_contain_text(f"@{data.names[i]}")
+        page.goto(f"{site}/insights?member=nobody_at_all_here")
+        expect(page.locator("#member-panel")).to_contain_text("No member")
+        browser.close()
+
+
+def test_the_member_panel_speaks_plainly(analysed):
+    """The panel says "share of attention" (a percentage) and "bond strength" in words,
+    with the technical terms (Infomap flow, the bond weight) in tooltips."""
+    data = mapdata.load(analysed, COMMUNITY)
+    i = int(np.argmax(data.flow))
+    panel = str(MapHandlers(analysed).panel(COMMUNITY, data.ids[i]))
+    assert "flow 0." not in panel
+    assert f"share of attention {data.flow[i] * 100:.2f} %" in panel
+    assert "Infomap" in panel  # the tooltip names the term
+    assert "bond strength" in panel and "title=" in panel
+
+
+@pytest.mark.slow
+@pytest.mark.needs_tool("chromium", CHROMIUM.exists())
+def test_the_login_page_looks_like_the_app(site):
+    """The login page carries the app's top bar and a card form with styled fields, on a
+    phone as on a desktop, and scrolls no page sideways."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = launch(pw)
+        for width, height in ((1440, 900), (390, 844)):
+            page = browser.new_page(viewport={"width": width, "height": height})
+            page.goto(f"{site}/login")
+            bar = page.locator("nav.top")
+            assert bar.count() == 1 and "Discover Weekly" in bar.inner_text()
+            look = page.evaluate(
+                """() => { const s = e => getComputedStyle(document.querySelector(e));
+                return {bar: s('nav.top').backgroundColor, card: s('.login').backgroundColor,
+                radius: s('.login').borderRadius, button: s('.login button').backgroundColor,
+                wide: document.documentElement.scrollWidth > window.innerWidth}; }"""
+            )
+            assert look["bar"] == "rgb(29, 35, 41)", look
+            assert look["card"] == "rgb(255, 255, 255)" and look["radius"] != "0px", look
+            assert look["button"] == "rgb(29, 35, 41)", look
+            assert not look["wide"], look
+            page.close()
+        browser.close()
+
+
+def test_all_members_says_how_big_it_is_before_drawing(analysed, monkeypatch):
+    """Above ``HEAVY_MEMBERS``, "All members" first says how many members and bonds and
+    roughly how long, and draws only on the go-ahead; only the most central are named."""
+    from dwt_dashboard import insights_map
+
+    handlers = MapHandlers(analysed)
+    data = mapdata.load(analysed, COMMUNITY)
+    overview = {"cluster": None, "all": False}
+    # Small enough: drawn at once.
+    elements, view, _title, *_ = handlers.navigate(
+        COMMUNITY, "map-all", None, 3, None, overview, None
+    )
+    assert view["all"] and len([e for e in elements if "position" in e]) == 300
+    monkeypatch.setattr(insights_map, "HEAVY_MEMBERS", 100)
+    monkeypatch.setattr(mapdata, "LABELLED", 50)
+    elements, view, notice, *_ = handlers.navigate(
+        COMMUNITY, "map-all", None, 2, None, overview, None
+    )
+    members, bonds = mapdata.view_size(data, 2)
+    assert members == 300 and bonds == int((data.rank < 2).sum()) > 0
+    text = str(notice)
+    assert elements is dash.no_update and view is dash.no_update
+    assert f"300 members and {bonds:,} bonds" in text and "busy for" in text
+    assert "map-heavy-go" in text and "pick a cluster" in text
+    elements, view, *_ = handlers.navigate(COMMUNITY, "map-all-go", None, 2, None, overview, None)
+    nodes = [e for e in elements if "position" in e]
+    assert view == {"cluster": None, "all": True} and len(nodes) == 300
+    assert len(elements) - len(nodes) == bonds
+    named = {n["data"]["id"] for n in nodes if n["data"]["label"]}
+    assert named == set(data.ids[np.argsort(-data.flow, kind="stable")[:50]])
+
+
+@pytest.mark.slow
+@pytest.mark.needs_tool("chromium", CHROMIUM.exists())
+def test_a_heavy_all_members_view_waits_for_a_go_ahead(site, monkeypatch):
+    from playwright.sync_api import expect, sync_playwright
+
+    from dwt_dashboard import insights_map
+
+    monkeypatch.setattr(insights_map, "HEAVY_MEMBERS", 100)  # the served app is in-process
+    with sync_playwright() as pw:
+        browser = launch(pw)
+        page = browser.new_page(viewport={"width": 390, "height": 844})
+        login(page, site)
+        page.goto(f"{site}/insights")
+        page.wait_for_function(f"() => {_CY}.nodes('.cluster').length > 0", timeout=30000)
+        page.click("#map-all")
+        expect(page.locator("#map-heavy")).to_contain_text("300 members", timeout=15000)
+        assert _cy(page, "cy.nodes('.member').length") == 0  # nothing drawn yet
+        page.click("#map-heavy button")
+        page.wait_for_function(f"() => {_CY}.nodes('.member').length === 300", timeout=30000)
+        expect(page.locator("#map-title")).to_contain_text("All 300 members")
+        browser.close()

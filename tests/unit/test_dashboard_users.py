@@ -21,7 +21,7 @@ from dwt.store import Store
 from dwt.xapi.emulator import EmulatorConfig, EmulatorServer
 from dwt_dashboard.app import create_app
 from dwt_dashboard.auth import UserDirectory, user_line
-from dwt_dashboard.bench.dashboard import OBSERVE_LONG_TASKS, blocking_since
+from dwt_dashboard.bench.actions import OBSERVE_LONG_TASKS, blocking_since
 from dwt_dashboard.browser import CHROMIUM, launch
 from dwt_dashboard.keys import FileKeyStore
 from dwt_dashboard.launcher import LocalLauncher

@@ -213,6 +213,7 @@ def _values(store: Store, community: str, data: Any) -> dict[str, Any]:
         ("key-del", "fingerprint"): key_fingerprint(KEY),
         ("people-end", "user"): user_name(community, "viewer"),
         ("map-legend", "cluster"): cluster,
+        ("map-heavy-go", "k"): 3,
         ("conversation-open", "conversation"): conversation,
         ("conversation-tweets", "conversation"): conversation,
     }

@@ -56,8 +56,8 @@ def _trending_list(items: list[dict[str, Any]]) -> Any:
                 [
                     dcc.Link(text or "(no text)", href=t["href"], className="opening"),
                     html.Div(
-                        f"{where} · {data.TIERS[t['tier']]} · {t['size']} tweets · "
-                        f"{t['participants']} members",
+                        f"{where} · {data.TIERS[t['tier']]} · {plural(t['size'], 'tweet')} · "
+                        f"{plural(t['participants'], 'member')}",
                         className="meta",
                     ),
                 ]
@@ -84,14 +84,25 @@ def _topics_list(clusters: list[dict[str, Any]]) -> Any:
                         html.Span(
                             t["topic"],
                             className="topic trending-topic" if t.get("trending") else "topic",
-                            title=f"{t.get('kind') or ''}: {t.get('count') or 0} tweets, "
-                            f"{t.get('members') or 0} members",
+                            title=f"{t.get('kind') or ''}: {plural(t.get('count') or 0, 'tweet')}, "
+                            f"{plural(t.get('members') or 0, 'member')}",
                         )
                         for t in c["topics"]
                     ],
                 ]
             )
             for c in clusters
+        ]
+        + [
+            html.Li(
+                [
+                    html.Span("topic", className="topic"),
+                    " used this week · ",
+                    html.Span("topic", className="topic trending-topic"),
+                    " trending: used far more than usual",
+                ],
+                className="topic-legend help",
+            )
         ],
         className="topics",
     )

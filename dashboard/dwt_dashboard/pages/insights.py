@@ -18,6 +18,7 @@ from dwt_dashboard.auth import current_user
 from dwt_dashboard.components import fmt_time
 from dwt_dashboard.insights_map import register_map_callbacks
 from dwt_dashboard.pages import weights as weights_page
+from dwt_dashboard.replies import plural
 
 #: Members named in a cluster's detail (the Users page lists them all).
 MEMBERS_SHOWN = 40
@@ -35,10 +36,10 @@ def cohesion(cluster: dict[str, Any]) -> str:
     inside = cluster.get("internal_weight") or 0.0
     outside = cluster.get("external_weight") or 0.0
     if inside + outside <= 0:
-        return f"{cluster['size']:,} members · no bonds this week"
+        return f"{plural(cluster['size'], 'member')} · no bonds this week"
     share = inside / (inside + outside)
     return (
-        f"{cluster['size']:,} members · {share:.0%} of their bond weight (follows and "
+        f"{plural(cluster['size'], 'member')} · {share:.0%} of their bond weight (follows and "
         "interactions, as the run weighed them) stays inside the cluster"
     )
 
@@ -64,6 +65,12 @@ def cluster_detail(cluster: dict[str, Any] | None) -> html.Div:
     )
 
 
+#: What a conversation's "reactions" count (the content step's engagement).
+ENGAGEMENT_TIP = (
+    "Engagement: the likes, retweets, replies and quotes the conversation's tweets drew "
+    "(as X counted them when they were read)."
+)
+
 TOPIC_KINDS = {"hashtag": "hashtag", "term": "word", "url": "link"}
 
 
@@ -81,7 +88,8 @@ def topic_list(topics: list[dict[str, Any]]) -> html.Div | html.P:
                 html.B(t["topic"], className="topic-name"),
                 html.Span(
                     f" · {TOPIC_KINDS.get(t.get('kind') or '', t.get('kind') or 'topic')} · "
-                    f"{t.get('count') or 0:,} tweets · {t.get('members') or 0:,} members · "
+                    f"{plural(t.get('count') or 0, 'tweet')} · "
+                    f"{plural(t.get('members') or 0, 'member')} · "
                     f"{data.TIERS.get(t.get('tier') or 1, '')}",
                     className="meta",
                 ),
@@ -89,7 +97,7 @@ def topic_list(topics: list[dict[str, Any]]) -> html.Div | html.P:
         )
         body = [tweet_list(t["tweets"], "tweets topic-tweets")]
         if more > 0:
-            body.append(html.P(f"… and {more:,} more tweets", className="help"))
+            body.append(html.P(f"… and {plural(more, 'more tweet')}", className="help"))
         items.append(html.Li(html.Details([summary, *body], className="topic-item")))
     return html.Div(html.Ol(items), id="topic-list")
 
@@ -131,7 +139,7 @@ def conversation_list(
     total = max(total or 0, len(convs))
     listed = convs
     counted = html.P(
-        f"{total:,} conversations" if total == len(listed)
+        plural(total, "conversation") if total == len(listed)
         else f"The first {len(listed):,} of {total:,} conversations, trending first.",
         className="help", id="conversation-count",
     )  # fmt: skip
@@ -143,8 +151,14 @@ def conversation_list(
                 html.Span("TRENDING ", className="trending") if c["trending"] else "",
                 html.Span(first[:140] + ("…" if len(first) > 140 else ""), className="opening"),
                 html.Span(
-                    f" · {c['size']} tweets · {c['participants']} members · "
-                    f"engagement {c['engagement']}",
+                    [
+                        f" · {plural(c['size'], 'tweet')} · "
+                        f"{plural(c['participants'], 'member')} · ",
+                        html.Abbr(
+                            f"{plural(c['engagement'] or 0, 'reaction')}",
+                            title=ENGAGEMENT_TIP,
+                        ),
+                    ],
                     className="meta",
                 ),
             ]
@@ -176,7 +190,7 @@ def conversation_tweets(conv: dict[str, Any]) -> list[Any]:
     return [
         tweet_list(conv["tweets"]),
         html.A(conv["url"], href=conv["url"], target="_blank", className="thread"),
-        f" ({more:,} more tweets there)" if more > 0 else "",
+        f" ({plural(more, 'more tweet')} there)" if more > 0 else "",
     ]
 
 
@@ -204,11 +218,13 @@ def layout(
     tier: int = 1,
     shown: dict[str, Any] | None = None,
     topics: list[dict[str, Any]] | None = None,
+    start: dict[str, Any] | None = None,
 ) -> html.Div:
     """Clusters, the map, conversations and topics; the weights panel on top. ``selected``
     and ``tier`` open a cluster's conversations at a tier (links from Home's digest);
     ``shown`` is that cluster (``data.cluster``, members included) and ``topics`` its
-    topics (``data.cluster_topics``)."""
+    topics (``data.cluster_topics``); ``start`` is where the map opens
+    (:meth:`~dwt_dashboard.insights_map.MapHandlers.start`)."""
     options = [
         {"label": f"{c['cluster']}: {c['label']} ({c['size']})", "value": c["cluster"]}
         for c in clusters
@@ -239,7 +255,7 @@ def layout(
                         id="cluster-detail",
                         className="detail",
                     ),
-                    insights_map.map_area(clusters, elements),
+                    insights_map.map_area(clusters, elements, start),
                 ],
                 className="columns",
             ),
@@ -296,10 +312,13 @@ def view(handlers: Handlers, community: str, query: dict[str, list[str]], act: b
     store = handlers.store
     chosen, weights_run = data.current_weights(store, community)
     clusters = data.clusters(store, community, members=False)
-    first = first_cluster(clusters, _int(query.get("cluster")))
+    member = (query.get("member") or [None])[0]
+    start = insights_map.MapHandlers(store).start(community, _int(query.get("cluster")), member)
+    first = first_cluster(clusters, start["cluster"])
     return layout(
         clusters,
-        insights_map.initial_elements(store, community),
+        start["elements"],
+        start=start,
         weights=chosen,
         weights_run=weights_run,
         busy=handlers.busy(community) if act else weights_page.VIEWER_RUN,
