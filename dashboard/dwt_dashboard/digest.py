@@ -15,6 +15,7 @@ from dwt.store.lookups import (
     tweet_docs,
 )
 from dwt.store.weeks import last_published
+from dwt.words import plural
 from dwt_dashboard.data import (
     TOPIC_FIELDS,
     candidates,
@@ -23,7 +24,6 @@ from dwt_dashboard.data import (
     runs,
     uncollected,
 )
-from dwt_dashboard.replies import plural
 
 
 def week_window(

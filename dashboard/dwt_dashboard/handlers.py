@@ -20,6 +20,7 @@ from dwt.pipeline.scope import ScopeError
 from dwt.pipeline.spec import RunSpec
 from dwt.store import Coll, Store, StoreError
 from dwt.store.candidates import apply_actions
+from dwt.words import plural
 from dwt_dashboard import data
 from dwt_dashboard.access import REFUSALS, Access, Need
 from dwt_dashboard.auth import SessionStore, UserDirectory
@@ -37,7 +38,7 @@ from dwt_dashboard.pages.insights import (
 from dwt_dashboard.pages.jobs import jobs_tables
 from dwt_dashboard.pages.keys import key_rows
 from dwt_dashboard.pages.weights import VIEWER_RUN, controls, weight_presets
-from dwt_dashboard.replies import Reply, plural, usernames_from
+from dwt_dashboard.replies import Reply, usernames_from
 
 INSIGHT_STEPS = ["bonds", "cluster", "content"]
 log = logging.getLogger(__name__)

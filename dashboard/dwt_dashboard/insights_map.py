@@ -27,11 +27,11 @@ from dash.exceptions import PreventUpdate
 from dwt.export import ExportError, export_community
 from dwt.stages.cluster import ISOLATED
 from dwt.store import Store
+from dwt.words import plural
 from dwt_dashboard import mapdata
 from dwt_dashboard.access import Need
 from dwt_dashboard.auth import current_user
 from dwt_dashboard.member_panel import member_panel
-from dwt_dashboard.replies import plural
 
 #: Bonds per member sent at first (the control offers 1..10).
 DEFAULT_K = 3

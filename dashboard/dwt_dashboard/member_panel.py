@@ -8,8 +8,8 @@ from dash import html
 
 from dwt.stages.cluster import ISOLATED
 from dwt.store import Coll, Store
+from dwt.words import plural
 from dwt_dashboard import mapdata
-from dwt_dashboard.replies import plural
 
 #: Recent tweets shown in the member panel.
 RECENT_TWEETS = 5

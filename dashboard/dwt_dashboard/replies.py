@@ -69,8 +69,3 @@ def usernames_from(text: str | None) -> list[str]:
         if candidate and candidate.lower() not in {f.lower() for f in found}:
             found.append(candidate)
     return found
-
-
-def plural(count: int, word: str) -> str:
-    """``count`` and ``word``, in the plural unless one: "1 member", "3,000 members"."""
-    return f"{count:,} {word}{'' if count == 1 else 's'}"

@@ -22,7 +22,7 @@ PACKAGES = {
     "dwt_dashboard": ROOT / "dashboard" / "dwt_dashboard",
 }
 LAYERS = [
-    {"dwt", "dwt.model", "dwt.private"},
+    {"dwt", "dwt.model", "dwt.private", "dwt.words"},
     {"dwt.xapi"},
     {"dwt.config"},
     {"dwt.store", "dwt.stages", "dwt.generate"},

@@ -9,13 +9,13 @@ from zoneinfo import available_timezones
 import dash
 from dash import Input, Output, State, dcc, html
 
+from dwt.words import plural
 from dwt.xapi.prices import bill_words
 from dwt_dashboard import data
 from dwt_dashboard.access import Need
 from dwt_dashboard.auth import current_user
 from dwt_dashboard.components import VIEW_ONLY, fmt_time, notice, runs_table, view_only
 from dwt_dashboard.launcher import LauncherError
-from dwt_dashboard.replies import plural
 
 #: Time zones offered by the schedule editor (every IANA zone this Python knows).
 TIME_ZONES = sorted(available_timezones())

@@ -9,11 +9,11 @@ from typing import TYPE_CHECKING, Any
 import dash
 from dash import dcc, html
 
+from dwt.words import plural
 from dwt_dashboard import data, mapdata
 from dwt_dashboard.access import Need
 from dwt_dashboard.components import ENDED_BADLY, fmt_time, runs_table
 from dwt_dashboard.digest import digest
-from dwt_dashboard.replies import plural
 
 if TYPE_CHECKING:
     from dwt_dashboard.handlers import Handlers

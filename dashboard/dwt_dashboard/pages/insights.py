@@ -12,13 +12,13 @@ import dash
 from dash import ALL, Input, Output, State, ctx, dcc, html
 from dash.exceptions import PreventUpdate
 
+from dwt.words import plural
 from dwt_dashboard import data, insights_map
 from dwt_dashboard.access import Need
 from dwt_dashboard.auth import current_user
 from dwt_dashboard.components import fmt_time
 from dwt_dashboard.insights_map import register_map_callbacks
 from dwt_dashboard.pages import weights as weights_page
-from dwt_dashboard.replies import plural
 
 #: Members named in a cluster's detail (the Users page lists them all).
 MEMBERS_SHOWN = 40

@@ -48,6 +48,7 @@ from dwt.pipeline.scope import accounts_in_scope, slots
 from dwt.store import Store
 from dwt.store.limits import learned_limits
 from dwt.store.runs import last_collection, run_started_at
+from dwt.words import plural
 from dwt.xapi.prices import Charges, Resource, Tariff, bill_words
 
 #: Most posts one timeline page returns (``max_results``), accounts one following page.
@@ -178,8 +179,8 @@ class CollectPlan:
     def text(self) -> str:
         t, f = self.passes["timeline"], self.passes["following"]
         lines = [
-            f"collection plan for {self.community!r}: {self.accounts} account(s) in scope, "
-            f"{self.keys} API key(s), {self.slots} collector(s), window "
+            f"collection plan for {self.community!r}: {plural(self.accounts, 'account')} in "
+            f"scope, {plural(self.keys, 'API key')}, {plural(self.slots, 'collector')}, window "
             f"{self.since:%Y-%m-%d %H:%M} – {self.until:%Y-%m-%d %H:%M} UTC",
             f"  timeline passes   {t['new']} new ({t['incremental']} since their floor), "
             f"{t['resumed']} resumed",
@@ -189,8 +190,8 @@ class CollectPlan:
         for e in self.endpoints.values():
             guess = f" ({e.guessed} guessed)" if e.guessed else ""
             lines.append(
-                f"  {e.endpoint:<17} {e.requests} request(s){guess}, {e.limit}/{per} per key "
-                f"({e.limit_source}) → {_duration(e.duration_s)}"
+                f"  {e.endpoint:<17} {plural(e.requests, 'request')}{guess}, {e.limit}/{per} "
+                f"per key ({e.limit_source}) → {_duration(e.duration_s)}"
             )
         if self.duration_s or self.binding is not None:
             lines.append(f"  takes about       {_duration(self.duration_s)} ({self.bound})")
@@ -382,7 +383,7 @@ def _limits(
     if known == len(per_key):
         endpoint.limit_source = "learned from X's answers"
     elif known:
-        endpoint.limit_source = f"learned for {known} key(s), {table} for the rest"
+        endpoint.limit_source = f"learned for {plural(known, 'key')}, {table} for the rest"
     else:
         endpoint.limit_source = table
 
@@ -447,20 +448,21 @@ def _notes(plan: CollectPlan, keys: int, timing: dict[str, Any], policy: Followi
     timeline = plan.endpoints["user_tweets"]
     if timeline.guessed:
         notes.append(
-            f"{timeline.guessed} timeline(s) without a floor, stored posts or tweet_count: "
+            f"{plural(timeline.guessed, 'timeline')} without a floor, stored posts or tweet_count: "
             "counted as 1 request and 0 posts each (a guess)"
         )
     following = plan.endpoints["following"]
     if following.guessed:
         notes.append(
-            f"{following.guessed} follow list size(s) unknown (no stored list or "
+            f"{plural(following.guessed, 'follow list size')} unknown (no stored list or "
             "following_count): counted as 1 request and 0 accounts each (a guess)"
         )
     if plan.too_big:
         size = sum(plan.too_big.values())
         usd = size * plan.tariff.price(Resource.FOLLOWING)
         notes.append(
-            f"{len(plan.too_big)} member(s) follow more than {policy.max_list_size:,} accounts: "
+            f"{plural(len(plan.too_big), 'member')} follow{'s' if len(plan.too_big) == 1 else ''} "
+            f"more than {policy.max_list_size:,} accounts: "
             f"their lists are not read (they would cost ${usd:,.2f}); raise "
             "collection.followingMaxListSize to read them"
         )
