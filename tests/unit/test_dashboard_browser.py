@@ -224,7 +224,13 @@ def test_a_run_on_a_phone_is_a_card_not_a_column_of_words(served):
         page.click("text=Jobs")
         row = page.locator("#runs-table tbody tr").first
         expect(row).to_contain_text("r0", timeout=15000)
-        box = row.bounding_box()
+        # Measured in the page, on the row as it is then: the table may be redrawn between
+        # finding the row and measuring it (bounding_box() then answered None on a loaded
+        # machine, as the row it had found was gone).
+        box = row.evaluate(
+            "e => { const r = e.getBoundingClientRect(); "
+            "return {x: r.x, width: r.width, height: r.height}; }"
+        )
         width = page.evaluate("window.innerWidth")
         assert page.evaluate("document.scrollingElement.scrollWidth") <= width
         assert box and box["x"] >= 0 and box["x"] + box["width"] <= width, box
