@@ -384,8 +384,10 @@ def chart_values(ns: str, image: str, user_line: str) -> dict[str, Any]:
                     "numCpus": 2,  # one for a driver, one for tasks
                     "shmSize": "256Mi",
                     "resources": {
+                        # A worker holds a job's driver beside its collectors and tasks: as
+                        # much room as the head had when drivers ran there.
                         "requests": {"cpu": "100m", "memory": "384Mi"},
-                        "limits": {"cpu": "2", "memory": "2Gi"},
+                        "limits": {"cpu": "2", "memory": "3Gi"},
                     },
                 },
             },
