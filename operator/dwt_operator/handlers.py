@@ -56,6 +56,15 @@ def _driver_words(driver: Mapping[str, float]) -> str:
     return f"{cpus} and {driver['memory'] / 2**20:.0f} MiB"
 
 
+def _gist(message: str, limit: int = 600) -> str:
+    """The line of a failure that says why, for an event: Ray's sentence opens with its
+    own words and the driver's logs, and the run's own sentence (``dwt …: …``) is last."""
+    lines = [line.strip() for line in message.splitlines() if line.strip()]
+    ours = [line for line in lines if line.startswith("dwt ")]
+    line = (ours or lines or [""])[-1]
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
 def _iso(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -419,7 +428,7 @@ class Reconciler:
                 body,
                 reason="Retrying" if reason == "Failed" else reason,
                 message=f"{what} (attempt {attempt + 1} of {spec.backoff_limit + 1}); "
-                f"retry in {delay:.0f}s: {message[:200]}",
+                f"retry in {delay:.0f}s: {_gist(message)}",
             )
             return
         self._finish(body, spec, status, patch, job, "Failed", message[-3000:], reason=reason)
@@ -594,7 +603,7 @@ class Reconciler:
         (kopf.info if phase == "Succeeded" else kopf.warn)(
             body,
             reason=reason,
-            message=f"Ray job {status.get('rayJobId')}: {message[:300]}",
+            message=f"Ray job {status.get('rayJobId')}: {_gist(message)}",
         )
 
     # ---- schedules and reruns -------------------------------------------------------------

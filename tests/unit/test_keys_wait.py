@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from dwt.collect.keys import KeySource, NoKeysError
+from dwt.collect.keys import KeyNotFoundError, KeySource, NoKeysError
 from dwt.xapi.client import key_fingerprint
 
 
@@ -78,3 +78,41 @@ def test_without_a_directory_there_is_nothing_to_wait_for(monkeypatch):
     with pytest.raises(NoKeysError):
         KeySource().wait_for_fingerprints(120, clock=fake.clock, sleep=fake.sleep)
     assert fake.sleeps == []
+
+
+def test_a_collector_waits_for_its_own_key_on_its_node(tmp_path, monkeypatch):
+    """Each node's kubelet refreshes its own copy of the Secret: the driver's node can hold
+    the new key while a collector's node does not yet (seen on the real cluster: the first
+    attempt's collectors all died with "... is no longer among the configured keys")."""
+    monkeypatch.delenv("DWT_API_KEYS", raising=False)
+    _mounted(tmp_path, {"key-0": "token-a"})  # this node still has the old Secret
+    fake, told = FakeTime(), []
+    fake.on_sleep = lambda: (
+        fake.now >= 45
+        and not (tmp_path / "key-1").exists()
+        and _mounted(tmp_path, {"key-0": "token-a", "key-1": "token-b"})
+    )
+    source = KeySource(directory=str(tmp_path))
+    token = source.token(
+        key_fingerprint("token-b"), 120, told=told.append, clock=fake.clock, sleep=fake.sleep
+    )
+    assert token.get_secret_value() == "token-b"
+    assert 45 <= fake.now < 120 and told and not any("token" in line for line in told)
+
+
+def test_a_key_that_never_appears_ends_the_wait_with_the_sentence(tmp_path, monkeypatch):
+    monkeypatch.delenv("DWT_API_KEYS", raising=False)
+    _mounted(tmp_path, {"key-0": "token-a"})
+    fake = FakeTime()
+    with pytest.raises(KeyNotFoundError, match="no longer among the configured keys"):
+        KeySource(directory=str(tmp_path)).token(
+            key_fingerprint("token-b"), 20, clock=fake.clock, sleep=fake.sleep
+        )
+    assert fake.now == pytest.approx(20)
+
+
+def test_collectors_are_told_how_long_to_wait(tmp_path):
+    from dwt.config import load_settings
+
+    settings = load_settings({"api_keys_dir": str(tmp_path), "keys_wait_s": 90})
+    assert KeySource.of(settings).wait_s == 90

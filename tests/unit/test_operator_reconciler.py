@@ -266,6 +266,25 @@ def test_a_failed_run_is_retried_with_backoff_then_succeeds(world, events):
     assert ("warn", "Retrying") in [e[:2] for e in events]
 
 
+def test_a_failed_attempt_says_why_in_its_event(world, events):
+    """Ray's sentence opens with its own words and the driver's logs; the event a person
+    reads (kubectl describe) carries the run's own last sentence, whole."""
+    cr = CR({"steps": ["bonds"], "backoffLimit": 1})
+    cr.on_spec(world.reconciler)
+    cause = "dwt.collect.keys.KeyNotFoundError: key:1234abcd is no longer among the keys"
+    ray_said = (
+        "Job entrypoint command failed with exit code 1, last available logs (truncated to "
+        "20,000 chars):\n"
+        + "collect: 2 API keys\n" * 30
+        + "dwt run: run x: step collect failed: WorkersFailedError: every collector "
+        + f"failed: {cause}"
+    )
+    world.ray.jobs["dwt-team-weekly-g1-a0"].update(state="FAILED", message=ray_said)
+    cr.on_timer(world.reconciler)
+    (said,) = [e[2] for e in events if e[1] == "Retrying"]
+    assert said.endswith(cause) and "Job entrypoint" not in said
+
+
 def test_retries_stop_at_the_backoff_limit(world, events):
     cr = CR({"steps": ["bonds"], "backoffLimit": 0})
     cr.on_spec(world.reconciler)

@@ -62,7 +62,8 @@ class KeyWorker:
         self.key_id = key_id
         self._store = store
         self._accounts_seen: set[str] = set()  # accounts this collector already wrote
-        self.client = XClient(keys.token(key_id), base_url=base_url, timeout=timeout_s)
+        token = keys.token(key_id, keys.wait_s, told=lambda line: log.warning("%s", line))
+        self.client = XClient(token, base_url=base_url, timeout=timeout_s)
         self.page_size = page_size
         self.retries = retries
         self.backoff_s = backoff_s
