@@ -267,6 +267,16 @@ def test_after_a_collection_the_plan_is_incremental(members, emulated, capsys):
     # the collection measured its requests: the plan times them with what it measured
     assert result["requests"]["user_tweets"]["request_s"] != DEFAULT_REQUEST_S
     assert not any("no collection measured" in n for n in result["notes"])
+    assert not any("without a floor" in n for n in result["notes"])
+    # a member who wrote nothing in the week just read has no floor: not a guess either
+    silent = states[0]["_id"]
+    store[Coll.COLLECT_STATE].update_one({"_id": silent}, {"$unset": {"timeline_newest_id": ""}})
+    store[Coll.TWEETS].delete_many({"author_id": silent})
+    store[Coll.ACCOUNTS].update_one({"_id": silent}, {"$unset": {"public_metrics": ""}})
+    again = _plan(capsys)
+    assert again["passes"]["timeline"]["incremental"] == floors - 1
+    assert again["requests"]["user_tweets"].get("guessed", 0) == 0
+    assert not any("without a floor" in n for n in again["notes"])
 
 
 def test_plan_refuses_without_collect(members, capsys):

@@ -298,6 +298,8 @@ def plan_collection(
                 expected = previous.get(item.account_id, 0) * share
             elif item.account_id in paces:
                 expected = min(TIMELINE_DEPTH, paces[item.account_id] * window.total_seconds())
+            elif states.get(item.account_id, {}).get("timeline_done_at"):
+                expected = 0.0  # read to the end before and wrote nothing: no floor to keep
             else:
                 expected = 0.0
                 endpoint.guessed += 1
