@@ -373,6 +373,7 @@ COUNT_WORDS: dict[str, tuple[str, bool]] = {
     "isolated": ("members without bonds", False),
     "conversations": ("conversations", False),
     "trending": ("trending", False),
+    "no_structure": ("week without groups (one mixed cluster)", True),
     "unavailable": ("accounts unavailable", True),
     "failed": ("reads failed", True),
     "keys_disabled": ("API keys disabled", True),
@@ -416,8 +417,9 @@ def active_run(store: Store, community: str) -> dict[str, Any] | None:
 
 
 def clusters_run(store: Store, community: str) -> dict[str, Any] | None:
-    """The run the clusters shown come from, with the bond weights it used; None before
-    the first clustering."""
+    """The run the clusters shown come from, with the bond weights it used and whether it
+    found no groups (``no_structure``: dwt.stages.cluster); None before the first
+    clustering."""
     shown = shown_run(store, Coll.CLUSTERS, community)
     if not shown:
         return None
@@ -426,6 +428,7 @@ def clusters_run(store: Store, community: str) -> dict[str, Any] | None:
         "run_id": run["_id"],
         "finished_at": run.get("finished_at"),
         "weights": weights_of((run.get("params") or {}).get("weights")),
+        "no_structure": bool((run.get("counts") or {}).get("no_structure")),
     }
 
 

@@ -379,3 +379,20 @@ def test_counts_of_one_are_singular_and_engagement_is_explained():
     assert "1 tweet, 1 member" in pills
     for text in (listed, shown, home, pills):
         assert not re.search(r"\b1 (tweets|members|conversations)\b", text), text
+
+
+def test_a_week_without_groups_is_said_before_its_one_cluster_is_read(analysed):
+    """When neither Infomap nor modularity found groups (dwt.stages.cluster), the run counts
+    ``no_structure``; the Insights page and the run's counts say it in words."""
+    handlers = _app(analysed).handlers
+    assert "no-structure" not in str(handlers.page(USER, "/insights", COMMUNITY))
+    run = data.clusters_run(analysed, COMMUNITY)["run_id"]
+    counts = analysed[Coll.RUNS].find_one({"_id": run})["counts"]
+    analysed[Coll.RUNS].update_one({"_id": run}, {"$set": {"counts.no_structure": 1}})
+    try:
+        page = str(handlers.page(VIEWER, "/insights", COMMUNITY))
+        assert "no-structure" in page and "too evenly mixed" in page
+        assert "week without groups" in data.count_words({**counts, "no_structure": 1})
+        assert "without groups" not in data.count_words(counts)
+    finally:
+        analysed[Coll.RUNS].update_one({"_id": run}, {"$set": {"counts": counts}})

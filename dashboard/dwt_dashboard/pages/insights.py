@@ -206,6 +206,14 @@ def first_cluster(clusters: list[dict[str, Any]], selected: int | None = None) -
     return clusters[0]["cluster"] if clusters else None
 
 
+#: Said above the clusters when the analysis found no groups (dwt.stages.cluster).
+NO_STRUCTURE = (
+    "No sub-communities this week: who talks to whom is too evenly mixed for the analysis "
+    "to tell groups apart (neither the flow of interactions nor modularity found any), so "
+    "the members are shown as one cluster. This is a finding about the week, not an error."
+)
+
+
 def layout(
     clusters: list[dict[str, Any]],
     elements: list[dict[str, Any]],
@@ -219,12 +227,14 @@ def layout(
     shown: dict[str, Any] | None = None,
     topics: list[dict[str, Any]] | None = None,
     start: dict[str, Any] | None = None,
+    no_structure: bool = False,
 ) -> html.Div:
     """Clusters, the map, conversations and topics; the weights panel on top. ``selected``
     and ``tier`` open a cluster's conversations at a tier (links from Home's digest);
     ``shown`` is that cluster (``data.cluster``, members included) and ``topics`` its
     topics (``data.cluster_topics``); ``start`` is where the map opens
-    (:meth:`~dwt_dashboard.insights_map.MapHandlers.start`)."""
+    (:meth:`~dwt_dashboard.insights_map.MapHandlers.start`); ``no_structure``: the run
+    behind them found no groups, which the page says before anyone reads one as a finding."""
     options = [
         {"label": f"{c['cluster']}: {c['label']} ({c['size']})", "value": c["cluster"]}
         for c in clusters
@@ -234,6 +244,9 @@ def layout(
         [
             weights_page.panel(weights or data.weight_defaults(), weights_run, busy, presets),
             html.H2("Clusters"),
+            html.P(NO_STRUCTURE, id="no-structure", className="notice notice-info")
+            if no_structure
+            else "",
             html.Div(
                 [
                     html.Button("◀ previous", id="cluster-prev", n_clicks=0),
@@ -311,6 +324,7 @@ def _int(values: list[str] | None) -> int | None:
 def view(handlers: Handlers, community: str, query: dict[str, list[str]], act: bool) -> Any:
     store = handlers.store
     chosen, weights_run = data.current_weights(store, community)
+    shown_run = data.clusters_run(store, community)
     clusters = data.clusters(store, community, members=False)
     member = (query.get("member") or [None])[0]
     start = insights_map.MapHandlers(store).start(community, _int(query.get("cluster")), member)
@@ -327,6 +341,7 @@ def view(handlers: Handlers, community: str, query: dict[str, list[str]], act: b
         tier=_int(query.get("tier")) or 1,
         shown=data.cluster(store, community, first),
         topics=data.cluster_topics(store, community, first),
+        no_structure=bool(shown_run and shown_run["no_structure"]),
     )
 
 
