@@ -15,6 +15,8 @@ import re
 import pytest
 import requests
 
+from dwt.store import Coll
+
 from .conftest import SUMMARY
 from .jobs import (
     add_members,
@@ -116,7 +118,8 @@ def test_services_resolve_by_name_in_the_pods(release):
 def test_a_community_job_runs_on_the_ray_pods(release):
     add_members(release, COMMUNITY, "members-e2e")
     usernames, expected_tweets = members()
-    community_job(release, "weekly", COMMUNITY)
+    # four shards: the insight steps run as Ray tasks although the week is small
+    community_job(release, "weekly", COMMUNITY, shards=4)
     status = wait_phase(release, "weekly", ("Succeeded", "Failed"), 900)
     SUMMARY["communityjob_phase"] = status["phase"]
     told = "\n".join(
@@ -141,6 +144,12 @@ def test_a_community_job_runs_on_the_ray_pods(release):
     assert {"Submitted", "Succeeded"} <= {e.get("reason") for e in job_events(release, "weekly")}
     with store(release) as s:
         assert s.counts()["tweets"] == expected_tweets
+        placed = s[Coll.RUNS].find_one({"_id": status["runId"]})["placement"]
+    # each heavy step's shards went round-robin over both workers, none on the head (the
+    # run record names a node by the first 12 characters of its id)
+    for step in ("read", "discover", "bonds", "cluster", "content"):
+        assert placed[step]["where"] == "ray" and placed[step]["tasks"] >= 2, placed
+        assert set(placed[step]["nodes"]) == {w[:12] for w in workers}, (step, placed, nodes)
 
 
 def test_the_dashboard_serves_insights_through_its_service(release):

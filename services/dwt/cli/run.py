@@ -35,7 +35,7 @@ from dwt.pipeline.runner import (
     window_end_problem,
 )
 from dwt.pipeline.scope import ScopeError
-from dwt.pipeline.spec import STEP_ORDER, CommunityJobSpec, RunSpec, Step
+from dwt.pipeline.spec import MAX_SHARDS, STEP_ORDER, CommunityJobSpec, RunSpec, Step
 from dwt.store import Coll, Store
 from dwt.store.leases import RunBusy
 from dwt.xapi.prices import bill_words
@@ -91,7 +91,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--shards",
         type=_shards,
         help=f"with Ray: shards of authors the insight steps run over, 1-{MAX_SHARDS} "
-        "(default: by the week's size; small weeks run in this process)",
+        "(default: the spec's shards, else by the week's size; small weeks run in this "
+        "process)",
     )
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     parser.add_argument(
@@ -125,10 +126,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="print DWT_PROGRESS lines (structured events; set when run as a Ray job)",
     )
     parser.set_defaults(handler=run)
-
-
-#: More shards than this only adds Ray overhead (a shard is a task over a share of authors).
-MAX_SHARDS = 1024
 
 
 def _shards(text: str) -> int:
@@ -249,7 +246,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         try:
             count = len(
                 keys.wait_for_fingerprints(
-                    settings.keys_wait_s,
+                    keys.wait_s,
                     told=lambda line: print(f"collect: {line}", file=sys.stderr),
                 )
             )
@@ -312,7 +309,7 @@ def _run(
         from dwt.pipeline.ray_runtime import ensure_ray
 
         print(f"ray: {ensure_ray(settings.ray_address)}", file=sys.stderr)
-    shards = (args.shards or 0) if use_ray else 0
+    shards = (args.shards or spec.shards) if use_ray else 0
     human = None if args.json else (lambda line: print(line, file=sys.stderr))
     bars = StepBars() if sys.stderr.isatty() and not args.json else None
     progress = Progress(

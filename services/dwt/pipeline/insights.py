@@ -30,7 +30,7 @@ import scipy.sparse as sp
 from dwt.pipeline import tasks
 from dwt.pipeline.executor import Executor, InProcess, OnRay, StoreRef, placement
 from dwt.pipeline.progress import Progress
-from dwt.pipeline.spec import RunSpec
+from dwt.pipeline.spec import MAX_SHARDS, RunSpec
 from dwt.stages.bonds import FollowGraph, IndexedWeek, RowInputs, bond_rows, stack_rows
 from dwt.stages.cluster import ISOLATED
 from dwt.stages.columns import ints
@@ -48,8 +48,6 @@ class MissingInputError(RuntimeError):
 RAY_MIN_TWEETS = 200_000
 #: Member tweets per shard of authors on Ray (a shard's table is ~30 MB at this size).
 TWEETS_PER_SHARD = 100_000
-#: The most shards a run makes (each step's tasks grow with them).
-MAX_SHARDS = 256
 
 
 def ray_ready() -> bool:

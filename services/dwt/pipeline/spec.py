@@ -315,6 +315,10 @@ class Driver(_Model):
     )
 
 
+#: The most shards of authors a run's insight steps make (each step's tasks grow with them).
+MAX_SHARDS = 256
+
+
 class RunSpec(_Model):
     """The pipeline's view of a CommunityJob spec."""
 
@@ -327,6 +331,13 @@ class RunSpec(_Model):
     clustering: Clustering = Field(default_factory=Clustering)
     content: Content = Field(default_factory=Content)
     discover: Discover = Field(default_factory=Discover)
+    shards: int = Field(
+        0,
+        ge=0,
+        le=MAX_SHARDS,
+        description="with Ray: shards of authors the insight steps run over, each a task "
+        "(0: chosen by the week's size; a small week runs in the driver)",
+    )
 
     @field_validator("steps")
     @classmethod
