@@ -90,6 +90,16 @@ def test_without_a_perfect_sigma_the_fewest_errors_win():
         tune_trending.trend_sigma([])
 
 
+def test_weeks_that_bound_the_sigma_from_below_only_add_the_margin():
+    # False trends below 4.0, none lost up to the grid's top: 4.0 plus the margin, whatever
+    # the top (a midpoint would move with it).
+    for top in (7.0, 10.0):
+        week = {3.0: (2, 2, 4, 2), 3.5: (2, 2, 3, 2)}
+        week |= {4.0 + 0.5 * i: (2, 2, 2, 2) for i in range(int((top - 4.0) / 0.5) + 1)}
+        assert tune_trending.best_run(rows(week)) == (4.0, top)
+        assert tune_trending.trend_sigma(rows(week)) == 4.0 + tune_trending.MARGIN
+
+
 def test_trending_tune_refuses_a_reported_seed():
     with pytest.raises(ValueError, match="report figures"):
         tune_trending.trending_week(0.2, REPORTED_SEEDS[0])  # before generating anything

@@ -32,8 +32,8 @@ on its tuning seeds, ``dwt.bench.seeds.TUNING_SEEDS["trending"]``; the report ru
 others) and 31 of 33 on ``dwt generate`` seeds 3-12. ``python -m dwt.bench.tune --only
 trending`` re-derives ``trend_sigma`` on those tuning weeks (:mod:`dwt.bench.tune_trending`):
 every sigma from 4.0 to 7.0 flags exactly the 24 planted bursts and 3.5 flags two slices
-without one, so the weeks bound it from below only; its rule gives 5.5, and the default stays
-5.0 (docs/quality.md has the table).
+without one, so the weeks bound it from below only: the default is the lowest error-free
+sigma plus a chosen 1σ margin (docs/quality.md has the table).
 
 Related slices in a cluster (same participants, hashtags, time, or a quote of the same
 conversation) share a ``related`` group (numbered within the cluster), found with DBSCAN over
