@@ -5,7 +5,8 @@ tuned the rule it scores (tests/unit/test_bench_seeds.py holds them disjoint).
 ``TUNING_SEEDS`` maps each tuned rule to the seeds its defaults were chosen on: the bond
 mix, follow share, one-way weight and embeddedness (:mod:`dwt.stages.weights`,
 :mod:`dwt.stages.bonds`) and the flow transform (:mod:`dwt.stages.cluster`) on seeds
-10–40; the trending rule (:mod:`dwt.stages.content`) on seeds 3–5; the choice of link
+10–40; the trending rule (:mod:`dwt.stages.content`,
+re-derived by ``python -m dwt.bench.tune``) on seeds 3–5; the choice of link
 rather than activity teleportation (:mod:`dwt.bench.activity_flow`) on seeds 10–15; the
 clustering's structure threshold (:mod:`dwt.stages.cluster`, re-derived by
 ``python -m dwt.bench.tune``) on seeds 10–17.

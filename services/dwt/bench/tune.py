@@ -1,7 +1,8 @@
-"""Re-derive the clustering's structure threshold on its named tuning seeds (issue 27).
+"""Re-derive defaults on their named tuning seeds (issue 27).
 
-``python -m dwt.bench.tune`` rebuilds the weeks the default was chosen on and prints the
-table behind it, so the number in :mod:`dwt.stages.cluster` can be checked, not trusted:
+``python -m dwt.bench.tune`` rebuilds the weeks each default was chosen on and prints the
+table behind it, so the numbers in the code can be checked, not trusted (``--only
+structure`` or ``--only trending`` runs one part):
 
 * **``MIN_MODULARITY_EXCESS``** (when Infomap finds no structure, how far Leiden's
   modularity must beat a random graph's before its partition is reported). Weeks of the
@@ -13,6 +14,8 @@ table behind it, so the number in :mod:`dwt.stages.cluster` can be checked, not 
   :data:`RECOVERED`; the threshold is the midpoint of the gap between the largest excess
   of a week without and the smallest of a week with (where they overlap: the cut that
   misjudges fewest weeks), to two places.
+* **``Content.trend_sigma``** (:mod:`dwt.stages.content`'s trending threshold): see
+  :mod:`dwt.bench.tune_trending`.
 
 The reported seeds (:data:`dwt.bench.seeds.REPORTED_SEEDS`) and family 2 are never read.
 """
@@ -20,6 +23,7 @@ The reported seeds (:data:`dwt.bench.seeds.REPORTED_SEEDS`) and family 2 are nev
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -99,17 +103,40 @@ def tune_structure(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Print each part's table and derived-vs-code line; 0 only when every part agrees."""
+    from dwt.bench.tune_trending import tune_trending
+    from dwt.pipeline.spec import Content
     from dwt.stages.cluster import MIN_MODULARITY_EXCESS
 
     parser = argparse.ArgumentParser(prog="python -m dwt.bench.tune", description=__doc__)
-    parser.add_argument("--seeds", type=int, nargs="+", default=TUNING_SEEDS["structure"])
-    parser.add_argument("--members", type=int, default=400)
+    parser.add_argument("--only", choices=("structure", "trending"))
+    parser.add_argument("--seeds", type=int, nargs="+", help="the part's tuning seeds (--only)")
+    parser.add_argument("--members", type=int, default=400, help="structure weeks' members")
     args = parser.parse_args(argv)
-    derived = tune_structure(args.seeds, members=args.members)
-    same = "same" if derived == MIN_MODULARITY_EXCESS else "DIFFERS"
-    print(f"MIN_MODULARITY_EXCESS derived {derived:.2f}; the code uses "
-          f"{MIN_MODULARITY_EXCESS:.2f} ({same})")  # fmt: skip
-    return 0 if derived == MIN_MODULARITY_EXCESS else 1
+    if args.seeds and not args.only:
+        parser.error("--seeds needs --only: each part has its own tuning seeds")
+    agree = True
+    if args.only in (None, "structure"):
+        derived = tune_structure(args.seeds or TUNING_SEEDS["structure"], members=args.members)
+        _load()
+        agree &= _compare("MIN_MODULARITY_EXCESS", derived, MIN_MODULARITY_EXCESS, ".2f")
+    if args.only in (None, "trending"):
+        sigma = tune_trending(args.seeds or TUNING_SEEDS["trending"])
+        _load()
+        agree &= _compare("Content.trend_sigma", sigma, Content().trend_sigma, ".1f")
+    return 0 if agree else 1
+
+
+def _load() -> None:
+    """The machine's load as the table ends: its seconds depend on it, the values do not."""
+    print("load average (1, 5, 15 min): " + ", ".join(f"{v:.2f}" for v in os.getloadavg()))
+
+
+def _compare(name: str, derived: float, code: float, fmt: str) -> bool:
+    same = derived == code
+    print(f"{name} derived {derived:{fmt}}; the code uses {code:{fmt}} "
+          f"({'same' if same else 'DIFFERS'})")  # fmt: skip
+    return same
 
 
 if __name__ == "__main__":

@@ -29,7 +29,11 @@ activity, a conversation trending with ``trend_min`` tweets in them) flagged eve
 conversation that happened to fall in a busy hour: 24 of 35 trending slices were planted
 bursts on the independent source; this rule flags only planted bursts there (24 of 24
 on its tuning seeds, ``dwt.bench.seeds.TUNING_SEEDS["trending"]``; the report runs on
-others) and 31 of 33 on ``dwt generate`` seeds 3-12.
+others) and 31 of 33 on ``dwt generate`` seeds 3-12. ``python -m dwt.bench.tune --only
+trending`` re-derives ``trend_sigma`` on those tuning weeks (:mod:`dwt.bench.tune_trending`):
+every sigma from 4.0 to 7.0 flags exactly the 24 planted bursts and 3.5 flags two slices
+without one, so the weeks bound it from below only: the default is the lowest error-free
+sigma plus a chosen 1σ margin (docs/quality.md has the table).
 
 Related slices in a cluster (same participants, hashtags, time, or a quote of the same
 conversation) share a ``related`` group (numbered within the cluster), found with DBSCAN over

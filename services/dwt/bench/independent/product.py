@@ -14,10 +14,11 @@ chains (``referenced_id``) as it would for tweets fetched without that field.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import secrets
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,7 +30,7 @@ from dwt.collect.lookup import add_members_by_username
 from dwt.pipeline.collection import CollectConfig, collect
 from dwt.pipeline.progress import Progress
 from dwt.pipeline.runner import new_run_id, run_pipeline
-from dwt.pipeline.spec import RunSpec, Step
+from dwt.pipeline.spec import Content, RunSpec, Step
 from dwt.store import Coll, Store
 from dwt.xapi.dataset import Dataset
 from dwt.xapi.emulator import EmulatorConfig, EmulatorServer
@@ -52,6 +53,17 @@ class StoreReading:
 
 def run_product(dataset: Dataset, *, without_ids: bool = True) -> StoreReading:
     """Emulator → members add → collect → default pipeline; then read the store."""
+    with product_store(dataset) as (store, counts):
+        reading = _read(store, counts)
+        if without_ids:
+            reading.conversations_without_ids = _rerun_without_ids(store, dataset.now)
+    return reading
+
+
+@contextlib.contextmanager
+def product_store(dataset: Dataset) -> Iterator[tuple[Store, dict[str, Any]]]:
+    """The store after a user's run on ``dataset`` (emulator → members add → collect →
+    default pipeline) and the run's counts; the store and emulator close on exit."""
     token = f"bench-{secrets.token_hex(8)}"  # a throwaway key for the local emulator
     config = EmulatorConfig(tokens=(token,), rate_limit=1_000_000, shift_to_now=False)
     now = dataset.now
@@ -70,12 +82,9 @@ def run_product(dataset: Dataset, *, without_ids: bool = True) -> StoreReading:
             counts = add_collect_run(
                 store, COMMUNITY, names.to_pylist(), server.base_url, token, keys_file, now
             )
-            reading = _read(store, counts)
-            if without_ids:
-                reading.conversations_without_ids = _rerun_without_ids(store, now)
+            yield store, counts
         finally:
             store.close()
-    return reading
 
 
 def add_collect_run(
@@ -127,7 +136,13 @@ def _docs(store: Store, coll: Coll) -> list[dict[str, Any]]:
 def _rerun_without_ids(store: Store, now: Any) -> list[dict[str, Any]]:
     """Null every stored tweet's conversation id, run the content step again, read it."""
     store.forget_conversation_ids()
-    spec = RunSpec(community=COMMUNITY, steps=[Step.CONTENT])
+    return rerun_content(store, now)
+
+
+def rerun_content(store: Store, now: Any, content: Content | None = None) -> list[dict[str, Any]]:
+    """Run the content step alone again on what ``store`` holds, with ``content``'s
+    settings (default: the spec's), and read the conversations it stored."""
+    spec = RunSpec(community=COMMUNITY, steps=[Step.CONTENT], content=content or Content())
     run_pipeline(store, spec, now=now, progress=_quiet(store, now))
     return _docs(store, Coll.CONVERSATIONS)
 

@@ -110,8 +110,8 @@ def score_run(plan: Plan, reading: StoreReading, seconds: float = 0.0) -> RunSco
         singleton_silent=single_silent,
         silent=len(silent),
         isolated=int((labels < 0).sum()),
-        threads=_bursts(plan, reading.conversations, "thread"),
-        topics=None if reading.topics is None else _bursts(plan, reading.topics, "topic"),
+        threads=bursts(plan, reading.conversations, "thread"),
+        topics=None if reading.topics is None else bursts(plan, reading.topics, "topic"),
         ari=_ari(plan, reading.conversations),
         ari_without_ids=(
             None
@@ -126,7 +126,7 @@ def score_run(plan: Plan, reading: StoreReading, seconds: float = 0.0) -> RunSco
     )
 
 
-def _bursts(plan: Plan, docs: list[dict[str, Any]], kind: str) -> BurstCounts:
+def bursts(plan: Plan, docs: list[dict[str, Any]], kind: str) -> BurstCounts:
     """Planted bursts of ``kind`` found among the trending ``docs`` (see the module doc)."""
     planted = [b for b in plan.bursts if b["kind"] == kind]
     burst_of = {t: i for i, b in enumerate(planted) for t in b["tweet_ids"]}
