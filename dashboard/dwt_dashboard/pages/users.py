@@ -299,45 +299,31 @@ def register(app: dash.Dash, callback: Callable[..., Any], handlers: Handlers) -
         total = len(ordered(data.members(store, community), search, None))
         return pager_text(_page(view), max(0, len(_ids(view)) + change), total, "member")
 
-    @callback(
-        Output("member-list", "children"),
-        Output("member-view", "data"),
-        Output("member-pager", "children"),
-        Input("member-search", "value"),
-        Input("member-sort", "value"),
-        Input("member-prev", "n_clicks"),
-        Input("member-next", "n_clicks"),
-        State("member-view", "data"),
-        State("community", "value"),
-        need=Need.READ,
-        prevent_initial_call=True,
-    )
-    def _member_page(
-        search: str | None, sort: str | None, _p: int, _n: int, view: Any, community: str
-    ) -> tuple[Any, ...]:
-        page = _moved(ctx.triggered_id, "member", _page(view))
-        members = data.members(store, community)
-        return members_view(members, may_act(community), page, search or "", sort or "")
+    def paged(prefix: str, rows: Callable[[str], Any], view_of: Callable[..., Any]) -> None:
+        """The list ``prefix`` (``member``, ``cand``) redrawn a page at a time as its search,
+        sort or pager changes; ``rows`` reads the community's rows, ``view_of`` draws them."""
 
-    @callback(
-        Output("cand-list", "children"),
-        Output("cand-view", "data"),
-        Output("cand-pager", "children"),
-        Input("cand-search", "value"),
-        Input("cand-sort", "value"),
-        Input("cand-prev", "n_clicks"),
-        Input("cand-next", "n_clicks"),
-        State("cand-view", "data"),
-        State("community", "value"),
-        need=Need.READ,
-        prevent_initial_call=True,
-    )
-    def _cand_page(
-        search: str | None, sort: str | None, _p: int, _n: int, view: Any, community: str
-    ) -> tuple[Any, ...]:
-        page = _moved(ctx.triggered_id, "cand", _page(view))
-        candidates = data.candidates(store, community)
-        return candidates_view(candidates, may_act(community), page, search or "", sort or "")
+        @callback(
+            Output(f"{prefix}-list", "children"),
+            Output(f"{prefix}-view", "data"),
+            Output(f"{prefix}-pager", "children"),
+            Input(f"{prefix}-search", "value"),
+            Input(f"{prefix}-sort", "value"),
+            Input(f"{prefix}-prev", "n_clicks"),
+            Input(f"{prefix}-next", "n_clicks"),
+            State(f"{prefix}-view", "data"),
+            State("community", "value"),
+            need=Need.READ,
+            prevent_initial_call=True,
+        )
+        def _page_of(
+            search: str | None, sort: str | None, _p: int, _n: int, view: Any, community: str
+        ) -> tuple[Any, ...]:
+            page = _moved(ctx.triggered_id, prefix, _page(view))
+            return view_of(rows(community), may_act(community), page, search or "", sort or "")
+
+    paged("member", lambda community: data.members(store, community), members_view)
+    paged("cand", lambda community: data.candidates(store, community), candidates_view)
 
     @callback(
         Output("decisions", "data"),
