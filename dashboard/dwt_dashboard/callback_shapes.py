@@ -155,6 +155,7 @@ VALUES: dict[str, Check] = {
     "map-k.value": integer,
     "schedule-hour.value": integer,
     "conversations-shown.data": integer,
+    "runs-page.data": integer,
     "log-run.value": text,
     "map-search.value": text,
     "add-username.value": text,

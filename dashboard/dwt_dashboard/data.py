@@ -22,7 +22,7 @@ from dwt.store.lookups import (
     tweet_docs,
     unreadable_members,
 )
-from dwt.store.runs import recent_runs
+from dwt.store.runs import recent_runs, run_count
 from dwt.store.weeks import shown_run
 from dwt.xapi.prices import bill_words
 
@@ -300,10 +300,22 @@ def run_kind(run: dict[str, Any]) -> str:
     return "manual"
 
 
-def runs(store: Store, community: str, limit: int = 20) -> list[dict[str, Any]]:
+#: Runs the Jobs page shows at a time.
+RUNS_PAGE = 20
+
+
+def runs_page(store: Store, community: str, page: int) -> tuple[list[dict[str, Any]], int, int]:
+    """Page ``page`` of the runs (:func:`runs`), clamped to the pages there are; with that
+    page and how many runs there are in all."""
+    total = run_count(store, community)
+    page = min(max(page, 0), max(0, (total - 1) // RUNS_PAGE))
+    return runs(store, community, RUNS_PAGE, page * RUNS_PAGE), page, total
+
+
+def runs(store: Store, community: str, limit: int = RUNS_PAGE, skip: int = 0) -> list[dict]:
     """Recent runs, newest first: why, status, counts and the step in progress."""
     out = []
-    for run in recent_runs(store, community, limit):
+    for run in recent_runs(store, community, limit, skip):
         progress = run.get("progress") or {}
         out.append(
             {

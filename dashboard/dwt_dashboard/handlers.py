@@ -35,7 +35,7 @@ from dwt_dashboard.pages.insights import (
     more_conversations,
     topic_list,
 )
-from dwt_dashboard.pages.jobs import jobs_tables
+from dwt_dashboard.pages.jobs import jobs_tables, runs_pager
 from dwt_dashboard.pages.keys import key_rows
 from dwt_dashboard.pages.weights import VIEWER_RUN, controls, weight_presets
 from dwt_dashboard.replies import Reply, usernames_from
@@ -316,13 +316,15 @@ class Handlers:
         ended = self.sessions.revoke_user(username) if self.sessions else 0
         return f"Ended {plural(ended, 'session')} of {username}."
 
-    def jobs_tables(self, community: str) -> Any:
-        """The Jobs page's refreshing part; the runs still show if the cluster does not."""
-        runs = data.runs(self.store, community)
+    def jobs_tables(self, community: str, page: int = 0) -> Any:
+        """The Jobs page's refreshing part (its runs at ``page``); the runs still show if
+        the cluster does not."""
+        runs, page, total = data.runs_page(self.store, community, page)
+        shown = runs_pager(page, len(runs), total)
         try:
-            return jobs_tables(runs, self.launcher.jobs(community))
+            return jobs_tables(runs, self.launcher.jobs(community), shown)
         except LauncherError as exc:
-            return html.Div([runs_table(runs), html.P(str(exc), className="error")])
+            return html.Div([runs_table(runs), shown, html.P(str(exc), className="error")])
 
     def log_tail(self, user: str | None, community: str | None, run_id: str | None) -> str:
         if not self.allows(user, community, Need.READ) or not run_id:

@@ -360,3 +360,48 @@ def test_collecting_what_waits_says_how_many_and_refuses_viewers(store, tmp_path
     assert told.startswith("2 members not collected yet. Add an API key first") and told.error
     assert app.handlers.collect_uncollected("vi", "c") == "You may not act on this community."
     assert app.handlers.collect_uncollected("ed", "d").startswith("Every member has been")
+
+
+def test_the_jobs_page_shows_runs_a_page_at_a_time(app, sample: Store):
+    """45 runs: the Jobs page shows the newest 20 and says so; "older runs" moves a page
+    (clamped at the last), and a page number the page never sends is clamped too."""
+    from datetime import timedelta
+
+    from dwt.store.runs import start_run
+
+    for i in range(44):  # beside the sample's own run
+        start_run(sample, f"old-{i:02}", "sample", ["bonds"], {}, NOW - timedelta(days=i + 1))
+    client = app.server.test_client()
+    _login(client)
+    state = [{"id": "community", "property": "value", "value": "sample"}]
+
+    def older(page: int | None) -> int:
+        response = _update(
+            client,
+            "runs-page.data",
+            [{"id": "runs-newer", "property": "n_clicks", "value": 0},
+             {"id": "runs-older", "property": "n_clicks", "value": 1}],
+            [{"id": "runs-page", "property": "data", "value": page}, *state],
+            triggered=["runs-older.n_clicks"],
+        )  # fmt: skip
+        assert response.status_code == 200, response.text
+        return response.get_json()["response"]["runs-page"]["data"]
+
+    def table(page: int) -> str:
+        response = _update(
+            client,
+            "jobs-table.children",
+            [{"id": "jobs-tick", "property": "n_intervals", "value": 1},
+             {"id": "runs-page", "property": "data", "value": page}],
+            state,
+        )  # fmt: skip
+        assert response.status_code == 200, response.text
+        return json.dumps(response.get_json(), ensure_ascii=False)
+
+    assert "Runs 1–20 of 45, newest first" in table(0) and "old-18" in table(0)
+    assert older(0) == 1 and older(1) == 2 and older(2) == 2  # the last page holds
+    assert older(None) == 1
+    last = table(2)
+    assert "Runs 41–45 of 45" in last and "old-43" in last and "old-18" not in last
+    assert "Runs 41–45 of 45" in table(10**9)  # clamped, not an empty page
+    assert "Runs 1–20 of 45" in table(-3)

@@ -43,6 +43,7 @@ READ_OUTPUTS = {
     "weights-body.children",  # the weights panel's controls, drawn when it is opened
     '{"conversation":["ALL"],"type":"conversation-tweets"}.children',  # opened: its tweets
     "jobs-table.children",
+    "runs-page.data",  # which page of the runs the Jobs page shows
     "member-list.children",  # a page of the members, searched and ordered
     "cand-list.children",  # a page of the candidates
     "log-tail.children",

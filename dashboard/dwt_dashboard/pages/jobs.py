@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import dash
-from dash import Input, Output, State, dcc, html
+from dash import Input, Output, State, ctx, dcc, html
 
 from dwt_dashboard import data
 from dwt_dashboard.access import Need
@@ -44,20 +44,42 @@ def community_jobs_table(jobs: list[dict[str, Any]]) -> html.Table | html.P:
     return html.Table([html.Thead(head), html.Tbody(rows)], id="community-jobs")
 
 
-def jobs_tables(runs: list[dict[str, Any]], jobs: list[dict[str, Any]] | None) -> html.Div:
-    """What the Jobs page refreshes: runs with progress, and CommunityJobs in the cluster."""
-    parts: list[Any] = [runs_table(runs)]
+def runs_pager(page: int, shown: int, total: int) -> html.P:
+    """Which runs the table shows: "Runs 21–40 of 57 (newest first)"."""
+    if not total:
+        return html.P("", className="help")
+    first = page * data.RUNS_PAGE + 1
+    words = f"Runs {first:,}–{first + shown - 1:,} of {total:,}, newest first"
+    return html.P(words, id="runs-shown", className="help")
+
+
+def jobs_tables(
+    runs: list[dict[str, Any]], jobs: list[dict[str, Any]] | None, shown: Any = ""
+) -> html.Div:
+    """What the Jobs page refreshes: runs with progress (``shown``: which, in words), and
+    CommunityJobs in the cluster."""
+    parts: list[Any] = [runs_table(runs), shown]
     if jobs is not None:
         parts += [html.H3("CommunityJobs"), community_jobs_table(jobs)]
     return html.Div(parts)
 
 
-def layout(runs: list[dict[str, Any]], community_jobs: list[dict[str, Any]] | None) -> html.Div:
+def layout(
+    runs: list[dict[str, Any]], community_jobs: list[dict[str, Any]] | None, shown: Any = ""
+) -> html.Div:
     return html.Div(
         [
             html.H2("Runs"),
             dcc.Interval(id="jobs-tick", interval=3000),
-            html.Div(jobs_tables(runs, community_jobs), id="jobs-table"),
+            html.Div(jobs_tables(runs, community_jobs, shown), id="jobs-table"),
+            html.Div(
+                [
+                    html.Button("◀ newer runs", id="runs-newer", n_clicks=0),
+                    html.Button("older runs ▶", id="runs-older", n_clicks=0),
+                ],
+                className="row",
+            ),
+            dcc.Store(id="runs-page", data=0),
             html.H3("Log"),
             dcc.Dropdown(
                 id="log-run",
@@ -71,8 +93,9 @@ def layout(runs: list[dict[str, Any]], community_jobs: list[dict[str, Any]] | No
 
 
 def view(handlers: Handlers, community: str, query: dict[str, list[str]], act: bool) -> Any:
-    runs = data.runs(handlers.store, community)
-    return layout(runs, handlers.launcher.jobs(community))  # LauncherError: the page says
+    runs, _, total = data.runs_page(handlers.store, community, 0)
+    shown = runs_pager(0, len(runs), total)
+    return layout(runs, handlers.launcher.jobs(community), shown)  # LauncherError: it says
 
 
 def skeleton() -> Any:
@@ -83,12 +106,27 @@ def register(app: dash.Dash, callback: Callable[..., Any], handlers: Handlers) -
     @callback(
         Output("jobs-table", "children"),
         Input("jobs-tick", "n_intervals"),
+        Input("runs-page", "data"),
         State("community", "value"),
         need=Need.READ,
         prevent_initial_call=True,
     )
-    def _jobs(_: int, community: str) -> Any:
-        return handlers.jobs_tables(community)
+    def _jobs(_: int, page: Any, community: str) -> Any:
+        return handlers.jobs_tables(community, page if isinstance(page, int) else 0)
+
+    @callback(
+        Output("runs-page", "data"),
+        Input("runs-newer", "n_clicks"),
+        Input("runs-older", "n_clicks"),
+        State("runs-page", "data"),
+        State("community", "value"),
+        need=Need.READ,
+        prevent_initial_call=True,
+    )
+    def _page(_n: int, _o: int, page: Any, community: str) -> int:
+        page = page if isinstance(page, int) else 0
+        step = {"runs-newer": -1, "runs-older": 1}.get(ctx.triggered_id, 0)
+        return data.runs_page(handlers.store, community, page + step)[1]
 
     @callback(
         Output("log-tail", "children"),

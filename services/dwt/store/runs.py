@@ -80,9 +80,16 @@ def abandon_run(store: Store, run_id: str, now: datetime, reason: str) -> bool:
     return bool(done.modified_count)
 
 
-def recent_runs(store: Store, community: str, limit: int = 10) -> list[dict[str, Any]]:
+def recent_runs(
+    store: Store, community: str, limit: int = 10, skip: int = 0
+) -> list[dict[str, Any]]:
+    """The community's runs, newest first: ``limit`` of them after the newest ``skip``."""
     cursor = store[Coll.RUNS].find({"community": community}).sort("started_at", DESCENDING)
-    return list(cursor.limit(limit))
+    return list(cursor.skip(skip).limit(limit))
+
+
+def run_count(store: Store, community: str) -> int:
+    return store[Coll.RUNS].count_documents({"community": community})
 
 
 def record_collection(

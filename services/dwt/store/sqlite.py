@@ -364,12 +364,18 @@ class SqliteCollection:
         return int(row.fetchone()[0])
 
     def _select(
-        self, filter: Mapping[str, Any] | None, sort: Sequence[tuple[str, int]], limit: int
+        self,
+        filter: Mapping[str, Any] | None,
+        sort: Sequence[tuple[str, int]],
+        limit: int,
+        skip: int = 0,
     ) -> Iterator[dict[str, Any]]:
         where, params = self.compiler.where(filter)
         sql = f'SELECT doc FROM "{self.name}" WHERE {where}{order_by(sort)}'
-        if limit:
-            sql += f" LIMIT {int(limit)}"
+        if limit or skip:  # SQLite's OFFSET needs a LIMIT: -1 is none
+            sql += f" LIMIT {int(limit) or -1}"
+        if skip:
+            sql += f" OFFSET {int(skip)}"
         rows = self.db.conn.execute(sql, params)
         while True:
             try:  # rows are read as they are asked for: damage can show up here too
@@ -551,7 +557,8 @@ class SqliteCollection:
 
 
 class Cursor:
-    """A lazy ``find``: ``sort`` and ``limit`` chain as in pymongo; iterate to run it."""
+    """A lazy ``find``: ``sort``, ``skip`` and ``limit`` chain as in pymongo; iterate to
+    run it."""
 
     def __init__(
         self,
@@ -562,7 +569,7 @@ class Cursor:
         limit: int,
     ) -> None:
         self._coll, self._filter, self._projection = coll, filter, projection
-        self._sort, self._limit = sort, limit
+        self._sort, self._limit, self._skip = sort, limit, 0
 
     def sort(self, key: str | Sequence[tuple[str, int]], direction: int = 1) -> Cursor:
         self._sort = [(key, direction)] if isinstance(key, str) else list(key)
@@ -572,8 +579,14 @@ class Cursor:
         self._limit = limit
         return self
 
+    def skip(self, skip: int) -> Cursor:
+        if skip < 0:
+            raise ValueError(f"skip must be >= 0, got {skip}")
+        self._skip = skip
+        return self
+
     def __iter__(self) -> Iterator[dict[str, Any]]:
-        for doc in self._coll._select(self._filter, self._sort, self._limit):
+        for doc in self._coll._select(self._filter, self._sort, self._limit, self._skip):
             yield project(doc, self._projection)
 
 
