@@ -146,7 +146,10 @@ def test_a_killed_run_leaves_the_previous_week_shown_and_its_lease_times_out(
     _kill_at(store_url, tmp_path, "week-2", KILL_AT[where])
     killed_at = time.monotonic()
     after = _week(analysed, store_url, tmp_path / "after")
-    if published(analysed, COMMUNITY)["content"] == "week-2":
+    # Under load the kill can land after the run published (even after it said succeeded):
+    # what the store shows decides which week must be whole, not where the test meant to kill.
+    killed_published = published(analysed, COMMUNITY)["content"] == "week-2"
+    if killed_published:
         # Killed after it published: its whole week, nothing of the previous one.
         assert where == "content is done", "a run published before its last step ended"
         assert set(after["runs"].values()) == {"week-2"} and after["bonds"] != before["bonds"]
@@ -169,7 +172,7 @@ def test_a_killed_run_leaves_the_previous_week_shown_and_its_lease_times_out(
         time.sleep(0.5)
     assert done.returncode == 0, done.stderr
     killed = analysed[Coll.RUNS].find_one({"_id": "week-2"})
-    if killed is not None and published(analysed, COMMUNITY)["content"] != "week-2":
+    if killed is not None and not killed_published:  # (week-3 has published since)
         assert killed["status"] == "abandoned", killed["status"]
     assert set(published(analysed, COMMUNITY).values()) == {"week-3"}
 
