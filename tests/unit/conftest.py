@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 from collect_fixtures import KEYS, key_source
+from playwright.sync_api import expect
 from xapi_fixtures import running_emulator, small_world
 
 from dwt.collect.keys import KeySource
@@ -28,6 +29,11 @@ from dwt.xapi.emulator import EmulatorConfig, EmulatorServer
 
 #: The API key `emulated`'s emulator accepts and `emulator_env` sets.
 CLI_KEY = "cli-key"
+
+# Playwright's assertions give up after 5 s unless told; a 2-core machine loaded by another
+# full run answers a Dash callback slower than that now and then. They still fail on what
+# never shows.
+expect.set_options(timeout=20_000)
 
 
 @pytest.fixture(scope="module")
