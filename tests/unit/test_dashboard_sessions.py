@@ -140,7 +140,10 @@ def test_sessions_end_when_idle_and_at_their_age(store, tmp_path):
     tick = {
         "output": "jobs-table.children",
         "outputs": {"id": "jobs-table", "property": "children"},
-        "inputs": [{"id": "jobs-tick", "property": "n_intervals", "value": 3}],
+        "inputs": [
+            {"id": "jobs-tick", "property": "n_intervals", "value": 3},
+            {"id": "runs-page", "property": "data", "value": 0},
+        ],
         "state": [{"id": "community", "property": "value", "value": "demo"}],
         "changedPropIds": ["jobs-tick.n_intervals"],
     }

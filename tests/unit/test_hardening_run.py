@@ -16,7 +16,7 @@ import pytest
 from clirun import dwt
 from dwt.pipeline.progress import Progress
 from dwt.pipeline.runner import RunRefused, run_pipeline
-from dwt.pipeline.spec import RunSpec, Step
+from dwt.pipeline.spec import MAX_SHARDS, RunSpec, Step
 from dwt.store import Coll, Store
 from results import shown, shown_members
 from sample_week import load_sample
@@ -117,8 +117,8 @@ def test_members_of_an_unknown_community(analysed, capsys, action):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--shards", "-2"], "--shards: must be within 1-1024, got -2"),
-        (["--shards", "0"], "--shards: must be within 1-1024"),
+        (["--shards", "-2"], f"--shards: must be within 1-{MAX_SHARDS}, got -2"),
+        (["--shards", "0"], f"--shards: must be within 1-{MAX_SHARDS}"),
         (["--shards", "two"], "--shards: not a whole number"),
         (["--window-days", "0"], "greater than or equal to 1"),
         (["--window-days", "400"], "less than or equal to 30"),
