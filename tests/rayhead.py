@@ -1,4 +1,10 @@
-"""A real local Ray head with the Jobs API, for tests (loopback only, its own ports).
+"""A real local Ray head with the Jobs API, for tests (loopback only, its own ports, its own
+temp dir).
+
+Its own temp dir (``RAY_TMPDIR``): Ray's job supervisor finds the cluster a job's driver
+joins through ``ray_current_cluster`` in the temp dir, which names the *latest* head started
+on the machine; with a shared ``/tmp/ray`` a driver of this head joined another test run's
+head (seen with two test runs on one machine: the driver waited for a GCS that was gone).
 
 Started with ``ray start --head --block`` in its own process group and stopped by ending
 that group — ``ray stop`` would also stop any other Ray runtime of the test session.
@@ -9,11 +15,14 @@ head) and started again on the same ports: a *replaced* head, empty, at the same
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -32,8 +41,11 @@ class RayHead:
 
     def __init__(self, num_cpus: int = 2, env: dict[str, str] | None = None) -> None:
         self.num_cpus = num_cpus
+        # Short: Ray's Unix sockets live under it (a 107-byte limit).
+        self.root = Path(tempfile.mkdtemp(prefix="dwt-rh-", dir="/tmp"))
         self.env = {
             **os.environ,
+            "RAY_TMPDIR": str(self.root),
             "RAY_AUTH_MODE": "disabled",
             "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",
             **(env or {}),
@@ -133,6 +145,14 @@ class RayHead:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait(timeout=30)
 
+    def close(self) -> None:
+        """Stop it for good and remove its temp dir (`stop` alone lets it start again)."""
+        self.stop()
+        try:
+            shutil.rmtree(self.root)
+        except OSError as exc:  # a straggler still writing: the dir is left, and said
+            warnings.warn(f"the Ray head's temp dir {self.root} is left: {exc}", stacklevel=2)
+
 
 def _descendants(root: int) -> list[int]:
     """Every process below ``root`` (from /proc: each process's parent)."""
@@ -160,4 +180,4 @@ def ray_head(num_cpus: int = 2, env: dict[str, str] | None = None) -> Iterator[s
     try:
         yield head.address
     finally:
-        head.stop()
+        head.close()

@@ -106,7 +106,7 @@ def world(kube_api: KubeServer, tmp_path_factory: pytest.TempPathFactory):
         ) as operator:
             yield World(kube_api, install, head, operator, state)
     finally:
-        head.stop()
+        head.close()
 
 
 @pytest.fixture
