@@ -304,11 +304,16 @@ def run_kind(run: dict[str, Any]) -> str:
 RUNS_PAGE = 20
 
 
+def runs_page_number(page: int, total: int) -> int:
+    """``page`` clamped to the pages ``total`` runs make (the first when there are none)."""
+    return min(max(page, 0), max(0, (total - 1) // RUNS_PAGE))
+
+
 def runs_page(store: Store, community: str, page: int) -> tuple[list[dict[str, Any]], int, int]:
     """Page ``page`` of the runs (:func:`runs`), clamped to the pages there are; with that
     page and how many runs there are in all."""
     total = run_count(store, community)
-    page = min(max(page, 0), max(0, (total - 1) // RUNS_PAGE))
+    page = runs_page_number(page, total)
     return runs(store, community, RUNS_PAGE, page * RUNS_PAGE), page, total
 
 
@@ -444,10 +449,13 @@ def clusters_run(store: Store, community: str) -> dict[str, Any] | None:
     }
 
 
-def current_weights(store: Store, community: str) -> tuple[dict[str, float], str | None]:
-    """The weights the sliders start from: those of the run the clusters come from, else
-    the last successful run that computed bonds, else the defaults; with that run's id."""
-    shown = clusters_run(store, community)
+def current_weights(
+    store: Store, community: str, shown: dict[str, Any] | None = None
+) -> tuple[dict[str, float], str | None]:
+    """The weights the sliders start from: those of the run the clusters come from
+    (``shown``, when the caller has read :func:`clusters_run` already), else the last
+    successful run that computed bonds, else the defaults; with that run's id."""
+    shown = shown or clusters_run(store, community)
     if shown:
         return shown["weights"], shown["run_id"]
     run = store[Coll.RUNS].find_one(

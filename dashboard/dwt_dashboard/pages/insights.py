@@ -323,8 +323,8 @@ def _int(values: list[str] | None) -> int | None:
 
 def view(handlers: Handlers, community: str, query: dict[str, list[str]], act: bool) -> Any:
     store = handlers.store
-    chosen, weights_run = data.current_weights(store, community)
     shown_run = data.clusters_run(store, community)
+    chosen, weights_run = data.current_weights(store, community, shown_run)
     clusters = data.clusters(store, community, members=False)
     member = (query.get("member") or [None])[0]
     start = insights_map.MapHandlers(store).start(community, _int(query.get("cluster")), member)

@@ -126,7 +126,7 @@ def register(app: dash.Dash, callback: Callable[..., Any], handlers: Handlers) -
     def _page(_n: int, _o: int, page: Any, community: str) -> int:
         page = page if isinstance(page, int) else 0
         step = {"runs-newer": -1, "runs-older": 1}.get(ctx.triggered_id, 0)
-        return data.runs_page(handlers.store, community, page + step)[1]
+        return data.runs_page_number(page + step, data.run_count(handlers.store, community))
 
     @callback(
         Output("log-tail", "children"),

@@ -109,11 +109,17 @@ def best_run(rows: Sequence[TrendRow]) -> tuple[float, float]:
     return run[0], run[-1]
 
 
+def from_below_only(rows: Sequence[TrendRow]) -> bool:
+    """Whether no sigma tried misses a burst: the error-free run reaches the grid's top."""
+    high = best_run(rows)[1]
+    return high == max(r.sigma for r in rows) and errors(totals(rows)[high]) == 0
+
+
 def trend_sigma(rows: Sequence[TrendRow]) -> float:
     """The threshold the module doc describes, from ``rows``."""
     low, high = best_run(rows)
-    if high == max(r.sigma for r in rows) and errors(totals(rows)[high]) == 0:
-        return low + MARGIN  # bounded from below only
+    if from_below_only(rows):
+        return low + MARGIN
     return math.floor((low + high) + 0.5) / 2  # the midpoint to 0.5, halves up
 
 
@@ -138,7 +144,7 @@ def tune_trending(
         )
     low, high = best_run(rows)
     echo(f"fewest errors from {low:.1f} to {high:.1f}")
-    if high == max(sigmas):
+    if from_below_only(rows):
         echo(f"no sigma up to {high:.1f} misses a planted burst: these weeks bound the "
              f"threshold from below only; it is {low:.1f} + a margin of {MARGIN:.1f}")  # fmt: skip
     return trend_sigma(rows)
