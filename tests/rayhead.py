@@ -78,13 +78,20 @@ class RayHead:
         ]
 
     def _spawn(self) -> subprocess.Popen:
-        return subprocess.Popen(
-            self.command(),
-            env=self.env,
-            start_new_session=True,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-        )
+        # Both streams to a file: Ray says why it stopped on either, and a pipe nobody
+        # reads would block a head that goes on printing.
+        with open(self.root / "ray-start.log", "wb") as log:
+            return subprocess.Popen(
+                self.command(),
+                env=self.env,
+                start_new_session=True,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+
+    def _said(self) -> str:
+        text = (self.root / "ray-start.log").read_text(errors="replace").strip()
+        return f"exit code {self.process.returncode}: {text[-800:] or '(it printed nothing)'}"
 
     def start(self, timeout: float = 120) -> RayHead:
         """Start it and wait until it runs a job: its Jobs API answers before its job agent
@@ -96,17 +103,22 @@ class RayHead:
         self.starts += 1
         probe = f"rayhead-ready-{self.starts}"
         deadline = time.time() + timeout
+        spawns = 1
         while True:
             if self.process.poll() is not None:
-                said = self.process.stderr.read().decode()[-800:]
-                if "timed out during startup" in said and time.time() < deadline:
-                    # An overloaded machine: Ray gave up waiting for its own GCS. What it
-                    # started (in its process group) goes, then again.
+                said = self._said()
+                if spawns < 3 and time.time() < deadline:
+                    # An overloaded machine: Ray gave up waiting for its own GCS, or a
+                    # port was still held by what ended a moment ago. What it started (in
+                    # its process group) goes, then again, a little later.
+                    warnings.warn(f"ray start failed, tried again: {said}", stacklevel=2)
                     with suppress(ProcessLookupError):
                         os.killpg(self.process.pid, signal.SIGKILL)
+                    time.sleep(2)
                     self.process = self._spawn()
+                    spawns += 1
                     continue
-                raise RuntimeError(f"ray head exited: {said}")
+                raise RuntimeError(f"ray head exited ({spawns} tries): {said}")
             try:
                 client = JobSubmissionClient(self.address)
                 if probe not in {j.submission_id for j in client.list_jobs()}:
@@ -130,10 +142,12 @@ class RayHead:
             return
         process, self.process = self.process, None
         if kill:
-            for pid in [process.pid, *_descendants(process.pid)]:
+            pids = [process.pid, *_descendants(process.pid)]
+            for pid in pids:
                 with suppress(ProcessLookupError):  # ended meanwhile
                     os.kill(pid, signal.SIGKILL)
             process.wait(timeout=30)
+            _wait_gone(pids[1:], timeout=30)  # their ports are free once they are
             return
         try:
             os.killpg(process.pid, signal.SIGINT)
@@ -171,6 +185,20 @@ def _descendants(root: int) -> list[int]:
             found.append(child)
             todo.append(child)
     return found
+
+
+def _wait_gone(pids: list[int], timeout: float) -> None:
+    """Wait until each process has ended (gone, or a zombie: it holds no ports then)."""
+    deadline = time.monotonic() + timeout
+    for pid in pids:
+        while time.monotonic() < deadline:
+            try:
+                state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+            except OSError:
+                break  # gone
+            if state == "Z":
+                break
+            time.sleep(0.05)
 
 
 @contextmanager
