@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import dash
 from dash import Input, Output, State, ctx, dcc, html
 
+from dwt.words import span
 from dwt_dashboard import data
 from dwt_dashboard.access import Need
 from dwt_dashboard.auth import current_user
@@ -48,8 +49,7 @@ def runs_pager(page: int, shown: int, total: int) -> html.P:
     """Which runs the table shows: "Runs 21–40 of 57 (newest first)"."""
     if not total:
         return html.P("", className="help")
-    first = page * data.RUNS_PAGE + 1
-    words = f"Runs {first:,}–{first + shown - 1:,} of {total:,}, newest first"
+    words = f"Runs {span(page, data.RUNS_PAGE, shown, total)}, newest first"
     return html.P(words, id="runs-shown", className="help")
 
 

@@ -9,6 +9,7 @@ import dash
 from dash import ALL, Input, Output, Patch, State, ctx, dcc, html
 from dash.exceptions import PreventUpdate
 
+from dwt.words import span
 from dwt_dashboard import data
 from dwt_dashboard.access import Need
 from dwt_dashboard.auth import current_user
@@ -116,8 +117,7 @@ def paged_list(
 def pager_text(page: int, shown: int, total: int, noun: str) -> str:
     if not total:
         return f"No {noun}s."
-    first = page * PAGE_SIZE + 1
-    return f"{first:,}–{first + shown - 1:,} of {total:,} {noun}{'' if total == 1 else 's'}"
+    return f"{span(page, PAGE_SIZE, shown, total)} {noun}{'' if total == 1 else 's'}"
 
 
 def page_of(rows: list[dict[str, Any]], page: int) -> tuple[list[dict[str, Any]], int]:
