@@ -18,7 +18,7 @@ import dash
 from dash import Input, Output, html
 
 from dwt.store import Store
-from dwt_dashboard import callback_shapes
+from dwt_dashboard import callback_shapes, plotly_strict
 from dwt_dashboard.access import guarded_callback
 from dwt_dashboard.auth import (
     LoginThrottle,
@@ -82,6 +82,7 @@ def create_app(
         csp=content_security_policy(app.csp_hashes()),
     )
     callback_shapes.install(app)  # after the login guard, before Dash reads a request
+    plotly_strict.install(app)  # after the login guard: for people who logged in
 
     def serve_layout() -> Any:
         user = current_user()

@@ -133,6 +133,17 @@ def _node(value: Any) -> bool:
     return mapping(text, lambda v: number(v) or text(v) or type(v) is bool)(value)
 
 
+def _plot_click(value: Any) -> bool:
+    """A tap on the WebGL map (Plotly's ``clickData``): points with their numbers, texts
+    and box (``bbox``), and the tap's time, as dcc.Graph reports them."""
+    scalar = lambda v: number(v) or text(v) or type(v) is bool  # noqa: E731
+    point = mapping(text, lambda v: scalar(v) or mapping(text, number)(v))
+    points = lambda v: isinstance(v, list) and len(v) <= 100 and all(point(p) for p in v)  # noqa: E731
+    return value is None or (isinstance(value, dict) and set(value) <= {"points", "timestamp"}
+                             and points(value.get("points", []))
+                             and number(value.get("timestamp")))  # fmt: skip
+
+
 #: Checks by property, for every component that has it.
 BY_PROPERTY: dict[str, Check] = {
     "n_clicks": clicks,
@@ -174,6 +185,7 @@ VALUES: dict[str, Check] = {
     "member-sort.value": text,
     "cand-sort.value": text,
     "bond-graph.tapNodeData": _node,
+    "map-gl.clickData": _plot_click,
 }
 
 #: The values a wildcard id's keys may take (``pattern-type.key``).

@@ -3,9 +3,12 @@
 The map opens on a cluster-level overview (one node per cluster, sized by members, edges by
 the bonds between clusters), which stays small at any community size; tapping a cluster (or
 choosing it above) opens its members at the positions the cluster step stored, sized by
-flow, with each member's ``k`` strongest bonds. A member search selects and centres one;
+flow, with each member's ``k`` strongest bonds. "All members" of a large community is drawn
+with WebGL (Plotly's ``scattergl`` in a ``dcc.Graph``, loaded only then): cytoscape's canvas
+blocked the page for ~12 s at 10,000 members. A member search selects and centres one;
 tapping a member opens its panel (:mod:`dwt_dashboard.member_panel`). The week downloads as
-GEXF, GraphML and CSV (:mod:`dwt.export`) and the map as a PNG (cytoscape's own renderer).
+GEXF, GraphML and CSV (:mod:`dwt.export`) and the map as a PNG (cytoscape's own renderer,
+or Plotly's for the WebGL map).
 
 Server callbacks go through :func:`dwt_dashboard.access.guarded_callback` (the caller's
 ``callback``); the view-only ones (fit, zoom, centre, PNG) are clientside functions in
@@ -36,12 +39,21 @@ from dwt_dashboard.member_panel import member_panel
 #: Bonds per member sent at first (the control offers 1..10).
 DEFAULT_K = 3
 MAX_K = 10
+#: Above this many members, "All members" is drawn with WebGL: cytoscape drew 9,000
+#: elements (3,000 members) in 4.5 s of blocked page on a 2-core machine.
+GL_MEMBERS = 1000
 #: Above this many members, "All members" first says how big the view is and waits for a
-#: go-ahead: at 3,000 members drawing it all froze the page for 4.5 s (issue 26).
-HEAVY_MEMBERS = 1000
-#: Map elements (members + bonds) the browser draws per second, measured at 3,000 members
-#: on the shared 2-core machine (9,000 elements, 4.5 s of blocked page): for the estimate.
-ELEMENTS_PER_SECOND = 2000
+#: go-ahead.
+HEAVY_MEMBERS = 20_000
+#: Members the WebGL map draws per second (answer, parse and draw; 10,000 members in
+#: about a second on the shared 2-core machine): for the estimate.
+GL_MEMBERS_PER_SECOND = 10_000
+#: The WebGL map's controls: wheel zoom, no logo, the buttons the toolbar above lacks.
+GL_CONFIG = {
+    "scrollZoom": True,
+    "displaylogo": False,
+    "modeBarButtonsToRemove": ["select2d", "lasso2d", "autoScale2d", "toImage"],
+}
 
 MAP_STYLE: list[dict[str, Any]] = [
     {
@@ -172,22 +184,29 @@ def map_area(
                 className="map-tools",
             ),
             html.P(title, id="map-title", className="help"),
-            cyto.Cytoscape(
-                id="bond-graph",
-                elements=elements,
-                stylesheet=MAP_STYLE,
-                layout={"name": "preset", "fit": True, "padding": 24, "animate": False},
-                className="graph",
-                style={"height": "520px", "width": "100%"},
-                minZoom=0.05,
-                maxZoom=6,
-                wheelSensitivity=0.15,
-                boxSelectionEnabled=False,
-                autoungrabify=True,
-                # New elements come with their positions; fitting them once (map.js) beats
-                # laying them out again 100 ms after they were drawn.
-                autoRefreshLayout=False,
-                responsive=True,
+            html.Div(
+                [
+                    cyto.Cytoscape(
+                        id="bond-graph",
+                        elements=elements,
+                        stylesheet=MAP_STYLE,
+                        layout={"name": "preset", "fit": True, "padding": 24, "animate": False},
+                        className="graph",
+                        style={"height": "520px", "width": "100%"},
+                        minZoom=0.05,
+                        maxZoom=6,
+                        wheelSensitivity=0.15,
+                        boxSelectionEnabled=False,
+                        autoungrabify=True,
+                        # New elements come with their positions; fitting them once (map.js) beats
+                        # laying them out again 100 ms after they were drawn.
+                        autoRefreshLayout=False,
+                        responsive=True,
+                    ),
+                    html.Div(id="map-gl-box"),
+                ],
+                id="map-canvas",
+                className=CANVAS["cy"],
             ),
             html.Div(start.get("panel"), id="member-panel", className="member-panel"),
             legend(clusters),
@@ -210,6 +229,21 @@ def map_area(
             dcc.Store(id="map-fitted"),
         ],
         className="map",
+    )
+
+
+#: The map canvas's class: which of the two renderers shows (map.css hides the other).
+CANVAS = {"cy": "map-canvas cy", "gl": "map-canvas gl"}
+
+
+def gl_map(figure: dict[str, Any]) -> dcc.Graph:
+    """The WebGL map of every member (:func:`mapdata.members_figure`)."""
+    return dcc.Graph(
+        id="map-gl",
+        figure=figure,
+        config=GL_CONFIG,
+        className="graph",
+        style={"height": "520px", "width": "100%"},
     )
 
 
@@ -238,13 +272,14 @@ class MapHandlers:
         members, bonds = mapdata.view_size(data, k)
         if members <= HEAVY_MEMBERS:
             return None
-        seconds = (members + bonds) / ELEMENTS_PER_SECOND
+        seconds = members / GL_MEMBERS_PER_SECOND
+        bonds = min(bonds, mapdata.GL_BONDS)
         busy = "under a second" if seconds < 1 else f"about {plural(round(seconds), 'second')}"
         return html.Div(
             [
                 html.Span(
                     f"All members is a large map: {plural(members, 'member')} and "
-                    f"{plural(bonds, 'bond')} ({plural(k, 'strongest bond')} each). Drawing it "
+                    f"{plural(bonds, 'bond')} (the strongest). Drawing it "
                     f"keeps this page busy for {busy} on a typical computer. ",
                     id="map-heavy-text",
                 ),
@@ -260,26 +295,45 @@ class MapHandlers:
             className="warning",
         )
 
-    def view(self, community: str, view: dict[str, Any], k: int) -> tuple[list, str]:
-        """Elements and title for a view: overview, one cluster, or every member."""
+    def view(self, community: str, view: dict[str, Any], k: int) -> tuple[list, str, Any]:
+        """Elements, title and WebGL map (None: cytoscape draws the elements) for a view:
+        overview, one cluster, or every member."""
         data = mapdata.load(self.store, community)
         if data is None or not data.placed:
-            return [], "No map yet: run bonds + cluster."
+            return [], "No map yet: run bonds + cluster.", None
         if view.get("all"):
+            n = len(data.ids)
+            if n > GL_MEMBERS:
+                figure, drawn, total = mapdata.members_figure(data, k)
+                strongest = (
+                    f"{plural(k, 'strongest bond')} each"
+                    if drawn == total
+                    else f"the {drawn:,} strongest of {plural(total, 'bond')}"
+                )
+                return (
+                    [],
+                    (
+                        f"All {n:,} members, {strongest}. Point at a member for its name, "
+                        "tap for details; drag to move, wheel to zoom."
+                    ),
+                    gl_map(figure),
+                )
             return (
                 mapdata.members_view(data, k),
-                f"All {len(data.ids):,} members, {plural(k, 'strongest bond')} each.",
+                f"All {n:,} members, {plural(k, 'strongest bond')} each.",
+                None,
             )
         cluster = view.get("cluster")
         if cluster is None:
-            return mapdata.overview(data, k), "All clusters: tap one to open its members."
+            return mapdata.overview(data, k), "All clusters: tap one to open its members.", None
         found = data.cluster_of(int(cluster))
         if found is None:
-            return mapdata.overview(data, k), f"No cluster {cluster}: all clusters shown."
+            return mapdata.overview(data, k), f"No cluster {cluster}: all clusters shown.", None
         return (
             mapdata.members_view(data, k, int(cluster)),
             f"Cluster {cluster}: {found['label']} ({plural(found['size'], 'member')}, "
             f"{plural(k, 'strongest bond')} each). Tap a member for details.",
+            None,
         )
 
     def start(self, community: str, cluster: int | None, member: str | None) -> dict[str, Any]:
@@ -310,7 +364,7 @@ class MapHandlers:
                 "title": None,
             }
         view = {"cluster": number, "all": False}
-        elements, title = self.view(community, view, DEFAULT_K)
+        elements, title, _ = self.view(community, view, DEFAULT_K)  # a cluster: no WebGL
         return {**out, "elements": elements, "view": view, "title": title}
 
     def navigate(
@@ -323,14 +377,15 @@ class MapHandlers:
         view: dict[str, Any] | None,
         picked: int | None,
     ) -> tuple[Any, ...]:
-        """(elements, view, title, member panel, focus, cluster picked) for what triggered."""
+        """(elements, view, title, member panel, focus, cluster picked, WebGL map, canvas
+        class) for what triggered."""
         k = int(k) if isinstance(k, int | float) and 1 <= k <= MAX_K else DEFAULT_K
         view = dict(view or {"cluster": None, "all": False})
         keep = dash.no_update
         follow = keep  # the cluster the picker above moves to (and its details with it)
         if trigger == "bond-graph" and isinstance(tap, dict):
             if tap.get("kind") != "cluster" or not isinstance(tap.get("cluster"), int):
-                return keep, keep, keep, self.panel(community, tap.get("id")), keep, keep
+                return (*[keep] * 3, self.panel(community, tap.get("id")), *[keep] * 4)
             trigger, picked = "map-legend", tap["cluster"]  # a cluster tapped: as its legend
         if trigger == "map-overview":
             view = {"cluster": None, "all": False}
@@ -338,7 +393,7 @@ class MapHandlers:
             data = mapdata.load(self.store, community)
             notice = self.heavy(data, k) if data is not None and data.placed else None
             if notice is not None and not view.get("all"):
-                return keep, keep, notice, keep, keep, keep
+                return (*[keep] * 2, notice, *[keep] * 5)
             view = {"cluster": None, "all": True}
         elif trigger == "map-all-go":
             view = {"cluster": None, "all": True}
@@ -353,12 +408,18 @@ class MapHandlers:
             return self.search(community, search, view, k)
         else:
             raise PreventUpdate
-        elements, title = self.view(community, view, k)
-        return elements, view, title, keep if trigger == "map-k" else "", keep, follow
+        elements, title, gl = self.view(community, view, k)
+        panel = keep if trigger == "map-k" else ""
+        return elements, view, title, panel, keep, follow, gl, CANVAS["cy" if gl is None else "gl"]
 
-    def panel(self, community: str, account: Any) -> Any:
+    def panel(self, community: str, account: Any, by_name: bool = False) -> Any:
+        """A member's panel, by account id (cytoscape's tap) or username (WebGL's)."""
         data = mapdata.load(self.store, community)
-        i = data.index.get(account) if data and isinstance(account, str) else None
+        found = data and isinstance(account, str)
+        if by_name:
+            i = data.lower_names.get(account.lower()) if found else None
+        else:
+            i = data.index.get(account) if found else None
         if i is None:
             return html.P("Not a member of this community.", className="error")
         return member_panel(self.store, community, data, i)
@@ -372,15 +433,17 @@ class MapHandlers:
         if i is None:
             shown = (text or "").strip()[:60]
             message = f"No member named {shown!r}." if shown else "Type a member's name."
-            return keep, keep, keep, html.P(message, className="error"), keep, keep
+            return (*[keep] * 3, html.P(message, className="error"), *[keep] * 4)
         account, cluster = data.ids[i], int(data.cluster[i])
-        focus = {"id": account, "at": ctx.triggered[0]["value"] if ctx.triggered else 0}
+        at = ctx.triggered[0]["value"] if ctx.triggered else 0
+        # The name too: the WebGL map knows its points by username.
+        focus = {"id": account, "name": str(data.names[i]), "at": at}
         panel = member_panel(self.store, community, data, i)
         if view.get("all") or view.get("cluster") == cluster:
-            return keep, keep, keep, panel, focus, keep
+            return (*[keep] * 3, panel, focus, *[keep] * 3)
         view = {"cluster": cluster, "all": False}
-        elements, title = self.view(community, view, k)
-        return elements, view, title, panel, focus, cluster
+        elements, title, _ = self.view(community, view, k)  # a cluster: no WebGL
+        return elements, view, title, panel, focus, cluster, None, CANVAS["cy"]
 
     def download(self, community: str, fmt: str) -> dict[str, Any] | str:
         """The week as ``fmt`` (gexf, graphml or csv: the members table), for dcc.Download;
@@ -397,6 +460,14 @@ class MapHandlers:
             return dcc.send_bytes(path.read_bytes(), f"{community}-{file}")
 
 
+def _tapped_name(click: Any) -> str | None:
+    """The username of the point a WebGL tap hit (Plotly's ``clickData``), else None."""
+    points = click.get("points") if isinstance(click, dict) else None
+    point = points[0] if isinstance(points, list) and points else None
+    name = point.get("customdata") if isinstance(point, dict) else None
+    return name if isinstance(name, str) else None
+
+
 def register_map_callbacks(app: dash.Dash, callback: Callable[..., Any], store: Store) -> None:
     """The map's callbacks: server ones through ``callback`` (the guarded registration of
     :func:`dwt_dashboard.app.create_app` hands the pages), the view-only ones in the browser."""
@@ -409,6 +480,8 @@ def register_map_callbacks(app: dash.Dash, callback: Callable[..., Any], store: 
         Output("member-panel", "children"),
         Output("map-focus", "data"),
         Output("cluster-pick", "value", allow_duplicate=True),
+        Output("map-gl-box", "children"),
+        Output("map-canvas", "className"),
         Input("bond-graph", "tapNodeData"),
         Input("map-overview", "n_clicks"),
         Input("map-all", "n_clicks"),
@@ -450,6 +523,20 @@ def register_map_callbacks(app: dash.Dash, callback: Callable[..., Any], store: 
         trigger = trigger if isinstance(trigger, str) else None
         return handlers.navigate(community, trigger, tap, k, search, view, picked)
 
+    # Its own callback: the WebGL map exists only while it shows (Dash refuses a callback
+    # with an input missing from the page).
+    @callback(
+        Output("member-panel", "children", allow_duplicate=True),
+        Input("map-gl", "clickData"),
+        State("community", "value"),
+        need=Need.READ,
+        prevent_initial_call=True,
+    )
+    def _gl_tap(click: dict | None, community: str) -> Any:
+        if click is None:  # the map appearing (Dash calls it then too): no tap yet
+            raise PreventUpdate
+        return handlers.panel(community, _tapped_name(click), by_name=True)
+
     @callback(
         Output("map-download", "data"),
         Output("map-dl-result", "children"),
@@ -488,6 +575,7 @@ def register_map_callbacks(app: dash.Dash, callback: Callable[..., Any], store: 
         ClientsideFunction("dwtMap", "png"),
         Output("bond-graph", "generateImage"),
         Input("map-dl-png", "n_clicks"),
+        State("community", "value"),
         prevent_initial_call=True,
     )
     app.clientside_callback(

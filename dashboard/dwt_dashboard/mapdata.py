@@ -40,6 +40,11 @@ NAMED = 12
 #: Members whose names are sent at all in a large view (by flow): thousands of labels
 #: cost the browser text measuring and the callback ~30 bytes each, and overlap anyway.
 LABELLED = 300
+#: Bonds the WebGL map of every member draws at most (the strongest by rank, then weight):
+#: ~34 bytes each, so 10,000 members and their bonds stay under 500 KB per answer.
+GL_BONDS = 6000
+#: The WebGL map's coordinate grid (0..GRID both ways).
+GRID = 1000
 
 MAP_MEMBERS = pa.schema(
     [
@@ -364,6 +369,70 @@ def members_view(data: MapData, k: int, cluster: int | None = None) -> list[dict
                                data.weight[keep], widths, strict=True)
     ]  # fmt: skip
     return nodes + edges
+
+
+def members_figure(data: MapData, k: int) -> tuple[dict[str, Any], int, int]:
+    """Every member as one WebGL scatter (Plotly's ``scattergl``: thousands of points drawn
+    on the GPU, where cytoscape's canvas blocked the page for seconds), at the stored
+    positions (on a 0–1000 grid, three digits a number: the map is ~1000 px wide at most),
+    coloured like the legend, sized by flow,
+    named on hover, with the strongest bonds (each member's ``k``, at most
+    :data:`GL_BONDS`) as one line trace. Also returns the bonds drawn and the bonds there
+    are. A point's ``customdata`` is its username: what a tap sends back."""
+    low = data.xy.min(axis=0) if len(data.xy) else np.zeros(2)
+    span = float(np.ptp(data.xy, axis=0).max()) if len(data.xy) else 1.0
+    grid = np.rint((data.xy - low) * (GRID / (span or 1.0))).astype(np.int64)
+    x, y = grid[:, 0], grid[:, 1]
+    kept = np.flatnonzero(data.rank < k)
+    order = np.lexsort((-data.weight[kept], data.rank[kept]))[:GL_BONDS]
+    s, d = data.src[kept[order]], data.dst[kept[order]]
+    gap = np.full(len(s), None, dtype=object)
+    lines_x = np.column_stack([x[s], x[d], gap]).ravel().tolist()
+    lines_y = np.column_stack([y[s], y[d], gap]).ravel().tolist()
+    # One colour number per member (its palette slot, grey last): a stepwise colour scale
+    # maps them to the legend's colours at ~2 bytes a member instead of ~10.
+    slot = np.where(data.cluster == ISOLATED, len(PALETTE), data.cluster % len(PALETTE))
+    colours = [*PALETTE, ISOLATED_COLOUR]
+    steps = len(colours)
+    scale = [[edge / steps, c] for i, c in enumerate(colours) for edge in (i, i + 1)]
+    nodes = {
+        "type": "scattergl",
+        "mode": "markers",
+        "x": x.tolist(),
+        "y": y.tolist(),
+        "customdata": data.names.tolist(),
+        "hovertemplate": "@%{customdata}<extra></extra>",
+        "marker": {
+            "size": np.rint(_size(data.flow, 4, 16)).astype(np.int64).tolist(),
+            "color": slot.tolist(),
+            "colorscale": scale,
+            "cmin": -0.5,
+            "cmax": steps - 0.5,
+            "line": {"width": 0},
+        },
+    }
+    bonds = {
+        "type": "scattergl",
+        "mode": "lines",
+        "x": lines_x,
+        "y": lines_y,
+        "line": {"width": 0.6, "color": "rgba(120, 130, 140, 0.35)"},
+        "hoverinfo": "skip",
+    }
+    axis = {"visible": False, "fixedrange": False}
+    layout = {
+        "margin": {"l": 0, "r": 0, "t": 0, "b": 0},
+        "showlegend": False,
+        "hovermode": "closest",
+        "dragmode": "pan",
+        "plot_bgcolor": "#ffffff",
+        "paper_bgcolor": "#ffffff",
+        "xaxis": axis,
+        # Down, as the cytoscape map draws the same positions; one unit the same both ways.
+        "yaxis": {**axis, "autorange": "reversed", "scaleanchor": "x"},
+        "uirevision": "all-members",
+    }
+    return {"data": [bonds, nodes], "layout": layout}, len(s), len(kept)
 
 
 def find_member(data: MapData, text: str | None) -> int | None:

@@ -49,6 +49,7 @@ READ_OUTPUTS = {
     "log-tail.children",
     "run-button.disabled",  # the run button's state (one run at a time), polled
     "bond-graph.elements",  # the map (dwt_dashboard.insights_map)
+    "member-panel.children",  # a member tapped on the WebGL map: its panel
     "map-download.data",
     *(f"w-{n}-value.children" for n in data.weight_defaults()),  # each weight's value shown
     f"w-{next(iter(data.weight_defaults()))}.value",  # a preset sets the sliders

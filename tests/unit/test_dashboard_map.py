@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from dwt.store import Coll, Store
-from dwt_dashboard import mapdata
+from dwt_dashboard import mapdata, plotly_strict
 from dwt_dashboard.bench.dashboard import COMMUNITY, analysed_store, login, served
 from dwt_dashboard.browser import CHROMIUM, launch
 from dwt_dashboard.insights_map import MapHandlers
@@ -97,7 +97,7 @@ def test_the_member_panel_and_navigation(analysed):
     # An id of no member (another community's, say) shows nothing of it.
     assert "Not a member" in str(handlers.panel(COMMUNITY, "999999999"))
     tap = {"kind": "cluster", "cluster": int(data.cluster[i])}
-    elements, view, title, _, _, picked = handlers.navigate(
+    elements, view, title, _, _, picked, *_ = handlers.navigate(
         COMMUNITY, "bond-graph", tap, 3, None, None, None
     )
     assert view == {"cluster": tap["cluster"], "all": False} and picked == tap["cluster"]
@@ -120,6 +120,109 @@ def test_downloads_are_valid_files(analysed):
     rows = list(csv.DictReader(io.StringIO(base64.b64decode(table["content"]).decode())))
     assert len(rows) == 300 and {"username", "cluster", "cluster_label", "flow"} <= set(rows[0])
     assert handlers.download("no-such-community", "csv").startswith("Nothing to download")
+
+
+def _all_members(handlers: MapHandlers, k: int = 3) -> tuple:
+    """ "All members" from the overview: (elements, view, title, WebGL map, canvas class)."""
+    out = handlers.navigate(COMMUNITY, "map-all", None, k, None, {"cluster": None, "all": False},
+                            None)  # fmt: skip
+    return out[0], out[1], out[2], out[6], out[7]
+
+
+def _colour_at(scale: list, value: float, low: float, high: float) -> str:
+    """The colour a stepwise Plotly colour scale gives ``value``."""
+    at = (value - low) / (high - low)
+    steps = zip(scale[::2], scale[1::2], strict=True)
+    return next(c0 for (e0, c0), (e1, _) in steps if e0 <= at <= e1)
+
+
+def test_all_members_of_a_large_community_is_one_webgl_scatter(analysed, monkeypatch):
+    """Above ``GL_MEMBERS``, "All members" is Plotly's WebGL scatter instead of cytoscape:
+    every member at its stored position, in its legend colour, named by its point, with
+    every member's k strongest bonds up to ``GL_BONDS`` (the strongest first)."""
+    from dwt_dashboard import insights_map
+
+    handlers = MapHandlers(analysed)
+    data = mapdata.load(analysed, COMMUNITY)
+    elements, view, _title, gl, canvas = _all_members(handlers)
+    assert gl is None and canvas == insights_map.CANVAS["cy"] and len(elements) > 300
+
+    monkeypatch.setattr(insights_map, "GL_MEMBERS", 100)
+    elements, view, title, gl, canvas = _all_members(handlers)
+    assert elements == [] and view == {"cluster": None, "all": True}
+    assert canvas == insights_map.CANVAS["gl"] and gl.id == "map-gl"
+    bonds, nodes = gl.figure["data"]
+    assert nodes["type"] == bonds["type"] == "scattergl"
+    assert nodes["customdata"] == data.names.tolist()
+    marker = nodes["marker"]
+    for slot, cluster in zip(marker["color"], data.cluster, strict=True):
+        got = _colour_at(marker["colorscale"], slot, marker["cmin"], marker["cmax"])
+        assert got == mapdata.colour(int(cluster))
+    # The stored positions, scaled onto the grid (one scale both ways: the shape kept).
+    xy = np.column_stack([nodes["x"], nodes["y"]]).astype(float)
+    span = np.ptp(data.xy, axis=0).max()
+    assert np.abs(xy - (data.xy - data.xy.min(axis=0)) * mapdata.GRID / span).max() <= 0.5
+    strong = int((data.rank < 3).sum())
+    assert len(bonds["x"]) == 3 * strong and "3 strongest bonds each" in title
+    assert "All 300 members" in title
+
+    monkeypatch.setattr(mapdata, "GL_BONDS", 10)
+    *_, title, gl, _ = _all_members(handlers)
+    bonds, nodes = gl.figure["data"]
+    drawn = {tuple(sorted(((bonds["x"][j], bonds["y"][j]), (bonds["x"][j + 1], bonds["y"][j + 1]))))
+             for j in range(0, len(bonds["x"]), 3)}  # fmt: skip
+    kept = np.flatnonzero(data.rank < 3)
+    best = kept[np.lexsort((-data.weight[kept], data.rank[kept]))[:10]]
+    at = lambda i: (nodes["x"][i], nodes["y"][i])  # noqa: E731
+    assert drawn == {tuple(sorted((at(data.src[b]), at(data.dst[b])))) for b in best}
+    assert f"the 10 strongest of {strong:,} bonds" in title
+
+
+def test_the_webgl_map_of_10000_members_answers_under_500_kb():
+    """The answer that draws 10,000 members (15-character names, 40,000 bonds) stays under
+    the issue's 500 KB per callback."""
+    from plotly.io.json import to_json_plotly
+
+    from dwt_dashboard.insights_map import gl_map
+
+    n, rng = 10_000, np.random.default_rng(7)
+    src, dst = rng.integers(0, n, 80_000), rng.integers(0, n, 80_000)
+    src, dst = src[src < dst][:40_000], dst[src < dst][:40_000]
+    weight = rng.gamma(1.0, 2.0, len(src))
+    data = mapdata.MapData(
+        ids=np.array([str(10**18 + i) for i in range(n)], dtype=object),
+        names=np.array([f"member_{i:07d}x" for i in range(n)], dtype=object),
+        cluster=rng.integers(-1, 150, n), flow=rng.random(n) / n,
+        activity=rng.integers(0, 99, n), xy=rng.normal(0, 2000, (n, 2)), clusters=[],
+        src=src, dst=dst, weight=weight, rank=mapdata._end_rank(n, src, dst, weight),
+    )  # fmt: skip
+    figure, drawn, total = mapdata.members_figure(data, 3)
+    assert drawn == mapdata.GL_BONDS < total
+    assert len(to_json_plotly(gl_map(figure))) < 500_000
+
+
+def test_the_vendored_strict_plotly_is_the_version_the_plotly_package_bundles():
+    from plotly.offline import get_plotlyjs_version
+
+    assert get_plotlyjs_version() == plotly_strict.VERSION
+    head = plotly_strict.BUNDLE.read_text()[:200]
+    assert f"plotly.js (strict - minified) v{plotly_strict.VERSION}" in head
+
+
+def test_a_tap_on_the_webgl_map_opens_that_members_panel(analysed):
+    """A WebGL tap names its member by username (any case); a tap Plotly could not have
+    sent, or on no member of this community, shows nothing of anyone."""
+    from dwt_dashboard.insights_map import _tapped_name
+
+    handlers = MapHandlers(analysed)
+    data = mapdata.load(analysed, COMMUNITY)
+    i = int(np.argmax(data.flow))
+    click = {"points": [{"curveNumber": 1, "pointNumber": i, "customdata": data.names[i].upper()}]}
+    panel = handlers.panel(COMMUNITY, _tapped_name(click), by_name=True)
+    assert f"https://x.com/{data.names[i]}" in str(panel)
+    for bad in (None, {"points": "x"}, {"points": []}, {"points": [{"customdata": 5}]},
+                {"points": [{"customdata": "no-such-member"}]}):  # fmt: skip
+        assert "Not a member" in str(handlers.panel(COMMUNITY, _tapped_name(bad), by_name=True))
 
 
 # ---- in the browser --------------------------------------------------------------------
@@ -417,4 +520,85 @@ def test_a_heavy_all_members_view_waits_for_a_go_ahead(site, monkeypatch):
         page.click("#map-heavy button")
         page.wait_for_function(f"() => {_CY}.nodes('.member').length === 300", timeout=30000)
         expect(page.locator("#map-title")).to_contain_text("All 300 members")
+        browser.close()
+
+
+#: The WebGL map's plot once drawn (else null).
+_GL = "document.querySelector('#map-gl .js-plotly-plot')"
+
+
+@pytest.mark.parametrize("viewport", [(1440, 900), (390, 844)], ids=["desktop", "phone"])
+@pytest.mark.slow
+@pytest.mark.needs_tool("chromium", CHROMIUM.exists())
+def test_a_person_uses_the_webgl_map_of_all_members(site, analysed, viewport, monkeypatch):
+    """The WebGL map in Chromium: drawn in place of cytoscape, a tap opens the member's
+    panel, the search selects and centres one, Fit shows them all again, and the overview
+    brings cytoscape back at its size."""
+    from playwright.sync_api import expect, sync_playwright
+
+    from dwt_dashboard import insights_map
+
+    monkeypatch.setattr(insights_map, "GL_MEMBERS", 100)  # the served app is in-process
+    data = mapdata.load(analysed, COMMUNITY)
+    figure, _, _ = mapdata.members_figure(data, 3)
+    grid = np.column_stack([figure["data"][1]["x"], figure["data"][1]["y"]]).astype(float)
+    apart = np.sort(np.hypot(*(grid[:, None, :] - grid[None, :, :]).transpose(2, 0, 1)), 1)
+    alone = int(np.argmax(apart[:, 1]))  # the member farthest from any other: one tap, one
+    found = int(np.argmax(data.flow))
+    with sync_playwright() as pw:
+        browser = launch(pw)
+        page = browser.new_page(viewport={"width": viewport[0], "height": viewport[1]})
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        login(page, site)
+        page.goto(f"{site}/insights")
+        page.wait_for_function(f"() => {_CY}.nodes('.cluster').length > 0", timeout=30000)
+        page.click("#map-all")
+        page.wait_for_function(f"() => {_GL} && {_GL}.data[1].x.length === 300", timeout=30000)
+        expect(page.locator("#map-canvas")).to_have_class("map-canvas gl")
+        expect(page.locator("#bond-graph")).to_be_hidden()
+        # Drawn: plotly.js's strict build runs under the page's policy (no 'unsafe-eval').
+        expect(page.locator("#map-gl .no-webgl")).to_have_count(0)
+        served_js = page.request.get(f"{site}/{plotly_strict.SUITE_PATH}").text()
+        assert served_js.startswith("/**\n* plotly.js (strict - minified)")
+        expect(page.locator("#map-title")).to_contain_text("All 300 members")
+
+        page.locator("#map-gl").scroll_into_view_if_needed()
+        at = page.evaluate(
+            f"""() => {{ const p = {_GL}, l = p._fullLayout, r = p.getBoundingClientRect();
+            return {{x: r.left + l.xaxis._offset + l.xaxis.l2p({grid[alone, 0]}),
+                     y: r.top + l.yaxis._offset + l.yaxis.l2p({grid[alone, 1]})}}; }}"""
+        )
+        expect(page.locator("#member-panel")).to_be_empty()  # nothing tapped yet
+        page.mouse.move(at["x"] - 30, at["y"] - 30)
+        page.mouse.move(at["x"], at["y"], steps=8)  # Plotly taps the point it hovers
+        page.wait_for_timeout(300)
+        page.mouse.click(at["x"], at["y"])
+        expect(page.locator("#member-panel")).to_contain_text(
+            f"@{data.names[alone]}", timeout=20000
+        )
+
+        page.fill("#map-search", f"@{data.names[found]}")
+        page.press("#map-search", "Enter")
+        page.wait_for_function(f"() => window.dwtMapCentred === {data.ids[found]!r}")
+        x_range = page.evaluate(f"() => {_GL}.layout.xaxis.range")
+        assert x_range[0] < grid[found, 0] < x_range[1] and x_range[1] - x_range[0] < 400
+        assert page.evaluate(f"() => {_GL}.data[1].selectedpoints") == [found]
+        expect(page.locator("#member-panel")).to_contain_text(f"@{data.names[found]}")
+
+        page.click("#map-fit")
+        page.wait_for_function(
+            f"() => {{ const r = {_GL}.layout.xaxis.range; return r[1] - r[0] >= 900; }}"
+        )
+        with page.expect_download() as png:  # Plotly's own image of the map as shown
+            page.click("#map-dl-png")
+        assert png.value.suggested_filename == f"{COMMUNITY}-map.png"
+        assert png.value.path().read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+        page.click("#map-overview")
+        page.wait_for_function(f"() => !{_GL} && {_CY}.nodes('.cluster').length > 0")
+        expect(page.locator("#map-canvas")).to_have_class("map-canvas cy")
+        expect(page.locator("#bond-graph")).to_be_visible()
+        assert _cy(page, "cy.width()") > viewport[0] * 0.5
+        assert errors == []
         browser.close()

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from dwt_dashboard.insights_map import GL_MEMBERS
+
 #: Collects long tasks from the page's start (buffered: those before the observer, too).
 OBSERVE_LONG_TASKS = """
 window.__longTasks = [];
@@ -157,11 +159,17 @@ def session(
         if page.locator("#map-heavy button").count():
             page.click("#map-heavy button")  # the person reads the size and goes on
 
-    run.timed(
-        "map_all_members",
-        all_members,
-        lambda: _wait_cy(page, f"cy.nodes('.member').length === {size}"),
-    )
+    def all_drawn() -> None:  # by cytoscape, or by WebGL above GL_MEMBERS
+        if size <= GL_MEMBERS:
+            _wait_cy(page, f"cy.nodes('.member').length === {size}")
+            return
+        page.wait_for_function(
+            "() => { const p = document.querySelector('#map-gl .js-plotly-plot');"
+            f" return !!p && !!p.data && p.data[1].x.length === {size}; }}",
+            timeout=WAIT_MS,
+        )
+
+    run.timed("map_all_members", all_members, all_drawn)
     run.timed(
         "map_overview",
         lambda: page.click("#map-overview"),

@@ -194,6 +194,10 @@ def _values(store: Store, community: str, data: Any) -> dict[str, Any]:
         "map-view.data": {"cluster": cluster, "all": False},
         "map-k.value": 3,
         "bond-graph.tapNodeData": {"id": members[0]["account_id"], "kind": "member"},
+        "map-gl.clickData": {
+            "points": [{"curveNumber": 1, "customdata": members[0]["username"], "x": 4}],
+            "timestamp": 1796690781893,
+        },
         "weights-preset.value": "seed",
         "conversations-shown.data": 10,
         "key-del-pending.data": key_fingerprint(KEY),
