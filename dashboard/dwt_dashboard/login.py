@@ -38,7 +38,8 @@ DEFAULT_CSP = {
     "default-src": "'self'",
     "script-src": "'self'",
     "style-src": "'self' 'unsafe-inline'",  # Dash components set inline styles
-    "img-src": "'self' data:",
+    # blob: Plotly draws the WebGL map's PNG from an image of its own making.
+    "img-src": "'self' data: blob:",
     "font-src": "'self' data:",
     "connect-src": "'self'",
     "object-src": "'none'",
