@@ -5,8 +5,10 @@
 Runs the demo pipeline without Ray (generated community → X API emulator → collection →
 insights), serves the dashboard on a free loopback port, logs in with Playwright driving
 Debian's chromium (/usr/bin/chromium) and saves a screenshot per page at 1280×900, then
-Home and Insights on a phone (390×844, ``dashboard-phone-*.png``); Insights also with a
-trending conversation opened, a cluster's topics opened and the weights panel opened.
+Home, Insights, Users and Jobs on a phone (390×844, ``dashboard-phone-*.png``); Insights
+also with a trending conversation opened, a cluster's topics opened, the weights panel
+opened, and "All members" as the WebGL map draws it above 1,000 members (the demo's 300
+members drawn so by lowering that threshold for the shot).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from werkzeug.serving import make_server
 
 from dwt.cli import main as dwt
 from dwt.store import Store
+from dwt_dashboard import insights_map
 from dwt_dashboard.app import create_app
 from dwt_dashboard.auth import UserDirectory, user_line
 from dwt_dashboard.browser import launch
@@ -90,11 +93,24 @@ def main() -> int:
         expect(page.locator("#run-button")).to_be_visible(timeout=20000)
         page.wait_for_timeout(500)
         shot(page, args.out / "dashboard-weights.png")
+        page.reload()  # the weights panel closed again
+        insights_map.GL_MEMBERS = 100  # the served app is in-process: the WebGL map at 300
+        page.click("#map-all")
+        page.wait_for_function(
+            "() => { const p = document.querySelector('#map-gl .js-plotly-plot');"
+            " return !!p && !!p.data && p.data.length === 2; }",
+            timeout=30000,
+        )
+        page.locator("#map-canvas").scroll_into_view_if_needed()
+        page.wait_for_timeout(1000)
+        shot(page, args.out / "dashboard-all-members.png")
         phone = browser.new_page(viewport={"width": 390, "height": 844}, device_scale_factor=2)
         phone.context.add_cookies(page.context.cookies())  # the same session
         for name, where, ready in [
             ("home", "/", "#digest-trending"),
             ("insights", "/insights", "#cluster-detail"),
+            ("users", "/users", "#cand-list"),
+            ("jobs", "/jobs", "#jobs-table"),
         ]:
             phone.goto(base + where)
             expect(phone.locator(ready)).to_be_visible(timeout=20000)

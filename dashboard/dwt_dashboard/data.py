@@ -42,7 +42,7 @@ WEIGHT_HELP: dict[str, str] = {
 
 #: Each bond weight's name for a person (the spec's field names are for files).
 WEIGHT_LABELS: dict[str, str] = {
-    "tweet": "Each tweet, to followers",
+    "tweet": "Tweet seen by a follower",
     "mention": "Mention",
     "retweet": "Retweet",
     "quote": "Quote",

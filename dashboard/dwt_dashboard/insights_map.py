@@ -158,14 +158,22 @@ def map_area(
                     dcc.Input(
                         id="map-search",
                         type="search",
-                        placeholder="find a member (@name or x.com link)",
+                        placeholder="find a member",
                         debounce=True,
                         className="map-search",
                     ),
-                    _button("Find", "map-search-go", "select and centre the member"),
+                    _button(
+                        "Find",
+                        "map-search-go",
+                        "select and centre a member (@name, name or x.com link)",
+                    ),
                     html.Span(
                         [
-                            html.Label("strongest bonds per member", htmlFor="map-k"),
+                            html.Label(
+                                "bonds each",
+                                htmlFor="map-k",
+                                title="how many of each member's strongest bonds are drawn",
+                            ),
                             dcc.Dropdown(
                                 id="map-k",
                                 options=list(range(1, MAX_K + 1)),
