@@ -66,15 +66,24 @@ MAP_STYLE: list[dict[str, Any]] = [
             "color": "#1d2329",
             # Model units: a label grows as one zooms in, and shows once it would be
             # readable (7 px), not all at once on the first wheel notch.
-            "font-size": 6,
+            "font-size": mapdata.LABEL_FONT,
             "min-zoomed-font-size": 7,
             "text-valign": "bottom",
-            "text-margin-y": 2,
+            "text-margin-y": mapdata.LABEL_GAP,
         },
     },
     {
         "selector": ".named",  # the most central members: named at any zoom
-        "style": {"font-size": 9, "min-zoomed-font-size": 0, "font-weight": "bold"},
+        "style": {
+            "font-size": mapdata.NAMED_FONT,
+            "min-zoomed-font-size": 0,
+            "font-weight": "bold",
+            # Above the other members, on a light ground: no node hides these names.
+            "z-index": 10,
+            "text-background-color": "#ffffff",
+            "text-background-opacity": 0.75,
+            "text-background-padding": 1,
+        },
     },
     {
         "selector": ".cluster",
@@ -89,7 +98,12 @@ MAP_STYLE: list[dict[str, Any]] = [
     },
     {
         "selector": "node:selected",
-        "style": {"border-width": 4, "border-color": "#111", "min-zoomed-font-size": 0},
+        "style": {
+            "border-width": 4,
+            "border-color": "#111",
+            "min-zoomed-font-size": 0,
+            "z-index": 20,  # above the named members and their names
+        },
     },
     {
         "selector": "edge",

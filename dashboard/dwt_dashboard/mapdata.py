@@ -40,6 +40,14 @@ NAMED = 12
 #: Members whose names are sent at all in a large view (by flow): thousands of labels
 #: cost the browser text measuring and the callback ~30 bytes each, and overlap anyway.
 LABELLED = 300
+#: Label font sizes on the cytoscape map, in model units (``insights_map.MAP_STYLE``): a
+#: label scales with the zoom like the distances, so two labels that overlap at one zoom
+#: overlap at all, and are kept apart once, here.
+LABEL_FONT, NAMED_FONT = 6, 9
+#: A label's box in font sizes: the sans-serif's average character and its line height.
+CHAR_EM, LINE_EM = 0.65, 1.25
+#: The space between a member and its label below it (the style's ``text-margin-y``).
+LABEL_GAP = 2
 #: Bonds the WebGL map of every member draws at most (the strongest by rank, then weight):
 #: ~34 bytes each, so 10,000 members and their bonds stay under 500 KB per answer.
 GL_BONDS = 6000
@@ -327,16 +335,15 @@ def view_size(data: MapData, k: int, cluster: int | None = None) -> tuple[int, i
 
 def members_view(data: MapData, k: int, cluster: int | None = None) -> list[dict[str, Any]]:
     """Members (of ``cluster``, or all) at their positions, sized by flow, with the bonds
-    among them that are in some member's ``k`` strongest; only the :data:`LABELLED` most
-    central carry a name (the others are named in their panel when tapped)."""
+    among them that are in some member's ``k`` strongest; at most :data:`LABELLED` carry
+    a name, the most central first, each only where it overlaps no name already placed
+    (:func:`labels`; the others are named in their panel when tapped)."""
     chosen = np.arange(len(data.ids)) if cluster is None else np.flatnonzero(
         data.cluster == cluster
     )  # fmt: skip
     # Model units: members of a disc sit ~28 apart (scale 16 in dwt.stages.layout).
     sizes = _size(data.flow[chosen], 5, 18)
-    central = chosen[np.argsort(-data.flow[chosen], kind="stable")]
-    named = set(central[:NAMED].tolist())
-    labelled = set(central[:LABELLED].tolist())
+    named, labelled = labels(data, chosen, dict(zip(chosen.tolist(), sizes, strict=True)))
     nodes = [
         {
             "data": {
@@ -433,6 +440,60 @@ def members_figure(data: MapData, k: int) -> tuple[dict[str, Any], int, int]:
         "uirevision": "all-members",
     }
     return {"data": [bonds, nodes], "layout": layout}, len(s), len(kept)
+
+
+def label_box(data: MapData, i: int, size: float, font: float) -> np.ndarray:
+    """Member ``i``'s label (``@name`` under a node ``size`` across) as x0, y0, x1, y1."""
+    width = CHAR_EM * font * (len(str(data.names[i])) + 1)
+    top = data.xy[i, 1] + size / 2 + LABEL_GAP
+    x = data.xy[i, 0]
+    return np.array([x - width / 2, top, x + width / 2, top + LINE_EM * font])
+
+
+def _apart(box: np.ndarray, boxes: np.ndarray) -> bool:
+    """Whether ``box`` overlaps none of ``boxes`` (rows of x0, y0, x1, y1)."""
+    return bool(
+        (
+            (box[2] <= boxes[:, 0])
+            | (boxes[:, 2] <= box[0])
+            | (box[3] <= boxes[:, 1])
+            | (boxes[:, 3] <= box[1])
+        ).all()
+    )
+
+
+def labels(data: MapData, chosen: np.ndarray, sizes: dict[int, float]) -> tuple[set, set]:
+    """Which of ``chosen`` are named at any zoom and which as one zooms in: by flow, each
+    where its label overlaps no label placed before, until :data:`LABELLED` are placed or
+    four times as many were tried. The first :data:`NAMED` (larger, drawn above the other
+    members) also keep clear of each other's nodes: no named member hides another's name."""
+    central = chosen[np.argsort(-data.flow[chosen], kind="stable")][: 4 * LABELLED]
+    placed = np.empty((0, 4))
+    named_labels, named_bodies = np.empty((0, 4)), np.empty((0, 4))
+    named: set[int] = set()
+    labelled: set[int] = set()
+    for i in central.tolist():
+        (x, y), r = data.xy[i], sizes[i] / 2
+        body = np.array([x - r, y - r, x + r, y + r])
+        large = label_box(data, i, sizes[i], NAMED_FONT)
+        big = (
+            len(named) < NAMED
+            and _apart(large, placed)
+            and _apart(large, named_bodies)
+            and _apart(body, named_labels)
+        )
+        box = large if big else label_box(data, i, sizes[i], LABEL_FONT)
+        if not big and not _apart(box, placed):
+            continue
+        placed = np.vstack([placed, box])
+        labelled.add(i)
+        if big:
+            named.add(i)
+            named_labels = np.vstack([named_labels, box])
+            named_bodies = np.vstack([named_bodies, body])
+        if len(labelled) == LABELLED:
+            break
+    return named, labelled
 
 
 def find_member(data: MapData, text: str | None) -> int | None:

@@ -497,7 +497,42 @@ def test_all_members_says_how_big_it_is_before_drawing(analysed, monkeypatch):
     assert view == {"cluster": None, "all": True} and len(nodes) == 300
     assert len(elements) - len(nodes) == bonds
     named = {n["data"]["id"] for n in nodes if n["data"]["label"]}
-    assert named == set(data.ids[np.argsort(-data.flow, kind="stable")[:50]])
+    assert len(named) == 50 and data.ids[int(np.argmax(data.flow))] in named
+
+
+def _overlap(a: np.ndarray, b: np.ndarray) -> bool:
+    return bool(a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3])
+
+
+def test_names_on_the_map_never_overlap(analysed):
+    """In a cluster and in all members, no two names overlap at any zoom (they scale with
+    it), the most central are named first, and a member goes unnamed only where its name
+    would cover one placed before it (or the names ran out)."""
+    data = mapdata.load(analysed, COMMUNITY)
+    biggest = max((c for c in data.clusters if c["cluster"] >= 0), key=lambda c: c["size"])
+    for cluster in (biggest["cluster"], None):
+        nodes = [e for e in mapdata.members_view(data, 3, cluster) if "position" in e]
+        at = {data.index[n["data"]["id"]]: n for n in nodes}
+        font = {i: mapdata.NAMED_FONT if "named" in n["classes"] else mapdata.LABEL_FONT
+                for i, n in at.items()}  # fmt: skip
+        boxes = {i: mapdata.label_box(data, i, n["data"]["size"], font[i])
+                 for i, n in at.items() if n["data"]["label"]}  # fmt: skip
+        placed = list(boxes)
+        assert 0 < len(placed) <= mapdata.LABELLED
+        assert all(not _overlap(boxes[a], boxes[b]) for a in placed for b in placed if a < b)
+        named = [i for i in placed if font[i] == mapdata.NAMED_FONT]
+        assert 0 < len(named) <= mapdata.NAMED
+        by_flow = sorted(at, key=lambda i: -data.flow[i])
+        assert by_flow[0] in named
+        for i in named:  # no named member's node covers another's name
+            body = np.tile(data.xy[i], 2) + np.array([-1, -1, 1, 1]) * at[i]["data"]["size"] / 2
+            assert not any(_overlap(body, boxes[j]) for j in named if j != i)
+        if len(placed) < mapdata.LABELLED:
+            for i in by_flow[: 4 * mapdata.LABELLED]:
+                if i not in boxes:
+                    before = [j for j in placed if data.flow[j] >= data.flow[i]]
+                    mine = mapdata.label_box(data, i, at[i]["data"]["size"], mapdata.LABEL_FONT)
+                    assert any(_overlap(mine, boxes[j]) for j in before), data.names[i]
 
 
 @pytest.mark.slow
