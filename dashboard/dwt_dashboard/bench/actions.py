@@ -3,7 +3,10 @@
 One session (a fresh headless Chromium, logged in, long tasks observed from the start):
 open Insights, tap the largest cluster (of members with bonds), open a conversation, find a
 member, show all members (the go-ahead clicked when the page asks first), back to the
-overview, open Users, add a member and remove it again. For each action: the seconds until
+overview, download the members table, open Users, add a member and remove it again, choose
+to mute a candidate and finalise it, open Collection and save the daily schedule (a run is
+not started: it would load the machine for the sessions after it). For each action: the
+seconds until
 its answer is on screen and the main thread's long tasks (Long Tasks API) from the action
 until the page is idle again: ``blocking``, the time the page could not answer a person.
 """
@@ -41,9 +44,14 @@ ACTIONS = (
     "map_search",
     "map_all_members",
     "map_overview",
+    "download_csv",
     "open_users",
     "add_member",
     "remove_member",
+    "choose_candidate",
+    "finalise",
+    "open_collection",
+    "save_schedule",
 )
 WAIT_MS = 120_000
 
@@ -175,6 +183,14 @@ def session(
         lambda: page.click("#map-overview"),
         lambda: _wait_cy(page, "cy.nodes('.cluster').length > 0"),
     )
+    downloads: list[Any] = []
+
+    def download() -> None:
+        with page.expect_download(timeout=WAIT_MS) as got:
+            page.click("#map-dl-csv")
+        downloads.append(got.value)
+
+    run.timed("download_csv", download, lambda: downloads[0].path())  # the file, whole
     run.timed(
         "open_users",
         lambda: page.click("nav >> text=Users"),
@@ -199,5 +215,25 @@ def session(
         "remove_member",
         lambda: row.locator("button", has_text="remove").click(),
         lambda: expect(title).to_have_text(before, timeout=WAIT_MS),
+    )
+    run.timed(
+        "choose_candidate",
+        lambda: page.locator("#cand-list tr button", has_text="mute").first.click(),
+        lambda: expect(page.locator("#preview li")).to_contain_text("mute @", timeout=WAIT_MS),
+    )
+    run.timed(
+        "finalise",
+        lambda: page.click("#finalise"),
+        lambda: expect(page.locator("#preview li")).to_have_count(0, timeout=WAIT_MS),
+    )
+    run.timed(
+        "open_collection",
+        lambda: page.click("nav >> text=Collection"),
+        lambda: page.wait_for_selector("#schedule-now", timeout=WAIT_MS),
+    )
+    run.timed(
+        "save_schedule",
+        lambda: page.click("#schedule-save"),
+        lambda: expect(page.locator("#schedule-result")).not_to_be_empty(timeout=WAIT_MS),
     )
     return run.figures

@@ -2,12 +2,14 @@
 
 For each size (300, 3,000 and 10,000 members by default): a generated week is written into
 an embedded store as collection would (:func:`dwt.bench.load.load_week`) and analysed by the
-pipeline itself (bonds + cluster, which stores the map's positions, + content: the
-conversations and topics); the real dashboard app is served on a loopback port, with the
-X API emulator over the same week to look an added member up (and a key file holding no
-key, so an add collects nothing). Headless Chromium (Debian's, driven by Playwright) logs
-in and runs a person's session (:mod:`dwt_dashboard.bench.actions`: Insights, a cluster, a
-conversation, the member search, all members, the overview, Users, an add and a remove) at
+pipeline itself (discover: the candidates, bonds + cluster, which stores the map's
+positions, + content: the conversations and topics); the real dashboard app is served on a
+loopback port, with the X API emulator over the same week to look an added member up (and a
+key file holding no key, so an add collects nothing). Headless Chromium (Debian's, driven by
+Playwright) logs in and runs a person's session (:mod:`dwt_dashboard.bench.actions`:
+Insights, a cluster, a conversation, the member search, all members, the overview, the
+members table's download, Users, an add and a remove, a candidate muted and finalised,
+Collection and its schedule saved) at
 a desktop (1440×900) and a phone (390×844) viewport, ``repeats`` times each (a fresh browser
 each time). Per action, the median over the repeats of:
 
@@ -61,8 +63,9 @@ WEEK_END = DEFAULT_NOW
 
 
 def analysed_store(url: str, members: int, seed: int = 1, tweets_per_member: float = 5) -> Store:
-    """A store holding a generated week of ``members`` members, analysed (bonds, cluster and
-    content) by the pipeline as ``dwt run`` does, under community :data:`COMMUNITY`."""
+    """A store holding a generated week of ``members`` members, analysed (discover, bonds,
+    cluster and content: candidates too) by the pipeline as ``dwt run`` does, under community
+    :data:`COMMUNITY`."""
     return analysed_week(url, members, seed, tweets_per_member)[0]
 
 
@@ -81,7 +84,7 @@ def analysed_week(
     load_week(store, dataset, COMMUNITY)
     run_pipeline(
         store,
-        RunSpec(community=COMMUNITY, steps=["bonds", "cluster", "content"]),
+        RunSpec(community=COMMUNITY, steps=["discover", "bonds", "cluster", "content"]),
         now=WEEK_END,
         progress=Progress(store, f"bench-{members}", stream=None),
         run_id=f"bench-{members}",
