@@ -382,10 +382,10 @@ def members_figure(data: MapData, k: int) -> tuple[dict[str, Any], int, int]:
     """Every member as one WebGL scatter (Plotly's ``scattergl``: thousands of points drawn
     on the GPU, where cytoscape's canvas blocked the page for seconds), at the stored
     positions (on a 0–1000 grid, three digits a number: the map is ~1000 px wide at most),
-    coloured like the legend, sized by flow,
-    named on hover, with the strongest bonds (each member's ``k``, at most
-    :data:`GL_BONDS`) as one line trace. Also returns the bonds drawn and the bonds there
-    are. A point's ``customdata`` is its username: what a tap sends back."""
+    coloured like the legend, sized by flow, named on hover, with the strongest bonds (each
+    member's ``k``, at most :data:`GL_BONDS`) as one line trace. Also returns the bonds
+    drawn and the bonds there are. A point's ``customdata`` is its username: what a tap
+    sends back."""
     low = data.xy.min(axis=0) if len(data.xy) else np.zeros(2)
     span = float(np.ptp(data.xy, axis=0).max()) if len(data.xy) else 1.0
     grid = np.rint((data.xy - low) * (GRID / (span or 1.0))).astype(np.int64)
