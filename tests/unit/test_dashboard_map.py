@@ -206,7 +206,7 @@ def test_the_vendored_strict_plotly_is_the_version_the_plotly_package_bundles():
 
     assert get_plotlyjs_version() == plotly_strict.VERSION
     head = plotly_strict.BUNDLE.read_text()[:200]
-    assert f"plotly.js (strict - minified) v{plotly_strict.VERSION}" in head
+    assert f"plotly.js v{plotly_strict.VERSION} (scattergl only, strict)" in head
 
 
 def test_a_tap_on_the_webgl_map_opens_that_members_panel(analysed):
@@ -595,7 +595,7 @@ def test_a_person_uses_the_webgl_map_of_all_members(site, analysed, viewport, mo
         # Drawn: plotly.js's strict build runs under the page's policy (no 'unsafe-eval').
         expect(page.locator("#map-gl .no-webgl")).to_have_count(0)
         served_js = page.request.get(f"{site}/{plotly_strict.SUITE_PATH}").text()
-        assert served_js.startswith("/**\n* plotly.js (strict - minified)")
+        assert served_js.startswith("/**\n* plotly.js v4.1.1 (scattergl only, strict)")
         expect(page.locator("#map-title")).to_contain_text("All 300 members")
 
         page.locator("#map-gl").scroll_into_view_if_needed()
