@@ -80,6 +80,12 @@ class World:
         except AssertionError as exc:
             raise AssertionError(f"{exc}\nits status: {job_status(self.kube, ns, name)}") from None
 
+    def driver_started(self, ns: str, name: str) -> None:
+        """Wait until the stand-in ran for the job's first trigger: "Running" says the job
+        was submitted, and on a busy machine Ray starts its driver seconds later."""
+        run = entrypoint.run_id(ns, name, "g1")
+        self.wait(lambda: (self.state / run).exists(), f"the driver of {ns}/{name} to start")
+
     def replace_head(self) -> None:
         """Kill the head and start an empty one at the same address."""
         self.head.stop(kill=True)
@@ -149,6 +155,9 @@ def _ray_ids(world: World, ns: str, name: str) -> list[str]:
 def test_a_job_lost_with_its_ray_head_is_retried_and_an_event_says_so(world, ns, head_back):
     create_job(world.kube, ns, "lost", community="lost-a", steps=["bonds"], backoffLimit=2)
     world.phase(ns, "lost", "Running")
+    # Its first call sleeps until the head goes; killed before it ran, the retry would be
+    # the first call and sleep instead (seen on a loaded machine).
+    world.driver_started(ns, "lost")
     world.replace_head()  # the new head has never heard of the job
     status = world.phase(ns, "lost", "Succeeded", "Failed")
     assert status["phase"] == "Succeeded", status.get("message")
