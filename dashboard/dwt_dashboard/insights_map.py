@@ -407,7 +407,7 @@ class MapHandlers:
         follow = keep  # the cluster the picker above moves to (and its details with it)
         if trigger == "bond-graph" and isinstance(tap, dict):
             if tap.get("kind") != "cluster" or not isinstance(tap.get("cluster"), int):
-                return (*[keep] * 3, self.panel(community, tap.get("id")), *[keep] * 4)
+                return _panel_only(self.panel(community, tap.get("id")))
             trigger, picked = "map-legend", tap["cluster"]  # a cluster tapped: as its legend
         if trigger == "map-overview":
             view = {"cluster": None, "all": False}
@@ -455,7 +455,7 @@ class MapHandlers:
         if i is None:
             shown = (text or "").strip()[:60]
             message = f"No member named {shown!r}." if shown else "Type a member's name."
-            return (*[keep] * 3, html.P(message, className="error"), *[keep] * 4)
+            return _panel_only(html.P(message, className="error"))
         account, cluster = data.ids[i], int(data.cluster[i])
         at = ctx.triggered[0]["value"] if ctx.triggered else 0
         # The name too: the WebGL map knows its points by username.
@@ -480,6 +480,12 @@ class MapHandlers:
             if not path.exists():
                 return "Nothing to download: " + "; ".join(result.warnings) + "."
             return dcc.send_bytes(path.read_bytes(), f"{community}-{file}")
+
+
+def _panel_only(panel: Any) -> tuple[Any, ...]:
+    """What :meth:`MapHandlers.navigate` answers when only the member panel changes."""
+    keep = dash.no_update
+    return keep, keep, keep, panel, keep, keep, keep, keep
 
 
 def _tapped_name(click: Any) -> str | None:
